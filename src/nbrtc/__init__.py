@@ -1,0 +1,39 @@
+"""nbrtc: Jupyter widgets for live media over WebRTC.
+
+    import nbrtc
+    cam = nbrtc.Camera()          # browser camera -> kernel, previewed in the cell
+    nbrtc.VideoView()             # kernel -> browser, a synthetic test pattern by default
+    nbrtc.manager().streams()     # every live stream of this kernel
+"""
+
+from . import sources
+from ._config import Config, config
+from ._manager import PeerManager, manager
+from ._version import __version__
+from .camera import Camera
+from .errors import (
+    CameraError,
+    NbrtcError,
+    NotDisplayedError,
+    StreamClosedError,
+    StreamError,
+    StreamTimeoutError,
+)
+from .video_view import VideoView
+
+__all__ = [
+    "Camera",
+    "CameraError",
+    "Config",
+    "NbrtcError",
+    "NotDisplayedError",
+    "PeerManager",
+    "StreamClosedError",
+    "StreamError",
+    "StreamTimeoutError",
+    "VideoView",
+    "__version__",
+    "config",
+    "manager",
+    "sources",
+]

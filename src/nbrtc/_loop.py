@@ -1,0 +1,122 @@
+"""The media thread: one asyncio loop in one daemon thread that owns every aiortc object.
+
+Why a thread of our own: the kernel's own loop stops whenever a cell computes, and video
+must not. Everything aiortc does (ICE, DTLS, RTP, decoding hand-off) runs here; the
+kernel's main thread only hands work over with :meth:`MediaLoop.submit`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+log = logging.getLogger("nbrtc")
+
+T = TypeVar("T")
+
+THREAD_NAME = "nbrtc-media"
+
+
+class MediaLoop:
+    """A lazily started asyncio loop running in a daemon thread.
+
+    ``submit``/``call_soon`` are safe from any thread. ``stop`` is idempotent; after it, the
+    loop can be started again by the next ``submit`` (a kernel that keeps working after
+    ``manager().shutdown()`` gets a fresh media thread).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The running media loop (started on first use)."""
+        with self._lock:
+            if self._loop is None or self._thread is None or not self._thread.is_alive():
+                self._start_locked()
+            assert self._loop is not None
+            return self._loop
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        return self._thread
+
+    def in_loop_thread(self) -> bool:
+        """True when called from the media thread itself."""
+        return threading.current_thread() is self._thread
+
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _start_locked(self) -> None:
+        loop = asyncio.new_event_loop()
+        # Encoders run in the loop's default executor (aiortc's RTCRtpSender); a small,
+        # bounded pool keeps the thread count predictable for leak checks.
+        loop.set_default_executor(
+            concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="nbrtc-codec")
+        )
+        ready = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            loop.call_soon(ready.set)
+            try:
+                loop.run_forever()
+            finally:
+                try:
+                    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+                    for task in pending:
+                        task.cancel()
+                    if pending:
+                        loop.run_until_complete(
+                            asyncio.wait(pending, timeout=1.0)  # don't hang the kernel's exit
+                        )
+                    loop.run_until_complete(loop.shutdown_default_executor())
+                except Exception:  # pragma: no cover - best effort at exit
+                    log.debug("media loop cleanup failed", exc_info=True)
+                finally:
+                    loop.close()
+
+        thread = threading.Thread(target=run, name=THREAD_NAME, daemon=True)
+        thread.start()
+        ready.wait(5.0)
+        self._loop, self._thread = loop, thread
+        log.debug("media thread started")
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Schedule ``coro`` on the media loop from any thread; returns a concurrent Future."""
+        if self.in_loop_thread():
+            raise RuntimeError("submit() called on the media thread; use create_task")
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` on the media loop soon (from any thread)."""
+        if self.in_loop_thread():
+            self.loop.call_soon(fn, *args)
+        else:
+            self.loop.call_soon_threadsafe(fn, *args)
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
+        """Run ``coro`` on the media loop and wait for its result (not from the media thread)."""
+        return self.submit(coro).result(timeout)
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop the loop and join the thread (idempotent; safe if the loop already died)."""
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is None or thread is None:
+            return
+        if thread.is_alive():
+            try:
+                loop.call_soon_threadsafe(loop.stop)
+            except RuntimeError:  # loop already closed
+                pass
+            if thread is not threading.current_thread():
+                thread.join(timeout)

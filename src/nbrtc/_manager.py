@@ -1,0 +1,311 @@
+"""``PeerManager``: the kernel's single owner of streams and router of signaling messages.
+
+Threads:
+- ``handle_message`` runs on the kernel's main thread (comm handler). It validates and
+  hands the message to the media loop; it never blocks and never raises.
+- Everything that touches aiortc runs on the media loop (``_dispatch`` and below).
+- ``close_widget``/``streams``/``resources``/``shutdown`` are safe from any thread.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import gc
+import logging
+import os
+import threading
+import time
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from ._config import config
+from ._ice import install_loopback_candidates
+from ._loop import MediaLoop
+from ._protocol import Message, ProtocolError, make_error, parse_browser_message
+from ._stream import KernelStream
+
+if TYPE_CHECKING:
+    from ._widget import StreamWidget
+
+log = logging.getLogger("nbrtc")
+
+#: how long the browser may stay silent (kernel idle) before its streams are closed
+BROWSER_TIMEOUT = 3.5
+_TOMBSTONES = 10_000
+
+
+class PeerManager:
+    """Owns every kernel peer; routes every signaling message by stream id."""
+
+    def __init__(self) -> None:
+        install_loopback_candidates()
+        self.media = MediaLoop()
+        self._lock = threading.RLock()
+        self._streams: dict[str, KernelStream] = {}
+        self._dead: collections.OrderedDict[str, float] = collections.OrderedDict()
+        self._widgets: weakref.WeakSet[StreamWidget] = weakref.WeakSet()
+        self._busy = False
+        self._idle_since = time.monotonic()
+        self.current_cell: str | None = None
+        self._hooks_installed = False
+        self._shut_down = False
+        self.errors_sent = 0
+
+    # --- widgets and cells (main thread) ----------------------------------------------------
+    def register(self, widget: StreamWidget) -> None:
+        """Track ``widget`` and remember the cell that made it."""
+        self._install_hooks()
+        widget._cell_id = self.current_cell
+        self._widgets.add(widget)
+
+    def _install_hooks(self) -> None:
+        if self._hooks_installed:
+            return
+        self._hooks_installed = True
+        try:
+            from IPython import get_ipython
+
+            ip = get_ipython()
+        except ImportError:  # pragma: no cover
+            ip = None
+        if ip is not None:
+            ip.events.register("pre_run_cell", self._pre_run_cell)
+            ip.events.register("post_run_cell", self._post_run_cell)
+        # threading's own exit hook runs before non-daemon threads are joined (unlike
+        # atexit), so a decoder thread left by aiortc's MediaPlayer cannot hang the exit.
+        register = getattr(threading, "_register_atexit", None)
+        if register is not None:
+            register(self.shutdown)
+        else:  # pragma: no cover
+            import atexit
+
+            atexit.register(self.shutdown)
+
+    def _pre_run_cell(self, info: Any) -> None:
+        """A cell starts: close the widgets its previous run made (no duplicate camera)."""
+        self._busy = True
+        cell_id = getattr(info, "cell_id", None)
+        self.current_cell = cell_id
+        if not cell_id:
+            return
+        for widget in list(self._widgets):
+            if widget._cell_id == cell_id and not widget._closed:
+                log.info("cell %s runs again: closing %s", cell_id, widget.model_id)
+                widget.close()
+
+    def _post_run_cell(self, _result: Any) -> None:
+        self._busy = False
+        self.current_cell = None
+        self._idle_since = time.monotonic()
+
+    def _browser_silent(self, stream: KernelStream) -> bool:
+        """True when the browser has had every chance to talk and did not (media loop)."""
+        if self._busy:
+            return False  # comm messages queue behind a running cell
+        last = max(stream.last_heard, self._idle_since)
+        return time.monotonic() - last > BROWSER_TIMEOUT
+
+    # --- routing ------------------------------------------------------------------------
+    def handle_message(self, widget: StreamWidget, content: Any, buffers: Any = None) -> None:
+        """Comm handler entry point (kernel main thread). Never raises."""
+        try:
+            parsed = parse_browser_message(content)
+            if isinstance(parsed, ProtocolError):
+                self._reply_error(widget, parsed)
+                return
+            self.media.call_soon(self._dispatch_safely, widget, parsed)
+        except Exception:  # pragma: no cover - defensive: a comm handler must not raise
+            log.exception("nbrtc: failed to handle a message")
+
+    def _reply_error(self, widget: StreamWidget, err: ProtocolError) -> None:
+        self.errors_sent += 1
+        log.warning("nbrtc: refused %s message: %s (%s)", err.type, err.code, err.message)
+        widget._send_protocol(make_error(err))
+
+    def _dispatch_safely(self, widget: StreamWidget, msg: Message) -> None:
+        try:
+            self._dispatch(widget, msg)
+        except Exception as exc:
+            log.exception("nbrtc: internal error handling %s", msg.type)
+            self._reply_error(widget, ProtocolError("internal", str(exc), msg.stream, msg.type))
+
+    def _dispatch(self, widget: StreamWidget, msg: Message) -> None:
+        """Route one validated message (media loop)."""
+        with self._lock:
+            stream = self._streams.get(msg.stream)
+            dead = msg.stream in self._dead
+        if msg.type == "offer":
+            self._on_offer(widget, msg, stream, dead)
+            return
+        if dead:
+            log.debug("nbrtc: dropped late %s for closed stream %s", msg.type, msg.stream)
+            return
+        if stream is None or stream.widget is not widget:
+            self._reply_error(
+                widget,
+                ProtocolError(
+                    "unknown-stream", f"no stream {msg.stream!r} here", msg.stream, msg.type
+                ),
+            )
+            return
+        stream.heard()
+        loop = self.media.loop
+        if msg.type == "candidate":
+            loop.create_task(stream.add_candidate(msg.payload))
+        elif msg.type == "state":
+            stream.browser = {k: str(v) for k, v in msg.payload.items()}
+        elif msg.type == "error":
+            err = stream.browser_error(msg.payload["name"], msg.payload.get("message", ""))
+            loop.create_task(stream.fail(err))
+        elif msg.type == "devices":
+            widget._set_devices(msg.payload)
+        elif msg.type == "bye":
+            reason = (msg.payload or {}).get("reason", "browser closed")
+            loop.create_task(stream.close(f"browser: {reason}", notify_browser=False))
+
+    def _on_offer(
+        self, widget: StreamWidget, msg: Message, stream: KernelStream | None, dead: bool
+    ) -> None:
+        payload = msg.payload
+        refusal: ProtocolError | None = None
+        if dead or widget._closed:
+            refusal = ProtocolError("closed", "this stream or widget is closed", msg.stream, "offer")
+        elif stream is not None:
+            refusal = ProtocolError(
+                "out-of-order", "this stream already has an offer", msg.stream, "offer"
+            )
+        elif payload["kind"] != widget._kind:
+            refusal = ProtocolError(
+                "wrong-kind",
+                f"offer kind {payload['kind']!r} does not match a {widget._kind} widget",
+                msg.stream,
+                "offer",
+            )
+        elif len(self._streams) >= config.max_streams:
+            refusal = ProtocolError(
+                "limit",
+                f"this kernel already has {config.max_streams} streams "
+                "(nbrtc.config.max_streams); close some widgets first",
+                msg.stream,
+                "offer",
+            )
+        if refusal is not None:
+            self._reply_error(widget, refusal)
+            if refusal.code in ("closed", "limit", "wrong-kind"):
+                widget._send_protocol(
+                    {"v": 1, "type": "bye", "stream": msg.stream, "payload": {"reason": refusal.code}}
+                )
+            return
+        stream = KernelStream(
+            self, widget, msg.stream, payload["kind"], payload.get("page", ""), payload.get("view", "")
+        )
+        with self._lock:
+            self._streams[stream.id] = stream
+        widget._stream_added(stream)
+        stream.start(payload["sdp"])
+
+    def _forget(self, stream: KernelStream) -> None:
+        """Drop ``stream`` and tombstone its id (media loop)."""
+        with self._lock:
+            self._streams.pop(stream.id, None)
+            self._dead[stream.id] = time.monotonic()
+            while len(self._dead) > _TOMBSTONES:
+                self._dead.popitem(last=False)
+
+    # --- closing (any thread) ----------------------------------------------------------------
+    def close_streams(
+        self, streams: list[KernelStream], reason: str
+    ) -> concurrent.futures.Future[None] | None:
+        """Close ``streams`` on the media loop; returns a future done when all are torn down."""
+        if not streams or not self.media.running():
+            return None
+
+        async def close_all() -> None:
+            import asyncio
+
+            await asyncio.gather(*(s.close(reason) for s in streams), return_exceptions=True)
+
+        if self.media.in_loop_thread():
+            self.media.loop.create_task(close_all())
+            return None
+        return self.media.submit(close_all())
+
+    def streams(self) -> list[dict[str, Any]]:
+        """Live streams: id, widget (model id), kind, page, state, age (s), frames, error."""
+        with self._lock:
+            live = list(self._streams.values())
+        return [s.describe() for s in live]
+
+    def resources(self) -> dict[str, Any]:
+        """Counts for leak checks: streams, aiortc peers alive, threads, UDP sockets."""
+        from aiortc import RTCPeerConnection
+
+        gc.collect()
+        peers = sum(1 for o in gc.get_objects() if isinstance(o, RTCPeerConnection))
+        threads = threading.enumerate()
+        return {
+            "streams": len(self._streams),
+            "widgets": sum(1 for w in self._widgets if not w._closed),
+            "peers": peers,
+            "threads": len(threads),
+            "thread_names": sorted(t.name for t in threads),
+            "udp_sockets": _count_udp_sockets(),
+            "media_thread": self.media.running(),
+        }
+
+    def shutdown(self, timeout: float = 1.5) -> None:
+        """Close every stream and stop the media thread (kernel exit; idempotent)."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        try:
+            for widget in list(self._widgets):
+                widget._closed_by_shutdown = True
+            with self._lock:
+                live = list(self._streams.values())
+            fut = self.close_streams(live, "kernel-shutdown")
+            if fut is not None:
+                try:
+                    fut.result(timeout)
+                except Exception:
+                    log.debug("streams did not close in time at shutdown", exc_info=True)
+        finally:
+            self.media.stop(timeout=1.0)
+            self._shut_down = False
+
+
+def _count_udp_sockets() -> int:
+    """UDP sockets this process holds (Linux /proc; -1 elsewhere)."""
+    try:
+        inodes = set()
+        for name in ("udp", "udp6"):
+            with open(f"/proc/net/{name}") as fh:
+                for line in list(fh)[1:]:
+                    parts = line.split()
+                    if len(parts) > 9:
+                        inodes.add(parts[9])
+        count = 0
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                target = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:[") and target[8:-1] in inodes:
+                count += 1
+        return count
+    except OSError:
+        return -1
+
+
+_manager: PeerManager | None = None
+_manager_lock = threading.Lock()
+
+
+def manager() -> PeerManager:
+    """The kernel's single :class:`PeerManager` (created on first use)."""
+    global _manager
+    with _manager_lock:
+        if _manager is None:
+            _manager = PeerManager()
+        return _manager

@@ -1,0 +1,183 @@
+"""Signaling protocol v1: message construction and validation (pure, no I/O).
+
+The rules are documented in ``docs/protocol.md`` and mirrored by ``js/protocol.js``.
+``parse_browser_message`` never raises on bad input: it returns a ``ProtocolError``
+that the router turns into an ``error`` reply.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+PROTOCOL_VERSION = 1
+MAX_MESSAGE_BYTES = 256 * 1024
+MAX_SDP_CHARS = 128 * 1024
+STREAM_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+BROWSER_TYPES = frozenset({"offer", "candidate", "state", "error", "devices", "ping", "bye"})
+KERNEL_TYPES = frozenset({"answer", "state", "ping", "bye", "error"})
+STREAM_KINDS = frozenset({"camera", "view"})
+
+#: error codes of ``error`` replies (docs/protocol.md)
+ERROR_CODES = frozenset(
+    {
+        "version",
+        "bad-type",
+        "bad-message",
+        "too-large",
+        "unknown-stream",
+        "closed",
+        "out-of-order",
+        "wrong-kind",
+        "limit",
+        "internal",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Message:
+    """A validated browser -> kernel message."""
+
+    type: str
+    stream: str
+    payload: Any
+
+
+@dataclass(frozen=True)
+class ProtocolError:
+    """Why a message was refused; becomes an ``error`` reply."""
+
+    code: str
+    message: str
+    stream: str | None = None
+    type: str | None = None
+
+
+def make_message(type_: str, stream: str, payload: Any) -> dict[str, Any]:
+    """Build a kernel -> browser envelope."""
+    if type_ not in KERNEL_TYPES:
+        raise ValueError(f"not a kernel message type: {type_!r}")
+    return {"v": PROTOCOL_VERSION, "type": type_, "stream": stream, "payload": payload}
+
+
+def make_error(err: ProtocolError) -> dict[str, Any]:
+    """Build the ``error`` reply for a refused message."""
+    return make_message(
+        "error",
+        err.stream if isinstance(err.stream, str) and STREAM_ID_RE.match(err.stream) else "-",
+        {"code": err.code, "message": err.message, "ref": {"type": err.type}},
+    )
+
+
+def _size(content: Any) -> int:
+    try:
+        return len(json.dumps(content, separators=(",", ":"), default=str))
+    except (TypeError, ValueError, RecursionError):
+        return MAX_MESSAGE_BYTES + 1
+
+
+def _is_str(value: Any, max_len: int) -> bool:
+    return isinstance(value, str) and len(value) <= max_len
+
+
+def _check_payload(type_: str, payload: Any) -> str | None:
+    """Return why ``payload`` is wrong for ``type_``, or None when it is fine."""
+    if type_ == "offer":
+        if not isinstance(payload, dict):
+            return "offer payload must be an object"
+        sdp = payload.get("sdp")
+        if not isinstance(sdp, str) or not sdp.startswith("v=0"):
+            return "offer.sdp must be an SDP string starting with 'v=0'"
+        if len(sdp) > MAX_SDP_CHARS:
+            return f"offer.sdp is longer than {MAX_SDP_CHARS} characters"
+        if payload.get("kind") not in STREAM_KINDS:
+            return f"offer.kind must be one of {sorted(STREAM_KINDS)}"
+        for key in ("page", "view"):
+            if key in payload and not _is_str(payload[key], 64):
+                return f"offer.{key} must be a short string"
+        return None
+    if type_ == "candidate":
+        if payload is None:
+            return None
+        if not isinstance(payload, dict):
+            return "candidate payload must be an object or null"
+        cand = payload.get("candidate")
+        if not _is_str(cand, 1024):
+            return "candidate.candidate must be a string"
+        mid = payload.get("sdpMid")
+        index = payload.get("sdpMLineIndex")
+        if mid is not None and not _is_str(mid, 64):
+            return "candidate.sdpMid must be a string or null"
+        if index is not None and (
+            not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < 64
+        ):
+            return "candidate.sdpMLineIndex must be a small integer or null"
+        if mid is None and index is None and cand:
+            return "candidate needs sdpMid or sdpMLineIndex"
+        return None
+    if type_ == "state":
+        if not isinstance(payload, dict):
+            return "state payload must be an object"
+        for key in ("connection", "ice", "signaling"):
+            if key in payload and not _is_str(payload[key], 32):
+                return f"state.{key} must be a short string"
+        return None
+    if type_ == "error":
+        if not isinstance(payload, dict):
+            return "error payload must be an object"
+        if not _is_str(payload.get("name"), 128) or not _is_str(
+            payload.get("message", ""), 4096
+        ):
+            return "error payload needs string 'name' and 'message'"
+        return None
+    if type_ == "devices":
+        if not isinstance(payload, list) or len(payload) > 256:
+            return "devices payload must be a list"
+        for dev in payload:
+            if not isinstance(dev, dict) or not all(
+                _is_str(dev.get(k, ""), 512) for k in ("deviceId", "kind", "label", "groupId")
+            ):
+                return "each device must be an object of strings"
+        return None
+    if type_ == "ping":
+        return None if payload is None or isinstance(payload, dict) else "ping payload"
+    if type_ == "bye":
+        if payload is not None and not (
+            isinstance(payload, dict) and _is_str(payload.get("reason", ""), 64)
+        ):
+            return "bye payload must be null or {reason: string}"
+        return None
+    return f"unknown type {type_!r}"  # pragma: no cover - filtered before
+
+
+def parse_browser_message(content: Any) -> Message | ProtocolError:
+    """Validate a browser -> kernel message (never raises)."""
+    if not isinstance(content, dict):
+        return ProtocolError("bad-message", "message must be a JSON object")
+    stream = content.get("stream")
+    type_ = content.get("type")
+    type_name = type_ if isinstance(type_, str) and len(type_) <= 32 else None
+    if _size(content) > MAX_MESSAGE_BYTES:
+        return ProtocolError(
+            "too-large", f"message is larger than {MAX_MESSAGE_BYTES} bytes", stream, type_name
+        )
+    if content.get("v") != PROTOCOL_VERSION or isinstance(content.get("v"), bool):
+        return ProtocolError(
+            "version",
+            f"protocol version {content.get('v')!r} is not supported; this kernel speaks "
+            f"v{PROTOCOL_VERSION}. Reload the page after upgrading nbrtc.",
+            stream,
+            type_name,
+        )
+    if not isinstance(stream, str) or not STREAM_ID_RE.match(stream):
+        return ProtocolError("bad-message", "stream must be an id string", None, type_name)
+    if type_name not in BROWSER_TYPES:
+        return ProtocolError("bad-type", f"unknown message type {type_!r}", stream, None)
+    why = _check_payload(type_name, content.get("payload"))
+    if why is not None:
+        return ProtocolError("bad-message", why, stream, type_name)
+    return Message(type_name, stream, content.get("payload"))

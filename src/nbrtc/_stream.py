@@ -1,0 +1,329 @@
+"""One kernel-side peer connection for one browser stream (``KernelStream``).
+
+Every method runs on the media loop unless its docstring says otherwise. State changes
+go through ``_set_state`` only, which logs ``old -> new`` and tells the widget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.sdp import candidate_from_sdp
+
+from ._protocol import make_message
+from .errors import CameraError, StreamError
+
+if TYPE_CHECKING:
+    from ._manager import PeerManager
+    from ._widget import StreamWidget
+
+log = logging.getLogger("nbrtc")
+
+#: stream states, in the order a healthy stream passes through them
+STATES = ("new", "connecting", "live", "error", "closed")
+_TERMINAL = frozenset({"error", "closed"})
+_ALLOWED = {
+    "new": {"connecting", "error", "closed"},
+    "connecting": {"live", "error", "closed"},
+    "live": {"error", "closed"},
+    "error": {"closed"},
+    "closed": set(),
+}
+
+PING_INTERVAL = 0.4
+CLOSE_TIMEOUT = 1.0
+
+_CAMERA_ERRORS = {
+    "NotAllowedError",
+    "NotFoundError",
+    "NotReadableError",
+    "OverconstrainedError",
+    "SecurityError",
+    "AbortError",
+}
+
+
+def rtc_configuration(ice_servers: list[dict[str, Any]]) -> RTCConfiguration:
+    """aiortc configuration from browser-style ``iceServers`` dicts."""
+    servers = [
+        RTCIceServer(
+            urls=s["urls"], username=s.get("username"), credential=s.get("credential")
+        )
+        for s in ice_servers
+    ]
+    return RTCConfiguration(iceServers=servers)
+
+
+class KernelStream:
+    """The kernel's end of one browser peer of one widget view."""
+
+    def __init__(
+        self,
+        manager: PeerManager,
+        widget: StreamWidget,
+        stream_id: str,
+        kind: str,
+        page: str,
+        view: str,
+    ) -> None:
+        self.manager = manager
+        self._widget_ref = weakref.ref(widget)
+        self.widget_id = widget.model_id
+        self.id = stream_id
+        self.kind = kind
+        self.page = page
+        self.view = view
+        self.created = time.monotonic()
+        self.last_heard = self.created
+        self.browser: dict[str, str] = {}
+        self.error: StreamError | None = None
+        self.frames = 0
+        self._state = "new"
+        self._pc: RTCPeerConnection | None = None
+        self._remote_set = False
+        self._pending: list[dict[str, Any] | None] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tracks: list[MediaStreamTrack] = []
+        self._close_task: asyncio.Task[None] | None = None
+        self.timings: dict[str, float] = {}
+
+    # --- state -------------------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @property
+    def closed(self) -> bool:
+        return self._state in _TERMINAL
+
+    @property
+    def widget(self) -> StreamWidget | None:
+        return self._widget_ref()
+
+    def _set_state(self, new: str, detail: str = "") -> None:
+        """The one place a stream's state changes."""
+        old = self._state
+        if new == old or new not in _ALLOWED[old]:
+            return
+        self._state = new
+        self.timings[new] = time.monotonic() - self.created
+        log.info("stream %s: %s -> %s%s", self.id, old, new, f" ({detail})" if detail else "")
+        self.send("state", {"state": new, "detail": detail})
+        widget = self.widget
+        if widget is not None:
+            widget._stream_state_changed(self)
+
+    # --- messages to the browser (any thread) ---------------------------------------------
+    def send(self, type_: str, payload: Any) -> None:
+        widget = self.widget
+        if widget is not None:
+            widget._send_protocol(make_message(type_, self.id, payload))
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # --- negotiation -------------------------------------------------------------------
+    def start(self, sdp: str) -> None:
+        """Begin answering the browser's offer (media loop)."""
+        self._set_state("connecting", "offer received")
+        self._spawn(self._answer(sdp))
+        self._spawn(self._ping_loop())
+
+    async def _answer(self, sdp: str) -> None:
+        try:
+            widget = self.widget
+            if widget is None:
+                raise StreamError("the widget was garbage-collected")
+            pc = RTCPeerConnection(rtc_configuration(widget._ice_servers()))
+            self._pc = pc
+            pc.on("connectionstatechange", self._on_pc_state)
+            pc.on("track", self._on_track)
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            if self.closed:
+                return
+            self._remote_set = True
+            for cand in self._pending:
+                await self._apply_candidate(cand)
+            self._pending.clear()
+            for track in widget._tracks_for(self):
+                self._tracks.append(track)
+                pc.addTrack(track)
+            answer = await pc.createAnswer()
+            if self.closed:
+                return
+            await pc.setLocalDescription(answer)  # gathers the kernel's candidates
+            if self.closed:
+                return
+            self.timings["answer"] = time.monotonic() - self.created
+            self.send("answer", {"sdp": pc.localDescription.sdp})
+        except Exception as exc:
+            if not self.closed:
+                log.warning("stream %s: negotiation failed: %s", self.id, exc)
+                await self.fail(StreamError(f"negotiation failed: {exc}"))
+
+    async def add_candidate(self, payload: dict[str, Any] | None) -> None:
+        """A trickled browser candidate (None = end of candidates)."""
+        if self.closed:
+            return
+        if not self._remote_set:
+            self._pending.append(payload)
+            return
+        await self._apply_candidate(payload)
+
+    async def _apply_candidate(self, payload: dict[str, Any] | None) -> None:
+        pc = self._pc
+        if pc is None or self.closed:
+            return
+        if payload is None or not payload.get("candidate"):
+            await pc.addIceCandidate(None)
+            return
+        text = payload["candidate"]
+        if text.startswith("candidate:"):
+            text = text[len("candidate:") :]
+        try:
+            cand = candidate_from_sdp(text)
+        except (ValueError, IndexError) as exc:
+            log.debug("stream %s: unparsable candidate %r: %s", self.id, text, exc)
+            return
+        cand.sdpMid = payload.get("sdpMid")
+        cand.sdpMLineIndex = payload.get("sdpMLineIndex")
+        await pc.addIceCandidate(cand)
+
+    # --- media ----------------------------------------------------------------------------
+    def _on_pc_state(self) -> None:
+        pc = self._pc
+        if pc is None or self.closed:
+            return
+        state = pc.connectionState
+        log.debug("stream %s: kernel peer connectionState %s", self.id, state)
+        if state == "connected" and self.kind == "view":
+            self._set_state("live", "connected")
+        elif state == "failed":
+            self._spawn(
+                self.fail(
+                    StreamError(
+                        "ICE failed: the browser and the kernel found no network path to "
+                        "each other. On a remote kernel configure a TURN server "
+                        "(nbrtc.config.ice_servers)."
+                    )
+                )
+            )
+        elif state == "closed":
+            self._spawn(self.close("peer closed", notify_browser=True))
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        if track.kind == "video" and not self.closed:
+            self._spawn(self._consume(track))
+
+    async def _consume(self, track: MediaStreamTrack) -> None:
+        """Read decoded frames and hand them to the widget (newest frame wins there)."""
+        widget = self.widget
+        while not self.closed and widget is not None:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            self.frames += 1
+            if self.frames == 1:
+                self.timings["first_frame"] = time.monotonic() - self.created
+                self._set_state("live", f"first frame {frame.width}x{frame.height}")
+            widget._on_frame(self, frame)
+
+    # --- liveness ----------------------------------------------------------------------------
+    def heard(self) -> None:
+        self.last_heard = time.monotonic()
+
+    async def _ping_loop(self) -> None:
+        while not self.closed:
+            self.send("ping", {"t": round(time.monotonic(), 3)})
+            if self.manager._browser_silent(self):
+                await self.close("browser-gone", notify_browser=True)
+                return
+            await asyncio.sleep(PING_INTERVAL)
+
+    # --- failure and close -------------------------------------------------------------------
+    def browser_error(self, name: str, message: str) -> StreamError:
+        """The error the browser reported, as the exception Python users get."""
+        cls = CameraError if name in _CAMERA_ERRORS else StreamError
+        words = _error_words(name, message, self.kind)
+        return cls(words, name=name)
+
+    async def fail(self, error: StreamError) -> None:
+        """Record ``error``, go to state error, and tear down."""
+        if self.closed:
+            return
+        self.error = error
+        self._set_state("error", str(error))
+        await self.close("error", notify_browser=True)
+
+    async def close(self, reason: str, notify_browser: bool = True) -> None:
+        """Tear down (idempotent: a second caller awaits the first teardown)."""
+        if self._close_task is None:
+            self._close_task = asyncio.get_running_loop().create_task(
+                self._teardown(reason, notify_browser)
+            )
+        await asyncio.shield(self._close_task)
+
+    async def _teardown(self, reason: str, notify_browser: bool) -> None:
+        if notify_browser:
+            self.send("bye", {"reason": reason})
+        self._set_state("closed", reason)
+        self.manager._forget(self)
+        current = asyncio.current_task()
+        for task in list(self._tasks):
+            if task is not current:
+                task.cancel()
+        for track in self._tracks:
+            track.stop()  # releases our subscription to the widget's source
+        self._tracks.clear()
+        pc, self._pc = self._pc, None
+        if pc is not None:
+            pc.remove_all_listeners()
+            try:
+                await asyncio.wait_for(pc.close(), CLOSE_TIMEOUT)
+            except Exception as exc:  # a peer that cannot close cleanly must not block others
+                log.warning("stream %s: peer close: %r", self.id, exc)
+        widget = self.widget
+        if widget is not None:
+            widget._stream_closed(self)
+        self.timings["closed"] = time.monotonic() - self.created
+
+    def describe(self) -> dict[str, Any]:
+        """Plain-data summary for ``manager().streams()`` (any thread)."""
+        return {
+            "id": self.id,
+            "widget": self.widget_id,
+            "kind": self.kind,
+            "page": self.page,
+            "state": self._state,
+            "age": round(time.monotonic() - self.created, 3),
+            "frames": self.frames,
+            "browser": dict(self.browser),
+            "error": str(self.error) if self.error else None,
+        }
+
+
+def _error_words(name: str, message: str, kind: str) -> str:
+    device = "camera" if kind == "camera" else "browser"
+    words = {
+        "NotAllowedError": f"{device.capitalize()} permission was denied (NotAllowedError). "
+        "Allow camera access for this page, then run the cell again.",
+        "NotFoundError": "No camera was found (NotFoundError). Connect a camera, or use "
+        "nbrtc.VideoView(nbrtc.sources.test_pattern()) for a synthetic feed.",
+        "NotReadableError": "The camera is busy or unreadable (NotReadableError): another "
+        "application or tab may be using it. Close that, then run the cell again.",
+        "OverconstrainedError": "The camera cannot satisfy the requested constraints "
+        f"(OverconstrainedError: {message}). Check device_id, width, height and frame_rate.",
+        "SecurityError": "The page is not allowed to use the camera (SecurityError); open "
+        "Jupyter over https or on localhost.",
+    }
+    return words.get(name, f"{name}: {message}" if message else name)

@@ -1,0 +1,276 @@
+"""``StreamWidget``: what Camera and VideoView share (traits, streams, close, waiting).
+
+Threads: the constructor, ``close`` and the blocking calls run on any user thread
+(normally the kernel's main thread). ``_stream_*``, ``_on_frame`` and ``_tracks_for`` are
+called by the manager on the media loop. Trait writes from the media loop are how the
+browser and Python both learn about state changes while a cell is still running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import pathlib
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import anywidget
+import traitlets
+
+from ._config import check_ice_servers, config
+from ._manager import manager
+from ._version import __version__
+from .errors import (
+    NotDisplayedError,
+    StreamClosedError,
+    StreamError,
+    StreamTimeoutError,
+)
+
+if TYPE_CHECKING:
+    from aiortc.mediastreams import MediaStreamTrack
+
+    from ._stream import KernelStream
+
+log = logging.getLogger("nbrtc")
+
+_BUNDLE = pathlib.Path(__file__).parent / "static" / "widget.js"
+CLOSE_WAIT = 1.0
+
+#: states a user can wait for
+WIDGET_STATES = ("new", "connecting", "live", "closed", "error")
+
+
+class StreamWidget(anywidget.AnyWidget):
+    """Base of nbrtc's media widgets. Not for direct use."""
+
+    _esm = _BUNDLE
+    kind = traitlets.Unicode("view").tag(sync=True)
+    state = traitlets.Unicode("new").tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
+    rtc_config = traitlets.Dict().tag(sync=True)
+    _version = traitlets.Unicode(__version__).tag(sync=True)
+
+    _kind = "view"
+
+    def __init__(self, *, ice_servers: list[dict[str, Any]] | None = None, **kwargs: Any) -> None:
+        servers = (
+            check_ice_servers(ice_servers, "ice_servers")
+            if ice_servers is not None
+            else config.ice_servers
+        )
+        self._closed = False
+        self._closed_by_shutdown = False
+        self._cell_id: str | None = None
+        self._streams: dict[str, KernelStream] = {}
+        self._stream_lock = threading.RLock()
+        self._last_stream: KernelStream | None = None
+        self._ever_streamed = False
+        self._state_event = threading.Condition()
+        self._servers = servers
+        super().__init__(kind=self._kind, rtc_config={"iceServers": servers}, **kwargs)
+        self._manager = manager()
+        self._manager.register(self)
+        self.on_msg(self._on_custom_msg)
+
+    # --- comm --------------------------------------------------------------------------
+    def _on_custom_msg(self, _widget: Any, content: Any, buffers: Any) -> None:
+        self._manager.handle_message(self, content, buffers)
+
+    def _send_protocol(self, msg: dict[str, Any]) -> None:
+        """Send a protocol message to the browser (any thread; no-op once the comm closed)."""
+        if self.comm is None:
+            return
+        try:
+            self.send(msg)
+        except Exception:
+            log.debug("nbrtc: could not send %s", msg.get("type"), exc_info=True)
+
+    def _ice_servers(self) -> list[dict[str, Any]]:
+        return [dict(s) for s in self._servers]
+
+    # --- stream bookkeeping (media loop) ---------------------------------------------------
+    def _stream_added(self, stream: KernelStream) -> None:
+        with self._stream_lock:
+            self._streams[stream.id] = stream
+            self._last_stream = stream
+            self._ever_streamed = True
+
+    def _stream_state_changed(self, stream: KernelStream) -> None:
+        if stream is self._last_stream or stream.state == "live":
+            if stream.state == "live":
+                self._last_stream = stream
+            self._update_state()
+
+    def _stream_closed(self, stream: KernelStream) -> None:
+        with self._stream_lock:
+            self._streams.pop(stream.id, None)
+            if self._last_stream is stream and self._streams:
+                self._last_stream = max(self._streams.values(), key=lambda s: s.created)
+        self._update_state()
+
+    def _update_state(self) -> None:
+        """Derive the widget's state from its newest stream and publish it."""
+        if self._closed:
+            new, err = "closed", self.error
+        else:
+            stream = self._last_stream
+            if stream is None:
+                new, err = "new", ""
+            else:
+                new = stream.state
+                err = str(stream.error) if stream.error else ""
+                if new == "new":
+                    new = "connecting"
+        if new == "error":
+            self._on_error(err)
+        if self.state != new or self.error != err:
+            log.info("widget %s: %s -> %s", self.model_id, self.state, new)
+            with self.hold_sync():
+                self.error = err
+                self.state = new
+        with self._state_event:
+            self._state_event.notify_all()
+
+    def _on_error(self, err: str) -> None:
+        """Hook for subclasses: wake waiters when the stream failed."""
+
+    def _tracks_for(self, stream: KernelStream) -> list[MediaStreamTrack]:
+        """Tracks the kernel sends on ``stream`` (media loop)."""
+        return []
+
+    def _on_frame(self, stream: KernelStream, frame: Any) -> None:
+        """A decoded frame from ``stream`` (media loop)."""
+
+    def _set_devices(self, devices: list[dict[str, str]]) -> None:
+        """The browser's device list (media loop)."""
+
+    # --- public -----------------------------------------------------------------------
+    @property
+    def streams(self) -> list[dict[str, Any]]:
+        """This widget's live streams (one per view in a page), as plain data."""
+        with self._stream_lock:
+            return [s.describe() for s in self._streams.values()]
+
+    def close(self) -> None:
+        """Close the widget: browser peers closed and tracks stopped, kernel peers closed.
+
+        Idempotent and safe from any thread. Waits up to 1 s for the teardown unless
+        called on the media thread.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        with self._stream_lock:
+            live = list(self._streams.values())
+        fut = self._manager.close_streams(live, "closed")
+        if fut is not None:
+            try:
+                fut.result(CLOSE_WAIT)
+            except concurrent.futures.TimeoutError:
+                log.warning("nbrtc: %s teardown took longer than %.1f s", self.model_id, CLOSE_WAIT)
+            except Exception:
+                log.debug("teardown error", exc_info=True)
+        self._update_state()
+        self._closed_cleanup()
+        try:
+            super().close()
+        except Exception:  # the comm may already be gone (kernel shutting down)
+            log.debug("comm close failed", exc_info=True)
+
+    def _closed_cleanup(self) -> None:
+        """Hook for subclasses (wake waiters, release sources)."""
+
+    def __enter__(self) -> StreamWidget:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            if not getattr(self, "_closed", True):
+                self.close()
+        except Exception:
+            pass
+
+    # --- waiting --------------------------------------------------------------------------
+    def _blocking_would_deadlock(self) -> bool:
+        """True when waiting here cannot succeed: no stream yet, and we block the very
+        thread (the kernel's main thread, inside a running cell) that would receive the
+        browser's offer."""
+        with self._stream_lock:
+            active = any(not s.closed for s in self._streams.values())
+        return (
+            not active
+            and self._manager._busy
+            and threading.current_thread() is threading.main_thread()
+        )
+
+    def _no_stream_error(self, call: str, acall: str) -> NotDisplayedError:
+        name = type(self).__name__
+        if self._ever_streamed:
+            return NotDisplayedError(
+                f"{name} has no live view any more (its output was cleared or its tab "
+                f"closed). Display it again, then call {call} from the next cell."
+            )
+        return NotDisplayedError(
+            f"{name} has no stream yet: the browser's offer cannot arrive while this cell is "
+            f"still running. Display the widget, then call {call} from the next cell, or "
+            f"use `await {acall}` in this one."
+        )
+
+    def _raise_if_unusable(self) -> None:
+        if self._closed:
+            raise StreamClosedError(
+                f"{type(self).__name__} is closed; make a new one to stream again."
+            )
+        if self.state == "error" and self.error:
+            stream = self._last_stream
+            if stream is not None and stream.error is not None:
+                raise stream.error
+            raise StreamError(self.error)
+
+    def wait(self, state: str = "live", timeout: float = 10.0) -> None:
+        """Block until the widget reaches ``state`` (e.g. ``"live"``); raise on error/timeout."""
+        if state not in WIDGET_STATES:
+            raise ValueError(f"state must be one of {WIDGET_STATES}, got {state!r}")
+        deadline = time.monotonic() + timeout
+        with self._state_event:
+            while self.state != state:
+                if state != "error" and self.state == "error":
+                    self._raise_if_unusable()
+                if state != "closed" and self._closed:
+                    self._raise_if_unusable()
+                if self._blocking_would_deadlock():
+                    raise self._no_stream_error(f"wait({state!r})", f"await_state({state!r})")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise StreamTimeoutError(
+                        f"{type(self).__name__} did not become {state!r} within {timeout} s "
+                        f"(state is {self.state!r}{self._detail()})"
+                    )
+                self._state_event.wait(min(left, 0.1))
+
+    async def await_state(self, state: str = "live", timeout: float = 10.0) -> None:
+        """Awaitable twin of :meth:`wait` (use inside ``async`` code and cells)."""
+        if state not in WIDGET_STATES:
+            raise ValueError(f"state must be one of {WIDGET_STATES}, got {state!r}")
+        deadline = time.monotonic() + timeout
+        while self.state != state:
+            if (state != "error" and self.state == "error") or (state != "closed" and self._closed):
+                self._raise_if_unusable()
+            if time.monotonic() > deadline:
+                raise StreamTimeoutError(
+                    f"{type(self).__name__} did not become {state!r} within {timeout} s "
+                    f"(state is {self.state!r}{self._detail()})"
+                )
+            await asyncio.sleep(0.02)
+
+    def _detail(self) -> str:
+        if not self._ever_streamed:
+            return "; no browser view has connected: is the widget displayed?"
+        return ""
+

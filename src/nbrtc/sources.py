@@ -1,0 +1,375 @@
+"""Kernel-side video sources for :class:`nbrtc.VideoView`.
+
+A source is made once and may be shown by any number of views; its producer (a pattern
+generator, a decoder, your iterator) runs only while at least one view is live and is
+shared by all of them. Threads: producers are driven from the media loop; your Python
+code (``frames``) and file decoding run on worker threads, never on the media loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import fractions
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import numpy as np
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from ._fanout import Fanout, SubscriberTrack
+from ._pattern import PatternPainter
+
+log = logging.getLogger("nbrtc")
+
+__all__ = ["Source", "file", "frames", "test_pattern", "track"]
+
+VIDEO_CLOCK = 90_000
+_TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
+
+
+def _check_size(width: Any, height: Any) -> tuple[int, int]:
+    for name, value in (("width", width), ("height", height)):
+        if not isinstance(value, int) or isinstance(value, bool) or not 16 <= value <= 4096:
+            raise ValueError(f"{name} must be an integer between 16 and 4096, got {value!r}")
+        if value % 2:
+            raise ValueError(f"{name} must be even (video encoders need it), got {value}")
+    return width, height
+
+
+def _check_fps(fps: Any) -> float:
+    if not isinstance(fps, (int, float)) or isinstance(fps, bool) or not 0 < fps <= 120:
+        raise ValueError(f"fps must be a number in (0, 120], got {fps!r}")
+    return float(fps)
+
+
+class Source:
+    """A video source that VideoViews can show. Subclasses make the producer track.
+
+    ``error`` keeps the last error of the producer (e.g. your ``frames`` callable raised);
+    ``frames_produced`` counts frames handed to views.
+    """
+
+    kind = "video"
+
+    def __init__(self) -> None:
+        self._fanout: Fanout | None = None
+        self._producer: MediaStreamTrack | None = None
+        self.error: str | None = None
+        self._lock = threading.Lock()
+        self._error_listeners: list[Callable[[str], None]] = []
+
+    # --- media-loop side -------------------------------------------------------------
+    def _make_producer(self) -> MediaStreamTrack:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _release_producer(self, producer: MediaStreamTrack) -> None:
+        """Stop ``producer`` (media loop). Default: ``producer.stop()``."""
+        producer.stop()
+
+    def _subscribe(self) -> SubscriberTrack:
+        """A new consumer track (media loop). Starts the producer when it is the first."""
+        if self._fanout is None:
+            producer = self._make_producer()
+            self._producer = producer
+
+            def idle(fanout_producer: MediaStreamTrack = producer) -> None:
+                self._fanout = None
+                self._producer = None
+                try:
+                    self._release_producer(fanout_producer)
+                except Exception:
+                    log.exception("releasing a video source failed")
+
+            self._fanout = Fanout(producer, idle)
+        return self._fanout.add()
+
+    @property
+    def subscribers(self) -> int:
+        """How many views currently receive this source."""
+        fan = self._fanout
+        return fan.subscribers if fan is not None else 0
+
+    @property
+    def running(self) -> bool:
+        """True while the producer runs (at least one live view)."""
+        return self._fanout is not None
+
+    def _report_error(self, text: str) -> None:
+        self.error = text
+        for listener in list(self._error_listeners):
+            try:
+                listener(text)
+            except Exception:
+                log.debug("error listener failed", exc_info=True)
+
+
+class _PacedTrack(MediaStreamTrack):
+    """A video track that produces frames at ``fps`` and never lets lag accumulate."""
+
+    kind = "video"
+
+    def __init__(self, fps: float) -> None:
+        super().__init__()
+        self._fps = fps
+        self._n = 0
+        self._t0: float | None = None
+
+    async def _next_slot(self) -> int:
+        """Sleep until the next frame is due; skip slots we are late for."""
+        now = time.monotonic()
+        if self._t0 is None:
+            self._t0 = now
+            return 0
+        self._n += 1
+        due = self._t0 + self._n / self._fps
+        if now - due > 1.0 / self._fps:  # late by more than a frame: drop the missed slots
+            self._n = int((now - self._t0) * self._fps)
+            due = self._t0 + self._n / self._fps
+        if due > now:
+            await asyncio.sleep(due - now)
+        return self._n
+
+    def _stamp(self, frame: Any, n: int) -> Any:
+        frame.pts = int(round(n * VIDEO_CLOCK / self._fps))
+        frame.time_base = _TIME_BASE
+        return frame
+
+
+class _PatternTrack(_PacedTrack):
+    def __init__(self, width: int, height: int, fps: float) -> None:
+        super().__init__(fps)
+        self._painter = PatternPainter(width, height)
+
+    async def recv(self) -> Any:
+        import av
+
+        if self.readyState != "live":
+            raise MediaStreamError
+        n = await self._next_slot()
+        img = self._painter.paint(n)
+        return self._stamp(av.VideoFrame.from_ndarray(img, format="rgb24"), n)
+
+
+class TestPattern(Source):
+    """Animated colour bars with a frame counter and a wall clock (see :func:`test_pattern`)."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, width: int = 640, height: int = 480, fps: float = 30) -> None:
+        super().__init__()
+        self.width, self.height = _check_size(width, height)
+        self.fps = _check_fps(fps)
+
+    def _make_producer(self) -> MediaStreamTrack:
+        return _PatternTrack(self.width, self.height, self.fps)
+
+    def __repr__(self) -> str:
+        return f"test_pattern(width={self.width}, height={self.height}, fps={self.fps:g})"
+
+
+def test_pattern(width: int = 640, height: int = 480, fps: float = 30) -> TestPattern:
+    """A synthetic moving pattern: colour bars, a circling square, frame number and clock.
+
+    Needs no camera and no file; the clock drawn into each frame makes end-to-end latency
+    visible (compare it with a clock beside the video).
+    """
+    return TestPattern(width, height, fps)
+
+
+test_pattern.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
+class _FramesTrack(_PacedTrack):
+    def __init__(self, owner: FramesSource) -> None:
+        super().__init__(owner.fps)
+        self._owner = owner
+        # One worker thread per running source: your code never runs on the media loop.
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="nbrtc-frames")
+        self._last: Any = None
+
+    async def recv(self) -> Any:
+        import av
+
+        if self.readyState != "live":
+            raise MediaStreamError
+        n = await self._next_slot()
+        loop = asyncio.get_running_loop()
+        try:
+            arr = await loop.run_in_executor(self._pool, self._owner._next_array)
+        except StopIteration:
+            self.stop()
+            raise MediaStreamError from None
+        except Exception as exc:  # keep streaming the last good frame; show the error
+            self._owner._report_error(f"{type(exc).__name__}: {exc}")
+            if self._last is None:
+                arr = np.zeros((480, 640, 3), np.uint8)
+            else:
+                return self._stamp(self._last, n)
+        frame = av.VideoFrame.from_ndarray(arr, format="rgb24" if arr.ndim == 3 else "gray")
+        self._last = frame
+        return self._stamp(frame, n)
+
+    def stop(self) -> None:
+        super().stop()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class FramesSource(Source):
+    """Frames computed in Python (see :func:`frames`)."""
+
+    def __init__(self, source: Iterable[np.ndarray] | Callable[[], np.ndarray], fps: float) -> None:
+        super().__init__()
+        self.fps = _check_fps(fps)
+        if callable(source) and not isinstance(source, Iterable):
+            self._call: Callable[[], np.ndarray] | None = source
+            self._iter: Iterator[np.ndarray] | None = None
+        elif isinstance(source, Iterable):
+            self._call = None
+            self._iter = iter(source)
+        else:
+            raise TypeError(
+                "frames() needs an iterable of numpy arrays or a callable returning one, "
+                f"got {type(source).__name__}"
+            )
+        self.frames_produced = 0
+
+    def _next_array(self) -> np.ndarray:
+        """Get the next frame from your code (worker thread) and check it."""
+        arr = self._call() if self._call is not None else next(self._iter)  # type: ignore[arg-type]
+        arr = np.asarray(arr)
+        if arr.dtype != np.uint8:
+            raise TypeError(f"frames must be uint8 arrays, got dtype {arr.dtype}")
+        if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] == 3)):
+            raise ValueError(f"frames must be (H, W, 3) RGB or (H, W) gray, got shape {arr.shape}")
+        if arr.shape[0] % 2 or arr.shape[1] % 2:
+            arr = arr[: arr.shape[0] // 2 * 2, : arr.shape[1] // 2 * 2]  # encoders need even sizes
+        self.frames_produced += 1
+        self.error = None
+        return np.ascontiguousarray(arr)
+
+    def _make_producer(self) -> MediaStreamTrack:
+        return _FramesTrack(self)
+
+    def __repr__(self) -> str:
+        return f"frames(<{'callable' if self._call else 'iterable'}>, fps={self.fps:g})"
+
+
+def frames(source: Iterable[np.ndarray] | Callable[[], np.ndarray], fps: float = 30) -> FramesSource:
+    """Video from numpy frames computed in Python.
+
+    ``source`` is an iterable (e.g. a generator) of uint8 arrays, (H, W, 3) RGB or (H, W)
+    gray, or a callable returning the next array. It is called on a worker thread at
+    ``fps``. If it raises, the error is kept in ``error`` and shown, and the last good
+    frame repeats; when an iterable is exhausted, the video ends.
+    """
+    return FramesSource(source, fps)
+
+
+class FileSource(Source):
+    """A file or URL decoded by PyAV through aiortc's MediaPlayer (see :func:`file`)."""
+
+    def __init__(self, path_or_url: str | os.PathLike[str], loop: bool = False) -> None:
+        super().__init__()
+        target = os.fspath(path_or_url)
+        if not isinstance(target, str) or not target:
+            raise ValueError("file() needs a path or URL string")
+        if "://" not in target:
+            if not os.path.exists(target):
+                raise FileNotFoundError(
+                    f"file({target!r}): no such file (relative to {os.getcwd()!r})"
+                )
+            _probe_video(target)
+        self.path = target
+        self.loop = bool(loop)
+        self._player: Any = None
+
+    def _make_producer(self) -> MediaStreamTrack:
+        from aiortc.contrib.media import MediaPlayer
+
+        self._player = MediaPlayer(self.path, loop=self.loop)
+        if self._player.video is None:
+            raise ValueError(f"file({self.path!r}) has no video stream")
+        return self._player.video
+
+    def _release_producer(self, producer: MediaStreamTrack) -> None:
+        player, self._player = self._player, None
+        # MediaPlayer.stop joins its decoder thread, which can block on a slow network
+        # read: do it on a throwaway thread so the media loop never stalls.
+        def stop() -> None:
+            try:
+                producer.stop()
+                if player is not None and player.audio is not None:
+                    player.audio.stop()
+            except Exception:
+                log.debug("stopping MediaPlayer failed", exc_info=True)
+
+        threading.Thread(target=stop, name="nbrtc-player-stop", daemon=True).start()
+
+    def __repr__(self) -> str:
+        return f"file({self.path!r}, loop={self.loop})"
+
+
+def _probe_video(path: str) -> None:
+    import av
+
+    try:
+        with av.open(path) as container:
+            if not container.streams.video:
+                raise ValueError(f"file({path!r}) has no video stream")
+    except av.FFmpegError as exc:
+        raise ValueError(f"file({path!r}) cannot be decoded by PyAV: {exc}") from None
+
+
+def file(path_or_url: str | os.PathLike[str], loop: bool = False) -> FileSource:
+    """Video from any file or URL PyAV can open (mp4, webm, mkv, rtsp://, http://...).
+
+    One decoder serves every view of this source; it starts with the first live view and
+    stops when the last one ends. ``loop=True`` restarts the file at its end.
+    """
+    return FileSource(path_or_url, loop=loop)
+
+
+class TrackSource(Source):
+    """Any aiortc video ``MediaStreamTrack`` you made (see :func:`track`)."""
+
+    def __init__(self, media_track: MediaStreamTrack) -> None:
+        super().__init__()
+        if not isinstance(media_track, MediaStreamTrack) or media_track.kind != "video":
+            raise TypeError("track() needs an aiortc MediaStreamTrack of kind 'video'")
+        self.track = media_track
+
+    def _make_producer(self) -> MediaStreamTrack:
+        return self.track
+
+    def _release_producer(self, producer: MediaStreamTrack) -> None:
+        pass  # your track: you decide when it stops
+
+    def __repr__(self) -> str:
+        return f"track({self.track!r})"
+
+
+def track(media_track: MediaStreamTrack) -> TrackSource:
+    """Wrap an aiortc video track so that any number of views can show it."""
+    return TrackSource(media_track)
+
+
+def as_source(value: Any) -> Source:
+    """Turn a VideoView argument into a Source, or raise a TypeError naming what works."""
+    if value is None:
+        return test_pattern()
+    if isinstance(value, Source):
+        return value
+    if isinstance(value, MediaStreamTrack):
+        return track(value)
+    if isinstance(value, (str, os.PathLike)):
+        return file(value)
+    raise TypeError(
+        "VideoView(source=...) takes an nbrtc source (sources.test_pattern(), "
+        "sources.file(path), sources.frames(gen, fps)), an aiortc MediaStreamTrack or a "
+        f"file path; got {type(value).__name__}"
+    )

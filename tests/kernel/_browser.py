@@ -1,0 +1,198 @@
+"""A real aiortc peer standing in for the browser, speaking nbrtc's protocol v1.
+
+It runs its own asyncio loop in its own thread (like a real browser, it is independent
+of the kernel's media thread), trickles its ICE candidates as separate ``candidate``
+messages (the SDP it offers carries none), and records every message it receives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import av
+import numpy as np
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.sdp import candidate_to_sdp
+
+from nbrtc._widget import StreamWidget
+
+_ids = itertools.count(1)
+
+
+class CountingTrack(MediaStreamTrack):
+    """A fake camera: 320x240 frames whose pixel value encodes the frame number."""
+
+    kind = "video"
+
+    def __init__(self, fps: float = 30) -> None:
+        super().__init__()
+        self.n = 0
+        self.fps = fps
+        self.t0 = time.monotonic()
+
+    async def recv(self) -> av.VideoFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        self.n += 1
+        due = self.t0 + self.n / self.fps
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        img = np.full((240, 320, 3), (self.n * 8) % 256, np.uint8)
+        img[:, : 320 * (self.n % 10) // 10, 0] = 255
+        frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+        frame.pts = self.n * 3000
+        frame.time_base = fractions.Fraction(1, 90000)
+        return frame
+
+
+class FakeBrowser:
+    """Plays the browser side of one page for any number of widgets."""
+
+    def __init__(self) -> None:
+        self.page = f"p{next(_ids):07x}"
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="fake-browser")
+        self.thread.start()
+        self.received: list[dict[str, Any]] = []
+        self.pcs: dict[str, RTCPeerConnection] = {}
+        self.widgets: dict[str, StreamWidget] = {}
+        self.frames: dict[str, list[np.ndarray]] = {}
+        self.tracks: list[MediaStreamTrack] = []
+        self._n = 0
+        self.drop_answers = False
+
+    # --- plumbing ---------------------------------------------------------------------------
+    def attach(self, widget: StreamWidget) -> None:
+        """Route the widget's kernel->browser messages to this fake page."""
+        widget._send_protocol = self._on_kernel_message  # type: ignore[method-assign]
+
+    def _on_kernel_message(self, msg: dict[str, Any]) -> None:
+        self.received.append(msg)
+        self.loop.call_soon_threadsafe(self._handle, msg)
+
+    def send(self, widget: StreamWidget, type_: str, stream: str, payload: Any) -> None:
+        """Browser -> kernel, through the manager's comm entry point (as the comm would)."""
+        widget._manager.handle_message(widget, {"v": 1, "type": type_, "stream": stream, "payload": payload})
+
+    def run(self, coro: Any, timeout: float = 10.0) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def of_type(self, type_: str, stream: str | None = None) -> list[dict[str, Any]]:
+        return [
+            m for m in list(self.received) if m["type"] == type_ and (stream is None or m["stream"] == stream)
+        ]
+
+    # --- starting a stream -----------------------------------------------------------------------
+    def new_stream_id(self) -> str:
+        self._n += 1
+        return f"{self.page}-{self._n}"
+
+    def start(self, widget: StreamWidget, kind: str | None = None, trickle: bool = True) -> str:
+        """Create a peer, send the offer (without candidates), then trickle candidates."""
+        sid = self.new_stream_id()
+        self.widgets[sid] = widget
+        self.run(self._start(widget, sid, kind or widget._kind, trickle))
+        return sid
+
+    async def _start(self, widget: StreamWidget, sid: str, kind: str, trickle: bool) -> None:
+        pc = RTCPeerConnection()
+        self.pcs[sid] = pc
+        self.frames[sid] = []
+        if kind == "camera":
+            track = CountingTrack()
+            self.tracks.append(track)
+            pc.addTransceiver(track, direction="sendonly")
+        else:
+            pc.addTransceiver("video", direction="recvonly")
+
+            @pc.on("track")
+            def on_track(track: MediaStreamTrack) -> None:
+                asyncio.ensure_future(self._read(sid, track))
+
+        offer = await pc.createOffer()
+        await pc.setLocalDescription(offer)  # aiortc gathers here
+        sdp = pc.localDescription.sdp
+        if trickle:
+            lines = [ln for ln in sdp.splitlines() if not ln.startswith(("a=candidate:", "a=end-of-candidates"))]
+            sdp = "\r\n".join(lines) + "\r\n"
+        self.send(widget, "offer", sid, {"sdp": sdp, "kind": kind, "page": self.page, "view": sid})
+        if trickle:
+            for t in pc.getTransceivers():
+                for cand in t.sender.transport.transport.iceGatherer.getLocalCandidates():
+                    self.send(
+                        widget,
+                        "candidate",
+                        sid,
+                        {"candidate": "candidate:" + candidate_to_sdp(cand), "sdpMid": t.mid, "sdpMLineIndex": 0},
+                    )
+                break  # bundled: one transport
+            self.send(widget, "candidate", sid, None)
+
+    async def _read(self, sid: str, track: MediaStreamTrack) -> None:
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            frames = self.frames[sid]
+            frames.append(frame.to_ndarray(format="rgb24"))
+            del frames[:-5]  # keep the newest few
+
+    def _handle(self, msg: dict[str, Any]) -> None:
+        sid = msg["stream"]
+        pc = self.pcs.get(sid)
+        if msg["type"] == "answer" and pc is not None and not self.drop_answers:
+            asyncio.ensure_future(pc.setRemoteDescription(RTCSessionDescription(msg["payload"]["sdp"], "answer")))
+        elif msg["type"] == "bye" and pc is not None:
+            asyncio.ensure_future(self._close(sid))
+
+    async def _close(self, sid: str) -> None:
+        pc = self.pcs.pop(sid, None)
+        if pc is not None:
+            for t in pc.getSenders():
+                if t.track:
+                    t.track.stop()
+            await pc.close()
+
+    async def _drain(self) -> None:
+        """Let every pending task of this page finish (or cancel it), as a tab would."""
+        for sid in list(self.pcs):
+            await self._close(sid)
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def bye(self, sid: str, reason: str = "view-removed") -> None:
+        """The browser closes a stream (view removed)."""
+        self.send(self.widgets[sid], "bye", sid, {"reason": reason})
+        self.run(self._close(sid))
+
+    def crash(self, sid: str) -> None:
+        """The page dies without a word: the peer just stops answering."""
+        self.run(self._close(sid))
+
+    def close(self) -> None:
+        for sid in list(self.pcs):
+            self.run(self._close(sid))
+        self.run(self._drain())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02, what: str = "") -> float:
+    """Poll ``predicate`` until truthy; return the seconds it took; fail with ``what``."""
+    t0 = time.monotonic()
+    while True:
+        if predicate():
+            return time.monotonic() - t0
+        if time.monotonic() - t0 > timeout:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+        time.sleep(interval)
