@@ -1,9 +1,9 @@
 """nbrtc: Jupyter widgets for live media over WebRTC.
 
-    import nbrtc
-    cam = nbrtc.Camera()          # browser camera -> kernel, previewed in the cell
-    nbrtc.VideoView()             # kernel -> browser, a synthetic test pattern by default
-    nbrtc.manager().streams()     # every live stream of this kernel
+import nbrtc
+cam = nbrtc.Camera()          # browser camera -> kernel, previewed in the cell
+nbrtc.VideoView()             # kernel -> browser, a synthetic test pattern by default
+nbrtc.manager().streams()     # every live stream of this kernel
 """
 
 from . import sources

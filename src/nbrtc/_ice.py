@@ -10,8 +10,6 @@ setting on every call.
 
 from __future__ import annotations
 
-from typing import Any
-
 import aioice.ice
 
 from ._config import config
@@ -35,5 +33,3 @@ def install_loopback_candidates() -> None:
     get_host_addresses.__wrapped__ = original  # type: ignore[attr-defined]
     aioice.ice.get_host_addresses = get_host_addresses  # type: ignore[assignment]
     _installed = True
-
-

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Coroutine
@@ -114,9 +115,7 @@ class MediaLoop:
         if loop is None or thread is None:
             return
         if thread.is_alive():
-            try:
+            with contextlib.suppress(RuntimeError):  # loop already closed
                 loop.call_soon_threadsafe(loop.stop)
-            except RuntimeError:  # loop already closed
-                pass
             if thread is not threading.current_thread():
                 thread.join(timeout)

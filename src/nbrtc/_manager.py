@@ -141,6 +141,11 @@ class PeerManager:
         if dead:
             log.debug("nbrtc: dropped late %s for closed stream %s", msg.type, msg.stream)
             return
+        if stream is None and msg.type in ("error", "devices", "bye"):
+            # The browser reports what happened before it could offer (getUserMedia
+            # refused, no camera): there is no stream, but the widget must know.
+            self._widget_level(widget, msg)
+            return
         if stream is None or stream.widget is not widget:
             self._reply_error(
                 widget,
@@ -164,13 +169,22 @@ class PeerManager:
             reason = (msg.payload or {}).get("reason", "browser closed")
             loop.create_task(stream.close(f"browser: {reason}", notify_browser=False))
 
+    def _widget_level(self, widget: StreamWidget, msg: Message) -> None:
+        if msg.type == "error":
+            widget._browser_error(msg.payload["name"], msg.payload.get("message", ""))
+        elif msg.type == "devices":
+            widget._set_devices(msg.payload)
+        # a bye for a stream that never offered needs nothing
+
     def _on_offer(
         self, widget: StreamWidget, msg: Message, stream: KernelStream | None, dead: bool
     ) -> None:
         payload = msg.payload
         refusal: ProtocolError | None = None
         if dead or widget._closed:
-            refusal = ProtocolError("closed", "this stream or widget is closed", msg.stream, "offer")
+            refusal = ProtocolError(
+                "closed", "this stream or widget is closed", msg.stream, "offer"
+            )
         elif stream is not None:
             refusal = ProtocolError(
                 "out-of-order", "this stream already has an offer", msg.stream, "offer"
@@ -194,11 +208,21 @@ class PeerManager:
             self._reply_error(widget, refusal)
             if refusal.code in ("closed", "limit", "wrong-kind"):
                 widget._send_protocol(
-                    {"v": 1, "type": "bye", "stream": msg.stream, "payload": {"reason": refusal.code}}
+                    {
+                        "v": 1,
+                        "type": "bye",
+                        "stream": msg.stream,
+                        "payload": {"reason": refusal.code},
+                    }
                 )
             return
         stream = KernelStream(
-            self, widget, msg.stream, payload["kind"], payload.get("page", ""), payload.get("view", "")
+            self,
+            widget,
+            msg.stream,
+            payload["kind"],
+            payload.get("page", ""),
+            payload.get("view", ""),
         )
         with self._lock:
             self._streams[stream.id] = stream

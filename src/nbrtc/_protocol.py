@@ -129,9 +129,7 @@ def _check_payload(type_: str, payload: Any) -> str | None:
     if type_ == "error":
         if not isinstance(payload, dict):
             return "error payload must be an object"
-        if not _is_str(payload.get("name"), 128) or not _is_str(
-            payload.get("message", ""), 4096
-        ):
+        if not _is_str(payload.get("name"), 128) or not _is_str(payload.get("message", ""), 4096):
             return "error payload needs string 'name' and 'message'"
         return None
     if type_ == "devices":

@@ -52,9 +52,7 @@ _CAMERA_ERRORS = {
 def rtc_configuration(ice_servers: list[dict[str, Any]]) -> RTCConfiguration:
     """aiortc configuration from browser-style ``iceServers`` dicts."""
     servers = [
-        RTCIceServer(
-            urls=s["urls"], username=s.get("username"), credential=s.get("credential")
-        )
+        RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
         for s in ice_servers
     ]
     return RTCConfiguration(iceServers=servers)
@@ -253,9 +251,7 @@ class KernelStream:
     # --- failure and close -------------------------------------------------------------------
     def browser_error(self, name: str, message: str) -> StreamError:
         """The error the browser reported, as the exception Python users get."""
-        cls = CameraError if name in _CAMERA_ERRORS else StreamError
-        words = _error_words(name, message, self.kind)
-        return cls(words, name=name)
+        return browser_error(name, message, self.kind)
 
     async def fail(self, error: StreamError) -> None:
         """Record ``error``, go to state error, and tear down."""
@@ -310,6 +306,12 @@ class KernelStream:
             "browser": dict(self.browser),
             "error": str(self.error) if self.error else None,
         }
+
+
+def browser_error(name: str, message: str, kind: str) -> StreamError:
+    """A browser error name/message as the exception Python users get (words included)."""
+    cls = CameraError if name in _CAMERA_ERRORS else StreamError
+    return cls(_error_words(name, message, kind), name=name)
 
 
 def _error_words(name: str, message: str, kind: str) -> str:

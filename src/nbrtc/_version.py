@@ -1,3 +1,3 @@
-"""The single source of nbrtc's version (pyproject reads it; the JS bundle is checked against it)."""
+"""nbrtc's version: pyproject reads it; the JS build checks package.json against it."""
 
 __version__ = "0.1.0"

@@ -69,6 +69,8 @@ class StreamWidget(anywidget.AnyWidget):
         self._last_stream: KernelStream | None = None
         self._ever_streamed = False
         self._state_event = threading.Condition()
+        self._widget_error: StreamError | None = None
+        self._widget_error_at = 0.0
         self._servers = servers
         super().__init__(kind=self._kind, rtc_config={"iceServers": servers}, **kwargs)
         self._manager = manager()
@@ -113,14 +115,19 @@ class StreamWidget(anywidget.AnyWidget):
 
     def _update_state(self) -> None:
         """Derive the widget's state from its newest stream and publish it."""
+        stream = self._last_stream
         if self._closed:
             new, err = "closed", self.error
+        elif self._widget_error is not None and (
+            stream is None or stream.created < self._widget_error_at
+        ):
+            new, err = "error", str(self._widget_error)
         else:
-            stream = self._last_stream
             if stream is None:
                 new, err = "new", ""
             else:
-                new = stream.state
+                # a stream that failed stays "error" after its teardown closed it
+                new = "error" if stream.error else stream.state
                 err = str(stream.error) if stream.error else ""
                 if new == "new":
                     new = "connecting"
@@ -133,6 +140,22 @@ class StreamWidget(anywidget.AnyWidget):
                 self.state = new
         with self._state_event:
             self._state_event.notify_all()
+
+    def _browser_error(self, name: str, message: str) -> None:
+        """The browser failed before it could offer (media loop), e.g. camera refused."""
+        from ._stream import browser_error
+
+        self._widget_error = browser_error(name, message, self._kind)
+        self._widget_error_at = time.monotonic()
+        self._update_state()
+
+    def _current_error(self) -> StreamError | None:
+        stream = self._last_stream
+        if self._widget_error is not None and (
+            stream is None or stream.created < self._widget_error_at
+        ):
+            return self._widget_error
+        return stream.error if stream is not None else None
 
     def _on_error(self, err: str) -> None:
         """Hook for subclasses: wake waiters when the stream failed."""
@@ -227,11 +250,8 @@ class StreamWidget(anywidget.AnyWidget):
             raise StreamClosedError(
                 f"{type(self).__name__} is closed; make a new one to stream again."
             )
-        if self.state == "error" and self.error:
-            stream = self._last_stream
-            if stream is not None and stream.error is not None:
-                raise stream.error
-            raise StreamError(self.error)
+        if self.state == "error":
+            raise self._current_error() or StreamError(self.error)
 
     def wait(self, state: str = "live", timeout: float = 10.0) -> None:
         """Block until the widget reaches ``state`` (e.g. ``"live"``); raise on error/timeout."""
@@ -273,4 +293,3 @@ class StreamWidget(anywidget.AnyWidget):
         if not self._ever_streamed:
             return "; no browser view has connected: is the widget displayed?"
         return ""
-

@@ -73,9 +73,7 @@ class Camera(StreamWidget):
         self.devices = [dict(d) for d in devices]
 
     def _on_error(self, err: str) -> None:
-        stream = self._last_stream
-        exc = stream.error if stream is not None and stream.error else StreamError(err)
-        self._slot.fail_waiters(exc)
+        self._slot.fail_waiters(self._current_error() or StreamError(err))
 
     def _closed_cleanup(self) -> None:
         self._slot.fail_waiters(StreamClosedError("the camera was closed"))
@@ -102,7 +100,9 @@ class Camera(StreamWidget):
         """The newest frame as an ``av.VideoFrame`` (None before the first)."""
         return self._slot.frame
 
-    def _frame_future(self, call: str, acall: str, blocking: bool) -> concurrent.futures.Future[Any]:
+    def _frame_future(
+        self, call: str, acall: str, blocking: bool
+    ) -> concurrent.futures.Future[Any]:
         self._raise_if_unusable()
         fut = self._slot.next_frame()
         if not fut.done() and blocking and self._blocking_would_deadlock():

@@ -135,7 +135,7 @@ class _PacedTrack(MediaStreamTrack):
         return self._n
 
     def _stamp(self, frame: Any, n: int) -> Any:
-        frame.pts = int(round(n * VIDEO_CLOCK / self._fps))
+        frame.pts = round(n * VIDEO_CLOCK / self._fps)
         frame.time_base = _TIME_BASE
         return frame
 
@@ -259,7 +259,9 @@ class FramesSource(Source):
         return f"frames(<{'callable' if self._call else 'iterable'}>, fps={self.fps:g})"
 
 
-def frames(source: Iterable[np.ndarray] | Callable[[], np.ndarray], fps: float = 30) -> FramesSource:
+def frames(
+    source: Iterable[np.ndarray] | Callable[[], np.ndarray], fps: float = 30
+) -> FramesSource:
     """Video from numpy frames computed in Python.
 
     ``source`` is an iterable (e.g. a generator) of uint8 arrays, (H, W, 3) RGB or (H, W)
@@ -298,6 +300,7 @@ class FileSource(Source):
 
     def _release_producer(self, producer: MediaStreamTrack) -> None:
         player, self._player = self._player, None
+
         # MediaPlayer.stop joins its decoder thread, which can block on a slow network
         # read: do it on a throwaway thread so the media loop never stalls.
         def stop() -> None:

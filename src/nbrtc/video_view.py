@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from aiortc.mediastreams import MediaStreamTrack
@@ -40,10 +41,10 @@ class VideoView(StreamWidget):
         return [self.source._subscribe()]
 
     def _closed_cleanup(self) -> None:
-        try:
+        with contextlib.suppress(ValueError):
             self.source._error_listeners.remove(self._source_error)
-        except ValueError:
-            pass
 
     def __repr__(self) -> str:
-        return f"<nbrtc.VideoView {self.source!r} state={self.state!r} streams={len(self._streams)}>"
+        return (
+            f"<nbrtc.VideoView {self.source!r} state={self.state!r} streams={len(self._streams)}>"
+        )

@@ -57,7 +57,9 @@ class FakeBrowser:
     def __init__(self) -> None:
         self.page = f"p{next(_ids):07x}"
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="fake-browser")
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, daemon=True, name="fake-browser"
+        )
         self.thread.start()
         self.received: list[dict[str, Any]] = []
         self.pcs: dict[str, RTCPeerConnection] = {}
@@ -66,6 +68,13 @@ class FakeBrowser:
         self.tracks: list[MediaStreamTrack] = []
         self._n = 0
         self.drop_answers = False
+        self.silent = False
+        self._tasks: set[asyncio.Future[Any]] = set()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # --- plumbing ---------------------------------------------------------------------------
     def attach(self, widget: StreamWidget) -> None:
@@ -78,14 +87,18 @@ class FakeBrowser:
 
     def send(self, widget: StreamWidget, type_: str, stream: str, payload: Any) -> None:
         """Browser -> kernel, through the manager's comm entry point (as the comm would)."""
-        widget._manager.handle_message(widget, {"v": 1, "type": type_, "stream": stream, "payload": payload})
+        widget._manager.handle_message(
+            widget, {"v": 1, "type": type_, "stream": stream, "payload": payload}
+        )
 
     def run(self, coro: Any, timeout: float = 10.0) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def of_type(self, type_: str, stream: str | None = None) -> list[dict[str, Any]]:
         return [
-            m for m in list(self.received) if m["type"] == type_ and (stream is None or m["stream"] == stream)
+            m
+            for m in list(self.received)
+            if m["type"] == type_ and (stream is None or m["stream"] == stream)
         ]
 
     # --- starting a stream -----------------------------------------------------------------------
@@ -113,15 +126,20 @@ class FakeBrowser:
 
             @pc.on("track")
             def on_track(track: MediaStreamTrack) -> None:
-                asyncio.ensure_future(self._read(sid, track))
+                self._spawn(self._read(sid, track))
 
         offer = await pc.createOffer()
         await pc.setLocalDescription(offer)  # aiortc gathers here
         sdp = pc.localDescription.sdp
         if trickle:
-            lines = [ln for ln in sdp.splitlines() if not ln.startswith(("a=candidate:", "a=end-of-candidates"))]
+            lines = [
+                ln
+                for ln in sdp.splitlines()
+                if not ln.startswith(("a=candidate:", "a=end-of-candidates"))
+            ]
             sdp = "\r\n".join(lines) + "\r\n"
         self.send(widget, "offer", sid, {"sdp": sdp, "kind": kind, "page": self.page, "view": sid})
+        self._spawn(self._ping(widget, sid))
         if trickle:
             for t in pc.getTransceivers():
                 for cand in t.sender.transport.transport.iceGatherer.getLocalCandidates():
@@ -129,10 +147,20 @@ class FakeBrowser:
                         widget,
                         "candidate",
                         sid,
-                        {"candidate": "candidate:" + candidate_to_sdp(cand), "sdpMid": t.mid, "sdpMLineIndex": 0},
+                        {
+                            "candidate": "candidate:" + candidate_to_sdp(cand),
+                            "sdpMid": t.mid,
+                            "sdpMLineIndex": 0,
+                        },
                     )
                 break  # bundled: one transport
             self.send(widget, "candidate", sid, None)
+
+    async def _ping(self, widget: StreamWidget, sid: str) -> None:
+        """Like the real page: a ping every second while the stream is open."""
+        while sid in self.pcs and not self.silent:
+            self.send(widget, "ping", sid, {"t": time.monotonic()})
+            await asyncio.sleep(1.0)
 
     async def _read(self, sid: str, track: MediaStreamTrack) -> None:
         while True:
@@ -148,9 +176,11 @@ class FakeBrowser:
         sid = msg["stream"]
         pc = self.pcs.get(sid)
         if msg["type"] == "answer" and pc is not None and not self.drop_answers:
-            asyncio.ensure_future(pc.setRemoteDescription(RTCSessionDescription(msg["payload"]["sdp"], "answer")))
+            self._spawn(
+                pc.setRemoteDescription(RTCSessionDescription(msg["payload"]["sdp"], "answer"))
+            )
         elif msg["type"] == "bye" and pc is not None:
-            asyncio.ensure_future(self._close(sid))
+            self._spawn(self._close(sid))
 
     async def _close(self, sid: str) -> None:
         pc = self.pcs.pop(sid, None)
@@ -175,7 +205,8 @@ class FakeBrowser:
         self.run(self._close(sid))
 
     def crash(self, sid: str) -> None:
-        """The page dies without a word: the peer just stops answering."""
+        """The page dies without a word: no bye, no pings, the peer just stops."""
+        self.silent = True
         self.run(self._close(sid))
 
     def close(self) -> None:
@@ -187,7 +218,9 @@ class FakeBrowser:
         self.loop.close()
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02, what: str = "") -> float:
+def wait_for(
+    predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02, what: str = ""
+) -> float:
     """Poll ``predicate`` until truthy; return the seconds it took; fail with ``what``."""
     t0 = time.monotonic()
     while True:

@@ -1,0 +1,35 @@
+# Thin wrappers around scripts/; see each script's header for details.
+.PHONY: setup demo test lint format build e2e kernel-tests clean
+
+PY := .venv/bin/python
+
+setup:
+	bash scripts/setup.sh
+
+demo:
+	bash scripts/demo.sh
+
+test:
+	bash scripts/test.sh
+
+lint: setup
+	.venv/bin/ruff check $(wildcard src tests benchmarks)
+	.venv/bin/ruff format --check $(wildcard src tests benchmarks)
+	npm run lint
+
+format: setup
+	.venv/bin/ruff check --fix $(wildcard src tests benchmarks)
+	.venv/bin/ruff format $(wildcard src tests benchmarks)
+
+build: setup
+	npm run build
+
+e2e:
+	NBRTC_LINT=0 bash scripts/test.sh tests/e2e
+
+kernel-tests:
+	NBRTC_LINT=0 bash scripts/test.sh tests/kernel
+
+clean:
+	rm -rf .venv node_modules src/nbrtc/static test-artifacts .pytest_cache .ruff_cache build dist
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,214 @@
+// Signaling protocol v1 (docs/protocol.md): envelope construction and validation of
+// kernel -> browser messages. Pure: no DOM, no I/O, so node's test runner can load it.
+// The kernel mirrors these rules in src/nbrtc/_protocol.py; the order of the checks
+// below follows that file so both sides name the same error code for the same input.
+
+export const PROTOCOL_VERSION = 1;
+export const MAX_MESSAGE_BYTES = 262144;
+/** Same bound as the kernel's MAX_SDP_CHARS: a real SDP is a few KiB. */
+export const MAX_SDP_CHARS = 131072;
+export const STREAM_ID_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/** Types the browser may send to the kernel. */
+export const BROWSER_TYPES = Object.freeze([
+  "offer",
+  "candidate",
+  "state",
+  "error",
+  "devices",
+  "ping",
+  "bye",
+]);
+/** Types the kernel may send to the browser. */
+export const KERNEL_TYPES = Object.freeze(["answer", "state", "ping", "bye", "error"]);
+/** Values of a kernel `state` message's `state` field. */
+export const KERNEL_STATES = Object.freeze(["connecting", "live", "closed", "error"]);
+export const STREAM_KINDS = Object.freeze(["camera", "view"]);
+
+/**
+ * @typedef {{v: number, type: string, stream: string, payload: any}} Envelope
+ * @typedef {{ok: true, msg: Envelope}} Valid
+ * @typedef {{ok: false, code: string, message: string}} Invalid
+ */
+
+/**
+ * Build an envelope. Throws TypeError for a malformed type or stream id because
+ * that is a bug in the caller, never a runtime condition (the router catches it).
+ * @param {string} type
+ * @param {string} stream
+ * @param {any} payload
+ * @returns {Envelope}
+ */
+export function makeMessage(type, stream, payload) {
+  if (!BROWSER_TYPES.includes(type)) {
+    throw new TypeError(`not a browser message type: ${String(type)}`);
+  }
+  if (!isStreamId(stream)) {
+    throw new TypeError(`not a stream id: ${String(stream)}`);
+  }
+  return { v: PROTOCOL_VERSION, type, stream, payload: payload === undefined ? null : payload };
+}
+
+/**
+ * @param {unknown} value
+ * @returns {value is string}
+ */
+export function isStreamId(value) {
+  return typeof value === "string" && STREAM_ID_RE.test(value);
+}
+
+/**
+ * Size of the message as the wire sees it: UTF-8 bytes of its compact JSON.
+ * Anything JSON cannot encode (cycles, BigInt) counts as too large, as in the kernel.
+ * @param {unknown} value
+ * @returns {number}
+ */
+export function encodedSize(value) {
+  let text;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    return MAX_MESSAGE_BYTES + 1;
+  }
+  if (typeof text !== "string") return 0;
+  // TextEncoder exists in browsers and node; counting bytes, not UTF-16 units.
+  return new TextEncoder().encode(text).length;
+}
+
+/**
+ * @param {unknown} value
+ * @returns {value is Record<string, any>}
+ */
+function isObject(value) {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * @param {unknown} value
+ * @param {number} maxLen
+ * @returns {boolean}
+ */
+function isShortString(value, maxLen) {
+  return typeof value === "string" && value.length <= maxLen;
+}
+
+/**
+ * Why `payload` is wrong for a kernel message of `type`, or null when it is fine.
+ * Extra payload keys are ignored, like extra envelope keys.
+ * @param {string} type
+ * @param {any} payload
+ * @returns {string | null}
+ */
+function checkKernelPayload(type, payload) {
+  switch (type) {
+    case "answer": {
+      if (!isObject(payload)) return "answer payload must be an object";
+      const sdp = payload.sdp;
+      if (typeof sdp !== "string" || !sdp.startsWith("v=0")) {
+        return "answer.sdp must be an SDP string starting with 'v=0'";
+      }
+      if (sdp.length > MAX_SDP_CHARS) return `answer.sdp is longer than ${MAX_SDP_CHARS} characters`;
+      return null;
+    }
+    case "state": {
+      if (!isObject(payload)) return "state payload must be an object";
+      if (!KERNEL_STATES.includes(payload.state)) {
+        return `state.state must be one of ${KERNEL_STATES.join(", ")}`;
+      }
+      // `detail` is documented as a string; an absent one is read as "".
+      if ("detail" in payload && !isShortString(payload.detail, 4096)) {
+        return "state.detail must be a string";
+      }
+      return null;
+    }
+    case "ping": {
+      // The kernel only needs the message to arrive (it feeds the watchdog); `t` is
+      // informative, so null is accepted, but a present `t` must be a number.
+      if (payload === null) return null;
+      if (!isObject(payload)) return "ping payload must be an object or null";
+      if ("t" in payload && (typeof payload.t !== "number" || !Number.isFinite(payload.t))) {
+        return "ping.t must be a finite number";
+      }
+      return null;
+    }
+    case "bye": {
+      if (payload === null) return null;
+      if (!isObject(payload)) return "bye payload must be null or {reason: string}";
+      if ("reason" in payload && !isShortString(payload.reason, 256)) {
+        return "bye.reason must be a string";
+      }
+      return null;
+    }
+    case "error": {
+      if (!isObject(payload)) return "error payload must be an object";
+      if (!isShortString(payload.code, 64)) return "error.code must be a string";
+      if (!isShortString(payload.message, 4096)) return "error.message must be a string";
+      if ("ref" in payload && payload.ref !== null) {
+        if (!isObject(payload.ref)) return "error.ref must be an object";
+        const refType = payload.ref.type;
+        if (refType !== undefined && refType !== null && !isShortString(refType, 64)) {
+          return "error.ref.type must be a string or null";
+        }
+      }
+      return null;
+    }
+    default:
+      return `unknown type ${type}`;
+  }
+}
+
+/**
+ * Validate a kernel -> browser message. Never throws.
+ * @param {unknown} msg
+ * @returns {Valid | Invalid}
+ */
+export function validateKernelMessage(msg) {
+  try {
+    return validate(msg);
+  } catch (err) {
+    // Getters, proxies: whatever it is, it is not a message we can trust.
+    return { ok: false, code: "bad-message", message: `unreadable message: ${String(err)}` };
+  }
+}
+
+/**
+ * @param {unknown} msg
+ * @returns {Valid | Invalid}
+ */
+function validate(msg) {
+  if (!isObject(msg)) {
+    return { ok: false, code: "bad-message", message: "message must be a JSON object" };
+  }
+  if (encodedSize(msg) > MAX_MESSAGE_BYTES) {
+    return {
+      ok: false,
+      code: "too-large",
+      message: `message is larger than ${MAX_MESSAGE_BYTES} bytes`,
+    };
+  }
+  if (msg.v !== PROTOCOL_VERSION) {
+    return {
+      ok: false,
+      code: "version",
+      message:
+        `protocol version ${JSON.stringify(msg.v) ?? "undefined"} is not supported; ` +
+        `this page speaks v${PROTOCOL_VERSION}. Reload the page after upgrading nbrtc.`,
+    };
+  }
+  if (!isStreamId(msg.stream)) {
+    return { ok: false, code: "bad-message", message: "stream must be an id string" };
+  }
+  if (typeof msg.type !== "string" || !KERNEL_TYPES.includes(msg.type)) {
+    return {
+      ok: false,
+      code: "bad-type",
+      message: `unknown kernel message type ${JSON.stringify(msg.type) ?? "undefined"}`,
+    };
+  }
+  const why = checkKernelPayload(msg.type, msg.payload);
+  if (why !== null) return { ok: false, code: "bad-message", message: why };
+  return {
+    ok: true,
+    msg: { v: PROTOCOL_VERSION, type: msg.type, stream: msg.stream, payload: msg.payload },
+  };
+}

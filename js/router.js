@@ -1,0 +1,297 @@
+// The one page-wide signaling router (docs/protocol.md). Every widget model's comm
+// delivers `msg:custom` messages here; the router validates them and hands each to the
+// peer that owns its stream id. It also owns the page id, the stream id counter and the
+// `pagehide` teardown.
+//
+// Why a singleton on globalThis: anywidget may evaluate this bundle more than once in a
+// page (one evaluation per widget model, and again after a hot reload), so module-level
+// variables would give each evaluation its own page id, counter and pagehide handler.
+// Nothing here touches window/document at import time, so node can load it for tests.
+
+import { makeMessage, validateKernelMessage } from "./protocol.js";
+
+export const ROUTER_KEY = "__nbrtc_router_v1";
+
+/**
+ * The part of an anywidget model the router uses.
+ * @typedef {{
+ *   on(name: string, cb: (...args: any[]) => void): void,
+ *   off(name: string, cb: (...args: any[]) => void): void,
+ *   send(content: any, callbacks?: any, buffers?: any[]): void,
+ *   get(name: string): any,
+ * }} ModelLike
+ *
+ * What the router needs of a peer.
+ * @typedef {{
+ *   kind: string,
+ *   state?: {name: string},
+ *   handleKernelMessage(msg: import("./protocol.js").Envelope): void,
+ *   close(reason?: string, options?: {notify?: boolean}): void,
+ * }} PeerLike
+ *
+ * @typedef {{
+ *   pageId: string,
+ *   nextStreamId(): string,
+ *   nextViewId(): string,
+ *   attachModel(model: ModelLike): () => void,
+ *   listenerCount(model: ModelLike): number,
+ *   register(streamId: string, peer: PeerLike, model: ModelLike): void,
+ *   unregister(streamId: string): void,
+ *   isDead(streamId: string): boolean,
+ *   send(streamId: string, type: string, payload: any): boolean,
+ *   deliver(content: unknown): void,
+ *   closeAll(reason: string): void,
+ *   streams(): {id: string, kind: string, state: string}[],
+ * }} Router
+ *
+ * @typedef {{
+ *   randomHex?: (chars: number) => string,
+ *   pageTarget?: {addEventListener: (type: string, cb: () => void) => void} | null,
+ *   log?: Pick<Console, "debug" | "warn" | "error">,
+ * }} RouterOptions
+ */
+
+/**
+ * @param {number} chars
+ * @returns {string}
+ */
+function defaultRandomHex(chars) {
+  const bytes = new Uint8Array(Math.ceil(chars / 2));
+  const c = globalThis.crypto;
+  if (c && typeof c.getRandomValues === "function") {
+    c.getRandomValues(bytes);
+  } else {
+    // Only uniqueness within a kernel matters, not secrecy.
+    for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
+  }
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0"))
+    .join("")
+    .slice(0, chars);
+}
+
+/**
+ * Call `fn`, logging instead of throwing: listeners and teardown must never throw.
+ * @param {Pick<Console, "error">} log
+ * @param {string} what
+ * @param {() => void} fn
+ */
+function guarded(log, what, fn) {
+  try {
+    fn();
+  } catch (err) {
+    log.error(`[nbrtc] ${what} failed`, err);
+  }
+}
+
+/**
+ * Make a router. Pages use `getRouter()`; tests make private ones.
+ * @param {RouterOptions} [options]
+ * @returns {Router}
+ */
+export function createRouter(options = {}) {
+  const log = options.log ?? console;
+  const randomHex = options.randomHex ?? defaultRandomHex;
+  const pageId = randomHex(8);
+  let streamCounter = 0;
+  let viewCounter = 0;
+  /** @type {Map<string, {peer: PeerLike, model: ModelLike, detach: () => void}>} */
+  const streams = new Map();
+  /** Tombstones: an id is never reused and nothing is created for a dead one. */
+  /** @type {Set<string>} */
+  const dead = new Set();
+  /** @type {Map<ModelLike, {count: number, listener: (content: unknown) => void}>} */
+  const models = new Map();
+  /**
+   * anywidget hands initialize() and render() different proxy objects for one model,
+   * so ref-counting by object can leave two listeners on one comm. Both receive the
+   * same content object, so remembering delivered objects keeps dispatch exactly-once.
+   * @type {WeakSet<object>}
+   */
+  const delivered = new WeakSet();
+
+  /** @param {import("./protocol.js").Envelope} msg */
+  function dispatch(msg) {
+    const entry = streams.get(msg.stream);
+    if (!entry) {
+      const why = dead.has(msg.stream) ? "closed" : "unknown";
+      if (msg.type === "error" && !dead.has(msg.stream)) {
+        log.warn(`[nbrtc] kernel error for ${why} stream ${msg.stream}`, msg.payload);
+      } else {
+        log.debug(`[nbrtc] dropped ${msg.type} for ${why} stream ${msg.stream}`);
+      }
+      return;
+    }
+    guarded(log, `handling ${msg.type} for ${msg.stream}`, () =>
+      entry.peer.handleKernelMessage(msg),
+    );
+  }
+
+  /** @param {unknown} content */
+  function deliver(content) {
+    try {
+      if (typeof content === "object" && content !== null) {
+        if (delivered.has(content)) return;
+        delivered.add(content);
+      }
+      const result = validateKernelMessage(content);
+      if (!result.ok) {
+        // The comm is shared with anything else that talks over it (e.g. anywidget's
+        // own commands): only something that claims to be ours is worth a warning.
+        const ours = typeof content === "object" && content !== null && "stream" in content;
+        (ours ? log.warn : log.debug).call(
+          log,
+          `[nbrtc] dropped kernel message (${result.code}): ${result.message}`,
+        );
+        return;
+      }
+      dispatch(result.msg);
+    } catch (err) {
+      log.error("[nbrtc] kernel message handler failed", err);
+    }
+  }
+
+  /**
+   * Listen to a model's custom messages. Ref-counted per model object: the listener
+   * is installed by the first attach and removed when the last detach runs.
+   * @param {ModelLike} model
+   * @returns {() => void} detach (idempotent)
+   */
+  function attachModel(model) {
+    let record = models.get(model);
+    if (!record) {
+      /** @param {unknown} content */
+      const listener = (content) => deliver(content);
+      model.on("msg:custom", listener);
+      record = { count: 0, listener };
+      models.set(model, record);
+    }
+    record.count += 1;
+    const rec = record;
+    let detached = false;
+    return () => {
+      if (detached) return;
+      detached = true;
+      rec.count -= 1;
+      if (rec.count > 0) return;
+      if (models.get(model) === rec) models.delete(model);
+      guarded(log, "removing the msg:custom listener", () => model.off("msg:custom", rec.listener));
+    };
+  }
+
+  /**
+   * @param {ModelLike} model
+   * @returns {number}
+   */
+  function listenerCount(model) {
+    return models.get(model)?.count ?? 0;
+  }
+
+  /**
+   * @param {string} streamId
+   * @param {PeerLike} peer
+   * @param {ModelLike} model the model whose comm carries this stream's messages
+   */
+  function register(streamId, peer, model) {
+    if (streams.has(streamId) || dead.has(streamId)) {
+      throw new Error(`stream id ${streamId} was already used`);
+    }
+    // The stream keeps its model's listener alive even if initialize() never ran.
+    const detach = attachModel(model);
+    streams.set(streamId, { peer, model, detach });
+  }
+
+  /** @param {string} streamId */
+  function unregister(streamId) {
+    const entry = streams.get(streamId);
+    dead.add(streamId);
+    if (!entry) return;
+    streams.delete(streamId);
+    guarded(log, "detaching a model", entry.detach);
+  }
+
+  /**
+   * Send a message for a stream through the model that owns it. Returns false instead
+   * of throwing when the stream is gone or the comm is dead (kernel restarted).
+   * @param {string} streamId
+   * @param {string} type
+   * @param {any} payload
+   * @returns {boolean}
+   */
+  function send(streamId, type, payload) {
+    const entry = streams.get(streamId);
+    if (!entry) {
+      log.debug(`[nbrtc] not sending ${type}: stream ${streamId} is not open`);
+      return false;
+    }
+    try {
+      entry.model.send(makeMessage(type, streamId, payload));
+      return true;
+    } catch (err) {
+      log.debug(`[nbrtc] sending ${type} for ${streamId} failed`, err);
+      return false;
+    }
+  }
+
+  /**
+   * Close every stream now: `bye` to the kernel, then the peer closes synchronously
+   * without sending a second bye. Used on pagehide.
+   * @param {string} reason
+   */
+  function closeAll(reason) {
+    for (const [id, entry] of [...streams]) {
+      send(id, "bye", { reason });
+      guarded(log, `closing ${id}`, () => entry.peer.close(reason, { notify: false }));
+      unregister(id);
+    }
+  }
+
+  function streamsSnapshot() {
+    return [...streams].map(([id, { peer }]) => ({
+      id,
+      kind: peer.kind,
+      state: peer.state?.name ?? "unknown",
+    }));
+  }
+
+  /** @type {Router} */
+  const router = {
+    pageId,
+    nextStreamId: () => `${pageId}-${++streamCounter}`,
+    nextViewId: () => `${pageId}-v${++viewCounter}`,
+    attachModel,
+    listenerCount,
+    register,
+    unregister,
+    isDead: (id) => dead.has(id),
+    send,
+    deliver,
+    closeAll,
+    streams: streamsSnapshot,
+  };
+
+  // Once per router, i.e. once per page. pagehide (not unload) also fires for bfcache
+  // and does not block it; the peers must be closed synchronously inside it.
+  const target =
+    options.pageTarget !== undefined
+      ? options.pageTarget
+      : typeof (/** @type {any} */ (globalThis).addEventListener) === "function"
+        ? /** @type {any} */ (globalThis)
+        : null;
+  if (target) target.addEventListener("pagehide", () => closeAll("pagehide"));
+
+  return router;
+}
+
+/**
+ * The page's router, created on first use.
+ * @param {Record<string, any>} [root] where the singleton lives (globalThis in a page)
+ * @param {RouterOptions} [options] used only when the router is created
+ * @returns {Router}
+ */
+export function getRouter(root = globalThis, options = undefined) {
+  const existing = root[ROUTER_KEY];
+  if (existing && typeof existing.deliver === "function") return existing;
+  const router = createRouter(options);
+  root[ROUTER_KEY] = router;
+  return router;
+}

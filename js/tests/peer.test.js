@@ -1,0 +1,362 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { BrowserPeer, KERNEL_SILENCE_MS, PING_INTERVAL_MS, videoConstraints } from "../peer.js";
+import { createRouter } from "../router.js";
+import { FakeModel, fakeBrowser, flush, quietLog } from "./fakes.js";
+
+const ANSWER_SDP = "v=0\r\nfake-answer\r\n";
+
+function setup({ kind = "camera", auto = true, traits = {} } = {}) {
+  const browser = fakeBrowser({ auto });
+  const router = createRouter({ log: quietLog(), pageTarget: null, randomHex: () => "abcdef01" });
+  const model = new FakeModel({
+    kind,
+    constraints: { width: 640, height: 480, frame_rate: null, device_id: null },
+    rtc_config: { iceServers: [] },
+    ...traits,
+  });
+  /** @type {any[]} */
+  const snapshots = [];
+  const peer = new BrowserPeer({
+    model,
+    kind,
+    router,
+    env: browser.env,
+    onChange: (s) => snapshots.push(s),
+  });
+  /** Send a kernel -> browser message through the model's comm. */
+  const kernel = (type, payload) => model.emit({ v: 1, type, stream: peer.id, payload });
+  return { browser, router, model, peer, snapshots, kernel, types: () => model.sent.map((m) => m.type) };
+}
+
+describe("videoConstraints", () => {
+  const cases = [
+    [{ width: 640, height: 480, frame_rate: 30, device_id: "cam1" }, {
+      width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 }, deviceId: { exact: "cam1" },
+    }],
+    [{ width: 320, height: null, frame_rate: null, device_id: null }, { width: { ideal: 320 } }],
+    [{ width: null, height: null, frame_rate: null, device_id: null }, true],
+    [{ device_id: "" }, true],
+    [null, true],
+    [undefined, true],
+    [{ width: -5, frame_rate: "30" }, true],
+  ];
+  for (const [input, out] of cases) {
+    test(JSON.stringify(input), () => assert.deepEqual(videoConstraints(input), out));
+  }
+});
+
+describe("camera start sequence", () => {
+  test("getUserMedia -> pc -> offer -> trickle -> answer -> live", async () => {
+    const { browser, peer, model, kernel, types, router } = setup();
+    await peer.start();
+    assert.deepEqual(browser.world.gumCalls, [
+      { audio: false, video: { width: { ideal: 640 }, height: { ideal: 480 } } },
+    ]);
+    assert.equal(browser.world.pcs.length, 1);
+    const pc = browser.world.pcs[0];
+    assert.deepEqual(pc.config, { iceServers: [] });
+    assert.equal(pc.transceivers.length, 1);
+    assert.equal(pc.transceivers[0].init.direction, "sendonly");
+    assert.equal(pc.transceivers[0].trackOrKind, browser.world.streams[0].tracks[0]);
+    assert.deepEqual(pc.transceivers[0].init.streams, [browser.world.streams[0]]);
+    assert.equal(browser.world.streams[0].tracks[0].contentHint, "detail");
+
+    const offer = model.sent[0];
+    assert.equal(offer.type, "offer");
+    assert.equal(offer.stream, peer.id);
+    assert.equal(peer.id, "abcdef01-1");
+    assert.deepEqual(offer.payload, {
+      sdp: "v=0\r\nfake-offer\r\n",
+      kind: "camera",
+      page: "abcdef01",
+      view: "abcdef01-v1",
+    });
+    assert.equal(peer.state.name, "negotiating");
+    await flush();
+    assert.ok(types().includes("devices"));
+    assert.deepEqual(model.sentOf("devices")[0].payload, [
+      { deviceId: "cam1", kind: "videoinput", label: "Fake cam", groupId: "g1" },
+    ]);
+
+    pc.candidate({ candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host", sdpMid: "0", sdpMLineIndex: 0 });
+    pc.candidate({ candidate: "", sdpMid: "0", sdpMLineIndex: 0 });
+    pc.candidate(null);
+    assert.deepEqual(model.sentOf("candidate").map((m) => m.payload), [
+      { candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host", sdpMid: "0", sdpMLineIndex: 0 },
+      null,
+    ]);
+
+    kernel("answer", { sdp: ANSWER_SDP });
+    await flush();
+    assert.deepEqual(pc.remoteDescription, { type: "answer", sdp: ANSWER_SDP });
+    assert.equal(peer.state.name, "connecting");
+    pc.setState("iceConnectionState", "connected", "iceconnectionstatechange");
+    pc.setState("connectionState", "connected", "connectionstatechange");
+    assert.equal(peer.state.name, "live");
+    assert.deepEqual(model.sentOf("state").at(-1).payload, {
+      connection: "connected",
+      ice: "connected",
+      signaling: "stable",
+    });
+    assert.deepEqual(router.streams(), [{ id: peer.id, kind: "camera", state: "live" }]);
+
+    peer.close("view-removed");
+    assert.deepEqual(model.sentOf("bye").map((m) => m.payload), [{ reason: "view-removed" }]);
+    assert.deepEqual(browser.leaks(), { pcs: 0, tracks: 0 });
+    assert.deepEqual(router.streams(), []);
+  });
+
+  test("nothing reaches the kernel before the offer; early candidates follow it", async () => {
+    const { browser, peer, model } = setup({ auto: false });
+    const started = peer.start();
+    browser.world.gum[0].resolve(browser.makeStream());
+    await flush();
+    const pc = browser.world.pcs[0];
+    pc.candidate({ candidate: "candidate:early", sdpMid: "0", sdpMLineIndex: 0 });
+    pc.setState("iceConnectionState", "checking", "iceconnectionstatechange");
+    assert.equal(model.sent.length, 0);
+    pc.offerStep.resolve({ type: "offer", sdp: "v=0\r\nx\r\n" });
+    pc.localStep.resolve();
+    await started;
+    await flush();
+    const sent = model.sent.map((m) => m.type);
+    assert.equal(sent[0], "offer");
+    assert.ok(sent.indexOf("candidate") > 0);
+    assert.ok(sent.includes("devices"));
+    assert.ok(sent.includes("state"));
+  });
+
+  test("pings every second after the offer; state messages only on change", async () => {
+    const { browser, peer, model } = setup();
+    await peer.start();
+    const pc = browser.world.pcs[0];
+    browser.advance(PING_INTERVAL_MS * 3 + 10);
+    assert.deepEqual(model.sentOf("ping").map((m) => m.payload.t), [1000, 2000, 3000]);
+    const before = model.sentOf("state").length;
+    pc.dispatchEvent(new Event("signalingstatechange")); // nothing actually changed
+    assert.equal(model.sentOf("state").length, before);
+    peer.close();
+    browser.advance(5000);
+    assert.equal(model.sentOf("ping").length, 3, "no ping after close");
+  });
+
+  test("start() twice makes one peer", async () => {
+    const { browser, peer } = setup();
+    const a = peer.start();
+    const b = peer.start();
+    assert.equal(a, b);
+    await a;
+    assert.equal(browser.world.gumCalls.length, 1);
+    assert.equal(browser.world.pcs.length, 1);
+  });
+});
+
+describe("view start sequence", () => {
+  test("recvonly transceiver, no camera, remote stream shown", async () => {
+    const { browser, peer, model, snapshots } = setup({ kind: "view" });
+    await peer.start();
+    assert.equal(browser.world.gumCalls.length, 0);
+    const pc = browser.world.pcs[0];
+    assert.deepEqual(pc.transceivers, [{ trackOrKind: "video", init: { direction: "recvonly" } }]);
+    assert.equal(model.sent[0].payload.kind, "view");
+    const remote = browser.makeStream();
+    const ev = new Event("track");
+    ev.track = remote.tracks[0];
+    ev.streams = [remote];
+    pc.dispatchEvent(ev);
+    assert.equal(snapshots.at(-1).media, remote);
+    peer.close("view-removed");
+    assert.deepEqual(browser.leaks(), { pcs: 0, tracks: 0 });
+  });
+});
+
+describe("close during negotiation creates nothing afterwards", () => {
+  test("while getUserMedia is pending", async () => {
+    const { browser, peer, model } = setup({ auto: false });
+    const started = peer.start();
+    await flush();
+    peer.close("view-removed");
+    browser.world.gum[0].resolve(browser.makeStream());
+    await flush();
+    browser.settleAll(); // a buggy peer would now be waiting on the pc
+    await started;
+    await flush();
+    assert.equal(browser.world.pcs.length, 0, "no pc after close");
+    assert.deepEqual(browser.leaks(), { pcs: 0, tracks: 0 }, "late camera tracks are stopped");
+    assert.deepEqual(model.sent, [], "the kernel never heard of it, so no bye either");
+    assert.equal(peer.state.name, "closed");
+  });
+
+  test("while createOffer is pending", async () => {
+    const { browser, peer, model } = setup({ auto: false });
+    const started = peer.start();
+    browser.world.gum[0].resolve(browser.makeStream());
+    await flush();
+    const pc = browser.world.pcs[0];
+    peer.close("view-removed");
+    assert.equal(pc.closed, true);
+    pc.offerStep.resolve({ type: "offer", sdp: "v=0\r\n" });
+    pc.localStep.resolve();
+    await started;
+    await flush();
+    assert.equal(model.sentOf("offer").length, 0);
+    assert.equal(browser.world.pcs.length, 1);
+    assert.deepEqual(browser.leaks(), { pcs: 0, tracks: 0 });
+  });
+
+  test("while setLocalDescription is pending", async () => {
+    const { browser, peer, model } = setup({ auto: false, kind: "view" });
+    const started = peer.start();
+    await flush();
+    const pc = browser.world.pcs[0];
+    pc.offerStep.resolve({ type: "offer", sdp: "v=0\r\n" });
+    await flush();
+    peer.close("view-removed");
+    pc.localStep.resolve();
+    await started;
+    await flush();
+    assert.equal(model.sentOf("offer").length, 0);
+    assert.equal(peer.state.name, "closed");
+    assert.deepEqual(browser.leaks(), { pcs: 0, tracks: 0 });
+  });
+
+  test("a late answer after close is dropped", async () => {
+    const { browser, peer, kernel } = setup();
+    await peer.start();
+    peer.close("view-removed");
+    kernel("answer", { sdp: ANSWER_SDP });
+    await flush();
+    assert.equal(browser.world.pcs[0].remoteDescription, null);
+  });
+
+  test("close before start: start does nothing", async () => {
+    const { browser, peer, model } = setup();
+    peer.close();
+    await peer.start();
+    assert.equal(browser.world.gumCalls.length, 0);
+    assert.equal(model.sent.length, 0);
+  });
+
+  test("close is idempotent", async () => {
+    const { peer, model } = setup();
+    await peer.start();
+    peer.close("view-removed");
+    peer.close("view-removed");
+    peer.close("other");
+    assert.equal(model.sentOf("bye").length, 1);
+  });
+});
+
+describe("failures", () => {
+  test("getUserMedia denied: error then bye, words shown, nothing left", async () => {
+    const { browser, peer, model, snapshots } = setup({ auto: false });
+    const started = peer.start();
+    browser.world.gum[0].reject(Object.assign(new Error("Permission denied"), { name: "NotAllowedError" }));
+    await started;
+    assert.deepEqual(
+      model.sent.map((m) => [m.type, m.payload]),
+      [
+        ["error", { name: "NotAllowedError", message: "Permission denied" }],
+        ["bye", { reason: "error" }],
+      ],
+    );
+    assert.equal(peer.state.name, "error");
+    assert.match(snapshots.at(-1).words, /Camera permission was denied \(NotAllowedError\)/);
+    assert.equal(browser.world.pcs.length, 0);
+  });
+
+  test("no mediaDevices (insecure page) is a SecurityError", async () => {
+    const { browser, peer } = setup();
+    browser.env.mediaDevices = undefined;
+    peer.env.mediaDevices = undefined;
+    await peer.start();
+    assert.equal(peer.state.name, "error");
+    assert.match(peer.words, /secure context/);
+  });
+
+  test("ICE failure closes with words and tells the kernel", async () => {
+    const { browser, peer, model, kernel } = setup();
+    await peer.start();
+    kernel("answer", { sdp: ANSWER_SDP });
+    await flush();
+    browser.world.pcs[0].setState("connectionState", "failed", "connectionstatechange");
+    assert.equal(peer.state.name, "error");
+    assert.match(peer.words, /^ICE failed/);
+    assert.equal(model.sentOf("error")[0].payload.name, "IceFailed");
+    assert.deepEqual(model.sentOf("bye").at(-1).payload, { reason: "error" });
+    assert.deepEqual(browser.leaks(), { pcs: 0, tracks: 0 });
+  });
+
+  test("a bad answer fails the stream", async () => {
+    const { browser, peer, kernel } = setup();
+    await peer.start();
+    browser.world.pcs[0].remoteStep = { promise: Promise.reject(Object.assign(new Error("bad sdp"), { name: "OperationError" })) };
+    browser.world.pcs[0].remoteStep.promise.catch(() => {});
+    kernel("answer", { sdp: ANSWER_SDP });
+    await flush();
+    assert.equal(peer.state.name, "error");
+    assert.deepEqual(browser.leaks(), { pcs: 0, tracks: 0 });
+  });
+
+  test("an offer refused by the kernel ends the stream without error/bye", async () => {
+    const { browser, peer, model, kernel } = setup();
+    await peer.start();
+    const before = model.sent.length;
+    kernel("error", { code: "limit", message: "too many streams", ref: { type: "offer" } });
+    assert.equal(peer.state.name, "error");
+    assert.match(peer.words, /refused this stream \(limit\)/);
+    assert.equal(model.sent.slice(before).filter((m) => m.type === "error" || m.type === "bye").length, 0);
+    assert.deepEqual(browser.leaks(), { pcs: 0, tracks: 0 });
+  });
+
+  test("other kernel errors leave a healthy stream alone", async () => {
+    const { peer, kernel } = setup();
+    await peer.start();
+    kernel("error", { code: "bad-message", message: "candidate", ref: { type: "candidate" } });
+    assert.equal(peer.state.name, "negotiating");
+  });
+});
+
+describe("kernel-initiated close", () => {
+  for (const [name, type, payload, state] of [
+    ["bye", "bye", { reason: "widget-closed" }, "closed"],
+    ["state closed", "state", { state: "closed", detail: "" }, "closed"],
+    ["state error", "state", { state: "error", detail: "decoder crashed" }, "error"],
+  ]) {
+    test(`${name}: close at once, no bye back`, async () => {
+      const { browser, peer, model, kernel } = setup();
+      await peer.start();
+      kernel(type, payload);
+      assert.equal(peer.state.name, state);
+      assert.equal(model.sentOf("bye").length, 0);
+      assert.equal(model.sentOf("error").length, 0);
+      assert.deepEqual(browser.leaks(), { pcs: 0, tracks: 0 });
+      if (state === "error") assert.equal(peer.words, "decoder crashed");
+    });
+  }
+});
+
+describe("kernel watchdog", () => {
+  test("closes with kernel-gone after 1500 ms of silence after the answer", async () => {
+    const { browser, peer, model, kernel } = setup();
+    await peer.start();
+    browser.advance(5000);
+    assert.equal(peer.state.name, "negotiating", "no watchdog before the answer");
+    kernel("answer", { sdp: ANSWER_SDP });
+    await flush();
+    browser.advance(KERNEL_SILENCE_MS - 100);
+    kernel("ping", { t: 1 });
+    browser.advance(KERNEL_SILENCE_MS - 100);
+    assert.equal(peer.state.name, "connecting", "pings keep it alive");
+    browser.advance(200);
+    assert.equal(peer.state.name, "closed");
+    assert.equal(peer.state.reason, "kernel-gone");
+    assert.equal(
+      peer.words,
+      "Lost the connection to the kernel (restarted or shut down?). Run the cell again.",
+    );
+    assert.deepEqual(model.sentOf("bye").at(-1).payload, { reason: "kernel-gone" });
+    assert.deepEqual(browser.leaks(), { pcs: 0, tracks: 0 });
+  });
+});

@@ -1,0 +1,297 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { ROUTER_KEY, createRouter, getRouter } from "../router.js";
+import { FakeModel, quietLog } from "./fakes.js";
+
+class FakePeer {
+  constructor(kind = "camera", stateName = "live") {
+    this.kind = kind;
+    this.state = { name: stateName };
+    /** @type {any[]} */
+    this.received = [];
+    /** @type {any[]} */
+    this.closes = [];
+  }
+  handleKernelMessage(msg) {
+    this.received.push(msg);
+  }
+  close(reason, options) {
+    this.closes.push([reason, options]);
+  }
+}
+
+/** A pagehide target that counts its listeners. */
+class PageTarget extends EventTarget {
+  constructor() {
+    super();
+    this.added = 0;
+  }
+  addEventListener(type, cb, opts) {
+    if (type === "pagehide") this.added += 1;
+    super.addEventListener(type, cb, opts);
+  }
+}
+
+function setup() {
+  const log = quietLog();
+  const page = new PageTarget();
+  let n = 0;
+  const router = createRouter({ log, pageTarget: page, randomHex: () => `0000000${++n}`.slice(-8) });
+  return { router, log, page };
+}
+
+const ping = (stream) => ({ v: 1, type: "ping", stream, payload: { t: 1 } });
+
+describe("ids", () => {
+  test("pageId is 8 hex chars and stream ids count up from 1", () => {
+    const router = createRouter({ log: quietLog(), pageTarget: null });
+    assert.match(router.pageId, /^[0-9a-f]{8}$/);
+    assert.equal(router.nextStreamId(), `${router.pageId}-1`);
+    assert.equal(router.nextStreamId(), `${router.pageId}-2`);
+    assert.equal(router.nextViewId(), `${router.pageId}-v1`);
+  });
+  test("two pages get different page ids", () => {
+    const a = createRouter({ log: quietLog(), pageTarget: null });
+    const b = createRouter({ log: quietLog(), pageTarget: null });
+    assert.notEqual(a.pageId, b.pageId);
+  });
+  test("an id is never reused", () => {
+    const { router } = setup();
+    const model = new FakeModel();
+    router.register("p-1", new FakePeer(), model);
+    assert.throws(() => router.register("p-1", new FakePeer(), model));
+    router.unregister("p-1");
+    assert.equal(router.isDead("p-1"), true);
+    assert.throws(() => router.register("p-1", new FakePeer(), model));
+  });
+});
+
+describe("singleton", () => {
+  test("getRouter creates one router per root and stores it under the v1 key", () => {
+    const root = {};
+    const page = new PageTarget();
+    const a = getRouter(root, { log: quietLog(), pageTarget: page });
+    const b = getRouter(root, { log: quietLog(), pageTarget: page });
+    assert.equal(a, b);
+    assert.equal(root[ROUTER_KEY], a);
+    assert.equal(ROUTER_KEY, "__nbrtc_router_v1");
+    assert.equal(page.added, 1, "pagehide is registered once per page");
+  });
+  test("a second evaluation of the module finds the same router", async () => {
+    const root = {};
+    const first = getRouter(root, { log: quietLog(), pageTarget: null });
+    const again = await import(`../router.js?second-evaluation`);
+    assert.notEqual(again.getRouter, getRouter, "really a second module instance");
+    assert.equal(again.getRouter(root), first);
+  });
+  test("the default root is globalThis", () => {
+    try {
+      const r = getRouter();
+      assert.equal(globalThis.__nbrtc_router_v1, r);
+      assert.equal(getRouter(), r);
+    } finally {
+      delete globalThis.__nbrtc_router_v1;
+    }
+  });
+});
+
+describe("dispatch", () => {
+  test("by stream id, across models", () => {
+    const { router } = setup();
+    const m1 = new FakeModel();
+    const m2 = new FakeModel();
+    const p1 = new FakePeer();
+    const p2 = new FakePeer();
+    const p3 = new FakePeer("view");
+    router.register("s-1", p1, m1);
+    router.register("s-2", p2, m1);
+    router.register("s-3", p3, m2);
+    m1.emit(ping("s-2"));
+    m2.emit(ping("s-3"));
+    assert.equal(p1.received.length, 0);
+    assert.deepEqual(p2.received, [ping("s-2")]);
+    assert.deepEqual(p3.received, [ping("s-3")]);
+  });
+
+  test("unknown stream is dropped without throwing", () => {
+    const { router, log } = setup();
+    const m = new FakeModel();
+    const p = new FakePeer();
+    router.register("s-1", p, m);
+    assert.doesNotThrow(() => m.emit(ping("nobody-9")));
+    assert.equal(p.received.length, 0);
+    assert.ok(log.lines.some((l) => l.level === "debug" && String(l.args[0]).includes("nobody-9")));
+  });
+
+  test("closed stream is dropped (tombstone)", () => {
+    const { router, log } = setup();
+    const m = new FakeModel();
+    const p = new FakePeer();
+    const keep = new FakePeer();
+    router.register("s-1", p, m);
+    router.register("s-2", keep, m);
+    router.unregister("s-1");
+    m.emit({ v: 1, type: "answer", stream: "s-1", payload: { sdp: "v=0\r\n" } });
+    assert.equal(p.received.length, 0);
+    assert.ok(log.lines.some((l) => String(l.args[0]).includes("closed stream s-1")));
+  });
+
+  test("invalid messages reach no peer and never throw", () => {
+    const { router, log } = setup();
+    const m = new FakeModel();
+    const p = new FakePeer();
+    router.register("s-1", p, m);
+    for (const bad of [
+      null,
+      "text",
+      { v: 2, type: "ping", stream: "s-1", payload: null },
+      { v: 1, type: "offer", stream: "s-1", payload: {} },
+      { v: 1, type: "answer", stream: "s-1", payload: { sdp: 3 } },
+      { v: 1, type: "ping", stream: "s-1", payload: { t: "x".repeat(300000) } },
+    ]) {
+      assert.doesNotThrow(() => m.emit(bad));
+    }
+    assert.equal(p.received.length, 0);
+    assert.ok(log.lines.some((l) => l.level === "warn" && String(l.args[0]).includes("(version)")));
+    assert.ok(log.lines.some((l) => l.level === "warn" && String(l.args[0]).includes("(too-large)")));
+  });
+
+  test("foreign messages on the comm are only debug-logged", () => {
+    const { router, log } = setup();
+    const m = new FakeModel();
+    router.attachModel(m);
+    m.emit({ id: "x", kind: "anywidget-command-response", response: 1 });
+    assert.equal(log.lines.filter((l) => l.level === "warn").length, 0);
+  });
+
+  test("a peer that throws does not break the listener or other streams", () => {
+    const { router, log } = setup();
+    const m = new FakeModel();
+    const bad = new FakePeer();
+    bad.handleKernelMessage = () => {
+      throw new Error("peer bug");
+    };
+    const good = new FakePeer();
+    router.register("s-1", bad, m);
+    router.register("s-2", good, m);
+    assert.doesNotThrow(() => m.emit(ping("s-1")));
+    m.emit(ping("s-2"));
+    assert.equal(good.received.length, 1);
+    assert.ok(log.lines.some((l) => l.level === "error"));
+  });
+
+  test("two listeners on one comm (anywidget proxies) dispatch once", () => {
+    const { router } = setup();
+    // initialize() and render() get different proxy objects for the same comm.
+    const comm = new FakeModel();
+    const proxyA = { on: comm.on.bind(comm), off: comm.off.bind(comm), send: comm.send.bind(comm), get: comm.get.bind(comm) };
+    const proxyB = { ...proxyA };
+    router.attachModel(proxyA);
+    const p = new FakePeer();
+    router.register("s-1", p, proxyB);
+    assert.equal(comm.count("msg:custom"), 2);
+    comm.emit(ping("s-1"));
+    assert.equal(p.received.length, 1);
+  });
+});
+
+describe("listener ref-counting", () => {
+  test("one listener per model, removed when the count drops to zero", () => {
+    const { router } = setup();
+    const m = new FakeModel();
+    const detachInit = router.attachModel(m);
+    const detachRender = router.attachModel(m);
+    assert.equal(m.count("msg:custom"), 1);
+    assert.equal(router.listenerCount(m), 2);
+    detachInit();
+    detachInit(); // idempotent: must not drop the render's reference
+    assert.equal(m.count("msg:custom"), 1);
+    assert.equal(router.listenerCount(m), 1);
+    detachRender();
+    assert.equal(m.count("msg:custom"), 0);
+    assert.equal(router.listenerCount(m), 0);
+    const again = router.attachModel(m);
+    assert.equal(m.count("msg:custom"), 1);
+    again();
+    assert.equal(m.count("msg:custom"), 0);
+  });
+
+  test("a registered stream holds a reference until unregistered", () => {
+    const { router } = setup();
+    const m = new FakeModel();
+    const detach = router.attachModel(m);
+    router.register("s-1", new FakePeer(), m);
+    detach();
+    assert.equal(m.count("msg:custom"), 1, "the stream still needs the listener");
+    router.unregister("s-1");
+    assert.equal(m.count("msg:custom"), 0);
+  });
+});
+
+describe("send", () => {
+  test("through the owning model, as an envelope", () => {
+    const { router } = setup();
+    const m1 = new FakeModel();
+    const m2 = new FakeModel();
+    router.register("s-1", new FakePeer(), m1);
+    router.register("s-2", new FakePeer(), m2);
+    assert.equal(router.send("s-2", "ping", { t: 5 }), true);
+    assert.deepEqual(m2.sent, [{ v: 1, type: "ping", stream: "s-2", payload: { t: 5 } }]);
+    assert.equal(m1.sent.length, 0);
+  });
+  test("a dead comm is swallowed", () => {
+    const { router } = setup();
+    const m = new FakeModel();
+    m.dead = true;
+    router.register("s-1", new FakePeer(), m);
+    assert.equal(router.send("s-1", "bye", { reason: "closed" }), false);
+  });
+  test("nothing is sent for unknown or closed streams", () => {
+    const { router } = setup();
+    const m = new FakeModel();
+    router.register("s-1", new FakePeer(), m);
+    router.unregister("s-1");
+    assert.equal(router.send("s-1", "ping", {}), false);
+    assert.equal(router.send("zz-1", "ping", {}), false);
+    assert.equal(m.sent.length, 0);
+  });
+});
+
+describe("pagehide", () => {
+  test("sends bye for each stream and closes every peer synchronously", () => {
+    const { router, page } = setup();
+    const m1 = new FakeModel();
+    const m2 = new FakeModel();
+    const peers = [new FakePeer(), new FakePeer("view"), new FakePeer()];
+    router.register("s-1", peers[0], m1);
+    router.register("s-2", peers[1], m1);
+    router.register("s-3", peers[2], m2);
+    // A peer whose close throws must not keep the others open.
+    peers[1].close = () => {
+      throw new Error("broken peer");
+    };
+    page.dispatchEvent(new Event("pagehide"));
+    assert.deepEqual(
+      [...m1.sentOf("bye"), ...m2.sentOf("bye")].map((m) => [m.stream, m.payload.reason]),
+      [["s-1", "pagehide"], ["s-2", "pagehide"], ["s-3", "pagehide"]],
+    );
+    assert.deepEqual(peers[0].closes, [["pagehide", { notify: false }]]);
+    assert.deepEqual(peers[2].closes, [["pagehide", { notify: false }]]);
+    assert.deepEqual(router.streams(), []);
+    assert.equal(m1.count("msg:custom"), 0);
+    assert.equal(router.isDead("s-2"), true);
+  });
+});
+
+describe("streams()", () => {
+  test("lists id, kind and state", () => {
+    const { router } = setup();
+    const m = new FakeModel();
+    router.register("s-1", new FakePeer("camera", "live"), m);
+    router.register("s-2", new FakePeer("view", "connecting"), m);
+    assert.deepEqual(router.streams(), [
+      { id: "s-1", kind: "camera", state: "live" },
+      { id: "s-2", kind: "view", state: "connecting" },
+    ]);
+  });
+});

@@ -1,0 +1,125 @@
+// The anywidget front-end module. initialize() ties the model's comm to the page's
+// router; render() makes one view with one BrowserPeer, and its cleanup closes that
+// peer (stopping the camera) before the DOM goes. The Python side owns every synced
+// trait: this module only reads them.
+
+import { BrowserPeer } from "./peer.js";
+import { getRouter } from "./router.js";
+import { createView } from "./view.js";
+
+/** Injected by js/build.mjs from package.json; "dev" when run unbundled. */
+export const BUNDLE_VERSION =
+  typeof __NBRTC_VERSION__ === "string" ? __NBRTC_VERSION__ : "dev";
+
+/**
+ * Run each cleanup, logging failures, so one that throws cannot stop the others.
+ * @param {(() => void)[]} steps
+ */
+function runAll(steps) {
+  for (const step of steps) {
+    try {
+      step();
+    } catch (err) {
+      console.error("[nbrtc] cleanup step failed", err);
+    }
+  }
+}
+
+/**
+ * @param {() => void} fn
+ * @returns {() => void} fn, callable any number of times, running once
+ */
+function once(fn) {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
+}
+
+/**
+ * @param {any} model
+ * @returns {string} "" when the versions agree, else the warning to show
+ */
+function versionWarning(model) {
+  let kernelVersion;
+  try {
+    kernelVersion = model.get("_version");
+  } catch {
+    kernelVersion = undefined;
+  }
+  if (kernelVersion === BUNDLE_VERSION) return "";
+  return (
+    `Version mismatch: Python nbrtc ${String(kernelVersion ?? "unknown")}, ` +
+    `browser bundle ${BUNDLE_VERSION}. Restart the kernel and reload the page.`
+  );
+}
+
+export default {
+  /** @param {{model: any}} ctx */
+  initialize({ model }) {
+    let detach = () => {};
+    try {
+      detach = getRouter().attachModel(model);
+    } catch (err) {
+      console.error("[nbrtc] could not attach the model to the router", err);
+    }
+    return () => runAll([detach]);
+  },
+
+  /** @param {{model: any, el: HTMLElement, signal?: AbortSignal}} ctx */
+  render({ model, el, signal }) {
+    const router = getRouter();
+    const kind = model.get("kind");
+    const view = createView(el, { kind });
+    view.setWarning(versionWarning(model));
+
+    /** @type {BrowserPeer | null} */
+    let peer = null;
+    if (kind === "camera" || kind === "view") {
+      peer = new BrowserPeer({ model, kind, router, onChange: (snap) => view.update(snap) });
+    } else {
+      view.update({
+        id: "",
+        kind: String(kind),
+        state: { name: "error", reason: "bad kind" },
+        words: `Unknown widget kind ${JSON.stringify(kind)}: expected "camera" or "view".`,
+        media: null,
+        kernelState: "",
+      });
+    }
+
+    // The kernel's own state/error traits (e.g. a failed frame callback, or a kernel
+    // side failure the browser cannot see).
+    const onKernelTraits = () => {
+      const state = model.get("state");
+      const error = model.get("error");
+      if (state === "error") view.setKernelError(error || "The kernel reported an error.");
+      else view.setKernelError(typeof error === "string" ? error : "");
+    };
+    model.on("change:state", onKernelTraits);
+    model.on("change:error", onKernelTraits);
+    onKernelTraits();
+
+    // Order matters: release the camera and the pc first, then listeners, then DOM.
+    const cleanup = once(() =>
+      runAll([
+        () => peer?.close("view-removed"),
+        () => model.off("change:state", onKernelTraits),
+        () => model.off("change:error", onKernelTraits),
+        () => view.destroy(),
+      ]),
+    );
+
+    if (signal) {
+      if (signal.aborted) {
+        cleanup();
+        return cleanup;
+      }
+      signal.addEventListener("abort", cleanup, { once: true });
+    }
+    peer?.start();
+    return cleanup;
+  },
+};

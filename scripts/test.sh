@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Run every check nbrtc has: set up, lint (ruff, eslint), JS unit tests (node --test),
+# then pytest (kernel-side and end-to-end). Arguments go to pytest:
+#
+#   bash scripts/test.sh                 # everything
+#   bash scripts/test.sh -k harness      # lints + JS tests + only matching pytest tests
+#   NBRTC_LINT=0 bash scripts/test.sh tests/e2e   # skip lints and JS tests
+#   NBRTC_SETUP=0 ...                    # skip scripts/setup.sh
+#
+# Every step runs even if an earlier one failed; the exit code is non-zero when any did.
+# pytest's exit code 5 (no test collected) counts as a failure.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+VENV=$PWD/.venv
+export PYTHONUNBUFFERED=1
+
+say() { printf '\n[test] %s\n' "$*"; }
+
+if [ "${NBRTC_SETUP:-1}" != 0 ]; then
+  bash scripts/setup.sh
+fi
+
+failed=()
+step() {  # step NAME CMD...: run, record a failure, keep going
+  local name=$1; shift
+  say "$name: $*"
+  local rc=0
+  "$@" || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    failed+=("$name (exit $rc)")
+    say "$name FAILED (exit $rc)"
+  fi
+  return 0
+}
+
+if [ "${NBRTC_LINT:-1}" != 0 ]; then
+  py_paths=()
+  for p in src tests benchmarks; do if [ -d "$p" ]; then py_paths+=("$p"); fi; done
+  step "ruff check" "$VENV/bin/ruff" check "${py_paths[@]}"
+  step "ruff format" "$VENV/bin/ruff" format --check "${py_paths[@]}"
+  step "eslint" npm run --silent lint
+  step "node tests" npm test --silent
+fi
+
+# Default to the whole tests/ folder unless a path (or path::test) was given.
+targets=(tests)
+for a in "$@"; do
+  case $a in -*) ;; *) if [ -e "${a%%::*}" ]; then targets=(); break; fi ;; esac
+done
+mkdir -p test-artifacts
+step "pytest" "$VENV/bin/python" -m pytest "${targets[@]}" -v "$@"
+
+if [ ${#failed[@]} -gt 0 ]; then
+  say "FAILED: ${failed[*]}"
+  exit 1
+fi
+say "all checks passed"

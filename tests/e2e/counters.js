@@ -1,0 +1,134 @@
+// Counting init script for nbrtc's end-to-end tests.
+//
+// Added with `context.add_init_script(path=...)`, so it runs in every document before
+// any page script. It counts browser-side WebRTC resources independently of nbrtc's own
+// bookkeeping, so a test can tell whether the widget really released them:
+//
+//   window.__counters.snapshot() -> {peersCreated, peersLive, tracksCreated, tracksLive}
+//
+// * A peer is every RTCPeerConnection constructed; it is live until `close()` is called
+//   on it (or its connectionState reads "closed").
+// * A track is every MediaStreamTrack handed out by getUserMedia / getDisplayMedia (and
+//   clones of such tracks); it is live until `stop()` is called on it (or its readyState
+//   reads "ended").
+//
+// The wrappers hold strong references on purpose: a peer or track that was dropped
+// without being closed/stopped is exactly the leak these counters exist to find.
+(() => {
+  "use strict";
+  if (window.__counters) return; // never wrap twice (e.g. script injected again)
+
+  const peers = new Set();
+  const tracks = new Set();
+  const closedPeers = new WeakSet();
+  const stoppedTracks = new WeakSet();
+  let peersCreated = 0;
+  let tracksCreated = 0;
+
+  const peerIsLive = (pc) => {
+    if (closedPeers.has(pc)) return false;
+    try {
+      return pc.connectionState !== "closed" && pc.signalingState !== "closed";
+    } catch (_e) {
+      return true;
+    }
+  };
+  const trackIsLive = (t) => !stoppedTracks.has(t) && t.readyState !== "ended";
+
+  // --- RTCPeerConnection ------------------------------------------------------------
+  const NativePC = window.RTCPeerConnection;
+  if (typeof NativePC === "function") {
+    const nativeClose = NativePC.prototype.close;
+    // Patch close() on the native prototype so even `NativePC.prototype.close.call(pc)`
+    // is seen.
+    NativePC.prototype.close = function close(...args) {
+      closedPeers.add(this);
+      return nativeClose.apply(this, args);
+    };
+    // A subclass keeps `pc instanceof RTCPeerConnection` true for both the wrapper and
+    // the native constructor, and inherits static members (generateCertificate).
+    class RTCPeerConnection extends NativePC {
+      constructor(...args) {
+        super(...args);
+        peersCreated += 1;
+        peers.add(this);
+      }
+    }
+    window.RTCPeerConnection = RTCPeerConnection;
+    if ("webkitRTCPeerConnection" in window) window.webkitRTCPeerConnection = RTCPeerConnection;
+  }
+
+  // --- MediaStreamTrack -------------------------------------------------------------
+  const adopt = (track) => {
+    if (!track || tracks.has(track)) return track;
+    tracksCreated += 1;
+    tracks.add(track);
+    return track;
+  };
+  const TrackProto = window.MediaStreamTrack && window.MediaStreamTrack.prototype;
+  if (TrackProto) {
+    const nativeStop = TrackProto.stop;
+    TrackProto.stop = function stop(...args) {
+      stoppedTracks.add(this);
+      return nativeStop.apply(this, args);
+    };
+    const nativeClone = TrackProto.clone;
+    TrackProto.clone = function clone(...args) {
+      const copy = nativeClone.apply(this, args);
+      return tracks.has(this) ? adopt(copy) : copy;
+    };
+  }
+  const StreamProto = window.MediaStream && window.MediaStream.prototype;
+  if (StreamProto && StreamProto.clone) {
+    const nativeStreamClone = StreamProto.clone;
+    StreamProto.clone = function clone(...args) {
+      const before = this.getTracks();
+      const copy = nativeStreamClone.apply(this, args);
+      if (before.some((t) => tracks.has(t))) copy.getTracks().forEach(adopt);
+      return copy;
+    };
+  }
+
+  // --- getUserMedia / getDisplayMedia -------------------------------------------------
+  const DevProto = window.MediaDevices && window.MediaDevices.prototype;
+  for (const name of ["getUserMedia", "getDisplayMedia"]) {
+    if (!DevProto || typeof DevProto[name] !== "function") continue;
+    const native = DevProto[name];
+    DevProto[name] = async function (...args) {
+      const stream = await native.apply(this, args);
+      stream.getTracks().forEach(adopt);
+      return stream;
+    };
+  }
+
+  const snapshot = () => {
+    let peersLive = 0;
+    for (const pc of peers) if (peerIsLive(pc)) peersLive += 1;
+    let tracksLive = 0;
+    for (const t of tracks) if (trackIsLive(t)) tracksLive += 1;
+    return { peersCreated, peersLive, tracksCreated, tracksLive };
+  };
+  const details = () => ({
+    peers: [...peers].map((pc) => ({
+      live: peerIsLive(pc),
+      closeCalled: closedPeers.has(pc),
+      connectionState: pc.connectionState,
+      iceConnectionState: pc.iceConnectionState,
+      signalingState: pc.signalingState,
+    })),
+    tracks: [...tracks].map((t) => ({
+      live: trackIsLive(t),
+      stopCalled: stoppedTracks.has(t),
+      kind: t.kind,
+      label: t.label,
+      readyState: t.readyState,
+    })),
+  });
+
+  Object.defineProperty(window, "__counters", {
+    value: Object.freeze({ snapshot, details }),
+    configurable: false,
+    enumerable: false,
+    writable: false,
+  });
+})();

@@ -1,0 +1,367 @@
+"""Manager, streams and teardown against a real aiortc peer standing in for the browser."""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+import nbrtc
+from nbrtc import sources
+
+from ._browser import FakeBrowser, wait_for
+
+
+def make(widgets: list, browser: FakeBrowser, widget):  # type: ignore[no-untyped-def]
+    widgets.append(widget)
+    browser.attach(widget)
+    return widget
+
+
+def states_of(browser: FakeBrowser, sid: str) -> list[str]:
+    return [m["payload"]["state"] for m in browser.of_type("state", sid)]
+
+
+def test_camera_frames_reach_python(browser, widgets, no_leaks):
+    cam = make(widgets, browser, nbrtc.Camera())
+    assert cam.state == "new"
+    sid = browser.start(cam)
+    cam.wait("live", timeout=10)
+    img = cam.snapshot(timeout=5)
+    assert img.shape == (240, 320, 3) and img.dtype == np.uint8
+    first = cam.frame_count
+    wait_for(lambda: cam.frame_count >= first + 10, 5, what="10 more frames")
+    assert not np.array_equal(img, cam.snapshot()), "frames should change over time"
+    assert cam.snapshot(format="gray").shape == (240, 320)
+    bgr = cam.snapshot(format="bgr24")
+    assert bgr.shape == (240, 320, 3)
+    [info] = nbrtc.manager().streams()
+    assert info["id"] == sid and info["kind"] == "camera" and info["state"] == "live"
+    assert info["page"] == browser.page and info["widget"] == cam.model_id
+    cam.close()
+    assert cam.state == "closed"
+    assert states_of(browser, sid) == ["connecting", "live", "closed"]
+    assert browser.of_type("bye", sid), "the browser must be told to close"
+
+
+def test_frames_keep_arriving_while_main_thread_blocks(browser, widgets, no_leaks):
+    cam = make(widgets, browser, nbrtc.Camera())
+    browser.start(cam)
+    cam.wait("live", timeout=10)
+    before = cam.frame_count
+    time.sleep(2.0)  # a cell computing: the media thread must not care
+    assert cam.frame_count - before >= 30, cam.frame_count - before
+
+
+def test_video_view_plays_test_pattern(browser, widgets, no_leaks):
+    view = make(widgets, browser, nbrtc.VideoView())
+    sid = browser.start(view)
+    view.wait("live", timeout=10)
+    wait_for(lambda: len(browser.frames[sid]) >= 2, 10, what="frames in the browser")
+    a = browser.frames[sid][-1].copy()
+    wait_for(lambda: not np.array_equal(browser.frames[sid][-1], a), 5, what="pattern moves")
+    assert a.shape == (480, 640, 3)
+    view.close()
+    assert not view.source.running, "the pattern producer stops with its last view"
+
+
+def test_two_views_share_one_producer(browser, widgets, no_leaks):
+    src = sources.test_pattern(320, 240, fps=15)
+    v1 = make(widgets, browser, nbrtc.VideoView(src))
+    v2 = make(widgets, browser, nbrtc.VideoView(src))
+    s1, s2 = browser.start(v1), browser.start(v2)
+    wait_for(lambda: browser.frames[s1] and browser.frames[s2], 10, what="both views get frames")
+    assert src.subscribers == 2
+    producer = src._producer
+    v1.close()
+    assert src.subscribers == 1 and src._producer is producer and src.running
+    v2.close()
+    wait_for(lambda: not src.running, 2, what="producer released")
+    assert producer.readyState == "ended"
+
+
+def test_frames_source_error_keeps_stream(browser, widgets, no_leaks):
+    calls = {"n": 0}
+
+    def gen() -> np.ndarray:
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise RuntimeError("boom")
+        return np.full((120, 160, 3), calls["n"] % 256, np.uint8)
+
+    view = make(widgets, browser, nbrtc.VideoView(sources.frames(gen, fps=30)))
+    sid = browser.start(view)
+    wait_for(lambda: view.error == "RuntimeError: boom", 10, what="error shown")
+    n = calls["n"]
+    wait_for(lambda: calls["n"] > n + 5, 5, what="the source keeps being called")
+    assert view.state == "live"
+    assert browser.frames[sid][-1].shape == (120, 160, 3)
+
+
+def test_browser_bye_closes_kernel_peer(browser, widgets, no_leaks):
+    cam = make(widgets, browser, nbrtc.Camera())
+    sid = browser.start(cam)
+    cam.wait("live", timeout=10)
+    browser.bye(sid)
+    took = wait_for(lambda: not nbrtc.manager().streams(), 2, what="stream gone")
+    assert took < 1.0
+    assert cam.state == "closed"
+    # a late candidate for the dead stream is dropped without a reply
+    errors = len(browser.of_type("error"))
+    browser.send(cam, "candidate", sid, None)
+    time.sleep(0.2)
+    assert len(browser.of_type("error")) == errors
+    # and an offer for it is refused: nothing is created for a dead id
+    browser.send(
+        cam, "offer", sid, {"sdp": "v=0\r\n", "kind": "camera", "page": browser.page, "view": "x"}
+    )
+    wait_for(
+        lambda: any(m["payload"]["code"] == "closed" for m in browser.of_type("error", sid)), 2
+    )
+    assert not nbrtc.manager().streams()
+
+
+def test_close_while_negotiating_creates_nothing(browser, widgets, no_leaks):
+    cam = make(widgets, browser, nbrtc.Camera())
+    browser.drop_answers = True
+    sid = browser.new_stream_id()
+    browser.widgets[sid] = cam
+    browser.run(browser._start(cam, sid, "camera", trickle=True))
+    cam.close()  # immediately: the answer may or may not have been made
+    assert cam.state == "closed"
+    # either the stream was made and torn down, or its offer arrived after close and was
+    # refused: both ways the browser is told to close
+    wait_for(lambda: browser.of_type("bye", sid), 2, what="bye for the stream")
+    wait_for(lambda: not nbrtc.manager().streams(), 2, what="stream gone")
+    # candidates after close are dropped, nothing is re-created
+    browser.send(cam, "candidate", sid, None)
+    time.sleep(0.2)
+    assert not nbrtc.manager().streams()
+
+
+def test_double_offer_gives_one_stream(browser, widgets, no_leaks):
+    cam = make(widgets, browser, nbrtc.Camera())
+    sid = browser.start(cam)
+    sdp = browser.pcs[sid].localDescription.sdp
+    browser.send(
+        cam, "offer", sid, {"sdp": sdp, "kind": "camera", "page": browser.page, "view": sid}
+    )
+    wait_for(lambda: browser.of_type("error", sid), 2, what="error reply")
+    assert browser.of_type("error", sid)[0]["payload"]["code"] == "out-of-order"
+    cam.wait("live", timeout=10)
+    assert len(nbrtc.manager().streams()) == 1
+
+
+def test_bad_messages_get_errors_and_do_not_disturb(browser, widgets, no_leaks):
+    cam = make(widgets, browser, nbrtc.Camera())
+    sid = browser.start(cam)
+    cam.wait("live", timeout=10)
+    mgr = nbrtc.manager()
+    bad = [
+        None,
+        [],
+        "hello",
+        {"v": 2, "type": "offer", "stream": sid, "payload": {}},
+        {"v": 1, "type": "nope", "stream": sid, "payload": None},
+        {"v": 1, "type": "candidate", "stream": "bad id!", "payload": None},
+        {"v": 1, "type": "candidate", "stream": sid, "payload": {"candidate": 5}},
+        {"v": 1, "type": "candidate", "stream": "p-unknown", "payload": None},
+        {"v": 1, "type": "offer", "stream": "p-x", "payload": {"sdp": "x", "kind": "camera"}},
+        {"v": 1, "type": "offer", "stream": "p-y", "payload": {"sdp": "v=0", "kind": "view"}},
+        {"v": 1, "type": "ping", "stream": sid, "payload": {"t": "x" * 300_000}},
+    ]
+    before = len(browser.of_type("error"))
+    for msg in bad:
+        mgr.handle_message(cam, msg)
+    wait_for(
+        lambda: len(browser.of_type("error")) - before == len(bad), 3, what="one error reply each"
+    )
+    codes = [m["payload"]["code"] for m in browser.of_type("error")[before:]]
+    assert set(codes) >= {
+        "bad-message",
+        "version",
+        "bad-type",
+        "unknown-stream",
+        "wrong-kind",
+        "too-large",
+    }
+    n = cam.frame_count
+    wait_for(lambda: cam.frame_count > n + 10, 5, what="the live stream keeps delivering")
+    assert [s["id"] for s in mgr.streams()] == [sid]
+
+
+def test_silent_browser_is_closed_by_watchdog(browser, widgets, no_leaks, monkeypatch):
+    import nbrtc._manager as m
+
+    monkeypatch.setattr(m, "BROWSER_TIMEOUT", 1.0)
+    cam = make(widgets, browser, nbrtc.Camera())
+    sid = browser.start(cam)
+    cam.wait("live", timeout=10)
+    browser.crash(sid)  # no bye, no more messages
+    took = wait_for(lambda: cam.state == "closed", 5, what="watchdog closes the stream")
+    assert took < 3.0
+
+
+def test_watchdog_waits_while_a_cell_runs(browser, widgets, no_leaks, monkeypatch):
+    import nbrtc._manager as m
+
+    monkeypatch.setattr(m, "BROWSER_TIMEOUT", 0.5)
+    mgr = nbrtc.manager()
+    cam = make(widgets, browser, nbrtc.Camera())
+    browser.start(cam)
+    cam.wait("live", timeout=10)
+    mgr._pre_run_cell(SimpleNamespace(cell_id=None))  # a long cell: comm messages queue
+    try:
+        time.sleep(1.5)
+        assert cam.state == "live"
+    finally:
+        mgr._post_run_cell(None)
+
+
+def test_rerunning_the_cell_closes_its_widgets(browser, widgets, no_leaks):
+    mgr = nbrtc.manager()
+    mgr._pre_run_cell(SimpleNamespace(cell_id="cell-A"))
+    cam = make(widgets, browser, nbrtc.Camera())
+    mgr._post_run_cell(None)
+    mgr._pre_run_cell(SimpleNamespace(cell_id="cell-B"))
+    other = make(widgets, browser, nbrtc.VideoView())
+    mgr._post_run_cell(None)
+    browser.start(cam)
+    cam.wait("live", timeout=10)
+    mgr._pre_run_cell(SimpleNamespace(cell_id="cell-A"))  # cell A runs again
+    try:
+        assert cam.state == "closed"
+        assert not other._closed
+    finally:
+        mgr._post_run_cell(None)
+
+
+def test_snapshot_inside_the_displaying_cell_explains(widgets):
+    mgr = nbrtc.manager()
+    cam = nbrtc.Camera()
+    widgets.append(cam)
+    mgr._pre_run_cell(SimpleNamespace(cell_id="c1"))
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(nbrtc.NotDisplayedError, match="next cell"):
+            cam.snapshot(timeout=5)
+        assert time.monotonic() - t0 < 0.5, "must fail at once, not after the timeout"
+    finally:
+        mgr._post_run_cell(None)
+    with pytest.raises(nbrtc.StreamTimeoutError, match="displayed"):
+        cam.snapshot(timeout=0.2)
+    cam.close()
+    with pytest.raises(nbrtc.StreamClosedError):
+        cam.snapshot()
+
+
+def test_camera_error_from_browser_is_raised(browser, widgets, no_leaks):
+    cam = make(widgets, browser, nbrtc.Camera())
+    sid = browser.new_stream_id()
+    browser.widgets[sid] = cam
+    browser.run(browser._start(cam, sid, "camera", trickle=True))
+    browser.send(cam, "error", sid, {"name": "NotAllowedError", "message": "Permission denied"})
+    wait_for(lambda: cam.state == "error", 3, what="error state")
+    assert "permission was denied" in cam.error
+    with pytest.raises(nbrtc.CameraError) as info:
+        cam.snapshot(timeout=1)
+    assert info.value.name == "NotAllowedError"
+
+
+def test_asnapshot_from_another_loop(browser, widgets, no_leaks):
+    import asyncio
+
+    cam = make(widgets, browser, nbrtc.Camera())
+    browser.start(cam)
+
+    async def go() -> np.ndarray:
+        await cam.await_state("live", timeout=10)
+        return await cam.asnapshot(timeout=5)
+
+    assert asyncio.run(go()).shape == (240, 320, 3)
+
+
+def test_close_is_idempotent_and_threadsafe(browser, widgets, no_leaks):
+    cam = make(widgets, browser, nbrtc.Camera())
+    browser.start(cam)
+    cam.wait("live", timeout=10)
+    threads = [threading.Thread(target=cam.close) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(5)
+    cam.close()
+    assert cam.state == "closed"
+    with nbrtc.VideoView() as view:
+        browser.attach(view)
+    assert view.state == "closed"
+
+
+def test_many_open_close_cycles_leak_nothing(browser, no_leaks):
+    mgr = nbrtc.manager()
+    for _ in range(2):  # warm the codec pool
+        with nbrtc.Camera() as cam:
+            browser.attach(cam)
+            browser.start(cam)
+            cam.wait("live", timeout=10)
+    base = mgr.resources()
+    for _ in range(8):
+        with nbrtc.Camera() as cam:
+            browser.attach(cam)
+            browser.start(cam)
+            cam.wait("live", timeout=10)
+    wait_for(lambda: mgr.resources()["peers"] == 0, 5, what="peers collected")
+    now = mgr.resources()
+    assert now["threads"] <= base["threads"], (base["thread_names"], now["thread_names"])
+    assert now["udp_sockets"] <= base["udp_sockets"]
+    assert now["streams"] == 0
+
+
+def test_stream_limit(browser, widgets, no_leaks, monkeypatch):
+    monkeypatch.setattr(nbrtc.config, "_max_streams", 1)
+    a = make(widgets, browser, nbrtc.Camera())
+    b = make(widgets, browser, nbrtc.Camera())
+    browser.start(a)
+    a.wait("live", timeout=10)
+    sid = browser.start(b)
+    wait_for(lambda: browser.of_type("error", sid), 3)
+    assert browser.of_type("error", sid)[0]["payload"]["code"] == "limit"
+    assert len(nbrtc.manager().streams()) == 1
+
+
+def test_bad_arguments_fail_fast():
+    with pytest.raises(ValueError, match="width"):
+        nbrtc.Camera(width=-1)
+    with pytest.raises(ValueError, match="frame_rate"):
+        nbrtc.Camera(frame_rate=0)
+    with pytest.raises(ValueError, match="device_id"):
+        nbrtc.Camera(device_id="")
+    with pytest.raises(ValueError, match="ice_servers"):
+        nbrtc.Camera(ice_servers=[{"urls": "http://x"}])
+    with pytest.raises(TypeError, match="VideoView"):
+        nbrtc.VideoView(source=42)
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        sources.file("/nonexistent/clip.mp4")
+    with pytest.raises(ValueError, match="fps"):
+        sources.frames(iter([]), fps=0)
+    with pytest.raises(ValueError, match="even"):
+        sources.test_pattern(641, 480)
+    with pytest.raises(ValueError, match="format"):
+        nbrtc.Camera().snapshot(format="yuv")
+
+
+def test_camera_refused_before_any_offer(browser, widgets):
+    cam = make(widgets, browser, nbrtc.Camera())
+    sid = browser.new_stream_id()
+    browser.send(
+        cam, "error", sid, {"name": "NotFoundError", "message": "Requested device not found"}
+    )
+    browser.send(cam, "bye", sid, {"reason": "error"})
+    wait_for(lambda: cam.state == "error", 3, what="error state")
+    assert "No camera was found" in cam.error
+    with pytest.raises(nbrtc.CameraError, match="NotFoundError"):
+        cam.snapshot(timeout=1)
+    assert not browser.of_type("error"), "no error reply: the kernel understood"
