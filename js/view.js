@@ -179,7 +179,9 @@ export function createView(el, { kind }) {
       height: video.videoHeight,
     });
     root.dataset.state = state.name;
-    root.dataset.media = media ? "yes" : "no";
+    // Only size the box by the video once the video knows its size: before
+    // loadedmetadata it would fall back to 300x150 and make the notebook jump.
+    root.dataset.media = media && video.videoWidth > 0 ? "yes" : "no";
     badge.textContent = label;
     text.textContent = words;
     // A browser-side error already says why in its own words; repeat nothing.

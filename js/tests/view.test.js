@@ -45,10 +45,13 @@ describe("createView", () => {
       assert.equal(video.playsInline, true);
       const stream = { id: "s" };
       view.update({ id: "x", kind: "camera", state: st("live"), words: "", media: stream, kernelState: "live" });
+      // no size before loadedmetadata: keep the 4:3 placeholder box (no layout jump)
+      assert.equal(root.dataset.media, "no");
       video.videoWidth = 640;
       video.videoHeight = 480;
       video.dispatchEvent(new Event("resize"));
       assert.equal(root.dataset.state, "live");
+      assert.equal(root.dataset.media, "yes");
       assert.equal(video.srcObject, stream);
       assert.equal(root.find("nbrtc-text").textContent, "Live · 640×480");
       view.setKernelError("callback raised ValueError");

@@ -72,6 +72,13 @@ class PeerManager:
         if ip is not None:
             ip.events.register("pre_run_cell", self._pre_run_cell)
             ip.events.register("post_run_cell", self._post_run_cell)
+            # The hooks are installed by the first nbrtc widget, i.e. from inside a
+            # running cell whose pre_run_cell has already fired: learn that cell from the
+            # kernel's current request so it is treated like any other.
+            running, cell_id = _current_execution(ip)
+            if running:
+                self._busy = True
+                self.current_cell = cell_id
         # threading's own exit hook runs before non-daemon threads are joined (unlike
         # atexit), so a decoder thread left by aiortc's MediaPlayer cannot hang the exit.
         register = getattr(threading, "_register_atexit", None)
@@ -297,6 +304,19 @@ class PeerManager:
         finally:
             self.media.stop(timeout=1.0)
             self._shut_down = False
+
+
+def _current_execution(ip: Any) -> tuple[bool, str | None]:
+    """(a cell is executing, its JupyterLab cell id) from ipykernel's parent request."""
+    kernel = getattr(ip, "kernel", None)
+    try:
+        parent = kernel.get_parent("shell") if kernel is not None else None
+    except Exception:
+        return False, None
+    if not parent or parent.get("header", {}).get("msg_type") != "execute_request":
+        return False, None
+    cell_id = (parent.get("metadata") or {}).get("cellId")
+    return True, cell_id if isinstance(cell_id, str) else None
 
 
 def _count_udp_sockets() -> int:

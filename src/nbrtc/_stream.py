@@ -86,6 +86,9 @@ class KernelStream:
         self._pc: RTCPeerConnection | None = None
         self._remote_set = False
         self._pending: list[dict[str, Any] | None] = []
+        # Candidates must reach aiortc in the order the browser sent them (end-of-
+        # candidates last); each message is its own task, so a FIFO lock orders them.
+        self._candidate_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._tracks: list[MediaStreamTrack] = []
         self._close_task: asyncio.Task[None] | None = None
@@ -145,13 +148,14 @@ class KernelStream:
             self._pc = pc
             pc.on("connectionstatechange", self._on_pc_state)
             pc.on("track", self._on_track)
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-            if self.closed:
-                return
-            self._remote_set = True
-            for cand in self._pending:
-                await self._apply_candidate(cand)
-            self._pending.clear()
+            async with self._candidate_lock:
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+                if self.closed:
+                    return
+                for cand in self._pending:
+                    await self._apply_candidate(cand)
+                self._pending.clear()
+                self._remote_set = True
             for track in widget._tracks_for(self):
                 self._tracks.append(track)
                 pc.addTrack(track)
@@ -170,12 +174,13 @@ class KernelStream:
 
     async def add_candidate(self, payload: dict[str, Any] | None) -> None:
         """A trickled browser candidate (None = end of candidates)."""
-        if self.closed:
-            return
-        if not self._remote_set:
-            self._pending.append(payload)
-            return
-        await self._apply_candidate(payload)
+        async with self._candidate_lock:
+            if self.closed:
+                return
+            if not self._remote_set:
+                self._pending.append(payload)
+                return
+            await self._apply_candidate(payload)
 
     async def _apply_candidate(self, payload: dict[str, Any] | None) -> None:
         pc = self._pc
@@ -206,15 +211,18 @@ class KernelStream:
         if state == "connected" and self.kind == "view":
             self._set_state("live", "connected")
         elif state == "failed":
-            self._spawn(
-                self.fail(
-                    StreamError(
-                        "ICE failed: the browser and the kernel found no network path to "
-                        "each other. On a remote kernel configure a TURN server "
-                        "(nbrtc.config.ice_servers)."
-                    )
+            if pc.iceConnectionState == "failed":
+                words = (
+                    "ICE failed: the browser and the kernel found no network path to each "
+                    "other. On a remote kernel configure a TURN server "
+                    "(nbrtc.config.ice_servers)."
                 )
-            )
+            else:
+                words = (
+                    "The connection failed after ICE succeeded (DTLS handshake or transport "
+                    f"error; ICE state {pc.iceConnectionState!r}). Run the cell again."
+                )
+            self._spawn(self.fail(StreamError(words)))
         elif state == "closed":
             self._spawn(self.close("peer closed", notify_browser=True))
 

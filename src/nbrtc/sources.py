@@ -272,6 +272,88 @@ def frames(
     return FramesSource(source, fps)
 
 
+class _FileTrack(MediaStreamTrack):
+    """Frames of one file through aiortc's MediaPlayer, optionally looped, re-timed.
+
+    MediaPlayer's own ``loop=True`` seeks back and restarts timestamps at 0, which makes
+    browsers freeze on the last frame and aiortc's pacing stop waiting (aiortc#909).
+    Instead, each pass gets a fresh player and timestamps continue monotonically.
+    """
+
+    kind = "video"
+
+    def __init__(self, path: str, loop: bool) -> None:
+        super().__init__()
+        self._path = path
+        self._loop = loop
+        self._player: Any = None
+        self._offset = 0  # 90 kHz ticks added to this pass's timestamps
+        self._last = -1
+        self._step = VIDEO_CLOCK // 30
+        self._pass_frames = 0
+        self.passes = 0
+
+    def _open(self) -> Any:
+        from aiortc.contrib.media import MediaPlayer
+
+        player = MediaPlayer(self._path)
+        if player.video is None:
+            _stop_player(player)
+            raise MediaStreamError
+        self.passes += 1
+        return player
+
+    async def recv(self) -> Any:
+        while True:
+            if self.readyState != "live":
+                raise MediaStreamError
+            if self._player is None:
+                self._player = self._open()
+            try:
+                frame = await self._player.video.recv()
+            except MediaStreamError:
+                _stop_player(self._player)
+                self._player = None
+                if not self._loop or self._pass_frames == 0:  # an empty pass would spin
+                    self.stop()
+                    raise
+                self._pass_frames = 0
+                self._offset = self._last + self._step
+                continue
+            self._pass_frames += 1
+            ticks = round(frame.pts * frame.time_base * VIDEO_CLOCK) if frame.pts else 0
+            pts = self._offset + ticks
+            if self._last >= 0 and pts > self._last:
+                self._step = min(pts - self._last, VIDEO_CLOCK)
+            pts = max(pts, self._last + 1)
+            frame.pts, frame.time_base, self._last = pts, _TIME_BASE, pts
+            return frame
+
+    def stop(self) -> None:
+        super().stop()
+        player, self._player = self._player, None
+        if player is not None:
+            _stop_player(player)
+
+
+def _stop_player(player: Any) -> None:
+    """Stop a MediaPlayer without blocking the caller.
+
+    MediaPlayer.stop joins its decoder thread, which can block on a slow network read:
+    do it on a throwaway daemon thread so the media loop never stalls.
+    """
+
+    def stop() -> None:
+        try:
+            for media_track in (player.video, player.audio):
+                if media_track is not None:
+                    media_track.stop()
+        except Exception:
+            log.debug("stopping MediaPlayer failed", exc_info=True)
+
+    threading.Thread(target=stop, name="nbrtc-player-stop", daemon=True).start()
+
+
 class FileSource(Source):
     """A file or URL decoded by PyAV through aiortc's MediaPlayer (see :func:`file`)."""
 
@@ -288,30 +370,9 @@ class FileSource(Source):
             _probe_video(target)
         self.path = target
         self.loop = bool(loop)
-        self._player: Any = None
 
     def _make_producer(self) -> MediaStreamTrack:
-        from aiortc.contrib.media import MediaPlayer
-
-        self._player = MediaPlayer(self.path, loop=self.loop)
-        if self._player.video is None:
-            raise ValueError(f"file({self.path!r}) has no video stream")
-        return self._player.video
-
-    def _release_producer(self, producer: MediaStreamTrack) -> None:
-        player, self._player = self._player, None
-
-        # MediaPlayer.stop joins its decoder thread, which can block on a slow network
-        # read: do it on a throwaway thread so the media loop never stalls.
-        def stop() -> None:
-            try:
-                producer.stop()
-                if player is not None and player.audio is not None:
-                    player.audio.stop()
-            except Exception:
-                log.debug("stopping MediaPlayer failed", exc_info=True)
-
-        threading.Thread(target=stop, name="nbrtc-player-stop", daemon=True).start()
+        return _FileTrack(self.path, self.loop)
 
     def __repr__(self) -> str:
         return f"file({self.path!r}, loop={self.loop})"

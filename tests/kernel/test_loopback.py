@@ -365,3 +365,43 @@ def test_camera_refused_before_any_offer(browser, widgets):
     with pytest.raises(nbrtc.CameraError, match="NotFoundError"):
         cam.snapshot(timeout=1)
     assert not browser.of_type("error"), "no error reply: the kernel understood"
+
+
+def _write_clip(path: str, frames: int = 15, fps: int = 30) -> None:
+    """A short mp4 whose frames get brighter, so a loop shows as a jump back to dark."""
+    import av
+
+    with av.open(path, "w") as out:
+        stream = out.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        for i in range(frames):
+            img = np.full((120, 160, 3), 20 + i * 15, np.uint8)
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        out.mux(stream.encode(None))
+
+
+def test_file_source_loops_with_monotonic_time(browser, widgets, no_leaks, tmp_path):
+    clip = str(tmp_path / "clip.mp4")
+    _write_clip(clip)  # 0.5 s
+    src = sources.file(clip, loop=True)
+    view = make(widgets, browser, nbrtc.VideoView(src))
+    sid = browser.start(view)
+    view.wait("live", timeout=10)
+    wait_for(lambda: src._producer is not None and src._producer.passes >= 3, 10, what="3 passes")
+    # frames still flow after the loops (the browser would freeze on timestamps going back)
+    n = len(browser.frames[sid])
+    before = browser.frames[sid][-1].mean()
+    wait_for(lambda: browser.frames[sid][-1].mean() != before, 3, what="video still moving")
+    assert n > 0
+    view.close()
+    wait_for(lambda: not any(t.name == "media-player" for t in threading.enumerate()), 3)
+
+
+def test_file_source_without_loop_ends(browser, widgets, no_leaks, tmp_path):
+    clip = str(tmp_path / "clip.mp4")
+    _write_clip(clip)
+    src = sources.file(clip)
+    view = make(widgets, browser, nbrtc.VideoView(src))
+    browser.start(view)
+    view.wait("live", timeout=10)
+    wait_for(lambda: not src.running, 5, what="the producer ends with the file")
