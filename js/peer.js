@@ -126,6 +126,8 @@ export class BrowserPeer {
     this.pc = null;
     /** @type {any} */
     this.localStream = null;
+    /** @type {any} the sendonly transceiver the camera track goes out on */
+    this._cameraTx = null;
     /** @type {any} */
     this.remoteStream = null;
     /** @type {Promise<void> | null} */
@@ -238,33 +240,6 @@ export class BrowserPeer {
     this._registered = true;
     const env = this.env;
 
-    if (this.kind === "camera") {
-      this.setState({ type: "acquire" });
-      const md = env.mediaDevices;
-      if (!md || typeof md.getUserMedia !== "function") {
-        // navigator.mediaDevices is undefined outside secure contexts.
-        throw Object.assign(new Error("navigator.mediaDevices.getUserMedia is not available"), {
-          name: "SecurityError",
-        });
-      }
-      const stream = await md.getUserMedia({
-        audio: false,
-        video: videoConstraints(this.model.get("constraints")),
-      });
-      if (this.closed) {
-        stopTracks(stream);
-        return;
-      }
-      this.localStream = stream;
-      for (const track of stream.getVideoTracks()) {
-        // "detail" keeps the resolution when bandwidth is short at the start of a call
-        // (Chromium would otherwise scale 640x480 down while the estimate ramps up).
-        if ("contentHint" in track) track.contentHint = "detail";
-      }
-      this._notify();
-      this._reportDevices(md);
-    }
-
     const PC = env.RTCPeerConnection;
     if (typeof PC !== "function") {
       throw Object.assign(new Error("this browser has no RTCPeerConnection"), {
@@ -278,10 +253,11 @@ export class BrowserPeer {
     this._wire(pc);
 
     if (this.kind === "camera") {
-      const stream = this.localStream;
-      for (const track of stream.getVideoTracks()) {
-        pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
-      }
+      // The camera is opened only once the kernel has accepted the stream (after the
+      // answer, see _acquireCamera): a widget closed in the very cell that displayed it
+      // never turns the camera on, and getUserMedia overlaps ICE and DTLS instead of
+      // delaying the offer. replaceTrack needs no renegotiation.
+      this._cameraTx = pc.addTransceiver("video", { direction: "sendonly" });
     } else {
       pc.addTransceiver("video", { direction: "recvonly" });
     }
@@ -449,6 +425,44 @@ export class BrowserPeer {
     this.setState({ type: "answer-applied" });
     // ICE may already have connected while setRemoteDescription was settling.
     if (pc.connectionState === "connected") this.setState({ type: "connected" });
+    if (this.kind === "camera") {
+      try {
+        await this._acquireCamera();
+      } catch (err) {
+        if (!this.closed) this.fail(describeError(err));
+      }
+    }
+  }
+
+  /** getUserMedia, then send the track on the transceiver the offer already made. */
+  async _acquireCamera() {
+    const env = this.env;
+    const md = env.mediaDevices;
+    if (!md || typeof md.getUserMedia !== "function") {
+      // navigator.mediaDevices is undefined outside secure contexts.
+      throw Object.assign(new Error("navigator.mediaDevices.getUserMedia is not available"), {
+        name: "SecurityError",
+      });
+    }
+    const stream = await md.getUserMedia({
+      audio: false,
+      video: videoConstraints(this.model.get("constraints")),
+    });
+    if (this.closed) {
+      stopTracks(stream);
+      return;
+    }
+    this.localStream = stream;
+    const [track] = stream.getVideoTracks();
+    if (track) {
+      // "detail" keeps the resolution when bandwidth is short at the start of a call
+      // (Chromium would otherwise scale 640x480 down while the estimate ramps up).
+      if ("contentHint" in track) track.contentHint = "detail";
+      await this._cameraTx?.sender?.replaceTrack(track);
+      if (this.closed) return;
+    }
+    this._notify();
+    this._reportDevices(md);
   }
 
   _armWatchdog() {

@@ -102,10 +102,25 @@ export default {
     model.on("change:error", onKernelTraits);
     onKernelTraits();
 
+    // The kernel may close the widget in the very cell that displays it
+    // (`cam = Camera(); display(cam); cam.close()`); its "closed" state then arrives
+    // around the time of render. A closed widget must not even open the camera.
+    const kernelClosed = () => model.get("state") === "closed";
+    const onKernelClosed = () => {
+      if (kernelClosed()) peer?.close("closed");
+    };
+    model.on("change:state", onKernelClosed);
+    /** @type {ReturnType<typeof setTimeout> | null} */
+    let startTimer = null;
+
     // Order matters: release the camera and the pc first, then listeners, then DOM.
     const cleanup = once(() =>
       runAll([
+        () => {
+          if (startTimer !== null) clearTimeout(startTimer);
+        },
         () => peer?.close("view-removed"),
+        () => model.off("change:state", onKernelClosed),
         () => model.off("change:state", onKernelTraits),
         () => model.off("change:error", onKernelTraits),
         () => view.destroy(),
@@ -119,7 +134,17 @@ export default {
       }
       signal.addEventListener("abort", cleanup, { once: true });
     }
-    peer?.start();
+    if (kernelClosed()) {
+      peer?.close("closed");
+      return cleanup;
+    }
+    // Start on the next task, so comm messages already received (a close from the same
+    // cell) are applied first.
+    startTimer = setTimeout(() => {
+      startTimer = null;
+      if (kernelClosed() || signal?.aborted) peer?.close("closed");
+      else peer?.start();
+    }, 0);
     return cleanup;
   },
 };

@@ -145,7 +145,20 @@ export function fakeBrowser({ auto = true } = {}) {
     }
     addTransceiver(trackOrKind, init) {
       if (this.closed) throw new Error("InvalidStateError");
-      this.transceivers.push({ trackOrKind, init });
+      const pc = this;
+      const transceiver = {
+        trackOrKind,
+        init,
+        sender: {
+          track: typeof trackOrKind === "string" ? null : trackOrKind,
+          async replaceTrack(track) {
+            if (pc.closed) throw Object.assign(new Error("closed"), { name: "InvalidStateError" });
+            this.track = track;
+          },
+        },
+      };
+      this.transceivers.push(transceiver);
+      return transceiver;
     }
     async createOffer() {
       const offer = await this.offerStep.promise;

@@ -47,20 +47,17 @@ describe("videoConstraints", () => {
 });
 
 describe("camera start sequence", () => {
-  test("getUserMedia -> pc -> offer -> trickle -> answer -> live", async () => {
+  test("pc -> offer -> trickle -> answer -> getUserMedia -> live", async () => {
     const { browser, peer, model, kernel, types, router } = setup();
     await peer.start();
-    assert.deepEqual(browser.world.gumCalls, [
-      { audio: false, video: { width: { ideal: 640 }, height: { ideal: 480 } } },
-    ]);
+    assert.deepEqual(browser.world.gumCalls, [], "no camera before the kernel accepted the stream");
     assert.equal(browser.world.pcs.length, 1);
     const pc = browser.world.pcs[0];
     assert.deepEqual(pc.config, { iceServers: [] });
     assert.equal(pc.transceivers.length, 1);
     assert.equal(pc.transceivers[0].init.direction, "sendonly");
-    assert.equal(pc.transceivers[0].trackOrKind, browser.world.streams[0].tracks[0]);
-    assert.deepEqual(pc.transceivers[0].init.streams, [browser.world.streams[0]]);
-    assert.equal(browser.world.streams[0].tracks[0].contentHint, "detail");
+    assert.equal(pc.transceivers[0].trackOrKind, "video");
+    assert.equal(pc.transceivers[0].sender.track, null);
 
     const offer = model.sent[0];
     assert.equal(offer.type, "offer");
@@ -74,10 +71,7 @@ describe("camera start sequence", () => {
     });
     assert.equal(peer.state.name, "negotiating");
     await flush();
-    assert.ok(types().includes("devices"));
-    assert.deepEqual(model.sentOf("devices")[0].payload, [
-      { deviceId: "cam1", kind: "videoinput", label: "Fake cam", groupId: "g1" },
-    ]);
+    assert.ok(!types().includes("devices"));
 
     pc.candidate({ candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host", sdpMid: "0", sdpMLineIndex: 0 });
     pc.candidate({ candidate: "", sdpMid: "0", sdpMLineIndex: 0 });
@@ -91,6 +85,15 @@ describe("camera start sequence", () => {
     await flush();
     assert.deepEqual(pc.remoteDescription, { type: "answer", sdp: ANSWER_SDP });
     assert.equal(peer.state.name, "connecting");
+    // the camera opens once the kernel answered, and goes out on the offered transceiver
+    assert.deepEqual(browser.world.gumCalls, [
+      { audio: false, video: { width: { ideal: 640 }, height: { ideal: 480 } } },
+    ]);
+    assert.equal(pc.transceivers[0].sender.track, browser.world.streams[0].tracks[0]);
+    assert.equal(browser.world.streams[0].tracks[0].contentHint, "detail");
+    assert.deepEqual(model.sentOf("devices")[0].payload, [
+      { deviceId: "cam1", kind: "videoinput", label: "Fake cam", groupId: "g1" },
+    ]);
     pc.setState("iceConnectionState", "connected", "iceconnectionstatechange");
     pc.setState("connectionState", "connected", "connectionstatechange");
     assert.equal(peer.state.name, "live");
@@ -110,7 +113,6 @@ describe("camera start sequence", () => {
   test("nothing reaches the kernel before the offer; early candidates follow it", async () => {
     const { browser, peer, model } = setup({ auto: false });
     const started = peer.start();
-    browser.world.gum[0].resolve(browser.makeStream());
     await flush();
     const pc = browser.world.pcs[0];
     pc.candidate({ candidate: "candidate:early", sdpMid: "0", sdpMLineIndex: 0 });
@@ -123,7 +125,6 @@ describe("camera start sequence", () => {
     const sent = model.sent.map((m) => m.type);
     assert.equal(sent[0], "offer");
     assert.ok(sent.indexOf("candidate") > 0);
-    assert.ok(sent.includes("devices"));
     assert.ok(sent.includes("state"));
   });
 
@@ -147,7 +148,6 @@ describe("camera start sequence", () => {
     const b = peer.start();
     assert.equal(a, b);
     await a;
-    assert.equal(browser.world.gumCalls.length, 1);
     assert.equal(browser.world.pcs.length, 1);
   });
 });
@@ -158,7 +158,10 @@ describe("view start sequence", () => {
     await peer.start();
     assert.equal(browser.world.gumCalls.length, 0);
     const pc = browser.world.pcs[0];
-    assert.deepEqual(pc.transceivers, [{ trackOrKind: "video", init: { direction: "recvonly" } }]);
+    assert.deepEqual(
+      pc.transceivers.map((t) => [t.trackOrKind, t.init]),
+      [["video", { direction: "recvonly" }]],
+    );
     assert.equal(model.sent[0].payload.kind, "view");
     const remote = browser.makeStream();
     const ev = new Event("track");
@@ -172,27 +175,32 @@ describe("view start sequence", () => {
 });
 
 describe("close during negotiation creates nothing afterwards", () => {
-  test("while getUserMedia is pending", async () => {
-    const { browser, peer, model } = setup({ auto: false });
+  test("while getUserMedia is pending (after the answer)", async () => {
+    const { browser, peer, model, kernel } = setup({ auto: false });
     const started = peer.start();
     await flush();
+    const pc = browser.world.pcs[0];
+    pc.offerStep.resolve({ type: "offer", sdp: "v=0\r\n" });
+    pc.localStep.resolve();
+    await started;
+    kernel("answer", { sdp: ANSWER_SDP });
+    pc.remoteStep.resolve();
+    await flush();
+    assert.equal(browser.world.gum.length, 1, "camera requested after the answer");
     peer.close("view-removed");
     browser.world.gum[0].resolve(browser.makeStream());
     await flush();
-    browser.settleAll(); // a buggy peer would now be waiting on the pc
-    await started;
-    await flush();
-    assert.equal(browser.world.pcs.length, 0, "no pc after close");
     assert.deepEqual(browser.leaks(), { pcs: 0, tracks: 0 }, "late camera tracks are stopped");
-    assert.deepEqual(model.sent, [], "the kernel never heard of it, so no bye either");
+    assert.equal(pc.transceivers[0].sender.track, null, "nothing sent after close");
+    assert.deepEqual(model.sentOf("bye").map((m) => m.payload), [{ reason: "view-removed" }]);
     assert.equal(peer.state.name, "closed");
   });
 
   test("while createOffer is pending", async () => {
     const { browser, peer, model } = setup({ auto: false });
     const started = peer.start();
-    browser.world.gum[0].resolve(browser.makeStream());
     await flush();
+    assert.equal(browser.world.gumCalls.length, 0);
     const pc = browser.world.pcs[0];
     peer.close("view-removed");
     assert.equal(pc.closed, true);
@@ -250,12 +258,20 @@ describe("close during negotiation creates nothing afterwards", () => {
 
 describe("failures", () => {
   test("getUserMedia denied: error then bye, words shown, nothing left", async () => {
-    const { browser, peer, model, snapshots } = setup({ auto: false });
+    const { browser, peer, model, snapshots, kernel } = setup({ auto: false });
     const started = peer.start();
-    browser.world.gum[0].reject(Object.assign(new Error("Permission denied"), { name: "NotAllowedError" }));
+    await flush();
+    const pc = browser.world.pcs[0];
+    pc.offerStep.resolve({ type: "offer", sdp: "v=0\r\n" });
+    pc.localStep.resolve();
     await started;
+    kernel("answer", { sdp: ANSWER_SDP });
+    pc.remoteStep.resolve();
+    await flush();
+    browser.world.gum[0].reject(Object.assign(new Error("Permission denied"), { name: "NotAllowedError" }));
+    await flush();
     assert.deepEqual(
-      model.sent.map((m) => [m.type, m.payload]),
+      model.sent.filter((m) => m.type === "error" || m.type === "bye").map((m) => [m.type, m.payload]),
       [
         ["error", { name: "NotAllowedError", message: "Permission denied" }],
         ["bye", { reason: "error" }],
@@ -263,14 +279,16 @@ describe("failures", () => {
     );
     assert.equal(peer.state.name, "error");
     assert.match(snapshots.at(-1).words, /Camera permission was denied \(NotAllowedError\)/);
-    assert.equal(browser.world.pcs.length, 0);
+    assert.deepEqual(browser.leaks(), { pcs: 0, tracks: 0 });
   });
 
   test("no mediaDevices (insecure page) is a SecurityError", async () => {
-    const { browser, peer } = setup();
+    const { browser, peer, kernel } = setup();
     browser.env.mediaDevices = undefined;
     peer.env.mediaDevices = undefined;
     await peer.start();
+    kernel("answer", { sdp: ANSWER_SDP });
+    await flush();
     assert.equal(peer.state.name, "error");
     assert.match(peer.words, /secure context/);
   });

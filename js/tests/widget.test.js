@@ -144,3 +144,43 @@ describe("render", () => {
     cleanup();
   });
 });
+
+describe("render of a widget the kernel closed", () => {
+  /** @param {FakeModel} m */
+  function setState(m, state) {
+    m.traits.state = state;
+    for (const cb of [...(m.listeners.get("change:state") ?? [])]) cb();
+  }
+  const settle = async () => {
+    await flush();
+    await new Promise((r) => setTimeout(r, 5));
+    await flush();
+  };
+
+  test("closed right after render (same cell): the camera is never opened", async () => {
+    const m = model();
+    const cleanup = widget.render({ model: m, el: doc.createElement("div") });
+    setState(m, "closed");
+    await settle();
+    assert.equal(browser.world.gumCalls.length, 0);
+    assert.equal(m.sentOf("offer").length, 0);
+    cleanup();
+  });
+
+  test("already closed at render: nothing starts", async () => {
+    const m = model({ state: "closed" });
+    const cleanup = widget.render({ model: m, el: doc.createElement("div") });
+    await settle();
+    assert.equal(browser.world.gumCalls.length, 0);
+    cleanup();
+  });
+
+  test("an open widget offers on the next task", async () => {
+    const m = model();
+    const cleanup = widget.render({ model: m, el: doc.createElement("div") });
+    assert.equal(browser.world.pcs.length, 0, "not synchronously");
+    await settle();
+    assert.equal(m.sentOf("offer").length, 1);
+    cleanup();
+  });
+});

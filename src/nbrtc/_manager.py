@@ -46,7 +46,6 @@ class PeerManager:
         self._dead: collections.OrderedDict[str, float] = collections.OrderedDict()
         self._widgets: weakref.WeakSet[StreamWidget] = weakref.WeakSet()
         self._busy = False
-        self._idle_since = time.monotonic()
         self.current_cell: str | None = None
         self._hooks_installed = False
         self._shut_down = False
@@ -104,14 +103,16 @@ class PeerManager:
     def _post_run_cell(self, _result: Any) -> None:
         self._busy = False
         self.current_cell = None
-        self._idle_since = time.monotonic()
 
-    def _browser_silent(self, stream: KernelStream) -> bool:
-        """True when the browser has had every chance to talk and did not (media loop)."""
-        if self._busy:
-            return False  # comm messages queue behind a running cell
-        last = max(stream.last_heard, self._idle_since)
-        return time.monotonic() - last > BROWSER_TIMEOUT
+    def _browser_silent(self, stream: KernelStream, elapsed: float) -> bool:
+        """Count ``elapsed`` seconds of silence for ``stream`` unless a cell is running
+        (comm messages queue behind a running cell, so silence then proves nothing);
+        True once the browser stayed silent for BROWSER_TIMEOUT seconds of idle kernel
+        time. Counting only idle time, instead of restarting the grace after every cell,
+        keeps a crashed tab from living on while the user runs short cells. Media loop."""
+        if not self._busy:
+            stream.silence += elapsed
+        return stream.silence > BROWSER_TIMEOUT
 
     # --- routing ------------------------------------------------------------------------
     def handle_message(self, widget: StreamWidget, content: Any, buffers: Any = None) -> None:

@@ -79,6 +79,7 @@ class KernelStream:
         self.view = view
         self.created = time.monotonic()
         self.last_heard = self.created
+        self.silence = 0.0  # idle-kernel seconds since the browser last said anything
         self.browser: dict[str, str] = {}
         self.error: StreamError | None = None
         self.frames = 0
@@ -247,14 +248,19 @@ class KernelStream:
     # --- liveness ----------------------------------------------------------------------------
     def heard(self) -> None:
         self.last_heard = time.monotonic()
+        self.silence = 0.0
 
     async def _ping_loop(self) -> None:
+        """Ping the browser (its watchdog) and run ours: close a page that went silent."""
+        prev = time.monotonic()
         while not self.closed:
-            self.send("ping", {"t": round(time.monotonic(), 3)})
-            if self.manager._browser_silent(self):
+            self.send("ping", {"t": round(prev, 3)})
+            await asyncio.sleep(PING_INTERVAL)
+            now = time.monotonic()
+            if self.manager._browser_silent(self, now - prev):
                 await self.close("browser-gone", notify_browser=True)
                 return
-            await asyncio.sleep(PING_INTERVAL)
+            prev = now
 
     # --- failure and close -------------------------------------------------------------------
     def browser_error(self, name: str, message: str) -> StreamError:

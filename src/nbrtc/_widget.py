@@ -39,7 +39,9 @@ log = logging.getLogger("nbrtc")
 _BUNDLE = pathlib.Path(__file__).parent / "static" / "widget.js"
 CLOSE_WAIT = 1.0
 
-#: states a user can wait for
+#: states a user can wait for: "new" (no live view: not displayed yet, or its views were
+#: removed), "connecting", "live", "error" (kept until a new view connects), "closed"
+#: (only after close())
 WIDGET_STATES = ("new", "connecting", "live", "closed", "error")
 
 
@@ -129,8 +131,12 @@ class StreamWidget(anywidget.AnyWidget):
                 # a stream that failed stays "error" after its teardown closed it
                 new = "error" if stream.error else stream.state
                 err = str(stream.error) if stream.error else ""
-                if new == "new":
+                if new == "new":  # a stream exists: it is connecting
                     new = "connecting"
+                elif new == "closed":
+                    # its views are gone but the widget is open: displaying it again
+                    # starts a new stream, so it is back to "new", not "closed"
+                    new = "new"
         if new == "error":
             self._on_error(err)
         if self.state != new or self.error != err:

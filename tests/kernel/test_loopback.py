@@ -108,7 +108,8 @@ def test_browser_bye_closes_kernel_peer(browser, widgets, no_leaks):
     browser.bye(sid)
     took = wait_for(lambda: not nbrtc.manager().streams(), 2, what="stream gone")
     assert took < 1.0
-    assert cam.state == "closed"
+    assert cam.state == "new", "views gone, widget open: display it again to stream"
+    assert not cam._closed
     # a late candidate for the dead stream is dropped without a reply
     errors = len(browser.of_type("error"))
     browser.send(cam, "candidate", sid, None)
@@ -201,8 +202,28 @@ def test_silent_browser_is_closed_by_watchdog(browser, widgets, no_leaks, monkey
     sid = browser.start(cam)
     cam.wait("live", timeout=10)
     browser.crash(sid)  # no bye, no more messages
-    took = wait_for(lambda: cam.state == "closed", 5, what="watchdog closes the stream")
+    took = wait_for(lambda: not nbrtc.manager().streams(), 5, what="watchdog closes the stream")
     assert took < 3.0
+
+
+def test_watchdog_counts_idle_time_between_short_cells(browser, widgets, no_leaks, monkeypatch):
+    """A crashed tab must not live on because the user keeps running short cells."""
+    import nbrtc._manager as m
+
+    monkeypatch.setattr(m, "BROWSER_TIMEOUT", 1.0)
+    mgr = nbrtc.manager()
+    cam = make(widgets, browser, nbrtc.Camera())
+    sid = browser.start(cam)
+    cam.wait("live", timeout=10)
+    browser.crash(sid)
+    t0 = time.monotonic()
+    while mgr.streams() and time.monotonic() - t0 < 6:
+        mgr._pre_run_cell(SimpleNamespace(cell_id=None))
+        time.sleep(0.1)  # a short cell
+        mgr._post_run_cell(None)
+        time.sleep(0.2)  # the user types the next one
+    assert not mgr.streams(), "watchdog must fire between short cells"
+    assert time.monotonic() - t0 < 5.0
 
 
 def test_watchdog_waits_while_a_cell_runs(browser, widgets, no_leaks, monkeypatch):
