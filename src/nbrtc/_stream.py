@@ -319,6 +319,8 @@ class KernelStream:
             "frames": self.frames,
             "browser": dict(self.browser),
             "error": str(self.error) if self.error else None,
+            # seconds from the offer's arrival: answer sent, first frame, live, closed
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
 
 

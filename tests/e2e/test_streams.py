@@ -834,3 +834,65 @@ def test_quickstart_notebook7(page, jupyter_server, kernel_eval):
     finally:
         _close_all(kernel_eval)
         _remove(jupyter_server, name)
+
+
+def test_quickstart_run_all(page, jupyter_server, kernel_eval):
+    """Run All works: the snapshot cell awaits, which lets the camera's offer in."""
+    name = "quickstart_runall.ipynb"
+    try:
+        shutil.copy(QUICKSTART, jupyter_server.root_dir / name)
+        h.open_notebook(page, jupyter_server, name)
+        h.run_all(page, timeout=120)
+        code = _quickstart_code_cells()
+        outs = {i: h.cell_output_text(page, i) for i, _ in code}
+        assert not any("Traceback" in o or "Error" in o for o in outs.values()), outs
+        snap = next(i for i, s in code if "snapshot(" in s)
+        assert outs[snap].startswith("(480, 640, 3) uint8"), outs[snap]
+        assert outs[code[-1][0]] == "closed closed []", outs
+        h.wait_for(lambda: _live_counters_zero(page), timeout=5, message="all released")
+    finally:
+        _close_all(kernel_eval)
+        _remove(jupyter_server, name)
+
+
+def test_device_choice_and_bad_device(page, jupyter_server, kernel_eval):
+    """`devices` lists the browser's cameras; device_id picks one exactly; a wrong id
+    is an OverconstrainedError in words and a CameraError in Python."""
+    name = "devices.ipynb"
+    cells = [
+        "import nbrtc, json\ncam = nbrtc.Camera()\ncam",
+        "dev = [d for d in cam.devices if d['kind'] == 'videoinput']\n"
+        "cam2 = nbrtc.Camera(device_id=dev[0]['deviceId'])\ncam2",
+        "cam3 = nbrtc.Camera(device_id='no-such-camera')\ncam3",
+    ]
+    try:
+        path = h.write_notebook(jupyter_server, name, cells)
+        h.open_notebook(page, jupyter_server, path)
+        _run(page, 0)
+        h.wait_for(
+            lambda: (
+                kernel_eval("len([d for d in cam.devices if d['kind'] == 'videoinput'])")
+                not in ("0", "")
+            ),
+            timeout=20,
+            message="cam.devices filled after permission",
+        )
+        timings = _kjson(
+            kernel_eval, "print(json.dumps([s['timings'] for s in nbrtc.manager().streams()]))"
+        )
+        print("kernel-side stream timings (s from offer):", timings)
+        assert timings and "first_frame" in timings[0], timings
+        _run(page, 1)
+        kernel_eval("cam2.wait('live', timeout=15)")
+        assert kernel_eval("cam2.snapshot(timeout=5).shape") == "(480, 640, 3)"
+        _run(page, 2)
+        h.wait_for(lambda: kernel_eval("cam3.state") == "'error'", timeout=15, message="error")
+        assert "OverconstrainedError" in kernel_eval("cam3.error")
+        got = kernel_eval(
+            "try:\n    cam3.snapshot(timeout=1)\nexcept nbrtc.CameraError as e:\n    print(e.name)"
+        )
+        assert got == "OverconstrainedError", got
+        h.wait_for(lambda: h.counters(page)["tracksLive"] == 2, timeout=5, message="2 cameras")
+    finally:
+        _close_all(kernel_eval)
+        _remove(jupyter_server, name)
