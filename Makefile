@@ -1,5 +1,5 @@
 # Thin wrappers around scripts/; see each script's header for details.
-.PHONY: setup demo test lint format build e2e kernel-tests clean
+.PHONY: setup demo test lint format build e2e kernel-tests screenshot clean
 
 PY := .venv/bin/python
 
@@ -33,3 +33,6 @@ kernel-tests:
 clean:
 	rm -rf .venv node_modules src/nbrtc/static test-artifacts .pytest_cache .ruff_cache build dist
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+screenshot:  ## retake docs/img/quickstart.png (the README's picture) with the e2e suite
+	NBRTC_UPDATE_SCREENSHOT=1 NBRTC_LINT=0 bash scripts/test.sh tests/e2e/test_streams.py -k quickstart_jupyterlab

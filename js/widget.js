@@ -77,8 +77,10 @@ export default {
 
     /** @type {BrowserPeer | null} */
     let peer = null;
+    const newPeer = () =>
+      new BrowserPeer({ model, kind, router, onChange: (snap) => view.update(snap) });
     if (kind === "camera" || kind === "view") {
-      peer = new BrowserPeer({ model, kind, router, onChange: (snap) => view.update(snap) });
+      peer = newPeer();
     } else {
       view.update({
         id: "",
@@ -112,6 +114,15 @@ export default {
     model.on("change:state", onKernelClosed);
     /** @type {ReturnType<typeof setTimeout> | null} */
     let startTimer = null;
+    // New constraints from Python (`cam.constraints = {...}`): getUserMedia takes them only
+    // when it opens the camera, so this view replaces its stream with a fresh one.
+    const onConstraints = () => {
+      if (kind !== "camera" || kernelClosed() || startTimer !== null || !peer) return;
+      peer.close("constraints-changed");
+      peer = newPeer();
+      peer.start();
+    };
+    model.on("change:constraints", onConstraints);
 
     // Order matters: release the camera and the pc first, then listeners, then DOM.
     const cleanup = once(() =>
@@ -121,6 +132,7 @@ export default {
         },
         () => peer?.close("view-removed"),
         () => model.off("change:state", onKernelClosed),
+        () => model.off("change:constraints", onConstraints),
         () => model.off("change:state", onKernelTraits),
         () => model.off("change:error", onKernelTraits),
         () => view.destroy(),

@@ -184,3 +184,27 @@ describe("render of a widget the kernel closed", () => {
     cleanup();
   });
 });
+
+describe("constraints changed from Python", () => {
+  test("a live camera view restarts its stream with the new constraints", async () => {
+    const m = model();
+    const cleanup = widget.render({ model: m, el: doc.createElement("div") });
+    await flush();
+    await new Promise((r) => setTimeout(r, 5));
+    await flush();
+    const first = m.sentOf("offer")[0].stream;
+    m.traits.constraints = { width: 320, height: 240, frame_rate: null, device_id: null };
+    for (const cb of [...(m.listeners.get("change:constraints") ?? [])]) cb();
+    await flush();
+    const offers = m.sentOf("offer");
+    assert.equal(offers.length, 2);
+    assert.notEqual(offers[1].stream, first, "a new stream id");
+    assert.deepEqual(
+      m.sentOf("bye").map((x) => [x.stream, x.payload.reason]),
+      [[first, "constraints-changed"]],
+    );
+    assert.equal(browser.world.pcs.filter((pc) => !pc.closed).length, 1);
+    cleanup();
+    assert.deepEqual(browser.leaks(), { pcs: 0, tracks: 0 });
+  });
+});

@@ -30,11 +30,33 @@ def _check_rate(value: Any) -> float | None:
     return float(value)
 
 
+_CONSTRAINT_KEYS = ("width", "height", "frame_rate", "device_id")
+
+
+def _check_constraints(value: Any) -> dict[str, Any]:
+    """Validated camera constraints (every key present, None = browser's choice)."""
+    if not isinstance(value, dict):
+        raise TypeError(f"constraints must be a dict with keys {_CONSTRAINT_KEYS}, got {value!r}")
+    unknown = set(value) - set(_CONSTRAINT_KEYS)
+    if unknown:
+        raise ValueError(f"unknown constraint(s) {sorted(unknown)}; use {_CONSTRAINT_KEYS}")
+    device_id = value.get("device_id")
+    if device_id is not None and (not isinstance(device_id, str) or not device_id):
+        raise ValueError(f"device_id must be a non-empty string (or None), got {device_id!r}")
+    return {
+        "width": _check_dim("width", value.get("width")),
+        "height": _check_dim("height", value.get("height")),
+        "frame_rate": _check_rate(value.get("frame_rate")),
+        "device_id": device_id,
+    }
+
+
 class Camera(StreamWidget):
     """The browser's camera: a live preview in the cell, every frame also in Python.
 
     ``Camera(width=640, height=480, frame_rate=30, device_id=None)`` asks the browser for
     those (``device_id`` is applied as an exact match; pick one from ``cam.devices``).
+    Assigning ``cam.constraints = {...}`` later restarts each view's stream with them.
     Display it, then from the next cell: ``cam.snapshot()`` (numpy, RGB), ``cam.fps``,
     ``cam.frame_count``, ``cam.close()``. Frames are delivered newest-frame-wins: a slow
     reader never makes the stream lag.
@@ -54,16 +76,19 @@ class Camera(StreamWidget):
         ice_servers: list[dict[str, Any]] | None = None,
         **kwargs: Any,
     ) -> None:
-        if device_id is not None and (not isinstance(device_id, str) or not device_id):
-            raise ValueError(f"device_id must be a non-empty string (or None), got {device_id!r}")
-        constraints = {
-            "width": _check_dim("width", width),
-            "height": _check_dim("height", height),
-            "frame_rate": _check_rate(frame_rate),
-            "device_id": device_id,
-        }
+        constraints = _check_constraints(
+            {"width": width, "height": height, "frame_rate": frame_rate, "device_id": device_id}
+        )
         self._slot = FrameSlot()
         super().__init__(ice_servers=ice_servers, constraints=constraints, **kwargs)
+
+    @traitlets.validate("constraints")
+    def _valid_constraints(self, proposal: Any) -> dict[str, Any]:
+        """``cam.constraints = {"width": 320, ...}`` restarts the camera with them."""
+        try:
+            return _check_constraints(proposal["value"])
+        except (TypeError, ValueError) as exc:
+            raise traitlets.TraitError(str(exc)) from None
 
     # --- media loop side ------------------------------------------------------------------
     def _on_frame(self, stream: Any, frame: Any) -> None:

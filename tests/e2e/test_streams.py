@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -25,7 +26,14 @@ from . import _harness as h
 pytestmark = pytest.mark.e2e
 
 QUICKSTART = h.REPO_ROOT / "notebooks" / "quickstart.ipynb"
-README_IMAGE = h.REPO_ROOT / "docs" / "img" / "quickstart.png"
+# The README's picture is taken here. Every run writes it to test-artifacts/; with
+# NBRTC_UPDATE_SCREENSHOT=1 (make screenshot) it also replaces docs/img/quickstart.png,
+# so ordinary test runs leave the work tree clean.
+README_IMAGE = (
+    h.REPO_ROOT / "docs" / "img" / "quickstart.png"
+    if os.environ.get("NBRTC_UPDATE_SCREENSHOT") == "1"
+    else h.REPO_ROOT / "test-artifacts" / "quickstart.png"
+)
 
 # Draw a video element into a small canvas and return what a person would see: its
 # playback state and a GRID_W x GRID_H RGB thumbnail (row-major, 3 numbers per pixel).
@@ -893,6 +901,29 @@ def test_device_choice_and_bad_device(page, jupyter_server, kernel_eval):
         )
         assert got == "OverconstrainedError", got
         h.wait_for(lambda: h.counters(page)["tracksLive"] == 2, timeout=5, message="2 cameras")
+    finally:
+        _close_all(kernel_eval)
+        _remove(jupyter_server, name)
+
+
+def test_changing_constraints_restarts_the_camera(page, jupyter_server, kernel_eval):
+    """`cam.constraints = {...}` while live: the view restarts its stream with them."""
+    name = "constraints.ipynb"
+    try:
+        path = h.write_notebook(jupyter_server, name, ["import nbrtc\ncam = nbrtc.Camera()\ncam"])
+        h.open_notebook(page, jupyter_server, path)
+        _run(page, 0)
+        kernel_eval("cam.wait('live', timeout=15)")
+        assert kernel_eval("cam.snapshot(timeout=5).shape") == "(480, 640, 3)"
+        kernel_eval("cam.constraints = {'width': 320, 'height': 240}")
+        h.wait_for(
+            lambda: kernel_eval("cam.snapshot(timeout=5).shape") == "(240, 320, 3)",
+            timeout=15,
+            message="frames at the new size",
+        )
+        c = h.counters(page)
+        assert c["tracksLive"] == 1 and c["peersLive"] == 1, c
+        assert kernel_eval("len(nbrtc.manager().streams())") == "1"
     finally:
         _close_all(kernel_eval)
         _remove(jupyter_server, name)

@@ -426,3 +426,25 @@ def test_file_source_without_loop_ends(browser, widgets, no_leaks, tmp_path):
     browser.start(view)
     view.wait("live", timeout=10)
     wait_for(lambda: not src.running, 5, what="the producer ends with the file")
+
+
+def test_constraints_are_validated_when_changed():
+    cam = nbrtc.Camera(width=640)
+    try:
+        assert cam.constraints == {
+            "width": 640,
+            "height": None,
+            "frame_rate": None,
+            "device_id": None,
+        }
+        cam.constraints = {"width": 320, "height": 240}
+        assert cam.constraints["height"] == 240 and cam.constraints["frame_rate"] is None
+        import traitlets
+
+        with pytest.raises(traitlets.TraitError, match="height"):
+            cam.constraints = {"height": 7}
+        with pytest.raises(traitlets.TraitError, match="unknown constraint"):
+            cam.constraints = {"fps": 30}
+        assert cam.constraints["width"] == 320, "a refused change loses nothing"
+    finally:
+        cam.close()
