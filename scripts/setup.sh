@@ -52,6 +52,11 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$VENV/bin/python" -m pip install -q --upgrade pip
 fi
 
+# Our package.json says "type": "module" (js/ is ES modules); Node applies the nearest
+# package.json to every .js file below it, .venv included, which breaks JupyterLab's own
+# CommonJS helper scripts there (node-version-check.js, yarn.js). This marker stops it.
+[ -f "$VENV/package.json" ] || echo '{"type": "commonjs"}' > "$VENV/package.json"
+
 # --- node_modules --------------------------------------------------------------------------
 if [ -f package.json ]; then
   npm_inputs=(package.json)

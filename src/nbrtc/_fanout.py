@@ -17,6 +17,12 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 log = logging.getLogger("nbrtc")
 
 
+def _to_yuv420p(frame: Any) -> Any:
+    converted = frame.reformat(format="yuv420p")
+    converted.pts, converted.time_base = frame.pts, frame.time_base
+    return converted
+
+
 class SubscriberTrack(MediaStreamTrack):
     """What one consumer (one kernel peer) sends: the newest frame of the producer."""
 
@@ -84,9 +90,19 @@ class Fanout:
             self._on_idle()
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             try:
                 frame = await self.producer.recv()
+                fmt = getattr(getattr(frame, "format", None), "name", "yuv420p")
+                if fmt != "yuv420p":
+                    # Convert once, here, for every subscriber. Otherwise each
+                    # subscriber's VP8 encoder calls frame.reformat() on the SAME frame
+                    # from its own codec thread; PyAV caches one swscale context per
+                    # frame, and concurrent use of it deadlocks inside libswscale's slice
+                    # threads (seen with two views of one source: the video stops, and
+                    # the process cannot exit).
+                    frame = await loop.run_in_executor(None, _to_yuv420p, frame)
             except MediaStreamError:
                 frame = None
             except asyncio.CancelledError:

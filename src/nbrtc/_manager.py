@@ -147,6 +147,13 @@ class PeerManager:
             self._on_offer(widget, msg, stream, dead)
             return
         if dead:
+            if msg.type in ("error", "devices"):
+                # The browser closes its peer right after reporting a failure, and the
+                # peer's DTLS close can beat the comm message here: the stream is then
+                # already gone, but the widget must still learn why (e.g. a camera
+                # that does not exist after the answer).
+                self._widget_level(widget, msg)
+                return
             log.debug("nbrtc: dropped late %s for closed stream %s", msg.type, msg.stream)
             return
         if stream is None and msg.type in ("error", "devices", "bye"):

@@ -891,10 +891,36 @@ def test_device_choice_and_bad_device(page, jupyter_server, kernel_eval):
         print("kernel-side stream timings (s from offer):", timings)
         assert timings and "first_frame" in timings[0], timings
         _run(page, 1)
-        kernel_eval("cam2.wait('live', timeout=15)")
+        # poll between requests: a blocking wait() in a kernel request would keep the
+        # browser's offer out (and rightly raises NotDisplayedError at once)
+        h.wait_for(lambda: kernel_eval("cam2.state") == "'live'", 15, message="cam2 live")
         assert kernel_eval("cam2.snapshot(timeout=5).shape") == "(480, 640, 3)"
         _run(page, 2)
-        h.wait_for(lambda: kernel_eval("cam3.state") == "'error'", timeout=15, message="error")
+        roots = page.locator(".nbrtc-root")
+        h.wait_for(lambda: roots.count() == 3, timeout=15, message="the third view rendered")
+        roots.nth(2).scroll_into_view_if_needed()
+
+        def diagnose() -> str:
+            return json.dumps(
+                {
+                    "views": [
+                        roots.nth(k).get_attribute("data-state") for k in range(roots.count())
+                    ],
+                    "router": page.evaluate("() => window.__nbrtc_router_v1.streams()"),
+                    "kernel": kernel_eval("cam3.state, cam3.error"),
+                    "words": roots.nth(2).locator(".nbrtc-status").inner_text(),
+                    "last": kernel_eval(
+                        "s = cam3._last_stream\n"
+                        "print(s and (s.state, s.timings, s.browser, str(s.error)),"
+                        " nbrtc.manager().errors_sent)"
+                    ),
+                }
+            )
+
+        try:
+            h.wait_for(lambda: kernel_eval("cam3.state") == "'error'", 15, message="cam3 error")
+        except TimeoutError as exc:
+            raise AssertionError(f"{exc}; {diagnose()}") from None
         assert "OverconstrainedError" in kernel_eval("cam3.error")
         got = kernel_eval(
             "try:\n    cam3.snapshot(timeout=1)\nexcept nbrtc.CameraError as e:\n    print(e.name)"
@@ -913,7 +939,7 @@ def test_changing_constraints_restarts_the_camera(page, jupyter_server, kernel_e
         path = h.write_notebook(jupyter_server, name, ["import nbrtc\ncam = nbrtc.Camera()\ncam"])
         h.open_notebook(page, jupyter_server, path)
         _run(page, 0)
-        kernel_eval("cam.wait('live', timeout=15)")
+        h.wait_for(lambda: kernel_eval("cam.state") == "'live'", 15, message="cam live")
         assert kernel_eval("cam.snapshot(timeout=5).shape") == "(480, 640, 3)"
         kernel_eval("cam.constraints = {'width': 320, 'height': 240}")
         h.wait_for(

@@ -448,3 +448,17 @@ def test_constraints_are_validated_when_changed():
         assert cam.constraints["width"] == 320, "a refused change loses nothing"
     finally:
         cam.close()
+
+
+def test_error_after_the_peer_already_closed_still_reaches_the_widget(browser, widgets, no_leaks):
+    """The browser's pc.close() (DTLS) can arrive before its `error` message."""
+    cam = make(widgets, browser, nbrtc.Camera())
+    sid = browser.start(cam)
+    cam.wait("live", timeout=10)
+    browser.bye(sid, reason="error")  # the stream is torn down first...
+    wait_for(lambda: not nbrtc.manager().streams(), 3, what="stream gone")
+    # ...then the error arrives for the dead stream
+    browser.send(cam, "error", sid, {"name": "OverconstrainedError", "message": "deviceId"})
+    wait_for(lambda: cam.state == "error", 3, what="the widget learns the reason")
+    with pytest.raises(nbrtc.CameraError, match="OverconstrainedError"):
+        cam.snapshot(timeout=1)
