@@ -108,6 +108,38 @@ def wait_for(
         time.sleep(interval)
 
 
+def sample_for(fn: Callable[[], Any], seconds: float, interval: float = 0.05) -> list[Any]:
+    """Call ``fn`` every ``interval`` for ``seconds`` and return what it returned.
+
+    For checks whose subject IS a duration (does the video keep moving, does nothing
+    appear afterwards); waiting for something to happen is :func:`wait_for`'s job.
+    """
+    out: list[Any] = []
+    end = time.monotonic() + seconds
+    while True:
+        out.append(fn())
+        if time.monotonic() >= end:
+            return out
+        time.sleep(interval)
+
+
+def assert_holds(
+    predicate: Callable[[], Any], seconds: float, interval: float = 0.05, message: str = ""
+) -> int:
+    """Fail as soon as ``predicate`` is falsy during ``seconds``; return how often it held."""
+    n = 0
+    for ok in sample_for(lambda: _check(predicate, message), seconds, interval):
+        n += bool(ok)
+    return n
+
+
+def _check(predicate: Callable[[], Any], message: str) -> bool:
+    value = predicate()
+    if not value:
+        raise AssertionError(message or f"{predicate} stopped holding (got {value!r})")
+    return True
+
+
 # ----------------------------------------------------------------------------- server
 
 

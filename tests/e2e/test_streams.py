@@ -494,16 +494,16 @@ def _bar_positions(root, seconds: float) -> list[int]:
 
     Watching the video for a while is the point here, so this samples for a fixed time.
     """
-    positions = []
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
+
+    def position() -> int | None:
         px = _grab(root)["pixels"]
-        if px is not None:
-            row = 1  # inside the bar (top 40 of 240 rows)
-            cols = [x for x in range(GRID_W) if px[(row * GRID_W + x) * 3] > 160]
-            positions.append(cols[0] if cols else -1)
-        time.sleep(0.1)
-    return positions
+        if px is None:
+            return None
+        row = 1  # inside the bar (top 40 of 240 rows)
+        cols = [x for x in range(GRID_W) if px[(row * GRID_W + x) * 3] > 160]
+        return cols[0] if cols else -1
+
+    return [p for p in h.sample_for(position, seconds, interval=0.1) if p is not None]
 
 
 def test_file_source_plays(page, jupyter_server, kernel_eval):
@@ -560,11 +560,7 @@ def test_blocking_cell_does_not_stop_frames(page, jupyter_server, kernel_eval):
 
         _run(page, 1, wait=False)
         # The sleep is the scenario: watch the page while the kernel is blocked.
-        states: list[str | None] = []
-        t_end = time.monotonic() + 5.0
-        while time.monotonic() < t_end:
-            states.append(_state(root))
-            time.sleep(0.2)
+        states = h.sample_for(lambda: _state(root), 5.0, interval=0.2)
         h.wait_for(
             lambda: h.cell_output_text(page, 1).strip().isdigit(),
             timeout=30,

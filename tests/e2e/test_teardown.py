@@ -286,16 +286,15 @@ def browser_events(page) -> list[dict]:
 
 def assert_quiet(page, seconds: float, snap: dict) -> None:
     """For ``seconds``: nothing new in the browser, nothing live, no kernel stream/peer."""
-    end = time.monotonic() + seconds
-    polls = 0
-    while time.monotonic() < end:
+
+    def quiet() -> bool:
         c = h.counters(page)
         assert c == snap, f"the browser changed after teardown: {c} (was {snap})"
         st = kstate(page)
         assert st["streams"] == [] and st["res"]["peers"] == 0, st
-        polls += 1
-        time.sleep(0.05)
-    assert polls >= 5
+        return True
+
+    assert h.assert_holds(quiet, seconds) >= 5
 
 
 class PidWatch:
@@ -316,11 +315,11 @@ class PidWatch:
         return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        # Event.wait, not sleep: stop() ends the watch at once
+        while not self._stop.wait(0.01):
             if not self.alive():
                 self.gone_at = time.time()
                 return
-            time.sleep(0.01)
 
     def stop(self) -> None:
         self._stop.set()
@@ -694,15 +693,21 @@ def test_tab_closed(page, jupyter_server, request, tmp_path):
     assert times["kernel"] <= 5.0, times
 
 
-def test_tab_reloaded(page, jupyter_server, request, tmp_path):
-    """Row 5b: reload: the old page's streams go within 5 s; re-rendered views stream anew."""
+def open_camera_and_view(page, jupyter_server, request, tmp_path):
+    """A notebook with a live Camera cell and a live VideoView cell, the kernel logging
+    nbrtc's state changes to a file: (path, kernel baseline, log path, live state)."""
     path, base = open_nb(page, jupyter_server, request, [CAM_CELL, VIEW_CELL])
     log = tmp_path / "nbrtc.log"
     install_kernel_log(page, log)
     run(page, 1)
     wait_live(page, views=1, streams=1)
     run(page, 2)
-    st = wait_live(page, views=2, streams=2)
+    return path, base, log, wait_live(page, views=2, streams=2)
+
+
+def test_tab_reloaded(page, jupyter_server, request, tmp_path):
+    """Row 5b: reload: the old page's streams go within 5 s; re-rendered views stream anew."""
+    path, base, log, st = open_camera_and_view(page, jupyter_server, request, tmp_path)
     old_ids = {s["id"] for s in st["streams"]}
     old_page = {s["page"] for s in st["streams"]}
     # Save, so that the reloaded notebook has the widget outputs to render again.
@@ -750,13 +755,7 @@ def test_tab_reloaded(page, jupyter_server, request, tmp_path):
 
 def test_renderer_crash(page, jupyter_server, request, tmp_path):
     """Row 5c: the tab's renderer crashes (no pagehide): kernel watchdog closes in 5 s."""
-    _, base = open_nb(page, jupyter_server, request, [CAM_CELL, VIEW_CELL])
-    log = tmp_path / "nbrtc.log"
-    install_kernel_log(page, log)
-    run(page, 1)
-    wait_live(page, views=1, streams=1)
-    run(page, 2)
-    st = wait_live(page, views=2, streams=2)
+    _, base, log, st = open_camera_and_view(page, jupyter_server, request, tmp_path)
     ids = {s["id"] for s in st["streams"]}
     crashed = threading.Event()
     page.on("crash", lambda _p: crashed.set())
@@ -787,15 +786,16 @@ def test_close_in_the_displaying_cell(page, jupyter_server, request):
     _, base = open_nb(page, jupyter_server, request, [cell])
     run(page, 1)
     nothing = {"peersCreated": 0, "peersLive": 0, "tracksCreated": 0, "tracksLive": 0}
-    end = time.monotonic() + 2.0
-    seen: list[dict] = []
-    while time.monotonic() < end:  # nothing appears later
-        c = h.counters(page)
-        if c != nothing and c not in seen:
-            seen.append(c)
+
+    def watch() -> dict:  # nothing appears later
         st = kstate(page)
         assert st["streams"] == [] and st["res"]["peers"] == 0, st
-        time.sleep(0.05)
+        return h.counters(page)
+
+    seen: list[dict] = []
+    for c in h.sample_for(watch, 2.0):
+        if c != nothing and c not in seen:
+            seen.append(c)
     ev = [e for e in browser_events(page) if e["ev"] != "mouseup"]
     assert kernel_clean(kstate(page), base)
     assert browser_clean(page), h.counters(page)

@@ -94,6 +94,18 @@ class FakeBrowser:
     def run(self, coro: Any, timeout: float = 10.0) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
+    def barrier(self, widget: StreamWidget) -> None:
+        """Wait until the kernel has dispatched everything sent before this call.
+
+        A message for an unknown stream goes the same way as every other one (comm
+        handler -> media loop, in order) and always earns an error reply: once that reply
+        is here, every earlier message has been handled.
+        """
+        self._n += 1
+        sid = f"barrier-{self._n}"
+        self.send(widget, "ping", sid, {})
+        wait_for(lambda: self.of_type("error", sid), 5, what="barrier reply")
+
     def of_type(self, type_: str, stream: str | None = None) -> list[dict[str, Any]]:
         return [
             m
@@ -216,6 +228,14 @@ class FakeBrowser:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
         self.loop.close()
+
+
+def assert_holds(predicate: Callable[[], Any], seconds: float, what: str = "") -> None:
+    """Fail as soon as ``predicate`` is falsy within ``seconds`` (it must hold throughout)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        assert predicate(), f"stopped holding: {what or predicate}"
+        time.sleep(0.02)
 
 
 def wait_for(
