@@ -29,6 +29,23 @@ function setup({ kind = "camera", auto = true, traits = {} } = {}) {
   return { browser, router, model, peer, snapshots, kernel, types: () => model.sent.map((m) => m.type) };
 }
 
+/**
+ * With manual steps (auto: false): offer, answer, and stop where the camera is requested.
+ * @returns {Promise<any>} the peer's fake RTCPeerConnection
+ */
+async function negotiateUntilCamera(peer, browser, kernel) {
+  const started = peer.start();
+  await flush();
+  const pc = browser.world.pcs[0];
+  pc.offerStep.resolve({ type: "offer", sdp: "v=0\r\n" });
+  pc.localStep.resolve();
+  await started;
+  kernel("answer", { sdp: ANSWER_SDP });
+  pc.remoteStep.resolve();
+  await flush();
+  return pc;
+}
+
 describe("videoConstraints", () => {
   const cases = [
     [{ width: 640, height: 480, frame_rate: 30, device_id: "cam1" }, {
@@ -177,15 +194,7 @@ describe("view start sequence", () => {
 describe("close during negotiation creates nothing afterwards", () => {
   test("while getUserMedia is pending (after the answer)", async () => {
     const { browser, peer, model, kernel } = setup({ auto: false });
-    const started = peer.start();
-    await flush();
-    const pc = browser.world.pcs[0];
-    pc.offerStep.resolve({ type: "offer", sdp: "v=0\r\n" });
-    pc.localStep.resolve();
-    await started;
-    kernel("answer", { sdp: ANSWER_SDP });
-    pc.remoteStep.resolve();
-    await flush();
+    const pc = await negotiateUntilCamera(peer, browser, kernel);
     assert.equal(browser.world.gum.length, 1, "camera requested after the answer");
     peer.close("view-removed");
     browser.world.gum[0].resolve(browser.makeStream());
@@ -259,15 +268,7 @@ describe("close during negotiation creates nothing afterwards", () => {
 describe("failures", () => {
   test("getUserMedia denied: error then bye, words shown, nothing left", async () => {
     const { browser, peer, model, snapshots, kernel } = setup({ auto: false });
-    const started = peer.start();
-    await flush();
-    const pc = browser.world.pcs[0];
-    pc.offerStep.resolve({ type: "offer", sdp: "v=0\r\n" });
-    pc.localStep.resolve();
-    await started;
-    kernel("answer", { sdp: ANSWER_SDP });
-    pc.remoteStep.resolve();
-    await flush();
+    await negotiateUntilCamera(peer, browser, kernel);
     browser.world.gum[0].reject(Object.assign(new Error("Permission denied"), { name: "NotAllowedError" }));
     await flush();
     assert.deepEqual(

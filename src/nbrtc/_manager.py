@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ._config import config
 from ._ice import install_loopback_candidates
 from ._loop import MediaLoop
-from ._protocol import Message, ProtocolError, make_error, parse_browser_message
+from ._protocol import Message, ProtocolError, make_error, make_message, parse_browser_message
 from ._stream import KernelStream
 
 if TYPE_CHECKING:
@@ -170,19 +170,19 @@ class PeerManager:
             )
             return
         stream.heard()
-        loop = self.media.loop
+        # Tasks go through the stream, so its teardown cancels whatever is still pending.
         if msg.type == "candidate":
-            loop.create_task(stream.add_candidate(msg.payload))
+            stream._spawn(stream.add_candidate(msg.payload))
         elif msg.type == "state":
             stream.browser = {k: str(v) for k, v in msg.payload.items()}
         elif msg.type == "error":
             err = stream.browser_error(msg.payload["name"], msg.payload.get("message", ""))
-            loop.create_task(stream.fail(err))
+            stream._spawn(stream.fail(err))
         elif msg.type == "devices":
             widget._set_devices(msg.payload)
         elif msg.type == "bye":
             reason = (msg.payload or {}).get("reason", "browser closed")
-            loop.create_task(stream.close(f"browser: {reason}", notify_browser=False))
+            stream._spawn(stream.close(f"browser: {reason}", notify_browser=False))
 
     def _widget_level(self, widget: StreamWidget, msg: Message) -> None:
         if msg.type == "error":
@@ -222,14 +222,7 @@ class PeerManager:
         if refusal is not None:
             self._reply_error(widget, refusal)
             if refusal.code in ("closed", "limit", "wrong-kind"):
-                widget._send_protocol(
-                    {
-                        "v": 1,
-                        "type": "bye",
-                        "stream": msg.stream,
-                        "payload": {"reason": refusal.code},
-                    }
-                )
+                widget._send_protocol(make_message("bye", msg.stream, {"reason": refusal.code}))
             return
         stream = KernelStream(
             self,

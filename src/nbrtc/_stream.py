@@ -78,7 +78,6 @@ class KernelStream:
         self.page = page
         self.view = view
         self.created = time.monotonic()
-        self.last_heard = self.created
         self.silence = 0.0  # idle-kernel seconds since the browser last said anything
         self.browser: dict[str, str] = {}
         self.error: StreamError | None = None
@@ -247,7 +246,6 @@ class KernelStream:
 
     # --- liveness ----------------------------------------------------------------------------
     def heard(self) -> None:
-        self.last_heard = time.monotonic()
         self.silence = 0.0
 
     async def _ping_loop(self) -> None:

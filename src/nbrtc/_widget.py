@@ -69,7 +69,6 @@ class StreamWidget(anywidget.AnyWidget):
         self._streams: dict[str, KernelStream] = {}
         self._stream_lock = threading.RLock()
         self._last_stream: KernelStream | None = None
-        self._ever_streamed = False
         self._state_event = threading.Condition()
         self._widget_error: StreamError | None = None
         self._widget_error_at = 0.0
@@ -100,7 +99,6 @@ class StreamWidget(anywidget.AnyWidget):
         with self._stream_lock:
             self._streams[stream.id] = stream
             self._last_stream = stream
-            self._ever_streamed = True
 
     def _stream_state_changed(self, stream: KernelStream) -> None:
         if stream is self._last_stream or stream.state == "live":
@@ -118,25 +116,21 @@ class StreamWidget(anywidget.AnyWidget):
     def _update_state(self) -> None:
         """Derive the widget's state from its newest stream and publish it."""
         stream = self._last_stream
+        failure = self._current_error()
         if self._closed:
             new, err = "closed", self.error
-        elif self._widget_error is not None and (
-            stream is None or stream.created < self._widget_error_at
-        ):
-            new, err = "error", str(self._widget_error)
+        elif failure is not None:  # kept after the failed stream's teardown closed it
+            new, err = "error", str(failure)
+        elif stream is None:
+            new, err = "new", ""
+        elif stream.state in ("new", "connecting"):
+            new, err = "connecting", ""
+        elif stream.state == "closed":
+            # its views are gone but the widget is open: displaying it again starts a
+            # new stream, so it is back to "new", not "closed"
+            new, err = "new", ""
         else:
-            if stream is None:
-                new, err = "new", ""
-            else:
-                # a stream that failed stays "error" after its teardown closed it
-                new = "error" if stream.error else stream.state
-                err = str(stream.error) if stream.error else ""
-                if new == "new":  # a stream exists: it is connecting
-                    new = "connecting"
-                elif new == "closed":
-                    # its views are gone but the widget is open: displaying it again
-                    # starts a new stream, so it is back to "new", not "closed"
-                    new = "new"
+            new, err = stream.state, ""
         if new == "error":
             self._on_error(err)
         if self.state != new or self.error != err:
@@ -156,6 +150,7 @@ class StreamWidget(anywidget.AnyWidget):
         self._update_state()
 
     def _current_error(self) -> StreamError | None:
+        """The newest failure: the browser's (before any offer) or the newest stream's."""
         stream = self._last_stream
         if self._widget_error is not None and (
             stream is None or stream.created < self._widget_error_at
@@ -240,7 +235,7 @@ class StreamWidget(anywidget.AnyWidget):
 
     def _no_stream_error(self, call: str, acall: str) -> NotDisplayedError:
         name = type(self).__name__
-        if self._ever_streamed:
+        if self._last_stream is not None:  # it streamed before
             return NotDisplayedError(
                 f"{name} has no live view any more (its output was cleared or its tab "
                 f"closed). Display it again, then call {call} from the next cell."
@@ -296,6 +291,6 @@ class StreamWidget(anywidget.AnyWidget):
             await asyncio.sleep(0.02)
 
     def _detail(self) -> str:
-        if not self._ever_streamed:
+        if self._last_stream is None:
             return "; no browser view has connected: is the widget displayed?"
         return ""

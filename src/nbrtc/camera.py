@@ -9,26 +9,10 @@ from typing import Any
 import numpy as np
 import traitlets
 
+from ._checks import dimension, rate
 from ._frames import FrameSlot, check_format, to_ndarray
 from ._widget import StreamWidget
 from .errors import StreamClosedError, StreamError, StreamTimeoutError
-
-
-def _check_dim(name: str, value: Any) -> int | None:
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or not 16 <= value <= 4096:
-        raise ValueError(f"{name} must be an integer between 16 and 4096 (or None), got {value!r}")
-    return value
-
-
-def _check_rate(value: Any) -> float | None:
-    if value is None:
-        return None
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value <= 120:
-        raise ValueError(f"frame_rate must be a number in (0, 120] (or None), got {value!r}")
-    return float(value)
-
 
 _CONSTRAINT_KEYS = ("width", "height", "frame_rate", "device_id")
 
@@ -44,9 +28,9 @@ def _check_constraints(value: Any) -> dict[str, Any]:
     if device_id is not None and (not isinstance(device_id, str) or not device_id):
         raise ValueError(f"device_id must be a non-empty string (or None), got {device_id!r}")
     return {
-        "width": _check_dim("width", value.get("width")),
-        "height": _check_dim("height", value.get("height")),
-        "frame_rate": _check_rate(value.get("frame_rate")),
+        "width": dimension("width", value.get("width"), optional=True),
+        "height": dimension("height", value.get("height"), optional=True),
+        "frame_rate": rate("frame_rate", value.get("frame_rate"), optional=True),
         "device_id": device_id,
     }
 

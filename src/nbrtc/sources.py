@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from ._checks import dimension, rate
 from ._fanout import Fanout, SubscriberTrack
 from ._pattern import PatternPainter
 
@@ -32,19 +33,16 @@ VIDEO_CLOCK = 90_000
 _TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
 
 
-def _check_size(width: Any, height: Any) -> tuple[int, int]:
-    for name, value in (("width", width), ("height", height)):
-        if not isinstance(value, int) or isinstance(value, bool) or not 16 <= value <= 4096:
-            raise ValueError(f"{name} must be an integer between 16 and 4096, got {value!r}")
-        if value % 2:
-            raise ValueError(f"{name} must be even (video encoders need it), got {value}")
-    return width, height
+def _yuv_frame(arr: np.ndarray) -> Any:
+    """An encoder-ready (yuv420p) frame from an RGB or gray array, made once per frame.
 
+    Called on worker threads: conversion stays off the media loop, and the fan-out never
+    hands several encoders a frame they would each reformat (see _fanout.py).
+    """
+    import av
 
-def _check_fps(fps: Any) -> float:
-    if not isinstance(fps, (int, float)) or isinstance(fps, bool) or not 0 < fps <= 120:
-        raise ValueError(f"fps must be a number in (0, 120], got {fps!r}")
-    return float(fps)
+    frame = av.VideoFrame.from_ndarray(arr, format="rgb24" if arr.ndim == 3 else "gray")
+    return frame.reformat(format="yuv420p")
 
 
 class Source:
@@ -78,8 +76,9 @@ class Source:
             self._producer = producer
 
             def idle(fanout_producer: MediaStreamTrack = producer) -> None:
-                self._fanout = None
-                self._producer = None
+                if self._producer is fanout_producer:  # not a newer fan-out's
+                    self._fanout = None
+                    self._producer = None
                 try:
                     self._release_producer(fanout_producer)
                 except Exception:
@@ -145,14 +144,15 @@ class _PatternTrack(_PacedTrack):
         super().__init__(fps)
         self._painter = PatternPainter(width, height)
 
-    async def recv(self) -> Any:
-        import av
+    def _make(self, n: int) -> Any:
+        return _yuv_frame(self._painter.paint(n))
 
+    async def recv(self) -> Any:
         if self.readyState != "live":
             raise MediaStreamError
         n = await self._next_slot()
-        img = self._painter.paint(n)
-        return self._stamp(av.VideoFrame.from_ndarray(img, format="rgb24"), n)
+        frame = await asyncio.get_running_loop().run_in_executor(None, self._make, n)
+        return self._stamp(frame, n)
 
 
 class TestPattern(Source):
@@ -162,8 +162,9 @@ class TestPattern(Source):
 
     def __init__(self, width: int = 640, height: int = 480, fps: float = 30) -> None:
         super().__init__()
-        self.width, self.height = _check_size(width, height)
-        self.fps = _check_fps(fps)
+        self.width = dimension("width", width, even=True)
+        self.height = dimension("height", height, even=True)
+        self.fps = rate("fps", fps)
 
     def _make_producer(self) -> MediaStreamTrack:
         return _PatternTrack(self.width, self.height, self.fps)
@@ -192,26 +193,27 @@ class _FramesTrack(_PacedTrack):
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="nbrtc-frames")
         self._last: Any = None
 
-    async def recv(self) -> Any:
-        import av
-
-        if self.readyState != "live":
-            raise MediaStreamError
-        n = await self._next_slot()
-        loop = asyncio.get_running_loop()
+    def _next_frame(self) -> Any:
+        """Your code's next frame, encoder-ready, or None when your iterable is exhausted
+        (worker thread; StopIteration cannot travel through an asyncio future)."""
         try:
-            arr = await loop.run_in_executor(self._pool, self._owner._next_array)
+            self._last = self._owner._next_array()
         except StopIteration:
-            self.stop()
-            raise MediaStreamError from None
+            return None
         except Exception as exc:  # keep streaming the last good frame; show the error
             self._owner._report_error(f"{type(exc).__name__}: {exc}")
             if self._last is None:
-                arr = np.zeros((480, 640, 3), np.uint8)
-            else:
-                return self._stamp(self._last, n)
-        frame = av.VideoFrame.from_ndarray(arr, format="rgb24" if arr.ndim == 3 else "gray")
-        self._last = frame
+                self._last = np.zeros((480, 640, 3), np.uint8)
+        return _yuv_frame(self._last)
+
+    async def recv(self) -> Any:
+        if self.readyState != "live":
+            raise MediaStreamError
+        n = await self._next_slot()
+        frame = await asyncio.get_running_loop().run_in_executor(self._pool, self._next_frame)
+        if frame is None:
+            self.stop()
+            raise MediaStreamError
         return self._stamp(frame, n)
 
     def stop(self) -> None:
@@ -224,7 +226,7 @@ class FramesSource(Source):
 
     def __init__(self, source: Iterable[np.ndarray] | Callable[[], np.ndarray], fps: float) -> None:
         super().__init__()
-        self.fps = _check_fps(fps)
+        self.fps = rate("fps", fps)
         if callable(source) and not isinstance(source, Iterable):
             self._call: Callable[[], np.ndarray] | None = source
             self._iter: Iterator[np.ndarray] | None = None
