@@ -777,15 +777,17 @@ def test_renderer_crash(page, jupyter_server, request, tmp_path):
 
 
 def test_close_in_the_displaying_cell(page, jupyter_server, request):
-    """Row 6a: ``cam = Camera(); display(cam); cam.close()`` in one cell: nothing, ever.
+    """Row 6a: ``cam = Camera(); display(cam); cam.close()`` in one cell: no camera, ever.
 
-    The widget is closed before its view can even render, so the browser must never
-    open the camera or create a peer for it, and the kernel must never make a stream.
+    The widget is closed around the time its view renders. The kernel must never make
+    a stream and the browser must never open the camera. The browser may construct an
+    RTCPeerConnection when the render lands before the close message does (the page
+    cannot know of a close that has not reached it; seen about once in twenty runs):
+    that peer never gets a track, is refused by the kernel and is closed at once.
     """
     cell = "cam = nbrtc.Camera(); display(cam); cam.close()"
     _, base = open_nb(page, jupyter_server, request, [cell])
     run(page, 1)
-    nothing = {"peersCreated": 0, "peersLive": 0, "tracksCreated": 0, "tracksLive": 0}
 
     def watch() -> dict:  # nothing appears later
         st = kstate(page)
@@ -794,16 +796,18 @@ def test_close_in_the_displaying_cell(page, jupyter_server, request):
 
     seen: list[dict] = []
     for c in h.sample_for(watch, 2.0):
-        if c != nothing and c not in seen:
+        if c not in seen:
             seen.append(c)
-    ev = [e for e in browser_events(page) if e["ev"] != "mouseup"]
+    ev = [e["ev"] for e in browser_events(page) if e["ev"] != "mouseup"]
+    print("browser counters seen:", seen, "events:", ev)
     assert kernel_clean(kstate(page), base)
     assert browser_clean(page), h.counters(page)
     assert kq(page, "cam.state") == "'closed'"
-    assert not seen, (
-        f"the browser acquired something for a widget closed in its own cell: {seen}; "
-        f"events: {[e['ev'] for e in ev]}"
+    assert all(c["tracksCreated"] == 0 for c in seen), (
+        f"the browser opened the camera for a widget closed in its own cell: {seen}; events: {ev}"
     )
+    assert all(c["peersCreated"] <= 1 for c in seen), seen
+    assert "gum-call" not in ev, f"getUserMedia was called: {ev}"
 
 
 def test_close_while_offer_in_flight(page, jupyter_server, request):
