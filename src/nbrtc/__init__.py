@@ -10,7 +10,8 @@ from . import sources
 from ._config import Config, config
 from ._manager import PeerManager, manager
 from ._version import __version__
-from .camera import Camera
+from .camera import Camera, ScreenShare
+from .channel import Channel
 from .errors import (
     CameraError,
     NbrtcError,
@@ -19,15 +20,22 @@ from .errors import (
     StreamError,
     StreamTimeoutError,
 )
-from .video_view import VideoView
+from .grid import Grid
+from .microphone import Microphone
+from .video_view import AudioView, VideoView
 
 __all__ = [
+    "AudioView",
     "Camera",
     "CameraError",
+    "Channel",
     "Config",
+    "Grid",
+    "Microphone",
     "NbrtcError",
     "NotDisplayedError",
     "PeerManager",
+    "ScreenShare",
     "StreamClosedError",
     "StreamError",
     "StreamTimeoutError",

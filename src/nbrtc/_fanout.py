@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -23,14 +24,22 @@ def _to_yuv420p(frame: Any) -> Any:
     return converted
 
 
+#: audio frames (20 ms each) a subscriber may hold before the oldest is dropped
+AUDIO_BACKLOG = 25
+
+
 class SubscriberTrack(MediaStreamTrack):
-    """What one consumer (one kernel peer) sends: the newest frame of the producer."""
+    """What one consumer (one kernel peer) sends.
+
+    Video: the newest frame of the producer (a slow encoder skips frames, never lags).
+    Audio: every frame in order, up to AUDIO_BACKLOG (skipping audio would click).
+    """
 
     def __init__(self, fanout: Fanout, kind: str) -> None:
         super().__init__()
         self.kind = kind
         self._fanout = fanout
-        self._frame: Any = None
+        self._frames: deque[Any] = deque(maxlen=1 if kind == "video" else AUDIO_BACKLOG)
         self._ended = False
         self._event = asyncio.Event()
 
@@ -38,18 +47,20 @@ class SubscriberTrack(MediaStreamTrack):
         if frame is None:
             self._ended = True
         else:
-            self._frame = frame
+            self._frames.append(frame)
         self._event.set()
 
     async def recv(self) -> Any:
-        if self.readyState != "live":
-            raise MediaStreamError
-        await self._event.wait()
-        self._event.clear()
-        if self._ended or self._frame is None:
-            self.stop()
-            raise MediaStreamError
-        return self._frame
+        while True:
+            if self.readyState != "live":
+                raise MediaStreamError
+            if self._frames:
+                return self._frames.popleft()
+            if self._ended:
+                self.stop()
+                raise MediaStreamError
+            await self._event.wait()
+            self._event.clear()
 
     def stop(self) -> None:
         if self.readyState == "live":
@@ -95,7 +106,7 @@ class Fanout:
             try:
                 frame = await self.producer.recv()
                 fmt = getattr(getattr(frame, "format", None), "name", "yuv420p")
-                if fmt != "yuv420p":
+                if self.producer.kind == "video" and fmt != "yuv420p":
                     # Convert once, here, for every subscriber. Otherwise each
                     # subscriber's VP8 encoder calls frame.reformat() on the SAME frame
                     # from its own codec thread; PyAV caches one swscale context per

@@ -7,30 +7,54 @@ numpy happens in the consumer's thread, never on the media loop.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
+import contextlib
 import threading
 import time
 from collections import deque
 from typing import Any
 
-import numpy as np
-
 FORMATS = {"rgb24": "rgb24", "rgb": "rgb24", "bgr24": "bgr24", "bgr": "bgr24", "gray": "gray"}
+#: ``format="av"`` hands over the decoded ``av.VideoFrame`` itself
+AV = "av"
 
 
-def check_format(fmt: str) -> str:
-    """Return PyAV's name for ``fmt`` or raise a ValueError naming the choices."""
+def check_format(fmt: str, allow_av: bool = False) -> str:
+    """Return PyAV's name for ``fmt`` (or ``"av"``) or raise a ValueError naming the choices."""
+    if allow_av and fmt == AV:
+        return AV
     try:
         return FORMATS[fmt]
     except (KeyError, TypeError):
+        extra = " or 'av' (the av.VideoFrame itself)" if allow_av else ""
         raise ValueError(
-            f"format={fmt!r} is not supported; use 'rgb24' (default), 'bgr24' or 'gray'"
+            f"format={fmt!r} is not supported; use 'rgb24' (default), 'bgr24', 'gray'{extra}"
         ) from None
 
 
-def to_ndarray(frame: Any, fmt: str = "rgb24") -> np.ndarray:
-    """Convert an ``av.VideoFrame`` to a uint8 array: (H, W, 3) for rgb24/bgr24, (H, W) gray."""
-    return frame.to_ndarray(format=check_format(fmt))
+def check_size(size: Any) -> tuple[int, int] | None:
+    """``None`` or a validated ``(width, height)`` of positive even ints."""
+    if size is None:
+        return None
+    if (
+        not isinstance(size, (tuple, list))
+        or len(size) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)
+    ):
+        raise ValueError(f"size must be (width, height) in pixels, e.g. (320, 240); got {size!r}")
+    return int(size[0]), int(size[1])
+
+
+def to_ndarray(frame: Any, fmt: str = "rgb24", size: tuple[int, int] | None = None) -> Any:
+    """Convert an ``av.VideoFrame``: (H, W, 3) uint8 for rgb24/bgr24, (H, W) for gray, or
+    the frame itself for ``"av"``; resized to ``size=(width, height)`` on the way."""
+    fmt = check_format(fmt, allow_av=True)
+    if fmt == AV:
+        return frame if size is None else frame.reformat(width=size[0], height=size[1])
+    if size is not None:
+        return frame.to_ndarray(width=size[0], height=size[1], format=fmt)
+    return frame.to_ndarray(format=fmt)
 
 
 class FrameSlot:
@@ -102,3 +126,186 @@ class FrameSlot:
     def clear(self) -> None:
         with self._lock:
             self._frame = None
+
+
+class FrameQueue:
+    """Frames for one consumer (an iterator, a capture), bounded, oldest dropped first.
+
+    ``maxsize=1`` is newest-frame-wins. The media thread calls :meth:`put`, which never
+    blocks; a consumer that stops reading loses old frames (counted in ``dropped``) and
+    never makes memory or latency grow. One consumer per queue; any thread.
+    """
+
+    def __init__(self, maxsize: int = 1) -> None:
+        self.maxsize = maxsize
+        self._lock = threading.Lock()
+        self._items: deque[Any] = deque()
+        self._waiter: concurrent.futures.Future[None] | None = None
+        self._closed: BaseException | None = None
+        self.received = 0
+        self.dropped = 0
+
+    def put(self, frame: Any) -> None:
+        """Append ``frame``; drop the oldest when full (media thread)."""
+        with self._lock:
+            if self._closed is not None:
+                return
+            if len(self._items) >= self.maxsize:
+                self._items.popleft()
+                self.dropped += 1
+            self._items.append(frame)
+            self.received += 1
+            waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def close(self, exc: BaseException) -> None:
+        """No more frames: a waiting consumer gets ``exc`` once the queue is empty."""
+        with self._lock:
+            if self._closed is None:
+                self._closed = exc
+            waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed is not None
+
+    def poll(self) -> tuple[Any, concurrent.futures.Future[None] | None]:
+        """``(frame, None)`` when one is queued, else ``(None, future)`` done when there
+        may be one. Raises the close reason once closed and drained."""
+        with self._lock:
+            if self._items:
+                return self._items.popleft(), None
+            if self._closed is not None:
+                raise self._closed
+            if self._waiter is None or self._waiter.done():
+                self._waiter = concurrent.futures.Future()
+            return None, self._waiter
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+class FramesEnded(Exception):
+    """Closes a FrameQueue when its widget closed: iteration ends without an error."""
+
+
+class FrameIterator:
+    """What ``cam.frames()`` returns: iterate it with ``for`` or ``async for``.
+
+    Each item is the next frame (converted in the consumer's thread, never on the media
+    loop). With the default ``queue=None`` delivery is newest-frame-wins: frames that
+    arrive while you work are skipped and counted in ``dropped``. ``queue=N`` keeps up to
+    N frames (oldest dropped beyond that). Iteration ends after ``max_frames`` or when the
+    widget closes; a failed stream raises its error; no frame for ``timeout`` seconds
+    raises ``StreamTimeoutError``. ``close()`` (or leaving a ``with`` block, or breaking
+    out of the loop and dropping the iterator) stops the delivery.
+    """
+
+    def __init__(
+        self,
+        owner: Any,
+        queue: FrameQueue,
+        *,
+        max_frames: int | None,
+        fmt: str,
+        size: tuple[int, int] | None,
+        timeout: float,
+        call: str,
+    ) -> None:
+        self._owner = owner
+        self._queue = queue
+        self._max = max_frames
+        self._fmt = fmt
+        self._size = size
+        self._timeout = timeout
+        self._call = call
+        self.count = 0
+
+    @property
+    def dropped(self) -> int:
+        """Frames that arrived but were skipped (newest-frame-wins or a full queue)."""
+        return self._queue.dropped
+
+    @property
+    def received(self) -> int:
+        """Frames that arrived for this iterator."""
+        return self._queue.received
+
+    def close(self) -> None:
+        """Stop delivering frames to this iterator (idempotent, any thread)."""
+        if not self._queue.closed:
+            self._queue.close(FramesEnded())
+        self._owner._detach_queue(self._queue)
+
+    def __enter__(self) -> FrameIterator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+    def _done(self) -> bool:
+        if self._max is not None and self.count >= self._max:
+            self.close()
+            return True
+        return False
+
+    def _take(self, frame: Any) -> Any:
+        self.count += 1
+        return to_ndarray(frame, self._fmt, self._size)
+
+    # --- sync ---------------------------------------------------------------------------
+    def __iter__(self) -> FrameIterator:
+        return self
+
+    def __next__(self) -> Any:
+        if self._done():
+            raise StopIteration
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                frame, fut = self._queue.poll()
+            except FramesEnded:
+                raise StopIteration from None
+            if frame is not None:
+                return self._take(frame)
+            self._owner._raise_if_unusable()
+            if self._owner._blocking_would_deadlock():
+                raise self._owner._no_stream_error(
+                    self._call, self._call.replace("frames", "aframes")
+                )
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise self._owner._timeout_error(self._timeout)
+            # short waits: a stream that fails or closes meanwhile is noticed promptly
+            with contextlib.suppress(concurrent.futures.TimeoutError):
+                fut.result(min(left, 0.25))  # type: ignore[union-attr]
+
+    # --- async --------------------------------------------------------------------------
+    def __aiter__(self) -> FrameIterator:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._done():
+            raise StopAsyncIteration
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                frame, fut = self._queue.poll()
+            except FramesEnded:
+                raise StopAsyncIteration from None
+            if frame is not None:
+                return self._take(frame)
+            self._owner._raise_if_unusable()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise self._owner._timeout_error(self._timeout)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.wrap_future(fut), min(left, 0.25))  # type: ignore[arg-type]

@@ -19,7 +19,7 @@ STREAM_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 BROWSER_TYPES = frozenset({"offer", "candidate", "state", "error", "devices", "ping", "bye"})
 KERNEL_TYPES = frozenset({"answer", "state", "ping", "bye", "error"})
-STREAM_KINDS = frozenset({"camera", "view"})
+STREAM_KINDS = frozenset({"camera", "screen", "microphone", "view", "audio"})
 
 #: error codes of ``error`` replies (docs/protocol.md)
 ERROR_CODES = frozenset(

@@ -36,6 +36,9 @@ _ALLOWED = {
     "closed": set(),
 }
 
+#: kinds whose stream carries media from the browser: live at the first received frame
+SENDING_KINDS = frozenset({"camera", "screen", "microphone"})
+
 PING_INTERVAL = 0.4
 CLOSE_TIMEOUT = 1.0
 
@@ -82,6 +85,7 @@ class KernelStream:
         self.browser: dict[str, str] = {}
         self.error: StreamError | None = None
         self.frames = 0
+        self.audio_frames = 0
         self._state = "new"
         self._pc: RTCPeerConnection | None = None
         self._remote_set = False
@@ -148,6 +152,7 @@ class KernelStream:
             self._pc = pc
             pc.on("connectionstatechange", self._on_pc_state)
             pc.on("track", self._on_track)
+            pc.on("datachannel", self._on_datachannel)
             async with self._candidate_lock:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
                 if self.closed:
@@ -165,6 +170,7 @@ class KernelStream:
             await pc.setLocalDescription(answer)  # gathers the kernel's candidates
             if self.closed:
                 return
+            widget._stream_negotiated(self)  # e.g. open the widget's data channels
             self.timings["answer"] = time.monotonic() - self.created
             self.send("answer", {"sdp": pc.localDescription.sdp})
         except Exception as exc:
@@ -208,7 +214,7 @@ class KernelStream:
             return
         state = pc.connectionState
         log.debug("stream %s: kernel peer connectionState %s", self.id, state)
-        if state == "connected" and self.kind == "view":
+        if state == "connected" and self.kind not in SENDING_KINDS:
             self._set_state("live", "connected")
         elif state == "failed":
             if pc.iceConnectionState == "failed":
@@ -227,22 +233,47 @@ class KernelStream:
             self._spawn(self.close("peer closed", notify_browser=True))
 
     def _on_track(self, track: MediaStreamTrack) -> None:
-        if track.kind == "video" and not self.closed:
+        if not self.closed and track.kind in ("video", "audio"):
             self._spawn(self._consume(track))
+
+    def _on_datachannel(self, channel: Any) -> None:
+        widget = self.widget
+        if widget is not None and not self.closed:
+            widget._on_datachannel(self, channel)
+
+    def open_channel(self, label: str) -> Any:
+        """A new data channel named ``label`` on this stream's peer (None if it has none)."""
+        pc = self._pc
+        if pc is None or self.closed or pc.sctp is None:
+            return None
+        return pc.createDataChannel(label)
 
     async def _consume(self, track: MediaStreamTrack) -> None:
         """Read decoded frames and hand them to the widget (newest frame wins there)."""
         widget = self.widget
+        video = track.kind == "video"
         while not self.closed and widget is not None:
             try:
                 frame = await track.recv()
             except MediaStreamError:
                 return
-            self.frames += 1
-            if self.frames == 1:
-                self.timings["first_frame"] = time.monotonic() - self.created
-                self._set_state("live", f"first frame {frame.width}x{frame.height}")
-            widget._on_frame(self, frame)
+            if video:
+                self.frames += 1
+                first = self.frames == 1
+                what = f"first frame {frame.width}x{frame.height}"
+            else:
+                self.audio_frames += 1
+                first = self.audio_frames == 1
+                what = f"first audio {frame.sample_rate} Hz {frame.layout.name}"
+            if first:
+                self.timings["first_frame" if video else "first_audio"] = (
+                    time.monotonic() - self.created
+                )
+                self._set_state("live", what)
+            if video:
+                widget._on_frame(self, frame)
+            else:
+                widget._on_audio(self, frame)
 
     # --- liveness ----------------------------------------------------------------------------
     def heard(self) -> None:
@@ -315,6 +346,7 @@ class KernelStream:
             "state": self._state,
             "age": round(time.monotonic() - self.created, 3),
             "frames": self.frames,
+            "audio_frames": self.audio_frames,
             "browser": dict(self.browser),
             "error": str(self.error) if self.error else None,
             # seconds from the offer's arrival: answer sent, first frame, live, closed

@@ -22,6 +22,7 @@ import traitlets
 from ._config import check_ice_servers, config
 from ._manager import manager
 from ._version import __version__
+from .channel import CONTROL_LABEL, Channel, check_label
 from .errors import (
     NotDisplayedError,
     StreamClosedError,
@@ -73,6 +74,7 @@ class StreamWidget(anywidget.AnyWidget):
         self._widget_error: StreamError | None = None
         self._widget_error_at = 0.0
         self._servers = servers
+        self._channels: dict[str, Channel] = {}
         super().__init__(kind=self._kind, rtc_config={"iceServers": servers}, **kwargs)
         self._manager = manager()
         self._manager.register(self)
@@ -107,6 +109,8 @@ class StreamWidget(anywidget.AnyWidget):
             self._update_state()
 
     def _stream_closed(self, stream: KernelStream) -> None:
+        for channel in list(self._channels.values()):
+            channel._detach(stream.id)
         with self._stream_lock:
             self._streams.pop(stream.id, None)
             if self._last_stream is stream and self._streams:
@@ -171,6 +175,60 @@ class StreamWidget(anywidget.AnyWidget):
     def _set_devices(self, devices: list[dict[str, str]]) -> None:
         """The browser's device list (media loop)."""
 
+    def _on_audio(self, stream: KernelStream, frame: Any) -> None:
+        """A decoded audio frame from ``stream`` (media loop)."""
+
+    def _stream_negotiated(self, stream: KernelStream) -> None:
+        """``stream`` has its answer: open the widget's data channels on it (media loop)."""
+        for channel in list(self._channels.values()):
+            dc = stream.open_channel(channel.label)
+            if dc is not None:
+                channel._attach(stream.id, dc)
+
+    def _on_datachannel(self, stream: KernelStream, dc: Any) -> None:
+        """The browser opened a data channel on ``stream`` (media loop)."""
+        if dc.label == CONTROL_LABEL:
+            return
+        try:
+            channel = self.channel(dc.label)
+        except (ValueError, StreamClosedError):
+            dc.close()
+            return
+        channel._attach(stream.id, dc)
+
+    # --- data channels --------------------------------------------------------------------
+    def channel(self, label: str) -> Channel:
+        """The data channel named ``label`` on every view's peer (made on first use).
+
+        ``ch.send({"hello": 1})`` / ``ch.send(b"...")`` to the browser; ``ch.on_message(fn)``
+        or ``ch.recv()`` for what the browser sends. It is opened on each live stream now
+        and on every stream that connects later, and closes with the widget.
+        """
+        label = check_label(label)
+        if self._closed:
+            raise StreamClosedError(f"{type(self).__name__} is closed; it has no channels")
+        with self._stream_lock:
+            existing = self._channels.get(label)
+            if existing is not None:
+                return existing
+            channel = self._channels[label] = Channel(self, label)
+            live = [s for s in self._streams.values() if not s.closed]
+        if live:
+            self._manager.media.call_soon(self._open_on_streams, channel, live)
+        return channel
+
+    def _open_on_streams(self, channel: Channel, streams: list[KernelStream]) -> None:
+        for stream in streams:
+            if stream.id not in channel._dcs and "answer" in stream.timings:
+                dc = stream.open_channel(channel.label)
+                if dc is not None:
+                    channel._attach(stream.id, dc)
+
+    def _channel_closed(self, channel: Channel) -> None:
+        with self._stream_lock:
+            if self._channels.get(channel.label) is channel:
+                del self._channels[channel.label]
+
     # --- public -----------------------------------------------------------------------
     @property
     def streams(self) -> list[dict[str, Any]]:
@@ -198,6 +256,8 @@ class StreamWidget(anywidget.AnyWidget):
             except Exception:
                 log.debug("teardown error", exc_info=True)
         self._update_state()
+        for channel in list(self._channels.values()):
+            channel.close()
         self._closed_cleanup()
         try:
             super().close()

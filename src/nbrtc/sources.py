@@ -27,7 +27,7 @@ from ._pattern import PatternPainter
 
 log = logging.getLogger("nbrtc")
 
-__all__ = ["Source", "file", "frames", "test_pattern", "track"]
+__all__ = ["Source", "audio", "file", "frames", "test_pattern", "tone", "track"]
 
 VIDEO_CLOCK = 90_000
 _TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
@@ -401,13 +401,17 @@ def file(path_or_url: str | os.PathLike[str], loop: bool = False) -> FileSource:
 
 
 class TrackSource(Source):
-    """Any aiortc video ``MediaStreamTrack`` you made (see :func:`track`)."""
+    """Any aiortc ``MediaStreamTrack`` you made, video or audio (see :func:`track`)."""
 
     def __init__(self, media_track: MediaStreamTrack) -> None:
         super().__init__()
-        if not isinstance(media_track, MediaStreamTrack) or media_track.kind != "video":
-            raise TypeError("track() needs an aiortc MediaStreamTrack of kind 'video'")
+        if not isinstance(media_track, MediaStreamTrack) or media_track.kind not in (
+            "video",
+            "audio",
+        ):
+            raise TypeError("track() needs an aiortc MediaStreamTrack of kind 'video' or 'audio'")
         self.track = media_track
+        self.kind = media_track.kind
 
     def _make_producer(self) -> MediaStreamTrack:
         return self.track
@@ -420,17 +424,215 @@ class TrackSource(Source):
 
 
 def track(media_track: MediaStreamTrack) -> TrackSource:
-    """Wrap an aiortc video track so that any number of views can show it."""
+    """Wrap an aiortc video or audio track so that any number of views can play it."""
     return TrackSource(media_track)
+
+
+# --- audio --------------------------------------------------------------------------------
+AUDIO_FRAME_SECONDS = 0.02
+
+
+class _PacedAudioTrack(MediaStreamTrack):
+    """20 ms signed 16-bit frames at real time; subclasses fill in the samples."""
+
+    kind = "audio"
+
+    def __init__(self, sample_rate: int, channels: int) -> None:
+        super().__init__()
+        self._rate = sample_rate
+        self._channels = channels
+        self._per_frame = round(sample_rate * AUDIO_FRAME_SECONDS)
+        self._n = 0
+        self._t0: float | None = None
+
+    def _samples(self, start: int, count: int) -> np.ndarray | None:  # pragma: no cover
+        """(channels, count) int16 starting at sample ``start``; None at the end."""
+        raise NotImplementedError
+
+    async def recv(self) -> Any:
+        import av
+
+        if self.readyState != "live":
+            raise MediaStreamError
+        now = time.monotonic()
+        if self._t0 is None:
+            self._t0 = now
+        due = self._t0 + self._n * AUDIO_FRAME_SECONDS
+        if now - due > 0.2:  # the loop stalled: restart the clock rather than burst
+            self._t0 = now - self._n * AUDIO_FRAME_SECONDS
+            due = now
+        if due > now:
+            await asyncio.sleep(due - now)
+        start = self._n * self._per_frame
+        block = self._samples(start, self._per_frame)
+        if block is None:
+            self.stop()
+            raise MediaStreamError
+        self._n += 1
+        layout = "mono" if self._channels == 1 else "stereo"
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(block.T).reshape(1, -1), format="s16", layout=layout
+        )
+        frame.sample_rate = self._rate
+        frame.pts = start
+        frame.time_base = fractions.Fraction(1, self._rate)
+        return frame
+
+
+class _ToneTrack(_PacedAudioTrack):
+    def __init__(self, owner: Tone) -> None:
+        super().__init__(owner.sample_rate, owner.channels)
+        self._owner = owner
+
+    def _samples(self, start: int, count: int) -> np.ndarray:
+        t = (np.arange(start, start + count) / self._rate).astype(np.float64)
+        wave = self._owner.amplitude * np.sin(2 * np.pi * self._owner.frequency * t)
+        block = np.round(wave * 32767).astype(np.int16)
+        return np.tile(block, (self._channels, 1))
+
+
+def _audio_rate(sample_rate: Any) -> int:
+    if (
+        not isinstance(sample_rate, int)
+        or isinstance(sample_rate, bool)
+        or not (8000 <= sample_rate <= 192_000)
+    ):
+        raise ValueError(f"sample_rate must be an int from 8000 to 192000 Hz, got {sample_rate!r}")
+    return sample_rate
+
+
+def _audio_channels(channels: Any) -> int:
+    if channels not in (1, 2) or isinstance(channels, bool):
+        raise ValueError(f"channels must be 1 (mono) or 2 (stereo), got {channels!r}")
+    return int(channels)
+
+
+class Tone(Source):
+    """A sine tone (see :func:`tone`). ``frequency`` and ``amplitude`` may be changed live."""
+
+    kind = "audio"
+
+    def __init__(self, frequency: float, amplitude: float, sample_rate: int, channels: int) -> None:
+        super().__init__()
+        if (
+            not isinstance(frequency, (int, float))
+            or isinstance(frequency, bool)
+            or not 0 < frequency <= sample_rate / 2
+        ):
+            raise ValueError(f"frequency must be in (0, sample_rate / 2] Hz, got {frequency!r}")
+        self.frequency = float(frequency)
+        if not isinstance(amplitude, (int, float)) or not 0 <= amplitude <= 1:
+            raise ValueError(f"amplitude must be from 0 to 1 (full scale), got {amplitude!r}")
+        self.amplitude = float(amplitude)
+        self.sample_rate = _audio_rate(sample_rate)
+        self.channels = _audio_channels(channels)
+
+    def _make_producer(self) -> MediaStreamTrack:
+        return _ToneTrack(self)
+
+    def __repr__(self) -> str:
+        return f"tone({self.frequency:g}, amplitude={self.amplitude:g})"
+
+
+def tone(
+    frequency: float = 440.0,
+    *,
+    amplitude: float = 0.2,
+    sample_rate: int = 48_000,
+    channels: int = 1,
+) -> Tone:
+    """A sine tone for :class:`nbrtc.AudioView` (or ``VideoView(..., audio=...)``)."""
+    return Tone(frequency, amplitude, sample_rate, channels)
+
+
+class _ArrayAudioTrack(_PacedAudioTrack):
+    def __init__(self, owner: AudioArraySource) -> None:
+        super().__init__(owner.sample_rate, owner.data.shape[0])
+        self._owner = owner
+
+    def _samples(self, start: int, count: int) -> np.ndarray | None:
+        data = self._owner.data
+        total = data.shape[1]
+        if not self._owner.loop:
+            if start >= total:
+                return None
+            block = data[:, start : start + count]
+        else:
+            idx = np.arange(start, start + count) % total
+            block = data[:, idx]
+        if block.shape[1] < count:  # the last partial frame: pad with silence
+            block = np.pad(block, ((0, 0), (0, count - block.shape[1])))
+        return block
+
+
+class AudioArraySource(Source):
+    """Sound from a numpy array (see :func:`audio`)."""
+
+    kind = "audio"
+
+    def __init__(self, samples: Any, sample_rate: int, loop: bool) -> None:
+        super().__init__()
+        self.sample_rate = _audio_rate(sample_rate)
+        arr = np.asarray(samples)
+        if arr.ndim == 1:
+            arr = arr[np.newaxis, :]
+        if arr.ndim != 2 or arr.shape[0] not in (1, 2) or arr.shape[1] == 0:
+            raise ValueError(
+                "audio() takes (samples,) or (channels, samples) with 1 or 2 channels, "
+                f"got shape {np.asarray(samples).shape}"
+            )
+        if arr.dtype == np.int16:
+            data = arr
+        elif np.issubdtype(arr.dtype, np.floating):
+            if not np.all(np.isfinite(arr)):
+                raise ValueError("audio() samples must be finite (no NaN or inf)")
+            data = np.round(np.clip(arr, -1.0, 1.0) * 32767).astype(np.int16)
+        else:
+            raise TypeError(f"audio() takes float samples in [-1, 1] or int16, got {arr.dtype}")
+        self.data = np.ascontiguousarray(data)
+        self.loop = bool(loop)
+
+    @property
+    def duration(self) -> float:
+        return self.data.shape[1] / self.sample_rate
+
+    def _make_producer(self) -> MediaStreamTrack:
+        return _ArrayAudioTrack(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"audio(<{self.data.shape[0]} ch, {self.duration:.2f} s>, "
+            f"sample_rate={self.sample_rate}, loop={self.loop})"
+        )
+
+
+def audio(samples: Any, sample_rate: int = 48_000, *, loop: bool = False) -> AudioArraySource:
+    """Sound from numpy: ``(samples,)`` or ``(channels, samples)``, float in [-1, 1] or
+    int16, played at ``sample_rate``; ``loop=True`` repeats it."""
+    return AudioArraySource(samples, sample_rate, loop)
+
+
+def as_audio_source(value: Any) -> Source:
+    """An AudioView / ``VideoView(audio=...)`` argument as an audio Source."""
+    if isinstance(value, Source) and value.kind == "audio":
+        return value
+    if isinstance(value, MediaStreamTrack) and value.kind == "audio":
+        return track(value)
+    if isinstance(value, np.ndarray):
+        return audio(value)
+    raise TypeError(
+        "an audio source is sources.tone(...), sources.audio(array, sample_rate), or an "
+        f"aiortc audio MediaStreamTrack; got {type(value).__name__}"
+    )
 
 
 def as_source(value: Any) -> Source:
     """Turn a VideoView argument into a Source, or raise a TypeError naming what works."""
     if value is None:
         return test_pattern()
-    if isinstance(value, Source):
+    if isinstance(value, Source) and value.kind == "video":
         return value
-    if isinstance(value, MediaStreamTrack):
+    if isinstance(value, MediaStreamTrack) and value.kind == "video":
         return track(value)
     if isinstance(value, (str, os.PathLike)):
         return file(value)

@@ -51,6 +51,34 @@ class CountingTrack(MediaStreamTrack):
         return frame
 
 
+class BeepTrack(MediaStreamTrack):
+    """A fake microphone: 20 ms frames of 48 kHz stereo s16, a 1 kHz tone (like Chromium's
+    fake device, which beeps)."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.n = 0
+        self.t0 = time.monotonic()
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        due = self.t0 + self.n * 0.02
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        t = np.arange(self.n * 960, (self.n + 1) * 960) / 48000.0
+        mono = (0.25 * 32767 * np.sin(2 * np.pi * 1000 * t)).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(
+            np.repeat(mono, 2).reshape(1, -1), format="s16", layout="stereo"
+        )
+        frame.sample_rate = 48000
+        frame.pts = self.n * 960
+        frame.time_base = fractions.Fraction(1, 48000)
+        self.n += 1
+        return frame
+
+
 class FakeBrowser:
     """Plays the browser side of one page for any number of widgets."""
 
@@ -65,6 +93,10 @@ class FakeBrowser:
         self.pcs: dict[str, RTCPeerConnection] = {}
         self.widgets: dict[str, StreamWidget] = {}
         self.frames: dict[str, list[np.ndarray]] = {}
+        self.frame_counts: dict[str, int] = {}
+        self.audio_frames: dict[str, int] = {}
+        self.channels: dict[tuple[str, str], Any] = {}
+        self.messages: dict[tuple[str, str], list[Any]] = {}
         self.tracks: list[MediaStreamTrack] = []
         self._n = 0
         self.drop_answers = False
@@ -118,28 +150,59 @@ class FakeBrowser:
         self._n += 1
         return f"{self.page}-{self._n}"
 
-    def start(self, widget: StreamWidget, kind: str | None = None, trickle: bool = True) -> str:
-        """Create a peer, send the offer (without candidates), then trickle candidates."""
+    def start(
+        self,
+        widget: StreamWidget,
+        kind: str | None = None,
+        trickle: bool = True,
+        audio: bool | None = None,
+    ) -> str:
+        """Create a peer shaped like the real page's for ``kind``, send the offer
+        (without candidates), then trickle candidates."""
         sid = self.new_stream_id()
         self.widgets[sid] = widget
-        self.run(self._start(widget, sid, kind or widget._kind, trickle))
+        if audio is None:
+            audio = bool(getattr(widget, "audio", False))
+        self.run(self._start(widget, sid, kind or widget._kind, trickle, audio))
         return sid
 
-    async def _start(self, widget: StreamWidget, sid: str, kind: str, trickle: bool) -> None:
+    async def _start(
+        self, widget: StreamWidget, sid: str, kind: str, trickle: bool, audio: bool = False
+    ) -> None:
         pc = RTCPeerConnection()
         self.pcs[sid] = pc
         self.frames[sid] = []
-        if kind == "camera":
+        self.frame_counts[sid] = 0
+        self.audio_frames[sid] = 0
+        if kind in ("camera", "screen"):
             track = CountingTrack()
             self.tracks.append(track)
-            pc.addTransceiver(track, direction="sendonly")
+            # sendrecv, as the page does: the kernel may send processed video back
+            pc.addTransceiver(track, direction="sendrecv")
+            if audio:
+                beep = BeepTrack()
+                self.tracks.append(beep)
+                pc.addTransceiver(beep, direction="sendonly")
+        elif kind == "microphone":
+            beep = BeepTrack()
+            self.tracks.append(beep)
+            pc.addTransceiver(beep, direction="sendonly")
+        elif kind == "audio":
+            pc.addTransceiver("audio", direction="recvonly")
         else:
             pc.addTransceiver("video", direction="recvonly")
+            pc.addTransceiver("audio", direction="recvonly")
 
-            @pc.on("track")
-            def on_track(track: MediaStreamTrack) -> None:
-                self._spawn(self._read(sid, track))
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            self._spawn(self._read(sid, track))
 
+        @pc.on("datachannel")
+        def on_datachannel(dc: Any) -> None:
+            self._adopt(sid, dc)
+
+        # the page's control channel: every offer carries a data section
+        pc.createDataChannel("nbrtc")
         offer = await pc.createOffer()
         await pc.setLocalDescription(offer)  # aiortc gathers here
         sdp = pc.localDescription.sdp
@@ -180,9 +243,39 @@ class FakeBrowser:
                 frame = await track.recv()
             except MediaStreamError:
                 return
+            if track.kind == "audio":
+                self.audio_frames[sid] = self.audio_frames.get(sid, 0) + 1
+                continue
+            self.frame_counts[sid] = self.frame_counts.get(sid, 0) + 1
             frames = self.frames[sid]
             frames.append(frame.to_ndarray(format="rgb24"))
             del frames[:-5]  # keep the newest few
+
+    # --- data channels -------------------------------------------------------------------------
+    def _adopt(self, sid: str, dc: Any) -> None:
+        key = (sid, dc.label)
+        self.channels[key] = dc
+        self.messages.setdefault(key, [])
+
+        @dc.on("message")
+        def on_message(message: Any) -> None:
+            self.messages[key].append(message)
+
+    def channel_send(self, sid: str, label: str, message: str | bytes) -> None:
+        """Send on the page's end of ``label`` (opening it from the page if needed)."""
+
+        async def go() -> None:
+            dc = self.channels.get((sid, label))
+            if dc is None:
+                dc = self.pcs[sid].createDataChannel(label)
+                self._adopt(sid, dc)
+            if dc.readyState != "open":
+                opened = asyncio.get_running_loop().create_future()
+                dc.once("open", lambda: opened.done() or opened.set_result(None))
+                await asyncio.wait_for(opened, 5)
+            dc.send(message)
+
+        self.run(go())
 
     def _handle(self, msg: dict[str, Any]) -> None:
         sid = msg["stream"]
@@ -222,6 +315,7 @@ class FakeBrowser:
         self.run(self._close(sid))
 
     def close(self) -> None:
+        self.channels.clear()  # they hold their transports (and so the peers) alive
         for sid in list(self.pcs):
             self.run(self._close(sid))
         self.run(self._drain())

@@ -1,0 +1,51 @@
+"""``Grid``: many feeds laid out in columns, closed together."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from typing import Any
+
+import ipywidgets
+
+
+class Grid(ipywidgets.GridBox):
+    """Lays out widgets (``VideoView``, ``Camera``...) in ``columns`` equal columns.
+
+    All feeds on a page share the page's one signaling router; each is its own stream.
+    ``grid.close()`` closes every child too (their streams end within the usual bound).
+    """
+
+    def __init__(
+        self, children: Iterable[ipywidgets.Widget] = (), columns: int = 4, **kwargs: Any
+    ) -> None:
+        items = list(children)
+        bad = [type(c).__name__ for c in items if not isinstance(c, ipywidgets.Widget)]
+        if bad:
+            raise TypeError(f"Grid children must be widgets (e.g. nbrtc.VideoView); got {bad}")
+        if not isinstance(columns, int) or isinstance(columns, bool) or not 1 <= columns <= 32:
+            raise ValueError(f"columns must be an int from 1 to 32, got {columns!r}")
+        layout = kwargs.pop("layout", None) or ipywidgets.Layout(
+            grid_template_columns=f"repeat({columns}, minmax(0, 1fr))",
+            grid_gap="4px",
+            width="100%",
+        )
+        super().__init__(children=items, layout=layout, **kwargs)
+        self.columns = columns
+
+    def close(self) -> None:
+        """Close every child widget, then the grid (idempotent)."""
+        for child in list(self.children):
+            # one child failing must not keep the others open
+            with contextlib.suppress(Exception):
+                child.close()
+        super().close()
+
+    def __enter__(self) -> Grid:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<nbrtc.Grid {len(self.children)} feeds, {self.columns} columns>"

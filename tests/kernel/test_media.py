@@ -1,0 +1,310 @@
+"""Media in Python against a real aiortc peer: frame loops, processing, audio, channels."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+import time
+
+import av
+import numpy as np
+import pytest
+
+import nbrtc
+from nbrtc import sources
+
+from ._browser import FakeBrowser, assert_holds, wait_for
+
+
+def make(widgets: list, browser: FakeBrowser, widget):  # type: ignore[no-untyped-def]
+    widgets.append(widget)
+    browser.attach(widget)
+    return widget
+
+
+def live_camera(browser: FakeBrowser, widgets: list, **kwargs) -> tuple[nbrtc.Camera, str]:  # type: ignore[no-untyped-def]
+    cam = make(widgets, browser, nbrtc.Camera(**kwargs))
+    sid = browser.start(cam)
+    cam.wait("live", timeout=10)
+    return cam, sid
+
+
+def frame_number(img: np.ndarray) -> int:
+    """CountingTrack paints frame n with value (n * 8) % 256 outside its red bar; VP8
+    blurs it by a few levels, so read it back in steps of 8 (mod 32)."""
+    return round(float(img[:, -1, 1].mean()) / 8) % 32
+
+
+# --- frame delivery ----------------------------------------------------------------------------
+def test_frames_iterator_newest_frame_wins(browser, widgets, no_leaks):
+    cam, _ = live_camera(browser, widgets)
+    it = cam.frames(max_frames=10)
+    got = []
+    for img in it:
+        assert img.shape == (240, 320, 3) and img.dtype == np.uint8
+        got.append(frame_number(img))
+        time.sleep(0.1)  # a slow consumer: ~3 frames arrive per iteration
+    assert len(got) == 10
+    assert it.dropped >= 10, f"a slow reader skips frames, dropped={it.dropped}"
+    # newest-frame-wins: consecutive frames we saw are several camera frames apart
+    steps = [(b - a) % 32 for a, b in itertools.pairwise(got)]
+    assert np.median(steps) >= 2, steps  # frames in between were skipped
+    assert cam.dropped >= it.dropped
+
+
+def test_frames_queue_keeps_every_frame(browser, widgets, no_leaks):
+    cam, _ = live_camera(browser, widgets)
+    with cam.frames(max_frames=20, queue=50) as it:
+        got = [frame_number(img) for img in it]
+    steps = {(b - a) % 32 for a, b in itertools.pairwise(got)}
+    assert steps == {1}, f"consecutive frames, nothing skipped: {got}"
+    assert it.dropped == 0
+
+
+def test_stalled_consumer_keeps_memory_bounded(browser, widgets, no_leaks):
+    cam, _ = live_camera(browser, widgets)
+    it = cam.frames(queue=5)
+    start = cam.frame_count
+    wait_for(lambda: cam.frame_count >= start + 30, 10, what="30 frames while nobody reads")
+    assert len(it._queue._items) == 5, "a stalled queue holds at most its size"
+    assert it.dropped >= 20
+    fresh = next(it)  # the oldest kept frame is at most 5 frames old
+    assert (frame_number(cam.snapshot()) - frame_number(fresh)) % 32 <= 6
+    it.close()
+
+
+def test_formats_and_resize(browser, widgets, no_leaks):
+    cam, _ = live_camera(browser, widgets)
+    [gray] = list(cam.frames(1, format="gray"))
+    assert gray.shape == (240, 320)
+    [small] = list(cam.frames(1, format="bgr24", size=(160, 120)))
+    assert small.shape == (120, 160, 3)
+    [raw] = list(cam.frames(1, format="av"))
+    assert isinstance(raw, av.VideoFrame) and raw.width == 320
+    with pytest.raises(ValueError, match="format="):
+        cam.frames(format="yuv")
+    with pytest.raises(ValueError, match="size"):
+        cam.frames(size=(0, 10))
+    with pytest.raises(ValueError, match="max_frames"):
+        cam.frames(max_frames=-1)
+
+
+def test_capture_returns_consecutive_frames(browser, widgets, no_leaks):
+    cam, _ = live_camera(browser, widgets)
+    clip = cam.capture(12)
+    assert clip.shape == (12, 240, 320, 3) and clip.dtype == np.uint8
+    nums = [frame_number(f) for f in clip]
+    assert {(b - a) % 32 for a, b in itertools.pairwise(nums)} == {1}, nums
+
+
+def test_aframes_and_acapture(browser, widgets, no_leaks):
+    cam, _ = live_camera(browser, widgets)
+
+    async def main() -> tuple[int, tuple[int, ...]]:
+        n = 0
+        async for img in cam.aframes(max_frames=5, size=(64, 48)):
+            assert img.shape == (48, 64, 3)
+            n += 1
+        clip = await cam.acapture(3, format="gray")
+        return n, clip.shape
+
+    assert asyncio.run(main()) == (5, (3, 240, 320))
+
+
+def test_iteration_ends_when_camera_closes(browser, widgets, no_leaks):
+    cam, _ = live_camera(browser, widgets)
+    it = cam.frames()
+    next(it)
+    threading.Timer(0.3, cam.close).start()
+    rest = list(it)  # ends quietly, no exception
+    assert cam.state == "closed"
+    assert len(rest) < 30
+
+
+# --- processing ------------------------------------------------------------------------------
+def test_process_sends_processed_video_back(browser, widgets, no_leaks):
+    cam, sid = live_camera(browser, widgets)
+    assert cam.processing is False
+    assert_holds(lambda: browser.frame_counts[sid] == 0, 0.5, "nothing sent back unprocessed")
+
+    def invert(rgb: np.ndarray) -> np.ndarray:
+        assert threading.current_thread().name.startswith("nbrtc-process")
+        return 255 - rgb
+
+    cam.process(invert)
+    assert cam.processing is True
+    wait_for(lambda: browser.frame_counts[sid] >= 10, 10, what="processed frames in the browser")
+    back = browser.frames[sid][-1]
+    # the fake camera's red bar covers the left part; inverted, red (255) becomes ~0
+    left = back[:, :8].astype(int)
+    assert back.shape == (240, 320, 3)
+    assert left[..., 0].mean() < 60, "the browser receives the inverted image"
+    assert cam.process_ms is not None and cam.process_ms < 50
+    stats = cam.process_stats()
+    assert stats["frames"] >= 10 and stats["errors"] == 0
+
+
+def test_process_swap_error_and_recovery(browser, widgets, no_leaks):
+    cam, sid = live_camera(browser, widgets)
+    cam.process(lambda rgb: np.zeros_like(rgb))
+    wait_for(lambda: browser.frame_counts[sid] >= 5, 10, what="black frames")
+    wait_for(lambda: browser.frames[sid][-1].mean() < 10, 5, what="black in the browser")
+
+    def broken(rgb: np.ndarray) -> np.ndarray:
+        raise RuntimeError("boom")
+
+    cam.process(broken)
+    wait_for(lambda: cam.process_error, 5, what="the error kept")
+    assert "RuntimeError: boom" in cam.process_error
+    assert cam.state == "live", "a raising function does not end the stream"
+    n = browser.frame_counts[sid]
+    wait_for(lambda: browser.frame_counts[sid] >= n + 10, 10, what="frames pass through")
+    assert browser.frames[sid][-1].mean() > 10, "unprocessed (not black) while fn is broken"
+
+    cam.process(lambda rgb: rgb[::2, ::2].copy())  # fixed, and a different size
+    assert cam.process_error == ""
+    wait_for(lambda: browser.frames[sid][-1].shape == (120, 160, 3), 10, what="half size")
+
+    cam.process(lambda rgb: rgb.astype(np.float32))  # a wrong return type is an error too
+    wait_for(lambda: "float32" in cam.process_error, 5, what="dtype error explained")
+
+    cam.process(None)
+    assert cam.processing is False
+    time.sleep(0.2)  # in-flight frames
+    n = browser.frame_counts[sid]
+    assert_holds(lambda: browser.frame_counts[sid] <= n + 1, 0.5, "nothing sent after None")
+    cam.close()
+    wait_for(
+        lambda: not any(t.name.startswith("nbrtc-process") for t in threading.enumerate()),
+        5,
+        what="the processing thread exits",
+    )
+
+
+def test_slow_process_skips_frames_not_latency(browser, widgets, no_leaks):
+    cam, sid = live_camera(browser, widgets)
+
+    def slow(rgb: np.ndarray) -> np.ndarray:
+        time.sleep(0.1)
+        return rgb
+
+    cam.process(slow)
+    wait_for(lambda: browser.frame_counts[sid] >= 8, 10, what="slow frames")
+    # the frame shown is recent: what the browser got is at most a few frames behind
+    newest_in = frame_number(cam.snapshot())
+    shown = frame_number(browser.frames[sid][-1])
+    assert (newest_in - shown) % 32 <= 8, (newest_in, shown)
+    assert cam.process_stats()["dropped"] > 0
+
+
+def test_process_rejects_bad_arguments(browser, widgets, no_leaks):
+    cam = make(widgets, browser, nbrtc.Camera())
+    with pytest.raises(TypeError, match="function"):
+        cam.process(42)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="format"):
+        cam.process(lambda x: x, format="hsv")
+
+
+# --- audio ---------------------------------------------------------------------------------
+def dominant_hz(chunk: np.ndarray, rate: int) -> float:
+    spectrum = np.abs(np.fft.rfft(chunk[0]))
+    return float(np.fft.rfftfreq(chunk.shape[1], 1 / rate)[spectrum.argmax()])
+
+
+def test_microphone_audio_reaches_python(browser, widgets, no_leaks):
+    mic = make(widgets, browser, nbrtc.Microphone())
+    browser.start(mic)
+    mic.wait("live", timeout=10)
+    chunk = mic.capture_audio(1.0)
+    assert chunk.sample_rate == 48000 and chunk.layout == "stereo"
+    assert chunk.shape == (2, 48000) and chunk.dtype == np.float32
+    assert abs(dominant_hz(chunk, chunk.sample_rate) - 1000) < 5
+    assert -20 < mic.level < 0, mic.level
+    assert abs(chunk.duration - 1.0) < 1e-6
+    latest = mic.latest_audio(0.5)
+    assert latest.shape == (2, 24000)
+
+
+def test_camera_with_audio_shares_one_peer(browser, widgets, no_leaks):
+    cam, _ = live_camera(browser, widgets, audio=True)
+    chunk = cam.capture_audio(0.5)
+    assert chunk.shape[0] == 2 and abs(dominant_hz(chunk, 48000) - 1000) < 5
+    assert cam.frame_count > 0
+    assert len(nbrtc.manager().streams()) == 1
+    plain = make(widgets, browser, nbrtc.Camera())
+    with pytest.raises(nbrtc.StreamError, match="audio=True"):
+        plain.capture_audio(1)
+
+
+def test_audio_view_and_video_with_sound(browser, widgets, no_leaks):
+    tone = sources.tone(440)
+    a = make(widgets, browser, nbrtc.AudioView(tone))
+    v = make(widgets, browser, nbrtc.VideoView(sources.test_pattern(160, 120), audio=tone))
+    sa, sv = browser.start(a), browser.start(v)
+    wait_for(lambda: browser.audio_frames[sa] >= 50, 10, what="1 s of tone in the audio view")
+    wait_for(lambda: browser.audio_frames[sv] >= 50, 10, what="tone beside the video")
+    assert browser.frame_counts[sv] > 0
+    assert tone.subscribers == 2, "one tone producer shared by both views"
+    a.close()
+    v.close()
+    assert not tone.running
+
+
+def test_audio_sources_validate():
+    with pytest.raises(ValueError, match="sample_rate"):
+        sources.audio(np.zeros(100), sample_rate=10)
+    with pytest.raises(ValueError, match="channels"):
+        sources.audio(np.zeros((3, 100)))
+    with pytest.raises(ValueError, match="finite"):
+        sources.audio(np.array([0.0, np.nan]))
+    with pytest.raises(ValueError, match="amplitude"):
+        sources.tone(440, amplitude=2)
+    with pytest.raises(TypeError, match="audio source"):
+        nbrtc.AudioView("not audio")
+
+
+# --- data channels -----------------------------------------------------------------------------
+def test_channel_round_trip_both_ways(browser, widgets, no_leaks):
+    cam, sid = live_camera(browser, widgets)
+    ch = cam.channel("chat")
+    assert cam.channel("chat") is ch
+    wait_for(lambda: ch.open, 10, what="channel open")
+    ch.send({"hello": 1})
+    ch.send(b"\x00\x01")
+    wait_for(lambda: len(browser.messages.get((sid, "chat"), [])) >= 2, 5, what="browser got both")
+    assert browser.messages[(sid, "chat")] == ['{"hello":1}', b"\x00\x01"]
+
+    seen: list[tuple[object, str]] = []
+    ch.on_message(lambda data: seen.append((data, threading.current_thread().name)))
+    browser.channel_send(sid, "chat", '{"x": 2}')
+    browser.channel_send(sid, "chat", "plain text")
+    assert ch.recv(timeout=5) == {"x": 2}
+    assert ch.recv(timeout=5) == "plain text"
+    wait_for(lambda: len(seen) == 2, 5, what="callbacks")
+    assert [d for d, _ in seen] == [{"x": 2}, "plain text"]
+    assert all(name.startswith("nbrtc-codec") for _, name in seen), "callbacks on workers"
+
+    # a channel the page opens arrives under its label
+    browser.channel_send(sid, "from-page", '"hi"')
+    assert cam.channel("from-page").recv(timeout=5) == "hi"
+
+    with pytest.raises(TypeError, match="JSON"):
+        ch.send({1, 2})
+    with pytest.raises(ValueError, match="limit"):
+        ch.send(b"x" * 70_000)
+    with pytest.raises(ValueError, match="reserved"):
+        cam.channel("nbrtc")
+    cam.close()
+    assert ch.closed
+    with pytest.raises(nbrtc.StreamClosedError):
+        ch.send(1)
+
+
+def test_channel_made_before_the_stream(browser, widgets, no_leaks):
+    cam = make(widgets, browser, nbrtc.Camera())
+    ch = cam.channel("early")
+    ch.send("queued")  # no stream yet: waits for the first channel to open
+    sid = browser.start(cam)
+    wait_for(lambda: browser.messages.get((sid, "early")), 10, what="queued message delivered")
+    assert browser.messages[(sid, "early")] == ['"queued"']
