@@ -1,4 +1,4 @@
-// Turn what getUserMedia or WebRTC threw into words a person can act on. Pure, so the
+// Turn what getUserMedia, getDisplayMedia or WebRTC threw into words a person can act on. Pure, so the
 // wording is tested in node. `name` and `message` go to the kernel unchanged (the
 // Python error names the DOMException); `words` is what the widget shows.
 
@@ -13,6 +13,9 @@ const CONSTRAINT_NAMES = Object.freeze({
   width: "width",
   height: "height",
   facingMode: "facing_mode",
+  echoCancellation: "echo_cancellation",
+  noiseSuppression: "noise_suppression",
+  autoGainControl: "auto_gain_control",
 });
 
 /**
@@ -27,26 +30,41 @@ export function constraintName(constraint) {
 }
 
 /**
+ * What was being opened, as the words name it. "camera" is also what every failure
+ * that is not about a device (ICE, kernel) is described with, as before.
+ * @typedef {"camera" | "camera or microphone" | "microphone" | "screen"} Device
+ */
+
+/**
  * @param {string} name
  * @param {string} message
  * @param {unknown} err
+ * @param {Device} device
  * @returns {string}
  */
-function wordsFor(name, message, err) {
+function wordsFor(name, message, err, device) {
+  if (device === "screen") {
+    const words = screenWordsFor(name, message);
+    if (words) return words;
+  }
+  // "camera or microphone": a camera with audio asks for both in one getUserMedia, and
+  // the browser does not say which of the two failed.
+  const Device = device.charAt(0).toUpperCase() + device.slice(1);
+  const access = device === "camera or microphone" ? "camera and microphone" : device;
   switch (name) {
     case "NotAllowedError":
       return (
-        "Camera permission was denied (NotAllowedError). " +
-        "Allow camera access for this page and run the cell again."
+        `${Device} permission was denied (NotAllowedError). ` +
+        `Allow ${access} access for this page and run the cell again.`
       );
     case "NotFoundError":
       return (
-        "No camera was found (NotFoundError). " +
-        "Connect a camera (or enable it in the system settings) and run the cell again."
+        `No ${device} was found (NotFoundError). ` +
+        `Connect a ${device} (or enable it in the system settings) and run the cell again.`
       );
     case "NotReadableError":
       return (
-        "The camera is busy or could not be started (NotReadableError): another app or " +
+        `The ${device} is busy or could not be started (NotReadableError): another app or ` +
         "browser tab is probably using it. Close that app or tab and run the cell again."
       );
     case "OverconstrainedError": {
@@ -55,25 +73,25 @@ function wordsFor(name, message, err) {
       const which = constraintName(raw);
       if (which === "device_id") {
         return (
-          "The requested camera was not found: no camera has that device_id " +
+          `The requested ${device} was not found: no ${device} has that device_id ` +
           "(OverconstrainedError). Pick a device_id from the widget's devices list, " +
           "or leave device_id unset, and run the cell again."
         );
       }
       const subject = which ? `the ${which} constraint` : "the requested constraints";
       return (
-        `No camera can satisfy ${subject} (OverconstrainedError). ` +
+        `No ${device} can satisfy ${subject} (OverconstrainedError). ` +
         "Relax or remove it and run the cell again."
       );
     }
     case "SecurityError":
       return (
-        "The browser refused camera access because this page is not a secure context " +
+        `The browser refused ${access} access because this page is not a secure context ` +
         "(SecurityError). Open Jupyter over https:// or http://localhost and run the cell again."
       );
     case "AbortError":
       return (
-        "Starting the camera was aborted (AbortError), often because the device " +
+        `Starting the ${device} was aborted (AbortError), often because the device ` +
         "disappeared or the request was cancelled. Run the cell again."
       );
     case "TypeError":
@@ -96,11 +114,65 @@ function wordsFor(name, message, err) {
 }
 
 /**
+ * getDisplayMedia fails differently from getUserMedia: the user picks (or cancels) in a
+ * browser dialog, and there is no device to connect. "" falls back to the common words.
+ * @param {string} name
+ * @param {string} message
+ * @returns {string}
+ */
+function screenWordsFor(name, message) {
+  switch (name) {
+    case "NotAllowedError":
+      return (
+        "Screen sharing was cancelled or denied (NotAllowedError). " +
+        "Run the cell again and pick a screen, window or tab to share."
+      );
+    case "NotFoundError":
+      return "No screen, window or tab could be captured (NotFoundError). Run the cell again.";
+    case "NotReadableError":
+      return (
+        "The screen could not be captured (NotReadableError): the operating system may not " +
+        "allow this browser to record the screen. Allow it in the system settings and run " +
+        "the cell again."
+      );
+    case "InvalidStateError":
+      // Firefox and Safari share the screen only within a moment of a click or key press.
+      return (
+        "The browser shares the screen only right after a click or key press on the page " +
+        `(InvalidStateError${message ? `: ${message}` : ""}). Run the cell again.`
+      );
+    case "NotSupportedError":
+      return (
+        "This browser cannot share the screen (NotSupportedError). " +
+        "Use a desktop browser such as Chrome, Edge or Firefox."
+      );
+    case "AbortError":
+      return "Screen sharing could not start (AbortError). Run the cell again.";
+    default:
+      return "";
+  }
+}
+
+/**
+ * Which device a widget kind opens, for the words. Kinds that open nothing (view, audio)
+ * say "camera" like every other failure that is not about a device.
+ * @param {string} kind
+ * @param {boolean} [withAudio] a camera that also opens the microphone
+ * @returns {Device}
+ */
+export function deviceFor(kind, withAudio = false) {
+  if (kind === "screen") return "screen";
+  if (kind === "microphone") return "microphone";
+  return kind === "camera" && withAudio ? "camera or microphone" : "camera";
+}
+
+/**
  * Describe anything that was thrown. Never throws.
  * @param {unknown} err
+ * @param {Device} [device] what was being opened; only the words depend on it
  * @returns {Described}
  */
-export function describeError(err) {
+export function describeError(err, device = "camera") {
   let name = "Error";
   let message = "";
   if (err && typeof err === "object") {
@@ -117,7 +189,9 @@ export function describeError(err) {
     const raw = /** @type {any} */ (err).constraint;
     if (typeof raw === "string" && raw) message = `constraint ${raw} cannot be satisfied`;
   }
-  return { name, message, words: wordsFor(name, message, err) };
+  const known = ["camera", "camera or microphone", "microphone", "screen"];
+  const what = known.includes(device) ? device : "camera";
+  return { name, message, words: wordsFor(name, message, err, what) };
 }
 
 /**
@@ -132,9 +206,12 @@ export function iceFailed() {
 }
 
 /**
- * The words shown when the kernel stopped answering for a stream.
+ * The words shown when the kernel stopped answering for a stream (or its status said
+ * it is restarting or dead).
+ * @param {string} [why]
  * @returns {Described}
  */
-export function kernelGone() {
-  return describeError({ name: "KernelGone", message: "no message from the kernel for 1500 ms" });
+export function kernelGone(why = "") {
+  const message = why ? `the kernel is ${why}` : "no message from the kernel for a while";
+  return describeError({ name: "KernelGone", message });
 }

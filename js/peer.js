@@ -1,17 +1,29 @@
 // One browser-side RTCPeerConnection for one view of one widget: a "stream" of
-// docs/protocol.md. It owns the camera tracks and the peer connection, and it is the
-// only thing that creates them, so closing it is enough to leave nothing behind.
+// docs/protocol.md. It owns the local tracks (camera, microphone, screen), the data
+// channels and the peer connection, and it is the only thing that creates them, so
+// closing it is enough to leave nothing behind.
 //
 // Every `await` in start() is followed by a closed check: getUserMedia or createOffer
 // may resolve after the view was removed, and whatever they produced must then be
 // stopped at once instead of being used ("close during negotiation" in the contract).
 // Browser globals are looked up lazily (see defaultEnv) so node can import this file.
 
-import { describeError, iceFailed, kernelGone } from "./errors.js";
+import { Channels } from "./channels.js";
+import { describeError, deviceFor, iceFailed, kernelGone } from "./errors.js";
+import { CONTROL_CHANNEL, SENDING_KINDS, STREAM_KINDS } from "./protocol.js";
 import { INITIAL, reduce } from "./state.js";
 
 export const PING_INTERVAL_MS = 1000;
-export const KERNEL_SILENCE_MS = 1500;
+/**
+ * Silence (no message at all from the kernel for a stream) after which the page gives
+ * the stream up. Kernel restarts and shutdowns are normally seen at once through the
+ * kernel's status (router.js); this covers what that cannot see (a kernel frozen or
+ * unreachable). Generous on purpose: a busy page or Jupyter server can hold messages
+ * back for over a second, and a false alarm kills a healthy stream.
+ */
+export const KERNEL_SILENCE_MS = 3000;
+/** How often the watchdog looks; ticks that come late reveal a page that was stalled. */
+export const WATCHDOG_TICK_MS = 250;
 
 /**
  * @typedef {import("./state.js").PeerState} PeerState
@@ -33,16 +45,26 @@ export const KERNEL_SILENCE_MS = 1500;
  *   log: Pick<Console, "debug" | "info" | "warn" | "error">,
  * }} PeerEnv
  *
- * What the view draws.
+ * What the view draws. `media` is what the kind is about (the local stream of a sending
+ * kind, the kernel's stream of a receiving one); `local` and `remote` are both streams,
+ * so a camera view can show the kernel's processed video (`remote`) instead of `local`.
  * @typedef {{
  *   id: string,
  *   kind: string,
  *   state: PeerState,
  *   words: string,
  *   media: any,
+ *   local?: any,
+ *   remote?: any,
  *   kernelState: string,
  * }} PeerSnapshot
+ *
+ * A data channel event as the view gets it (ChannelEvent plus the stream id).
+ * @typedef {import("./channels.js").ChannelEvent & {stream: string}} PeerChannelEvent
  */
+
+/** What the view shows when the user ends a screen share from the browser's own UI. */
+export const SCREEN_ENDED_WORDS = "Screen sharing was stopped in the browser.";
 
 /** @returns {PeerEnv} */
 export function defaultEnv() {
@@ -82,6 +104,55 @@ export function videoConstraints(constraints) {
 }
 
 /**
+ * Map the widget's `audio` trait to getUserMedia audio constraints.
+ * false/null/undefined: no audio (null). true: the browser's defaults (true). An object
+ * with Python names {device_id, echo_cancellation, noise_suppression, auto_gain_control}
+ * where null means "the browser's choice": device_id is a demand (`exact`, like the
+ * camera's), the three switches are plain booleans (the browser treats them as ideal).
+ * @param {any} value
+ * @returns {MediaTrackConstraints | true | null}
+ */
+export function audioConstraints(value) {
+  if (value === true) return true;
+  if (!value || typeof value !== "object" || Array.isArray(value)) return null;
+  /** @type {Record<string, any>} */
+  const out = {};
+  if (typeof value.device_id === "string" && value.device_id !== "") out.deviceId = { exact: value.device_id };
+  if (typeof value.echo_cancellation === "boolean") out.echoCancellation = value.echo_cancellation;
+  if (typeof value.noise_suppression === "boolean") out.noiseSuppression = value.noise_suppression;
+  if (typeof value.auto_gain_control === "boolean") out.autoGainControl = value.auto_gain_control;
+  return Object.keys(out).length ? out : true;
+}
+
+/**
+ * getDisplayMedia video constraints: videoConstraints without the device id, because
+ * getDisplayMedia rejects `exact` with a TypeError and the user picks the surface anyway.
+ * @param {any} constraints
+ * @returns {MediaTrackConstraints | true}
+ */
+export function displayConstraints(constraints) {
+  const video = videoConstraints(constraints);
+  if (video === true) return true;
+  const rest = { .../** @type {Record<string, any>} */ (video) };
+  delete rest.deviceId;
+  return Object.keys(rest).length ? rest : true;
+}
+
+/**
+ * Run one teardown step; a step that throws is logged and cannot stop the next one.
+ * @param {Pick<Console, "debug">} log
+ * @param {string} what
+ * @param {() => void} fn
+ */
+function guard(log, what, fn) {
+  try {
+    fn();
+  } catch (err) {
+    log.debug(`[nbrtc] ${what} failed`, err);
+  }
+}
+
+/**
  * @param {any} stream
  */
 function stopTracks(stream) {
@@ -99,15 +170,16 @@ export class BrowserPeer {
   /**
    * @param {{
    *   model: ModelLike,
-   *   kind: "camera" | "view",
+   *   kind: "camera" | "view" | "screen" | "microphone" | "audio",
    *   router: Router,
    *   viewId?: string,
    *   onChange?: (snapshot: PeerSnapshot) => void,
+   *   onChannel?: (event: PeerChannelEvent) => void,
    *   env?: Partial<PeerEnv>,
    * }} options
    */
-  constructor({ model, kind, router, viewId, onChange, env }) {
-    if (kind !== "camera" && kind !== "view") throw new TypeError(`unknown kind: ${String(kind)}`);
+  constructor({ model, kind, router, viewId, onChange, onChannel, env }) {
+    if (!STREAM_KINDS.includes(kind)) throw new TypeError(`unknown kind: ${String(kind)}`);
     this.model = model;
     this.kind = kind;
     this.router = router;
@@ -115,6 +187,7 @@ export class BrowserPeer {
     this.id = router.nextStreamId();
     this.viewId = viewId ?? router.nextViewId();
     this.onChange = onChange ?? (() => {});
+    this.onChannel = onChannel ?? (() => {});
     /** @type {PeerState} */
     this.state = INITIAL;
     /** What the view shows for closed/error states ("" otherwise). */
@@ -126,10 +199,27 @@ export class BrowserPeer {
     this.pc = null;
     /** @type {any} */
     this.localStream = null;
-    /** @type {any} the sendonly transceiver the camera track goes out on */
-    this._cameraTx = null;
-    /** @type {any} */
+    /** @type {any} the transceiver the camera/screen track goes out on (sendrecv) */
+    this._videoTx = null;
+    /** @type {any} the sendonly transceiver the microphone track goes out on */
+    this._audioTx = null;
+    /**
+     * The audio the offer asked for (audioConstraints of the `audio` trait), read once
+     * so the offer's transceivers and getUserMedia agree even if the trait changes (a
+     * change restarts the stream anyway, see widget.js).
+     * @type {MediaTrackConstraints | true | null}
+     */
+    this._audioRequest = null;
+    /** @type {string} the getDisplayMedia constraints used, to catch later changes */
+    this._screenConstraintsKey = "";
+    /** @type {any} the reserved control channel */
+    this._control = null;
+    /** @type {any} the kernel's media: a view's source, or a camera's processed video */
     this.remoteStream = null;
+    this.channels = new Channels({
+      onEvent: (event) => this._channelEvent(event),
+      log: this.env.log,
+    });
     /** @type {Promise<void> | null} */
     this._started = null;
     this._registered = false;
@@ -147,6 +237,15 @@ export class BrowserPeer {
     this._pingTimer = null;
     /** @type {any} */
     this._watchdog = null;
+    /** When the kernel last said anything for this stream (env.now() ms). */
+    this._heardAt = 0;
+    /** Page-stall time since then, which does not count as silence. */
+    this._stalledMs = 0;
+  }
+
+  /** Whether this kind opens a local device. */
+  get sending() {
+    return SENDING_KINDS.includes(this.kind);
   }
 
   /** @returns {PeerSnapshot} */
@@ -156,9 +255,41 @@ export class BrowserPeer {
       kind: this.kind,
       state: this.state,
       words: this.words,
-      media: this.kind === "camera" ? this.localStream : this.remoteStream,
+      media: this.sending ? this.localStream : this.remoteStream,
+      local: this.localStream,
+      remote: this.remoteStream,
       kernelState: this.kernelState,
     };
+  }
+
+  /** @param {import("./channels.js").ChannelEvent} event */
+  _channelEvent(event) {
+    try {
+      this.onChannel({ ...event, stream: this.id });
+    } catch (err) {
+      this.env.log.error("[nbrtc] data channel view update failed", err);
+    }
+  }
+
+  /**
+   * Send on a named data channel, opening it when nobody did yet (queued until open).
+   * Throws TypeError for a bad label or data; false when the stream is closed.
+   * @param {string} label
+   * @param {any} data
+   * @returns {boolean}
+   */
+  sendData(label, data) {
+    return this.channels.send(label, data);
+  }
+
+  /** @returns {string[]} the open (or opening) named channels */
+  channelLabels() {
+    return this.closed ? [] : this.channels.labels();
+  }
+
+  /** The words for a failure of this stream's device. */
+  _device() {
+    return deviceFor(this.kind, this._audioRequest !== null);
   }
 
   /**
@@ -252,15 +383,38 @@ export class BrowserPeer {
     this.pc = pc;
     this._wire(pc);
 
-    if (this.kind === "camera") {
-      // The camera is opened only once the kernel has accepted the stream (after the
-      // answer, see _acquireCamera): a widget closed in the very cell that displayed it
-      // never turns the camera on, and getUserMedia overlaps ICE and DTLS instead of
-      // delaying the offer. replaceTrack needs no renegotiation.
-      this._cameraTx = pc.addTransceiver("video", { direction: "sendonly" });
-    } else {
-      pc.addTransceiver("video", { direction: "recvonly" });
+    // Devices are opened only once the kernel has accepted the stream (after the
+    // answer, see _acquire): a widget closed in the very cell that displayed it never
+    // turns the camera on, and getUserMedia overlaps ICE and DTLS instead of delaying
+    // the offer. replaceTrack onto these transceivers needs no renegotiation.
+    this._audioRequest = this.kind === "camera" || this.kind === "microphone"
+      ? audioConstraints(this.model.get("audio"))
+      : null;
+    switch (this.kind) {
+      case "camera":
+      case "screen":
+        // sendrecv: the kernel may send processed video back on the same m-line.
+        this._videoTx = pc.addTransceiver("video", { direction: "sendrecv" });
+        if (this.kind === "camera" && this._audioRequest !== null) {
+          this._audioTx = pc.addTransceiver("audio", { direction: "sendonly" });
+        }
+        break;
+      case "microphone":
+        this._audioTx = pc.addTransceiver("audio", { direction: "sendonly" });
+        break;
+      case "view":
+        // audio too: a kernel source may have sound (the answer says whether it has).
+        pc.addTransceiver("video", { direction: "recvonly" });
+        pc.addTransceiver("audio", { direction: "recvonly" });
+        break;
+      default: // audio
+        pc.addTransceiver("audio", { direction: "recvonly" });
     }
+    // The control channel puts an m=application section in the offer, so channels
+    // either side opens later need no renegotiation. Then the channels a page script
+    // asked for before the pc existed.
+    this._control = pc.createDataChannel(CONTROL_CHANNEL);
+    this.channels.attach(pc);
 
     const offer = await pc.createOffer();
     if (this.closed) return;
@@ -326,11 +480,36 @@ export class BrowserPeer {
     on("iceconnectionstatechange", () => this._sendPcState());
     on("signalingstatechange", () => this._sendPcState());
     on("track", (ev) => {
-      if (this.kind !== "view") return;
-      const MS = this.env.MediaStream;
-      this.remoteStream = ev.streams?.[0] ?? (typeof MS === "function" ? new MS([ev.track]) : null);
-      this._notify();
+      const track = ev.track;
+      if (!track) return;
+      // A microphone receives nothing; a camera or screen only its processed video.
+      if (this.kind === "microphone") return;
+      if ((this.kind === "camera" || this.kind === "screen") && track.kind !== "video") return;
+      this._addRemoteTrack(track, ev.streams?.[0]);
     });
+    on("datachannel", (ev) => this.channels.adopt(ev.channel));
+  }
+
+  /**
+   * Collect the kernel's tracks in one stream: a view's video and sound may arrive in
+   * separate `track` events (and, from some senders, in separate streams).
+   * @param {any} track
+   * @param {any} stream
+   */
+  _addRemoteTrack(track, stream) {
+    const MS = this.env.MediaStream;
+    if (!this.remoteStream) {
+      this.remoteStream = stream ?? (typeof MS === "function" ? new MS([track]) : null);
+    }
+    const remote = this.remoteStream;
+    if (remote && typeof remote.getTracks === "function" && !remote.getTracks().includes(track)) {
+      try {
+        remote.addTrack(track);
+      } catch (err) {
+        this.env.log.debug("[nbrtc] could not add a remote track", err);
+      }
+    }
+    this._notify();
   }
 
   /** @param {any} md */
@@ -358,7 +537,8 @@ export class BrowserPeer {
   handleKernelMessage(msg) {
     if (this.closed) return;
     // Anything from the kernel proves it is alive.
-    if (this._watchdog !== null) this._armWatchdog();
+    this._heardAt = this.env.now();
+    this._stalledMs = 0;
     const payload = msg.payload;
     switch (msg.type) {
       case "answer":
@@ -425,56 +605,138 @@ export class BrowserPeer {
     this.setState({ type: "answer-applied" });
     // ICE may already have connected while setRemoteDescription was settling.
     if (pc.connectionState === "connected") this.setState({ type: "connected" });
-    if (this.kind === "camera") {
+    if (this.sending) {
       try {
-        await this._acquireCamera();
+        await this._acquire();
       } catch (err) {
-        if (!this.closed) this.fail(describeError(err));
+        if (!this.closed) this.fail(describeError(err, this._device()));
       }
     }
   }
 
-  /** getUserMedia, then send the track on the transceiver the offer already made. */
-  async _acquireCamera() {
-    const env = this.env;
-    const md = env.mediaDevices;
-    if (!md || typeof md.getUserMedia !== "function") {
+  /**
+   * Open the kind's device (getUserMedia, or getDisplayMedia for a screen), then send
+   * each track on the transceiver the offer already made for it.
+   */
+  async _acquire() {
+    const md = this.env.mediaDevices;
+    const screen = this.kind === "screen";
+    if (!md) {
       // navigator.mediaDevices is undefined outside secure contexts.
-      throw Object.assign(new Error("navigator.mediaDevices.getUserMedia is not available"), {
-        name: "SecurityError",
+      throw Object.assign(new Error("navigator.mediaDevices is not available"), { name: "SecurityError" });
+    }
+    const method = screen ? "getDisplayMedia" : "getUserMedia";
+    if (typeof md[method] !== "function") {
+      throw Object.assign(new Error(`navigator.mediaDevices.${method} is not available`), {
+        name: screen ? "NotSupportedError" : "SecurityError",
       });
     }
-    const stream = await md.getUserMedia({
-      audio: false,
-      video: videoConstraints(this.model.get("constraints")),
-    });
+    /** @type {any} */
+    let stream;
+    if (screen) {
+      const video = displayConstraints(this.model.get("constraints"));
+      this._screenConstraintsKey = JSON.stringify(video);
+      stream = await md.getDisplayMedia({ video, audio: false });
+    } else if (this.kind === "microphone") {
+      stream = await md.getUserMedia({ audio: this._audioRequest ?? true, video: false });
+    } else {
+      stream = await md.getUserMedia({
+        video: videoConstraints(this.model.get("constraints")),
+        audio: this._audioRequest ?? false,
+      });
+    }
     if (this.closed) {
       stopTracks(stream);
       return;
     }
     this.localStream = stream;
-    const [track] = stream.getVideoTracks();
-    if (track) {
+    if (screen) {
+      // "Stop sharing" in the browser's own bar ends the track, and nothing else
+      // would tell the kernel. (track.stop() in our teardown does not fire `ended`.)
+      const [track] = stream.getVideoTracks();
+      track?.addEventListener("ended", () => this._screenEnded(), { signal: this._abort.signal });
+    }
+    for (const track of stream.getTracks()) {
+      const tx = track.kind === "video" ? this._videoTx : track.kind === "audio" ? this._audioTx : null;
+      if (!tx) {
+        // Nothing was offered for it (e.g. a browser added audio nobody asked for).
+        guard(this.env.log, "stopping an unexpected track", () => track.stop());
+        continue;
+      }
       // "detail" keeps the resolution when bandwidth is short at the start of a call
-      // (Chromium would otherwise scale 640x480 down while the estimate ramps up).
-      if ("contentHint" in track) track.contentHint = "detail";
-      await this._cameraTx?.sender?.replaceTrack(track);
+      // (Chromium would otherwise scale 640x480 down while the estimate ramps up); for
+      // a screen it keeps text readable.
+      if (track.kind === "video" && "contentHint" in track) track.contentHint = "detail";
+      await tx.sender?.replaceTrack(track);
       if (this.closed) return;
     }
     this._notify();
-    this._reportDevices(md);
+    if (!screen) this._reportDevices(md);
+    // The constraints may have changed while the share picker was open.
+    if (screen && JSON.stringify(displayConstraints(this.model.get("constraints"))) !== this._screenConstraintsKey) {
+      await this.applyVideoConstraints();
+    }
   }
 
+  /**
+   * New `constraints` for a live screen share: applied to its track, so the user is not
+   * asked to pick a screen again. A camera restarts instead (a device_id change needs
+   * another device). Never rejects.
+   * @returns {Promise<boolean>} whether they were applied
+   */
+  async applyVideoConstraints() {
+    if (this.closed || this.kind !== "screen") return false;
+    const track = this.localStream?.getVideoTracks?.()[0];
+    if (!track || typeof track.applyConstraints !== "function") return false;
+    const video = displayConstraints(this.model.get("constraints"));
+    this._screenConstraintsKey = JSON.stringify(video);
+    try {
+      await track.applyConstraints(video === true ? {} : video);
+    } catch (err) {
+      this.env.log.warn("[nbrtc] the screen share did not take the new constraints", err);
+      return false;
+    }
+    return !this.closed;
+  }
+
+  /** The user stopped the screen share from the browser: a normal close, with words. */
+  _screenEnded() {
+    if (this.closed) return;
+    this.words = SCREEN_ENDED_WORDS;
+    this.close("ended");
+  }
+
+  /**
+   * Start watching for kernel silence (once the answer arrived). Silence counts only
+   * while the page itself could run: when a tick comes late, the page's main thread was
+   * blocked (or the tab throttled), no message could have been handled meanwhile, and
+   * that time is not held against the kernel.
+   */
   _armWatchdog() {
     const env = this.env;
-    if (this._watchdog !== null) env.clearTimeout(this._watchdog);
-    this._watchdog = env.setTimeout(() => {
-      this._watchdog = null;
-      if (this.closed) return;
-      const gone = kernelGone();
-      this.words = gone.words;
-      this.close("kernel-gone");
-    }, KERNEL_SILENCE_MS);
+    this._heardAt = env.now();
+    this._stalledMs = 0;
+    if (this._watchdog !== null) return;
+    let lastTick = env.now();
+    this._watchdog = env.setInterval(() => {
+      const now = env.now();
+      const late = now - lastTick - WATCHDOG_TICK_MS;
+      lastTick = now;
+      if (late > WATCHDOG_TICK_MS) this._stalledMs += late;
+      if (this.closed || now - this._heardAt - this._stalledMs <= KERNEL_SILENCE_MS) return;
+      this.kernelGone();
+    }, WATCHDOG_TICK_MS);
+  }
+
+  /**
+   * The kernel is gone (its status said restarting/dead, or it fell silent): close
+   * without telling it, since nothing there would hear.
+   * @param {string} [why] e.g. the kernel's status
+   */
+  kernelGone(why) {
+    if (this.closed) return;
+    this.words = kernelGone(why).words;
+    this.close("kernel-gone", { notify: false });
   }
 
   /**
@@ -514,27 +776,33 @@ export class BrowserPeer {
     if (this.closed) return;
     this.closed = true;
     const env = this.env;
-    this._abort.abort();
-    if (this._pingTimer !== null) env.clearInterval(this._pingTimer);
-    if (this._watchdog !== null) env.clearTimeout(this._watchdog);
+    const log = env.log;
+    guard(log, "removing listeners", () => this._abort.abort());
+    guard(log, "clearing the ping timer", () => {
+      if (this._pingTimer !== null) env.clearInterval(this._pingTimer);
+    });
+    guard(log, "clearing the watchdog", () => {
+      if (this._watchdog !== null) env.clearInterval(this._watchdog);
+    });
     this._pingTimer = null;
     this._watchdog = null;
     this._outbox = [];
     stopTracks(this.localStream);
+    // Channels close with the pc anyway; closing them first also reports each label's
+    // end to the view and drops queued messages.
+    guard(log, "closing data channels", () => this.channels.close());
+    guard(log, "closing the control channel", () => this._control?.close());
+    this._control = null;
     if (this.pc) {
-      try {
-        this.pc.close();
-      } catch (err) {
-        env.log.debug("[nbrtc] pc.close failed", err);
-      }
+      guard(log, "pc.close", () => this.pc.close());
       this.pc = null;
     }
     // Received tracks end with the pc; stopping them too costs nothing.
     stopTracks(this.remoteStream);
     this.localStream = null;
     this.remoteStream = null;
-    if (notify && this._kernelKnows) this._send("bye", { reason });
-    if (this._registered) this.router.unregister(this.id);
+    if (notify && this._kernelKnows) guard(log, "sending bye", () => this._send("bye", { reason }));
+    if (this._registered) guard(log, "unregistering", () => this.router.unregister(this.id));
     this._notify();
   }
 }

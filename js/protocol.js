@@ -23,7 +23,18 @@ export const BROWSER_TYPES = Object.freeze([
 export const KERNEL_TYPES = Object.freeze(["answer", "state", "ping", "bye", "error"]);
 /** Values of a kernel `state` message's `state` field. */
 export const KERNEL_STATES = Object.freeze(["connecting", "live", "closed", "error"]);
-export const STREAM_KINDS = Object.freeze(["camera", "view"]);
+/**
+ * Widget kinds, also the offer's `kind`: what the browser sends (camera, screen,
+ * microphone) or receives (view: video and sound, audio: sound only).
+ */
+export const STREAM_KINDS = Object.freeze(["camera", "view", "screen", "microphone", "audio"]);
+/** Kinds whose browser side opens a local device (after the answer). */
+export const SENDING_KINDS = Object.freeze(["camera", "screen", "microphone"]);
+/**
+ * The data channel every offer opens (so the SDP has an m=application section and named
+ * channels need no renegotiation later). Reserved: never shown, never a user channel.
+ */
+export const CONTROL_CHANNEL = "nbrtc";
 
 /**
  * @typedef {{v: number, type: string, stream: string, payload: any}} Envelope

@@ -12,6 +12,29 @@ import { makeMessage, validateKernelMessage } from "./protocol.js";
 
 export const ROUTER_KEY = "__nbrtc_router_v1";
 
+/** Kernel statuses after which nothing of the old kernel process will ever answer. */
+export const KERNEL_GONE_STATUSES = Object.freeze([
+  "restarting",
+  "autorestarting",
+  "terminating",
+  "dead",
+]);
+
+/**
+ * The kernel connection behind a model, where the host exposes one (JupyterLab and
+ * Notebook 7 do, through the widget manager); null elsewhere.
+ * @param {ModelLike} model
+ * @returns {KernelLike | null}
+ */
+export function kernelOf(model) {
+  try {
+    const kernel = /** @type {any} */ (model).widget_manager?.kernel;
+    return kernel && typeof kernel.statusChanged?.connect === "function" ? kernel : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * The part of an anywidget model the router uses.
  * @typedef {{
@@ -27,7 +50,17 @@ export const ROUTER_KEY = "__nbrtc_router_v1";
  *   state?: {name: string},
  *   handleKernelMessage(msg: import("./protocol.js").Envelope): void,
  *   close(reason?: string, options?: {notify?: boolean}): void,
+ *   kernelGone?(why?: string): void,
  * }} PeerLike
+ *
+ * The part of a JupyterLab kernel connection (model.widget_manager.kernel) the router
+ * uses: its status signal (a Lumino Signal).
+ * @typedef {{
+ *   statusChanged?: {
+ *     connect(slot: (sender: any, status: string) => void): boolean | void,
+ *     disconnect(slot: (sender: any, status: string) => void): boolean | void,
+ *   },
+ * }} KernelLike
  *
  * @typedef {{
  *   pageId: string,
@@ -94,8 +127,47 @@ export function createRouter(options = {}) {
   const pageId = randomHex(8);
   let streamCounter = 0;
   let viewCounter = 0;
-  /** @type {Map<string, {peer: PeerLike, model: ModelLike, detach: () => void}>} */
+  /** @type {Map<string, {peer: PeerLike, model: ModelLike, detach: () => void, kernel: KernelLike | null}>} */
   const streams = new Map();
+  /**
+   * Kernel status subscriptions, one per kernel connection, held while a stream of
+   * that kernel is registered: a restart or shutdown closes its streams at once (the
+   * old kernel cannot say bye, and waiting for silence would keep cameras on).
+   * @type {Map<KernelLike, {count: number, slot: (sender: any, status: string) => void}>}
+   */
+  const kernels = new Map();
+
+  /** @param {KernelLike} kernel */
+  function watchKernel(kernel) {
+    let record = kernels.get(kernel);
+    if (!record) {
+      /** @type {(sender: any, status: string) => void} */
+      const slot = (_sender, status) => {
+        if (!KERNEL_GONE_STATUSES.includes(status)) return;
+        for (const [id, entry] of [...streams]) {
+          if (entry.kernel !== kernel) continue;
+          log.debug(`[nbrtc] kernel ${status}: closing ${id}`);
+          guarded(log, `closing ${id} after kernel ${status}`, () =>
+            entry.peer.kernelGone ? entry.peer.kernelGone(status) : entry.peer.close("kernel-gone", { notify: false }),
+          );
+        }
+      };
+      record = { count: 0, slot };
+      kernels.set(kernel, record);
+      guarded(log, "watching the kernel status", () => kernel.statusChanged?.connect(slot));
+    }
+    record.count += 1;
+  }
+
+  /** @param {KernelLike} kernel */
+  function unwatchKernel(kernel) {
+    const record = kernels.get(kernel);
+    if (!record) return;
+    record.count -= 1;
+    if (record.count > 0) return;
+    kernels.delete(kernel);
+    guarded(log, "unwatching the kernel status", () => kernel.statusChanged?.disconnect(record.slot));
+  }
   /** Tombstones: an id is never reused and nothing is created for a dead one. */
   /** @type {Set<string>} */
   const dead = new Set();
@@ -197,7 +269,9 @@ export function createRouter(options = {}) {
     }
     // The stream keeps its model's listener alive even if initialize() never ran.
     const detach = attachModel(model);
-    streams.set(streamId, { peer, model, detach });
+    const kernel = kernelOf(model);
+    if (kernel) watchKernel(kernel);
+    streams.set(streamId, { peer, model, detach, kernel });
   }
 
   /** @param {string} streamId */
@@ -207,6 +281,7 @@ export function createRouter(options = {}) {
     if (!entry) return;
     streams.delete(streamId);
     guarded(log, "detaching a model", entry.detach);
+    if (entry.kernel) unwatchKernel(entry.kernel);
   }
 
   /**

@@ -76,7 +76,7 @@ export function isTerminal(state) {
  * @returns {PeerState}
  */
 export function reduce(state, event) {
-  if (!state || !event || isTerminal(state)) return state;
+  if (!state || !event || typeof event.type !== "string" || isTerminal(state)) return state;
   switch (event.type) {
     case "close":
       return makeState("closed", typeof event.reason === "string" ? event.reason : "closed");

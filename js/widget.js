@@ -2,8 +2,14 @@
 // router; render() makes one view with one BrowserPeer, and its cleanup closes that
 // peer (stopping the camera) before the DOM goes. The Python side owns every synced
 // trait: this module only reads them.
+//
+// For page scripts, the view's root element (.nbrtc-root) carries
+//   root.nbrtc = {send(label, data) -> boolean, channels() -> string[]}
+// and dispatches a bubbling CustomEvent "nbrtc-message" ({channel, data, stream}) for
+// every message the kernel sends on a named data channel.
 
 import { BrowserPeer } from "./peer.js";
+import { STREAM_KINDS } from "./protocol.js";
 import { getRouter } from "./router.js";
 import { createView } from "./view.js";
 
@@ -72,25 +78,63 @@ export default {
   render({ model, el, signal }) {
     const router = getRouter();
     const kind = model.get("kind");
-    const view = createView(el, { kind });
-    view.setWarning(versionWarning(model));
-
     /** @type {BrowserPeer | null} */
     let peer = null;
+    const view = createView(el, {
+      kind,
+      // The panel's Send: the peer throws only for a bad label, which the panel never has.
+      onSend: (label, text) => (peer ? peer.sendData(label, text) : false),
+    });
+    view.setWarning(versionWarning(model));
+
     const newPeer = () =>
-      new BrowserPeer({ model, kind, router, onChange: (snap) => view.update(snap) });
-    if (kind === "camera" || kind === "view") {
+      new BrowserPeer({
+        model,
+        kind,
+        router,
+        onChange: (snap) => view.update(snap),
+        onChannel: (ev) => view.channelEvent(ev),
+      });
+    if (STREAM_KINDS.includes(kind)) {
       peer = newPeer();
     } else {
       view.update({
         id: "",
         kind: String(kind),
         state: { name: "error", reason: "bad kind" },
-        words: `Unknown widget kind ${JSON.stringify(kind)}: expected "camera" or "view".`,
+        words:
+          `Unknown widget kind ${JSON.stringify(kind)}: expected one of ` +
+          `${STREAM_KINDS.map((k) => JSON.stringify(k)).join(", ")}.`,
         media: null,
         kernelState: "",
       });
     }
+
+    // The page-script API. It follows `peer`, which a constraints change replaces.
+    const root = /** @type {any} */ (view.root);
+    root.nbrtc = Object.freeze({
+      /**
+       * Send on a named data channel; an unknown label opens one (queued until open).
+       * @param {string} label
+       * @param {string | ArrayBuffer | ArrayBufferView | Blob} data
+       * @returns {boolean} false when the stream is not running
+       */
+      send: (label, data) => (peer ? peer.sendData(label, data) : false),
+      /** @returns {string[]} */
+      channels: () => (peer ? peer.channelLabels() : []),
+    });
+
+    // What the kernel does with the camera's or screen's video: processed video shown
+    // instead of the preview, and the processing callback's failure as a notice.
+    const onProcessing = () => view.setProcessing(Boolean(model.get("processing")));
+    const onProcessError = () => {
+      const message = model.get("process_error");
+      view.setNotice(typeof message === "string" ? message : "");
+    };
+    model.on("change:processing", onProcessing);
+    model.on("change:process_error", onProcessError);
+    onProcessing();
+    onProcessError();
 
     // The kernel's own state/error traits (e.g. a failed frame callback, or a kernel
     // side failure the browser cannot see).
@@ -114,15 +158,26 @@ export default {
     model.on("change:state", onKernelClosed);
     /** @type {ReturnType<typeof setTimeout> | null} */
     let startTimer = null;
-    // New constraints from Python (`cam.constraints = {...}`): getUserMedia takes them only
-    // when it opens the camera, so this view replaces its stream with a fresh one.
-    const onConstraints = () => {
-      if (kind !== "camera" || kernelClosed() || startTimer !== null || !peer) return;
+    // New constraints from Python (`cam.constraints = {...}`, `mic.audio = {...}`):
+    // getUserMedia takes them only when it opens the device, so this view replaces its
+    // stream with a fresh one (bye reason "constraints-changed" for both traits).
+    const restart = () => {
+      if (kernelClosed() || startTimer !== null || !peer) return;
       peer.close("constraints-changed");
       peer = newPeer();
       peer.start();
     };
+    const onConstraints = () => {
+      if (kind === "camera") restart();
+      // A screen share takes them on its live track: restarting would ask the user to
+      // pick a screen again.
+      else if (kind === "screen") peer?.applyVideoConstraints();
+    };
+    const onAudio = () => {
+      if (kind === "camera" || kind === "microphone") restart();
+    };
     model.on("change:constraints", onConstraints);
+    model.on("change:audio", onAudio);
 
     // Order matters: release the camera and the pc first, then listeners, then DOM.
     const cleanup = once(() =>
@@ -131,8 +186,14 @@ export default {
           if (startTimer !== null) clearTimeout(startTimer);
         },
         () => peer?.close("view-removed"),
+        () => {
+          delete root.nbrtc;
+        },
         () => model.off("change:state", onKernelClosed),
         () => model.off("change:constraints", onConstraints),
+        () => model.off("change:audio", onAudio),
+        () => model.off("change:processing", onProcessing),
+        () => model.off("change:process_error", onProcessError),
         () => model.off("change:state", onKernelTraits),
         () => model.off("change:error", onKernelTraits),
         () => view.destroy(),

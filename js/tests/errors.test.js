@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { constraintName, describeError, iceFailed, kernelGone } from "../errors.js";
+import { constraintName, describeError, deviceFor, iceFailed, kernelGone } from "../errors.js";
 
 /** A DOMException-like object (node has DOMException too; both shapes must work). */
 function dom(name, message = "", extra = {}) {
@@ -68,5 +68,53 @@ describe("fixed descriptions", () => {
 describe("constraintName", () => {
   for (const [input, out] of [["deviceId", "device_id"], ["frameRate", "frame_rate"], ["width", "width"], ["aspectRatio", "aspectRatio"], ["", ""], [undefined, ""]]) {
     test(`${String(input)} -> ${out}`, () => assert.equal(constraintName(input), out));
+  }
+});
+
+describe("words per device", () => {
+  const cases = [
+    ["microphone", "NotAllowedError", {}, "Microphone permission was denied (NotAllowedError). Allow microphone access for this page and run the cell again."],
+    ["microphone", "NotFoundError", {}, "No microphone was found (NotFoundError)."],
+    ["microphone", "NotReadableError", {}, "The microphone is busy or could not be started"],
+    ["microphone", "OverconstrainedError", { constraint: "deviceId" }, "The requested microphone was not found: no microphone has that device_id"],
+    ["microphone", "OverconstrainedError", { constraint: "echoCancellation" }, "No microphone can satisfy the echo_cancellation constraint"],
+    ["microphone", "SecurityError", {}, "refused microphone access"],
+    ["camera or microphone", "NotAllowedError", {}, "Camera or microphone permission was denied (NotAllowedError). Allow camera and microphone access"],
+    ["camera or microphone", "NotFoundError", {}, "No camera or microphone was found"],
+    ["screen", "NotAllowedError", {}, "Screen sharing was cancelled or denied (NotAllowedError)."],
+    ["screen", "NotFoundError", {}, "No screen, window or tab could be captured (NotFoundError)."],
+    ["screen", "NotReadableError", {}, "The screen could not be captured (NotReadableError)"],
+    ["screen", "InvalidStateError", {}, "right after a click or key press"],
+    ["screen", "NotSupportedError", {}, "This browser cannot share the screen (NotSupportedError)."],
+    ["screen", "AbortError", {}, "Screen sharing could not start (AbortError)."],
+    ["screen", "SecurityError", {}, "refused screen access because this page is not a secure context"],
+    ["screen", "TypeError", {}, "The browser rejected the request (TypeError"],
+    ["camera", "NotAllowedError", {}, "Camera permission was denied (NotAllowedError). Allow camera access"],
+    ["nonsense", "NotAllowedError", {}, "Camera permission was denied"],
+  ];
+  for (const [device, name, extra, fragment] of cases) {
+    test(`${device} ${name}`, () => {
+      const d = describeError(dom(name, "m", extra), device);
+      assert.equal(d.name, name);
+      assert.equal(d.message, "m", "the browser's message goes to the kernel unchanged");
+      assert.ok(d.words.includes(fragment), `${d.words} should include ${fragment}`);
+    });
+  }
+  test("failures that are not about a device read the same for every kind", () => {
+    assert.equal(describeError(dom("IceFailed", ""), "screen").words, iceFailed().words);
+  });
+});
+
+describe("deviceFor", () => {
+  for (const [kind, audio, device] of [
+    ["camera", false, "camera"],
+    ["camera", true, "camera or microphone"],
+    ["microphone", false, "microphone"],
+    ["microphone", true, "microphone"],
+    ["screen", false, "screen"],
+    ["view", false, "camera"],
+    ["audio", false, "camera"],
+  ]) {
+    test(`${kind} audio=${audio} -> ${device}`, () => assert.equal(deviceFor(kind, audio), device));
   }
 });

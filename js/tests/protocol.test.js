@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
+  CONTROL_CHANNEL,
   MAX_MESSAGE_BYTES,
   PROTOCOL_VERSION,
+  SENDING_KINDS,
+  STREAM_KINDS,
   encodedSize,
   isStreamId,
   makeMessage,
@@ -20,6 +23,9 @@ describe("constants", () => {
   test("match docs/protocol.md", () => {
     assert.equal(PROTOCOL_VERSION, 1);
     assert.equal(MAX_MESSAGE_BYTES, 262144);
+    assert.deepEqual([...STREAM_KINDS], ["camera", "view", "screen", "microphone", "audio"]);
+    assert.deepEqual([...SENDING_KINDS], ["camera", "screen", "microphone"]);
+    assert.equal(CONTROL_CHANNEL, "nbrtc");
   });
 });
 

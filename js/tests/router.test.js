@@ -295,3 +295,88 @@ describe("streams()", () => {
     ]);
   });
 });
+
+/** A Lumino-like signal and a kernel connection that has one. */
+class FakeSignal {
+  constructor() {
+    /** @type {Function[]} */
+    this.slots = [];
+  }
+  connect(slot) {
+    this.slots.push(slot);
+    return true;
+  }
+  disconnect(slot) {
+    const i = this.slots.indexOf(slot);
+    if (i >= 0) this.slots.splice(i, 1);
+    return i >= 0;
+  }
+  emit(sender, value) {
+    for (const slot of [...this.slots]) slot(sender, value);
+  }
+}
+
+describe("kernel status", () => {
+  function kernelModel(kernel) {
+    const model = new FakeModel({ kind: "camera" });
+    model.widget_manager = { kernel };
+    return model;
+  }
+
+  test("a restart or shutdown closes that kernel's streams at once, no others", () => {
+    const { router } = setup();
+    const k1 = { statusChanged: new FakeSignal() };
+    const k2 = { statusChanged: new FakeSignal() };
+    const a = new FakePeer();
+    const b = new FakePeer();
+    const c = new FakePeer();
+    const gone = [];
+    for (const p of [a, b, c]) p.kernelGone = (why) => gone.push([p, why]);
+    router.register("s-1", a, kernelModel(k1));
+    router.register("s-2", b, kernelModel(k1));
+    router.register("s-3", c, kernelModel(k2));
+    assert.equal(k1.statusChanged.slots.length, 1, "one subscription per kernel");
+    k1.statusChanged.emit(k1, "busy");
+    k1.statusChanged.emit(k1, "idle");
+    assert.equal(gone.length, 0, "ordinary statuses change nothing");
+    k1.statusChanged.emit(k1, "restarting");
+    assert.deepEqual(
+      gone.map(([p, why]) => [p === a ? "a" : p === b ? "b" : "c", why]),
+      [
+        ["a", "restarting"],
+        ["b", "restarting"],
+      ],
+    );
+  });
+
+  test("the subscription ends with the kernel's last stream", () => {
+    const { router } = setup();
+    const k = { statusChanged: new FakeSignal() };
+    router.register("s-1", new FakePeer(), kernelModel(k));
+    router.register("s-2", new FakePeer(), kernelModel(k));
+    router.unregister("s-1");
+    assert.equal(k.statusChanged.slots.length, 1);
+    router.unregister("s-2");
+    assert.equal(k.statusChanged.slots.length, 0);
+  });
+
+  test("models without a kernel (other hosts) and throwing signals are tolerated", () => {
+    const { router, log } = setup();
+    const bad = {
+      statusChanged: {
+        connect() {
+          throw new Error("no");
+        },
+        disconnect() {
+          throw new Error("no");
+        },
+      },
+    };
+    router.register("s-1", new FakePeer(), new FakeModel({ kind: "view" }));
+    router.register("s-2", new FakePeer(), kernelModel(bad));
+    router.unregister("s-2");
+    router.unregister("s-1");
+    const errors = log.lines.filter((l) => l.level === "error");
+    assert.equal(errors.length, 2, "both failures logged, neither thrown");
+  });
+});

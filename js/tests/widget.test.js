@@ -85,7 +85,9 @@ describe("render", () => {
     const el = doc.createElement("div");
     const controller = new AbortController();
     widget.render({ model: m, el, signal: controller.signal });
-    await flush();
+    // The kernel knows a stream (and gets a bye) once its offer went out.
+    for (let i = 0; i < 500 && m.sentOf("offer").length === 0; i++) await flush(1);
+    assert.equal(m.sentOf("offer").length, 1);
     controller.abort();
     assert.deepEqual(m.sentOf("bye").map((x) => x.payload), [{ reason: "view-removed" }]);
     assert.equal(el.children.length, 0);
@@ -206,5 +208,212 @@ describe("constraints changed from Python", () => {
     assert.equal(browser.world.pcs.filter((pc) => !pc.closed).length, 1);
     cleanup();
     assert.deepEqual(browser.leaks(), { pcs: 0, tracks: 0 });
+  });
+});
+
+describe("kinds", () => {
+  const settle = async () => {
+    await flush();
+    await new Promise((r) => setTimeout(r, 5));
+    await flush();
+  };
+  const answer = (m) => {
+    const stream = m.sentOf("offer").at(-1).stream;
+    m.emit({ v: 1, type: "answer", stream, payload: { sdp: "v=0\r\nanswer\r\n" } });
+  };
+
+  for (const [kind, opens] of [
+    ["camera", "gum"],
+    ["screen", "gdm"],
+    ["microphone", "gum"],
+    ["view", null],
+    ["audio", null],
+  ]) {
+    test(`${kind}: offers its kind, opens ${opens ?? "nothing"}, cleans up`, async () => {
+      browser.env.mediaDevices.getDisplayMedia = browser.env.mediaDevices.getDisplayMedia.bind(browser.env.mediaDevices);
+      const m = model({ kind });
+      const el = doc.createElement("div");
+      const cleanup = widget.render({ model: m, el });
+      await settle();
+      assert.equal(m.sentOf("offer")[0].payload.kind, kind);
+      answer(m);
+      await settle();
+      assert.equal(browser.world.gumCalls.length, opens === "gum" ? 1 : 0);
+      assert.equal(browser.world.gdmCalls.length, opens === "gdm" ? 1 : 0);
+      assert.equal(el.children[0].dataset.kind, kind);
+      cleanup();
+      assert.deepEqual(browser.leaks(), { pcs: 0, tracks: 0 });
+      assert.equal(browser.openChannels(), 0);
+      assert.equal(el.children.length, 0);
+      assert.equal(doc.listenerCount(), 0, "no DOM listener left");
+      for (const name of ["change:state", "change:error", "change:constraints", "change:audio", "change:processing", "change:process_error"]) {
+        assert.equal(m.count(name), 0, name);
+      }
+    });
+  }
+
+  test("unknown kind names the five kinds", () => {
+    const m = model({ kind: "microwave" });
+    const el = doc.createElement("div");
+    const cleanup = widget.render({ model: m, el });
+    assert.match(
+      el.children[0].find("nbrtc-text").textContent,
+      /expected one of "camera", "view", "screen", "microphone", "audio"/,
+    );
+    cleanup();
+  });
+});
+
+describe("traits", () => {
+  const settle = async () => {
+    await flush();
+    await new Promise((r) => setTimeout(r, 5));
+    await flush();
+  };
+  const fire = (m, name) => {
+    for (const cb of [...(m.listeners.get(`change:${name}`) ?? [])]) cb();
+  };
+
+  for (const [kind, restarts] of [
+    ["camera", true],
+    ["microphone", true],
+    ["view", false],
+    ["screen", false],
+  ]) {
+    test(`change:audio ${restarts ? "restarts" : "leaves"} a ${kind} stream`, async () => {
+      const m = model({ kind, audio: null });
+      const cleanup = widget.render({ model: m, el: doc.createElement("div") });
+      await settle();
+      const first = m.sentOf("offer")[0].stream;
+      m.traits.audio = true;
+      fire(m, "audio");
+      await flush();
+      if (restarts) {
+        assert.equal(m.sentOf("offer").length, 2);
+        assert.deepEqual(m.sentOf("bye").map((x) => [x.stream, x.payload.reason]), [[first, "constraints-changed"]]);
+        const pc = browser.world.pcs.at(-1);
+        assert.ok(pc.transceivers.some((t) => t.trackOrKind === "audio" && t.init.direction === "sendonly"));
+      } else {
+        assert.equal(m.sentOf("offer").length, 1);
+        assert.equal(m.sentOf("bye").length, 0);
+      }
+      cleanup();
+      assert.deepEqual(browser.leaks(), { pcs: 0, tracks: 0 });
+    });
+  }
+
+  test("change:constraints on a screen applies them to the live track (no new picker)", async () => {
+    const m = model({ kind: "screen" });
+    const cleanup = widget.render({ model: m, el: doc.createElement("div") });
+    await settle();
+    const stream = m.sentOf("offer")[0].stream;
+    m.emit({ v: 1, type: "answer", stream, payload: { sdp: "v=0\r\nanswer\r\n" } });
+    await settle();
+    m.traits.constraints = { width: 1024, height: null, frame_rate: null, device_id: null };
+    fire(m, "constraints");
+    await flush();
+    assert.equal(browser.world.gdmCalls.length, 1);
+    assert.equal(m.sentOf("offer").length, 1);
+    assert.deepEqual(browser.world.streams[0].getVideoTracks()[0].applied, [{ width: { ideal: 1024 } }]);
+    cleanup();
+  });
+
+  test("processing and process_error drive the view", async () => {
+    const m = model({ processing: false, process_error: "" });
+    const el = doc.createElement("div");
+    const cleanup = widget.render({ model: m, el });
+    await settle();
+    const stream = m.sentOf("offer")[0].stream;
+    m.emit({ v: 1, type: "answer", stream, payload: { sdp: "v=0\r\nanswer\r\n" } });
+    await settle();
+    const root = el.children[0];
+    const pc = browser.world.pcs[0];
+    pc.remoteTrack("video");
+    m.traits.processing = true;
+    fire(m, "processing");
+    assert.equal(root.dataset.showing, "camera", "no processed frame yet");
+    root.find("nbrtc-remote").presentFrame();
+    assert.equal(root.dataset.showing, "processed");
+    assert.equal(root.find("nbrtc-video"), root.find("nbrtc-remote"));
+    m.traits.process_error = "ZeroDivisionError: division by zero";
+    fire(m, "process_error");
+    assert.equal(root.find("nbrtc-notice").textContent, "ZeroDivisionError: division by zero");
+    assert.equal(root.find("nbrtc-notice").hidden, false);
+    m.traits.processing = false;
+    fire(m, "processing");
+    assert.equal(root.dataset.showing, "camera");
+    cleanup();
+  });
+});
+
+describe("page-script API and channels", () => {
+  const settle = async () => {
+    await flush();
+    await new Promise((r) => setTimeout(r, 5));
+    await flush();
+  };
+
+  test("root.nbrtc.send/channels, nbrtc-message events, removed at cleanup", async () => {
+    const m = model({ kind: "view" });
+    const el = doc.createElement("div");
+    const cleanup = widget.render({ model: m, el });
+    const root = el.children[0];
+    assert.equal(typeof root.nbrtc.send, "function");
+    assert.deepEqual(root.nbrtc.channels(), []);
+    await settle();
+    const pc = browser.world.pcs[0];
+    const telemetry = pc.remoteChannel("telemetry");
+    assert.deepEqual(root.nbrtc.channels(), ["telemetry"], "nbrtc never listed");
+    /** @type {any[]} */
+    const got = [];
+    const pageListener = (e) => got.push(e.detail);
+    root.addEventListener("nbrtc-message", pageListener);
+    telemetry.receive("hello");
+    assert.deepEqual(got, [{ channel: "telemetry", data: "hello", stream: m.sentOf("offer")[0].stream }]);
+    const box = root.find("nbrtc-channels").find("nbrtc-channel");
+    assert.equal(box.dataset.label, "telemetry");
+
+    // the panel's input sends through the peer
+    const input = box.find("nbrtc-channel-input");
+    input.value = "from the panel";
+    input.dispatchEvent(Object.assign(new Event("keydown"), { key: "Enter" }));
+    assert.deepEqual(telemetry.sent, ["from the panel"]);
+    assert.deepEqual(
+      box.findAll("nbrtc-msg").map((x) => [x.dataset.dir, x.textContent]),
+      [["in", "hello"], ["out", "from the panel"]],
+    );
+
+    // an unknown label opens a channel from the browser, queued until open
+    assert.equal(root.nbrtc.send("cmd", "go"), true);
+    const cmd = pc.channels.find((c) => c.label === "cmd");
+    assert.deepEqual(cmd.sent, []);
+    cmd.open();
+    assert.deepEqual(cmd.sent, ["go"]);
+    assert.deepEqual(root.nbrtc.channels(), ["telemetry", "cmd"]);
+    assert.throws(() => root.nbrtc.send("nbrtc", "x"), TypeError);
+
+    root.removeEventListener("nbrtc-message", pageListener); // the page script's own
+    cleanup();
+    assert.equal("nbrtc" in root, false, "property removed");
+    assert.equal(browser.openChannels(), 0);
+    assert.equal(doc.listenerCount(), 0);
+  });
+
+  test("a restart (new constraints) moves the API to the new peer", async () => {
+    const m = model();
+    const el = doc.createElement("div");
+    const cleanup = widget.render({ model: m, el });
+    await settle();
+    const root = el.children[0];
+    browser.world.pcs[0].remoteChannel("old");
+    assert.deepEqual(root.nbrtc.channels(), ["old"]);
+    m.traits.constraints = { width: 320, height: null, frame_rate: null, device_id: null };
+    for (const cb of [...(m.listeners.get("change:constraints") ?? [])]) cb();
+    await flush();
+    assert.deepEqual(root.nbrtc.channels(), [], "the old peer's channels closed with it");
+    assert.equal(root.find("nbrtc-channels").hidden, true);
+    root.nbrtc.send("new", "x");
+    assert.ok(browser.world.pcs[1].channels.some((c) => c.label === "new"));
+    cleanup();
   });
 });

@@ -15,11 +15,13 @@ from typing import Any
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from ._frames import reformat
+
 log = logging.getLogger("nbrtc")
 
 
 def _to_yuv420p(frame: Any) -> Any:
-    converted = frame.reformat(format="yuv420p")
+    converted = reformat(frame, "yuv420p")
     converted.pts, converted.time_base = frame.pts, frame.time_base
     return converted
 

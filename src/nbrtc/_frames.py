@@ -46,15 +46,51 @@ def check_size(size: Any) -> tuple[int, int] | None:
     return int(size[0]), int(size[1])
 
 
+_local = threading.local()
+
+
+def reformat(
+    frame: Any, fmt: str | None = None, width: int | None = None, height: int | None = None
+) -> Any:
+    """``frame`` converted with this thread's own swscale context.
+
+    Never ``frame.reformat()`` / ``frame.to_ndarray(format=...)`` on a frame that other
+    threads may also convert (a camera frame goes to snapshots, iterators, the processing
+    thread and recorders at once): PyAV caches ONE swscale context per frame, and two
+    threads using it at the same time deadlock inside libswscale (seen: a processing
+    function and a resizing ``aframes()`` loop froze the kernel). Returns ``frame``
+    itself when nothing changes.
+    """
+    reformatter = getattr(_local, "reformatter", None)
+    if reformatter is None:
+        from av.video.reformatter import VideoReformatter
+
+        reformatter = _local.reformatter = VideoReformatter()
+    return reformatter.reformat(frame, width=width, height=height, format=fmt)
+
+
+def private_copy(frame: Any) -> Any:
+    """A copy of ``frame`` that the caller alone owns (same format, size and pts)."""
+    import av
+
+    same = reformat(frame)  # no conversion: only planes are copied below
+    copy = av.VideoFrame.from_ndarray(same.to_ndarray(), format=frame.format.name)
+    copy.pts = frame.pts
+    if frame.time_base is not None:
+        copy.time_base = frame.time_base
+    return copy
+
+
 def to_ndarray(frame: Any, fmt: str = "rgb24", size: tuple[int, int] | None = None) -> Any:
-    """Convert an ``av.VideoFrame``: (H, W, 3) uint8 for rgb24/bgr24, (H, W) for gray, or
-    the frame itself for ``"av"``; resized to ``size=(width, height)`` on the way."""
+    """Convert a (possibly shared) ``av.VideoFrame``: (H, W, 3) uint8 for rgb24/bgr24,
+    (H, W) for gray, or a private ``av.VideoFrame`` for ``"av"``; resized to
+    ``size=(width, height)`` on the way. Any thread."""
     fmt = check_format(fmt, allow_av=True)
+    width, height = size if size is not None else (None, None)
     if fmt == AV:
-        return frame if size is None else frame.reformat(width=size[0], height=size[1])
-    if size is not None:
-        return frame.to_ndarray(width=size[0], height=size[1], format=fmt)
-    return frame.to_ndarray(format=fmt)
+        out = reformat(frame, None, width, height)
+        return private_copy(frame) if out is frame else out
+    return reformat(frame, fmt, width, height).to_ndarray()
 
 
 class FrameSlot:
@@ -276,6 +312,9 @@ class FrameIterator:
                 raise StopIteration from None
             if frame is not None:
                 return self._take(frame)
+            if self._owner._closed:  # closed while we waited: the end, not an error
+                self.close()
+                raise StopIteration
             self._owner._raise_if_unusable()
             if self._owner._blocking_would_deadlock():
                 raise self._owner._no_stream_error(
@@ -303,6 +342,9 @@ class FrameIterator:
                 raise StopAsyncIteration from None
             if frame is not None:
                 return self._take(frame)
+            if self._owner._closed:
+                self.close()
+                raise StopAsyncIteration
             self._owner._raise_if_unusable()
             left = deadline - time.monotonic()
             if left <= 0:

@@ -154,7 +154,12 @@ class PeerManager:
                 # that does not exist after the answer).
                 self._widget_level(widget, msg)
                 return
-            log.debug("nbrtc: dropped late %s for closed stream %s", msg.type, msg.stream)
+            log.debug(
+                "nbrtc: dropped late %s for closed stream %s: %.80r",
+                msg.type,
+                msg.stream,
+                msg.payload,
+            )
             return
         if stream is None and msg.type in ("error", "devices", "bye"):
             # The browser reports what happened before it could offer (getUserMedia
@@ -186,6 +191,19 @@ class PeerManager:
 
     def _widget_level(self, widget: StreamWidget, msg: Message) -> None:
         if msg.type == "error":
+            with widget._stream_lock:
+                active = [s for s in widget._streams.values() if not s.closed]
+            if active:
+                # A live stream of this widget proves the browser can stream: an error
+                # for a stream that never existed or already ended must not turn the
+                # working widget into "error" (contract: never disturb another stream).
+                log.info(
+                    "nbrtc: ignored %s for stream %s: %s has a live stream",
+                    msg.payload.get("name"),
+                    msg.stream,
+                    widget.model_id,
+                )
+                return
             widget._browser_error(msg.payload["name"], msg.payload.get("message", ""))
         elif msg.type == "devices":
             widget._set_devices(msg.payload)
@@ -304,6 +322,12 @@ class PeerManager:
                     log.debug("streams did not close in time at shutdown", exc_info=True)
         finally:
             self.media.stop(timeout=1.0)
+            try:  # recordings end with the kernel: finalize their files
+                from ._recorder import stop_all
+
+                stop_all(timeout=2.0)
+            except Exception:
+                log.debug("finalizing recordings at shutdown failed", exc_info=True)
             self._shut_down = False
 
 

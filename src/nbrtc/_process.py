@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from ._frames import AV, check_format
+from ._frames import check_format, reformat, to_ndarray
 
 log = logging.getLogger("nbrtc")
 
@@ -118,7 +118,7 @@ class Processor:
     # --- worker thread ------------------------------------------------------------------------
     def _run(self, fn: ProcessFn, fmt: str, frame: Any) -> Any:
         """``fn`` on one frame; on any failure the frame passes through unprocessed."""
-        arg = frame if fmt == AV else frame.to_ndarray(format=fmt)
+        arg = to_ndarray(frame, fmt)  # private to this thread (see _frames.reformat)
         t0 = time.perf_counter()
         try:
             result = fn(arg)
@@ -151,7 +151,7 @@ def _to_output(value: Any, fmt: str) -> Any:
     import av
 
     if isinstance(value, av.VideoFrame):
-        return value if value.format.name == "yuv420p" else value.reformat(format="yuv420p")
+        return reformat(value, "yuv420p")
     if not isinstance(value, np.ndarray):
         raise TypeError(
             f"it returned {type(value).__name__}; return a numpy uint8 array shaped like its "
@@ -172,7 +172,7 @@ def _to_output(value: Any, fmt: str) -> Any:
     if h == 0 or w == 0:
         raise ValueError(f"it returned an empty image of shape {value.shape}")
     value = np.ascontiguousarray(value[:h, :w])
-    return av.VideoFrame.from_ndarray(value, format=src).reformat(format="yuv420p")
+    return reformat(av.VideoFrame.from_ndarray(value, format=src), "yuv420p")
 
 
 class ProcessedTrack(MediaStreamTrack):

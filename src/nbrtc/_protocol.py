@@ -15,7 +15,8 @@ from typing import Any
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 256 * 1024
 MAX_SDP_CHARS = 128 * 1024
-STREAM_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+# \Z, not $: "$" also matches before a final newline, which JS's /$/ does not
+STREAM_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
 
 BROWSER_TYPES = frozenset({"offer", "candidate", "state", "error", "devices", "ping", "bye"})
 KERNEL_TYPES = frozenset({"answer", "state", "ping", "bye", "error"})
@@ -74,8 +75,10 @@ def make_error(err: ProtocolError) -> dict[str, Any]:
 
 
 def _size(content: Any) -> int:
+    """UTF-8 bytes of the compact JSON, as the wire (and js/protocol.js) counts them."""
     try:
-        return len(json.dumps(content, separators=(",", ":"), default=str))
+        text = json.dumps(content, separators=(",", ":"), default=str, ensure_ascii=False)
+        return len(text.encode("utf-8", "surrogatepass"))
     except (TypeError, ValueError, RecursionError):
         return MAX_MESSAGE_BYTES + 1
 
@@ -94,12 +97,13 @@ def _check_payload(type_: str, payload: Any) -> str | None:
             return "offer.sdp must be an SDP string starting with 'v=0'"
         if len(sdp) > MAX_SDP_CHARS:
             return f"offer.sdp is longer than {MAX_SDP_CHARS} characters"
-        if payload.get("kind") not in STREAM_KINDS:
+        kind = payload.get("kind")
+        if not isinstance(kind, str) or kind not in STREAM_KINDS:
             return f"offer.kind must be one of {sorted(STREAM_KINDS)}"
         for key in ("page", "view"):
             if key in payload and not _is_str(payload[key], 64):
                 return f"offer.{key} must be a short string"
-        return None
+        return _check_offer_sdp(sdp, kind)
     if type_ == "candidate":
         if payload is None:
             return None
@@ -118,6 +122,8 @@ def _check_payload(type_: str, payload: Any) -> str | None:
             return "candidate.sdpMLineIndex must be a small integer or null"
         if mid is None and index is None and cand:
             return "candidate needs sdpMid or sdpMLineIndex"
+        if cand and not _candidate_shape_ok(cand):
+            return "candidate.candidate is not an ICE candidate line"
         return None
     if type_ == "state":
         if not isinstance(payload, dict):
@@ -142,7 +148,12 @@ def _check_payload(type_: str, payload: Any) -> str | None:
                 return "each device must be an object of strings"
         return None
     if type_ == "ping":
-        return None if payload is None or isinstance(payload, dict) else "ping payload"
+        if payload is None:
+            return None
+        t = payload.get("t") if isinstance(payload, dict) else None
+        if not isinstance(t, (int, float)) or isinstance(t, bool) or t != t:
+            return "ping payload must be {t: number} or null"
+        return None
     if type_ == "bye":
         if payload is not None and not (
             isinstance(payload, dict) and _is_str(payload.get("reason", ""), 64)
@@ -150,6 +161,59 @@ def _check_payload(type_: str, payload: Any) -> str | None:
             return "bye payload must be null or {reason: string}"
         return None
     return f"unknown type {type_!r}"  # pragma: no cover - filtered before
+
+
+#: what each kind's offer must carry: its media sections and a data section
+_OFFER_MEDIA = {
+    "camera": {"video"},
+    "screen": {"video"},
+    "microphone": {"audio"},
+    "view": {"video"},
+    "audio": {"audio"},
+}
+
+
+def _check_offer_sdp(sdp: str, kind: str) -> str | None:
+    """Why an offer's SDP cannot be answered for ``kind`` (None when it can).
+
+    aiortc trusts the offer's structure (e.g. a BUNDLE group naming a section that is not
+    there kills one of its internal tasks), so the shape is checked here, at the boundary.
+    """
+    from aiortc.sdp import SessionDescription
+
+    try:
+        desc = SessionDescription.parse(sdp)
+    except Exception as exc:  # aiortc raises ValueError, IndexError, KeyError...
+        return f"offer.sdp does not parse: {type(exc).__name__}: {exc}"[:300]
+    kinds = {m.kind for m in desc.media}
+    missing = _OFFER_MEDIA[kind] - kinds
+    if missing:
+        return f"a {kind} offer needs a {'/'.join(sorted(missing))} media section"
+    mids = [m.rtp.muxId for m in desc.media]
+    if any(not mid for mid in mids) or len(set(mids)) != len(mids):
+        return "every media section of the offer needs its own a=mid"
+    for group in desc.group:
+        if group.semantic == "BUNDLE" and not set(group.items) <= set(mids):
+            return "the offer's BUNDLE group names a media section it does not have"
+    for m in desc.media:
+        if m.kind != "application" and not m.rtp.codecs:
+            return f"the offer's {m.kind} section lists no codec"
+        if not m.ice.usernameFragment or not m.ice.password:
+            return f"the offer's {m.kind} section has no ICE credentials"
+    return None
+
+
+def _candidate_shape_ok(text: str) -> bool:
+    """Enough of ``candidate:<foundation> <component> <proto> <prio> <ip> <port> typ <t>``
+    for aiortc's parser, which asserts instead of raising on less."""
+    parts = (text[len("candidate:") :] if text.startswith("candidate:") else text).split()
+    return (
+        len(parts) >= 8
+        and parts[1].isdigit()
+        and parts[3].isdigit()
+        and parts[5].isdigit()
+        and parts[6] == "typ"
+    )
 
 
 def parse_browser_message(content: Any) -> Message | ProtocolError:

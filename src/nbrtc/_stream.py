@@ -40,6 +40,12 @@ _ALLOWED = {
 SENDING_KINDS = frozenset({"camera", "screen", "microphone"})
 
 PING_INTERVAL = 0.4
+#: How long the browser's end-of-candidates is held back from aioice. aioice declares
+#: ICE failed as soon as it has "all" candidates and none works, but a busy browser can
+#: still be about to send checks (peer-reflexive candidates) or candidates it gathered
+#: late; seen with 16 views starting at once on a loaded machine. Until then, failure is
+#: left to the browser and to aioice's own check timeouts.
+END_OF_CANDIDATES_GRACE = 5.0
 CLOSE_TIMEOUT = 1.0
 
 _CAMERA_ERRORS = {
@@ -89,6 +95,7 @@ class KernelStream:
         self._state = "new"
         self._pc: RTCPeerConnection | None = None
         self._remote_set = False
+        self._end_pending = False
         self._pending: list[dict[str, Any] | None] = []
         # Candidates must reach aiortc in the order the browser sent them (end-of-
         # candidates last); each message is its own task, so a FIFO lock orders them.
@@ -96,6 +103,7 @@ class KernelStream:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._tracks: list[MediaStreamTrack] = []
         self._close_task: asyncio.Task[None] | None = None
+        self._answer_task: asyncio.Task[Any] | None = None
         self.timings: dict[str, float] = {}
 
     # --- state -------------------------------------------------------------------------
@@ -140,7 +148,7 @@ class KernelStream:
     def start(self, sdp: str) -> None:
         """Begin answering the browser's offer (media loop)."""
         self._set_state("connecting", "offer received")
-        self._spawn(self._answer(sdp))
+        self._answer_task = self._spawn(self._answer(sdp))
         self._spawn(self._ping_loop())
 
     async def _answer(self, sdp: str) -> None:
@@ -175,7 +183,9 @@ class KernelStream:
             self.send("answer", {"sdp": pc.localDescription.sdp})
         except Exception as exc:
             if not self.closed:
-                log.warning("stream %s: negotiation failed: %s", self.id, exc)
+                # str(exc), not exc: a log record keeping the exception would keep its
+                # traceback, and with it the failed peer, alive
+                log.warning("stream %s: negotiation failed: %s", self.id, str(exc))
                 await self.fail(StreamError(f"negotiation failed: {exc}"))
 
     async def add_candidate(self, payload: dict[str, Any] | None) -> None:
@@ -193,7 +203,10 @@ class KernelStream:
         if pc is None or self.closed:
             return
         if payload is None or not payload.get("candidate"):
-            await pc.addIceCandidate(None)
+            log.debug("stream %s: end of browser candidates", self.id)
+            if not self._end_pending:
+                self._end_pending = True
+                self._spawn(self._end_of_candidates_later())
             return
         text = payload["candidate"]
         if text.startswith("candidate:"):
@@ -205,7 +218,20 @@ class KernelStream:
             return
         cand.sdpMid = payload.get("sdpMid")
         cand.sdpMLineIndex = payload.get("sdpMLineIndex")
-        await pc.addIceCandidate(cand)
+        log.debug("stream %s: browser candidate %.80s", self.id, text)
+        try:
+            await pc.addIceCandidate(cand)
+        except ValueError as exc:  # e.g. after end-of-candidates: nothing to gain from it
+            log.debug("stream %s: candidate not added: %s", self.id, exc)
+
+    async def _end_of_candidates_later(self) -> None:
+        """Tell aioice there are no more browser candidates, unless connected by then."""
+        await asyncio.sleep(END_OF_CANDIDATES_GRACE)
+        async with self._candidate_lock:
+            pc = self._pc
+            if pc is None or self.closed or pc.iceConnectionState in ("connected", "completed"):
+                return
+            await pc.addIceCandidate(None)
 
     # --- media ----------------------------------------------------------------------------
     def _on_pc_state(self) -> None:
@@ -318,9 +344,18 @@ class KernelStream:
         self._set_state("closed", reason)
         self.manager._forget(self)
         current = asyncio.current_task()
+        answer = self._answer_task
         for task in list(self._tasks):
-            if task is not current:
+            if task is not current and task is not answer:
                 task.cancel()
+        if answer is not None and answer is not current and not answer.done():
+            # Let the answer step reach its next closed-check instead of cancelling it:
+            # cancelled inside setLocalDescription, aioice can be left holding a UDP
+            # socket it opened for gathering but never registered (a leaked socket).
+            try:
+                await asyncio.wait_for(asyncio.shield(answer), CLOSE_TIMEOUT)
+            except (asyncio.TimeoutError, Exception):
+                answer.cancel()
         for track in self._tracks:
             track.stop()  # releases our subscription to the widget's source
         self._tracks.clear()
@@ -330,7 +365,7 @@ class KernelStream:
             try:
                 await asyncio.wait_for(pc.close(), CLOSE_TIMEOUT)
             except Exception as exc:  # a peer that cannot close cleanly must not block others
-                log.warning("stream %s: peer close: %r", self.id, exc)
+                log.warning("stream %s: peer close: %s", self.id, repr(exc))
         widget = self.widget
         if widget is not None:
             widget._stream_closed(self)

@@ -125,8 +125,33 @@
     })),
   });
 
+  // getStats() of every live peer, flattened: [{type, kind, ...report}] (e.g. to see
+  // that audio samples arrive, or what a track's frame rate is).
+  const stats = async () => {
+    const out = [];
+    for (const pc of peers) {
+      if (!peerIsLive(pc)) continue;
+      const report = await pc.getStats();
+      report.forEach((r) => out.push({ ...r }));
+    }
+    return out;
+  };
+  // What a person does with the browser's "Stop sharing" button, which headless Chromium
+  // has no UI for: end every live track of this kind with an `ended` event.
+  const endTracks = (kind) => {
+    let n = 0;
+    for (const t of tracks) {
+      if (trackIsLive(t) && t.kind === kind) {
+        t.stop();
+        t.dispatchEvent(new Event("ended"));
+        n += 1;
+      }
+    }
+    return n;
+  };
+
   Object.defineProperty(window, "__counters", {
-    value: Object.freeze({ snapshot, details }),
+    value: Object.freeze({ snapshot, details, stats, endTracks }),
     configurable: false,
     enumerable: false,
     writable: false,

@@ -96,6 +96,7 @@ class FakeBrowser:
         self.frame_counts: dict[str, int] = {}
         self.audio_frames: dict[str, int] = {}
         self.channels: dict[tuple[str, str], Any] = {}
+        self.offers: dict[str, str] = {}  # the SDP each stream offered
         self.messages: dict[tuple[str, str], list[Any]] = {}
         self.tracks: list[MediaStreamTrack] = []
         self._n = 0
@@ -213,6 +214,7 @@ class FakeBrowser:
                 if not ln.startswith(("a=candidate:", "a=end-of-candidates"))
             ]
             sdp = "\r\n".join(lines) + "\r\n"
+        self.offers[sid] = sdp
         self.send(widget, "offer", sid, {"sdp": sdp, "kind": kind, "page": self.page, "view": sid})
         self._spawn(self._ping(widget, sid))
         if trickle:

@@ -121,7 +121,10 @@ def test_browser_bye_closes_kernel_peer(browser, widgets, no_leaks):
     assert len(browser.of_type("error", sid)) == errors
     # and an offer for it is refused: nothing is created for a dead id
     browser.send(
-        cam, "offer", sid, {"sdp": "v=0\r\n", "kind": "camera", "page": browser.page, "view": "x"}
+        cam,
+        "offer",
+        sid,
+        {"sdp": browser.offers[sid], "kind": "camera", "page": browser.page, "view": "x"},
     )
     wait_for(
         lambda: any(m["payload"]["code"] == "closed" for m in browser.of_type("error", sid)), 2
@@ -165,6 +168,9 @@ def test_bad_messages_get_errors_and_do_not_disturb(browser, widgets, no_leaks):
     sid = browser.start(cam)
     cam.wait("live", timeout=10)
     mgr = nbrtc.manager()
+    view = make(widgets, browser, nbrtc.VideoView())
+    vid = browser.start(view)
+    sdp = browser.offers[vid]
     bad = [
         None,
         [],
@@ -175,7 +181,8 @@ def test_bad_messages_get_errors_and_do_not_disturb(browser, widgets, no_leaks):
         {"v": 1, "type": "candidate", "stream": sid, "payload": {"candidate": 5}},
         {"v": 1, "type": "candidate", "stream": "p-unknown", "payload": None},
         {"v": 1, "type": "offer", "stream": "p-x", "payload": {"sdp": "x", "kind": "camera"}},
-        {"v": 1, "type": "offer", "stream": "p-y", "payload": {"sdp": "v=0", "kind": "view"}},
+        # a real offer of the wrong kind for this widget
+        {"v": 1, "type": "offer", "stream": "p-y", "payload": {"sdp": sdp, "kind": "view"}},
         {"v": 1, "type": "ping", "stream": sid, "payload": {"t": "x" * 300_000}},
     ]
     before = len(browser.of_type("error"))
@@ -195,7 +202,7 @@ def test_bad_messages_get_errors_and_do_not_disturb(browser, widgets, no_leaks):
     }
     n = cam.frame_count
     wait_for(lambda: cam.frame_count > n + 10, 5, what="the live stream keeps delivering")
-    assert [s["id"] for s in mgr.streams()] == [sid]
+    assert sorted(s["id"] for s in mgr.streams()) == sorted([sid, vid])
 
 
 def test_silent_browser_is_closed_by_watchdog(browser, widgets, no_leaks, monkeypatch):

@@ -308,3 +308,71 @@ def test_channel_made_before_the_stream(browser, widgets, no_leaks):
     sid = browser.start(cam)
     wait_for(lambda: browser.messages.get((sid, "early")), 10, what="queued message delivered")
     assert browser.messages[(sid, "early")] == ['"queued"']
+
+
+# --- recording ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("ext", ["mp4", "webm", "mkv"])
+def test_record_camera_with_sound(browser, widgets, no_leaks, tmp_path, ext):
+    cam, _ = live_camera(browser, widgets, audio=True)
+    cam.capture_audio(0.1)  # sound is flowing before the recording starts
+    rec = cam.record(tmp_path / f"take.{ext}", seconds=1.5)
+    assert rec.wait(timeout=15) is rec
+    assert rec.done and rec.error is None
+    assert rec.frames == rec.received and rec.dropped == 0, repr(rec)
+    assert rec.frames >= 30, repr(rec)
+    with av.open(str(rec.path)) as container:
+        video = container.streams.video[0]
+        assert container.streams.audio, "audio+video recording has an audio stream"
+        decoded = sum(1 for _ in container.decode(video))
+        duration = float(container.duration or 0) / av.time_base
+    assert decoded == rec.frames, (decoded, repr(rec))
+    assert 1.3 < duration < 1.8, duration
+    assert not any(t.name == "nbrtc-recorder" for t in threading.enumerate())
+
+
+def test_recording_is_finalized_when_the_camera_closes(browser, widgets, no_leaks, tmp_path):
+    cam, _ = live_camera(browser, widgets)
+    rec = cam.record(tmp_path / "closed.mp4")  # no end given
+    wait_for(lambda: rec.frames >= 10, 10, what="frames written")
+    cam.close()
+    rec.wait(timeout=10)
+    with av.open(str(rec.path)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == rec.frames
+    with pytest.raises(ValueError, match="receives no sound"):
+        make(widgets, browser, nbrtc.Camera()).record(tmp_path / "x.mp4", audio=True)
+    with pytest.raises(nbrtc.StreamClosedError):
+        cam.record(tmp_path / "again.mp4")
+
+
+@pytest.mark.timeout(60, method="thread")  # a deadlock here holds the GIL: no signals
+def test_many_consumers_convert_shared_frames_at_once(browser, widgets, no_leaks, tmp_path):
+    """One camera frame goes to the processing thread, a resizing iterator, a recorder and
+    snapshots at the same time. Converting it through the frame's own cached swscale
+    context from several threads deadlocked (the kernel froze); each now uses its own."""
+    cam, sid = live_camera(browser, widgets)
+    cam.process(lambda rgb: rgb[:, ::-1].copy())
+    rec = cam.record(tmp_path / "busy.webm")
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def snapshots() -> None:
+        try:
+            while not done.is_set():
+                cam.snapshot(format="gray")
+                _ = cam.latest_frame
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    t = threading.Thread(target=snapshots)
+    t.start()
+    try:
+        n = sum(1 for _ in cam.frames(90, size=(160, 120), timeout=5))
+        raw = list(cam.frames(10, format="av"))
+    finally:
+        done.set()
+        t.join(10)
+    assert n == 90 and not errors, errors
+    assert all(f.width == 320 for f in raw)
+    assert browser.frame_counts[sid] > 30, "processed frames kept flowing"
+    rec.stop()
+    assert rec.frames > 60 and rec.error is None, repr(rec)
