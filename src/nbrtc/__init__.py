@@ -9,6 +9,7 @@ nbrtc.manager().streams()     # every live stream of this kernel
 from . import sources
 from ._config import Config, config
 from ._manager import PeerManager, manager
+from ._recorder import Recorder
 from ._version import __version__
 from .camera import Camera, ScreenShare
 from .channel import Channel
@@ -35,6 +36,7 @@ __all__ = [
     "NbrtcError",
     "NotDisplayedError",
     "PeerManager",
+    "Recorder",
     "ScreenShare",
     "StreamClosedError",
     "StreamError",

@@ -493,12 +493,25 @@ def open_notebook(
 # ---------------------------------------------------------------------------- cells
 
 
-def _cell(page, index: int):
+def _cell(page, index: int, timeout: float = 5.0):
+    """Cell ``index`` of the open notebook (negative counts from the end).
+
+    A notebook opened a moment ago may not have laid out all its cells yet (JupyterLab
+    adds them as it renders, seen in a second tab of the same notebook), so a missing
+    cell is waited for a little, scrolling the notebook to its end meanwhile.
+    """
     cells = page.locator(CELLS)
-    n = cells.count()
-    if not -n <= index < n:
-        raise IndexError(f"cell {index} does not exist (the notebook shows {n} cells)")
-    return cells.nth(index % n)
+    deadline = time.monotonic() + timeout
+    while True:
+        n = cells.count()
+        if -n <= index < n:
+            return cells.nth(index % n)
+        if time.monotonic() > deadline:
+            raise IndexError(f"cell {index} does not exist (the notebook shows {n} cells)")
+        if n:
+            with contextlib.suppress(Exception):
+                cells.nth(n - 1).scroll_into_view_if_needed(timeout=1000)
+        page.wait_for_timeout(100)
 
 
 def _select_cell(page, index: int):
