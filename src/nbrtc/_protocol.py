@@ -163,6 +163,8 @@ def _check_payload(type_: str, payload: Any) -> str | None:
     return f"unknown type {type_!r}"  # pragma: no cover - filtered before
 
 
+_DIGITS = re.compile(r"[0-9]{1,10}")
+
 #: what each kind's offer must carry: its media sections and a data section
 _OFFER_MEDIA = {
     "camera": {"video"},
@@ -207,12 +209,16 @@ def _candidate_shape_ok(text: str) -> bool:
     """Enough of ``candidate:<foundation> <component> <proto> <prio> <ip> <port> typ <t>``
     for aiortc's parser, which asserts instead of raising on less."""
     parts = (text[len("candidate:") :] if text.startswith("candidate:") else text).split()
+    if len(parts) < 8 or parts[6] != "typ":
+        return False
+    component, priority, port = parts[1], parts[3], parts[5]
+    # ASCII digits only (str.isdigit() also takes "٩" or "¹"), and numbers in range: a
+    # port over 65535 makes asyncio close aioice's sockets for every local candidate
     return (
-        len(parts) >= 8
-        and parts[1].isdigit()
-        and parts[3].isdigit()
-        and parts[5].isdigit()
-        and parts[6] == "typ"
+        all(_DIGITS.fullmatch(v) for v in (component, priority, port))
+        and 1 <= int(component) <= 256
+        and int(priority) < 2**32
+        and 0 < int(port) <= 65535
     )
 
 
