@@ -1,0 +1,303 @@
+"""nbrtc's figures, in a real JupyterLab notebook driven through its UI.
+
+One notebook; cells are run with Ctrl+Enter as a person would (``tests/e2e/_video._run``)
+and the kernel is inspected with ``kernel_eval`` (a second ZMQ client).
+
+* TTFF Python: kernel ``time.monotonic()`` from the first line of the cell that makes
+  the Camera (``T0``) to the stream's first frame (``created + timings['first_frame']``
+  from ``cam.streams``, same clock).
+* TTFF browser: VideoView of ``test_pattern(640, 480)``: the cell's ``time.time()`` at
+  its start converted to the page clock (:func:`_stack.clock_base`) to the first
+  ``requestVideoFrameCallback`` of its ``<video>`` (page clock). Also reported: from the
+  ``<video>`` element's insertion (page clock only).
+* Delivery: ``cam.frame_count`` per s vs ``framesSent`` per s (outbound-rtp).
+* Rendered: ``getVideoPlaybackQuality`` frames per s of the VideoView.
+* Latency, with ``cam.process(lambda x: x)`` running: one-way = a kernel thread reading
+  ``cam.frames(format="av")`` notes ``time.time()`` per frame and decodes its stamp;
+  round trip = the processed video's stamps decoded in the page when presented.
+* Cost: kernel process CPU s/s (/proc/PID/stat) and RSS with N Cameras at 320x240.
+* Teardown: cycles of Camera + VideoView, each waited live then closed.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import time
+from typing import Any
+
+from tests.e2e import _harness as h
+from tests.e2e._video import _run
+
+from benchmarks import _js, _stamp
+from benchmarks._common import latency_stats, rate_windows
+from benchmarks._stack import Stack, clock_base, cpu_rate, proc_rss_mb
+
+SETUP = "import json, os, threading, time\nimport nbrtc\nW, H, NCAM = 640, 480, 1"
+CAMERA = (
+    "T0 = time.monotonic(); T0E = time.time()\n"
+    "cam = nbrtc.Camera(width=W, height=H, frame_rate=30)\ncam"
+)
+VIEW = (
+    "T0 = time.monotonic(); T0E = time.time()\n"
+    "view = nbrtc.VideoView(nbrtc.sources.test_pattern(W, H, 30))\nview"
+)
+CAMS = (
+    "cams = [nbrtc.Camera(width=320, height=240, frame_rate=30) for _ in range(NCAM)]\n"
+    "nbrtc.Grid(cams, columns=4)"
+)
+CYCLE = (
+    "tcam = nbrtc.Camera(width=320, height=240, frame_rate=30)\n"
+    "tview = nbrtc.VideoView(nbrtc.sources.test_pattern(320, 240, 30))\n"
+    "nbrtc.Grid([tcam, tview], columns=2)"
+)
+C_SETUP, C_CAMERA, C_VIEW, C_CAMS, C_CYCLE = range(5)
+
+KERNEL_HELPERS = (
+    "from typing import Any\n"
+    + inspect.getsource(_stamp.stamp_of)
+    + '''
+def _bench_ttff(w):
+    """Seconds from T0 (cell start) to the first frame, to the offer's arrival, and the
+    stream's own timings (seconds after the offer arrived)."""
+    s = w.streams[0]
+    created = time.monotonic() - s["age"]
+    return json.dumps({"ttff": created + s["timings"]["first_frame"] - T0,
+                       "offer_at": created - T0, "timings": s["timings"]})
+
+_bench_out = []
+def _bench_collect(seconds):
+    """Note time.time() (ms) and the stamp of every frame cam delivers for seconds."""
+    _bench_out.clear()
+    def run():
+        end = time.monotonic() + seconds
+        for fr in cam.frames(format="av", timeout=5):
+            now = time.time() * 1000
+            _bench_out.append((now, stamp_of(fr.to_ndarray(format="gray"))))
+            if time.monotonic() > end:
+                break
+    t = threading.Thread(target=run, name="bench-collect", daemon=True)
+    t.start()
+    return t
+
+def _bench_resources():
+    r = nbrtc.manager().resources()
+    r.pop("thread_names", None)
+    return json.dumps(r)
+'''
+)
+
+
+class Nbrtc:
+    """The benchmark notebook open in a page of the stack's browser."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.page = stack.new_page()
+        path = h.write_notebook(stack.server, "bench.ipynb", [SETUP, CAMERA, VIEW, CAMS, CYCLE])
+        h.open_notebook(self.page, stack.server, path)
+        _run(self.page, C_SETUP)
+        self.k(KERNEL_HELPERS)
+        self.pid = int(self.k("os.getpid()"))
+
+    # ------------------------------------------------------------------------ helpers
+    def k(self, code: str, timeout: float = 30) -> str:
+        return h.kernel_eval(self.page, code, timeout=timeout)
+
+    def kjson(self, code: str) -> Any:
+        return json.loads(self.k(f"print(json.dumps({code}))").strip().splitlines()[-1])
+
+    def cell(self, i: int) -> Any:
+        return self.page.locator(h.CELLS).nth(i)
+
+    def run(self, i: int, w: int = 640, h_: int = 480) -> None:
+        self.k(f"W, H = {w}, {h_}")
+        self.page.evaluate("([w, h]) => { window.__benchCam = {w, h}; }", [w, h_])
+        _run(self.page, i)
+
+    def wait_live(self, expr: str, timeout: float = 30) -> None:
+        h.wait_for(lambda: self.k(f"{expr}.state") == "'live'", timeout, message=f"{expr} live")
+
+    def video(self, i: int) -> Any:
+        return self.cell(i).locator("video.nbrtc-video").first
+
+    def sent(self) -> int:
+        return self.page.evaluate(_js.SENT_FRAMES_JS)
+
+    def _aligned(self, expr: str) -> tuple[float, float]:
+        """(kernel ``expr``, framesSent averaged over readings just before and after)."""
+        s0 = self.sent()
+        got = int(self.k(expr))
+        return got, (s0 + self.sent()) / 2
+
+    # ------------------------------------------------------------------- measurements
+    def ttff(self) -> dict[str, float | None]:
+        """One repetition: Camera TTFF in the kernel, VideoView TTFF in the page (s)."""
+        out: dict[str, Any] = {"python": None, "browser": None, "browser_from_video": None}
+        self.run(C_CAMERA)
+        try:
+            self.wait_live("cam")
+            got = self.kjson("json.loads(_bench_ttff(cam))")
+            out["python"] = got["ttff"]
+            out["offer_at"] = got["offer_at"]
+            out["stream_timings"] = got["timings"]
+        finally:
+            self.k("cam.close()")
+        self.run(C_VIEW)
+        try:
+            v = self.video(C_VIEW)
+            h.wait_for(
+                lambda: v.evaluate("(v) => v.__firstFrameAt"), 30, message="view first frame"
+            )
+            base, _err = clock_base(self.page)
+            t0e = float(self.k("T0E"))
+            first, added = v.evaluate("(v) => [v.__firstFrameAt, v.__addedAt]")
+            out["browser"] = (first - (t0e * 1000 - base)) / 1000
+            out["browser_from_video"] = (first - added) / 1000
+        finally:
+            self.k("view.close()")
+        return out
+
+    def delivery(self, w: int, h_: int, windows: int, seconds: float, warm: float) -> list[dict]:
+        """cam.frame_count per s vs framesSent per s at ``w x h``."""
+        self.run(C_CAMERA, w, h_)
+        try:
+            self.wait_live("cam")
+            h.sample_for(lambda: None, warm, 0.25)  # ramp-up excluded on purpose
+            res = rate_windows(lambda: self._aligned("cam.frame_count"), windows, seconds)
+            shape = self.k("cam.latest_frame.shape")
+            for r in res:
+                r["shape"] = shape
+            return res
+        finally:
+            self.k("cam.close()")
+
+    def rendered(self, w: int, h_: int, windows: int, seconds: float, warm: float) -> list[dict]:
+        """VideoView(test_pattern(w, h)) frames presented per s in the page."""
+        self.run(C_VIEW, w, h_)
+        try:
+            v = self.video(C_VIEW)
+            h.wait_for(lambda: v.evaluate(_js.RENDERED_FRAMES_JS) > 0, 30, message="view renders")
+            h.sample_for(lambda: None, warm, 0.25)
+            return rate_windows(lambda: (v.evaluate(_js.RENDERED_FRAMES_JS), 1.0), windows, seconds)
+        finally:
+            self.k("view.close()")
+
+    def latency(self, windows: int, seconds: float, warm: float) -> list[dict]:
+        """640x480 Camera with process(identity): one-way (kernel) and round trip (page)."""
+        self.run(C_CAMERA)
+        try:
+            self.wait_live("cam")
+            self.k("cam.process(lambda x: x)")
+            root = self.cell(C_CAMERA).locator(".nbrtc-root").first
+            h.wait_for(
+                lambda: root.get_attribute("data-showing") == "processed",
+                20,
+                message="processed shown",
+            )
+            h.sample_for(lambda: None, warm, 0.25)
+            v = self.video(C_CAMERA)
+            out = []
+            for _ in range(windows):
+                base, err = clock_base(self.page)
+                self.k(f"_bench_t = _bench_collect({seconds})")
+                rt = self.page.evaluate(_js.READ_STAMPS_JS, [v.element_handle(), seconds * 1000])
+                self.k("_bench_t.join(10)")
+                stamps = self.kjson("_bench_out")
+                ow = [_stamp.one_way_ms(t, s, base) for t, s in stamps]
+                out.append(
+                    {
+                        "round_trip": latency_stats(rt),
+                        "one_way": latency_stats(ow),
+                        "clock_err_ms": err,
+                        "process_ms": self.k("cam.process_ms"),
+                    }
+                )
+            return out
+        finally:
+            self.k("cam.close()")
+
+    def cost(self, n: int, windows: int, seconds: float, warm: float) -> list[dict]:
+        """Kernel CPU s/s (minus idle) and RSS with ``n`` Cameras at 320x240."""
+        idle = cpu_rate(self.pid, min(2.0, seconds))
+        self.k(f"NCAM = {n}")
+        self.run(C_CAMS, 320, 240)
+        try:
+            h.wait_for(
+                lambda: self.k("all(c.state == 'live' for c in cams)") == "True",
+                30 + 2 * n,
+                message=f"{n} cameras live",
+            )
+            h.sample_for(lambda: None, warm, 0.25)
+            out = []
+            for _ in range(windows):
+                t0 = time.monotonic()
+                f0, s0 = self._aligned("sum(c.frame_count for c in cams)")
+                busy = cpu_rate(self.pid, seconds)
+                f1, s1 = self._aligned("sum(c.frame_count for c in cams)")
+                fps, sent = (f1 - f0) / (time.monotonic() - t0), (s1 - s0) / (time.monotonic() - t0)
+                out.append(
+                    {
+                        "streams": n,
+                        "cpu_idle": idle,
+                        "cpu_busy": busy,
+                        "cpu_per_stream": (busy - idle) / n,
+                        "rss_mb": proc_rss_mb(self.pid),
+                        "fps_total": fps,
+                        "sent_fps_total": sent,
+                    }
+                )
+            return out
+        finally:
+            self.k("for c in cams: c.close()")
+
+    def snapshot(self) -> dict[str, Any]:
+        """Browser counters, kernel resources and kernel RSS, right now."""
+        return {
+            "browser": h.counters(self.page),
+            "kernel": self.kjson("json.loads(_bench_resources())"),
+            "kernel_rss_mb": round(proc_rss_mb(self.pid), 1),
+        }
+
+    def teardown(self, cycles: int) -> dict[str, Any]:
+        """``cycles`` open/close cycles of Camera + VideoView; counts before and after.
+
+        "before" is taken after one warm-up cycle (first-use allocations excluded);
+        "after" once the browser has no live peer/track and the kernel no stream (or 10 s).
+        """
+        self.cycle()
+        self._settle()
+        before = self.snapshot()
+        t0 = time.monotonic()
+        for _ in range(cycles):
+            self.cycle()
+        per_cycle = (time.monotonic() - t0) / max(1, cycles)
+        settle = self._settle()
+        after = self.snapshot()
+        return {
+            "cycles": cycles,
+            "seconds_per_cycle": per_cycle,
+            "settle_s": settle,
+            "before": before,
+            "after": after,
+        }
+
+    def cycle(self) -> None:
+        self.run(C_CYCLE, 320, 240)
+        self.wait_live("tcam")
+        self.wait_live("tview")
+        self.k("tcam.close(); tview.close()")
+
+    def _settle(self) -> float | None:
+        def clean() -> bool:
+            c = h.counters(self.page)
+            return (
+                c["peersLive"] == 0
+                and c["tracksLive"] == 0
+                and self.k("len(nbrtc.manager().streams())") == "0"
+            )
+
+        try:
+            return h.wait_for(clean, 10, 0.1, "all closed")
+        except TimeoutError:
+            return None

@@ -1,0 +1,272 @@
+"""nbrtc benchmarks against a bare-aiortc floor, in the real stack; prints a table, writes JSON.
+
+    python benchmarks/run.py --quick   # 3 repetitions, short windows, 20 teardown cycles
+    python benchmarks/run.py           # 5 repetitions, 3 s windows, 16 feeds, 200 cycles
+
+Starts JupyterLab, the floor server (``floor/server.py``: aiohttp + aiortc, no nbrtc)
+and Debian Chromium (headless, the e2e flags); the same canvas camera (pixels carry the
+page clock) feeds both. Floor and nbrtc runs are interleaved per measurement. Each
+figure is the median of its repetitions with min..max; nbrtc figures are also given as a
+ratio to the floor, next to the issue's target. See ``measure_floor.py`` and
+``measure_nbrtc.py`` for what each number is and which clock it uses. Writes
+``benchmarks/results/bench.json`` (machine, versions, date, every raw value).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._stack import machine, start_stack, summary, versions
+from benchmarks.measure_floor import Floor
+from benchmarks.measure_nbrtc import Nbrtc
+
+SIZES = [(320, 240), (640, 480), (1280, 720)]
+
+
+def _pick(rows: list[dict], *keys: str) -> list[float | None]:
+    out: list[float | None] = []
+    for r in rows:
+        v: Any = r
+        for k in keys:
+            v = None if v is None else v.get(k)
+        out.append(v)
+    return out
+
+
+def measure(args: argparse.Namespace, log: Any) -> dict[str, Any]:
+    """Run every measurement on both stacks; return raw rows per measurement."""
+    reps, win, warm = args.reps, args.window, args.warm
+    raw: dict[str, Any] = {"floor": {}, "nbrtc": {}}
+    stack = start_stack()
+    try:
+        floor = Floor(stack)
+        nb = Nbrtc(stack)
+        raw["clock"] = {"floor_page_err_ms": floor.base_err}
+        stacks = {"floor": floor, "nbrtc": nb}
+
+        def each(name: str, fn: Any) -> None:
+            """Run ``fn(stack_obj)`` for floor then nbrtc; keep failures as errors."""
+            for which, obj in stacks.items():
+                t = time.monotonic()
+                try:
+                    raw[which][name] = fn(obj)
+                except Exception as exc:
+                    raw[which][name] = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
+                    traceback.print_exc()
+                log(f"  {which:5} {name:<22} {time.monotonic() - t:5.1f} s")
+
+        log("time to first frame")
+        for which in stacks:
+            raw[which]["ttff"] = []
+        for _ in range(reps):  # interleaved repetitions
+            for which, obj in stacks.items():
+                try:
+                    raw[which]["ttff"].append(obj.ttff())
+                except Exception as exc:
+                    raw[which]["ttff"].append({"error": str(exc)[:500]})
+                    traceback.print_exc()
+        for w, h in SIZES:
+            log(f"delivery / rendering {w}x{h}")
+            each(f"delivery_{w}x{h}", lambda o, w=w, h=h: o.delivery(w, h, reps, win, warm))
+            each(f"rendered_{w}x{h}", lambda o, w=w, h=h: o.rendered(w, h, reps, win, warm))
+        log("latency")
+        each("latency", lambda o: o.latency(reps, win, warm))
+        for n in args.feeds:
+            log(f"cost, {n} feeds")
+            each(f"cost_{n}", lambda o, n=n: o.cost(n, reps, win, warm))
+        log(f"teardown, {args.cycles} cycles")
+        t = time.monotonic()
+        try:
+            raw["nbrtc"]["teardown"] = nb.teardown(args.cycles)
+        except Exception as exc:
+            raw["nbrtc"]["teardown"] = {"error": str(exc)[:2000]}
+            traceback.print_exc()
+        log(f"  nbrtc teardown {time.monotonic() - t:5.1f} s")
+    finally:
+        stack.close()
+    return raw
+
+
+# ------------------------------------------------------------------------------ report
+def figures(raw: dict[str, Any], feeds: list[int]) -> list[dict[str, Any]]:
+    """Rows: name, unit, floor summary, nbrtc summary, target kind."""
+    rows: list[dict[str, Any]] = []
+
+    def rows_of(which: str, key: str) -> list[dict]:
+        v = raw[which].get(key)
+        return [r for r in v if "error" not in r] if isinstance(v, list) else []
+
+    def add(
+        name: str, unit: str, key: str, path: tuple[str, ...], target: str = "", scale: float = 1
+    ) -> None:
+        vals = {}
+        for which in ("floor", "nbrtc"):
+            xs = _pick(rows_of(which, key), *path)
+            vals[which] = summary([None if x is None else x * scale for x in xs])
+        rows.append(
+            {
+                "name": name,
+                "unit": unit,
+                "floor": vals["floor"],
+                "nbrtc": vals["nbrtc"],
+                "target": target,
+            }
+        )
+
+    add("TTFF to Python (cell start / page start)", "s", "ttff", ("python",), "ttff")
+    add("  offer reaches Python", "s", "ttff", ("offer_at",))
+    add("TTFF rendered in page (VideoView / view)", "s", "ttff", ("browser",), "ttff")
+    add("  VideoView: <video> added -> 1st frame", "s", "ttff", ("browser_from_video",))
+    for w, h in SIZES:
+        add(f"delivered/sent {w}x{h}", "%", f"delivery_{w}x{h}", ("ratio",), "delivery", 100)
+        add(f"  frames to Python {w}x{h}", "fps", f"delivery_{w}x{h}", ("a_fps",))
+        add(f"  frames sent {w}x{h}", "fps", f"delivery_{w}x{h}", ("b_fps",))
+        add(
+            f"rendered {w}x{h} (VideoView / view)", "fps", f"rendered_{w}x{h}", ("a_fps",), "higher"
+        )
+    add("round trip p50 (process identity / echo)", "ms", "latency", ("round_trip", "p50"), "rtt")
+    add("round trip p95", "ms", "latency", ("round_trip", "p95"), "rtt")
+    add("one-way browser->Python p50", "ms", "latency", ("one_way", "p50"), "lower")
+    add("one-way browser->Python p95", "ms", "latency", ("one_way", "p95"), "lower")
+    for n in feeds:
+        add(f"CPU per stream, {n} x 320x240", "cpu s/s", f"cost_{n}", ("cpu_per_stream",), "cpu")
+        add(f"  process RSS, {n} feeds (kernel has ipykernel)", "MiB", f"cost_{n}", ("rss_mb",))
+        add(f"  frames to Python, {n} feeds (total)", "fps", f"cost_{n}", ("fps_total",))
+        add(f"  frames sent, {n} feeds (total)", "fps", f"cost_{n}", ("sent_fps_total",))
+    return rows
+
+
+TARGETS = {
+    "ttff": ("<= 1.2x", lambda r, n: r <= 1.2),
+    "delivery": (">= 97 %", lambda r, n: n >= 97),
+    "rtt": ("<= 1.3x", lambda r, n: r <= 1.3),
+    "cpu": ("<= 1.1x", lambda r, n: r <= 1.1),
+    "higher": ("", None),
+    "lower": ("", None),
+}
+
+
+def _fmt(s: dict[str, Any]) -> str:
+    if not s or s.get("median") is None:
+        return "n/a"
+    m, lo, hi = s["median"], s["min"], s["max"]
+    d = 3 if abs(m) < 1 else 2 if abs(m) < 10 else 1 if abs(m) < 100 else 0
+    return f"{m:.{d}f} [{lo:.{d}f}..{hi:.{d}f}]"
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    head = (
+        f"{'measurement':<46} {'unit':<7} {'floor (aiortc)':>22} {'nbrtc':>22} {'ratio':>6}  target"
+    )
+    out = [head, "-" * len(head)]
+    for r in rows:
+        f, n = r["floor"].get("median"), r["nbrtc"].get("median")
+        ratio = n / f if f and n is not None else None
+        r["ratio"] = None if ratio is None else round(ratio, 3)
+        tgt = ""
+        if r["target"] in TARGETS:
+            label, ok = TARGETS[r["target"]]
+            if (
+                ok is not None
+                and n is not None
+                and (ratio is not None or r["target"] == "delivery")
+            ):
+                r["meets_target"] = bool(ok(ratio, n))
+                tgt = f"{label} {'ok' if r['meets_target'] else 'MISSED'}"
+        rstr = f"{ratio:.2f}x" if ratio is not None else "-"
+        cols = f"{_fmt(r['floor']):>22} {_fmt(r['nbrtc']):>22} {rstr:>6}"
+        out.append(f"{r['name']:<46} {r['unit']:<7} {cols}  {tgt}")
+    return "\n".join(out)
+
+
+def teardown_table(td: dict[str, Any]) -> str:
+    if not td or "error" in td:
+        return f"teardown: {td.get('error') if td else 'not run'}"
+    b, a = td["before"], td["after"]
+    lines = [
+        f"teardown: {td['cycles']} cycles of Camera + VideoView (320x240), "
+        f"{td['seconds_per_cycle']:.2f} s per cycle, all closed {td['settle_s']} s after the last",
+        f"  {'count':<30} {'before':>8} {'after':>8}",
+    ]
+    for k in ("peersCreated", "peersLive", "tracksCreated", "tracksLive"):
+        lines.append(f"  {'browser ' + k:<30} {b['browser'][k]:>8} {a['browser'][k]:>8}")
+    for k in ("streams", "widgets", "peers", "threads", "udp_sockets"):
+        lines.append(f"  {'kernel ' + k:<30} {b['kernel'][k]:>8} {a['kernel'][k]:>8}")
+    lines.append(f"  {'kernel RSS MiB':<30} {b['kernel_rss_mb']:>8} {a['kernel_rss_mb']:>8}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="about 4 minutes")
+    ap.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parent / "results" / "bench.json"
+    )
+    args = ap.parse_args()
+    if args.quick:
+        args.reps, args.window, args.warm, args.feeds, args.cycles = 3, 1.5, 1.5, [1, 4], 20
+    else:
+        args.reps, args.window, args.warm, args.feeds, args.cycles = 5, 3.0, 2.0, [1, 4, 16], 200
+    t0 = time.monotonic()
+
+    def log(msg: str) -> None:
+        print(f"[{time.monotonic() - t0:6.1f} s] {msg}", file=sys.stderr, flush=True)
+
+    info = {"machine": machine(), "versions": versions()}
+    raw = measure(args, log)
+    rows = figures(raw, args.feeds)
+    text = table(rows)
+    print()
+    print(
+        f"nbrtc {info['versions']['nbrtc']} vs bare aiortc {info['versions']['aiortc']}; "
+        f"{info['versions']['chromium']}; {info['machine']['cpus']} CPUs; "
+        f"{'quick' if args.quick else 'full'}: {args.reps} repetitions, median [min..max]"
+    )
+    print(text)
+    print()
+    print(teardown_table(raw["nbrtc"].get("teardown", {})))
+    errors = [
+        (w, k)
+        for w in ("floor", "nbrtc")
+        for k, v in raw[w].items()
+        if isinstance(v, dict) and "error" in v
+    ]
+    if errors:
+        print("\nfailed measurements:", errors)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        json.dumps(
+            {
+                "benchmark": "nbrtc vs bare aiortc floor",
+                "mode": "quick" if args.quick else "full",
+                "settings": {
+                    "repetitions": args.reps,
+                    "window_s": args.window,
+                    "warm_up_s": args.warm,
+                    "feeds": args.feeds,
+                    "teardown_cycles": args.cycles,
+                },
+                **info,
+                "wall_seconds": round(time.monotonic() - t0, 1),
+                "figures": rows,
+                "raw": raw,
+            },
+            indent=1,
+            default=str,
+        )
+        + "\n"
+    )
+    print(f"\nwrote {args.out} ({time.monotonic() - t0:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
