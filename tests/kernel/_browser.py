@@ -8,6 +8,7 @@ messages (the SDP it offers carries none), and records every message it receives
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import fractions
 import itertools
 import threading
@@ -85,6 +86,10 @@ class FakeBrowser:
     def __init__(self) -> None:
         self.page = f"p{next(_ids):07x}"
         self.loop = asyncio.new_event_loop()
+        # named, so leak checks can tell this page's encoder threads from the kernel's
+        self.loop.set_default_executor(
+            concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="fake-browser-pool")
+        )
         self.thread = threading.Thread(
             target=self.loop.run_forever, daemon=True, name="fake-browser"
         )
@@ -321,6 +326,7 @@ class FakeBrowser:
         for sid in list(self.pcs):
             self.run(self._close(sid))
         self.run(self._drain())
+        self.run(self.loop.shutdown_default_executor())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
         self.loop.close()

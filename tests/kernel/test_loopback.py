@@ -355,7 +355,16 @@ def test_many_open_close_cycles_leak_nothing(browser, no_leaks):
             cam.wait("live", timeout=10)
     wait_for(lambda: mgr.resources()["peers"] == 0, 5, what="peers collected")
     now = mgr.resources()
-    assert now["threads"] <= base["threads"], (base["thread_names"], now["thread_names"])
+
+    def kernel_threads(res: dict) -> list[str]:  # the fake page's own threads aside
+        return [n for n in res["thread_names"] if not n.startswith("fake-browser")]
+
+    # the codec pool may still grow to its cap; every other kernel thread is back
+    codec = [n for n in kernel_threads(now) if n.startswith("nbrtc-codec")]
+    assert len(codec) <= 4, codec
+    others = [n for n in kernel_threads(now) if not n.startswith("nbrtc-codec")]
+    before = [n for n in kernel_threads(base) if not n.startswith("nbrtc-codec")]
+    assert len(others) <= len(before), (before, others)
     assert now["udp_sockets"] <= base["udp_sockets"]
     assert now["streams"] == 0
 
