@@ -7,6 +7,7 @@
 // Pure apart from the channel objects it is handed, so node tests drive it with fakes.
 // Every listener is registered with one AbortSignal: close() removes them all at once.
 
+import { listen } from "./listen.js";
 import { CONTROL_CHANNEL } from "./protocol.js";
 
 /** Messages that may wait for a channel to open; beyond this send() returns false. */
@@ -167,24 +168,17 @@ export class Channels {
     } catch {
       // read-only in some fake or old implementation: Blob still works
     }
-    const signal = this._abort.signal;
+    const options = {
+      signal: this._abort.signal,
+      isClosed: () => this.closed,
+      log: this.log,
+      what: "data channel ",
+    };
     /**
      * @param {string} type
      * @param {(ev: any) => void} fn
      */
-    const on = (type, fn) =>
-      channel.addEventListener(
-        type,
-        (/** @type {any} */ ev) => {
-          if (this.closed) return;
-          try {
-            fn(ev);
-          } catch (err) {
-            this.log.error(`[nbrtc] data channel ${type} handler failed`, err);
-          }
-        },
-        { signal },
-      );
+    const on = (type, fn) => listen(channel, type, fn, options);
     on("open", () => this._opened(label, record, channel));
     on("message", (ev) => this._emit({ type: "message", label, data: ev.data }));
     on("error", (ev) => this.log.warn(`[nbrtc] data channel ${JSON.stringify(label)} error`, ev?.error ?? ev));

@@ -9,6 +9,7 @@
 // Browser globals are looked up lazily (see defaultEnv) so node can import this file.
 
 import { Channels } from "./channels.js";
+import { listen } from "./listen.js";
 import { describeError, deviceFor, iceFailed, kernelGone } from "./errors.js";
 import { CONTROL_CHANNEL, SENDING_KINDS, STREAM_KINDS } from "./protocol.js";
 import { INITIAL, reduce } from "./state.js";
@@ -438,24 +439,17 @@ export class BrowserPeer {
    * @param {any} pc
    */
   _wire(pc) {
-    const signal = this._abort.signal;
+    const options = {
+      signal: this._abort.signal,
+      isClosed: () => this.closed,
+      log: this.env.log,
+      what: "",
+    };
     /**
      * @param {string} type
      * @param {(ev: any) => void} fn
      */
-    const on = (type, fn) =>
-      pc.addEventListener(
-        type,
-        (/** @type {any} */ ev) => {
-          if (this.closed) return;
-          try {
-            fn(ev);
-          } catch (err) {
-            this.env.log.error(`[nbrtc] ${type} handler failed`, err);
-          }
-        },
-        { signal },
-      );
+    const on = (type, fn) => listen(pc, type, fn, options);
 
     on("icecandidate", (ev) => {
       const c = ev.candidate;

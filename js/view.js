@@ -16,6 +16,7 @@
 
 import { describeData } from "./channels.js";
 import { createMeter } from "./meter.js";
+import { listen } from "./listen.js";
 
 // v2: the two-video stage, meter, notice and channels panel. A page that loaded an older
 // bundle keeps its v1 sheet; both can live side by side.
@@ -266,18 +267,7 @@ export function createView(el, { kind, env: envIn, onSend }) {
    * @param {AbortSignal} [sig]
    */
   const on = (target, type, fn, sig = signal) =>
-    target.addEventListener(
-      type,
-      (ev) => {
-        if (destroyed) return;
-        try {
-          fn(ev);
-        } catch (err) {
-          env.log.error(`[nbrtc] view ${type} handler failed`, err);
-        }
-      },
-      { signal: sig },
-    );
+    listen(target, type, fn, { signal: sig, isClosed: () => destroyed, log: env.log, what: "view " });
 
   /**
    * @param {string} tag

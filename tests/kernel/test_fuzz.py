@@ -1270,7 +1270,9 @@ def test_candidate_port_out_of_range_leaves_ice_alone(
     live.log_errors.records.clear()
     line = "candidate:1 1 udp 2130706431 127.0.0.1 70000 typ host"
     live.mgr.handle_message(live.cam, _msg("candidate", sid, _candidate(line)))
-    time.sleep(1.5)  # aioice starts a check on a new pair within a few 20 ms ticks
+    wait_for(lambda: _replies(live, before, sid), 5, what="the reply to the candidate")
+    # had it reached aioice, a check on the new pair would start within a few 20 ms ticks
+    assert_holds(lambda: not live.loop_errors, 1.5, what="no transport error")
     live.settle()
     errors = [str(e.get("exception") or e["message"]) for e in live.loop_errors]
     logged = [r.getMessage() for r in live.log_errors.records]

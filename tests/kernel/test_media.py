@@ -44,7 +44,8 @@ def test_frames_iterator_newest_frame_wins(browser, widgets, no_leaks):
     for img in it:
         assert img.shape == (240, 320, 3) and img.dtype == np.uint8
         got.append(frame_number(img))
-        time.sleep(0.1)  # a slow consumer: ~3 frames arrive per iteration
+        n0 = cam.frame_count  # a slow consumer: 3 frames arrive per iteration
+        wait_for(lambda n0=n0: cam.frame_count >= n0 + 3, 5, what="3 frames while busy")
     assert len(got) == 10
     assert it.dropped >= 10, f"a slow reader skips frames, dropped={it.dropped}"
     # newest-frame-wins: consecutive frames we saw are several camera frames apart
@@ -178,7 +179,12 @@ def test_process_swap_error_and_recovery(browser, widgets, no_leaks):
 
     cam.process(None)
     assert cam.processing is False
-    time.sleep(0.2)  # in-flight frames
+    # the frame in flight is done once the processing thread has exited
+    wait_for(
+        lambda: not any(t.name.startswith("nbrtc-process") for t in threading.enumerate()),
+        5,
+        what="the processing thread finishes its last frame",
+    )
     n = browser.frame_counts[sid]
     assert_holds(lambda: browser.frame_counts[sid] <= n + 1, 0.5, "nothing sent after None")
     cam.close()
@@ -193,7 +199,7 @@ def test_slow_process_skips_frames_not_latency(browser, widgets, no_leaks):
     cam, sid = live_camera(browser, widgets)
 
     def slow(rgb: np.ndarray) -> np.ndarray:
-        time.sleep(0.1)
+        time.sleep(0.1)  # the scenario: a function that takes 100 ms per frame
         return rgb
 
     cam.process(slow)

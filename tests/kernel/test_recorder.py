@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,8 @@ import pytest
 
 from nbrtc._recorder import THREAD_NAME, Recorder, stop_all
 from nbrtc.errors import StreamError, StreamTimeoutError
+
+from ._browser import wait_for
 
 EXTS = [".mp4", ".webm", ".mkv"]
 FPS = 30
@@ -92,20 +94,12 @@ def recorder_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == THREAD_NAME]
 
 
-def wait_for(cond: Callable[[], Any], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.005)
-
-
 @pytest.fixture(autouse=True)
 def no_recorder_left() -> Iterator[None]:
     """Every test must leave no recorder thread behind (stop_all cleans up after a failure)."""
     yield
     stop_all(5.0)
-    wait_for(lambda: not recorder_threads(), 5, "no nbrtc-recorder thread alive")
+    wait_for(lambda: not recorder_threads(), 5, what="no nbrtc-recorder thread alive")
 
 
 # --- files -------------------------------------------------------------------------------
