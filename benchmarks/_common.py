@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from tests.e2e import _harness as h
 
-from benchmarks._stack import percentile
+from benchmarks._stack import cpu_rate, percentile, proc_rss_mb
 
 
 def rate_windows(
@@ -47,3 +47,34 @@ def latency_stats(samples: list[float]) -> dict[str, float | int | None]:
         "n": len(ok),
         "dropped_samples": len(samples) - len(ok),
     }
+
+
+def cost_windows(
+    aligned: Callable[[], tuple[float, float]],
+    pid: int,
+    streams: int,
+    idle: float,
+    windows: int,
+    seconds: float,
+) -> list[dict[str, float]]:
+    """Per window: CPU seconds per second of process ``pid`` (minus ``idle``) per stream,
+    its RSS, and the frames received / sent per second that ``aligned()`` counts."""
+    out = []
+    for _ in range(windows):
+        t0 = time.monotonic()
+        f0, s0 = aligned()
+        busy = cpu_rate(pid, seconds)
+        f1, s1 = aligned()
+        span = time.monotonic() - t0
+        out.append(
+            {
+                "streams": streams,
+                "cpu_idle": idle,
+                "cpu_busy": busy,
+                "cpu_per_stream": (busy - idle) / streams,
+                "rss_mb": proc_rss_mb(pid),
+                "fps_total": (f1 - f0) / span,
+                "sent_fps_total": (s1 - s0) / span,
+            }
+        )
+    return out

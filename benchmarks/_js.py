@@ -14,28 +14,16 @@
 
 from __future__ import annotations
 
-STAMP_CAMERA_JS = """
-(() => {
-  MediaDevices.prototype.getUserMedia = async function () {
-    const size = window.__benchCam || {w: 640, h: 480};
-    const w = size.w, h = size.h, bw = Math.floor(w / 16);
-    const c = document.createElement('canvas');
-    c.width = w; c.height = h;
-    const ctx = c.getContext('2d');
-    const paint = () => {
-      ctx.fillStyle = '#808080'; ctx.fillRect(0, 0, w, h);
-      const t = Math.round(performance.now()) & 0xffff;
-      for (let i = 0; i < 16; i++) {
-        ctx.fillStyle = ((t >> i) & 1) ? '#ffffff' : '#000000';
-        ctx.fillRect(i * bw, 0, bw, bw);
-      }
-    };
-    paint();
-    setInterval(paint, 5);
-    return c.captureStream(30);
-  };
-})();
-"""
+from tests.e2e._video import READ_STAMPS_JS, SENT_FRAMES_JS, STAMP_CAMERA_JS
+
+__all__ = [
+    "READ_STAMPS_JS",
+    "RENDERED_FRAMES_JS",
+    "SENT_FRAMES_JS",
+    "STAMP_CAMERA_JS",
+    "VIDEO_WATCH_JS",
+]
+
 
 VIDEO_WATCH_JS = """
 (() => {
@@ -58,38 +46,6 @@ VIDEO_WATCH_JS = """
 })();
 """
 
-# (video, ms) -> [now - stamp] for every frame presented during ms (page clock, ms).
-READ_STAMPS_JS = """
-async ([v, ms]) => {
-  const w = v.videoWidth, h = v.videoHeight, bw = Math.floor(w / 16);
-  const c = document.createElement('canvas');
-  c.width = w; c.height = h;
-  const ctx = c.getContext('2d', {willReadFrequently: true});
-  const out = [];
-  const end = performance.now() + ms;
-  await new Promise((resolve) => {
-    const step = () => {
-      const now = performance.now();
-      ctx.drawImage(v, 0, 0, w, h);
-      const row = ctx.getImageData(0, Math.floor(bw / 2), w, 1).data;
-      let t = 0;
-      for (let i = 0; i < 16; i++) {
-        if (row[(i * bw + Math.floor(bw / 2)) * 4 + 1] > 128) t |= (1 << i);
-      }
-      out.push(((Math.round(now) & 0xffff) - t + 65536) % 65536);
-      if (now < end) v.requestVideoFrameCallback(step); else resolve();
-    };
-    v.requestVideoFrameCallback(step);
-  });
-  return out;
-}
-"""
-
-SENT_FRAMES_JS = """
-async () => (await window.__counters.stats())
-  .filter((r) => r.type === 'outbound-rtp' && r.kind === 'video')
-  .reduce((n, r) => n + (r.framesSent || 0), 0)
-"""
 
 # video -> frames presented so far (decoded minus dropped).
 RENDERED_FRAMES_JS = """

@@ -19,14 +19,13 @@ with the same canvas camera and flags; its peer is ``floor/server.py`` (own proc
 from __future__ import annotations
 
 import itertools
-import time
 from typing import Any
 
 from tests.e2e import _harness as h
 
 from benchmarks import _js
-from benchmarks._common import latency_stats, rate_windows
-from benchmarks._stack import Stack, clock_base, cpu_rate, proc_rss_mb
+from benchmarks._common import cost_windows, latency_stats, rate_windows
+from benchmarks._stack import Stack, clock_base, cpu_rate
 from benchmarks._stamp import one_way_ms
 
 _ids = itertools.count()
@@ -156,25 +155,7 @@ class Floor:
             for sid in sids:
                 self.wait_frames(sid)
             h.sample_for(lambda: None, warm, 0.25)
-            out = []
-            for _ in range(windows):
-                t0 = time.monotonic()
-                f0, s0 = self._aligned(sids)
-                busy = cpu_rate(self.pid, seconds)
-                f1, s1 = self._aligned(sids)
-                fps, sent = (f1 - f0) / (time.monotonic() - t0), (s1 - s0) / (time.monotonic() - t0)
-                out.append(
-                    {
-                        "streams": n,
-                        "cpu_idle": idle,
-                        "cpu_busy": busy,
-                        "cpu_per_stream": (busy - idle) / n,
-                        "rss_mb": proc_rss_mb(self.pid),
-                        "fps_total": fps,
-                        "sent_fps_total": sent,
-                    }
-                )
-            return out
+            return cost_windows(lambda: self._aligned(sids), self.pid, n, idle, windows, seconds)
         finally:
             for sid in sids:
                 self.stop(sid)

@@ -30,7 +30,7 @@ from tests.e2e import _harness as h
 from tests.e2e._video import _run
 
 from benchmarks import _js, _stamp
-from benchmarks._common import latency_stats, rate_windows
+from benchmarks._common import cost_windows, latency_stats, rate_windows
 from benchmarks._stack import Stack, clock_base, cpu_rate, proc_rss_mb
 
 SETUP = "import json, os, threading, time\nimport nbrtc\nW, H, NCAM = 640, 480, 1"
@@ -229,25 +229,14 @@ class Nbrtc:
                 message=f"{n} cameras live",
             )
             h.sample_for(lambda: None, warm, 0.25)
-            out = []
-            for _ in range(windows):
-                t0 = time.monotonic()
-                f0, s0 = self._aligned("sum(c.frame_count for c in cams)")
-                busy = cpu_rate(self.pid, seconds)
-                f1, s1 = self._aligned("sum(c.frame_count for c in cams)")
-                fps, sent = (f1 - f0) / (time.monotonic() - t0), (s1 - s0) / (time.monotonic() - t0)
-                out.append(
-                    {
-                        "streams": n,
-                        "cpu_idle": idle,
-                        "cpu_busy": busy,
-                        "cpu_per_stream": (busy - idle) / n,
-                        "rss_mb": proc_rss_mb(self.pid),
-                        "fps_total": fps,
-                        "sent_fps_total": sent,
-                    }
-                )
-            return out
+            return cost_windows(
+                lambda: self._aligned("sum(c.frame_count for c in cams)"),
+                self.pid,
+                n,
+                idle,
+                windows,
+                seconds,
+            )
         finally:
             self.k("for c in cams: c.close()")
 

@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.e2e import _harness as h  # noqa: E402  (the e2e harness starts the real stack)
-from tests.e2e.test_media import _READ_STAMPS_JS, _STAMP_CAMERA_JS  # noqa: E402
+from tests.e2e._video import READ_STAMPS_JS, STAMP_CAMERA_JS  # noqa: E402
 
 CELL = "import nbrtc\ncam = nbrtc.Camera(width=640, height=480, frame_rate=30)\ncam"
 SETUP = """
@@ -74,7 +74,7 @@ def main() -> int:
             context = browser.new_context(viewport=h.VIEWPORT)
             context.grant_permissions(["camera", "microphone"], origin=server.url.rstrip("/"))
             context.add_init_script(path=str(h.COUNTERS_JS))
-            context.add_init_script(_STAMP_CAMERA_JS)
+            context.add_init_script(STAMP_CAMERA_JS)
             page = context.new_page()
             path = h.write_notebook(server, "soak.ipynb", [CELL])
             h.open_notebook(page, server, path)
@@ -100,7 +100,9 @@ def main() -> int:
             while True:
                 now = time.monotonic()
                 k = json.loads(h.kernel_eval(page, "print(sample())").strip().splitlines()[-1])
-                lat = sorted(s for s in page.evaluate(_READ_STAMPS_JS, 2000) if s < 10_000)
+                video = page.locator(".nbrtc-root video.nbrtc-video").first.element_handle()
+                stamps = page.evaluate(READ_STAMPS_JS, [video, 2000])
+                lat = sorted(s for s in stamps if s < 10_000)
                 heap = page.evaluate(
                     "performance.memory ? performance.memory.usedJSHeapSize / 1048576 : -1"
                 )

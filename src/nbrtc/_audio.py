@@ -55,11 +55,29 @@ def _planar_int16(frame: Any) -> np.ndarray:
 
 
 class _Capture:
+    """A pending ``capture``: int16 chunks as they arrive; converted by the consumer."""
+
     def __init__(self, samples: int) -> None:
         self.samples = samples
         self.chunks: list[np.ndarray] = []
         self.have = 0
-        self.future: concurrent.futures.Future[AudioArray] = concurrent.futures.Future()
+        self.sample_rate = 0
+        self.layout = ""
+        self.future: concurrent.futures.Future[_Capture] = concurrent.futures.Future()
+
+    def array(self) -> AudioArray:
+        """The captured audio as float32 (consumer's thread)."""
+        return _to_float(self.chunks, self.sample_rate, self.layout, self.samples)
+
+
+def _to_float(
+    chunks: list[np.ndarray], rate: int, layout: str, samples: int | None = None
+) -> AudioArray:
+    channels = {"mono": 1, "stereo": 2}.get(layout, 0)
+    joined = np.concatenate(chunks, axis=1) if chunks else np.zeros((channels, 0), np.int16)
+    if samples is not None:
+        joined = joined[:, :samples]
+    return AudioArray(joined.astype(np.float32) / 32768.0, rate, layout)
 
 
 class AudioBuffer:
@@ -88,7 +106,7 @@ class AudioBuffer:
 
             resampler = av.AudioResampler(format="s16", layout=frame.layout.name)
             data = np.concatenate([_planar_int16(f) for f in resampler.resample(frame)], axis=1)
-        done: list[tuple[_Capture, AudioArray]] = []
+        done: list[_Capture] = []
         with self._lock:
             if frame.sample_rate != self.sample_rate or frame.layout.name != self.layout:
                 # a new format (first frame, or a renegotiated stream): old samples no
@@ -109,19 +127,15 @@ class AudioBuffer:
                 cap.have += data.shape[1]
                 if cap.have >= cap.samples:
                     self._captures.remove(cap)
-                    done.append((cap, self._array(cap.chunks, cap.samples)))
-        for cap, arr in done:
+                    cap.sample_rate, cap.layout = self.sample_rate, self.layout
+                    done.append(cap)
+        for cap in done:
             if not cap.future.done():
-                cap.future.set_result(arr)
+                cap.future.set_result(cap)
 
-    def _array(self, chunks: list[np.ndarray], samples: int | None = None) -> AudioArray:
-        joined = np.concatenate(chunks, axis=1) if chunks else np.zeros((self.channels, 0))
-        if samples is not None:
-            joined = joined[:, :samples]
-        return AudioArray(joined.astype(np.float32) / 32768.0, self.sample_rate, self.layout)
-
-    def capture(self, seconds: float) -> concurrent.futures.Future[AudioArray]:
-        """A future resolved with the next ``seconds`` of audio to arrive."""
+    def capture(self, seconds: float) -> concurrent.futures.Future[_Capture]:
+        """A future resolved once the next ``seconds`` of audio arrived; its result's
+        ``array()`` converts them (call it in the consumer's thread)."""
         rate = self.sample_rate or 48_000
         cap = _Capture(max(1, round(seconds * rate)))
         with self._lock:
@@ -142,10 +156,16 @@ class AudioBuffer:
     def latest(self, seconds: float) -> AudioArray:
         """The newest ``seconds`` of audio (shorter if less has arrived)."""
         with self._lock:
-            chunks = list(self._chunks)
-            rate = self.sample_rate
-        arr = self._array(chunks)
-        want = round(seconds * rate) if rate else 0
+            rate, layout = self.sample_rate, self.layout
+            want = round(seconds * rate) if rate else 0
+            chunks: list[np.ndarray] = []
+            have = 0
+            for chunk in reversed(self._chunks):  # only the chunks the window needs
+                if want and have >= want:
+                    break
+                chunks.append(chunk)
+                have += chunk.shape[1]
+        arr = _to_float(chunks[::-1], rate, layout)
         return arr[:, -want:] if want and arr.shape[1] > want else arr
 
     def level(self, window: float = 0.1) -> float:

@@ -380,7 +380,7 @@ class AudioMethods:
             self._audio_buf.discard(fut)
             raise self._no_stream_error("capture_audio()", "acapture_audio()")  # type: ignore[attr-defined]
         try:
-            return fut.result(timeout)
+            return fut.result(timeout).array()
         except concurrent.futures.TimeoutError:
             self._audio_buf.discard(fut)
             raise self._audio_timeout(seconds, timeout) from None
@@ -394,10 +394,11 @@ class AudioMethods:
         self._need_audio()
         fut = self._audio_buf.capture(seconds)
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(fut), timeout)
+            captured = await asyncio.wait_for(asyncio.wrap_future(fut), timeout)
         except asyncio.TimeoutError:
             self._audio_buf.discard(fut)
             raise self._audio_timeout(seconds, timeout) from None
+        return captured.array()
 
     def _audio_timeout(self, seconds: float, timeout: float) -> StreamTimeoutError:
         got = "no audio has arrived yet" if not self._audio_buf.frames else "audio stopped"

@@ -241,3 +241,65 @@ _RED_BLUE_CAMERA_JS = """
   MediaDevices.prototype.getUserMedia = fake;
 })();
 """
+
+
+# A camera whose pixels carry the page clock: 16 black/white blocks (each w/16 wide)
+# along the top encode performance.now() in ms (mod 65536); VP8 keeps blocks this large
+# intact. Size from window.__benchCam = {w, h} (default 640x480). Add it BEFORE
+# counters.js when its tracks must be counted. Shared with benchmarks/.
+STAMP_CAMERA_JS = """
+(() => {
+  MediaDevices.prototype.getUserMedia = async function () {
+    const size = window.__benchCam || {w: 640, h: 480};
+    const w = size.w, h = size.h, bw = Math.floor(w / 16);
+    const c = document.createElement('canvas');
+    c.width = w; c.height = h;
+    const ctx = c.getContext('2d');
+    const paint = () => {
+      ctx.fillStyle = '#808080'; ctx.fillRect(0, 0, w, h);
+      const t = Math.round(performance.now()) & 0xffff;
+      for (let i = 0; i < 16; i++) {
+        ctx.fillStyle = ((t >> i) & 1) ? '#ffffff' : '#000000';
+        ctx.fillRect(i * bw, 0, bw, bw);
+      }
+    };
+    paint();
+    setInterval(paint, 5);
+    return c.captureStream(30);
+  };
+})();
+"""
+
+# (video, ms) -> [now - stamp] for every frame the video presents during ms (page clock).
+READ_STAMPS_JS = """
+async ([v, ms]) => {
+  const w = v.videoWidth, h = v.videoHeight, bw = Math.floor(w / 16);
+  const c = document.createElement('canvas');
+  c.width = w; c.height = h;
+  const ctx = c.getContext('2d', {willReadFrequently: true});
+  const out = [];
+  const end = performance.now() + ms;
+  await new Promise((resolve) => {
+    const step = () => {
+      const now = performance.now();
+      ctx.drawImage(v, 0, 0, w, h);
+      const row = ctx.getImageData(0, Math.floor(bw / 2), w, 1).data;
+      let t = 0;
+      for (let i = 0; i < 16; i++) {
+        if (row[(i * bw + Math.floor(bw / 2)) * 4 + 1] > 128) t |= (1 << i);
+      }
+      out.push(((Math.round(now) & 0xffff) - t + 65536) % 65536);
+      if (now < end) v.requestVideoFrameCallback(step); else resolve();
+    };
+    v.requestVideoFrameCallback(step);
+  });
+  return out;
+}
+"""
+
+# framesSent of every outbound video RTP stream of the page's live peers.
+SENT_FRAMES_JS = """
+async () => (await window.__counters.stats())
+  .filter((r) => r.type === 'outbound-rtp' && r.kind === 'video')
+  .reduce((n, r) => n + (r.framesSent || 0), 0)
+"""

@@ -19,6 +19,9 @@ import pytest
 from . import _harness as h
 from ._video import (
     _RED_BLUE_CAMERA_JS,
+    READ_STAMPS_JS,
+    SENT_FRAMES_JS,
+    STAMP_CAMERA_JS,
     _close_all,
     _kjson,
     _live_counters_zero,
@@ -105,65 +108,10 @@ def test_process_is_visible_swappable_and_recovers(page, jupyter_server, kernel_
         _remove(jupyter_server, name)
 
 
-# A camera whose pixels carry the page clock: 16 black/white 40x40 blocks along the top
-# encode performance.now() in ms (mod 65536); VP8 keeps blocks this large intact.
-_STAMP_CAMERA_JS = """
-(() => {
-  MediaDevices.prototype.getUserMedia = async function () {
-    const c = document.createElement('canvas');
-    c.width = 640; c.height = 480;
-    const ctx = c.getContext('2d');
-    const paint = () => {
-      ctx.fillStyle = '#808080'; ctx.fillRect(0, 0, 640, 480);
-      const t = Math.round(performance.now()) & 0xffff;
-      for (let i = 0; i < 16; i++) {
-        ctx.fillStyle = ((t >> i) & 1) ? '#ffffff' : '#000000';
-        ctx.fillRect(i * 40, 0, 40, 40);
-      }
-    };
-    paint();
-    setInterval(paint, 5);
-    return c.captureStream(30);
-  };
-})();
-"""
-
-# Decode the stamp of every frame the visible (processed) video presents, for ``ms``.
-_READ_STAMPS_JS = """
-async (ms) => {
-  const v = document.querySelector('.nbrtc-root video.nbrtc-video');
-  const c = document.createElement('canvas');
-  c.width = 640; c.height = 480;
-  const ctx = c.getContext('2d', {willReadFrequently: true});
-  const out = [];
-  const end = performance.now() + ms;
-  await new Promise((resolve) => {
-    const step = () => {
-      const now = performance.now();
-      ctx.drawImage(v, 0, 0, 640, 480);
-      const row = ctx.getImageData(0, 20, 640, 1).data;
-      let t = 0;
-      for (let i = 0; i < 16; i++) if (row[(i * 40 + 20) * 4 + 1] > 128) t |= (1 << i);
-      out.push(((Math.round(now) & 0xffff) - t + 65536) % 65536);
-      if (now < end) v.requestVideoFrameCallback(step); else resolve();
-    };
-    v.requestVideoFrameCallback(step);
-  });
-  return out;
-}
-"""
-
-_SENT_FRAMES_JS = """
-async () => (await window.__counters.stats())
-  .filter((r) => r.type === 'outbound-rtp' && r.kind === 'video')
-  .reduce((n, r) => n + (r.framesSent || 0), 0)
-"""
-
-
 def test_processing_round_trip_and_delivery(page, jupyter_server, kernel_eval):
     """Figures: frames delivered to Python at 640x480 against the frames the browser sent,
     and the camera -> process(fn) -> browser round trip (median, p95) for an identity fn."""
-    page.add_init_script(_STAMP_CAMERA_JS)
+    page.add_init_script(STAMP_CAMERA_JS)
     name = "media_latency.ipynb"
     cell = "import nbrtc\ncam = nbrtc.Camera(width=640, height=480, frame_rate=30)\ncam"
     _open(page, jupyter_server, name, [cell])
@@ -173,10 +121,10 @@ def test_processing_round_trip_and_delivery(page, jupyter_server, kernel_eval):
         _wait_state(root, "live")
         h.wait_for(lambda: int(kernel_eval("cam.frame_count")) > 30, 15, message="frames flow")
 
-        sent0, got0 = page.evaluate(_SENT_FRAMES_JS), int(kernel_eval("cam.frame_count"))
+        sent0, got0 = page.evaluate(SENT_FRAMES_JS), int(kernel_eval("cam.frame_count"))
         t0 = time.monotonic()
         h.sample_for(lambda: None, 5.0, interval=0.5)  # measuring over a fixed window
-        sent1, got1 = page.evaluate(_SENT_FRAMES_JS), int(kernel_eval("cam.frame_count"))
+        sent1, got1 = page.evaluate(SENT_FRAMES_JS), int(kernel_eval("cam.frame_count"))
         span = time.monotonic() - t0
         delivery = {
             "browser_sent_fps": round((sent1 - sent0) / span, 1),
@@ -191,7 +139,8 @@ def test_processing_round_trip_and_delivery(page, jupyter_server, kernel_eval):
         kernel_eval("cam.process(lambda rgb: rgb)")
         h.wait_for(lambda: _showing(root) == "processed", 15, message="processed video shown")
         h.sample_for(lambda: None, 1.0, interval=0.5)  # let the return path settle
-        samples = [s for s in page.evaluate(_READ_STAMPS_JS, 6000) if s < 5000]
+        video = root.locator("video.nbrtc-video").element_handle()
+        samples = [s for s in page.evaluate(READ_STAMPS_JS, [video, 6000]) if s < 5000]
         assert len(samples) > 60, f"too few decoded frames: {len(samples)}"
         samples.sort()
         figure = {
