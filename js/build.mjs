@@ -1,4 +1,5 @@
-// Bundle js/widget.js into src/nbrtc/static/widget.js (what the Python package ships).
+// Bundle js/widget.js into src/nbrtc/static/widget.js (what the Python package ships),
+// and js/inspector.js (the Inspector widget) into src/nbrtc/static/inspector.js.
 // The bundle's version comes from package.json and must equal the Python package's
 // (src/nbrtc/_version.py), because the widget compares it with the `_version` trait
 // at run time; a mismatch here fails the build instead of confusing a user later.
@@ -33,8 +34,8 @@ if (pyVersion !== null && pyVersion !== version) {
 const watch = process.argv.includes("--watch");
 /** @type {import("esbuild").BuildOptions} */
 const options = {
-  entryPoints: [join(root, "js", "widget.js")],
-  outfile: join(root, "src", "nbrtc", "static", "widget.js"),
+  entryPoints: [join(root, "js", "widget.js"), join(root, "js", "inspector.js")],
+  outdir: join(root, "src", "nbrtc", "static"),
   bundle: true,
   format: "esm",
   target: ["es2022"],

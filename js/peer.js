@@ -13,8 +13,11 @@ import { listen } from "./listen.js";
 import { describeError, deviceFor, iceFailed, kernelGone } from "./errors.js";
 import { CONTROL_CHANNEL, SENDING_KINDS, STREAM_KINDS } from "./protocol.js";
 import { INITIAL, reduce } from "./state.js";
+import { collectStats } from "./stats.js";
 
 export const PING_INTERVAL_MS = 1000;
+/** How often the browser samples its getStats for the kernel (Inspector, stats()). */
+export const STATS_INTERVAL_MS = 1000;
 /**
  * Silence (no message at all from the kernel for a stream) after which the page gives
  * the stream up. Kernel restarts and shutdowns are normally seen at once through the
@@ -238,6 +241,15 @@ export class BrowserPeer {
     this._pingTimer = null;
     /** @type {any} */
     this._watchdog = null;
+    /** @type {any} the getStats sampling timer (STATS_INTERVAL_MS) */
+    this._statsTimer = null;
+    this._statsBusy = false;
+    /** A reoffer is out and its answer not applied yet (one renegotiation at a time). */
+    this._reoffering = false;
+    /** @type {any} a renegotiate request that arrived while another was in flight */
+    this._pendingRenegotiation = null;
+    /** @type {any[] | null} candidates gathered before the reoffer went out */
+    this._heldCandidates = null;
     /** When the kernel last said anything for this stream (env.now() ms). */
     this._heardAt = 0;
     /** Page-stall time since then, which does not count as silence. */
@@ -345,8 +357,9 @@ export class BrowserPeer {
       connection: String(pc.connectionState ?? ""),
       ice: String(pc.iceConnectionState ?? ""),
       signaling: String(pc.signalingState ?? ""),
+      gathering: String(pc.iceGatheringState ?? ""),
     };
-    const key = `${payload.connection}/${payload.ice}/${payload.signaling}`;
+    const key = `${payload.connection}/${payload.ice}/${payload.signaling}/${payload.gathering}`;
     if (!this._offerSent || key === this._lastStateKey) return;
     this._lastStateKey = key;
     this._send("state", payload);
@@ -432,6 +445,92 @@ export class BrowserPeer {
     this._pingTimer = env.setInterval(() => {
       if (!this.closed) this._send("ping", { t: env.now() });
     }, PING_INTERVAL_MS);
+    this._statsTimer = env.setInterval(() => this._sampleStats(), STATS_INTERVAL_MS);
+  }
+
+  /**
+   * Send the pc's filtered getStats to the kernel (the Inspector, `stats()`), at most
+   * one sample in flight: a frozen page does not pile up getStats calls.
+   */
+  async _sampleStats() {
+    const pc = this.pc;
+    if (this.closed || !pc || this._statsBusy || !this._answerSeen) return;
+    this._statsBusy = true;
+    try {
+      const reports = await collectStats(pc);
+      if (!this.closed && reports.length) this._send("stats", { t: this.env.now(), reports });
+    } finally {
+      this._statsBusy = false;
+    }
+  }
+
+  /**
+   * The kernel asks for a reoffer (a codec or bitrate change, or an ICE restart). One at
+   * a time: a request during another is kept and run after its answer. Never rejects.
+   * @param {{ice_restart?: boolean, reason?: string}} request
+   */
+  async _renegotiate(request) {
+    const pc = this.pc;
+    if (this.closed || !pc || !this._answerSeen) return;
+    if (this._reoffering) {
+      // An ICE restart must not be lost behind a codec change: merge the requests.
+      const pending = this._pendingRenegotiation;
+      this._pendingRenegotiation = {
+        ice_restart: Boolean(request.ice_restart || pending?.ice_restart),
+        reason: request.reason ?? "",
+      };
+      return;
+    }
+    this._reoffering = true;
+    this._heldCandidates = [];
+    try {
+      if (request.ice_restart && typeof pc.restartIce === "function") pc.restartIce();
+      const offer = await pc.createOffer(request.ice_restart ? { iceRestart: true } : {});
+      if (this.closed) return;
+      await pc.setLocalDescription(offer);
+      if (this.closed) return;
+      const sdp = pc.localDescription?.sdp ?? offer.sdp;
+      this._send("reoffer", { sdp, reason: String(request.reason ?? "").slice(0, 128) });
+    } catch (err) {
+      this._reoffering = false;
+      this.env.log.warn("[nbrtc] renegotiation failed to start", err);
+    } finally {
+      const held = this._heldCandidates ?? [];
+      this._heldCandidates = null;
+      if (!this.closed) for (const c of held) this._send("candidate", c);
+    }
+  }
+
+  /**
+   * The kernel's answer to our reoffer.
+   * @param {string} sdp
+   */
+  async _applyReanswer(sdp) {
+    const pc = this.pc;
+    try {
+      await pc.setRemoteDescription({ type: "answer", sdp });
+    } catch (err) {
+      if (!this.closed) this.fail(describeError(err));
+      return;
+    } finally {
+      this._reoffering = false;
+    }
+    const next = this._pendingRenegotiation;
+    this._pendingRenegotiation = null;
+    if (next && !this.closed) await this._renegotiate(next);
+  }
+
+  /** The kernel refused our reoffer: back to the description we had. */
+  async _rollbackReoffer() {
+    const pc = this.pc;
+    this._reoffering = false;
+    this._pendingRenegotiation = null;
+    if (!pc || this.closed || pc.signalingState !== "have-local-offer") return;
+    try {
+      await pc.setLocalDescription({ type: "rollback" });
+    } catch (err) {
+      this.env.log.warn("[nbrtc] rolling back a refused reoffer failed", err);
+    }
   }
 
   /**
@@ -460,6 +559,16 @@ export class BrowserPeer {
       // An empty candidate string is a per-generation end marker; the null event
       // that follows says the same thing in the protocol's terms.
       if (!c.candidate) return;
+      if (this._heldCandidates !== null) {
+        // A renegotiation is being offered: its new candidates must follow the reoffer,
+        // or the kernel would take them for the old ICE generation's.
+        this._heldCandidates.push({
+          candidate: c.candidate,
+          sdpMid: c.sdpMid ?? null,
+          sdpMLineIndex: c.sdpMLineIndex ?? null,
+        });
+        return;
+      }
       this._sendAfterOffer("candidate", {
         candidate: c.candidate,
         sdpMid: c.sdpMid ?? null,
@@ -472,6 +581,7 @@ export class BrowserPeer {
       else if (pc.connectionState === "failed") this.fail(iceFailed());
     });
     on("iceconnectionstatechange", () => this._sendPcState());
+    on("icegatheringstatechange", () => this._sendPcState());
     on("signalingstatechange", () => this._sendPcState());
     on("track", (ev) => {
       const track = ev.track;
@@ -536,6 +646,12 @@ export class BrowserPeer {
     const payload = msg.payload;
     switch (msg.type) {
       case "answer":
+        if (this._reoffering) {
+          this._applyReanswer(payload.sdp).catch((err) =>
+            this.env.log.error("[nbrtc] applying the renegotiated answer failed", err),
+          );
+          return;
+        }
         this._applyAnswer(payload.sdp).catch((err) =>
           this.env.log.error("[nbrtc] applying the answer failed", err),
         );
@@ -559,8 +675,17 @@ export class BrowserPeer {
           notify: false,
         });
         return;
+      case "renegotiate":
+        this._renegotiate(payload).catch((err) =>
+          this.env.log.error("[nbrtc] renegotiation failed", err),
+        );
+        return;
       case "error":
         this.env.log.warn(`[nbrtc] kernel refused a message of ${this.id}: ${payload.code}: ${payload.message}`);
+        if (payload.ref?.type === "reoffer" && this._reoffering) {
+          this._rollbackReoffer().catch(() => {});
+          return;
+        }
         // An error never closes a healthy stream, but a refused offer means there is
         // no stream: nothing will ever answer it, so say why and release the camera.
         // The kernel holds nothing for it, so there is nobody to send error/bye to.
@@ -778,6 +903,10 @@ export class BrowserPeer {
     guard(log, "clearing the watchdog", () => {
       if (this._watchdog !== null) env.clearInterval(this._watchdog);
     });
+    guard(log, "clearing the stats timer", () => {
+      if (this._statsTimer !== null) env.clearInterval(this._statsTimer);
+    });
+    this._statsTimer = null;
     this._pingTimer = null;
     this._watchdog = null;
     this._outbox = [];

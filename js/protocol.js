@@ -18,9 +18,27 @@ export const BROWSER_TYPES = Object.freeze([
   "devices",
   "ping",
   "bye",
+  "stats", // the peer's getStats, filtered (docs/protocol.md "Inspection")
+  "reoffer", // a renegotiation offer for a live stream
+  "join", // a room member joins its room (docs/protocol.md "Rooms")
+  "signal", // room: offer/answer/candidate/bye for another member, relayed by the kernel
 ]);
 /** Types the kernel may send to the browser. */
-export const KERNEL_TYPES = Object.freeze(["answer", "state", "ping", "bye", "error"]);
+export const KERNEL_TYPES = Object.freeze([
+  "answer",
+  "state",
+  "ping",
+  "bye",
+  "error",
+  "renegotiate", // asks the browser for a reoffer (codec, bitrate, ICE restart)
+  "members", // room membership, complete, after every change
+  "signal", // room: another member's offer/answer/candidate/bye
+]);
+/** Types of a room signal's data. */
+export const SIGNAL_TYPES = Object.freeze(["offer", "answer", "candidate", "bye"]);
+/** Bounds of a `stats` message (the kernel refuses more). */
+export const MAX_STATS_REPORTS = 300;
+export const MAX_STATS_FIELDS = 64;
 /** Values of a kernel `state` message's `state` field. */
 export const KERNEL_STATES = Object.freeze(["connecting", "live", "closed", "error"]);
 /**
@@ -159,6 +177,48 @@ function checkKernelPayload(type, payload) {
         const refType = payload.ref.type;
         if (refType !== undefined && refType !== null && !isShortString(refType, 64)) {
           return "error.ref.type must be a string or null";
+        }
+      }
+      return null;
+    }
+    case "renegotiate": {
+      if (!isObject(payload)) return "renegotiate payload must be an object";
+      if ("ice_restart" in payload && typeof payload.ice_restart !== "boolean") {
+        return "renegotiate.ice_restart must be a boolean";
+      }
+      if ("reason" in payload && !isShortString(payload.reason, 256)) {
+        return "renegotiate.reason must be a string";
+      }
+      return null;
+    }
+    case "members": {
+      if (!isObject(payload)) return "members payload must be an object";
+      if (!isStreamId(payload.you)) return "members.you must be a stream id";
+      if ("room" in payload && !isShortString(payload.room, 128)) return "members.room must be a string";
+      if (!Array.isArray(payload.members) || payload.members.length > 256) {
+        return "members.members must be a list";
+      }
+      for (const m of payload.members) {
+        if (!isObject(m) || !isStreamId(m.id) || typeof m.seq !== "number" || !Number.isFinite(m.seq)) {
+          return "each member needs a stream id and a numeric seq";
+        }
+      }
+      return null;
+    }
+    case "signal": {
+      if (!isObject(payload)) return "signal payload must be an object";
+      if (!isStreamId(payload.from)) return "signal.from must be a stream id";
+      const data = payload.data;
+      if (!isObject(data) || !SIGNAL_TYPES.includes(data.type)) {
+        return `signal.data.type must be one of ${SIGNAL_TYPES.join(", ")}`;
+      }
+      if ((data.type === "offer" || data.type === "answer") &&
+        (typeof data.sdp !== "string" || !data.sdp.startsWith("v=0") || data.sdp.length > MAX_SDP_CHARS)) {
+        return "signal.data.sdp must be an SDP string";
+      }
+      if (data.type === "candidate" && data.candidate !== null && data.candidate !== undefined) {
+        if (!isObject(data.candidate) || !isShortString(data.candidate.candidate, 1024)) {
+          return "signal.data.candidate must be null or {candidate: string, ...}";
         }
       }
       return null;

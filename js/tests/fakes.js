@@ -216,6 +216,7 @@ export function fakeBrowser({ auto = true } = {}) {
       this.closed = false;
       this.connectionState = "new";
       this.iceConnectionState = "new";
+      this.iceGatheringState = "new";
       this.signalingState = "stable";
       /** @type {any[]} */
       this.transceivers = [];
@@ -223,6 +224,15 @@ export function fakeBrowser({ auto = true } = {}) {
       this.channels = [];
       this.localDescription = null;
       this.remoteDescription = null;
+      /** @type {any[]} the options of every createOffer call */
+      this.offerOptions = [];
+      this.restarts = 0;
+      this.rollbacks = 0;
+      /** What getStats() reports (RTCStats-shaped objects). */
+      this.statsReports = [
+        { id: "OT01", type: "outbound-rtp", kind: "video", bytesSent: 1000, packetsSent: 10, timestamp: 1 },
+        { id: "T01", type: "transport", bytesSent: 1200, selectedCandidatePairId: "CP1", timestamp: 1 },
+      ];
       this.offerStep = deferred();
       this.localStep = deferred();
       this.remoteStep = deferred();
@@ -277,7 +287,8 @@ export function fakeBrowser({ auto = true } = {}) {
       this.dispatchEvent(Object.assign(new Event("track"), { track, streams }));
       return track;
     }
-    async createOffer() {
+    async createOffer(options) {
+      this.offerOptions.push(options ?? null);
       const offer = await this.offerStep.promise;
       if (this.closed) throw Object.assign(new Error("closed"), { name: "InvalidStateError" });
       return offer;
@@ -285,8 +296,20 @@ export function fakeBrowser({ auto = true } = {}) {
     async setLocalDescription(desc) {
       await this.localStep.promise;
       if (this.closed) throw Object.assign(new Error("closed"), { name: "InvalidStateError" });
+      if (desc?.type === "rollback") {
+        this.rollbacks += 1;
+        this.setState("signalingState", "stable", "signalingstatechange");
+        return;
+      }
       this.localDescription = desc;
       this.setState("signalingState", "have-local-offer", "signalingstatechange");
+    }
+    restartIce() {
+      this.restarts += 1;
+    }
+    async getStats() {
+      if (this.closed) throw Object.assign(new Error("closed"), { name: "InvalidStateError" });
+      return new Map(this.statsReports.map((r) => [r.id, r]));
     }
     async setRemoteDescription(desc) {
       await this.remoteStep.promise;

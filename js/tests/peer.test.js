@@ -126,6 +126,7 @@ describe("camera start sequence", () => {
       connection: "connected",
       ice: "connected",
       signaling: "stable",
+      gathering: "new",
     });
     assert.deepEqual(router.streams(), [{ id: peer.id, kind: "camera", state: "live" }]);
 

@@ -4,6 +4,7 @@ import nbrtc
 cam = nbrtc.Camera()          # browser camera -> kernel, previewed in the cell
 nbrtc.VideoView()             # kernel -> browser, a synthetic test pattern by default
 nbrtc.manager().streams()     # every live stream of this kernel
+nbrtc.Inspector(cam)          # a live look inside the connection (SDP, ICE, states, stats)
 """
 
 from . import sources
@@ -22,6 +23,7 @@ from .errors import (
     StreamTimeoutError,
 )
 from .grid import Grid
+from .inspector import Inspector
 from .microphone import Microphone
 from .video_view import AudioView, VideoView
 
@@ -32,6 +34,7 @@ __all__ = [
     "Channel",
     "Config",
     "Grid",
+    "Inspector",
     "Microphone",
     "NbrtcError",
     "NotDisplayedError",

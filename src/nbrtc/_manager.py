@@ -140,6 +140,23 @@ class PeerManager:
 
     def _dispatch(self, widget: StreamWidget, msg: Message) -> None:
         """Route one validated message (media loop)."""
+        room_handler = getattr(widget, "_room_message", None)
+        if room_handler is not None:
+            # A room's members have no kernel peer: the room relays their signaling
+            # itself (nbrtc/room.py), and refuses what is not a room message.
+            room_handler(msg)
+            return
+        if msg.type in ("join", "signal"):
+            self._reply_error(
+                widget,
+                ProtocolError(
+                    "wrong-kind",
+                    f"{msg.type} is a room message; this is a {widget._kind} widget",
+                    msg.stream,
+                    msg.type,
+                ),
+            )
+            return
         with self._lock:
             stream = self._streams.get(msg.stream)
             dead = msg.stream in self._dead
@@ -175,11 +192,16 @@ class PeerManager:
             )
             return
         stream.heard()
+        stream.history.message("in", msg.type, msg.size, msg.payload)
         # Tasks go through the stream, so its teardown cancels whatever is still pending.
         if msg.type == "candidate":
             stream._spawn(stream.add_candidate(msg.payload))
         elif msg.type == "state":
-            stream.browser = {k: str(v) for k, v in msg.payload.items()}
+            stream.browser_state(msg.payload)
+        elif msg.type == "stats":
+            stream.browser_stats(msg.payload)
+        elif msg.type == "reoffer":
+            stream._spawn(stream.reoffer(msg.payload["sdp"], msg.payload.get("reason", "")))
         elif msg.type == "error":
             err = stream.browser_error(msg.payload["name"], msg.payload.get("message", ""))
             stream._spawn(stream.fail(err))
@@ -250,6 +272,7 @@ class PeerManager:
             payload.get("page", ""),
             payload.get("view", ""),
         )
+        stream.history.message("in", "offer", msg.size, payload)
         with self._lock:
             self._streams[stream.id] = stream
         widget._stream_added(stream)

@@ -18,9 +18,31 @@ MAX_SDP_CHARS = 128 * 1024
 # \Z, not $: "$" also matches before a final newline, which JS's /$/ does not
 STREAM_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
 
-BROWSER_TYPES = frozenset({"offer", "candidate", "state", "error", "devices", "ping", "bye"})
-KERNEL_TYPES = frozenset({"answer", "state", "ping", "bye", "error"})
+BROWSER_TYPES = frozenset(
+    {
+        "offer",
+        "candidate",
+        "state",
+        "error",
+        "devices",
+        "ping",
+        "bye",
+        "stats",  # the browser's getStats, filtered (docs/protocol.md "Inspection")
+        "reoffer",  # a renegotiation offer for a live stream (codec, bitrate, ICE restart)
+        "join",  # a room member view joins its room (docs/protocol.md "Rooms")
+        "signal",  # room: offer/answer/candidate/bye for another member, relayed
+    }
+)
+KERNEL_TYPES = frozenset(
+    {"answer", "state", "ping", "bye", "error", "renegotiate", "members", "signal"}
+)
 STREAM_KINDS = frozenset({"camera", "screen", "microphone", "view", "audio"})
+#: the kinds of the browser's `state` payload fields (RTCPeerConnection states)
+PC_STATE_KEYS = ("connection", "ice", "signaling", "gathering")
+#: types of a room `signal`'s data
+SIGNAL_TYPES = frozenset({"offer", "answer", "candidate", "bye"})
+MAX_STATS_REPORTS = 300
+MAX_STATS_FIELDS = 64
 
 #: error codes of ``error`` replies (docs/protocol.md)
 ERROR_CODES = frozenset(
@@ -46,6 +68,7 @@ class Message:
     type: str
     stream: str
     payload: Any
+    size: int = 0  # UTF-8 bytes on the wire (for the signaling log)
 
 
 @dataclass(frozen=True)
@@ -128,10 +151,34 @@ def _check_payload(type_: str, payload: Any) -> str | None:
     if type_ == "state":
         if not isinstance(payload, dict):
             return "state payload must be an object"
-        for key in ("connection", "ice", "signaling"):
+        for key in PC_STATE_KEYS:
             if key in payload and not _is_str(payload[key], 32):
                 return f"state.{key} must be a short string"
+        if "peer" in payload and not _is_id(payload["peer"]):
+            return "state.peer must be a stream id"
         return None
+    if type_ == "stats":
+        return _check_stats(payload)
+    if type_ == "reoffer":
+        if not isinstance(payload, dict):
+            return "reoffer payload must be an object"
+        sdp = payload.get("sdp")
+        if not isinstance(sdp, str) or not sdp.startswith("v=0"):
+            return "reoffer.sdp must be an SDP string starting with 'v=0'"
+        if len(sdp) > MAX_SDP_CHARS:
+            return f"reoffer.sdp is longer than {MAX_SDP_CHARS} characters"
+        if "reason" in payload and not _is_str(payload["reason"], 128):
+            return "reoffer.reason must be a short string"
+        return None  # its media is checked against the stream's kind by the stream
+    if type_ == "join":
+        if not isinstance(payload, dict):
+            return "join payload must be an object"
+        for key in ("page", "view"):
+            if key in payload and not _is_str(payload[key], 64):
+                return f"join.{key} must be a short string"
+        return None
+    if type_ == "signal":
+        return _check_signal(payload)
     if type_ == "error":
         if not isinstance(payload, dict):
             return "error payload must be an object"
@@ -161,6 +208,60 @@ def _check_payload(type_: str, payload: Any) -> str | None:
             return "bye payload must be null or {reason: string}"
         return None
     return f"unknown type {type_!r}"  # pragma: no cover - filtered before
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str) and bool(STREAM_ID_RE.match(value))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
+def _check_stats(payload: Any) -> str | None:
+    """A filtered getStats: {t, reports: [{id, type, ...}], peer?}; flat scalar fields only."""
+    if not isinstance(payload, dict):
+        return "stats payload must be an object"
+    if not _is_number(payload.get("t")):
+        return "stats.t must be a number"
+    if "peer" in payload and not _is_id(payload["peer"]):
+        return "stats.peer must be a stream id"
+    reports = payload.get("reports")
+    if not isinstance(reports, list) or len(reports) > MAX_STATS_REPORTS:
+        return f"stats.reports must be a list of at most {MAX_STATS_REPORTS} reports"
+    for report in reports:
+        if not isinstance(report, dict) or len(report) > MAX_STATS_FIELDS:
+            return f"each stats report must be an object of at most {MAX_STATS_FIELDS} fields"
+        if not _is_str(report.get("id"), 256) or not _is_str(report.get("type"), 64):
+            return "each stats report needs string 'id' and 'type'"
+        for key, value in report.items():
+            if not _is_str(key, 64):
+                return "stats field names must be short strings"
+            if value is None or isinstance(value, bool) or _is_number(value):
+                continue
+            if not _is_str(value, 512):
+                return f"stats field {key!r} must be a number, boolean, null or short string"
+    return None
+
+
+def _check_signal(payload: Any) -> str | None:
+    """A room member's message for another member: {to, data: {type, sdp?|candidate?}}."""
+    if not isinstance(payload, dict):
+        return "signal payload must be an object"
+    if not _is_id(payload.get("to")):
+        return "signal.to must be a member's stream id"
+    data = payload.get("data")
+    if not isinstance(data, dict) or data.get("type") not in SIGNAL_TYPES:
+        return f"signal.data must be an object whose type is one of {sorted(SIGNAL_TYPES)}"
+    if data["type"] in ("offer", "answer"):
+        sdp = data.get("sdp")
+        if not isinstance(sdp, str) or not sdp.startswith("v=0") or len(sdp) > MAX_SDP_CHARS:
+            return f"signal.data.sdp must be an SDP string of at most {MAX_SDP_CHARS} characters"
+    elif data["type"] == "candidate":
+        why = _check_payload("candidate", data.get("candidate"))
+        if why is not None:
+            return f"signal.data.{why}"
+    return None
 
 
 _DIGITS = re.compile(r"[0-9]{1,10}")
@@ -229,7 +330,8 @@ def parse_browser_message(content: Any) -> Message | ProtocolError:
     stream = content.get("stream")
     type_ = content.get("type")
     type_name = type_ if isinstance(type_, str) and len(type_) <= 32 else None
-    if _size(content) > MAX_MESSAGE_BYTES:
+    size = _size(content)
+    if size > MAX_MESSAGE_BYTES:
         return ProtocolError(
             "too-large", f"message is larger than {MAX_MESSAGE_BYTES} bytes", stream, type_name
         )
@@ -248,4 +350,4 @@ def parse_browser_message(content: Any) -> Message | ProtocolError:
     why = _check_payload(type_name, content.get("payload"))
     if why is not None:
         return ProtocolError("bad-message", why, stream, type_name)
-    return Message(type_name, stream, content.get("payload"))
+    return Message(type_name, stream, content.get("payload"), size)

@@ -7,6 +7,7 @@ go through ``_set_state`` only, which logs ``old -> new`` and tells the widget.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import weakref
@@ -16,7 +17,9 @@ from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSession
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
-from ._protocol import make_message
+from . import _renegotiate
+from ._history import History
+from ._protocol import ProtocolError, _check_offer_sdp, make_message
 from .errors import CameraError, StreamError
 
 if TYPE_CHECKING:
@@ -40,6 +43,15 @@ _ALLOWED = {
 SENDING_KINDS = frozenset({"camera", "screen", "microphone"})
 
 PING_INTERVAL = 0.4
+#: how often the kernel samples its own peer's getStats (the browser samples its own)
+STATS_INTERVAL = 1.0
+#: the browser's state message fields -> the names the history and the Inspector use
+_BROWSER_STATE_NAMES = {
+    "signaling": "signaling",
+    "gathering": "gathering",
+    "ice": "ice",
+    "connection": "connection",
+}
 #: How long the browser's end-of-candidates is held back from aioice. aioice declares
 #: ICE failed as soon as it has "all" candidates and none works, but a busy browser can
 #: still be about to send checks (peer-reflexive candidates) or candidates it gathered
@@ -91,6 +103,7 @@ class KernelStream:
         self.browser: dict[str, str] = {}
         self.error: StreamError | None = None
         self.frames = 0
+        self.frame_size: tuple[int, int] | None = None
         self.audio_frames = 0
         self._state = "new"
         self._pc: RTCPeerConnection | None = None
@@ -105,6 +118,17 @@ class KernelStream:
         self._close_task: asyncio.Task[None] | None = None
         self._answer_task: asyncio.Task[Any] | None = None
         self.timings: dict[str, float] = {}
+        self.history = History(stream_id)
+        from ._stats import StatsSeries
+
+        self.stats = StatsSeries()
+        #: every offer/answer exchange: {"round", "reason", "offer", "answer", "t"}
+        self.sdp_rounds: list[dict[str, Any]] = []
+        self.impairment: Any = None  # nbrtc._netem.Impairment, made on first set_network
+        self._reoffer_lock = asyncio.Lock()
+        self._kernel_pc_states: dict[str, str] = {}
+        self._codec: str | None = None  # the codec preference of the first answer
+        self.max_bitrate: int | None = None
 
     # --- state -------------------------------------------------------------------------
     @property
@@ -127,6 +151,7 @@ class KernelStream:
         self._state = new
         self.timings[new] = time.monotonic() - self.created
         log.info("stream %s: %s -> %s%s", self.id, old, new, f" ({detail})" if detail else "")
+        self.history.state("kernel", "stream", new, detail)
         self.send("state", {"state": new, "detail": detail})
         widget = self.widget
         if widget is not None:
@@ -134,9 +159,17 @@ class KernelStream:
 
     # --- messages to the browser (any thread) ---------------------------------------------
     def send(self, type_: str, payload: Any) -> None:
+        msg = make_message(type_, self.id, payload)
+        self.history.message("out", type_, _wire_size(msg), payload)
         widget = self.widget
         if widget is not None:
-            widget._send_protocol(make_message(type_, self.id, payload))
+            widget._send_protocol(msg)
+
+    def _refuse(self, code: str, message: str, type_: str) -> None:
+        """An ``error`` reply for a message of this stream that cannot be honoured."""
+        widget = self.widget
+        if widget is not None:
+            widget._manager._reply_error(widget, ProtocolError(code, message, self.id, type_))
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
@@ -158,6 +191,7 @@ class KernelStream:
                 raise StreamError("the widget was garbage-collected")
             pc = RTCPeerConnection(rtc_configuration(widget._ice_servers()))
             self._pc = pc
+            self._watch_pc_states(pc)
             pc.on("connectionstatechange", self._on_pc_state)
             pc.on("track", self._on_track)
             pc.on("datachannel", self._on_datachannel)
@@ -172,21 +206,202 @@ class KernelStream:
             for track in widget._tracks_for(self):
                 self._tracks.append(track)
                 pc.addTrack(track)
+            prefs = widget._teaching_prefs()
+            self._codec = prefs.get("codec")
+            _renegotiate.apply_codec_preference(pc, self._codec)
             answer = await pc.createAnswer()
             if self.closed:
                 return
             await pc.setLocalDescription(answer)  # gathers the kernel's candidates
             if self.closed:
                 return
+            network = prefs.get("network")
+            if network is not None and network.active():
+                self._impair(network)
             widget._stream_negotiated(self)  # e.g. open the widget's data channels
             self.timings["answer"] = time.monotonic() - self.created
-            self.send("answer", {"sdp": pc.localDescription.sdp})
+            self.max_bitrate = prefs.get("max_bitrate")
+            text = _renegotiate.cap_bitrate(pc.localDescription.sdp, self.max_bitrate)
+            self.sdp_rounds.append(
+                {"round": 0, "reason": "initial", "offer": sdp, "answer": text, "t": time.time()}
+            )
+            self.send("answer", {"sdp": text})
+            self._spawn(self._stats_loop())
         except Exception as exc:
             if not self.closed:
                 # str(exc), not exc: a log record keeping the exception would keep its
                 # traceback, and with it the failed peer, alive
                 log.warning("stream %s: negotiation failed: %s", self.id, str(exc))
                 await self.fail(StreamError(f"negotiation failed: {exc}"))
+
+    async def reoffer(self, sdp: str, reason: str = "") -> None:
+        """A renegotiation offer for this live stream (codec, bitrate cap, ICE restart).
+
+        The candidate lock is held from the start, so candidates the browser trickles
+        after this offer (a restart's new generation) reach aiortc only after it.
+        """
+        async with self._reoffer_lock, self._candidate_lock:
+            pc = self._pc
+            if self.closed or pc is None or "answer" not in self.timings:
+                self._refuse("out-of-order", "no negotiated stream to renegotiate", "reoffer")
+                return
+            why = _check_offer_sdp(sdp, self.kind)
+            if why is not None:
+                self._refuse("bad-message", why.replace("offer", "reoffer", 1), "reoffer")
+                return
+            widget = self.widget
+            prefs = widget._teaching_prefs() if widget is not None else {}
+            try:
+                restart = None
+                if _renegotiate.ice_restart_requested(self.sdp_rounds[-1]["offer"], sdp):
+                    from . import _ice_restart
+
+                    restart = await _ice_restart.restart(pc, sdp)
+                # aiortc cannot switch the codec of a video it already encodes: a
+                # kernel-sent stream keeps the codec its first answer chose.
+                codec = prefs.get("codec") if self.kind in SENDING_KINDS else self._codec
+                _renegotiate.apply_codec_preference(pc, codec)
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+                if self.closed:
+                    return
+                answer = await pc.createAnswer()
+                if self.closed:
+                    return
+                await pc.setLocalDescription(answer)
+                if self.closed:
+                    return
+            except Exception as exc:
+                log.warning("stream %s: renegotiation failed: %s", self.id, str(exc))
+                self.history.note(f"renegotiation failed: {exc}")
+                await self.fail(StreamError(f"renegotiation failed: {exc}"))
+                return
+            self.max_bitrate = prefs.get("max_bitrate")
+            _renegotiate.cap_sender_bitrate(pc, self.max_bitrate)
+            text = _renegotiate.cap_bitrate(pc.localDescription.sdp, self.max_bitrate)
+            self.sdp_rounds.append(
+                {
+                    "round": len(self.sdp_rounds),
+                    "reason": reason or "renegotiation",
+                    "offer": sdp,
+                    "answer": text,
+                    "t": time.time(),
+                }
+            )
+            if restart is not None:
+                self.history.note(
+                    "ICE restarted: kernel ufrag {old_local_ufrag} -> {new_local_ufrag}, "
+                    "browser ufrag {old_remote_ufrag} -> {new_remote_ufrag}".format(**restart)
+                )
+            self.send("answer", {"sdp": text})
+
+    def renegotiate(self, reason: str, ice_restart: bool = False) -> bool:
+        """Ask the browser for a reoffer (media loop). False when not negotiated yet."""
+        if self.closed or self._pc is None or "answer" not in self.timings:
+            return False
+        self.send("renegotiate", {"ice_restart": ice_restart, "reason": reason})
+        return True
+
+    def set_network(self, conditions: Any) -> None:
+        """Apply network impairment to this stream's RTP (media loop)."""
+        if self.closed or self._pc is None:
+            return
+        self._impair(conditions)
+
+    def _impair(self, conditions: Any) -> None:
+        from ._netem import Impairment
+
+        if self.impairment is None:
+            if not conditions.active():
+                return
+            self.impairment = Impairment(self._pc)
+        self.impairment.set(conditions)
+
+    # --- inspection ----------------------------------------------------------------------
+    def _watch_pc_states(self, pc: RTCPeerConnection) -> None:
+        """Record the kernel peer's four RTCPeerConnection states in the history."""
+        for event, what, attr in (
+            ("signalingstatechange", "signaling", "signalingState"),
+            ("icegatheringstatechange", "gathering", "iceGatheringState"),
+            ("iceconnectionstatechange", "ice", "iceConnectionState"),
+            ("connectionstatechange", "connection", "connectionState"),
+        ):
+
+            def record(what: str = what, attr: str = attr) -> None:
+                value = str(getattr(pc, attr, ""))
+                if self._kernel_pc_states.get(what) != value:
+                    self._kernel_pc_states[what] = value
+                    self.history.state("kernel", what, value)
+
+            pc.on(event, record)
+            record()
+
+    def browser_state(self, payload: dict[str, Any]) -> None:
+        """The browser peer's states changed (media loop)."""
+        for key, value in payload.items():
+            what = _BROWSER_STATE_NAMES.get(key)
+            value = str(value)
+            if what is not None and self.browser.get(key) != value:
+                self.history.state("browser", what, value)
+            self.browser[key] = value
+
+    def browser_stats(self, payload: dict[str, Any]) -> None:
+        """The browser's getStats sample (media loop)."""
+        self.stats.add("browser", time.time(), payload.get("reports") or [])
+
+    async def _stats_loop(self) -> None:
+        """Sample the kernel peer's getStats every STATS_INTERVAL seconds (media loop)."""
+        while not self.closed:
+            pc = self._pc
+            if pc is not None and pc.connectionState == "connected":
+                try:
+                    report = await pc.getStats()
+                except Exception as exc:  # a closing transport: try again next tick
+                    log.debug("stream %s: getStats: %s", self.id, exc)
+                else:
+                    # the kernel's encoder exists only from its first frame on
+                    _renegotiate.cap_sender_bitrate(pc, self.max_bitrate)
+                    extra = self._kernel_extra_stats(pc)
+                    from ._stats import flatten_aiortc
+
+                    reports = flatten_aiortc(report)
+                    self._add_frame_counts(reports)
+                    self.stats.add("kernel", time.time(), reports + extra)
+            await asyncio.sleep(STATS_INTERVAL)
+
+    def _add_frame_counts(self, reports: list[dict[str, Any]]) -> None:
+        """aiortc's inbound-rtp has no frame counters: add ours (decoded frames handed to
+        the widget, their size), under the browser's names, so fps_in is computed alike."""
+        for r in reports:
+            if r.get("type") == "inbound-rtp" and r.get("kind") == "video":
+                r["framesDecoded"] = self.frames
+                if self.frame_size is not None:
+                    r["frameWidth"], r["frameHeight"] = self.frame_size
+
+    def _kernel_extra_stats(self, pc: RTCPeerConnection) -> list[dict[str, Any]]:
+        """What aiortc's getStats lacks, in the browser's report shape: the selected
+        candidate pair and frames received per second (from our own counters)."""
+        out = _renegotiate.selected_pair_reports(pc)
+        out.append(
+            {
+                "id": "nbrtc-frames",
+                "type": "nbrtc-frames",
+                "framesReceived": self.frames,
+                "audioFramesReceived": self.audio_frames,
+            }
+        )
+        if self.impairment is not None:
+            net = self.impairment.stats()
+            row: dict[str, Any] = {"id": "nbrtc-netem", "type": "nbrtc-netem"}
+            for direction in ("send", "recv"):
+                for key, value in (net.get(direction) or {}).items():
+                    if isinstance(value, (int, float)):
+                        row[f"{direction}_{key}"] = value
+            out.append(row)
+        return out
+
+    def kernel_candidates(self) -> dict[str, Any]:
+        """The kernel peer's local and remote ICE candidates and its selected pair."""
+        return _renegotiate.kernel_candidates(self._pc)
 
     async def add_candidate(self, payload: dict[str, Any] | None) -> None:
         """A trickled browser candidate (None = end of candidates)."""
@@ -211,6 +426,13 @@ class KernelStream:
         text = payload["candidate"]
         if text.startswith("candidate:"):
             text = text[len("candidate:") :]
+        ufrag = _candidate_ufrag(text)
+        if ufrag is not None and self.sdp_rounds:
+            current = _renegotiate.ice_ufrag(self.sdp_rounds[-1]["offer"])
+            if current is not None and ufrag != current:
+                # a candidate of the ICE generation an ICE restart replaced
+                log.debug("stream %s: dropped a candidate of an old ICE generation", self.id)
+                return
         try:
             cand = candidate_from_sdp(text)
         except (ValueError, IndexError) as exc:
@@ -285,6 +507,7 @@ class KernelStream:
                 return
             if video:
                 self.frames += 1
+                self.frame_size = (frame.width, frame.height)
                 first = self.frames == 1
                 what = f"first frame {frame.width}x{frame.height}"
             else:
@@ -359,6 +582,9 @@ class KernelStream:
         for track in self._tracks:
             track.stop()  # releases our subscription to the widget's source
         self._tracks.clear()
+        if self.impairment is not None:
+            self.impairment.close()
+            self.impairment = None
         pc, self._pc = self._pc, None
         if pc is not None:
             pc.remove_all_listeners()
@@ -366,6 +592,10 @@ class KernelStream:
                 await asyncio.wait_for(pc.close(), CLOSE_TIMEOUT)
             except Exception as exc:  # a peer that cannot close cleanly must not block others
                 log.warning("stream %s: peer close: %s", self.id, repr(exc))
+        # A closed stream is kept a while for history()/stats(): it must not keep the
+        # answer task (whose exception would hold the failed peer through its traceback).
+        self._answer_task = None
+        self._pending.clear()
         widget = self.widget
         if widget is not None:
             widget._stream_closed(self)
@@ -387,6 +617,23 @@ class KernelStream:
             # seconds from the offer's arrival: answer sent, first frame, live, closed
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
+
+
+def _candidate_ufrag(text: str) -> str | None:
+    """The ``ufrag`` extension of a candidate line (Chromium adds it), or None."""
+    parts = text.split()
+    for i in range(8, len(parts) - 1):
+        if parts[i] == "ufrag":
+            return parts[i + 1]
+    return None
+
+
+def _wire_size(msg: dict[str, Any]) -> int:
+    """UTF-8 bytes of a message's compact JSON (what the signaling log shows)."""
+    try:
+        return len(json.dumps(msg, separators=(",", ":"), ensure_ascii=False).encode())
+    except (TypeError, ValueError):
+        return 0
 
 
 def browser_error(name: str, message: str, kind: str) -> StreamError:

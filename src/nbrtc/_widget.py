@@ -21,6 +21,7 @@ import traitlets
 
 from ._config import check_ice_servers, config
 from ._manager import manager
+from ._teaching import ConnectionMethods
 from ._version import __version__
 from .channel import CONTROL_LABEL, Channel, check_label
 from .errors import (
@@ -46,7 +47,7 @@ CLOSE_WAIT = 1.0
 WIDGET_STATES = ("new", "connecting", "live", "closed", "error")
 
 
-class StreamWidget(anywidget.AnyWidget):
+class StreamWidget(ConnectionMethods, anywidget.AnyWidget):
     """Base of nbrtc's media widgets. Not for direct use."""
 
     _esm = _BUNDLE
@@ -75,6 +76,7 @@ class StreamWidget(anywidget.AnyWidget):
         self._widget_error_at = 0.0
         self._servers = servers
         self._channels: dict[str, Channel] = {}
+        self._init_teaching()
         super().__init__(kind=self._kind, rtc_config={"iceServers": servers}, **kwargs)
         self._manager = manager()
         self._manager.register(self)
@@ -109,6 +111,7 @@ class StreamWidget(anywidget.AnyWidget):
             self._update_state()
 
     def _stream_closed(self, stream: KernelStream) -> None:
+        self._remember_stream(stream)
         for channel in list(self._channels.values()):
             channel._detach(stream.id)
         with self._stream_lock:

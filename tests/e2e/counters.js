@@ -37,6 +37,8 @@
 
   // --- RTCPeerConnection ------------------------------------------------------------
   const NativePC = window.RTCPeerConnection;
+  const localAsSet = new WeakMap();
+  const remoteAsGiven = new WeakMap();
   if (typeof NativePC === "function") {
     const nativeClose = NativePC.prototype.close;
     // Patch close() on the native prototype so even `NativePC.prototype.close.call(pc)`
@@ -44,6 +46,23 @@
     NativePC.prototype.close = function close(...args) {
       closedPeers.add(this);
       return nativeClose.apply(this, args);
+    };
+    // The local description as it stood right after each setLocalDescription (what a
+    // page sends as its offer): the live localDescription later gains the gathered
+    // candidates and a real port.
+    const nativeSetLocal = NativePC.prototype.setLocalDescription;
+    NativePC.prototype.setLocalDescription = async function setLocalDescription(...args) {
+      const result = await nativeSetLocal.apply(this, args);
+      localAsSet.set(this, this.localDescription ? this.localDescription.sdp : null);
+      return result;
+    };
+    // ...and the remote description exactly as the page received it (Chromium
+    // re-serializes pc.remoteDescription: another o= address, msid lines...).
+    const nativeSetRemote = NativePC.prototype.setRemoteDescription;
+    NativePC.prototype.setRemoteDescription = function setRemoteDescription(...args) {
+      const desc = args[0];
+      if (desc && typeof desc.sdp === "string") remoteAsGiven.set(this, desc.sdp);
+      return nativeSetRemote.apply(this, args);
     };
     // A subclass keeps `pc instanceof RTCPeerConnection` true for both the wrapper and
     // the native constructor, and inherits static members (generateCertificate).
@@ -136,6 +155,29 @@
     }
     return out;
   };
+  // The live peers' descriptions and per-peer stats, as the page really holds them (to
+  // compare with what nbrtc's Inspector shows).
+  const descriptions = () =>
+    [...peers].filter(peerIsLive).map((pc) => ({
+      local: pc.localDescription ? pc.localDescription.sdp : null,
+      localAsSet: localAsSet.get(pc) ?? null,
+      remoteAsGiven: remoteAsGiven.get(pc) ?? null,
+      remote: pc.remoteDescription ? pc.remoteDescription.sdp : null,
+      connectionState: pc.connectionState,
+      iceConnectionState: pc.iceConnectionState,
+      signalingState: pc.signalingState,
+      iceGatheringState: pc.iceGatheringState,
+    }));
+  const peerStats = async () => {
+    const out = [];
+    for (const pc of peers) {
+      if (!peerIsLive(pc)) continue;
+      const list = [];
+      (await pc.getStats()).forEach((r) => list.push({ ...r }));
+      out.push(list);
+    }
+    return out;
+  };
   // What a person does with the browser's "Stop sharing" button, which headless Chromium
   // has no UI for: end every live track of this kind with an `ended` event.
   const endTracks = (kind) => {
@@ -151,7 +193,7 @@
   };
 
   Object.defineProperty(window, "__counters", {
-    value: Object.freeze({ snapshot, details, stats, endTracks }),
+    value: Object.freeze({ snapshot, details, stats, endTracks, descriptions, peerStats }),
     configurable: false,
     enumerable: false,
     writable: false,

@@ -102,6 +102,8 @@ class FakeBrowser:
         self.audio_frames: dict[str, int] = {}
         self.channels: dict[tuple[str, str], Any] = {}
         self.offers: dict[str, str] = {}  # the SDP each stream offered
+        self.answers: dict[str, list[str]] = {}  # every answer the kernel sent, per stream
+        self.reoffers: dict[str, list[str]] = {}  # offers made on the kernel's renegotiate
         self.messages: dict[tuple[str, str], list[Any]] = {}
         self.tracks: list[MediaStreamTrack] = []
         self._n = 0
@@ -288,11 +290,40 @@ class FakeBrowser:
         sid = msg["stream"]
         pc = self.pcs.get(sid)
         if msg["type"] == "answer" and pc is not None and not self.drop_answers:
+            self.answers.setdefault(sid, []).append(msg["payload"]["sdp"])
             self._spawn(
                 pc.setRemoteDescription(RTCSessionDescription(msg["payload"]["sdp"], "answer"))
             )
+        elif msg["type"] == "renegotiate" and pc is not None:
+            self._spawn(self._reoffer(sid, msg["payload"]))
         elif msg["type"] == "bye" and pc is not None:
             self._spawn(self._close(sid))
+
+    async def _reoffer(self, sid: str, request: dict[str, Any]) -> None:
+        """Like the page: a new offer on the same peer (aiortc cannot restart ICE)."""
+        pc = self.pcs.get(sid)
+        if pc is None:
+            return
+        offer = await pc.createOffer()
+        await pc.setLocalDescription(offer)
+        self.reoffers.setdefault(sid, []).append(pc.localDescription.sdp)
+        reason = str(request.get("reason", ""))[:128]
+        self.send(
+            self.widgets[sid], "reoffer", sid, {"sdp": pc.localDescription.sdp, "reason": reason}
+        )
+
+    def send_stats(self, sid: str) -> list[dict[str, Any]]:
+        """Send the page peer's getStats as the page does (flat reports); returns them."""
+        from nbrtc._stats import flatten_aiortc
+
+        async def sample() -> list[dict[str, Any]]:
+            return flatten_aiortc(await self.pcs[sid].getStats())
+
+        reports = self.run(sample())
+        self.send(
+            self.widgets[sid], "stats", sid, {"t": time.monotonic() * 1000, "reports": reports}
+        )
+        return reports
 
     async def _close(self, sid: str) -> None:
         pc = self.pcs.pop(sid, None)

@@ -1,0 +1,408 @@
+"""End-to-end tests of the teaching features, in a real JupyterLab and Chromium.
+
+The Inspector shows the peers' real descriptions, candidates, selected pairs and states
+(each compared with what the page's own RTCPeerConnection reports, read through the
+counting init script, independent of nbrtc); its charts update; impairment measurably
+changes both sides' stats; a codec change switches the browser's encoder; an ICE restart
+moves the media to a new pair without stopping it; the lesson notebook runs top to bottom.
+Figures are written to ``test-artifacts/teaching-figures.json``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+
+from . import _harness as h
+from ._video import (
+    _close_all,
+    _kjson,
+    _live_counters_zero,
+    _open,
+    _remove,
+    _root,
+    _run,
+    _wait_state,
+)
+
+pytestmark = pytest.mark.e2e
+
+FIGURES = h.ARTIFACTS_DIR / "teaching-figures.json"
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img" / "inspector.png"
+
+CAMERA_CELL = "import nbrtc\ncam = nbrtc.Camera(width=320, height=240, frame_rate=30)\ncam"
+
+
+def _record_figure(name: str, value: object) -> None:
+    h.ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
+    data = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
+    data[name] = value
+    FIGURES.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def _descriptions(page) -> list[dict]:
+    return page.evaluate("window.__counters.descriptions()")
+
+
+def _page_stats(page) -> list[dict]:
+    """getStats of the page's one live peer (a list of report dicts)."""
+    all_stats = page.evaluate("window.__counters.peerStats()")
+    assert len(all_stats) == 1, f"expected one live peer, got {len(all_stats)}"
+    return all_stats[0]
+
+
+def _page_selected(stats: list[dict]) -> dict:
+    """The page's selected pair: {local: report, remote: report, pair: report}."""
+    by_id = {r["id"]: r for r in stats}
+    transport = next(r for r in stats if r["type"] == "transport")
+    pair = by_id[transport["selectedCandidatePairId"]]
+    return {
+        "pair": pair,
+        "local": by_id[pair["localCandidateId"]],
+        "remote": by_id[pair["remoteCandidateId"]],
+    }
+
+
+def _outbound_video(stats: list[dict]) -> dict:
+    return next(r for r in stats if r["type"] == "outbound-rtp" and r.get("kind") == "video")
+
+
+def _frame_count(kernel_eval) -> int:
+    return int(kernel_eval("print(cam.frame_count)").strip())
+
+
+def _camera_live(page, jupyter_server, name: str, extra: list[str] | None = None) -> None:
+    _open(page, jupyter_server, name, [CAMERA_CELL, *(extra or [])])
+    _run(page, 0)
+    _wait_state(_root(page, 0), "live")
+
+
+# --------------------------------------------------------------------------- impairment
+def test_impairment_changes_both_sides_stats(page, jupyter_server, kernel_eval):
+    """cam.set_network(loss=0.1, direction="recv"): the kernel drops a tenth of the
+    camera's RTP; the kernel's receive stats and the browser's remote-inbound report
+    (what the kernel's RTCP told it) both show loss near 10 %; a 150 ms delay shows in
+    the browser's RTCP round trip. Clearing it brings the loss back to ~0."""
+    name = "teach_netem.ipynb"
+    _camera_live(page, jupyter_server, name)
+    try:
+
+        def browser_fraction_lost() -> float | None:
+            st = _page_stats(page)
+            rem = [r for r in st if r["type"] == "remote-inbound-rtp" and r.get("kind") == "video"]
+            return rem[0].get("fractionLost") if rem else None
+
+        def kernel_loss(seconds: float) -> float:
+            """Loss the kernel measured over its last ``seconds`` of rows (%)."""
+            rows = _kjson(
+                kernel_eval,
+                "import json\nprint(json.dumps([r for r in cam.stats_log() "
+                "if r['side'] == 'kernel']))",
+            )
+            recent = [r["loss_pct"] for r in rows[-int(seconds) :] if r["loss_pct"] is not None]
+            return statistics.median(recent) if recent else -1.0
+
+        def retransmitted() -> int:
+            return int(_outbound_video(_page_stats(page)).get("retransmittedPacketsSent") or 0)
+
+        h.wait_for(lambda: kernel_loss(3) >= 0, 15, message="kernel loss figures")
+        before = kernel_loss(3)
+        rtx0 = retransmitted()
+        kernel_eval("cam.set_network(loss=0.1, direction='recv')")
+        t0 = time.monotonic()
+        # a measurement window: loss is a rate, it needs a few seconds of packets
+        samples: list[float] = []
+        while time.monotonic() - t0 < 8:
+            fl = browser_fraction_lost()
+            if fl is not None and time.monotonic() - t0 > 2:
+                samples.append(fl)
+            time.sleep(0.5)
+        residual = kernel_loss(5)
+        dropped = _kjson(
+            kernel_eval,
+            "import json\nprint(json.dumps(cam._last_stream.impairment.stats()['recv']))",
+        )
+        applied = dropped["dropped_loss"] / max(1, dropped["packets"])
+        rtx = retransmitted() - rtx0
+        browser_median = statistics.median(samples) if samples else None
+        print(
+            f"\nloss: emulator dropped {applied:.3f} of {dropped['packets']} packets; the "
+            f"kernel's RTCP reported fractionLost median {browser_median} to the browser, "
+            f"which retransmitted {rtx} packets; residual loss in the kernel {residual:.1f} %"
+        )
+        assert before < 2, f"no impairment yet, but the kernel measured {before} % loss"
+        assert 0.07 <= applied <= 0.13, applied
+        # what aiortc measured and reported in its receiver reports, seen by the browser
+        assert browser_median is not None and 0.04 <= browser_median <= 0.2, samples
+        # NACK/RTX repairs it: the kernel asks, the browser resends
+        assert rtx > 5, f"the browser retransmitted only {rtx} packets"
+
+        # delay: RTCP round trip as the browser computes it from the kernel's reports
+        def browser_rtt() -> float | None:
+            st = _page_stats(page)
+            rem = [r for r in st if r["type"] == "remote-inbound-rtp" and r.get("kind") == "video"]
+            return rem[0].get("roundTripTime") if rem else None
+
+        kernel_eval("cam.set_network(delay_ms=150)")
+        h.wait_for(lambda: (browser_rtt() or 0) > 0.25, 15, message="RTT grows by the delay")
+        rtt_delayed = browser_rtt()
+        kernel_eval("cam.clear_network()")
+        h.wait_for(lambda: (browser_rtt() or 1) < 0.1, 20, message="RTT back to normal")
+        h.wait_for(
+            lambda: (browser_fraction_lost() or 0) < 0.02, 15, message="no loss after clearing"
+        )
+        _record_figure(
+            "impairment",
+            {
+                "configured_loss": 0.1,
+                "emulator_drop_ratio": round(applied, 4),
+                "browser_fraction_lost_median": browser_median,
+                "browser_retransmitted_packets": rtx,
+                "kernel_residual_loss_pct": residual,
+                "browser_rtt_s_with_150ms_delay": rtt_delayed,
+            },
+        )
+        actions = _kjson(
+            kernel_eval,
+            "import json\nprint(json.dumps([e['action'] for e in cam.history() "
+            "if e['event'] == 'action']))",
+        )
+        assert actions == ["set_network", "set_network", "set_network"]
+    finally:
+        _close_all(kernel_eval)
+        _remove(jupyter_server, name)
+
+
+# ---------------------------------------------------------------------------- codec
+def test_set_codec_switches_the_browsers_encoder(page, jupyter_server, kernel_eval):
+    """set_codec("H264") renegotiates: the page's sender encodes H264, the kernel decodes
+    it (frames keep coming), and the history shows renegotiate -> reoffer -> answer."""
+    name = "teach_codec.ipynb"
+    _camera_live(page, jupyter_server, name)
+    try:
+        h.wait_for(
+            lambda: (
+                "VP8"
+                in str(
+                    next(
+                        (
+                            r
+                            for r in _page_stats(page)
+                            if r["type"] == "codec"
+                            and r["id"] == _outbound_video(_page_stats(page)).get("codecId")
+                        ),
+                        {},
+                    )
+                )
+            ),
+            10,
+            message="VP8 at first",
+        )
+        kernel_eval("cam.set_codec('H264')")
+
+        def sending_codec() -> str:
+            st = _page_stats(page)
+            out = _outbound_video(st)
+            codec = next((r for r in st if r["id"] == out.get("codecId")), {})
+            return codec.get("mimeType", "")
+
+        h.wait_for(lambda: sending_codec() == "video/H264", 15, message="page sends H264")
+        n0 = _frame_count(kernel_eval)
+        h.wait_for(lambda: _frame_count(kernel_eval) > n0 + 30, 15, message="kernel decodes H264")
+        desc = _descriptions(page)[0]
+        video = desc["remote"].split("m=video", 1)[1].split("m=application", 1)[0]
+        assert "H264/90000" in video and "VP8/90000" not in video
+        types = _kjson(
+            kernel_eval,
+            "import json\nprint(json.dumps([(e['dir'], e['type']) for e in cam.history() "
+            "if e['event'] == 'message']))",
+        )
+        assert ["out", "renegotiate"] in types and ["in", "reoffer"] in types
+        assert kernel_eval("print(cam.state)").strip() == "live"
+    finally:
+        _close_all(kernel_eval)
+        _remove(jupyter_server, name)
+
+
+# ------------------------------------------------------------------------- ICE restart
+def test_ice_restart_keeps_the_stream_live(page, jupyter_server, kernel_eval):
+    """cam.restart_ice(): new credentials on both sides, a new selected pair, and the
+    kernel keeps receiving frames throughout (longest gap measured and recorded)."""
+    name = "teach_restart.ipynb"
+    _camera_live(page, jupyter_server, name)
+    try:
+        desc0 = _descriptions(page)[0]
+        ufrag0 = _ufrag(desc0["local"]), _ufrag(desc0["remote"])
+        h.wait_for(
+            lambda: _page_stats(page) and _page_selected(_page_stats(page)),
+            10,
+            message="a selected pair",
+        )
+        pair0 = _page_selected(_page_stats(page))
+        kernel_eval("cam.restart_ice()")
+        counts: list[tuple[float, int]] = []
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 8:  # sample frame arrival across the restart
+            counts.append((time.monotonic(), _frame_count(kernel_eval)))
+            time.sleep(0.1)
+        desc1 = _descriptions(page)[0]
+        ufrag1 = _ufrag(desc1["local"]), _ufrag(desc1["remote"])
+        assert ufrag1[0] != ufrag0[0], "the browser has new ICE credentials"
+        assert ufrag1[1] != ufrag0[1], "the kernel answered with new ICE credentials"
+        assert desc1["iceConnectionState"] in ("connected", "completed")
+        pair1 = _page_selected(_page_stats(page))
+        assert pair1["local"]["id"] != pair0["local"]["id"], "media moved to a new pair"
+        stalls = sum(1 for a, b in itertools.pairwise(counts) if b[1] == a[1])
+        longest = 0.0
+        run = 0.0
+        for (ta, na), (tb, nb) in itertools.pairwise(counts):
+            run = run + (tb - ta) if nb == na else 0.0
+            longest = max(longest, run)
+        _record_figure(
+            "ice_restart",
+            {"longest_gap_s": round(longest, 3), "samples": len(counts), "stalls": stalls},
+        )
+        assert longest < 1.0, f"frames stopped for {longest:.2f} s during the restart"
+        notes = _kjson(
+            kernel_eval,
+            "import json\nprint(json.dumps([e['summary'] for e in cam.history() "
+            "if e['event'] == 'note']))",
+        )
+        assert any("ICE restarted" in n for n in notes), notes
+        # still live well after (consent checks use the new credentials)
+        n0 = _frame_count(kernel_eval)
+        h.wait_for(lambda: _frame_count(kernel_eval) > n0 + 60, 10, message="frames after")
+        assert kernel_eval("print(cam.state)").strip() == "live"
+    finally:
+        _close_all(kernel_eval)
+        _remove(jupyter_server, name)
+
+
+def _ufrag(sdp: str) -> str:
+    return next(ln.split(":", 1)[1] for ln in sdp.splitlines() if ln.startswith("a=ice-ufrag:"))
+
+
+# --------------------------------------------------------------------------- inspector
+def test_inspector_shows_the_real_connection(page, jupyter_server, kernel_eval):
+    """The Inspector's SDP is the peers' real descriptions; its candidates and selected
+    pairs match the page's getStats (and the kernel's selected pair is the page's, seen
+    from the other end); its timeline is the recorded state events and ends in the
+    page's current states; its charts update."""
+    name = "teach_inspector.ipynb"
+    _camera_live(page, jupyter_server, name, ["insp = nbrtc.Inspector(cam, interval=0.5)\ninsp"])
+    try:
+        _run(page, 1)
+        panel = page.locator(".nbrtc-inspector")
+        h.wait_for(lambda: panel.count() == 1, 20, message="the Inspector is shown")
+        h.wait_for(
+            lambda: page.locator('.nbrtc-sdp[data-side="answer"] .nbrtc-sdp-line').count() > 10,
+            15,
+            message="the answer in the SDP panel",
+        )
+        insp = _kjson(
+            kernel_eval,
+            "import json\nprint(json.dumps({'sdp': insp.sdp, 'timeline': insp.timeline, "
+            "'candidates': insp.candidates, 'history': cam.history()}))",
+        )
+        desc = _descriptions(page)[0]
+        # SDP: the browser's offer is the page's local description as set, the kernel's
+        # answer what the page passed to setRemoteDescription (passwords are masked in the
+        # panel: compared apart)
+        for side, real in (("offer", desc["localAsSet"]), ("answer", desc["remoteAsGiven"])):
+            shown = [x["line"] for x in insp["sdp"][side]["lines"]]
+            masked = [i for i, x in enumerate(insp["sdp"][side]["lines"]) if x["masked"]]
+            real_lines = real.strip().splitlines()
+            assert len(shown) == len(real_lines), side
+            for i, (a, b) in enumerate(zip(shown, real_lines, strict=True)):
+                if i in masked:
+                    assert b.startswith("a=ice-pwd:") and b.split(":", 1)[1] not in a
+                else:
+                    assert a == b, f"{side} line {i}: {a!r} != {b!r}"
+            dom = page.locator(f'.nbrtc-sdp[data-side="{side}"] .nbrtc-sdp-line')
+            assert dom.count() == len(insp["sdp"][side]["lines"])
+        statuses = {x["status"] for x in insp["sdp"]["answer"]["lines"]}
+        assert "side" in statuses and "same" in statuses
+
+        # candidates and selected pairs, against the page's getStats
+        h.wait_for(lambda: _page_selected(_page_stats(page)), 10, message="page selected pair")
+        sel = _page_selected(_page_stats(page))
+
+        def inspector_candidates() -> dict:
+            return _kjson(kernel_eval, "import json\nprint(json.dumps(insp.candidates))")
+
+        h.wait_for(
+            lambda: (inspector_candidates()["selected"] or {}).get("browser"),
+            10,
+            message="the Inspector has the browser's selected pair",
+        )
+        cands = inspector_candidates()
+        b_sel, k_sel = cands["selected"]["browser"], cands["selected"]["kernel"]
+        assert (b_sel["local"]["port"], b_sel["remote"]["port"]) == (
+            sel["local"]["port"],
+            sel["remote"]["port"],
+        )
+        # the kernel's pair, seen from the other end: its remote is the page's local
+        assert k_sel["remote"]["port"] == sel["local"]["port"]
+        assert k_sel["local"]["port"] == sel["remote"]["port"]
+        page_local_ports = {r["port"] for r in _page_stats(page) if r["type"] == "local-candidate"}
+        assert {c["port"] for c in cands["browser"] if c["side"] == "local"} <= page_local_ports
+        sel_rows = page.locator('.nbrtc-cands [data-selected="true"]')
+        assert sel_rows.count() >= 2
+
+        # timeline: the recorded state events, lane by lane, ending in the page's states
+        hist = insp["history"]
+        for row in insp["timeline"]["rows"]:
+            recorded = [
+                e["state"]
+                for e in hist
+                if e["event"] == "state" and (e["side"], e["what"]) == (row["side"], row["what"])
+            ]
+            assert [e["state"] for e in row["events"]] == recorded[: len(row["events"])]
+        lanes = {(r["side"], r["what"]): r["events"] for r in insp["timeline"]["rows"]}
+        assert lanes[("browser", "connection")][-1]["state"] == desc["connectionState"]
+        assert lanes[("browser", "ice")][-1]["state"] == desc["iceConnectionState"]
+        assert [e["state"] for e in lanes[("kernel", "stream")]] == ["connecting", "live"]
+        assert (
+            page.locator(
+                'svg.nbrtc-timeline g.nbrtc-lane[data-side="browser"][data-what="connection"] '
+                'rect[data-state="connected"]'
+            ).count()
+            >= 1
+        )
+
+        # charts update: the bitrate chart gains points
+        chart = page.locator('.nbrtc-chart[data-chart="bitrate"] path.nbrtc-line').first
+        h.wait_for(lambda: chart.count() == 1, 10, message="a bitrate line")
+        p0 = int(chart.get_attribute("data-points") or 0)
+        h.wait_for(
+            lambda: int(chart.get_attribute("data-points") or 0) >= p0 + 2,
+            10,
+            message="the bitrate chart updates",
+        )
+
+        # the signaling log shows both directions with sizes
+        rows = page.locator("tr.nbrtc-log-row")
+        assert page.locator('tr.nbrtc-log-row[data-dir="in"][data-type="offer"]').count() == 1
+        assert page.locator('tr.nbrtc-log-row[data-dir="out"][data-type="answer"]').count() == 1
+        assert rows.count() >= 4
+
+        # The picture for the README and the lesson: the camera and its Inspector.
+        panel.scroll_into_view_if_needed()
+        shot = h.ARTIFACTS_DIR / "inspector.png"
+        panel.screenshot(path=str(shot))
+        if not DOCS_IMG.exists() or os.environ.get("NBRTC_UPDATE_SCREENSHOT") == "1":
+            shutil.copyfile(shot, DOCS_IMG)
+
+        kernel_eval("insp.close()\ncam.close()")
+        h.wait_for(lambda: _live_counters_zero(page), 5, message="camera off, peer closed")
+    finally:
+        _close_all(kernel_eval)
+        _remove(jupyter_server, name)
+

@@ -1,0 +1,236 @@
+"""Looking inside a connection and changing it: history, sdp, stats, teaching controls,
+the Inspector's data — against a real aiortc peer standing in for the browser."""
+
+from __future__ import annotations
+
+import pytest
+
+import nbrtc
+from nbrtc import sources
+
+from ._browser import FakeBrowser, wait_for
+
+
+def make(widgets: list, browser: FakeBrowser, widget):  # type: ignore[no-untyped-def]
+    widgets.append(widget)
+    browser.attach(widget)
+    return widget
+
+
+def live(browser: FakeBrowser, widgets: list, widget):  # type: ignore[no-untyped-def]
+    make(widgets, browser, widget)
+    sid = browser.start(widget)
+    widget.wait("live", timeout=10)
+    return widget, sid
+
+
+def answer_codecs(sdp: str) -> set[str]:
+    """Video codec names of an SDP's video section (rtx excluded)."""
+    names, video = set(), False
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            video = line.startswith("m=video")
+        elif video and line.startswith("a=rtpmap:"):
+            name = line.split()[1].split("/")[0]
+            if name.lower() != "rtx":
+                names.add(name)
+    return names
+
+
+# --- history ---------------------------------------------------------------------------------
+def test_history_records_both_directions_and_both_sides_states(browser, widgets, no_leaks):
+    cam, sid = live(browser, widgets, nbrtc.Camera())
+    browser.send(
+        cam,
+        "state",
+        sid,
+        {
+            "connection": "connected",
+            "ice": "connected",
+            "signaling": "stable",
+            "gathering": "complete",
+        },
+    )
+    wait_for(
+        lambda: any(e.get("side") == "browser" for e in cam.history()), 5, what="browser states"
+    )
+    events = cam.history()
+    messages = [(e["dir"], e["type"]) for e in events if e["event"] == "message"]
+    assert messages[0] == ("in", "offer")  # the record starts with the browser's offer
+    assert ("out", "answer") in messages
+    assert ("in", "candidate") in messages
+    offer = next(e for e in events if e.get("type") == "offer")
+    assert offer["size"] > 300 and "sections" in offer["summary"]
+    assert all(e["stream"] == sid for e in events)
+    ts = [e["t"] for e in events]
+    assert ts == sorted(ts)
+    kernel_states = [(e["what"], e["state"]) for e in events if e.get("side") == "kernel"]
+    # the stream's own states in the order a healthy camera passes through them
+    assert [s for w, s in kernel_states if w == "stream"] == ["connecting", "live"]
+    assert ("connection", "connected") in kernel_states
+    assert ("gathering", "complete") in kernel_states
+    browser_states = {(e["what"], e["state"]) for e in events if e.get("side") == "browser"}
+    assert {("ice", "connected"), ("gathering", "complete")} <= browser_states
+    # chatter stays out of the default record, but is there on request
+    assert not any(e.get("type") == "ping" for e in events)
+    wait_for(
+        lambda: any(e.get("type") == "ping" for e in cam.history(chatter=True)), 5, what="pings"
+    )
+    # no ICE password is ever recorded
+    pwd = next(
+        line.split(":", 1)[1]
+        for line in browser.offers[sid].splitlines()
+        if line.startswith("a=ice-pwd:")
+    )
+    assert pwd not in repr(cam.history(chatter=True))
+
+
+def test_history_survives_close_and_names_the_reason(browser, widgets, no_leaks):
+    cam, _ = live(browser, widgets, nbrtc.Camera())
+    cam.close()
+    events = cam.history()
+    assert [e["state"] for e in events if e.get("what") == "stream"][-1] == "closed"
+    assert any(e.get("type") == "bye" and e["dir"] == "out" for e in events)
+
+
+# --- sdp --------------------------------------------------------------------------------------
+def test_sdp_is_the_real_offer_and_answer_parsed(browser, widgets, no_leaks):
+    cam, sid = live(browser, widgets, nbrtc.Camera())
+    sdp = cam.sdp
+    assert sdp.remote.text == browser.offers[sid]
+    assert sdp.local.text == browser.answers[sid][0]
+    kinds = [m["kind"] for m in sdp.local.media]
+    assert kinds == ["video", "application"]
+    notes = sdp.annotate("answer")
+    assert len(notes) == len(browser.answers[sid][0].strip().splitlines())
+    assert all(n["explain"] for n in notes)
+    assert "summary" in sdp.diff()
+
+
+def test_sdp_before_any_stream_says_what_to_do(browser, widgets, no_leaks):
+    cam = make(widgets, browser, nbrtc.Camera())
+    with pytest.raises(nbrtc.NotDisplayedError, match="display it"):
+        cam.sdp  # noqa: B018
+
+
+# --- stats -------------------------------------------------------------------------------------
+def test_stats_of_both_sides_and_a_time_series(browser, widgets, no_leaks):
+    cam, sid = live(browser, widgets, nbrtc.Camera())
+    wait_for(lambda: cam.stats()["kernel"], 5, what="a kernel stats sample")
+    browser.send_stats(sid)
+    wait_for(lambda: cam.stats()["browser"], 5, what="the browser's sample")
+    st = cam.stats()
+    assert st["stream"] == sid
+    types = {r["type"] for r in st["kernel"]}
+    assert {"inbound-rtp", "transport", "candidate-pair"} <= types
+    wait_for(
+        lambda: len([r for r in cam.stats_log() if r["side"] == "kernel"]) >= 3,
+        8,
+        what="three kernel rows",
+    )
+    rows = [r for r in cam.stats_log() if r["side"] == "kernel"]
+    assert rows[-1]["bitrate_in_kbps"] and rows[-1]["bitrate_in_kbps"] > 10
+    assert rows[-1]["fps_in"] and rows[-1]["fps_in"] > 5
+
+
+# --- teaching controls -------------------------------------------------------------------------
+def test_set_codec_renegotiates_a_camera_to_h264(browser, widgets, no_leaks):
+    cam, sid = live(browser, widgets, nbrtc.Camera())
+    assert "VP8" in answer_codecs(browser.answers[sid][0])
+    cam.set_codec("h264")
+    assert cam.codec == "H264"
+    wait_for(lambda: len(browser.answers.get(sid, [])) >= 2, 10, what="the renegotiated answer")
+    assert answer_codecs(browser.answers[sid][-1]) == {"H264"}
+    assert len(cam.sdp.rounds) == 2 and cam.sdp.rounds[1]["reason"] == "set_codec(H264)"
+    events = cam.history()
+    assert any(e.get("action") == "set_codec" for e in events)
+    types = [(e["dir"], e["type"]) for e in events if e["event"] == "message"]
+    assert ("out", "renegotiate") in types and ("in", "reoffer") in types
+    assert cam.state == "live"
+
+
+def test_set_max_bitrate_puts_b_lines_in_the_answer(browser, widgets, no_leaks):
+    cam, sid = live(browser, widgets, nbrtc.Camera())
+    cam.set_max_bitrate(300_000)
+    wait_for(lambda: len(browser.answers.get(sid, [])) >= 2, 10, what="the renegotiated answer")
+    answer = browser.answers[sid][-1]
+    video = answer.split("m=video", 1)[1].split("m=application", 1)[0]
+    assert "b=AS:300" in video and "b=TIAS:300000" in video
+    cam.set_max_bitrate(None)
+    wait_for(lambda: len(browser.answers[sid]) >= 3, 10, what="the uncapped answer")
+    assert "b=AS" not in browser.answers[sid][-1]
+
+
+def test_controls_validate_their_arguments(browser, widgets, no_leaks):
+    cam = make(widgets, browser, nbrtc.Camera())
+    with pytest.raises(ValueError, match="codec"):
+        cam.set_codec("AV1")
+    with pytest.raises(ValueError, match="bps"):
+        cam.set_max_bitrate(5)
+    with pytest.raises((ValueError, TypeError), match="loss"):
+        cam.set_network(loss=1.5)
+    with pytest.raises((ValueError, TypeError), match="direction"):
+        cam.set_network(direction="sideways")
+    with pytest.raises(nbrtc.NotDisplayedError):
+        cam.restart_ice()
+    assert cam.codec is None and cam.network == {}  # nothing half-applied
+
+
+def test_set_network_loss_shows_in_the_kernel_stats(browser, widgets, no_leaks):
+    view, sid = live(browser, widgets, nbrtc.VideoView(sources.test_pattern(320, 240)))
+    view.set_network(loss=0.2, direction="send")
+    assert view.network["loss"] == 0.2
+    stream = view._last_stream
+
+    def dropped() -> int:
+        imp = stream.impairment
+        return imp.stats()["send"]["dropped_loss"] if imp is not None else 0
+
+    wait_for(lambda: dropped() > 20, 10, what="packets dropped by the impairment")
+    st = stream.impairment.stats()["send"]
+    assert 0.1 < st["dropped_loss"] / max(1, st["packets"]) < 0.3
+    assert any(e.get("action") == "set_network" for e in view.history())
+    view.clear_network()
+    wait_for(lambda: not stream.impairment.stats()["conditions"]["loss"], 5, what="cleared")
+    n0 = browser.frame_counts[sid]
+    wait_for(lambda: browser.frame_counts[sid] > n0 + 10, 10, what="frames after clearing")
+
+
+# --- inspector -----------------------------------------------------------------------------------
+def test_inspector_panels_follow_the_stream(browser, widgets, no_leaks):
+    cam, sid = live(browser, widgets, nbrtc.Camera())
+    insp = cam.inspect(interval=0.2)
+    try:
+        wait_for(lambda: insp.sdp.get("answer"), 5, what="the SDP panel")
+        offer_lines = insp.sdp["offer"]["lines"]
+        assert [x["line"] for x in offer_lines if x["key"] != "a=ice-pwd"] == [
+            ln for ln in browser.offers[sid].strip().splitlines() if not ln.startswith("a=ice-pwd")
+        ]
+        assert all(
+            x["status"] in ("same", "changed", "removed", "added", "side") for x in offer_lines
+        )
+        assert insp.status["state"] == "live" and insp.status["kind"] == "camera"
+        types = {r["type"] for r in insp.log}
+        assert {"offer", "answer", "candidate"} <= types
+        lanes = {(r["side"], r["what"]) for r in insp.timeline["rows"]}
+        assert ("kernel", "connection") in lanes and ("kernel", "stream") in lanes
+        wait_for(lambda: insp.candidates.get("kernel"), 5, what="kernel candidates")
+        assert insp.candidates["selected"]["kernel"]["local"]["address"]
+        browser.send_stats(sid)
+        wait_for(lambda: insp.charts, 5, what="charts")
+        # controls from the panel reach the widget; bad input comes back as an error
+        insp._on_control(
+            insp, {"type": "control", "action": "set_network", "args": {"loss": 2}}, []
+        )
+        assert "loss" in insp.error and cam.network == {}
+        insp._on_control(
+            insp,
+            {"type": "control", "action": "set_network", "args": {"loss": 0.05, "delay_ms": 50}},
+            [],
+        )
+        assert insp.error == "" and cam.network["loss"] == 0.05
+        assert insp.controls["network"]["delay_ms"] == 50
+    finally:
+        insp.close()
+        insp.close()  # idempotent
+    assert insp._closed
