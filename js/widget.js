@@ -10,6 +10,7 @@
 
 import { BrowserPeer } from "./peer.js";
 import { STREAM_KINDS } from "./protocol.js";
+import { renderRoom } from "./room.js";
 import { getRouter } from "./router.js";
 import { createView } from "./view.js";
 
@@ -78,6 +79,10 @@ export default {
   render({ model, el, signal }) {
     const router = getRouter();
     const kind = model.get("kind");
+    // A room's view is a mesh member (room.js), not a stream to the kernel.
+    if (kind === "room") {
+      return renderRoom({ model, el, router, signal, warning: versionWarning(model) });
+    }
     /** @type {BrowserPeer | null} */
     let peer = null;
     const view = createView(el, {

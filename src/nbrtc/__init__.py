@@ -25,6 +25,7 @@ from .errors import (
 from .grid import Grid
 from .inspector import Inspector
 from .microphone import Microphone
+from .room import Room
 from .video_view import AudioView, VideoView
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "NotDisplayedError",
     "PeerManager",
     "Recorder",
+    "Room",
     "ScreenShare",
     "StreamClosedError",
     "StreamError",

@@ -229,3 +229,40 @@ def selected_pair_reports(pc: RTCPeerConnection | None) -> list[dict[str, Any]]:
         "remoteCandidateId": remote["id"],
     }
     return [pair, local, remote]
+
+
+def fix_inbound_reports(pc: RTCPeerConnection | None, reports: list[dict[str, Any]]) -> None:
+    """Make the kernel's inbound-rtp reports describe the media stream, not its RTX.
+
+    aiortc 1.16 gives every remote SSRC of a receiver the same stats id, so after the
+    first retransmission the one ``inbound-rtp`` report it returns is the retransmission
+    stream's. The receiver's private ``_RTCRtpReceiver__remote_streams`` (SSRC ->
+    statistics) and ``_RTCRtpReceiver__rtx_ssrc`` (RTX SSRC -> media SSRC) tell them
+    apart; the report is rewritten from the media SSRC's figures (jitter in seconds).
+    """
+    if pc is None:
+        return
+    by_id = {r.get("id"): r for r in reports if r.get("type") == "inbound-rtp"}
+    for transceiver in pc.getTransceivers():
+        receiver = transceiver.receiver
+        streams = getattr(receiver, "_RTCRtpReceiver__remote_streams", None)
+        rtx = getattr(receiver, "_RTCRtpReceiver__rtx_ssrc", None)
+        report = by_id.get(f"inbound-rtp_{id(receiver)}")
+        if not streams or rtx is None or report is None:
+            continue
+        media = [(ssrc, s) for ssrc, s in list(streams.items()) if ssrc not in rtx]
+        if not media:
+            continue
+        ssrc, stats = media[0]
+        try:
+            clock = getattr(stats, "_clockrate", 0) or 0
+            report.update(
+                {
+                    "ssrc": ssrc,
+                    "packetsReceived": stats.packets_received,
+                    "packetsLost": stats.packets_lost,
+                    "jitter": stats.jitter / clock if clock else None,
+                }
+            )
+        except Exception as exc:  # internals changed: keep aiortc's own report
+            log.debug("inbound-rtp fix skipped: %s", exc)

@@ -364,6 +364,7 @@ class KernelStream:
                     from ._stats import flatten_aiortc
 
                     reports = flatten_aiortc(report)
+                    _renegotiate.fix_inbound_reports(pc, reports)
                     self._add_frame_counts(reports)
                     self.stats.add("kernel", time.time(), reports + extra)
             await asyncio.sleep(STATS_INTERVAL)

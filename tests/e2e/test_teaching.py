@@ -406,3 +406,57 @@ def test_inspector_shows_the_real_connection(page, jupyter_server, kernel_eval):
         _close_all(kernel_eval)
         _remove(jupyter_server, name)
 
+
+# ------------------------------------------------------------------------------ lesson
+def _all_output_text(page) -> str:
+    """Every cell's output text. JupyterLab renders only the cells near the viewport, so
+    each cell is scrolled into view (and given a moment to attach its outputs) first."""
+    cells = page.locator(h.CELLS)
+    parts = []
+    for i in range(cells.count()):
+        cell = cells.nth(i)
+        cell.scroll_into_view_if_needed()
+        page.wait_for_timeout(150)  # outputs attach on the next frames after scrolling
+        parts.append("\n".join(cell.locator(".jp-OutputArea-output").all_inner_texts()))
+    return "\n".join(parts)
+
+
+def test_webrtc_101_notebook_runs_top_to_bottom(page, jupyter_server, kernel_eval):
+    """notebooks/webrtc-101.ipynb with Run All: no error output, each step prints what the
+    lesson says (parsed offer, answer summary, candidates, loss and delay figures, the ICE
+    restart's new credentials, H264), the Inspectors render, and all is released."""
+    src = h.REPO_ROOT / "notebooks" / "webrtc-101.ipynb"
+    name = "webrtc101_copy.ipynb"
+    shutil.copy(src, jupyter_server.root_dir / name)
+    try:
+        h.open_notebook(page, jupyter_server, name)
+        h.run_all(page, timeout=180)
+        errors = page.locator(h.CELLS).locator(".jp-OutputArea-output[data-mime-type*='error']")
+        texts = [errors.nth(i).inner_text()[:600] for i in range(errors.count())]
+        assert not texts, texts
+        text = _all_output_text(page)
+        for expected in (
+            "video        mid=0",  # the parsed offer
+            "a=rtpmap",  # annotated lines
+            "DTLS",  # the answer's summary
+            "selected pair",
+            "5 % loss:",
+            "150 ms delay:",
+            "ICE credentials (browser, kernel):",
+            "ICE restarted",
+            "video/H264",
+            "signaling the kernel relayed:",
+        ):
+            assert expected in text, f"{expected!r} not in the lesson's output:\n{text[-3000:]}"
+        restart = next(ln for ln in text.splitlines() if ln.startswith("ICE credentials"))
+        old, new = restart.split("->")
+        assert old.strip() != new.strip(), restart
+        h.wait_for(lambda: _live_counters_zero(page), 10, message="everything closed at the end")
+        left = _kjson(
+            kernel_eval,
+            "import json, nbrtc\nprint(json.dumps(nbrtc.manager().resources()['streams']))",
+        )
+        assert left == 0
+    finally:
+        _close_all(kernel_eval)
+        _remove(jupyter_server, name)

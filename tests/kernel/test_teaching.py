@@ -234,3 +234,32 @@ def test_inspector_panels_follow_the_stream(browser, widgets, no_leaks):
         insp.close()
         insp.close()  # idempotent
     assert insp._closed
+
+
+def test_receive_loss_shows_in_the_kernels_inbound_stats(browser, widgets, no_leaks):
+    """10 % loss on what the kernel receives: its inbound-rtp figures (the media SSRC's,
+    not the retransmission stream's, which aiortc reports under the same id) show it."""
+    cam, _ = live(browser, widgets, nbrtc.Camera())
+    wait_for(lambda: len(cam.stats_log()) >= 2, 8, what="stats rows")
+    cam.set_network(loss=0.1, direction="recv")
+    stream = cam._last_stream
+    wait_for(
+        lambda: (
+            stream.impairment is not None and stream.impairment.stats()["recv"]["dropped_loss"] > 40
+        ),
+        15,
+        what="drops",
+    )
+    t_set = cam.history()[-1]["t"]
+    wait_for(
+        lambda: (
+            len([r for r in cam.stats_log() if r["side"] == "kernel" and r["t"] > t_set + 1]) >= 3
+        ),
+        10,
+        what="rows under impairment",
+    )
+    rows = [r for r in cam.stats_log() if r["side"] == "kernel" and r["t"] > t_set + 1]
+    losses = sorted(r["loss_pct"] for r in rows if r["loss_pct"] is not None)
+    assert losses, rows
+    median = losses[len(losses) // 2]
+    assert 3 <= median <= 25, losses
