@@ -19,6 +19,7 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from . import _redact
 from ._config import config
 from ._ice import install_loopback_candidates
 from ._loop import MediaLoop
@@ -40,6 +41,7 @@ class PeerManager:
 
     def __init__(self) -> None:
         install_loopback_candidates()
+        _redact.install()  # no ICE password in aiortc's or the comm's DEBUG logs
         self.media = MediaLoop()
         self._lock = threading.RLock()
         self._streams: dict[str, KernelStream] = {}

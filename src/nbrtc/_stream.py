@@ -58,6 +58,15 @@ _BROWSER_STATE_NAMES = {
 #: late; seen with 16 views starting at once on a loaded machine. Until then, failure is
 #: left to the browser and to aioice's own check timeouts.
 END_OF_CANDIDATES_GRACE = 5.0
+#: How long the kernel's ICE may stay unconnected after the answer before the stream
+#: fails in words. aioice fails a candidate pair only when its last STUN retransmission
+#: times out, 63.5 s after the first check; peers that can reach each other connect in
+#: well under a second on a LAN and within a few seconds through TURN.
+ICE_CONNECT_TIMEOUT = 15.0
+ICE_FAILED_WORDS = (
+    "ICE failed: the browser and the kernel found no network path to each other. On a "
+    "remote kernel configure a TURN server (nbrtc.config.ice_servers)."
+)
 CLOSE_TIMEOUT = 1.0
 
 _CAMERA_ERRORS = {
@@ -227,6 +236,7 @@ class KernelStream:
             )
             self.send("answer", {"sdp": text})
             self._spawn(self._stats_loop())
+            self._spawn(self._ice_watchdog())
         except Exception as exc:
             if not self.closed:
                 # str(exc), not exc: a log record keeping the exception would keep its
@@ -456,6 +466,21 @@ class KernelStream:
                 return
             await pc.addIceCandidate(None)
 
+    async def _ice_watchdog(self) -> None:
+        """Fail the stream in words when ICE has not connected ICE_CONNECT_TIMEOUT s after
+        the answer, instead of waiting for aioice's own check timeouts (63.5 s)."""
+        await asyncio.sleep(ICE_CONNECT_TIMEOUT)
+        pc = self._pc
+        if pc is None or self.closed or pc.iceConnectionState in ("connected", "completed"):
+            return
+        log.info(
+            "stream %s: ICE still %s %.0f s after the answer",
+            self.id,
+            pc.iceConnectionState,
+            ICE_CONNECT_TIMEOUT,
+        )
+        await self.fail(StreamError(ICE_FAILED_WORDS))
+
     # --- media ----------------------------------------------------------------------------
     def _on_pc_state(self) -> None:
         pc = self._pc
@@ -467,11 +492,7 @@ class KernelStream:
             self._set_state("live", "connected")
         elif state == "failed":
             if pc.iceConnectionState == "failed":
-                words = (
-                    "ICE failed: the browser and the kernel found no network path to each "
-                    "other. On a remote kernel configure a TURN server "
-                    "(nbrtc.config.ice_servers)."
-                )
+                words = ICE_FAILED_WORDS
             else:
                 words = (
                     "The connection failed after ICE succeeded (DTLS handshake or transport "
@@ -656,5 +677,7 @@ def _error_words(name: str, message: str, kind: str) -> str:
         f"(OverconstrainedError: {message}). Check device_id, width, height and frame_rate.",
         "SecurityError": "The page is not allowed to use the camera (SecurityError); open "
         "Jupyter over https or on localhost.",
+        # the page's words for its own ICE failure (js/errors.js iceFailed)
+        "IceFailed": ICE_FAILED_WORDS,
     }
     return words.get(name, f"{name}: {message}" if message else name)

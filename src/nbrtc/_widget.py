@@ -81,10 +81,27 @@ class StreamWidget(ConnectionMethods, anywidget.AnyWidget):
         self._manager = manager()
         self._manager.register(self)
         self.on_msg(self._on_custom_msg)
+        # ipywidgets does not listen for the front end closing the comm (comm_close):
+        # without this, the streams of a widget nothing can reach any more live on.
+        if self.comm is not None:
+            self.comm.on_close(self._on_comm_close)
 
     # --- comm --------------------------------------------------------------------------
     def _on_custom_msg(self, _widget: Any, content: Any, buffers: Any) -> None:
         self._manager.handle_message(self, content, buffers)
+
+    def _on_comm_close(self, _msg: Any) -> None:
+        """The front end closed this widget's comm (comm handler, kernel main thread): no
+        offer, bye or candidate can arrive any more, so the widget closes. A comm handler
+        must not block, and ``close()`` called on the media thread does not wait."""
+        if self._closed:
+            return
+        log.info("nbrtc: the front end closed the comm of %s: closing it", self.model_id)
+        media = self._manager.media
+        if media.running():
+            media.call_soon(self.close)
+        else:  # no media loop: no stream to wait for
+            self.close()
 
     def _send_protocol(self, msg: dict[str, Any]) -> None:
         """Send a protocol message to the browser (any thread; no-op once the comm closed)."""

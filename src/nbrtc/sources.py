@@ -284,11 +284,13 @@ class _FileTrack(MediaStreamTrack):
 
     kind = "video"
 
-    def __init__(self, path: str, loop: bool) -> None:
+    def __init__(self, path: str, loop: bool, on_error: Callable[[str], None]) -> None:
         super().__init__()
         self._path = path
         self._loop = loop
+        self._on_error = on_error
         self._player: Any = None
+        self._decoding: _DecodeErrorMemory | None = None
         self._offset = 0  # 90 kHz ticks added to this pass's timestamps
         self._last = -1
         self._step = VIDEO_CLOCK // 30
@@ -303,6 +305,15 @@ class _FileTrack(MediaStreamTrack):
             _stop_player(player)
             raise MediaStreamError
         self.passes += 1
+        # aiortc's decoder thread ends the track without a word when decoding fails
+        # (aiortc/contrib/media.py player_worker_decode): hand it a container that
+        # remembers the error, so a damaged file does not look like one that ended.
+        name = "_MediaPlayer__container"
+        container = getattr(player, name, None)
+        self._decoding = None
+        if container is not None:
+            self._decoding = _DecodeErrorMemory(container)
+            setattr(player, name, self._decoding)
         return player
 
     async def recv(self) -> Any:
@@ -316,6 +327,15 @@ class _FileTrack(MediaStreamTrack):
             except MediaStreamError:
                 _stop_player(self._player)
                 self._player = None
+                failed = self._decoding.error if self._decoding is not None else None
+                if failed is not None:
+                    self._on_error(
+                        f"file({os.path.basename(self._path)!r}): decoding failed after "
+                        f"{self._pass_frames} frames ({type(failed).__name__}: {failed}); "
+                        "the file may be damaged"
+                    )
+                    self.stop()
+                    raise
                 if not self._loop or self._pass_frames == 0:  # an empty pass would spin
                     self.stop()
                     raise
@@ -336,6 +356,30 @@ class _FileTrack(MediaStreamTrack):
         player, self._player = self._player, None
         if player is not None:
             _stop_player(player)
+
+
+class _DecodeErrorMemory:
+    """A PyAV input container that remembers the error that ended its decoding (read
+    by the player's decoder thread; ``EAGAIN`` is retried by aiortc, not an error)."""
+
+    def __init__(self, container: Any) -> None:
+        self._container = container
+        self.error: Exception | None = None
+
+    def decode(self, *streams: Any) -> Iterator[Any]:
+        import errno
+
+        import av
+
+        try:
+            yield from self._container.decode(*streams)
+        except Exception as exc:
+            if not (isinstance(exc, av.FFmpegError) and exc.errno == errno.EAGAIN):
+                self.error = exc
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._container, name)
 
 
 def _stop_player(player: Any) -> None:
@@ -374,7 +418,7 @@ class FileSource(Source):
         self.loop = bool(loop)
 
     def _make_producer(self) -> MediaStreamTrack:
-        return _FileTrack(self.path, self.loop)
+        return _FileTrack(self.path, self.loop, self._report_error)
 
     def __repr__(self) -> str:
         return f"file({self.path!r}, loop={self.loop})"

@@ -369,7 +369,11 @@ def test_two_views_in_one_page(page, jupyter_server, request):
     """Two views of one room in one page connect to each other; re-running the cell
     replaces the room (no duplicate camera); clearing the output ends both members."""
     name = f"room2_{secrets.token_hex(3)}.ipynb"
-    cells = [IMPORTS, 'room = nbrtc.Room("pair")\ndisplay(room)\ndisplay(room)']
+    cells = [
+        IMPORTS,
+        'room = nbrtc.Room("pair")\ndisplay(room)\ndisplay(room)',
+        "insp = nbrtc.Inspector(room, interval=0.5)\ninsp",
+    ]
     path = h.write_notebook(jupyter_server, name, cells)
     page.add_init_script(PCS_JS)
     h.open_notebook(page, jupyter_server, path)
@@ -397,6 +401,25 @@ def test_two_views_in_one_page(page, jupyter_server, request):
     a, b = pairs_known() or []
     # the two pcs of this page are each other's ends
     assert (a["remote"]["port"], b["remote"]["port"]) == (b["local"]["port"], a["local"]["port"])
+
+    # The Inspector shows the mesh: the links connected browser to browser, and far more
+    # media bytes between the browsers than signaling bytes through the kernel.
+    run(page, 2)
+    page.locator('button.nbrtc-insp-tab[data-tab="room"]').click()
+    compare = page.locator(".nbrtc-room-compare")
+
+    def media_dwarfs_signaling() -> bool:
+        if compare.count() != 1:
+            return False
+        relayed = float(compare.get_attribute("data-relayed") or 0)
+        media = float(compare.get_attribute("data-media") or 0)
+        return relayed > 0 and media > 10 * relayed
+
+    h.wait_for(media_dwarfs_signaling, timeout=20, message="room Inspector: media >> signaling")
+    assert page.locator('table.nbrtc-room-links tr[data-state="connected"]').count() == 1
+    assert page.locator("ul.nbrtc-room-members li").count() == 2
+    assert "kernel" in page.locator(".nbrtc-room-note").inner_text()
+    h.kernel_eval(page, "insp.close()")
 
     # Re-running the cell closes the old room before the new one starts.
     h.kernel_eval(page, "_old_room = room")

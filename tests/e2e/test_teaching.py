@@ -393,12 +393,36 @@ def test_inspector_shows_the_real_connection(page, jupyter_server, kernel_eval):
         assert page.locator('tr.nbrtc-log-row[data-dir="out"][data-type="answer"]').count() == 1
         assert rows.count() >= 4
 
-        # The picture for the README and the lesson: the camera and its Inspector.
+        # The pictures for the README and the lesson (retaken with NBRTC_UPDATE_SCREENSHOT=1,
+        # after 20 s of charts and a 5 % loss episode so the charts have something to show).
+        update = not DOCS_IMG.exists() or os.environ.get("NBRTC_UPDATE_SCREENSHOT") == "1"
+        if update:
+            h.wait_for(
+                lambda: int(chart.get_attribute("data-points") or 0) >= 8,
+                30,
+                message="8 s of charts",
+            )
+            kernel_eval("cam.set_network(loss=0.05)")
+            h.wait_for(
+                lambda: int(chart.get_attribute("data-points") or 0) >= 16,
+                30,
+                message="8 s more, with loss",
+            )
+            kernel_eval("cam.clear_network()")
+            h.wait_for(
+                lambda: int(chart.get_attribute("data-points") or 0) >= 22,
+                30,
+                message="6 s more, recovered",
+            )
         panel.scroll_into_view_if_needed()
-        shot = h.ARTIFACTS_DIR / "inspector.png"
-        panel.screenshot(path=str(shot))
-        if not DOCS_IMG.exists() or os.environ.get("NBRTC_UPDATE_SCREENSHOT") == "1":
-            shutil.copyfile(shot, DOCS_IMG)
+        shots = {}
+        for tab in ("charts", "sdp"):
+            page.locator(f'button.nbrtc-insp-tab[data-tab="{tab}"]').click()
+            shots[tab] = h.ARTIFACTS_DIR / f"inspector-{tab}.png"
+            panel.screenshot(path=str(shots[tab]))
+        if update:
+            shutil.copyfile(shots["charts"], DOCS_IMG)
+            shutil.copyfile(shots["sdp"], DOCS_IMG.with_name("inspector-sdp.png"))
 
         kernel_eval("insp.close()\ncam.close()")
         h.wait_for(lambda: _live_counters_zero(page), 5, message="camera off, peer closed")
