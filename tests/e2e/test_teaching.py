@@ -78,8 +78,10 @@ def _frame_count(kernel_eval) -> int:
     return int(kernel_eval("print(cam.frame_count)").strip())
 
 
-def _camera_live(page, jupyter_server, name: str, extra: list[str] | None = None) -> None:
-    _open(page, jupyter_server, name, [CAMERA_CELL, *(extra or [])])
+def _camera_live(
+    page, jupyter_server, name: str, extra: list[str] | None = None, cell: str = CAMERA_CELL
+) -> None:
+    _open(page, jupyter_server, name, [cell, *(extra or [])])
     _run(page, 0)
     _wait_state(_root(page, 0), "live")
 
@@ -181,31 +183,16 @@ def test_impairment_changes_both_sides_stats(page, jupyter_server, kernel_eval):
 
 
 # ---------------------------------------------------------------------------- codec
-def test_set_codec_switches_the_browsers_encoder(page, jupyter_server, kernel_eval):
+def test_set_codec_and_bitrate_cap_change_the_browsers_encoder(page, jupyter_server, kernel_eval):
     """set_codec("H264") renegotiates: the page's sender encodes H264, the kernel decodes
-    it (frames keep coming), and the history shows renegotiate -> reoffer -> answer."""
+    it (frames keep coming), and the history shows renegotiate -> reoffer -> answer. Then
+    set_max_bitrate(60_000): the answer's b=AS makes the page's encoder send about that."""
     name = "teach_codec.ipynb"
-    _camera_live(page, jupyter_server, name)
+    # 640x480: enough bitrate for a cap to be visible
+    _camera_live(
+        page, jupyter_server, name, cell=CAMERA_CELL.replace("320, height=240", "640, height=480")
+    )
     try:
-        h.wait_for(
-            lambda: (
-                "VP8"
-                in str(
-                    next(
-                        (
-                            r
-                            for r in _page_stats(page)
-                            if r["type"] == "codec"
-                            and r["id"] == _outbound_video(_page_stats(page)).get("codecId")
-                        ),
-                        {},
-                    )
-                )
-            ),
-            10,
-            message="VP8 at first",
-        )
-        kernel_eval("cam.set_codec('H264')")
 
         def sending_codec() -> str:
             st = _page_stats(page)
@@ -213,6 +200,15 @@ def test_set_codec_switches_the_browsers_encoder(page, jupyter_server, kernel_ev
             codec = next((r for r in st if r["id"] == out.get("codecId")), {})
             return codec.get("mimeType", "")
 
+        def send_kbps(window: float = 1.5) -> float:
+            """The page's video send rate over a short window (a measurement window)."""
+            a = _outbound_video(_page_stats(page))
+            time.sleep(window)
+            b = _outbound_video(_page_stats(page))
+            return (b["bytesSent"] - a["bytesSent"]) * 8 / (b["timestamp"] - a["timestamp"])
+
+        h.wait_for(lambda: sending_codec() == "video/VP8", 10, message="VP8 at first")
+        kernel_eval("cam.set_codec('H264')")
         h.wait_for(lambda: sending_codec() == "video/H264", 15, message="page sends H264")
         n0 = _frame_count(kernel_eval)
         h.wait_for(lambda: _frame_count(kernel_eval) > n0 + 30, 15, message="kernel decodes H264")
@@ -226,6 +222,24 @@ def test_set_codec_switches_the_browsers_encoder(page, jupyter_server, kernel_ev
         )
         assert ["out", "renegotiate"] in types and ["in", "reoffer"] in types
         assert kernel_eval("print(cam.state)").strip() == "live"
+
+        before = send_kbps()
+        kernel_eval("cam.set_max_bitrate(60_000)")
+        rates: list[float] = []
+
+        def capped() -> bool:
+            rates.append(send_kbps())
+            return rates[-1] < 80
+
+        h.wait_for(capped, 20, interval=0, message="the page's encoder obeys b=AS:60")
+        print(f"\nbitrate cap: {before:.0f} kbit/s -> {rates[-1]:.0f} kbit/s ({rates})")
+        assert before > 120, f"the uncapped rate {before:.0f} kbit/s leaves nothing to show"
+        assert "b=AS:60" in _descriptions(page)[0]["remoteAsGiven"]
+        _record_figure(
+            "bitrate_cap", {"cap_kbps": 60, "before_kbps": before, "after_kbps": rates[-1]}
+        )
+        n0 = _frame_count(kernel_eval)
+        h.wait_for(lambda: _frame_count(kernel_eval) > n0 + 10, 10, message="frames, capped")
     finally:
         _close_all(kernel_eval)
         _remove(jupyter_server, name)
@@ -392,6 +406,32 @@ def test_inspector_shows_the_real_connection(page, jupyter_server, kernel_eval):
         assert page.locator('tr.nbrtc-log-row[data-dir="in"][data-type="offer"]').count() == 1
         assert page.locator('tr.nbrtc-log-row[data-dir="out"][data-type="answer"]').count() == 1
         assert rows.count() >= 4
+
+        # The Controls tab drives the widget: a click in the page, a trait in Python
+        page.locator('button.nbrtc-insp-tab[data-tab="controls"]').click()
+        page.locator("input.nbrtc-ctl-loss").fill("150")
+        page.locator("button.nbrtc-ctl-apply").click()
+        assert page.locator('.nbrtc-ctl-error[data-for="loss"]').inner_text().strip()
+        assert kernel_eval("print(cam.network)").strip() == "{}", "bad input sent nothing"
+        page.locator("input.nbrtc-ctl-loss").fill("5")
+        page.locator("input.nbrtc-ctl-delay").fill("40")
+        page.locator("button.nbrtc-ctl-apply").click()
+        h.wait_for(
+            lambda: (
+                _kjson(kernel_eval, "import json\nprint(json.dumps(cam.network))").get("loss")
+                == 0.05
+            ),
+            10,
+            message="the panel's loss reached Python",
+        )
+        page.locator("button.nbrtc-ctl-clear").click()
+        h.wait_for(
+            lambda: (
+                _kjson(kernel_eval, "import json\nprint(json.dumps(cam.network))").get("loss") == 0
+            ),
+            10,
+            message="cleared from the panel",
+        )
 
         # The pictures for the README and the lesson (retaken with NBRTC_UPDATE_SCREENSHOT=1,
         # after 20 s of charts and a 5 % loss episode so the charts have something to show).
