@@ -80,6 +80,17 @@ def _bench_collect(seconds):
     t.start()
     return t
 
+def _bench_feed_pct(c, n=5):
+    """One feed's frames to Python as % of what its browser sent, over its newest n
+    seconds (both sides' per-second rows from stats_log())."""
+    import statistics
+    rows = c.stats_log()
+    got = [r["fps_in"] for r in rows if r["side"] == "kernel" and r["fps_in"]][-n:]
+    sent = [r["fps_out"] for r in rows if r["side"] == "browser" and r["fps_out"]][-n:]
+    if not got or not sent:
+        return None
+    return round(100 * statistics.median(got) / statistics.median(sent), 1)
+
 def _bench_resources():
     r = nbrtc.manager().resources()
     r.pop("thread_names", None)
@@ -229,7 +240,7 @@ class Nbrtc:
                 message=f"{n} cameras live",
             )
             h.sample_for(lambda: None, warm, 0.25)
-            return cost_windows(
+            rows = cost_windows(
                 lambda: self._aligned("sum(c.frame_count for c in cams)"),
                 self.pid,
                 n,
@@ -237,6 +248,12 @@ class Nbrtc:
                 windows,
                 seconds,
             )
+            # each feed on its own: kernel frames / browser framesSent (both from stats)
+            per_feed = [v for v in self.kjson("[_bench_feed_pct(c) for c in cams]") if v]
+            for row in rows:
+                row["slowest_feed_pct"] = min(per_feed) if per_feed else None
+                row["feeds_measured"] = len(per_feed)
+            return rows
         finally:
             self.k("for c in cams: c.close()")
 

@@ -141,6 +141,13 @@ def figures(raw: dict[str, Any], feeds: list[int]) -> list[dict[str, Any]]:
         add(f"  process RSS, {n} feeds (kernel has ipykernel)", "MiB", f"cost_{n}", ("rss_mb",))
         add(f"  frames to Python, {n} feeds (total)", "fps", f"cost_{n}", ("fps_total",))
         add(f"  frames sent, {n} feeds (total)", "fps", f"cost_{n}", ("sent_fps_total",))
+        add(
+            f"  slowest of {n} feeds: delivered/sent",
+            "%",
+            f"cost_{n}",
+            ("slowest_feed_pct",),
+            "feed",
+        )
     return rows
 
 
@@ -149,6 +156,7 @@ TARGETS = {
     "delivery": (">= 97 %", lambda r, n: n >= 97),
     "rtt": ("<= 1.3x", lambda r, n: r <= 1.3),
     "cpu": ("<= 1.1x", lambda r, n: r <= 1.1),
+    "feed": (">= 90 %", lambda r, n: n >= 90),
     "higher": ("", None),
     "lower": ("", None),
 }
@@ -177,7 +185,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             if (
                 ok is not None
                 and n is not None
-                and (ratio is not None or r["target"] == "delivery")
+                and (ratio is not None or r["target"] in ("delivery", "feed"))
             ):
                 r["meets_target"] = bool(ok(ratio, n))
                 tgt = f"{label} {'ok' if r['meets_target'] else 'MISSED'}"

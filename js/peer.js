@@ -18,6 +18,17 @@ import { collectStats } from "./stats.js";
 export const PING_INTERVAL_MS = 1000;
 /** How often the browser samples its getStats for the kernel (Inspector, stats()). */
 export const STATS_INTERVAL_MS = 1000;
+
+/**
+ * The `stats_interval` trait (seconds; 0 = off) in ms; the default when it is absent.
+ * @param {unknown} seconds
+ * @returns {number}
+ */
+export function statsInterval(seconds) {
+  if (seconds === undefined || seconds === null) return STATS_INTERVAL_MS;
+  if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds <= 0) return 0;
+  return Math.max(250, seconds * 1000);
+}
 /**
  * Silence (no message at all from the kernel for a stream) after which the page gives
  * the stream up. Kernel restarts and shutdowns are normally seen at once through the
@@ -445,7 +456,8 @@ export class BrowserPeer {
     this._pingTimer = env.setInterval(() => {
       if (!this.closed) this._send("ping", { t: env.now() });
     }, PING_INTERVAL_MS);
-    this._statsTimer = env.setInterval(() => this._sampleStats(), STATS_INTERVAL_MS);
+    const every = statsInterval(this.model.get("stats_interval"));
+    if (every > 0) this._statsTimer = env.setInterval(() => this._sampleStats(), every);
   }
 
   /**

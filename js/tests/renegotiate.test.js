@@ -1,7 +1,7 @@
 // Renegotiation (codec, bitrate, ICE restart) and getStats sampling of BrowserPeer.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { BrowserPeer, STATS_INTERVAL_MS } from "../peer.js";
+import { BrowserPeer, STATS_INTERVAL_MS, statsInterval } from "../peer.js";
 import { createRouter } from "../router.js";
 import { FakeModel, fakeBrowser, flush, quietLog } from "./fakes.js";
 
@@ -136,5 +136,30 @@ describe("stats sampling", () => {
     await flush();
     assert.equal(model.sentOf("stats").length, 0);
     peer.close();
+  });
+});
+
+describe("stats_interval", () => {
+  test("0 turns sampling off; absent means every second", async () => {
+    const browser = fakeBrowser({ auto: true });
+    const router = createRouter({ log: quietLog(), pageTarget: null, randomHex: () => "abcdef04" });
+    const model = new FakeModel({ kind: "view", rtc_config: {}, stats_interval: 0 });
+    const peer = new BrowserPeer({ model, kind: "view", router, env: browser.env });
+    await peer.start();
+    model.emit({ v: 1, type: "answer", stream: peer.id, payload: { sdp: ANSWER_SDP } });
+    await flush();
+    browser.advance(STATS_INTERVAL_MS * 5);
+    await flush();
+    assert.equal(model.sentOf("stats").length, 0);
+    peer.close();
+  });
+
+  test("statsInterval maps seconds to ms with a floor", () => {
+    assert.equal(statsInterval(undefined), STATS_INTERVAL_MS);
+    assert.equal(statsInterval(0), 0);
+    assert.equal(statsInterval(-1), 0);
+    assert.equal(statsInterval("1"), 0);
+    assert.equal(statsInterval(2), 2000);
+    assert.equal(statsInterval(0.01), 250);
   });
 });

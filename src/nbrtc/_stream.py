@@ -43,8 +43,6 @@ _ALLOWED = {
 SENDING_KINDS = frozenset({"camera", "screen", "microphone"})
 
 PING_INTERVAL = 0.4
-#: how often the kernel samples its own peer's getStats (the browser samples its own)
-STATS_INTERVAL = 1.0
 #: the browser's state message fields -> the names the history and the Inspector use
 _BROWSER_STATE_NAMES = {
     "signaling": "signaling",
@@ -235,7 +233,8 @@ class KernelStream:
                 {"round": 0, "reason": "initial", "offer": sdp, "answer": text, "t": time.time()}
             )
             self.send("answer", {"sdp": text})
-            self._spawn(self._stats_loop())
+            if widget.stats_interval > 0:
+                self._spawn(self._stats_loop(widget.stats_interval))
             self._spawn(self._ice_watchdog())
         except Exception as exc:
             if not self.closed:
@@ -358,8 +357,8 @@ class KernelStream:
         """The browser's getStats sample (media loop)."""
         self.stats.add("browser", time.time(), payload.get("reports") or [])
 
-    async def _stats_loop(self) -> None:
-        """Sample the kernel peer's getStats every STATS_INTERVAL seconds (media loop)."""
+    async def _stats_loop(self, interval: float) -> None:
+        """Sample the kernel peer's getStats every ``interval`` seconds (media loop)."""
         while not self.closed:
             pc = self._pc
             if pc is not None and pc.connectionState == "connected":
@@ -377,7 +376,7 @@ class KernelStream:
                     _renegotiate.fix_inbound_reports(pc, reports)
                     self._add_frame_counts(reports)
                     self.stats.add("kernel", time.time(), reports + extra)
-            await asyncio.sleep(STATS_INTERVAL)
+            await asyncio.sleep(interval)
 
     def _add_frame_counts(self, reports: list[dict[str, Any]]) -> None:
         """aiortc's inbound-rtp has no frame counters: add ours (decoded frames handed to

@@ -55,6 +55,8 @@ class StreamWidget(ConnectionMethods, anywidget.AnyWidget):
     state = traitlets.Unicode("new").tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
     rtc_config = traitlets.Dict().tag(sync=True)
+    #: seconds between the browser's getStats samples (0: none); from nbrtc.config
+    stats_interval = traitlets.Float(1.0).tag(sync=True)
     _version = traitlets.Unicode(__version__).tag(sync=True)
 
     _kind = "view"
@@ -77,7 +79,12 @@ class StreamWidget(ConnectionMethods, anywidget.AnyWidget):
         self._servers = servers
         self._channels: dict[str, Channel] = {}
         self._init_teaching()
-        super().__init__(kind=self._kind, rtc_config={"iceServers": servers}, **kwargs)
+        super().__init__(
+            kind=self._kind,
+            rtc_config={"iceServers": servers},
+            stats_interval=config.stats_interval,
+            **kwargs,
+        )
         self._manager = manager()
         self._manager.register(self)
         self.on_msg(self._on_custom_msg)

@@ -499,6 +499,8 @@ def test_webrtc_101_notebook_runs_top_to_bottom(page, jupyter_server, kernel_eva
         texts = [errors.nth(i).inner_text()[:600] for i in range(errors.count())]
         assert not texts, texts
         text = _all_output_text(page)
+        h.ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
+        (h.ARTIFACTS_DIR / "webrtc-101-output.txt").write_text(text)  # what a learner saw
         for expected in (
             "video        mid=0",  # the parsed offer
             "a=rtpmap",  # annotated lines

@@ -263,3 +263,15 @@ def test_receive_loss_shows_in_the_kernels_inbound_stats(browser, widgets, no_le
     assert losses, rows
     median = losses[len(losses) // 2]
     assert 3 <= median <= 25, losses
+
+
+def test_stats_interval_zero_samples_nothing(browser, widgets, no_leaks, monkeypatch):
+    with pytest.raises(ValueError, match="stats_interval"):
+        nbrtc.config.stats_interval = 0.01
+    monkeypatch.setattr(nbrtc.config, "_stats_interval", 0.0)
+    cam, _ = live(browser, widgets, nbrtc.Camera())
+    assert cam.stats_interval == 0
+    n0 = cam.frame_count
+    wait_for(lambda: cam.frame_count > n0 + 40, 10, what="1.3 s of frames")
+    assert cam.stats()["kernel"] is None and cam.stats_log() == []
+    assert nbrtc.config.stats_interval == 0
