@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import pathlib
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 import traitlets
 
+from ._bundle import esm
 from ._config import check_ice_servers, config
 from ._manager import manager
 from ._teaching import ConnectionMethods
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("nbrtc")
 
-_BUNDLE = pathlib.Path(__file__).parent / "static" / "widget.js"
 CLOSE_WAIT = 1.0
 
 #: states a user can wait for: "new" (no live view: not displayed yet, or its views were
@@ -50,7 +49,7 @@ WIDGET_STATES = ("new", "connecting", "live", "closed", "error")
 class StreamWidget(ConnectionMethods, anywidget.AnyWidget):
     """Base of nbrtc's media widgets. Not for direct use."""
 
-    _esm = _BUNDLE
+    _esm = esm("widget.js")
     kind = traitlets.Unicode("view").tag(sync=True)
     state = traitlets.Unicode("new").tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)

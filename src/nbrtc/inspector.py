@@ -19,7 +19,6 @@ cell, kernel shutdown).
 from __future__ import annotations
 
 import logging
-import pathlib
 import threading
 import time
 import weakref
@@ -28,12 +27,12 @@ from typing import Any
 import anywidget
 import traitlets
 
+from ._bundle import esm
 from ._manager import manager
 from ._version import __version__
 
 log = logging.getLogger("nbrtc")
 
-_BUNDLE = pathlib.Path(__file__).parent / "static" / "inspector.js"
 MAX_LOG_ROWS = 400
 #: timeline lanes, in display order
 _LANES = (
@@ -59,7 +58,7 @@ class Inspector(anywidget.AnyWidget):
     ``interval``: seconds between refreshes (0.2 to 10).
     """
 
-    _esm = _BUNDLE
+    _esm = esm("inspector.js")
     _version = traitlets.Unicode(__version__).tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
     status = traitlets.Dict().tag(sync=True)

@@ -275,3 +275,28 @@ def test_stats_interval_zero_samples_nothing(browser, widgets, no_leaks, monkeyp
     wait_for(lambda: cam.frame_count > n0 + 40, 10, what="1.3 s of frames")
     assert cam.stats()["kernel"] is None and cam.stats_log() == []
     assert nbrtc.config.stats_interval == 0
+
+
+def test_closed_widgets_are_freed(browser, widgets, no_leaks):
+    """A closed widget (with its history and stats) is garbage once nothing of the user's
+    refers to it: anywidget must not keep every instance alive (see nbrtc/_bundle.py)."""
+    import gc
+    import weakref
+
+    refs = []
+    for _ in range(3):
+        cam = nbrtc.Camera()
+        browser.attach(cam)
+        sid = browser.start(cam)
+        cam.wait("live", timeout=10)
+        insp = cam.inspect(interval=0.2)
+        insp.close()
+        cam.close()
+        browser.widgets.pop(sid, None)  # the fake page's own bookkeeping
+        refs += [weakref.ref(cam), weakref.ref(insp)]
+        del cam, insp
+    wait_for(
+        lambda: gc.collect() is not None and not any(r() for r in refs),
+        10,
+        what="closed widgets freed",
+    )
