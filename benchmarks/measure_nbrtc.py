@@ -46,10 +46,13 @@ CAMS = (
     "cams = [nbrtc.Camera(width=320, height=240, frame_rate=30) for _ in range(NCAM)]\n"
     "nbrtc.Grid(cams, columns=4)"
 )
+# display(), not a last expression: IPython keeps every cell result in its output cache
+# (Out[n], 1000 entries), which would keep each cycle's closed widgets alive and measure
+# IPython's cache instead of nbrtc.
 CYCLE = (
     "tcam = nbrtc.Camera(width=320, height=240, frame_rate=30)\n"
     "tview = nbrtc.VideoView(nbrtc.sources.test_pattern(320, 240, 30))\n"
-    "nbrtc.Grid([tcam, tview], columns=2)"
+    "display(nbrtc.Grid([tcam, tview], columns=2))"
 )
 C_SETUP, C_CAMERA, C_VIEW, C_CAMS, C_CYCLE = range(5)
 

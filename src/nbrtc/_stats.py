@@ -630,7 +630,7 @@ class StatsSeries:
             raise ValueError(f"maxlen must be a positive int, got {maxlen!r}")
         self._lock = threading.Lock()
         # Per side: (t, reports, row), oldest first.
-        self._samples: dict[str, deque[tuple[float, list[Report], dict[str, Any]]]] = {
+        self._samples: dict[str, deque[tuple[float, list[Report] | None, dict[str, Any]]]] = {
             side: deque(maxlen=maxlen) for side in SIDES
         }
         # The chart's time origin: the first sample ever added, so the x axis does not
@@ -656,6 +656,10 @@ class StatsSeries:
             ring = self._samples[side]
             prev_t, prev = (ring[-1][0], ring[-1][1]) if ring else (None, None)
             row = metrics(prev, sample, None if prev_t is None else t - prev_t, side, t=t)
+            if ring:
+                # Only the newest sample's reports are ever read again (latest(), the next
+                # delta): 600 samples of raw reports would hold ~10 MB per stream.
+                ring[-1] = (prev_t, None, ring[-1][2])
             ring.append((t, sample, row))
             if self._t0 is None:
                 self._t0 = t
