@@ -1,4 +1,10 @@
-"""``Grid``: many feeds laid out in columns, closed together."""
+"""``Grid``: many feeds laid out in columns, closed together.
+
+A Grid lives exactly as long as its feeds: ``close()`` closes them, it closes itself when
+its last nbrtc feed closes, and re-running the cell that made it closes it. (An
+ipywidgets container otherwise stays in ipywidgets' registry until closed, holding its
+closed children, their history and stats, for the life of the kernel.)
+"""
 
 from __future__ import annotations
 
@@ -30,16 +36,39 @@ class Grid(ipywidgets.GridBox):
             grid_gap="4px",
             width="100%",
         )
+        self._closed = False
+        self._closed_by_shutdown = False
+        self._cell_id: str | None = None
         super().__init__(children=items, layout=layout, **kwargs)
         self.columns = columns
+        self._feeds = [c for c in items if hasattr(c, "_closed") and hasattr(c, "state")]
+        for feed in self._feeds:
+            feed.observe(self._feed_state, names="state")
+        from ._manager import manager
+
+        manager().register(self)  # re-running the cell closes it
+
+    def _feed_state(self, change: Any) -> None:
+        """A feed's state changed (any thread): the grid ends with its last feed."""
+        if change.get("new") == "closed" and all(f._closed for f in self._feeds):
+            self.close()
 
     def close(self) -> None:
-        """Close every child widget, then the grid (idempotent)."""
+        """Close every child widget, then the grid and its layout (idempotent, any thread)."""
+        if self._closed:
+            return
+        self._closed = True
+        for feed in self._feeds:
+            with contextlib.suppress(Exception):
+                feed.unobserve(self._feed_state, names="state")
         for child in list(self.children):
             # one child failing must not keep the others open
             with contextlib.suppress(Exception):
                 child.close()
+        layout = self.layout
         super().close()
+        with contextlib.suppress(Exception):
+            layout.close()
 
     def __enter__(self) -> Grid:
         return self
