@@ -8,6 +8,7 @@
 // stopped at once instead of being used ("close during negotiation" in the contract).
 // Browser globals are looked up lazily (see defaultEnv) so node can import this file.
 
+import { guard, stopTracks } from "./cleanup.js";
 import { Channels } from "./channels.js";
 import { listen } from "./listen.js";
 import { describeError, deviceFor, iceFailed, kernelGone } from "./errors.js";
@@ -153,33 +154,7 @@ export function displayConstraints(constraints) {
   return Object.keys(rest).length ? rest : true;
 }
 
-/**
- * Run one teardown step; a step that throws is logged and cannot stop the next one.
- * @param {Pick<Console, "debug">} log
- * @param {string} what
- * @param {() => void} fn
- */
-function guard(log, what, fn) {
-  try {
-    fn();
-  } catch (err) {
-    log.debug(`[nbrtc] ${what} failed`, err);
-  }
-}
 
-/**
- * @param {any} stream
- */
-function stopTracks(stream) {
-  if (!stream || typeof stream.getTracks !== "function") return;
-  for (const track of stream.getTracks()) {
-    try {
-      track.stop();
-    } catch {
-      // A track that cannot stop is already ended.
-    }
-  }
-}
 
 export class BrowserPeer {
   /**

@@ -15,6 +15,7 @@
 // late promise produced is dropped, never used. Browser globals are looked up lazily
 // (defaultEnv) so node can import this file.
 
+import { guard, stopTracks } from "./cleanup.js";
 import { describeError, deviceFor, kernelGone } from "./errors.js";
 import { listen } from "./listen.js";
 import { defaultEnv, KERNEL_SILENCE_MS, WATCHDOG_TICK_MS } from "./peer.js";
@@ -214,30 +215,7 @@ const BYE_WORDS = Object.freeze({
   "wrong-kind": "The kernel refused this view (wrong kind). Restart the kernel and reload the page.",
 });
 
-/**
- * @param {Pick<Console, "debug">} log
- * @param {string} what
- * @param {() => void} fn
- */
-function guard(log, what, fn) {
-  try {
-    fn();
-  } catch (err) {
-    log.debug(`[nbrtc] ${what} failed`, err);
-  }
-}
 
-/** @param {any} stream */
-function stopTracks(stream) {
-  if (!stream || typeof stream.getTracks !== "function") return;
-  for (const track of stream.getTracks()) {
-    try {
-      track.stop();
-    } catch {
-      // already ended
-    }
-  }
-}
 
 export class RoomMember {
   /**

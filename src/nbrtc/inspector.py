@@ -143,6 +143,7 @@ class Inspector(anywidget.AnyWidget):
         if stream.id != self._stream_id:  # a new view connected: start afresh
             self._stream_id = stream.id
             self._sdp_key = None
+        events = stream.history.events()  # one copy serves the log and the timeline
         changes: dict[str, Any] = {
             "title": f"{type(target).__name__} {target.model_id[:8]} · stream {stream.id}",
             "status": {
@@ -150,8 +151,8 @@ class Inspector(anywidget.AnyWidget):
                 "detail": str(stream.error) if stream.error else "",
                 "kind": kind,
             },
-            "log": _log_rows(stream.history.events()),
-            "timeline": _timeline(stream.history.events()),
+            "log": _log_rows(events),
+            "timeline": _timeline(events),
             "charts": stream.stats.chart_data(120),
             "candidates": _candidates(stream),
             "controls": self._controls(target),

@@ -835,6 +835,33 @@ def kernel_eval(page, code: str, timeout: float = 30.0) -> str:
 # --------------------------------------------------------------------------- browser
 
 
+def kernel_query(page, expr: str, timeout: float = 20.0) -> str:
+    """``expr`` evaluated in the page's kernel as a silent user_expression; its text/plain.
+
+    A silent request fires no pre_run_cell/post_run_cell hook (so it never counts as a
+    cell re-run) and does not enter the history; it still queues behind a running cell.
+    """
+    kc = kernel_probe(page).client
+    msg_id = kc.execute(
+        "", silent=True, store_history=False, user_expressions={"r": expr}, allow_stdin=False
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"no reply to a silent query within {timeout} s: {expr[:100]!r}")
+        try:
+            msg = kc.get_shell_msg(timeout=min(remaining, 1.0))
+        except Exception:  # queue.Empty
+            continue
+        if msg.get("parent_header", {}).get("msg_id") != msg_id:
+            continue  # replies to kernel_eval's requests, which it never reads
+        r = msg["content"].get("user_expressions", {}).get("r")
+        if not r or r.get("status") != "ok":
+            raise KernelEvalError(f"silent query failed: {msg['content']!r}")
+        return r["data"]["text/plain"]
+
+
 def counters(page) -> dict[str, int]:
     """The counting init script's snapshot: peersCreated/peersLive/tracksCreated/tracksLive."""
     return page.evaluate("() => window.__counters.snapshot()")

@@ -97,25 +97,7 @@ def record(figures: dict[str, float]) -> None:
 
 def kq(page, expr: str, timeout: float = 20.0):
     """Evaluate ``expr`` in the kernel as a silent user_expression; its value (literal)."""
-    kc = h.kernel_probe(page).client
-    msg_id = kc.execute(
-        "", silent=True, store_history=False, user_expressions={"r": expr}, allow_stdin=False
-    )
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError(f"no reply to a silent query within {timeout} s: {expr[:100]!r}")
-        try:
-            msg = kc.get_shell_msg(timeout=min(remaining, 1.0))
-        except Exception:  # queue.Empty
-            continue
-        if msg.get("parent_header", {}).get("msg_id") != msg_id:
-            continue
-        r = msg["content"].get("user_expressions", {}).get("r")
-        if not r or r.get("status") != "ok":
-            raise h.KernelEvalError(f"silent query failed: {msg['content']!r}")
-        return ast.literal_eval(r["data"]["text/plain"])
+    return ast.literal_eval(h.kernel_query(page, expr, timeout))
 
 
 def kjson(page, expr: str):

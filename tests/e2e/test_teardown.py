@@ -124,30 +124,9 @@ def fresh_name(request) -> str:
 
 
 def kq(page, expr: str, timeout: float = 20.0) -> str:
-    """Evaluate ``expr`` in the page's kernel as a silent user_expression; its text/plain.
-
-    A silent request fires no pre_run_cell/post_run_cell hook (see module docstring).
-    It still queues behind a running cell.
-    """
-    kc = h.kernel_probe(page).client
-    msg_id = kc.execute(
-        "", silent=True, store_history=False, user_expressions={"r": expr}, allow_stdin=False
-    )
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError(f"no reply to a silent query within {timeout} s: {expr[:100]!r}")
-        try:
-            msg = kc.get_shell_msg(timeout=min(remaining, 1.0))
-        except Exception:  # queue.Empty
-            continue
-        if msg.get("parent_header", {}).get("msg_id") != msg_id:
-            continue  # replies to kernel_eval's requests, which it never reads
-        r = msg["content"].get("user_expressions", {}).get("r")
-        if not r or r.get("status") != "ok":
-            raise h.KernelEvalError(f"silent query failed: {msg['content']!r}")
-        return r["data"]["text/plain"]
+    """Evaluate ``expr`` in the page's kernel as a silent user_expression; its text/plain
+    (see ``_harness.kernel_query``: no cell hooks fire, so it is not a re-run)."""
+    return h.kernel_query(page, expr, timeout)
 
 
 def kstate(page) -> dict:
