@@ -204,10 +204,17 @@ def test_slow_process_skips_frames_not_latency(browser, widgets, no_leaks):
 
     cam.process(slow)
     wait_for(lambda: browser.frame_counts[sid] >= 8, 10, what="slow frames")
-    # the frame shown is recent: what the browser got is at most a few frames behind
-    newest_in = frame_number(cam.snapshot())
-    shown = frame_number(browser.frames[sid][-1])
-    assert (newest_in - shown) % 32 <= 8, (newest_in, shown)
+    # the frame shown is recent: what the browser got is at most a few frames behind.
+    # One reading can land just before a processed frame arrives (a loaded machine adds a
+    # frame or two), so the median of five readings, each after a new frame, is judged.
+    lags = []
+    for _ in range(5):
+        n = browser.frame_counts[sid]
+        wait_for(lambda n=n: browser.frame_counts[sid] > n, 5, what="a processed frame")
+        newest_in = frame_number(cam.snapshot())
+        shown = frame_number(browser.frames[sid][-1])
+        lags.append((newest_in - shown) % 32)
+    assert sorted(lags)[2] <= 8, lags
     assert cam.process_stats()["dropped"] > 0
 
 
