@@ -140,9 +140,11 @@ def test_impairment_changes_both_sides_stats(page, jupyter_server, kernel_eval):
             f"which retransmitted {rtx} packets; residual loss in the kernel {residual:.1f} %"
         )
         assert before < 2, f"no impairment yet, but the kernel measured {before} % loss"
-        assert 0.07 <= applied <= 0.13, applied
+        # each packet is dropped with p = 0.1: allow 4 binomial standard deviations
+        sd = (0.1 * 0.9 / max(1, dropped["packets"])) ** 0.5
+        assert abs(applied - 0.1) <= 4 * sd, (applied, dropped["packets"])
         # what aiortc measured and reported in its receiver reports, seen by the browser
-        assert browser_median is not None and 0.04 <= browser_median <= 0.2, samples
+        assert browser_median is not None and 0.02 <= browser_median <= 0.2, samples
         # NACK/RTX repairs it: the kernel asks, the browser resends
         assert rtx > 5, f"the browser retransmitted only {rtx} packets"
 
