@@ -81,10 +81,11 @@ def test_comm_closed_by_the_front_end_closes_the_stream(browser, widgets, no_lea
     stream = cam._last_stream
     kernel_pc = weakref.ref(stream._pc)
     comms = comm.get_comm_manager()
-    assert comms.get_comm(cam.model_id) is cam.comm
+    model_id = cam.model_id  # read before: the widget may close (comm None) at once
+    assert comms.get_comm(model_id) is cam.comm
     t0 = time.monotonic()
-    comms.comm_close(None, None, {"content": {"comm_id": cam.model_id, "data": {}}})
-    assert cam.model_id not in comms.comms  # the comm is gone for the kernel
+    comms.comm_close(None, None, {"content": {"comm_id": model_id, "data": {}}})
+    assert model_id not in comms.comms  # the comm is gone for the kernel
     try:
         took = wait_for(lambda: not mgr.streams(), 1.0, what="stream closed after comm_close")
     finally:
