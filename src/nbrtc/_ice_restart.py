@@ -506,6 +506,26 @@ def _give_up(conn: Connection, state: _RestartState) -> None:
     _end_pending(conn, state)
 
 
+def forget(pc: RTCPeerConnection) -> None:
+    """End any pending restart of ``pc`` now: its give-up timer is cancelled, waiters wake.
+
+    Call on the pc's loop when the stream closes, before ``pc.close()``, so that a closed
+    stream's ICE connection is not held by a timer for up to ``RESTART_TIMEOUT`` seconds.
+    Idempotent; does nothing for a pc that never restarted.
+    """
+    for transport in _ice_transports(pc):
+        conn = transport._connection
+        state: _RestartState | None = conn.__dict__.get(_STATE_ATTR)
+        if state is not None and state.pending:
+            state.pending = False
+            state.previous = None
+            if state.timeout is not None:
+                state.timeout.cancel()
+                state.timeout = None
+            if state.done is not None:
+                state.done.set()
+
+
 def selected_pair(pc: RTCPeerConnection) -> dict[str, Any] | None:
     """``{"local": "host ip:port", "remote": "..."}`` of the nominated pair, or None.
 

@@ -17,7 +17,7 @@ from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSession
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
-from . import _renegotiate
+from . import _ice_restart, _renegotiate
 from ._history import History
 from ._protocol import ProtocolError, _check_offer_sdp, make_message
 from .errors import CameraError, StreamError
@@ -263,8 +263,6 @@ class KernelStream:
             try:
                 restart = None
                 if _renegotiate.ice_restart_requested(self.sdp_rounds[-1]["offer"], sdp):
-                    from . import _ice_restart
-
                     restart = await _ice_restart.restart(pc, sdp)
                 # aiortc cannot switch the codec of a video it already encodes: a
                 # kernel-sent stream keeps the codec its first answer chose.
@@ -609,6 +607,7 @@ class KernelStream:
         pc, self._pc = self._pc, None
         if pc is not None:
             pc.remove_all_listeners()
+            _ice_restart.forget(pc)  # a pending restart's 30 s timer must not outlive us
             try:
                 await asyncio.wait_for(pc.close(), CLOSE_TIMEOUT)
             except Exception as exc:  # a peer that cannot close cleanly must not block others

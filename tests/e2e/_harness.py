@@ -603,21 +603,63 @@ def run_all(page, timeout: float = 120.0) -> float:
     """Run every cell through the Run menu ("Run All Cells"); return the seconds it took.
 
     Returns when every non-empty code cell shows a fresh ``[n]`` and the kernel is idle.
+    A cell that raises stops Run All (JupyterLab skips the cells after it), so an idle
+    kernel with cells left unrun for a few seconds fails at once with the error shown,
+    instead of waiting out ``timeout`` with nothing to say.
     """
     cells = page.locator(CELLS)
     cells.evaluate_all(_WATCH_PROMPTS_JS)
     start = time.monotonic()
     _click_menu(page, "Run", "Run All Cells")
+    idle_since: list[float] = []
 
     def all_done() -> bool:
         states = cells.evaluate_all(_PROMPT_STATE_JS)
-        for changed, text, empty, code in states:
-            if code and not empty and _prompt_done(changed, text) is None:
-                return False
-        return _ui_kernel_status(page) == "idle"
+        pending = [
+            i
+            for i, (changed, text, empty, code) in enumerate(states)
+            if code and not empty and _prompt_done(changed, text) is None
+        ]
+        idle = _ui_kernel_status(page) == "idle"
+        if not pending:
+            return idle
+        if not idle or any(text == "[*]:" or text == "[*]" for _c, text, _e, _k in states):
+            idle_since.clear()
+        elif not idle_since:
+            idle_since.append(time.monotonic())
+        elif time.monotonic() - idle_since[0] > 5.0:
+            raise HarnessError(
+                f"Run All stopped with cells {pending} not run; " + _run_all_report(page, states)
+            )
+        return False
 
-    wait_for(all_done, timeout=timeout, message="all cells finished")
+    try:
+        wait_for(all_done, timeout=timeout, message="all cells finished")
+    except TimeoutError as exc:
+        states = cells.evaluate_all(_PROMPT_STATE_JS)
+        raise TimeoutError(f"{exc}; {_run_all_report(page, states)}") from None
     return time.monotonic() - start
+
+
+def _run_all_report(page, states: list) -> str:
+    """Each code cell's prompt, the head of its source, and any error it printed."""
+    cells = page.locator(CELLS)
+    lines = []
+    for i, (_changed, text, _empty, code) in enumerate(states):
+        if not code:
+            continue
+        cell = cells.nth(i)
+        try:
+            cell.scroll_into_view_if_needed(timeout=2000)
+            source = cell.locator(".cm-content").first.inner_text(timeout=2000)
+            errors = cell.locator(f"{OUTPUT}[data-mime-type*='error']").all_inner_texts()
+        except Exception as exc:  # a report must not hide the real failure
+            source, errors = f"<unreadable: {exc.__class__.__name__}>", []
+        head = source.strip().splitlines()[0][:70] if source.strip() else ""
+        lines.append(f"  cell {i} {text or '[ ]'} {head}")
+        for err in errors:
+            lines.append("    " + _ANSI.sub("", err).strip()[-1500:].replace("\n", "\n    "))
+    return "cells:\n" + "\n".join(lines)
 
 
 def cell_output_text(page, index: int) -> str:

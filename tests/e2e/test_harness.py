@@ -5,6 +5,8 @@ If these fail, the browser, server or helpers are broken, not nbrtc.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from . import _harness as h
@@ -164,6 +166,21 @@ def test_run_all_clear_and_delete(page, jupyter_server, nb_name):
     h.delete_cell(page, 0)
     assert page.locator(h.CELLS).count() == 3
     assert h.cell_output_text(page, 2) == "'three'"
+
+
+def test_run_all_stops_at_a_raising_cell_and_says_which(page, jupyter_server, nb_name):
+    """Run All skips the cells after one that raises: run_all reports that cell and its
+    error within seconds instead of waiting out its whole timeout."""
+    cells = ["print('one')", "raise ValueError('boom in the middle')", "print('never')"]
+    path = h.write_notebook(jupyter_server, nb_name, cells)
+    h.open_notebook(page, jupyter_server, path)
+    start = time.monotonic()
+    with pytest.raises(h.HarnessError) as info:
+        h.run_all(page, timeout=60)
+    assert time.monotonic() - start < 30
+    report = str(info.value)
+    assert "cells [2] not run" in report, report
+    assert "boom in the middle" in report and "cell 1 [" in report, report
 
 
 @pytest.mark.parametrize("via", ["api", "ui"])

@@ -338,3 +338,28 @@ def test_a_grid_ends_with_its_feeds_and_frees_them(browser, widgets, no_leaks):
     feeds = list(g2.children)
     g2.close()
     assert all(f._closed for f in feeds) and g2._closed
+
+
+def test_closing_during_a_pending_ice_restart_cancels_its_timer(browser, widgets, no_leaks):
+    """A restart the browser never completes is given up after 30 s by a timer; a stream
+    closed meanwhile must cancel it, or the timer holds the closed ICE connection."""
+    import re
+
+    from nbrtc import _ice_restart
+
+    cam, _sid = live(browser, widgets, nbrtc.Camera())
+    stream = cam._last_stream
+    pc = stream._pc
+    offer = stream.sdp_rounds[-1]["offer"]
+    reoffer = re.sub(r"a=ice-ufrag:\S+", "a=ice-ufrag:Nw0f", offer)
+    reoffer = re.sub(r"a=ice-pwd:\S+", "a=ice-pwd:" + "p" * 24, reoffer)
+    mgr = nbrtc.manager()
+    info = mgr.media.run(_ice_restart.restart(pc, reoffer), timeout=5)
+    assert info["new_remote_ufrag"] == "Nw0f"
+    conn = _ice_restart._ice_transports(pc)[0]._connection
+    state = conn.__dict__[_ice_restart._STATE_ATTR]
+    timer = state.timeout
+    assert state.pending and timer is not None and not timer.cancelled()
+    cam.close()
+    assert timer.cancelled() and state.timeout is None and not state.pending
+    assert state.done is not None and state.done.is_set()  # a waiter wakes, not after 30 s
