@@ -15,6 +15,7 @@ import { describeError, deviceFor, iceFailed, kernelGone } from "./errors.js";
 import { CONTROL_CHANNEL, SENDING_KINDS, STREAM_KINDS } from "./protocol.js";
 import { INITIAL, reduce } from "./state.js";
 import { collectStats } from "./stats.js";
+import { KernelWatchdog } from "./watchdog.js";
 
 export const PING_INTERVAL_MS = 1000;
 /** How often the browser samples its getStats for the kernel (Inspector, stats()). */
@@ -30,16 +31,20 @@ export function statsInterval(seconds) {
   if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds <= 0) return 0;
   return Math.max(250, seconds * 1000);
 }
+
 /**
- * Silence (no message at all from the kernel for a stream) after which the page gives
- * the stream up. Kernel restarts and shutdowns are normally seen at once through the
- * kernel's status (router.js); this covers what that cannot see (a kernel frozen or
- * unreachable). Generous on purpose: a busy page or Jupyter server can hold messages
- * back for over a second, and a false alarm kills a healthy stream.
+ * The RTCConfiguration of a new pc: the widget's `rtc_config` (its ICE servers) with
+ * `bundlePolicy: "max-bundle"` unless it sets one. The other end always bundles (aiortc
+ * does, and so does a browser), so gathering a second set of candidates for the data
+ * channel's m-section until the answer, as "balanced" does, would only double the
+ * sockets, the trickled candidates and the connectivity checks.
+ * @param {unknown} rtcConfig
+ * @returns {RTCConfiguration}
  */
-export const KERNEL_SILENCE_MS = 3000;
-/** How often the watchdog looks; ticks that come late reveal a page that was stalled. */
-export const WATCHDOG_TICK_MS = 250;
+export function peerConfig(rtcConfig) {
+  const base = rtcConfig && typeof rtcConfig === "object" ? rtcConfig : {};
+  return { bundlePolicy: "max-bundle", ...base };
+}
 
 /**
  * @typedef {import("./state.js").PeerState} PeerState
@@ -225,8 +230,8 @@ export class BrowserPeer {
     this._abort = new AbortController();
     /** @type {any} */
     this._pingTimer = null;
-    /** @type {any} */
-    this._watchdog = null;
+    /** Gives the stream up when the kernel falls silent (armed once the answer arrived). */
+    this._watchdog = new KernelWatchdog(this.env, () => this.kernelGone());
     /** @type {any} the getStats sampling timer (STATS_INTERVAL_MS) */
     this._statsTimer = null;
     this._statsBusy = false;
@@ -236,10 +241,6 @@ export class BrowserPeer {
     this._pendingRenegotiation = null;
     /** @type {any[] | null} candidates gathered before the reoffer went out */
     this._heldCandidates = null;
-    /** When the kernel last said anything for this stream (env.now() ms). */
-    this._heardAt = 0;
-    /** Page-stall time since then, which does not count as silence. */
-    this._stalledMs = 0;
   }
 
   /** Whether this kind opens a local device. */
@@ -377,9 +378,8 @@ export class BrowserPeer {
         name: "NotSupportedError",
       });
     }
-    const rtcConfig = this.model.get("rtc_config");
     // Created and stored with no await in between, so close() always sees it.
-    const pc = new PC(rtcConfig && typeof rtcConfig === "object" ? rtcConfig : {});
+    const pc = new PC(peerConfig(this.model.get("rtc_config")));
     this.pc = pc;
     this._wire(pc);
 
@@ -627,9 +627,7 @@ export class BrowserPeer {
    */
   handleKernelMessage(msg) {
     if (this.closed) return;
-    // Anything from the kernel proves it is alive.
-    this._heardAt = this.env.now();
-    this._stalledMs = 0;
+    this._watchdog.heard();
     const payload = msg.payload;
     switch (msg.type) {
       case "answer":
@@ -699,7 +697,7 @@ export class BrowserPeer {
       return;
     }
     this._answerSeen = true;
-    this._armWatchdog();
+    this._watchdog.start();
     const pc = this.pc;
     try {
       await pc.setRemoteDescription({ type: "answer", sdp });
@@ -813,28 +811,6 @@ export class BrowserPeer {
   }
 
   /**
-   * Start watching for kernel silence (once the answer arrived). Silence counts only
-   * while the page itself could run: when a tick comes late, the page's main thread was
-   * blocked (or the tab throttled), no message could have been handled meanwhile, and
-   * that time is not held against the kernel.
-   */
-  _armWatchdog() {
-    const env = this.env;
-    this._heardAt = env.now();
-    this._stalledMs = 0;
-    if (this._watchdog !== null) return;
-    let lastTick = env.now();
-    this._watchdog = env.setInterval(() => {
-      const now = env.now();
-      const late = now - lastTick - WATCHDOG_TICK_MS;
-      lastTick = now;
-      if (late > WATCHDOG_TICK_MS) this._stalledMs += late;
-      if (this.closed || now - this._heardAt - this._stalledMs <= KERNEL_SILENCE_MS) return;
-      this.kernelGone();
-    }, WATCHDOG_TICK_MS);
-  }
-
-  /**
    * The kernel is gone (its status said restarting/dead, or it fell silent): close
    * without telling it, since nothing there would hear.
    * @param {string} [why] e.g. the kernel's status
@@ -887,15 +863,12 @@ export class BrowserPeer {
     guard(log, "clearing the ping timer", () => {
       if (this._pingTimer !== null) env.clearInterval(this._pingTimer);
     });
-    guard(log, "clearing the watchdog", () => {
-      if (this._watchdog !== null) env.clearInterval(this._watchdog);
-    });
+    guard(log, "stopping the watchdog", () => this._watchdog.stop());
     guard(log, "clearing the stats timer", () => {
       if (this._statsTimer !== null) env.clearInterval(this._statsTimer);
     });
     this._statsTimer = null;
     this._pingTimer = null;
-    this._watchdog = null;
     this._outbox = [];
     stopTracks(this.localStream);
     // Channels close with the pc anyway; closing them first also reports each label's

@@ -18,7 +18,8 @@
 import { guard, stopTracks } from "./cleanup.js";
 import { describeError, deviceFor, kernelGone } from "./errors.js";
 import { listen } from "./listen.js";
-import { defaultEnv, KERNEL_SILENCE_MS, WATCHDOG_TICK_MS } from "./peer.js";
+import { defaultEnv, peerConfig } from "./peer.js";
+import { KernelWatchdog } from "./watchdog.js";
 import { createRoomView } from "./room-view.js";
 
 export const PING_INTERVAL_MS = 1000;
@@ -261,10 +262,8 @@ export class RoomMember {
     this._pingTimer = null;
     /** @type {any} */
     this._statsTimer = null;
-    /** @type {any} */
-    this._watchdog = null;
-    this._heardAt = 0;
-    this._stalledMs = 0;
+    /** Leaves the room when the kernel falls silent (armed once admitted). */
+    this._watchdog = new KernelWatchdog(this.env, () => this.kernelGone());
   }
 
   /** @returns {RoomSnapshot} */
@@ -353,8 +352,7 @@ export class RoomMember {
    */
   handleKernelMessage(msg) {
     if (this.closed) return;
-    this._heardAt = this.env.now();
-    this._stalledMs = 0;
+    this._watchdog.heard();
     const p = msg.payload;
     switch (msg.type) {
       case "members":
@@ -399,7 +397,7 @@ export class RoomMember {
     if (this.seq === null) {
       // Admitted: now the camera may open, and the kernel's pings are expected.
       this.seq = me.seq;
-      this._armWatchdog();
+      this._watchdog.start();
       this.phase = "acquiring";
       this._media = this._acquire();
     }
@@ -450,8 +448,7 @@ export class RoomMember {
    */
   _openLink(id, seq) {
     const PC = this.env.RTCPeerConnection;
-    const config = this.model.get("rtc_config");
-    const pc = new PC(config && typeof config === "object" ? config : {});
+    const pc = new PC(peerConfig(this.model.get("rtc_config")));
     /** @type {Link} */
     const link = {
       id,
@@ -775,23 +772,6 @@ export class RoomMember {
     }
   }
 
-  /** Give up when the kernel stays silent (it pings every 0.4 s); stall-tolerant. */
-  _armWatchdog() {
-    const env = this.env;
-    this._heardAt = env.now();
-    this._stalledMs = 0;
-    if (this._watchdog !== null) return;
-    let lastTick = env.now();
-    this._watchdog = env.setInterval(() => {
-      const now = env.now();
-      const late = now - lastTick - WATCHDOG_TICK_MS;
-      lastTick = now;
-      if (late > WATCHDOG_TICK_MS) this._stalledMs += late;
-      if (this.closed || now - this._heardAt - this._stalledMs <= KERNEL_SILENCE_MS) return;
-      this.kernelGone();
-    }, WATCHDOG_TICK_MS);
-  }
-
   /**
    * The kernel is gone (restart, shutdown, silence): close without telling it.
    * @param {string} [why]
@@ -840,10 +820,11 @@ export class RoomMember {
     const log = this.env.log;
     log.info(`[nbrtc] room ${this.id} ${this.state.name} -> ${state.name}`);
     this.state = state;
-    for (const timer of [this._pingTimer, this._statsTimer, this._watchdog]) {
+    for (const timer of [this._pingTimer, this._statsTimer]) {
       if (timer !== null) guard(log, "clearing a timer", () => this.env.clearInterval(timer));
     }
-    this._pingTimer = this._statsTimer = this._watchdog = null;
+    this._pingTimer = this._statsTimer = null;
+    guard(log, "stopping the watchdog", () => this._watchdog.stop());
     for (const link of this.links.values()) this._shutLink(link);
     this.links.clear();
     stopTracks(this.localStream);

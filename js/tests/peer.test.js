@@ -1,13 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import {
-  BrowserPeer,
-  KERNEL_SILENCE_MS,
-  PING_INTERVAL_MS,
-  WATCHDOG_TICK_MS,
-  videoConstraints,
-} from "../peer.js";
+import { BrowserPeer, PING_INTERVAL_MS, peerConfig, videoConstraints } from "../peer.js";
 import { createRouter } from "../router.js";
+import { KERNEL_SILENCE_MS, WATCHDOG_TICK_MS } from "../watchdog.js";
 import { FakeModel, fakeBrowser, flush, quietLog } from "./fakes.js";
 
 const ANSWER_SDP = "v=0\r\nfake-answer\r\n";
@@ -69,6 +64,15 @@ describe("videoConstraints", () => {
   }
 });
 
+describe("peerConfig", () => {
+  test("max-bundle unless the widget's rtc_config says otherwise; junk is ignored", () => {
+    const turn = { urls: "turn:example.invalid:3478", username: "u", credential: "p" };
+    assert.deepEqual(peerConfig({ iceServers: [turn] }), { bundlePolicy: "max-bundle", iceServers: [turn] });
+    assert.deepEqual(peerConfig({ bundlePolicy: "balanced" }), { bundlePolicy: "balanced" });
+    for (const junk of [null, undefined, "x", 3]) assert.deepEqual(peerConfig(junk), { bundlePolicy: "max-bundle" });
+  });
+});
+
 describe("camera start sequence", () => {
   test("pc -> offer -> trickle -> answer -> getUserMedia -> live", async () => {
     const { browser, peer, model, kernel, types, router } = setup();
@@ -76,7 +80,7 @@ describe("camera start sequence", () => {
     assert.deepEqual(browser.world.gumCalls, [], "no camera before the kernel accepted the stream");
     assert.equal(browser.world.pcs.length, 1);
     const pc = browser.world.pcs[0];
-    assert.deepEqual(pc.config, { iceServers: [] });
+    assert.deepEqual(pc.config, { bundlePolicy: "max-bundle", iceServers: [] }, "one transport, one candidate set");
     assert.equal(pc.transceivers.length, 1, "no audio transceiver without the audio trait");
     // sendrecv: the kernel may send processed video back on the same m-line
     assert.equal(pc.transceivers[0].init.direction, "sendrecv");

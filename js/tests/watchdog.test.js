@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { KERNEL_SILENCE_MS, KernelWatchdog, WATCHDOG_TICK_MS } from "../watchdog.js";
+import { fakeBrowser } from "./fakes.js";
+
+function setup() {
+  const browser = fakeBrowser();
+  let silences = 0;
+  const dog = new KernelWatchdog(browser.env, () => {
+    silences += 1;
+  });
+  return { browser, dog, silences: () => silences };
+}
+
+describe("KernelWatchdog", () => {
+  test("silent only after KERNEL_SILENCE_MS without hearing, once, then stopped", () => {
+    const { browser, dog, silences } = setup();
+    browser.advance(10 * KERNEL_SILENCE_MS);
+    assert.equal(silences(), 0, "nothing before start()");
+    dog.start();
+    dog.start(); // a second start only counts as hearing: still one timer
+    assert.equal(browser.world.timers.size, 1);
+    browser.advance(KERNEL_SILENCE_MS - WATCHDOG_TICK_MS);
+    dog.heard();
+    browser.advance(KERNEL_SILENCE_MS);
+    assert.equal(silences(), 0, "heard in time");
+    browser.advance(2 * WATCHDOG_TICK_MS);
+    assert.equal(silences(), 1);
+    assert.equal(dog.running, false);
+    assert.equal(browser.world.timers.size, 0, "its timer is gone");
+    browser.advance(10 * KERNEL_SILENCE_MS);
+    assert.equal(silences(), 1, "said once");
+  });
+
+  test("a stalled page is not a silent kernel; stop() is idempotent", () => {
+    const { browser, dog, silences } = setup();
+    dog.start();
+    browser.advance(KERNEL_SILENCE_MS - 500);
+    browser.stall(5000);
+    browser.advance(WATCHDOG_TICK_MS);
+    assert.equal(silences(), 0, "the stall does not count");
+    browser.advance(KERNEL_SILENCE_MS);
+    assert.equal(silences(), 1, "real silence after it still does");
+    dog.stop();
+    dog.stop();
+    dog.start();
+    dog.stop();
+    browser.advance(10 * KERNEL_SILENCE_MS);
+    assert.equal(silences(), 1);
+    assert.equal(browser.world.timers.size, 0);
+  });
+});

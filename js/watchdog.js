@@ -1,0 +1,80 @@
+// The page's side of "is the kernel still there?", shared by BrowserPeer and RoomMember.
+// The kernel pings every stream and room member several times a second; when nothing at
+// all arrives for KERNEL_SILENCE_MS the owner gives up (closes without telling a kernel
+// that would not hear). Kernel restarts and shutdowns are normally seen at once through
+// the kernel's status (router.js); this covers a kernel frozen or unreachable.
+
+/**
+ * Silence after which the owner gives the kernel up. Generous on purpose: a busy page
+ * or Jupyter server can hold messages back for over a second, and a false alarm kills a
+ * healthy stream.
+ */
+export const KERNEL_SILENCE_MS = 3000;
+/** How often the watchdog looks; ticks that come late reveal a page that was stalled. */
+export const WATCHDOG_TICK_MS = 250;
+
+/**
+ * @typedef {{
+ *   now: () => number,
+ *   setInterval: (fn: () => void, ms: number) => any,
+ *   clearInterval: (id: any) => void,
+ * }} WatchdogEnv
+ */
+
+export class KernelWatchdog {
+  /**
+   * @param {WatchdogEnv} env the owner's clock and timers (fake ones in unit tests)
+   * @param {() => void} onSilent called once per silence, on a timer tick; the owner
+   *   normally closes, which stops the watchdog
+   */
+  constructor(env, onSilent) {
+    this.env = env;
+    this.onSilent = onSilent;
+    /** @type {any} */
+    this._timer = null;
+    /** When the kernel last said anything (env.now() ms). */
+    this._heardAt = 0;
+    /** Page-stall time since then, which does not count as silence. */
+    this._stalledMs = 0;
+  }
+
+  /** Whether it is watching (between start() and stop()). */
+  get running() {
+    return this._timer !== null;
+  }
+
+  /**
+   * Start watching from now (idempotent: a second call only counts as hearing).
+   * Silence counts only while the page itself could run: when a tick comes late, the
+   * page's main thread was blocked (or the tab throttled), no message could have been
+   * handled meanwhile, and that time is not held against the kernel.
+   */
+  start() {
+    this.heard();
+    if (this._timer !== null) return;
+    const env = this.env;
+    let lastTick = env.now();
+    this._timer = env.setInterval(() => {
+      const now = env.now();
+      const late = now - lastTick - WATCHDOG_TICK_MS;
+      lastTick = now;
+      if (late > WATCHDOG_TICK_MS) this._stalledMs += late;
+      if (now - this._heardAt - this._stalledMs <= KERNEL_SILENCE_MS) return;
+      this.stop();
+      this.onSilent();
+    }, WATCHDOG_TICK_MS);
+  }
+
+  /** Anything from the kernel proves it is alive. */
+  heard() {
+    this._heardAt = this.env.now();
+    this._stalledMs = 0;
+  }
+
+  /** Stop watching (idempotent). */
+  stop() {
+    const timer = this._timer;
+    this._timer = null;
+    if (timer !== null) this.env.clearInterval(timer);
+  }
+}
