@@ -15,9 +15,8 @@ import { describeError, deviceFor, iceFailed, kernelGone } from "./errors.js";
 import { CONTROL_CHANNEL, SENDING_KINDS, STREAM_KINDS } from "./protocol.js";
 import { INITIAL, reduce } from "./state.js";
 import { collectStats } from "./stats.js";
-import { KernelWatchdog } from "./watchdog.js";
+import { Heartbeat, KernelWatchdog } from "./liveness.js";
 
-export const PING_INTERVAL_MS = 1000;
 /** How often the browser samples its getStats for the kernel (Inspector, stats()). */
 export const STATS_INTERVAL_MS = 1000;
 
@@ -228,8 +227,8 @@ export class BrowserPeer {
     /** @type {string} */
     this._lastStateKey = "";
     this._abort = new AbortController();
-    /** @type {any} */
-    this._pingTimer = null;
+    /** Pings the kernel when nothing else went out for a while (started with the offer). */
+    this._heartbeat = new Heartbeat(this.env, () => this._send("ping", { t: this.env.now() }));
     /** Gives the stream up when the kernel falls silent (armed once the answer arrived). */
     this._watchdog = new KernelWatchdog(this.env, () => this.kernelGone());
     /** @type {any} the getStats sampling timer (STATS_INTERVAL_MS) */
@@ -323,6 +322,7 @@ export class BrowserPeer {
     if (!this._registered) return false;
     const sent = this.router.send(this.id, type, payload);
     if (sent) this._kernelKnows = true;
+    if (sent && type !== "ping") this._heartbeat.sent();
     return sent;
   }
 
@@ -428,9 +428,7 @@ export class BrowserPeer {
     this.setState({ type: "offer-sent" });
     for (const [type, payload] of this._outbox.splice(0)) this._send(type, payload);
     this._sendPcState();
-    this._pingTimer = env.setInterval(() => {
-      if (!this.closed) this._send("ping", { t: env.now() });
-    }, PING_INTERVAL_MS);
+    this._heartbeat.start();
     const every = statsInterval(this.model.get("stats_interval"));
     if (every > 0) this._statsTimer = env.setInterval(() => this._sampleStats(), every);
   }
@@ -860,15 +858,12 @@ export class BrowserPeer {
     const env = this.env;
     const log = env.log;
     guard(log, "removing listeners", () => this._abort.abort());
-    guard(log, "clearing the ping timer", () => {
-      if (this._pingTimer !== null) env.clearInterval(this._pingTimer);
-    });
+    guard(log, "stopping the heartbeat", () => this._heartbeat.stop());
     guard(log, "stopping the watchdog", () => this._watchdog.stop());
     guard(log, "clearing the stats timer", () => {
       if (this._statsTimer !== null) env.clearInterval(this._statsTimer);
     });
     this._statsTimer = null;
-    this._pingTimer = null;
     this._outbox = [];
     stopTracks(this.localStream);
     // Channels close with the pc anyway; closing them first also reports each label's

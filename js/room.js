@@ -19,10 +19,9 @@ import { guard, stopTracks } from "./cleanup.js";
 import { describeError, deviceFor, kernelGone } from "./errors.js";
 import { listen } from "./listen.js";
 import { defaultEnv, peerConfig } from "./peer.js";
-import { KernelWatchdog } from "./watchdog.js";
+import { Heartbeat, KernelWatchdog } from "./liveness.js";
 import { createRoomView } from "./room-view.js";
 
-export const PING_INTERVAL_MS = 1000;
 export const STATS_INTERVAL_MS = 1000;
 /** Reports kept per stats sample (the kernel accepts 300; a link has about a dozen). */
 export const MAX_ROOM_REPORTS = 40;
@@ -258,8 +257,8 @@ export class RoomMember {
     this._started = false;
     this._registered = false;
     this._joinSent = false;
-    /** @type {any} */
-    this._pingTimer = null;
+    /** Pings the kernel when nothing else went out for a while (started with the join). */
+    this._heartbeat = new Heartbeat(this.env, () => this._send("ping", { t: this.env.now() }));
     /** @type {any} */
     this._statsTimer = null;
     /** Leaves the room when the kernel falls silent (armed once admitted). */
@@ -314,7 +313,9 @@ export class RoomMember {
    */
   _send(type, payload) {
     if (!this._registered) return false;
-    return this.router.send(this.id, type, payload);
+    const sent = this.router.send(this.id, type, payload);
+    if (sent && type !== "ping") this._heartbeat.sent();
+    return sent;
   }
 
   /**
@@ -339,9 +340,7 @@ export class RoomMember {
     this.phase = "joining";
     this._send("join", { page: this.router.pageId, view: this.viewId });
     this._joinSent = true;
-    this._pingTimer = this.env.setInterval(() => {
-      if (!this.closed) this._send("ping", { t: this.env.now() });
-    }, PING_INTERVAL_MS);
+    this._heartbeat.start();
     this._statsTimer = this.env.setInterval(() => this._sampleStats(), STATS_INTERVAL_MS);
     this._refresh();
   }
@@ -820,10 +819,12 @@ export class RoomMember {
     const log = this.env.log;
     log.info(`[nbrtc] room ${this.id} ${this.state.name} -> ${state.name}`);
     this.state = state;
-    for (const timer of [this._pingTimer, this._statsTimer]) {
-      if (timer !== null) guard(log, "clearing a timer", () => this.env.clearInterval(timer));
+    if (this._statsTimer !== null) {
+      const timer = this._statsTimer;
+      guard(log, "clearing the stats timer", () => this.env.clearInterval(timer));
     }
-    this._pingTimer = this._statsTimer = null;
+    this._statsTimer = null;
+    guard(log, "stopping the heartbeat", () => this._heartbeat.stop());
     guard(log, "stopping the watchdog", () => this._watchdog.stop());
     for (const link of this.links.values()) this._shutLink(link);
     this.links.clear();

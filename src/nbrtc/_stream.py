@@ -42,7 +42,12 @@ _ALLOWED = {
 #: kinds whose stream carries media from the browser: live at the first received frame
 SENDING_KINDS = frozenset({"camera", "screen", "microphone"})
 
-PING_INTERVAL = 0.4
+#: How often the kernel's watchdog looks at a browser's silence (and may ping it).
+WATCHDOG_TICK = 0.4
+#: The kernel pings every second tick (0.8 s): the browser gives a stream up after 3 s
+#: without any message, so several pings fit in its window even when some come late, and
+#: every message costs the kernel (IOPub) and the page (parsing) a little CPU.
+PING_EVERY_TICKS = 2
 #: the browser's state message fields -> the names the history and the Inspector use
 _BROWSER_STATE_NAMES = {
     "signaling": "signaling",
@@ -550,9 +555,12 @@ class KernelStream:
     async def _ping_loop(self) -> None:
         """Ping the browser (its watchdog) and run ours: close a page that went silent."""
         prev = time.monotonic()
+        tick = 0
         while not self.closed:
-            self.send("ping", {"t": round(prev, 3)})
-            await asyncio.sleep(PING_INTERVAL)
+            if tick % PING_EVERY_TICKS == 0:
+                self.send("ping", {"t": round(prev, 3)})
+            tick += 1
+            await asyncio.sleep(WATCHDOG_TICK)
             now = time.monotonic()
             if self.manager._browser_silent(self, now - prev):
                 await self.close("browser-gone", notify_browser=True)

@@ -39,6 +39,7 @@ from typing import Any
 
 import traitlets
 
+from . import _stream
 from ._checks import dimension, rate
 from ._history import History
 from ._protocol import Message, ProtocolError, make_message
@@ -47,9 +48,11 @@ from .errors import NotDisplayedError, StreamClosedError, StreamError, StreamTim
 
 log = logging.getLogger("nbrtc")
 
-#: how often the kernel pings every member (the browser's watchdog needs a message at
-#: least every KERNEL_SILENCE_MS = 3 s; the kernel's own watchdog ticks at this pace)
-PING_INTERVAL = 0.4
+#: how often the kernel's watchdog looks at the members' silence; every
+#: PING_EVERY_TICKS-th tick it pings them (the browser's watchdog needs a message at
+#: least every KERNEL_SILENCE_MS = 3 s)
+WATCHDOG_TICK = _stream.WATCHDOG_TICK
+PING_EVERY_TICKS = _stream.PING_EVERY_TICKS
 #: room states: "new" (no members), "connecting" (members, no connected link), "live" (at
 #: least one link connected on both sides), "error" (a member failed and nothing is live
 #: since), "closed" (after close())
@@ -478,14 +481,17 @@ class Room(StreamWidget):
     async def _ping_loop(self) -> None:
         """Ping every member (the browser's watchdog) and drop members gone silent."""
         prev = time.monotonic()
+        tick = 0
         try:
             while not self._closed:
                 members = self._member_list()
                 if not members:
                     return
-                for m in members:
-                    self._send_protocol(make_message("ping", m.id, {"t": round(prev, 3)}))
-                await asyncio.sleep(PING_INTERVAL)
+                if tick % PING_EVERY_TICKS == 0:
+                    for m in members:
+                        self._send_protocol(make_message("ping", m.id, {"t": round(prev, 3)}))
+                tick += 1
+                await asyncio.sleep(WATCHDOG_TICK)
                 now = time.monotonic()
                 for m in self._member_list():
                     # the manager's rule: only idle-kernel time counts as silence

@@ -396,7 +396,7 @@ def test_concurrent_joins_and_leaves_keep_the_invariants(rooms):
 
 def test_watchdog_drops_a_silent_member(rooms, monkeypatch):
     monkeypatch.setattr(nbrtc._manager, "BROWSER_TIMEOUT", 0.5)
-    monkeypatch.setattr(nbrtc.room, "PING_INTERVAL", 0.05)
+    monkeypatch.setattr(nbrtc.room, "WATCHDOG_TICK", 0.05)
     room, cap = make(rooms, "quiet")
     join(room, "pa-1")
     join(room, "pb-1")

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { KERNEL_SILENCE_MS, KernelWatchdog, WATCHDOG_TICK_MS } from "../watchdog.js";
+import {
+  Heartbeat,
+  KERNEL_SILENCE_MS,
+  KernelWatchdog,
+  PING_INTERVAL_MS,
+  PING_QUIET_MS,
+  WATCHDOG_TICK_MS,
+} from "../liveness.js";
 import { fakeBrowser } from "./fakes.js";
 
 function setup() {
@@ -47,6 +54,36 @@ describe("KernelWatchdog", () => {
     dog.stop();
     browser.advance(10 * KERNEL_SILENCE_MS);
     assert.equal(silences(), 1);
+    assert.equal(browser.world.timers.size, 0);
+  });
+});
+
+describe("Heartbeat", () => {
+  test("pings every second while nothing else goes out, not while stats do", () => {
+    const browser = fakeBrowser();
+    let pings = 0;
+    const beat = new Heartbeat(browser.env, () => {
+      pings += 1;
+    });
+    beat.start();
+    beat.start();
+    assert.equal(browser.world.timers.size, 1);
+    browser.advance(5 * PING_INTERVAL_MS);
+    assert.equal(pings, 5, "one ping a second on its own");
+    // stats every second (as the page sends them): no ping needed
+    for (let i = 0; i < 10; i += 1) {
+      beat.sent();
+      browser.advance(PING_INTERVAL_MS);
+    }
+    assert.equal(pings, 5, "stats are proof enough");
+    // the stats stop (stats_interval 0, a stuck getStats): pings resume within PING_QUIET_MS + a tick
+    browser.advance(PING_QUIET_MS + PING_INTERVAL_MS);
+    assert.ok(pings >= 6, `pings resumed (${pings})`);
+    beat.stop();
+    beat.stop();
+    const before = pings;
+    browser.advance(10 * PING_INTERVAL_MS);
+    assert.equal(pings, before);
     assert.equal(browser.world.timers.size, 0);
   });
 });

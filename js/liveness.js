@@ -1,8 +1,10 @@
-// The page's side of "is the kernel still there?", shared by BrowserPeer and RoomMember.
-// The kernel pings every stream and room member several times a second; when nothing at
-// all arrives for KERNEL_SILENCE_MS the owner gives up (closes without telling a kernel
-// that would not hear). Kernel restarts and shutdowns are normally seen at once through
-// the kernel's status (router.js); this covers a kernel frozen or unreachable.
+// Liveness between the page and the kernel, shared by BrowserPeer and RoomMember.
+// KernelWatchdog: the kernel pings every stream and room member about once a second;
+// when nothing at all arrives for KERNEL_SILENCE_MS the owner gives up (closes without
+// telling a kernel that would not hear). Kernel restarts and shutdowns are normally seen
+// at once through the kernel's status (router.js); this covers a kernel frozen or
+// unreachable. Heartbeat: the other way, the page proves itself alive to the kernel's
+// watchdog (3.5 s of idle kernel time), with as few messages as that needs.
 
 /**
  * Silence after which the owner gives the kernel up. Generous on purpose: a busy page
@@ -12,6 +14,14 @@
 export const KERNEL_SILENCE_MS = 3000;
 /** How often the watchdog looks; ticks that come late reveal a page that was stalled. */
 export const WATCHDOG_TICK_MS = 250;
+/** How often the heartbeat looks whether a ping is due. */
+export const PING_INTERVAL_MS = 1000;
+/**
+ * A ping goes out only when nothing else went to the kernel for this long: the stats the
+ * page samples every second already prove it alive, and every message the kernel reads
+ * costs it CPU (ipykernel answers each with two status messages).
+ */
+export const PING_QUIET_MS = 1500;
 
 /**
  * @typedef {{
@@ -72,6 +82,45 @@ export class KernelWatchdog {
   }
 
   /** Stop watching (idempotent). */
+  stop() {
+    const timer = this._timer;
+    this._timer = null;
+    if (timer !== null) this.env.clearInterval(timer);
+  }
+}
+
+/**
+ * @typedef {WatchdogEnv} HeartbeatEnv
+ */
+
+export class Heartbeat {
+  /**
+   * @param {HeartbeatEnv} env the owner's clock and timers
+   * @param {() => void} ping sends one ping (the owner's `_send("ping", ...)`)
+   */
+  constructor(env, ping) {
+    this.env = env;
+    this.ping = ping;
+    /** @type {any} */
+    this._timer = null;
+    /** When something other than a ping last went to the kernel (env.now() ms). */
+    this._sentAt = -Infinity;
+  }
+
+  /** Start pinging (idempotent). */
+  start() {
+    if (this._timer !== null) return;
+    this._timer = this.env.setInterval(() => {
+      if (this.env.now() - this._sentAt >= PING_QUIET_MS) this.ping();
+    }, PING_INTERVAL_MS);
+  }
+
+  /** The owner sent the kernel something else: a ping is not needed for a while. */
+  sent() {
+    this._sentAt = this.env.now();
+  }
+
+  /** Stop pinging (idempotent). */
   stop() {
     const timer = this._timer;
     this._timer = null;
