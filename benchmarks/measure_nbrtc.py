@@ -57,7 +57,7 @@ CYCLE = (
 C_SETUP, C_CAMERA, C_VIEW, C_CAMS, C_CYCLE = range(5)
 
 KERNEL_HELPERS = (
-    "from typing import Any\n"
+    "import collections\nfrom typing import Any\n"
     + inspect.getsource(_stamp.stamp_of)
     + '''
 def _bench_ttff(w):
@@ -237,11 +237,17 @@ class Nbrtc:
         self.k(f"NCAM = {n}")
         self.run(C_CAMS, 320, 240)
         try:
-            h.wait_for(
-                lambda: self.k("all(c.state == 'live' for c in cams)") == "True",
-                30 + 2 * n,
-                message=f"{n} cameras live",
-            )
+            try:
+                h.wait_for(
+                    lambda: self.k("all(c.state == 'live' for c in cams)") == "True",
+                    30 + 2 * n,
+                    message=f"{n} cameras live",
+                )
+            except TimeoutError as exc:  # say which cameras, in which state and why
+                states = self.k(
+                    "print(collections.Counter((c.state, str(c.error)[:160]) for c in cams))"
+                )
+                raise TimeoutError(f"{exc}; cameras (state, error): {states}") from None
             h.sample_for(lambda: None, warm, 0.25)
             rows = cost_windows(
                 lambda: self._aligned("sum(c.frame_count for c in cams)"),

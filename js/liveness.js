@@ -14,14 +14,14 @@
 export const KERNEL_SILENCE_MS = 3000;
 /** How often the watchdog looks; ticks that come late reveal a page that was stalled. */
 export const WATCHDOG_TICK_MS = 250;
-/** How often the heartbeat looks whether a ping is due. */
-export const PING_INTERVAL_MS = 1000;
 /**
- * A ping goes out only when nothing else went to the kernel for this long: the stats the
- * page samples every second already prove it alive, and every message the kernel reads
- * costs it CPU (ipykernel answers each with two status messages).
+ * The heartbeat's period. At each beat a ping goes out only if nothing else went to the
+ * kernel since the previous beat: the stats the page samples every second already prove
+ * it alive, and every message the kernel reads costs it CPU (ipykernel answers each with
+ * two status messages). So the kernel hears something about once a second either way:
+ * its watchdog (3.5 s) keeps the margin it had when the page pinged every second.
  */
-export const PING_QUIET_MS = 1500;
+export const PING_INTERVAL_MS = 1000;
 
 /**
  * @typedef {{
@@ -103,21 +103,22 @@ export class Heartbeat {
     this.ping = ping;
     /** @type {any} */
     this._timer = null;
-    /** When something other than a ping last went to the kernel (env.now() ms). */
-    this._sentAt = -Infinity;
+    /** Whether something other than a ping went to the kernel since the last beat. */
+    this._sentSinceBeat = false;
   }
 
   /** Start pinging (idempotent). */
   start() {
     if (this._timer !== null) return;
     this._timer = this.env.setInterval(() => {
-      if (this.env.now() - this._sentAt >= PING_QUIET_MS) this.ping();
+      if (!this._sentSinceBeat) this.ping();
+      this._sentSinceBeat = false;
     }, PING_INTERVAL_MS);
   }
 
   /** The owner sent the kernel something else: a ping is not needed for a while. */
   sent() {
-    this._sentAt = this.env.now();
+    this._sentSinceBeat = true;
   }
 
   /** Stop pinging (idempotent). */

@@ -36,4 +36,5 @@ def test_wheel_contains_the_bundle(tmp_path: pathlib.Path) -> None:
     [wheel] = tmp_path.glob("nbrtc-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "nbrtc/static/widget.js" in names, names
+    assert "nbrtc/static/inspector.js" in names, names  # the Inspector's own bundle
     assert "nbrtc/__init__.py" in names

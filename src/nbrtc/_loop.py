@@ -22,6 +22,24 @@ T = TypeVar("T")
 THREAD_NAME = "nbrtc-media"
 
 
+def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Log an error nobody else could receive (a callback raised, a task nobody awaited
+    failed) under "nbrtc" at ERROR with its traceback; the loop itself keeps running.
+
+    Runs on the media thread. asyncio's default handler would log it under "asyncio",
+    where a user looking at nbrtc's log would not find it.
+    """
+    exc = context.get("exception")
+    where = context.get("task") or context.get("future") or context.get("handle")
+    detail = f" ({repr(where)[:200]})" if where is not None else ""
+    log.error(
+        "media loop: %s%s",
+        context.get("message") or "unhandled error",
+        detail,
+        exc_info=(type(exc), exc, exc.__traceback__) if isinstance(exc, BaseException) else None,
+    )
+
+
 class MediaLoop:
     """A lazily started asyncio loop running in a daemon thread.
 
@@ -62,6 +80,7 @@ class MediaLoop:
         loop.set_default_executor(
             concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="nbrtc-codec")
         )
+        loop.set_exception_handler(_log_loop_error)
         ready = threading.Event()
 
         def run() -> None:
