@@ -9,7 +9,7 @@
 //   per other member: a pc; the member with the HIGHER seq offers (no glare):
 //   signal {to, data: offer|answer|candidate} -> kernel -> signal {from, data}
 //   state {peer, connection, ice, signaling, gathering} on every change, stats {peer, ...}
-//   every second, ping every second; bye when this view goes.
+//   every second, a ping at each 1 s beat when nothing else went out; bye when this view goes.
 //
 // Every await is followed by a closed check (the member's and the link's): whatever a
 // late promise produced is dropped, never used. Browser globals are looked up lazily
