@@ -42,6 +42,8 @@ export class KernelWatchdog {
     this.onSilent = onSilent;
     /** @type {any} */
     this._timer = null;
+    /** Stopped for good: the owner is closing, a late start() must not arm a timer. */
+    this._ended = false;
     /** When the kernel last said anything (env.now() ms). */
     this._heardAt = 0;
     /** Page-stall time since then, which does not count as silence. */
@@ -61,7 +63,7 @@ export class KernelWatchdog {
    */
   start() {
     this.heard();
-    if (this._timer !== null) return;
+    if (this._timer !== null || this._ended) return;
     const env = this.env;
     let lastTick = env.now();
     this._timer = env.setInterval(() => {
@@ -81,8 +83,9 @@ export class KernelWatchdog {
     this._stalledMs = 0;
   }
 
-  /** Stop watching (idempotent). */
+  /** Stop watching, for good (idempotent; start() afterwards does nothing). */
   stop() {
+    this._ended = true;
     const timer = this._timer;
     this._timer = null;
     if (timer !== null) this.env.clearInterval(timer);
@@ -103,13 +106,15 @@ export class Heartbeat {
     this.ping = ping;
     /** @type {any} */
     this._timer = null;
+    /** Stopped for good: the owner is closing, a late start() must not arm a timer. */
+    this._ended = false;
     /** Whether something other than a ping went to the kernel since the last beat. */
     this._sentSinceBeat = false;
   }
 
-  /** Start pinging (idempotent). */
+  /** Start pinging (idempotent; does nothing once stopped). */
   start() {
-    if (this._timer !== null) return;
+    if (this._timer !== null || this._ended) return;
     this._timer = this.env.setInterval(() => {
       if (!this._sentSinceBeat) this.ping();
       this._sentSinceBeat = false;
@@ -121,8 +126,9 @@ export class Heartbeat {
     this._sentSinceBeat = true;
   }
 
-  /** Stop pinging (idempotent). */
+  /** Stop pinging, for good (idempotent). */
   stop() {
+    this._ended = true;
     const timer = this._timer;
     this._timer = null;
     if (timer !== null) this.env.clearInterval(timer);

@@ -158,8 +158,6 @@ export function displayConstraints(constraints) {
   return Object.keys(rest).length ? rest : true;
 }
 
-
-
 export class BrowserPeer {
   /**
    * @param {{

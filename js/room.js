@@ -215,8 +215,6 @@ const BYE_WORDS = Object.freeze({
   "wrong-kind": "The kernel refused this view (wrong kind). Restart the kernel and reload the page.",
 });
 
-
-
 export class RoomMember {
   /**
    * @param {{

@@ -50,6 +50,7 @@ describe("KernelWatchdog", () => {
     dog.stop();
     dog.stop();
     dog.start();
+    assert.equal(browser.world.timers.size, 0, "stopped is final: a late start() arms nothing");
     dog.stop();
     browser.advance(10 * KERNEL_SILENCE_MS);
     assert.equal(silences(), 1);
@@ -84,6 +85,8 @@ describe("Heartbeat", () => {
     assert.equal(pings, 9);
     beat.stop();
     beat.stop();
+    beat.start();
+    assert.equal(browser.world.timers.size, 0, "stopped is final: a late start() arms nothing");
     const before = pings;
     browser.advance(10 * PING_INTERVAL_MS);
     assert.equal(pings, before);

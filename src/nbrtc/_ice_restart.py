@@ -472,13 +472,16 @@ def _describe(pair: CandidatePair) -> dict[str, Any]:
     }
 
 
-def _end_pending(conn: Connection, state: _RestartState) -> None:
+def _end_pending(conn: Connection, state: _RestartState, resume_consent: bool = True) -> None:
+    """The pending restart is over (finished, given up, or its stream is closing): stop
+    answering the old credentials, cancel the give-up timer, wake waiters, and resume the
+    consent checks the restart paused (not for a connection about to close)."""
     state.pending = False
     state.previous = None  # old credentials are no longer answered
     if state.timeout is not None:
         state.timeout.cancel()
         state.timeout = None
-    if state.consent_paused:
+    if state.consent_paused and resume_consent:
         state.consent_paused = False
         task = conn._query_consent_task
         if not conn._closing and (task is None or task.done()):
@@ -517,13 +520,7 @@ def forget(pc: RTCPeerConnection) -> None:
         conn = transport._connection
         state: _RestartState | None = conn.__dict__.get(_STATE_ATTR)
         if state is not None and state.pending:
-            state.pending = False
-            state.previous = None
-            if state.timeout is not None:
-                state.timeout.cancel()
-                state.timeout = None
-            if state.done is not None:
-                state.done.set()
+            _end_pending(conn, state, resume_consent=False)
 
 
 def selected_pair(pc: RTCPeerConnection) -> dict[str, Any] | None:

@@ -32,7 +32,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -810,22 +810,12 @@ class KernelProbe:
         """
         kc = self.client
         msg_id = kc.execute(code, silent=False, store_history=False, allow_stdin=False)
-        deadline = time.monotonic() + timeout
         result: str | None = None
         stdout: list[str] = []
         stderr: list[str] = []
         error: dict | None = None
-        idle = False
-        while not idle:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"kernel did not finish within {timeout} s: {code[:200]!r}")
-            try:
-                msg = kc.get_iopub_msg(timeout=min(remaining, 1.0))
-            except Exception:  # queue.Empty
-                continue
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
+        late = f"kernel did not finish within {timeout} s: {code[:200]!r}"
+        for msg in self._replies(kc.get_iopub_msg, msg_id, timeout, late):
             kind, content = msg["msg_type"], msg["content"]
             if kind == "execute_result":
                 result = content["data"].get("text/plain", "")
@@ -834,7 +824,7 @@ class KernelProbe:
             elif kind == "error":
                 error = content
             elif kind == "status" and content.get("execution_state") == "idle":
-                idle = True
+                break
         self.last_stderr = "".join(stderr)
         if error is not None:
             tb = _ANSI.sub("", "\n".join(error.get("traceback") or []))
@@ -847,6 +837,42 @@ class KernelProbe:
         return out[:-1] if out.endswith("\n") else out
 
     __call__ = eval
+
+    def query(self, expr: str, timeout: float = 20.0) -> str:
+        """``expr`` evaluated as a silent user_expression; its text/plain.
+
+        A silent request fires no pre_run_cell/post_run_cell hook (so it never counts as a
+        cell re-run) and does not enter the history; it still queues behind a running cell.
+        """
+        kc = self.client
+        msg_id = kc.execute(
+            "", silent=True, store_history=False, user_expressions={"r": expr}, allow_stdin=False
+        )
+        late = f"no reply to a silent query within {timeout} s: {expr[:100]!r}"
+        # replies to eval()'s requests, which it never reads, are skipped by _replies
+        msg = next(self._replies(kc.get_shell_msg, msg_id, timeout, late))
+        r = msg["content"].get("user_expressions", {}).get("r")
+        if not r or r.get("status") != "ok":
+            raise KernelEvalError(f"silent query failed: {msg['content']!r}")
+        return r["data"]["text/plain"]
+
+    @staticmethod
+    def _replies(
+        read: Callable[..., dict], msg_id: str, timeout: float, late: str
+    ) -> Iterator[dict]:
+        """Messages from ``read`` (a channel's get_*_msg) answering ``msg_id``, others
+        skipped, until the caller stops; TimeoutError(``late``) after ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(late)
+            try:
+                msg = read(timeout=min(remaining, 1.0))
+            except Exception:  # queue.Empty
+                continue
+            if msg.get("parent_header", {}).get("msg_id") == msg_id:
+                yield msg
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -874,34 +900,12 @@ def kernel_eval(page, code: str, timeout: float = 30.0) -> str:
     return kernel_probe(page, timeout=timeout).eval(code, timeout=timeout)
 
 
-# --------------------------------------------------------------------------- browser
-
-
 def kernel_query(page, expr: str, timeout: float = 20.0) -> str:
-    """``expr`` evaluated in the page's kernel as a silent user_expression; its text/plain.
+    """``expr`` evaluated silently in the page's kernel; see KernelProbe.query."""
+    return kernel_probe(page).query(expr, timeout=timeout)
 
-    A silent request fires no pre_run_cell/post_run_cell hook (so it never counts as a
-    cell re-run) and does not enter the history; it still queues behind a running cell.
-    """
-    kc = kernel_probe(page).client
-    msg_id = kc.execute(
-        "", silent=True, store_history=False, user_expressions={"r": expr}, allow_stdin=False
-    )
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError(f"no reply to a silent query within {timeout} s: {expr[:100]!r}")
-        try:
-            msg = kc.get_shell_msg(timeout=min(remaining, 1.0))
-        except Exception:  # queue.Empty
-            continue
-        if msg.get("parent_header", {}).get("msg_id") != msg_id:
-            continue  # replies to kernel_eval's requests, which it never reads
-        r = msg["content"].get("user_expressions", {}).get("r")
-        if not r or r.get("status") != "ok":
-            raise KernelEvalError(f"silent query failed: {msg['content']!r}")
-        return r["data"]["text/plain"]
+
+# --------------------------------------------------------------------------- browser
 
 
 def counters(page) -> dict[str, int]:

@@ -282,7 +282,7 @@ def test_needs_restart_and_restart_state_machine() -> None:
             assert addr == new_addr
             assert request.attributes["USERNAME"] == f"EfGh:{new_local}"
             assert key == b"nmlkjihgfedcba9876543210"
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)  # a short window in which nothing must happen:
             assert conn._nominated[1] is old_pair  # not nominated: still the old path
             assert await _ice_restart.wait_restart_complete(pc, timeout=0.05) is None
 

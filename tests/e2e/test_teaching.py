@@ -120,12 +120,8 @@ def test_impairment_changes_both_sides_stats(page, jupyter_server, kernel_eval):
         kernel_eval("cam.set_network(loss=0.1, direction='recv')")
         t0 = time.monotonic()
         # a measurement window: loss is a rate, it needs a few seconds of packets
-        samples: list[float] = []
-        while time.monotonic() - t0 < 8:
-            fl = browser_fraction_lost()
-            if fl is not None and time.monotonic() - t0 > 2:
-                samples.append(fl)
-            time.sleep(0.5)
+        readings = h.sample_for(lambda: (time.monotonic() - t0, browser_fraction_lost()), 8, 0.5)
+        samples = [fl for t, fl in readings if fl is not None and t > 2]
         residual = kernel_loss(5)
         dropped = _kjson(
             kernel_eval,
@@ -263,11 +259,8 @@ def test_ice_restart_keeps_the_stream_live(page, jupyter_server, kernel_eval):
         )
         pair0 = _page_selected(_page_stats(page))
         kernel_eval("cam.restart_ice()")
-        counts: list[tuple[float, int]] = []
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < 8:  # sample frame arrival across the restart
-            counts.append((time.monotonic(), _frame_count(kernel_eval)))
-            time.sleep(0.1)
+        # sample frame arrival across the restart
+        counts = h.sample_for(lambda: (time.monotonic(), _frame_count(kernel_eval)), 8, 0.1)
         desc1 = _descriptions(page)[0]
         ufrag1 = _ufrag(desc1["local"]), _ufrag(desc1["remote"])
         assert ufrag1[0] != ufrag0[0], "the browser has new ICE credentials"

@@ -789,14 +789,18 @@ def test_close_in_the_displaying_cell(page, jupyter_server, request):
     assert "gum-call" not in ev, f"getUserMedia was called: {ev}"
 
 
-def test_close_while_offer_in_flight(page, jupyter_server, request):
+def test_close_while_offer_in_flight(page, jupyter_server, request, tmp_path):
     """Row 6b: close while the browser's offer is in flight: nothing is created after."""
-    # The browser gets the display and offers while this cell sleeps; the offer queues
-    # behind the cell and reaches the kernel after close(). The camera opens only once
-    # the kernel answers, so a stream closed before its answer never turns it on.
+    # The browser gets the display and offers while this cell is still running (it waits
+    # for the test to have seen the offer go out); the offer queues behind the cell and
+    # reaches the kernel after close(). The camera opens only once the kernel answers, so
+    # a stream closed before its answer never turns it on.
+    trigger = tmp_path / "offer-seen"
     cell = (
         "cam = nbrtc.Camera(); display(cam)\n"
-        "time.sleep(2.5)\n"
+        "deadline = time.time() + 30\n"
+        f"while not os.path.exists({str(trigger)!r}) and time.time() < deadline:\n"
+        "    time.sleep(0.01)\n"
         "t_close = time.time(); cam.close(); print(t_close)"
     )
     _, base = open_nb(page, jupyter_server, request, [cell])
@@ -804,6 +808,7 @@ def test_close_while_offer_in_flight(page, jupyter_server, request):
     h.wait_for(lambda: "negotiating" in view_states(page), timeout=10, message="browser offered")
     c = h.counters(page)
     assert (c["peersLive"], c["tracksCreated"]) == (1, 0), c
+    trigger.touch()
     h.wait_for(lambda: re.fullmatch(r"\d+\.\d+", h.cell_output_text(page, 1)) is not None, 10)
     t_close = float(h.cell_output_text(page, 1))
     at: dict[str, float] = {}

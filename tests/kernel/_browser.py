@@ -382,3 +382,12 @@ def wait_for(
         if time.monotonic() - t0 > timeout:
             raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
         time.sleep(interval)
+
+
+async def until(predicate: Callable[[], Any], timeout: float, what: str) -> None:
+    """:func:`wait_for` for code on an event loop: poll every 20 ms without blocking it."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.02)

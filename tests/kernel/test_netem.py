@@ -36,6 +36,8 @@ from aiortc.rtp import RtpPacket
 
 from nbrtc._netem import Impairment, NetworkConditions, check_conditions
 
+from ._browser import until, wait_for
+
 pytestmark = pytest.mark.timeout(90)
 
 
@@ -87,15 +89,6 @@ class Pair:
     async def wait_frames(self, n: int, timeout: float) -> None:
         target = self.frames + n
         await until(lambda: self.frames >= target, timeout, f"{n} more frames at pc2")
-
-
-async def until(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll ``cond`` every 20 ms until true; fail naming ``what`` at the deadline."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def next_report(pair: Pair, after: Any, timeout: float = 5.0) -> Any:
@@ -207,14 +200,14 @@ def no_leftovers() -> Any:
     threads = set(threading.enumerate())
     sockets = _socket_fds()
     yield
-    deadline = time.monotonic() + 5
-    while True:
-        extra = [t.name for t in set(threading.enumerate()) - threads if t.is_alive()]
-        if not extra and _socket_fds() <= sockets:
-            return
-        if time.monotonic() > deadline:
-            pytest.fail(f"left behind: threads {extra}, sockets {_socket_fds()} > {sockets}")
-        time.sleep(0.05)
+
+    def extra_threads() -> list[str]:
+        return [t.name for t in set(threading.enumerate()) - threads if t.is_alive()]
+
+    try:
+        wait_for(lambda: not extra_threads() and _socket_fds() <= sockets, 5, what="release")
+    except AssertionError:
+        pytest.fail(f"left behind: threads {extra_threads()}, sockets {_socket_fds()} > {sockets}")
 
 
 # --------------------------------------------------------------------------- conditions

@@ -29,6 +29,8 @@ from nbrtc._stats import (
     selected_pair,
 )
 
+from ._browser import until
+
 TS = 1_718_000_000_123.456  # Chrome: epoch ms
 
 
@@ -59,14 +61,6 @@ class MovingTrack(MediaStreamTrack):
         return frame
 
 
-async def _wait(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
 async def _loopback_samples() -> dict[str, Any]:
     """Two aiortc peers on loopback: pc1 sends video, pc2 decodes it. Stats sampled
     twice, ~1 s apart, on both; pc2's with the frame counters the kernel would add."""
@@ -95,7 +89,7 @@ async def _loopback_samples() -> dict[str, Any]:
         await pc2.setRemoteDescription(pc1.localDescription)
         await pc2.setLocalDescription(await pc2.createAnswer())
         await pc1.setRemoteDescription(pc2.localDescription)
-        await _wait(lambda: decoded["n"] >= 10, 10, "10 decoded frames")
+        await until(lambda: decoded["n"] >= 10, 10, "10 decoded frames")
 
         async def sample() -> tuple[float, list[dict], list[dict], int]:
             n = decoded["n"]
