@@ -21,6 +21,21 @@ is encoded, in order, unless the queue of ``queue_frames`` frames is full (the e
 cannot keep up) or :meth:`Recorder.stop` runs out of time; then the frame is dropped and
 counted in ``dropped``. So ``frames + dropped == received`` always holds once the
 recording is done, and with an encoder that keeps up, ``frames == received``.
+
+A recording cut short keeps what was written. If the kernel is killed (``kill -9``, a
+crash, a power cut of the process) the file holds everything but at most about the last
+second of media (one fragment or cluster, ``_FRAGMENT`` = 1 s, plus the frames still
+queued for the encoder), and it decodes: ``.mp4`` is written as a hybrid fragmented MP4
+(a fragment every second, readable as it grows; a normal stop turns it into an ordinary
+MP4 with its index at the end), ``.webm``/``.mkv`` close a cluster every second. Every
+finished piece is handed to the operating system at once (no user-space buffering), so a
+killed process loses nothing the OS has; only an OS crash can lose more.
+
+A write that fails (disk full, quota, read-only file system, I/O error) or a file that
+disappears while recording (its directory removed) ends the recording at once: nothing
+more is written into that container, the file is closed without touching its broken
+end, ``error`` says in words what happened and how much of the take the file keeps, and
+``wait()`` raises it. The stream being recorded and the kernel go on.
 """
 
 from __future__ import annotations
@@ -29,6 +44,7 @@ import asyncio
 import atexit
 import concurrent.futures
 import contextlib
+import errno
 import fractions
 import logging
 import math
@@ -70,6 +86,14 @@ _LIMIT_SLACK = 1.0
 _DEFAULT_STEP = 1 / 30
 # Keyframe interval in frames (2 s at 30 fps): files seek well without bloating.
 _GOP = 60
+# A finished fragment (mp4) or cluster (webm/mkv) is written every this many seconds: the
+# most media a killed kernel can lose, besides the frames queued for the encoder.
+_FRAGMENT = 1.0
+# How often the recorder checks that its file is still where it was written (a removed
+# directory does not fail writes on POSIX: they go to a file nobody can open any more).
+_FILE_CHECK = 0.5
+# How long counting what a broken file still holds may take (demuxing, no decoding).
+_COUNT_BUDGET = 2.0
 
 
 @dataclass(frozen=True)
@@ -83,6 +107,7 @@ class _Format:
     audio_codec: str
     audio_format: str  # the encoder's sample format
     audio_bit_rate: int
+    muxer_options: dict[str, str]  # how the file survives a kill (see the module docstring)
 
 
 _X264 = {
@@ -94,8 +119,38 @@ _X264 = {
     "crf": "23",
 }
 
+# flush_packets: each packet the muxer finishes goes to the file at once (not into a
+# 32 KiB buffer), so what a killed process leaves is what was muxed.
+_FRAGMENT_US = str(round(_FRAGMENT * 1_000_000))
+_MP4_OPTIONS = {
+    # hybrid_fragmented: written as fragments (an empty moov first, then a moof+mdat
+    # every frag_duration), decodable at any moment; on a normal close the muxer writes
+    # an ordinary moov at the end and hides the fragment headers inside one mdat, so a
+    # finished file is a plain, seekable MP4 for every player. delay_moov: the first moov
+    # is written with the first fragment, when every track's start is known, so audio
+    # that began after the video keeps its offset (an edit list) in a killed file too.
+    "movflags": "+hybrid_fragmented+delay_moov",
+    "frag_duration": _FRAGMENT_US,
+    "flush_packets": "1",
+}
+_MATROSKA_OPTIONS = {
+    # A cluster reaches the file only when it is closed: close one every second (the
+    # default is 5 s). Cues are still written at the end of a finished file.
+    "cluster_time_limit": str(round(_FRAGMENT * 1000)),
+    "flush_packets": "1",
+}
+
 FORMATS: dict[str, _Format] = {
-    ".mp4": _Format("mp4", "libx264", _X264, fractions.Fraction(1, 90_000), "aac", "fltp", 128_000),
+    ".mp4": _Format(
+        "mp4",
+        "libx264",
+        _X264,
+        fractions.Fraction(1, 90_000),
+        "aac",
+        "fltp",
+        128_000,
+        _MP4_OPTIONS,
+    ),
     ".webm": _Format(
         "webm",
         "libvpx",
@@ -110,11 +165,19 @@ FORMATS: dict[str, _Format] = {
         "libopus",
         "s16",
         96_000,
+        _MATROSKA_OPTIONS,
     ),
     # H.264 + Opus: Opus is what the browser sent, and PyAV/FFmpeg mux it into Matroska
     # without the priming-sample quirks of AAC in Matroska.
     ".mkv": _Format(
-        "matroska", "libx264", _X264, fractions.Fraction(1, 1000), "libopus", "s16", 96_000
+        "matroska",
+        "libx264",
+        _X264,
+        fractions.Fraction(1, 1000),
+        "libopus",
+        "s16",
+        96_000,
+        _MATROSKA_OPTIONS,
     ),
 }
 
@@ -154,6 +217,16 @@ def _check_path(path: str | os.PathLike[str]) -> pathlib.Path:
     return p
 
 
+def _same_file(a: pathlib.Path, b: pathlib.Path) -> bool:
+    """Whether two resolved output paths name one file (also a hard link, once both exist)."""
+    if a == b:
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet: the resolved paths decide
+        return False
+
+
 def _check_seconds(seconds: Any) -> float | None:
     if seconds is None:
         return None
@@ -188,9 +261,11 @@ class Recorder:
     Attributes (read any time, from any thread): ``path``; ``frames`` (video frames
     written); ``audio_samples`` (audio samples per channel written, at 48 kHz);
     ``received`` (video frames pushed while recording); ``dropped`` (video frames not
-    written because the queue was full, stop() ran out of time, or video came too late
-    to get a stream in the file); ``audio_dropped`` (the same for audio frames);
-    ``duration`` (seconds of media written); ``done``; ``error`` (why encoding failed).
+    written because the queue was full, stop() ran out of time, video came too late
+    to get a stream in the file, or a failed write lost them); ``audio_dropped`` (the
+    same for audio frames); ``duration`` (seconds of media written); ``done``; ``error``
+    (why encoding or writing failed, in words; after a failed write it also says what
+    the file keeps, and ``frames``/``duration`` are what the file holds).
     """
 
     def __init__(
@@ -203,6 +278,9 @@ class Recorder:
         queue_frames: int = 240,
     ) -> None:
         self.path = _check_path(path)
+        # The file the path names once "..", symlinks and the like are resolved: two
+        # spellings of one file must not be recorded at once (see _same_file).
+        self._resolved = pathlib.Path(os.path.realpath(self.path))
         self._format = FORMATS[self.path.suffix.lower()]
         self._seconds = _check_seconds(seconds)
         self._capacity = _check_queue(queue_frames)
@@ -226,10 +304,13 @@ class Recorder:
 
         with _registry_lock:
             for other in _active:
-                if other.path == self.path:
+                if _same_file(self._resolved, other._resolved):
+                    given = os.fspath(path)
                     raise ValueError(
-                        f"path={str(self.path)!r} is already being recorded by {other!r}; "
-                        "stop that recording first or choose another file name"
+                        f"path={given!r} is the file {str(self._resolved)!r}, which is "
+                        f"already being recorded (as {str(other.path)!r}) by {other!r}; "
+                        "two recordings cannot write one file: stop that recording first "
+                        "or choose another file name"
                     )
             _active.add(self)
             _register_atexit()
@@ -295,30 +376,39 @@ class Recorder:
                 self._cond.wait(timeout)
 
     def _run(self) -> None:
-        item = None
+        writer = self._writer
         try:
             while (item := self._next_item()) is not None:
-                self._writer.add(*item)
+                writer.add(*item)
+        except _WriteFailed:
+            pass  # the writer holds the words; finish() adds how much the file keeps
         except Exception as exc:
             self.error = f"encoding failed: {type(exc).__name__}: {exc}"
-            if item is not None and item[0] == "video":
-                self._queue_dropped += 1  # the frame that failed is not in the file
             log.exception("recording to %s failed", self.path)
         finally:
             with self._cond:
                 self._stopping = True
                 for kind, _, _ in self._items:
-                    if kind == "video":
-                        self._queue_dropped += 1
-                    else:
+                    if kind == "audio":
                         self._queue_audio_dropped += 1
                 self._items.clear()
             try:
-                self._writer.finish()
+                writer.finish()
+            except _WriteFailed:
+                pass
             except Exception as exc:
                 if self.error is None:
                     self.error = f"finalizing the file failed: {type(exc).__name__}: {exc}"
                 log.exception("finalizing %s failed", self.path)
+            if writer.failure is not None:
+                if self.error is None:
+                    self.error = writer.failure
+                log.warning("recording to %s failed: %s", self.path, writer.failure)
+            with self._cond:
+                # Every video frame received and not in the file is dropped, wherever it
+                # was lost (queue full, out of time, the frame that failed, a write
+                # failure that cost written frames): frames + dropped == received.
+                self._queue_dropped = self.received - writer.frames - writer.video_skipped
             with _registry_lock:
                 _active.discard(self)
             self._done.set()
@@ -478,7 +568,9 @@ class Recorder:
     def __repr__(self) -> str:
         name = self.path.name
         if self.error is not None:
-            kept = f" ({self._amount()} kept)" if self.path.exists() else ""
+            # A write failure's words already say what the file keeps.
+            written = self.path.exists() and self._writer.failure is None
+            kept = f" ({self._amount()} kept)" if written else ""
             return f"<nbrtc.Recorder {name} failed: {self.error}{kept}>"
         written = self.frames or self.audio_samples
         if self.done:
@@ -497,12 +589,144 @@ class Recorder:
         return " ".join(parts)
 
 
+class _WriteFailed(Exception):
+    """Writing the recording's file failed, or the file vanished; the words are in
+    ``_Writer.failure``. The container is broken: nothing more is muxed into it."""
+
+
+# errno -> (what happened, what to do), for the words of a failed write.
+_ERRNO_WORDS: dict[int, tuple[str, str]] = {
+    errno.ENOSPC: ("the disk is full", "free some space or record to another disk"),
+    errno.EROFS: ("the file system is read-only", "record to a writable directory"),
+    errno.EACCES: ("permission was denied", "record to a directory you can write to"),
+    errno.EPERM: ("the operation was not permitted", "record to a directory you can write to"),
+    errno.ENOENT: ("the directory no longer exists", "record to a directory that exists"),
+    errno.EIO: ("the disk reported an I/O error", "check the disk or record to another one"),
+    errno.EFBIG: ("the file grew larger than the file system allows", "record shorter takes"),
+}
+if hasattr(errno, "EDQUOT"):
+    _ERRNO_WORDS[errno.EDQUOT] = (
+        "the disk quota is used up",
+        "free some space or record elsewhere",
+    )
+
+
+def _failure_words(exc: BaseException, doing: str, path: pathlib.Path) -> str:
+    """What failed, in words: "the disk is full (ENOSPC) while writing /x.mp4: ...; do this"."""
+    code = getattr(exc, "errno", None)
+    if isinstance(exc, OSError) and isinstance(code, int) and code > 0:
+        name = errno.errorcode.get(code, f"errno {code}")
+        detail = exc.strerror or os.strerror(code)
+        if code in _ERRNO_WORDS:
+            what, todo = _ERRNO_WORDS[code]
+            return f"{what} ({name}) while {doing} {path}: {detail}; {todo}"
+        return f"{doing} {path} failed ({name}): {detail}; record to another disk or directory"
+    return f"{doing} {path} failed: {type(exc).__name__}: {exc}"
+
+
+class _Output:
+    """The recording's file, as the file object PyAV writes through (recorder thread only).
+
+    Why not let FFmpeg open the path: this object owns the descriptor (a container whose
+    header failed to write never leaks it), sees every write's OSError first-hand, and
+    stops the rest. Every write goes to the OS at once and whole (a short write, as a disk
+    filling up gives, is continued until it fails), so a killed process loses nothing it
+    handed over. The first OSError is kept in ``error``; after it every write and seek
+    raises at once, so nothing more is written into a file whose write failed.
+
+    ``commit()`` marks the end of what is written as whole: called between packets, when
+    the muxer (flush_packets) has handed over complete boxes (mp4 fragments) or clusters.
+    After a failure, :meth:`cut_to_committed` drops the torn piece a failed write left,
+    so the file ends cleanly and every frame in it decodes.
+    """
+
+    def __init__(self, path: pathlib.Path) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
+        self._fd = os.open(path, flags, 0o666)
+        self._path = path
+        self._id = self._identity(os.fstat(self._fd))
+        self.error: OSError | None = None
+        self.closed = False  # PyAV skips the trailer of a container whose file is closed
+        self._end = 0  # the furthest byte written
+        self._committed = 0
+
+    @staticmethod
+    def _identity(st: os.stat_result) -> tuple[int, int]:
+        return (st.st_dev, st.st_ino)
+
+    def _usable(self) -> None:
+        if self.error is not None:
+            raise self.error
+        if self.closed:
+            raise ValueError("write to a closed recording file")
+
+    def write(self, data: bytes) -> int:
+        self._usable()
+        view = memoryview(data)
+        try:
+            while view:  # bounded: every pass writes at least one byte or raises
+                n = os.write(self._fd, view)
+                if n <= 0:
+                    raise OSError(errno.EIO, "the disk accepted no bytes")
+                view = view[n:]
+            self._end = max(self._end, os.lseek(self._fd, 0, os.SEEK_CUR))
+        except OSError as exc:
+            self.error = exc
+            raise
+        return len(data)
+
+    def commit(self) -> None:
+        """Everything written so far is whole (see the class docstring)."""
+        if self.error is None:
+            self._committed = self._end
+
+    def cut_to_committed(self) -> None:
+        """Drop what was written after the last commit (a torn fragment or cluster)."""
+        with contextlib.suppress(OSError):  # a read-only or vanished file stays as it is
+            if os.fstat(self._fd).st_size > self._committed:
+                os.ftruncate(self._fd, self._committed)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        self._usable()
+        try:
+            return os.lseek(self._fd, offset, whence)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def tell(self) -> int:
+        return os.lseek(self._fd, 0, os.SEEK_CUR)
+
+    def seekable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def still_there(self) -> bool:
+        """Whether the path still names this file (not removed, renamed over or replaced)."""
+        try:
+            return self._identity(os.stat(self._path)) == self._id
+        except OSError:
+            return False
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            os.close(self._fd)
+
+
 class _Writer:
     """The PyAV side of one recording: converts, stamps, encodes and muxes.
 
     Used only on the recorder thread. The container is opened when the first frames
     arrive (so a recording that never gets a frame leaves no file), with one stream per
     kind that arrived within ``_FIRST_KIND_GRACE`` of the first frame.
+
+    Every write into the container goes through :meth:`_mux`; the first one that fails
+    (or finds the file gone) sets ``failure`` and raises :class:`_WriteFailed`, and no
+    container call that writes is made after it: PyAV would write the header again into
+    a container whose header failed, and FFmpeg crashes the process (SIGSEGV) on that.
     """
 
     def __init__(
@@ -514,6 +738,10 @@ class _Writer:
         self._seconds = seconds
         self._pending: list[tuple[str, Any, float]] = []
         self._container: Any = None
+        self._out: _Output | None = None
+        self._next_file_check = 0.0
+        # why writing failed, in words (read from other threads once the thread is done)
+        self.failure: str | None = None
         self._vstream: Any = None
         self._astream: Any = None
         # video
@@ -565,8 +793,17 @@ class _Writer:
         pending, self._pending = self._pending, []
         kinds = {k for k, _, _ in pending}
         fmt = self._fmt
-        container = av.open(str(self._path), mode="w", format=fmt.container)
+        try:
+            self._out = _Output(self._path)
+        except OSError as exc:
+            failed = self._fail(exc, "creating")
+            self.failure = f"{self.failure}; nothing was written"
+            raise failed from exc
+        container = av.open(
+            self._out, mode="w", format=fmt.container, container_options=dict(fmt.muxer_options)
+        )
         self._container = container
+        self._next_file_check = time.monotonic() + _FILE_CHECK
         if "video" in kinds:
             first = next(f for k, f, _ in pending if k == "video")
             # H.264 with 4:2:0 chroma needs even sizes: scale odd ones down by a pixel.
@@ -651,7 +888,7 @@ class _Writer:
             self._durations[image.pts] = max(1, duration)
         for packet in self._vstream.encode(image):
             packet.duration = self._durations.pop(packet.pts, packet.duration)
-            self._container.mux(packet)
+            self._mux(packet)
 
     def _video_end(self) -> float:
         """Where the video ends: the held frame lasts as long as the step before it."""
@@ -701,8 +938,43 @@ class _Writer:
         self._out_pts += out.samples
         self.audio_samples += out.samples
         for packet in self._astream.encode(out):
-            self._container.mux(packet)
+            self._mux(packet)
         self._update_duration()
+
+    # --- the file ------------------------------------------------------------------------
+    def _mux(self, packet: Any) -> None:
+        """Write one packet into the container, or fail for good (see the class docstring)."""
+        if self.failure is not None:
+            raise _WriteFailed(self.failure)  # never again into a broken container
+        out = self._out
+        assert out is not None
+        try:
+            self._container.mux(packet)  # the first call writes the header
+        except Exception as exc:
+            raise self._fail(out.error or exc, "writing") from exc
+        if out.error is not None:  # FFmpeg may note a failed write and carry on
+            raise self._fail(out.error, "writing")
+        out.commit()
+        now = time.monotonic()
+        if now >= self._next_file_check:
+            self._next_file_check = now + _FILE_CHECK
+            self._check_file()
+
+    def _check_file(self) -> None:
+        """Fail if the file is no longer at its path (a removed directory fails no write)."""
+        if self._out is not None and not self._out.still_there():
+            self.failure = (
+                f"the file {self._path} was removed while recording (its directory was "
+                "deleted, or the file deleted, moved or replaced), so what is written to "
+                "it cannot be kept; record to a directory that stays"
+            )
+            raise _WriteFailed(self.failure)
+
+    def _fail(self, exc: BaseException, doing: str) -> _WriteFailed:
+        """Remember why writing failed (the first reason only); the error to raise."""
+        if self.failure is None:
+            self.failure = _failure_words(exc, doing, self._path)
+        return _WriteFailed(self.failure)
 
     # --- end -----------------------------------------------------------------------------
     def _update_duration(self) -> None:
@@ -713,23 +985,77 @@ class _Writer:
         """Flush the encoders, close the container; remove the file if nothing was written.
 
         Idempotent. Called once by the recorder thread, also after an encoding error (then
-        the partial file is finalized as far as the encoders allow).
+        the partial file is finalized as far as the encoders allow). After a write failure
+        (``failure`` set, here or before) nothing more is written: the file is closed as
+        it is, and ``frames``/``audio_samples``/``duration`` become what it still holds,
+        which ``failure`` then states. Raises _WriteFailed if finishing failed to write.
         """
-        if self._container is None and self._pending:
-            self._open()  # a short recording that ended within the grace period
-        container = self._container
-        if container is None:
-            return
         try:
-            self._flush()
+            if self._container is None and self._pending:
+                self._open()  # a short recording that ended within the grace period
+            if self._container is not None and self.failure is None:
+                try:
+                    self._flush()
+                finally:
+                    if self.failure is None:
+                        self._close_container()
         finally:
-            self._container = None
-            try:
-                container.close()  # writes the trailer (mp4: the moov index)
-            finally:
-                if not (self.frames or self.audio_samples):
-                    with contextlib.suppress(OSError):
-                        self._path.unlink()
+            self._release()
+
+    def _close_container(self) -> None:
+        """Write the trailer (mp4: the moov index; matroska: cues and sizes)."""
+        self._check_file()  # no trailer for a file nobody can open
+        out = self._out
+        assert out is not None
+        container, self._container = self._container, None
+        try:
+            container.close()
+        except Exception as exc:
+            raise self._fail(out.error or exc, "finishing") from exc
+        if out.error is not None:
+            raise self._fail(out.error, "finishing")
+
+    def _release(self) -> None:
+        """Close the file (first, so PyAV writes nothing more into a broken container),
+        count what a failed file keeps, and remove a file that holds nothing."""
+        container, self._container = self._container, None
+        out, self._out = self._out, None
+        if out is None:
+            return
+        ours = out.still_there()
+        if self.failure is not None and ours:
+            out.cut_to_committed()
+        out.close()
+        if container is not None:
+            # The file is closed: PyAV skips the trailer and only marks the container done.
+            with contextlib.suppress(Exception):
+                container.close()
+        if self.failure is not None:
+            self._count_kept(ours)
+        if ours and not (self.frames or self.audio_samples):
+            with contextlib.suppress(OSError):
+                self._path.unlink()
+
+    def _count_kept(self, ours: bool) -> None:
+        """After a write failure: what the file still holds becomes the result, in words."""
+        words = self.failure or "writing failed"
+        kept = _kept_media(self._path) if ours else (0, 0, 0.0, True)
+        if kept is None:  # unreadable: left in place, the counts as they were
+            self.failure = f"{words}; what {self._path.name} keeps could not be read back"
+            return
+        frames, samples, seconds, counted = kept
+        self.video_skipped += max(0, self.frames - frames)
+        self.frames, self.audio_samples, self.duration = frames, samples, seconds
+        self._held = None
+        if frames or samples:
+            amount = f"{frames} frames" if "video" in self._want else "the audio"
+            least = "" if counted else "at least "
+            words += f"; the file keeps {least}{amount} ({seconds:.2f} s) written before"
+        elif ours:
+            words += "; no frame could be kept, so the file was removed"
+        else:
+            words += "; nothing was kept"
+        self.failure = words
 
     def _flush(self) -> None:
         """Encode the held video frame, then drain both encoders into the container."""
@@ -748,7 +1074,48 @@ class _Writer:
             for out in self._resampler.resample(None):
                 self._encode_audio(out)
             for packet in self._astream.encode(None):
-                self._container.mux(packet)
+                self._mux(packet)
+
+
+def _kept_media(path: pathlib.Path) -> tuple[int, int, float, bool] | None:
+    """(video frames, audio samples, seconds, complete) a broken recording still holds.
+
+    Demuxes (does not decode) for at most ``_COUNT_BUDGET`` seconds; ``complete`` is False
+    if it ran out of time (the counts are then lower bounds). An empty file holds nothing;
+    None if the file cannot be read back.
+    """
+    import av
+    import av.error
+
+    try:
+        if path.stat().st_size == 0:
+            return 0, 0, 0.0, True
+    except OSError:
+        return None
+    # A write error FFmpeg noted without failing the call can leave PyAV's stashed copy
+    # on this thread; it would be raised by the next PyAV call (the open below): drop it.
+    with contextlib.suppress(Exception):
+        av.error.err_check(0)
+    frames = samples = 0
+    end = 0.0
+    deadline = time.monotonic() + _COUNT_BUDGET
+    try:
+        with av.open(str(path)) as container:
+            for packet in container.demux():
+                if packet.pts is None or packet.size == 0:
+                    continue  # a demuxer's flush packet
+                duration = packet.duration or 0
+                if packet.stream.type == "video":
+                    frames += 1
+                elif packet.stream.type == "audio":
+                    samples += round(duration * packet.time_base * AUDIO_RATE)
+                end = max(end, float((packet.pts + duration) * packet.time_base))
+                if time.monotonic() > deadline:
+                    return frames, samples, end, False
+    except Exception:
+        log.warning("could not read back %s to count what it keeps", path, exc_info=True)
+        return None
+    return frames, samples, end, True
 
 
 def _silence_like(frame: Any, samples: int) -> Any:
