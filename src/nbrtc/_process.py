@@ -7,6 +7,13 @@ sender on the media loop) hands the frame to ONE worker thread owned by the
 wins: a function slower than the camera skips frames (counted), so latency never grows.
 When no function is set the track yields nothing, no RTP is sent, and the browser shows
 its own preview.
+
+Nothing the function does can end the stream: what it returns is checked in the worker
+(:func:`_to_output`: type, dtype, shape, size limits) BEFORE it reaches the sender's
+encoder, because an encoder that fails to open ends aiortc's sender for good. A rejected
+result, like an exception, is reported in ``process_error`` and that frame goes out
+unprocessed. The worker is a daemon thread (see _worker.py): a function that never
+returns cannot keep the kernel from exiting.
 """
 
 from __future__ import annotations
@@ -25,10 +32,22 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from ._frames import check_format, reformat, to_ndarray
+from ._worker import Worker, _tame
 
 log = logging.getLogger("nbrtc")
 
 ProcessFn = Callable[[Any], Any]
+
+#: The largest image ``process`` may send, per side and in all (4096 x 2160, "4K"), in
+#: pixels. Measured with aiortc's encoders: libvpx (VP8) fails to open at 16384 pixels on
+#: a side (so a 16x20000 result used to end the sender), libx264 takes more; a first
+#: 4096x4096 VP8 frame already takes ~1.8 s to encode. Smallest: 2x2.
+MAX_SIDE = 4096
+MAX_PIXELS = 4096 * 2160
+
+
+class BadOutput(ValueError):
+    """What the processing function returned cannot be sent (the text says why)."""
 
 
 class Processor:
@@ -43,7 +62,7 @@ class Processor:
         self._lock = threading.Lock()
         self._fn: ProcessFn | None = None
         self._fmt = "rgb24"
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pool: Worker | None = None
         self._tracks: dict[str, ProcessedTrack] = {}
         self._times: deque[float] = deque(maxlen=90)
         self.frames = 0
@@ -63,12 +82,10 @@ class Processor:
             if fn is None:
                 old_pool, self._pool = self._pool, None
             elif self._pool is None:
-                self._pool = concurrent.futures.ThreadPoolExecutor(
-                    1, thread_name_prefix="nbrtc-process"
-                )
+                self._pool = Worker("nbrtc-process")
         if old_pool is not None:
             # The running call (if any) finishes; its result is still sent. The thread exits.
-            old_pool.shutdown(wait=False, cancel_futures=True)
+            old_pool.shutdown()
         self._on_change(fn is not None, "")
 
     @property
@@ -117,15 +134,18 @@ class Processor:
 
     # --- worker thread ------------------------------------------------------------------------
     def _run(self, fn: ProcessFn, fmt: str, frame: Any) -> Any:
-        """``fn`` on one frame; on any failure the frame passes through unprocessed."""
+        """``fn`` on one frame; on any failure the frame passes through unprocessed.
+
+        Never raises: the sender awaiting this result must survive whatever ``fn`` does
+        (even ``sys.exit()``, which would otherwise end the media loop)."""
         arg = to_ndarray(frame, fmt)  # private to this thread (see _frames.reformat)
         t0 = time.perf_counter()
         try:
             result = fn(arg)
             elapsed = time.perf_counter() - t0
             out = _to_output(arg if result is None else result, fmt)
-        except Exception as exc:
-            self._failed(fn, exc)
+        except BaseException as exc:  # user code: report, never propagate
+            self._failed(fn, _tame(exc))
             return frame
         with self._lock:
             self._times.append(elapsed)
@@ -133,8 +153,11 @@ class Processor:
         out.pts, out.time_base = frame.pts, frame.time_base
         return out
 
-    def _failed(self, fn: ProcessFn, exc: Exception) -> None:
-        text = f"process() function failed: {type(exc).__name__}: {exc}"
+    def _failed(self, fn: ProcessFn, exc: BaseException) -> None:
+        if isinstance(exc, BadOutput):
+            text = f"process() result not sent: {exc}"
+        else:
+            text = f"process() function failed: {type(exc).__name__}: {exc}"
         with self._lock:
             if fn is not self._fn:  # swapped meanwhile: the new function starts clean
                 return
@@ -146,11 +169,31 @@ class Processor:
             self._on_change(True, text)
 
 
+def _check_size(width: int, height: int, what: str) -> None:
+    """Raise BadOutput unless a ``width`` x ``height`` image can be encoded and sent."""
+    if width < 2 or height < 2:
+        raise BadOutput(f"it returned {what}; the smallest image nbrtc sends is 2x2 pixels")
+    if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
+        raise BadOutput(
+            f"it returned {what}, {width}x{height} pixels (width x height); the largest "
+            f"nbrtc sends is {MAX_SIDE} pixels per side and {MAX_PIXELS:,} pixels in all "
+            "(4096x2160): scale or crop it"
+        )
+
+
 def _to_output(value: Any, fmt: str) -> Any:
-    """An encoder-ready (yuv420p) frame from what the user's function returned."""
+    """An encoder-ready (yuv420p) frame from what the user's function returned.
+
+    Raises BadOutput (or TypeError for a wrong dtype or type) saying what was wrong and
+    what to return instead. Odd sizes are cropped by one pixel (encoders need even ones).
+    """
     import av
 
     if isinstance(value, av.VideoFrame):
+        _check_size(value.width, value.height, f"an av.VideoFrame of {value.width}x{value.height}")
+        w, h = value.width // 2 * 2, value.height // 2 * 2
+        if (w, h) != (value.width, value.height):
+            return reformat(value, "yuv420p", w, h)
         return reformat(value, "yuv420p")
     if not isinstance(value, np.ndarray):
         raise TypeError(
@@ -167,10 +210,11 @@ def _to_output(value: Any, fmt: str) -> Any:
     elif value.ndim == 3 and value.shape[2] == 3:
         src = "bgr24" if fmt == "bgr24" else "rgb24"
     else:
-        raise ValueError(f"it returned shape {value.shape}; return (H, W, 3) or (H, W)")
+        raise BadOutput(
+            f"it returned an array of shape {value.shape}; return (H, W, 3) colour or (H, W) gray"
+        )
+    _check_size(value.shape[1], value.shape[0], f"an array of shape {value.shape}")
     h, w = value.shape[0] // 2 * 2, value.shape[1] // 2 * 2  # encoders need even sizes
-    if h == 0 or w == 0:
-        raise ValueError(f"it returned an empty image of shape {value.shape}")
     value = np.ascontiguousarray(value[:h, :w])
     return reformat(av.VideoFrame.from_ndarray(value, format=src), "yuv420p")
 
@@ -213,6 +257,8 @@ class ProcessedTrack(MediaStreamTrack):
                 if job.cancelled() and task is not None and not task.cancelling():
                     continue  # process(None) dropped the queued job; not our cancellation
                 raise
+            except Exception:  # a bug of ours: the sender would end for good; skip the frame
+                log.exception("nbrtc: processing a frame failed; the frame is skipped")
 
     def stop(self) -> None:
         if self.readyState == "live":

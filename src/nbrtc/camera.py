@@ -132,11 +132,13 @@ class Camera(VideoMethods, AudioMethods, ReceiverWidget):
 
         ``fn`` gets each frame as numpy (``format``: ``rgb24`` default, ``bgr24``,
         ``gray``, or ``"av"`` for the ``av.VideoFrame``) and returns an image (uint8,
-        any size) — or None after changing the array in place. It runs on a worker
-        thread, newest frame first: a slow ``fn`` skips frames instead of adding lag.
-        Call again to swap it while live; ``process(None)`` goes back to the camera.
-        If ``fn`` raises, the stream goes on: ``process_error`` keeps the error, the
-        widget shows it, and frames pass through unprocessed until ``fn`` is replaced.
+        any size from 2x2 up to 4096 pixels per side and 4096x2160 in all) — or None
+        after changing the array in place. It runs on a worker thread, newest frame
+        first: a slow ``fn`` skips frames instead of adding lag. Call again to swap it
+        while live; ``process(None)`` goes back to the camera. If ``fn`` raises or
+        returns something that cannot be sent, the stream goes on: ``process_error``
+        keeps the reason in words, the widget shows it, and that frame passes through
+        unprocessed.
         ``process_ms`` is its median time per frame.
         """
         if fn is not None and not callable(fn):

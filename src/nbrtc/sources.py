@@ -3,7 +3,9 @@
 A source is made once and may be shown by any number of views; its producer (a pattern
 generator, a decoder, your iterator) runs only while at least one view is live and is
 shared by all of them. Threads: producers are driven from the media loop; your Python
-code (``frames``) and file decoding run on worker threads, never on the media loop.
+code (``frames``), opening a file or URL and decoding it run on daemon worker threads,
+never on the media loop, each under a deadline the kernel enforces itself (a URL whose
+server never answers is reported in words in ``error`` and harms no other stream).
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import asyncio
 import concurrent.futures
 import fractions
 import logging
+import math
 import os
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -24,6 +28,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from ._checks import dimension, rate
 from ._fanout import Fanout, SubscriberTrack
 from ._pattern import PatternPainter
+from ._worker import Worker, _tame, call_in_daemon
 
 log = logging.getLogger("nbrtc")
 
@@ -31,6 +36,14 @@ __all__ = ["Source", "audio", "file", "frames", "test_pattern", "tone", "track"]
 
 VIDEO_CLOCK = 90_000
 _TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
+
+#: Seconds a file or URL may take to open, and a playing one between two frames, before
+#: its views say so in ``error`` and its video ends (``sources.file(url, timeout=...)``
+#: sets it per source, up to MAX_TIMEOUT).
+OPEN_TIMEOUT = 10.0
+MAX_TIMEOUT = 600.0
+#: Seconds a ``frames`` function may run for one frame before ``error`` says it is slow.
+SLOW_FRAME_SECONDS = 5.0
 
 
 def _yuv_frame(arr: np.ndarray) -> Any:
@@ -189,8 +202,9 @@ class _FramesTrack(_PacedTrack):
     def __init__(self, owner: FramesSource) -> None:
         super().__init__(owner.fps)
         self._owner = owner
-        # One worker thread per running source: your code never runs on the media loop.
-        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="nbrtc-frames")
+        # One daemon worker thread per running source: your code never runs on the media
+        # loop, and a call that never returns cannot keep the kernel from exiting.
+        self._pool = Worker("nbrtc-frames")
         self._last: Any = None
 
     def _next_frame(self) -> Any:
@@ -200,7 +214,8 @@ class _FramesTrack(_PacedTrack):
             self._last = self._owner._next_array()
         except StopIteration:
             return None
-        except Exception as exc:  # keep streaming the last good frame; show the error
+        except BaseException as exc:  # keep the last good frame; say why
+            exc = _tame(exc)
             self._owner._report_error(f"{type(exc).__name__}: {exc}")
             if self._last is None:
                 self._last = np.zeros((480, 640, 3), np.uint8)
@@ -210,7 +225,17 @@ class _FramesTrack(_PacedTrack):
         if self.readyState != "live":
             raise MediaStreamError
         n = await self._next_slot()
-        frame = await asyncio.get_running_loop().run_in_executor(self._pool, self._next_frame)
+        try:
+            job = asyncio.wrap_future(self._pool.submit(self._next_frame))
+        except RuntimeError:  # stopped meanwhile
+            raise MediaStreamError from None
+        done, _ = await asyncio.wait({job}, timeout=SLOW_FRAME_SECONDS)
+        if not done:  # your code is stuck: say so, keep waiting (only this view waits)
+            self._owner._report_error(
+                f"frames(): your function has not returned a frame for {SLOW_FRAME_SECONDS:g} s "
+                "(it is still running on its worker thread); the video resumes when it returns"
+            )
+        frame = await job
         if frame is None:
             self.stop()
             raise MediaStreamError
@@ -218,7 +243,7 @@ class _FramesTrack(_PacedTrack):
 
     def stop(self) -> None:
         super().stop()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown()
 
 
 class FramesSource(Source):
@@ -280,14 +305,27 @@ class _FileTrack(MediaStreamTrack):
     MediaPlayer's own ``loop=True`` seeks back and restarts timestamps at 0, which makes
     browsers freeze on the last frame and aiortc's pacing stop waiting (aiortc#909).
     Instead, each pass gets a fresh player and timestamps continue monotonically.
+
+    Nothing here blocks the media loop: MediaPlayer opens (and probes) its input in its
+    constructor, which for a URL can wait forever, so the player is made on a daemon
+    thread, and ``recv`` waits for it at most ``timeout`` s. FFmpeg gets the same
+    timeout for its own opens and reads (PyAV's interrupt callback), so the thread
+    usually ends soon after; if FFmpeg ignores it, the thread is abandoned (a daemon:
+    it cannot hold the kernel's exit) and a player it makes late is released at once.
+    Decoding runs on the player's own thread; ``recv`` waits for each frame at most
+    ``timeout`` s too. Every failure is reported in words through ``on_error``.
     """
 
     kind = "video"
 
-    def __init__(self, path: str, loop: bool, on_error: Callable[[str], None]) -> None:
+    def __init__(
+        self, path: str, loop: bool, timeout: float, on_error: Callable[[str], None]
+    ) -> None:
         super().__init__()
         self._path = path
+        self._name = _display_name(path)
         self._loop = loop
+        self._timeout = timeout
         self._on_error = on_error
         self._player: Any = None
         self._decoding: _DecodeErrorMemory | None = None
@@ -298,22 +336,58 @@ class _FileTrack(MediaStreamTrack):
         self.passes = 0
 
     def _open(self) -> Any:
+        """A started-to-be MediaPlayer for this file (daemon thread; may block)."""
         from aiortc.contrib.media import MediaPlayer
 
-        player = MediaPlayer(self._path)
+        player = MediaPlayer(self._path, timeout=self._timeout)
         if player.video is None:
             _stop_player(player)
-            raise MediaStreamError
-        self.passes += 1
+            raise _NoVideo
         # aiortc's decoder thread ends the track without a word when decoding fails
         # (aiortc/contrib/media.py player_worker_decode): hand it a container that
         # remembers the error, so a damaged file does not look like one that ended.
         name = "_MediaPlayer__container"
         container = getattr(player, name, None)
-        self._decoding = None
         if container is not None:
-            self._decoding = _DecodeErrorMemory(container)
-            setattr(player, name, self._decoding)
+            setattr(player, name, _DecodeErrorMemory(container))
+        return player
+
+    def _fail(self, text: str) -> MediaStreamError:
+        """Report ``text``, end this track; the error for the caller to raise."""
+        self._on_error(text)
+        self.stop()
+        return MediaStreamError(text)
+
+    def _words(self, exc: BaseException) -> str:
+        """``exc`` as text, with the full URL (which may hold a password) masked."""
+        return f"{type(exc).__name__}: {exc}".replace(self._path, self._name)
+
+    async def _open_player(self) -> Any:
+        """Open a player off the media loop within ``timeout`` s, or raise MediaStreamError
+        after reporting why."""
+        job = call_in_daemon(self._open, name="nbrtc-source-open")
+        try:
+            player = await asyncio.wait_for(asyncio.wrap_future(job), self._timeout)
+        except asyncio.TimeoutError:
+            job.add_done_callback(_release_late_player)
+            raise self._fail(
+                f"could not open {self._name}: no answer within {self._timeout:g} s; check the "
+                "URL and that the server or camera is up (other streams are unaffected)"
+            ) from None
+        except asyncio.CancelledError:  # the last view left while opening
+            job.add_done_callback(_release_late_player)
+            raise
+        except _NoVideo:
+            raise self._fail(f"file({self._name}) has no video stream") from None
+        except Exception as exc:
+            raise self._fail(f"could not open {self._name}: {self._words(exc)}") from None
+        if self.readyState != "live":  # stopped while opening
+            _stop_player(player)
+            raise MediaStreamError
+        self._decoding = getattr(player, "_MediaPlayer__container", None)
+        if not isinstance(self._decoding, _DecodeErrorMemory):
+            self._decoding = None
+        self.passes += 1
         return player
 
     async def recv(self) -> Any:
@@ -321,21 +395,31 @@ class _FileTrack(MediaStreamTrack):
             if self.readyState != "live":
                 raise MediaStreamError
             if self._player is None:
-                self._player = self._open()
+                self._player = await self._open_player()
             try:
-                frame = await self._player.video.recv()
+                frame = await asyncio.wait_for(self._player.video.recv(), self._timeout)
+            except asyncio.TimeoutError:
+                raise self._fail(
+                    f"{self._name}: no frame for {self._timeout:g} s after {self._pass_frames} "
+                    "frames; the server or camera stopped sending (other streams are "
+                    "unaffected)"
+                ) from None
             except MediaStreamError:
                 _stop_player(self._player)
                 self._player = None
                 failed = self._decoding.error if self._decoding is not None else None
                 if failed is not None:
-                    self._on_error(
-                        f"file({os.path.basename(self._path)!r}): decoding failed after "
-                        f"{self._pass_frames} frames ({type(failed).__name__}: {failed}); "
+                    if isinstance(failed, _exit_error()):  # FFmpeg's own read timeout
+                        raise self._fail(
+                            f"{self._name}: no data for {self._timeout:g} s after "
+                            f"{self._pass_frames} frames; the server or camera stopped "
+                            "sending (other streams are unaffected)"
+                        ) from None
+                    raise self._fail(
+                        f"file({self._name!r}): decoding failed after "
+                        f"{self._pass_frames} frames ({self._words(failed)}); "
                         "the file may be damaged"
-                    )
-                    self.stop()
-                    raise
+                    ) from None
                 if not self._loop or self._pass_frames == 0:  # an empty pass would spin
                     self.stop()
                     raise
@@ -356,6 +440,38 @@ class _FileTrack(MediaStreamTrack):
         player, self._player = self._player, None
         if player is not None:
             _stop_player(player)
+
+
+class _NoVideo(Exception):
+    """The input opened but has no video stream."""
+
+
+def _exit_error() -> type[BaseException]:
+    import av
+
+    return av.ExitError
+
+
+def _release_late_player(job: concurrent.futures.Future[Any]) -> None:
+    """Done-callback of an open the kernel stopped waiting for: release what it made."""
+    if not job.cancelled() and job.exception() is None:
+        _stop_player(job.result())
+
+
+def _display_name(path: str) -> str:
+    """``path`` as it may appear in errors, logs and reprs: a local file by its base name;
+    a URL without its user, password, query and fragment (which often hold secrets)."""
+    if "://" not in path:
+        return os.path.basename(path) or path
+    try:
+        parts = urllib.parse.urlsplit(path)
+        host = parts.hostname or ""
+        if ":" in host:  # IPv6
+            host = f"[{host}]"
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return path.split("://", 1)[0] + "://<url>"
+    return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
 class _DecodeErrorMemory:
@@ -403,8 +519,11 @@ def _stop_player(player: Any) -> None:
 class FileSource(Source):
     """A file or URL decoded by PyAV through aiortc's MediaPlayer (see :func:`file`)."""
 
-    def __init__(self, path_or_url: str | os.PathLike[str], loop: bool = False) -> None:
+    def __init__(
+        self, path_or_url: str | os.PathLike[str], loop: bool = False, timeout: float = OPEN_TIMEOUT
+    ) -> None:
         super().__init__()
+        self.timeout = _check_timeout(timeout)
         target = os.fspath(path_or_url)
         if not isinstance(target, str) or not target:
             raise ValueError("file() needs a path or URL string")
@@ -418,10 +537,25 @@ class FileSource(Source):
         self.loop = bool(loop)
 
     def _make_producer(self) -> MediaStreamTrack:
-        return _FileTrack(self.path, self.loop, self._report_error)
+        return _FileTrack(self.path, self.loop, self.timeout, self._report_error)
 
     def __repr__(self) -> str:
-        return f"file({self.path!r}, loop={self.loop})"
+        # a URL's password or token never goes into a repr (see _display_name)
+        shown = self.path if "://" not in self.path else _display_name(self.path)
+        return f"file({shown!r}, loop={self.loop})"
+
+
+def _check_timeout(timeout: Any) -> float:
+    if (
+        not isinstance(timeout, (int, float))
+        or isinstance(timeout, bool)
+        or not math.isfinite(timeout)
+        or not 0 < timeout <= MAX_TIMEOUT
+    ):
+        raise ValueError(
+            f"timeout must be a number of seconds in (0, {MAX_TIMEOUT:g}], got {timeout!r}"
+        )
+    return float(timeout)
 
 
 def _probe_video(path: str) -> None:
@@ -435,13 +569,20 @@ def _probe_video(path: str) -> None:
         raise ValueError(f"file({path!r}) cannot be decoded by PyAV: {exc}") from None
 
 
-def file(path_or_url: str | os.PathLike[str], loop: bool = False) -> FileSource:
+def file(
+    path_or_url: str | os.PathLike[str], loop: bool = False, *, timeout: float = OPEN_TIMEOUT
+) -> FileSource:
     """Video from any file or URL PyAV can open (mp4, webm, mkv, rtsp://, http://...).
 
     One decoder serves every view of this source; it starts with the first live view and
     stops when the last one ends. ``loop=True`` restarts the file at its end.
+
+    Opening, probing and decoding run off the media loop. If the input does not open
+    within ``timeout`` seconds (default OPEN_TIMEOUT, 10 s), or a playing one sends no
+    frame for that long, ``error`` (and each view's ``error``) says so in words and the
+    video ends; other streams are unaffected.
     """
-    return FileSource(path_or_url, loop=loop)
+    return FileSource(path_or_url, loop=loop, timeout=timeout)
 
 
 class TrackSource(Source):
