@@ -16,6 +16,7 @@ import { CONTROL_CHANNEL, SENDING_KINDS, STREAM_KINDS } from "./protocol.js";
 import { INITIAL, reduce } from "./state.js";
 import { collectStats } from "./stats.js";
 import { Heartbeat, KernelWatchdog } from "./liveness.js";
+import { IceServersRequest, needsCredentials, withIceServers } from "./ice.js";
 
 /** How often the browser samples its getStats for the kernel (Inspector, stats()). */
 export const STATS_INTERVAL_MS = 1000;
@@ -41,7 +42,8 @@ export function statsInterval(seconds) {
  * @returns {RTCConfiguration}
  */
 export function peerConfig(rtcConfig) {
-  const base = rtcConfig && typeof rtcConfig === "object" ? rtcConfig : {};
+  const base = rtcConfig && typeof rtcConfig === "object" ? { ...rtcConfig } : {};
+  delete base.credentials; // ice.js's marker, not an RTCConfiguration member
   return { bundlePolicy: "max-bundle", ...base };
 }
 
@@ -238,6 +240,8 @@ export class BrowserPeer {
     this._pendingRenegotiation = null;
     /** @type {any[] | null} candidates gathered before the reoffer went out */
     this._heldCandidates = null;
+    /** @type {IceServersRequest | null} the pending ask for TURN logins (ice.js) */
+    this._iceRequest = null;
   }
 
   /** Whether this kind opens a local device. */
@@ -376,8 +380,20 @@ export class BrowserPeer {
         name: "NotSupportedError",
       });
     }
+    let rtcConfig = this.model.get("rtc_config");
+    if (needsCredentials(rtcConfig)) {
+      // TURN logins are not in the trait (it is saved with the notebook): ask the
+      // kernel, bounded (ice.js). Only then can the pc exist: its servers are fixed.
+      const servers = await this._askIceServers();
+      if (this.closed) return;
+      if (!Array.isArray(servers)) {
+        if (servers) this.fail(servers.failed);
+        return;
+      }
+      rtcConfig = withIceServers(rtcConfig, servers);
+    }
     // Created and stored with no await in between, so close() always sees it.
-    const pc = new PC(peerConfig(this.model.get("rtc_config")));
+    const pc = new PC(peerConfig(rtcConfig));
     this.pc = pc;
     this._wire(pc);
 
@@ -429,6 +445,17 @@ export class BrowserPeer {
     this._heartbeat.start();
     const every = statsInterval(this.model.get("stats_interval"));
     if (every > 0) this._statsTimer = env.setInterval(() => this._sampleStats(), every);
+  }
+
+  /**
+   * Ask the kernel for the full ICE servers of this stream (ice.js). Resolves to the
+   * list, to `{failed}` (timeout, refusal) or to null (closed meanwhile); never rejects.
+   */
+  _askIceServers() {
+    const request = new IceServersRequest(this.env);
+    this._iceRequest = request;
+    if (!this._send("ice-servers", null)) request.refused("closed", "the widget's comm is closed");
+    return request.promise;
   }
 
   /**
@@ -663,6 +690,10 @@ export class BrowserPeer {
         return;
       case "error":
         this.env.log.warn(`[nbrtc] kernel refused a message of ${this.id}: ${payload.code}: ${payload.message}`);
+        if (payload.ref?.type === "ice-servers" && this._iceRequest) {
+          this._iceRequest.refused(payload.code, payload.message);
+          return;
+        }
         if (payload.ref?.type === "reoffer" && this._reoffering) {
           this._rollbackReoffer().catch(() => {});
           return;
@@ -680,6 +711,9 @@ export class BrowserPeer {
             { tellKernel: false },
           );
         }
+        return;
+      case "ice-servers":
+        this._iceRequest?.answered(payload);
         return;
       default:
         return; // ping: only feeds the watchdog
@@ -857,6 +891,7 @@ export class BrowserPeer {
     const log = env.log;
     guard(log, "removing listeners", () => this._abort.abort());
     guard(log, "stopping the heartbeat", () => this._heartbeat.stop());
+    guard(log, "cancelling the ice-servers request", () => this._iceRequest?.cancel());
     guard(log, "stopping the watchdog", () => this._watchdog.stop());
     guard(log, "clearing the stats timer", () => {
       if (this._statsTimer !== null) env.clearInterval(this._statsTimer);

@@ -3,6 +3,8 @@
 // The kernel mirrors these rules in src/nbrtc/_protocol.py; the order of the checks
 // below follows that file so both sides name the same error code for the same input.
 
+import { checkIceServersPayload } from "./ice.js";
+
 export const PROTOCOL_VERSION = 1;
 export const MAX_MESSAGE_BYTES = 262144;
 /** Same bound as the kernel's MAX_SDP_CHARS: a real SDP is a few KiB. */
@@ -22,6 +24,7 @@ export const BROWSER_TYPES = Object.freeze([
   "reoffer", // a renegotiation offer for a live stream
   "join", // a room member joins its room (docs/protocol.md "Rooms")
   "signal", // room: offer/answer/candidate/bye for another member, relayed by the kernel
+  "ice-servers", // asks for the full ICE servers (TURN logins) before a pc exists (ice.js)
 ]);
 /** Types the kernel may send to the browser. */
 export const KERNEL_TYPES = Object.freeze([
@@ -33,6 +36,7 @@ export const KERNEL_TYPES = Object.freeze([
   "renegotiate", // asks the browser for a reoffer (codec, bitrate, ICE restart)
   "members", // room membership, complete, after every change
   "signal", // room: another member's offer/answer/candidate/bye
+  "ice-servers", // the reply: {iceServers: [...]}, logins included (ice.js)
 ]);
 /** Types of a room signal's data. */
 export const SIGNAL_TYPES = Object.freeze(["offer", "answer", "candidate", "bye"]);
@@ -223,6 +227,8 @@ function checkKernelPayload(type, payload) {
       }
       return null;
     }
+    case "ice-servers":
+      return checkIceServersPayload(payload);
     default:
       return `unknown type ${type}`;
   }

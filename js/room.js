@@ -19,6 +19,7 @@ import { guard, stopTracks } from "./cleanup.js";
 import { describeError, deviceFor, kernelGone } from "./errors.js";
 import { listen } from "./listen.js";
 import { defaultEnv, peerConfig } from "./peer.js";
+import { IceServersRequest, needsCredentials, withIceServers } from "./ice.js";
 import { Heartbeat, KernelWatchdog } from "./liveness.js";
 import { createRoomView } from "./room-view.js";
 
@@ -261,6 +262,10 @@ export class RoomMember {
     this._statsTimer = null;
     /** Leaves the room when the kernel falls silent (armed once admitted). */
     this._watchdog = new KernelWatchdog(this.env, () => this.kernelGone());
+    /** @type {IceServersRequest | null} the pending ask for TURN logins (ice.js) */
+    this._iceRequest = null;
+    /** @type {unknown} the RTCConfiguration every link's pc is made with (set at join) */
+    this._rtcConfig = null;
   }
 
   /** @returns {RoomSnapshot} */
@@ -336,6 +341,42 @@ export class RoomMember {
       return;
     }
     this.phase = "joining";
+    const rtcConfig = this.model.get("rtc_config");
+    if (needsCredentials(rtcConfig)) {
+      // TURN logins are not in the trait (saved with the notebook): ask the kernel
+      // first (ice-servers, bounded, see ice.js), so every link's pc has them.
+      this._joinWithLogins(rtcConfig);
+      this._refresh();
+      return;
+    }
+    this._join(rtcConfig);
+  }
+
+  /**
+   * Ask the kernel for the full ICE servers, then join; fail in words when they never
+   * come. Never rejects.
+   * @param {unknown} rtcConfig the trait (URLs only)
+   */
+  async _joinWithLogins(rtcConfig) {
+    const request = new IceServersRequest(this.env);
+    this._iceRequest = request;
+    if (!this._send("ice-servers", null)) request.refused("closed", "the room's comm is closed");
+    const servers = await request.promise;
+    this._iceRequest = null;
+    if (this.closed) return;
+    if (!Array.isArray(servers)) {
+      if (servers) this.fail(servers.failed);
+      return;
+    }
+    this._join(withIceServers(rtcConfig, servers));
+  }
+
+  /**
+   * Send the join; every link's pc is made with `rtcConfig`.
+   * @param {unknown} rtcConfig
+   */
+  _join(rtcConfig) {
+    this._rtcConfig = rtcConfig;
     this._send("join", { page: this.router.pageId, view: this.viewId });
     this._joinSent = true;
     this._heartbeat.start();
@@ -369,8 +410,15 @@ export class RoomMember {
         this.close(reason, { notify: false });
         return;
       }
+      case "ice-servers":
+        this._iceRequest?.answered(p);
+        return;
       case "error":
         this.env.log.warn(`[nbrtc] room ${this.id}: kernel refused ${p.ref?.type}: ${p.code}: ${p.message}`);
+        if (p.ref?.type === "ice-servers" && this._iceRequest) {
+          this._iceRequest.refused(p.code, p.message);
+          return;
+        }
         // A refused join means this view is not a member: nothing will ever connect.
         if (p.ref?.type === "join") {
           this.fail(
@@ -445,7 +493,7 @@ export class RoomMember {
    */
   _openLink(id, seq) {
     const PC = this.env.RTCPeerConnection;
-    const pc = new PC(peerConfig(this.model.get("rtc_config")));
+    const pc = new PC(peerConfig(this._rtcConfig));
     /** @type {Link} */
     const link = {
       id,
@@ -824,6 +872,7 @@ export class RoomMember {
     this._statsTimer = null;
     guard(log, "stopping the heartbeat", () => this._heartbeat.stop());
     guard(log, "stopping the watchdog", () => this._watchdog.stop());
+    guard(log, "cancelling the ice-servers request", () => this._iceRequest?.cancel());
     for (const link of this.links.values()) this._shutLink(link);
     this.links.clear();
     stopTracks(this.localStream);

@@ -125,6 +125,11 @@ export function createRouter(options = {}) {
   const log = options.log ?? console;
   const randomHex = options.randomHex ?? defaultRandomHex;
   const pageId = randomHex(8);
+  // The page key: a secret of this page, sent in the envelope of every message it sends
+  // to a kernel. Those go on this page's own connection, while everything the kernel
+  // says is seen by every page, stream ids included: the key is how the kernel knows a
+  // message for a stream comes from the page that owns it (docs/protocol.md "Trust").
+  const pageKey = randomHex(32);
   let streamCounter = 0;
   let viewCounter = 0;
   /** @type {Map<string, {peer: PeerLike, model: ModelLike, detach: () => void, kernel: KernelLike | null}>} */
@@ -299,7 +304,7 @@ export function createRouter(options = {}) {
       return false;
     }
     try {
-      entry.model.send(makeMessage(type, streamId, payload));
+      entry.model.send({ ...makeMessage(type, streamId, payload), key: pageKey });
       return true;
     } catch (err) {
       log.debug(`[nbrtc] sending ${type} for ${streamId} failed`, err);

@@ -236,8 +236,27 @@ describe("send", () => {
     router.register("s-1", new FakePeer(), m1);
     router.register("s-2", new FakePeer(), m2);
     assert.equal(router.send("s-2", "ping", { t: 5 }), true);
-    assert.deepEqual(m2.sent, [{ v: 1, type: "ping", stream: "s-2", payload: { t: 5 } }]);
+    // the page key is the router's second random draw (the page id is the first)
+    assert.deepEqual(m2.sent, [
+      { v: 1, type: "ping", stream: "s-2", payload: { t: 5 }, key: "00000002" },
+    ]);
     assert.equal(m1.sent.length, 0);
+  });
+  test("every message carries the page's secret key, never the page id", () => {
+    const router = createRouter({ log: quietLog(), pageTarget: null });
+    const m = new FakeModel();
+    router.register("s-1", new FakePeer(), m);
+    router.send("s-1", "ping", { t: 1 });
+    router.send("s-1", "bye", { reason: "closed" });
+    const [a, b] = m.sent.map((msg) => msg.key);
+    assert.match(a, /^[0-9a-f]{32}$/);
+    assert.equal(a, b, "one key per page");
+    assert.ok(!a.startsWith(router.pageId), "the key is not derived from the public page id");
+    const other = createRouter({ log: quietLog(), pageTarget: null });
+    const m2 = new FakeModel();
+    other.register("s-1", new FakePeer(), m2);
+    other.send("s-1", "ping", { t: 1 });
+    assert.notEqual(m2.sent[0].key, a, "another page has another key");
   });
   test("a dead comm is swallowed", () => {
     const { router } = setup();

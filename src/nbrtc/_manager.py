@@ -9,6 +9,7 @@ Threads:
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import concurrent.futures
 import gc
@@ -33,6 +34,14 @@ log = logging.getLogger("nbrtc")
 
 #: how long the browser may stay silent (kernel idle) before its streams are closed
 BROWSER_TIMEOUT = 3.5
+#: Validated messages waiting for the media loop. They are dispatched in slices of at
+#: most INBOX_SLICE seconds, so that a flood (thousands of messages from one page) never
+#: holds the media loop longer than that: asyncio runs every ready callback of a loop
+#: iteration before any timer, so one callback per message let 5,000 queued candidates
+#: delay every stream's timers by 150-400 ms.
+INBOX_SLICE = 0.005
+#: messages the inbox holds at most; beyond, a message is refused with `limit`
+INBOX_SIZE = 10_000
 _TOMBSTONES = 10_000
 
 
@@ -45,13 +54,22 @@ class PeerManager:
         self.media = MediaLoop()
         self._lock = threading.RLock()
         self._streams: dict[str, KernelStream] = {}
-        self._dead: collections.OrderedDict[str, float] = collections.OrderedDict()
+        #: closed stream id -> the key of the page that owned it (see _page_may_use)
+        self._dead: collections.OrderedDict[str, str] = collections.OrderedDict()
         self._widgets: weakref.WeakSet[StreamWidget] = weakref.WeakSet()
         self._busy = False
         self.current_cell: str | None = None
         self._hooks_installed = False
         self._shut_down = False
         self.errors_sent = 0
+        self._inbox: collections.deque[tuple[StreamWidget, Message]] = collections.deque()
+        self._inbox_lock = threading.Lock()
+        self._draining = False
+        #: page id (the part of a stream id before its last "-") -> the key of the page
+        #: that used it first; see claim()
+        self._page_keys: collections.OrderedDict[str, str] = collections.OrderedDict()
+        #: (type, code) -> (time of the last warning logged, refusals not logged since)
+        self._error_log: dict[tuple[str | None, str], tuple[float, int]] = {}
 
     # --- widgets and cells (main thread) ----------------------------------------------------
     def register(self, widget: StreamWidget) -> None:
@@ -124,13 +142,78 @@ class PeerManager:
             if isinstance(parsed, ProtocolError):
                 self._reply_error(widget, parsed)
                 return
-            self.media.call_soon(self._dispatch_safely, widget, parsed)
+            with self._inbox_lock:
+                if len(self._inbox) >= INBOX_SIZE:
+                    full = True
+                else:
+                    full = False
+                    self._inbox.append((widget, parsed))
+                    start = not self._draining
+                    self._draining = True
+            if full:
+                self._reply_error(
+                    widget,
+                    ProtocolError(
+                        "limit",
+                        f"the kernel has {INBOX_SIZE} messages waiting; this one was dropped",
+                        parsed.stream,
+                        parsed.type,
+                    ),
+                )
+            elif start:
+                self.media.call_soon(self._drain)
         except Exception:  # pragma: no cover - defensive: a comm handler must not raise
             log.exception("nbrtc: failed to handle a message")
 
+    async def flushed(self) -> None:
+        """Return once every message handed to ``handle_message`` before this call was
+        dispatched (media loop; e.g. ``media.run(manager().flushed(), 5)``)."""
+        marker: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        with self._inbox_lock:
+            self._inbox.append((None, marker))  # type: ignore[arg-type]
+            start = not self._draining
+            self._draining = True
+        if start:
+            self._drain()
+        await marker
+
+    def _drain(self) -> None:
+        """Dispatch waiting messages in arrival order for at most INBOX_SLICE seconds,
+        then yield to the media loop's timers and I/O and go on (media loop)."""
+        deadline = time.monotonic() + INBOX_SLICE
+        while True:
+            with self._inbox_lock:
+                if not self._inbox:
+                    self._draining = False
+                    return
+                widget, msg = self._inbox.popleft()
+            if isinstance(msg, asyncio.Future):  # a marker of flushed()
+                if not msg.done():
+                    msg.set_result(None)
+                continue
+            self._dispatch_safely(widget, msg)
+            if time.monotonic() >= deadline:
+                self.media.loop.call_soon(self._drain)
+                return
+
     def _reply_error(self, widget: StreamWidget, err: ProtocolError) -> None:
+        """Send ``err`` as an ``error`` reply (any thread). The warning is logged at most
+        once a second per (type, code), with the number of refusals it stands for: a
+        flood from one page must not become a flood of log lines."""
         self.errors_sent += 1
-        log.warning("nbrtc: refused %s message: %s (%s)", err.type, err.code, err.message)
+        now = time.monotonic()
+        key = (err.type, err.code)
+        with self._lock:
+            last, hidden = self._error_log.get(key, (0.0, 0))
+            due = now - last >= 1.0
+            self._error_log[key] = (now, 0) if due else (last, hidden + 1)
+            if len(self._error_log) > 256:
+                self._error_log.clear()
+        if due:
+            more = f" (and {hidden} more like it in the last second)" if hidden else ""
+            log.warning(
+                "nbrtc: refused %s message: %s (%s)%s", err.type, err.code, err.message, more
+            )
         widget._send_protocol(make_error(err))
 
     def _dispatch_safely(self, widget: StreamWidget, msg: Message) -> None:
@@ -161,9 +244,25 @@ class PeerManager:
             return
         with self._lock:
             stream = self._streams.get(msg.stream)
-            dead = msg.stream in self._dead
+            dead_key = self._dead.get(msg.stream)
+        dead = dead_key is not None
         if msg.type == "offer":
             self._on_offer(widget, msg, stream, dead)
+            return
+        if (stream is not None and stream.key != msg.key) or (dead and dead_key != msg.key):
+            # Every page sees every stream id (the kernel's messages are broadcast on
+            # IOPub), so an id proves nothing: only the page that offered the stream,
+            # i.e. that holds its key, may speak for it (docs/protocol.md "Trust").
+            log.info("nbrtc: refused %s for stream %s from another page", msg.type, msg.stream)
+            self._reply_error(
+                widget,
+                ProtocolError(
+                    "unknown-stream", f"no stream {msg.stream!r} here", msg.stream, msg.type
+                ),
+            )
+            return
+        if msg.type == "ice-servers":
+            self._on_ice_servers(widget, msg, stream, dead)
             return
         if dead:
             if msg.type in ("error", "devices"):
@@ -197,12 +296,14 @@ class PeerManager:
         stream.history.message("in", msg.type, msg.size, msg.payload)
         # Tasks go through the stream, so its teardown cancels whatever is still pending.
         if msg.type == "candidate":
-            stream._spawn(stream.add_candidate(msg.payload))
+            if stream.take_candidate(msg.payload):
+                stream._spawn(stream.add_candidate(msg.payload))
         elif msg.type == "state":
             stream.browser_state(msg.payload)
         elif msg.type == "stats":
             stream.browser_stats(msg.payload)
         elif msg.type == "reoffer":
+            stream.reoffer_arrived(msg.payload["sdp"])
             stream._spawn(stream.reoffer(msg.payload["sdp"], msg.payload.get("reason", "")))
         elif msg.type == "error":
             err = stream.browser_error(msg.payload["name"], msg.payload.get("message", ""))
@@ -212,6 +313,26 @@ class PeerManager:
         elif msg.type == "bye":
             reason = (msg.payload or {}).get("reason", "browser closed")
             stream._spawn(stream.close(f"browser: {reason}", notify_browser=False))
+
+    def _on_ice_servers(
+        self, widget: StreamWidget, msg: Message, stream: KernelStream | None, dead: bool
+    ) -> None:
+        """The page asks for the full ICE servers of a stream it is about to start (media
+        loop). Answered at widget level, since the stream exists only after its offer;
+        refused for a closed stream or widget, and once the stream has offered."""
+        refusal: ProtocolError | None = None
+        if dead or widget._closed:
+            refusal = ProtocolError(
+                "closed", "this stream or widget is closed", msg.stream, msg.type
+            )
+        elif stream is not None:
+            refusal = ProtocolError(
+                "out-of-order", "ice-servers comes before the offer", msg.stream, msg.type
+            )
+        if refusal is not None:
+            self._reply_error(widget, refusal)
+            return
+        widget._answer_ice_servers(msg.stream)
 
     def _widget_level(self, widget: StreamWidget, msg: Message) -> None:
         if msg.type == "error":
@@ -238,7 +359,11 @@ class PeerManager:
     ) -> None:
         payload = msg.payload
         refusal: ProtocolError | None = None
-        if dead or widget._closed:
+        if not self.claim(msg.stream, msg.key):
+            refusal = ProtocolError(
+                "unknown-stream", "this stream id belongs to another page", msg.stream, "offer"
+            )
+        elif dead or widget._closed:
             refusal = ProtocolError(
                 "closed", "this stream or widget is closed", msg.stream, "offer"
             )
@@ -261,6 +386,14 @@ class PeerManager:
                 msg.stream,
                 "offer",
             )
+        elif self._page_streams(msg.key, payload.get("page", "")) >= config.max_streams_per_page:
+            refusal = ProtocolError(
+                "limit",
+                f"this page already has {config.max_streams_per_page} streams "
+                "(nbrtc.config.max_streams_per_page); close some widgets first",
+                msg.stream,
+                "offer",
+            )
         if refusal is not None:
             self._reply_error(widget, refusal)
             if refusal.code in ("closed", "limit", "wrong-kind"):
@@ -273,6 +406,7 @@ class PeerManager:
             payload["kind"],
             payload.get("page", ""),
             payload.get("view", ""),
+            key=msg.key,
         )
         stream.history.message("in", "offer", msg.size, payload)
         with self._lock:
@@ -280,11 +414,42 @@ class PeerManager:
         widget._stream_added(stream)
         stream.start(payload["sdp"])
 
+    def claim(self, stream_id: str, key: str) -> bool:
+        """May the page holding ``key`` start a stream (or join a room) as ``stream_id``?
+
+        A page's stream ids are ``<pageId>-<n>``: public (the kernel's replies show them
+        to every page) and predictable. The first key that uses a page id owns it, so
+        another page cannot take a stream id before its page does. A page id is first
+        seen in that page's own first offer or join, which no other page can see before
+        the kernel answers it. Keyless messages (kernel tests, old pages) claim nothing.
+        Any thread.
+        """
+        if not key:
+            return True
+        page_id = stream_id.rsplit("-", 1)[0]
+        with self._lock:
+            owner = self._page_keys.get(page_id)
+            if owner is None:
+                self._page_keys[page_id] = key
+                while len(self._page_keys) > _TOMBSTONES:
+                    self._page_keys.popitem(last=False)
+                return True
+            self._page_keys.move_to_end(page_id)
+            return owner == key
+
+    def _page_streams(self, key: str, page: str) -> int:
+        """How many open streams the page of ``key`` (or, keyless, of ``page``) holds."""
+        with self._lock:
+            live = list(self._streams.values())
+        if key:
+            return sum(1 for s in live if s.key == key)
+        return sum(1 for s in live if not s.key and s.page == page)
+
     def _forget(self, stream: KernelStream) -> None:
-        """Drop ``stream`` and tombstone its id (media loop)."""
+        """Drop ``stream`` and tombstone its id with its page's key (media loop)."""
         with self._lock:
             self._streams.pop(stream.id, None)
-            self._dead[stream.id] = time.monotonic()
+            self._dead[stream.id] = stream.key
             while len(self._dead) > _TOMBSTONES:
                 self._dead.popitem(last=False)
 
@@ -297,8 +462,6 @@ class PeerManager:
             return None
 
         async def close_all() -> None:
-            import asyncio
-
             await asyncio.gather(*(s.close(reason) for s in streams), return_exceptions=True)
 
         if self.media.in_loop_thread():

@@ -17,6 +17,14 @@ MAX_MESSAGE_BYTES = 256 * 1024
 MAX_SDP_CHARS = 128 * 1024
 # \Z, not $: "$" also matches before a final newline, which JS's /$/ does not
 STREAM_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
+#: the page key: a secret the page's router draws once (js/router.js) and puts in the
+#: envelope of every message it sends. Browser -> kernel messages travel on the page's
+#: own shell channel, which no other page sees (unlike the kernel's replies, broadcast on
+#: IOPub to every page): the key is what binds a stream or a room member to its page.
+PAGE_KEY_RE = re.compile(r"^[A-Za-z0-9]{16,64}\Z")
+#: at most this many media sections (m= lines) in an offer: a page offers one video, one
+#: audio and one data section at most; aiortc starts a decoder thread per video section
+MAX_MEDIA_SECTIONS = 4
 
 BROWSER_TYPES = frozenset(
     {
@@ -31,10 +39,21 @@ BROWSER_TYPES = frozenset(
         "reoffer",  # a renegotiation offer for a live stream (codec, bitrate, ICE restart)
         "join",  # a room member view joins its room (docs/protocol.md "Rooms")
         "signal",  # room: offer/answer/candidate/bye for another member, relayed
+        "ice-servers",  # asks for the full ICE servers (TURN logins) before a pc exists
     }
 )
 KERNEL_TYPES = frozenset(
-    {"answer", "state", "ping", "bye", "error", "renegotiate", "members", "signal"}
+    {
+        "answer",
+        "state",
+        "ping",
+        "bye",
+        "error",
+        "renegotiate",
+        "members",
+        "signal",
+        "ice-servers",  # the reply: {"iceServers": [...]}, credentials included
+    }
 )
 STREAM_KINDS = frozenset({"camera", "screen", "microphone", "view", "audio"})
 #: the kinds of the browser's `state` payload fields (RTCPeerConnection states)
@@ -69,6 +88,11 @@ class Message:
     stream: str
     payload: Any
     size: int = 0  # UTF-8 bytes on the wire (for the signaling log)
+    #: the sending page's key ("" when the envelope had none); never logged or shown
+    key: str = ""
+
+    def __repr__(self) -> str:  # the key stays out of reprs, logs and tracebacks
+        return f"Message(type={self.type!r}, stream={self.stream!r}, size={self.size})"
 
 
 @dataclass(frozen=True)
@@ -201,6 +225,8 @@ def _check_payload(type_: str, payload: Any) -> str | None:
         if not isinstance(t, (int, float)) or isinstance(t, bool) or t != t:
             return "ping payload must be {t: number} or null"
         return None
+    if type_ == "ice-servers":
+        return None if payload is None else "ice-servers payload must be null"
     if type_ == "bye":
         if payload is not None and not (
             isinstance(payload, dict) and _is_str(payload.get("reason", ""), 64)
@@ -288,6 +314,11 @@ def _check_offer_sdp(sdp: str, kind: str) -> str | None:
         desc = SessionDescription.parse(sdp)
     except Exception as exc:  # aiortc raises ValueError, IndexError, KeyError...
         return f"offer.sdp does not parse: {type(exc).__name__}: {exc}"[:300]
+    if len(desc.media) > MAX_MEDIA_SECTIONS:
+        return (
+            f"the offer has {len(desc.media)} media sections; nbrtc accepts at most "
+            f"{MAX_MEDIA_SECTIONS} (one video, one audio, one data section)"
+        )
     kinds = {m.kind for m in desc.media}
     missing = _OFFER_MEDIA[kind] - kinds
     if missing:
@@ -303,6 +334,10 @@ def _check_offer_sdp(sdp: str, kind: str) -> str | None:
             return f"the offer's {m.kind} section lists no codec"
         if not m.ice.usernameFragment or not m.ice.password:
             return f"the offer's {m.kind} section has no ICE credentials"
+        if m.dtls is None or not m.dtls.fingerprints:
+            # DTLS-SRTP is mandatory (RFC 8827); aiortc asserts in a background task
+            # on an offer without one and the stream would hang in "connecting"
+            return f"the offer's {m.kind} section has no a=fingerprint: DTLS-SRTP is mandatory"
     return None
 
 
@@ -345,9 +380,14 @@ def parse_browser_message(content: Any) -> Message | ProtocolError:
         )
     if not isinstance(stream, str) or not STREAM_ID_RE.match(stream):
         return ProtocolError("bad-message", "stream must be an id string", None, type_name)
+    key = content.get("key", "")
+    if key != "" and not (isinstance(key, str) and PAGE_KEY_RE.match(key)):
+        return ProtocolError(
+            "bad-message", "key must be 16 to 64 letters or digits", stream, type_name
+        )
     if type_name not in BROWSER_TYPES:
         return ProtocolError("bad-type", f"unknown message type {type_!r}", stream, None)
     why = _check_payload(type_name, content.get("payload"))
     if why is not None:
         return ProtocolError("bad-message", why, stream, type_name)
-    return Message(type_name, stream, content.get("payload"), size)
+    return Message(type_name, stream, content.get("payload"), size, key)

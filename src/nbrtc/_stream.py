@@ -48,6 +48,9 @@ WATCHDOG_TICK = 0.4
 #: without any message, so several pings fit in its window even when some come late, and
 #: every message costs the kernel (IOPub) and the page (parsing) a little CPU.
 PING_EVERY_TICKS = 2
+#: a watchdog tick that came later than this many ticks counts as this many: the rest
+#: was the kernel's own stall (a busy media loop), during which it could not read
+STALL_TOLERANCE = 1.5
 #: the browser's state message fields -> the names the history and the Inspector use
 _BROWSER_STATE_NAMES = {
     "signaling": "signaling",
@@ -71,6 +74,19 @@ ICE_FAILED_WORDS = (
     "remote kernel configure a TURN server (nbrtc.config.ice_servers)."
 )
 CLOSE_TIMEOUT = 1.0
+#: Remote ICE candidates accepted per stream and ICE generation (an ICE restart starts a
+#: new count). aioice pairs every remote candidate with every local one and re-sorts its
+#: check list on each addition, so the cost grows quadratically: 2,000 trickled
+#: candidates stalled the media loop for 7 s. A browser gathers one candidate per
+#: interface, address family and server (host, srflx, relay): a few, rarely 20. RFC 8445
+#: section 6.1.2.5 likewise bounds the check list (100 pairs by default).
+MAX_REMOTE_CANDIDATES = 40
+#: renegotiation rounds kept for ``sdp.rounds`` and the Inspector: the first (initial)
+#: exchange and the newest ones (a page cannot make the kernel hold its reoffers forever)
+MAX_SDP_ROUNDS = 20
+#: browser stats samples closer together than this are dropped (counted in
+#: ``stats_dropped``): the page samples once a second; a flood must not cost the media loop
+MIN_BROWSER_STATS_GAP = 0.2
 
 _CAMERA_ERRORS = {
     "NotAllowedError",
@@ -102,8 +118,12 @@ class KernelStream:
         kind: str,
         page: str,
         view: str,
+        key: str = "",
     ) -> None:
         self.manager = manager
+        #: the page key of the page that offered this stream: only messages carrying it
+        #: are accepted for it (never logged, never shown; see _manager._dispatch)
+        self.key = key
         self._widget_ref = weakref.ref(widget)
         self.widget_id = widget.model_id
         self.id = stream_id
@@ -122,6 +142,13 @@ class KernelStream:
         self._remote_set = False
         self._end_pending = False
         self._pending: list[dict[str, Any] | None] = []
+        #: remote candidates taken in the current ICE generation (MAX_REMOTE_CANDIDATES)
+        self._candidates_taken = 0
+        #: renegotiations the kernel asked for and the browser has not answered yet: a
+        #: reoffer nobody asked for is refused (it would cost an SDP round each)
+        self._reoffers_expected = 0
+        self._last_browser_stats = 0.0
+        self.stats_dropped = 0
         # Candidates must reach aiortc in the order the browser sent them (end-of-
         # candidates last); each message is its own task, so a FIFO lock orders them.
         self._candidate_lock = asyncio.Lock()
@@ -259,6 +286,12 @@ class KernelStream:
             if self.closed or pc is None or "answer" not in self.timings:
                 self._refuse("out-of-order", "no negotiated stream to renegotiate", "reoffer")
                 return
+            if self._reoffers_expected <= 0:
+                self._refuse(
+                    "out-of-order", "the kernel did not ask for a renegotiation", "reoffer"
+                )
+                return
+            self._reoffers_expected -= 1
             why = _check_offer_sdp(sdp, self.kind)
             if why is not None:
                 self._refuse("bad-message", why.replace("offer", "reoffer", 1), "reoffer")
@@ -290,9 +323,9 @@ class KernelStream:
             self.max_bitrate = prefs.get("max_bitrate")
             _renegotiate.cap_sender_bitrate(pc, self.max_bitrate)
             text = _renegotiate.cap_bitrate(pc.localDescription.sdp, self.max_bitrate)
-            self.sdp_rounds.append(
+            self._keep_round(
                 {
-                    "round": len(self.sdp_rounds),
+                    "round": self.sdp_rounds[-1]["round"] + 1,
                     "reason": reason or "renegotiation",
                     "offer": sdp,
                     "answer": text,
@@ -306,10 +339,19 @@ class KernelStream:
                 )
             self.send("answer", {"sdp": text})
 
+    def _keep_round(self, entry: dict[str, Any]) -> None:
+        """Record an offer/answer round; keep the first and the newest MAX_SDP_ROUNDS - 1."""
+        self.sdp_rounds.append(entry)
+        if len(self.sdp_rounds) > MAX_SDP_ROUNDS:
+            del self.sdp_rounds[1]
+
     def renegotiate(self, reason: str, ice_restart: bool = False) -> bool:
         """Ask the browser for a reoffer (media loop). False when not negotiated yet."""
         if self.closed or self._pc is None or "answer" not in self.timings:
             return False
+        # The browser merges requests that arrive while it is making a reoffer into one
+        # next reoffer, so each request allows at most one; never more than a few pending.
+        self._reoffers_expected = min(self._reoffers_expected + 1, 4)
         self.send("renegotiate", {"ice_restart": ice_restart, "reason": reason})
         return True
 
@@ -348,16 +390,25 @@ class KernelStream:
             record()
 
     def browser_state(self, payload: dict[str, Any]) -> None:
-        """The browser peer's states changed (media loop)."""
+        """The browser peer's states changed (media loop). Only the four known fields are
+        kept: the page chooses the keys, and ``browser`` must not grow with them."""
         for key, value in payload.items():
             what = _BROWSER_STATE_NAMES.get(key)
+            if what is None:
+                continue
             value = str(value)
-            if what is not None and self.browser.get(key) != value:
+            if self.browser.get(key) != value:
                 self.history.state("browser", what, value)
             self.browser[key] = value
 
     def browser_stats(self, payload: dict[str, Any]) -> None:
-        """The browser's getStats sample (media loop)."""
+        """The browser's getStats sample (media loop); a sample that comes sooner than
+        MIN_BROWSER_STATS_GAP after the previous one is dropped and counted."""
+        now = time.monotonic()
+        if now - self._last_browser_stats < MIN_BROWSER_STATS_GAP:
+            self.stats_dropped += 1
+            return
+        self._last_browser_stats = now
         self.stats.add("browser", time.time(), payload.get("reports") or [])
 
     async def _stats_loop(self, interval: float) -> None:
@@ -415,6 +466,34 @@ class KernelStream:
     def kernel_candidates(self) -> dict[str, Any]:
         """The kernel peer's local and remote ICE candidates and its selected pair."""
         return _renegotiate.kernel_candidates(self._pc)
+
+    def take_candidate(self, payload: dict[str, Any] | None) -> bool:
+        """Count a trickled candidate against MAX_REMOTE_CANDIDATES (media loop, when its
+        message is dispatched, so a flood is refused before any work is queued). False,
+        with a ``limit`` reply, once this ICE generation has its share."""
+        if payload is None or not payload.get("candidate"):
+            return True
+        if self._candidates_taken >= MAX_REMOTE_CANDIDATES:
+            self._refuse(
+                "limit",
+                f"this stream already has {MAX_REMOTE_CANDIDATES} remote ICE candidates "
+                "(the most nbrtc takes per ICE generation); this one was ignored",
+                "candidate",
+            )
+            return False
+        self._candidates_taken += 1
+        return True
+
+    def reoffer_arrived(self, sdp: str) -> None:
+        """A reoffer was dispatched (media loop, before its task runs): one that the kernel
+        asked for and that restarts ICE starts a new candidate count, since the new
+        generation's candidates follow it at once (they are counted on dispatch)."""
+        if (
+            self._reoffers_expected > 0
+            and self.sdp_rounds
+            and _renegotiate.ice_restart_requested(self.sdp_rounds[-1]["offer"], sdp)
+        ):
+            self._candidates_taken = 0
 
     async def add_candidate(self, payload: dict[str, Any] | None) -> None:
         """A trickled browser candidate (None = end of candidates)."""
@@ -562,7 +641,13 @@ class KernelStream:
             tick += 1
             await asyncio.sleep(WATCHDOG_TICK)
             now = time.monotonic()
-            if self.manager._browser_silent(self, now - prev):
+            # Time the media loop itself was stalled is not the browser's silence: its
+            # messages were waiting for us (asyncio ran this timer late). Count at most
+            # one tick and a little, and let queued messages in before judging.
+            elapsed = min(now - prev, WATCHDOG_TICK * STALL_TOLERANCE)
+            if now - prev > WATCHDOG_TICK * STALL_TOLERANCE:
+                await asyncio.sleep(0)
+            if self.manager._browser_silent(self, elapsed):
                 await self.close("browser-gone", notify_browser=True)
                 return
             prev = now

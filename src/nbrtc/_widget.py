@@ -18,12 +18,15 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 import traitlets
 
+from . import _redact
 from ._bundle import esm
-from ._config import check_ice_servers, config
+from ._config import check_ice_servers, config, public_rtc_config
+from ._kernel_owned import KernelOwnedTraits
 from ._manager import manager
+from ._protocol import make_message
 from ._teaching import ConnectionMethods
 from ._version import __version__
-from .channel import CONTROL_LABEL, Channel, check_label
+from .channel import Channel, PageChannels, check_label, close_quietly
 from .errors import (
     NotDisplayedError,
     StreamClosedError,
@@ -46,13 +49,16 @@ CLOSE_WAIT = 1.0
 WIDGET_STATES = ("new", "connecting", "live", "closed", "error")
 
 
-class StreamWidget(ConnectionMethods, anywidget.AnyWidget):
+class StreamWidget(KernelOwnedTraits, ConnectionMethods, anywidget.AnyWidget):
     """Base of nbrtc's media widgets. Not for direct use."""
 
     _esm = esm("widget.js")
     kind = traitlets.Unicode("view").tag(sync=True)
     state = traitlets.Unicode("new").tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
+    #: the page's RTCConfiguration without secrets (synced, so saved with the notebook's
+    #: widget state): ICE server URLs, and ``"credentials": "ask"`` when the page must
+    #: ask the kernel for the logins (``ice-servers`` message, _answer_ice_servers)
     rtc_config = traitlets.Dict().tag(sync=True)
     #: seconds between the browser's getStats samples (0: none); from nbrtc.config
     stats_interval = traitlets.Float(1.0).tag(sync=True)
@@ -66,6 +72,7 @@ class StreamWidget(ConnectionMethods, anywidget.AnyWidget):
             if ice_servers is not None
             else config.ice_servers
         )
+        _redact.install()  # again: log handlers added since the last widget are covered
         self._closed = False
         self._closed_by_shutdown = False
         self._cell_id: str | None = None
@@ -80,7 +87,7 @@ class StreamWidget(ConnectionMethods, anywidget.AnyWidget):
         self._init_teaching()
         super().__init__(
             kind=self._kind,
-            rtc_config={"iceServers": servers},
+            rtc_config=public_rtc_config(servers),
             stats_interval=config.stats_interval,
             **kwargs,
         )
@@ -119,7 +126,21 @@ class StreamWidget(ConnectionMethods, anywidget.AnyWidget):
             log.debug("nbrtc: could not send %s", msg.get("type"), exc_info=True)
 
     def _ice_servers(self) -> list[dict[str, Any]]:
+        """The full ICE servers, credentials included (the kernel's own peers use them)."""
         return [dict(s) for s in self._servers]
+
+    def _answer_ice_servers(self, stream_id: str) -> None:
+        """Send the page the full ICE servers for ``stream_id`` (media loop).
+
+        The reply to the page's ``ice-servers`` request, which it sends right before it
+        creates the RTCPeerConnection of a stream it is about to start when ``rtc_config``
+        says ``"credentials": "ask"``. The credentials go to the page's memory only: the
+        message is a custom comm message (never widget state), nbrtc logs its type and
+        count only, and no stream history records it (the stream does not exist yet).
+        """
+        servers = self._ice_servers()
+        log.debug("nbrtc: sent %d ICE server(s) to stream %s", len(servers), stream_id)
+        self._send_protocol(make_message("ice-servers", stream_id, {"iceServers": servers}))
 
     # --- stream bookkeeping (media loop) ---------------------------------------------------
     def _stream_added(self, stream: KernelStream) -> None:
@@ -205,22 +226,31 @@ class StreamWidget(ConnectionMethods, anywidget.AnyWidget):
         """A decoded audio frame from ``stream`` (media loop)."""
 
     def _stream_negotiated(self, stream: KernelStream) -> None:
-        """``stream`` has its answer: open the widget's data channels on it (media loop)."""
+        """``stream`` has its answer: open the channels Python asked for on it (media loop;
+        labels only the page opened stay on the views that opened them)."""
         for channel in list(self._channels.values()):
-            dc = stream.open_channel(channel.label)
+            if channel._by_page:
+                continue
+            try:
+                dc = stream.open_channel(channel.label)
+            except Exception as exc:  # one channel must not fail the stream's answer
+                log.warning("nbrtc: could not open data channel %.80r: %r", channel.label, exc)
+                continue
             if dc is not None:
                 channel._attach(stream.id, dc)
 
     def _on_datachannel(self, stream: KernelStream, dc: Any) -> None:
-        """The browser opened a data channel on ``stream`` (media loop)."""
-        if dc.label == CONTROL_LABEL:
-            return
+        """The browser opened a data channel on ``stream`` (media loop, inside aiortc's
+        receive loop: nothing may raise into it). Admitted within the bounds of
+        ``channel.PageChannels``; over them, closed at once with an ``error`` reply."""
         try:
-            channel = self.channel(dc.label)
-        except (ValueError, StreamClosedError):
-            dc.close()
-            return
-        channel._attach(stream.id, dc)
+            gate = self.__dict__.get("_page_channels")
+            if gate is None:  # made here: the media loop is the only thread using it
+                gate = self._page_channels = PageChannels()
+            gate.admit(self, stream.id, dc)
+        except Exception:
+            log.exception("nbrtc: adopting data channel %.80r failed; closing it", dc.label)
+            close_quietly(dc)
 
     # --- data channels --------------------------------------------------------------------
     def channel(self, label: str) -> Channel:
@@ -235,10 +265,12 @@ class StreamWidget(ConnectionMethods, anywidget.AnyWidget):
             raise StreamClosedError(f"{type(self).__name__} is closed; it has no channels")
         with self._stream_lock:
             existing = self._channels.get(label)
-            if existing is not None:
-                return existing
-            channel = self._channels[label] = Channel(self, label)
             live = [s for s in self._streams.values() if not s.closed]
+            if existing is not None and not existing._claim():
+                return existing
+            # new, or opened by the page until now: open it on every view from here on
+            channel = existing or Channel(self, label)
+            self._channels[label] = channel
         if live:
             self._manager.media.call_soon(self._open_on_streams, channel, live)
         return channel

@@ -28,6 +28,7 @@ import anywidget
 import traitlets
 
 from ._bundle import esm
+from ._kernel_owned import KernelOwnedTraits
 from ._manager import manager
 from ._version import __version__
 
@@ -51,7 +52,7 @@ _CONTROL_ACTIONS = frozenset(
 )
 
 
-class Inspector(anywidget.AnyWidget):
+class Inspector(KernelOwnedTraits, anywidget.AnyWidget):
     """A live view inside one widget's connection (see the module docstring).
 
     ``target``: a Camera, ScreenShare, Microphone, VideoView, AudioView or Room.
@@ -157,7 +158,8 @@ class Inspector(anywidget.AnyWidget):
             "candidates": _candidates(stream),
             "controls": self._controls(target),
         }
-        key = (stream.id, len(stream.sdp_rounds))
+        # the newest round's number, not the count: the list is bounded (MAX_SDP_ROUNDS)
+        key = (stream.id, stream.sdp_rounds[-1]["round"] if stream.sdp_rounds else -1)
         if key != self._sdp_key and stream.sdp_rounds:
             changes["sdp"] = _sdp_panel(stream.sdp_rounds)
             self._sdp_key = key

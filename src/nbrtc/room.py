@@ -58,6 +58,8 @@ PING_EVERY_TICKS = _stream.PING_EVERY_TICKS
 #: since), "closed" (after close())
 ROOM_STATES = ("new", "connecting", "live", "error", "closed")
 MAX_MEMBERS_LIMIT = 64
+#: members one page may have in one room (its views of the room): a page cannot fill it
+MAX_MEMBERS_PER_PAGE = 8
 _TOMBSTONES = 10_000
 #: a link's state is the worse of its two sides' connectionState; unknown counts as new
 _PC_RANK = {"failed": 0, "closed": 1, "disconnected": 2, "new": 3, "connecting": 4, "connected": 5}
@@ -72,6 +74,8 @@ class _Member:
     view: str
     seq: int
     since: float  # epoch seconds of the join
+    #: the key of the page that joined (docs/protocol.md "Trust"); never shown
+    key: str = field(default="", repr=False)
     #: idle-kernel seconds since it last said anything (PeerManager._browser_silent)
     silence: float = 0.0
     #: its own pc towards each other member: {"connection", "ice", "signaling", "gathering"}
@@ -252,7 +256,8 @@ class Room(StreamWidget):
         max_members = _check_max_members(max_members)
         self._lock = threading.RLock()
         self._members: dict[str, _Member] = {}
-        self._dead: collections.OrderedDict[str, float] = collections.OrderedDict()
+        #: left member id -> its page's key (late messages of that page are dropped)
+        self._dead: collections.OrderedDict[str, str] = collections.OrderedDict()
         self._seq = itertools.count(1)
         self._relayed = 0
         self._room_error: StreamError | None = None
@@ -290,11 +295,27 @@ class Room(StreamWidget):
         sid = msg.stream
         with self._lock:
             member = self._members.get(sid)
-            dead = sid in self._dead
+            dead_key = self._dead.get(sid)
+        dead = dead_key is not None
+        if (member is not None and member.key != msg.key) or (dead and dead_key != msg.key):
+            # another page speaking for this member: every page sees the member ids
+            log.info("room %s: refused %s for %s from another page", self.name, msg.type, sid)
+            self._refuse(sid, msg.type, "unknown-stream", f"{sid} is not a member of {self.name!r}")
+            return
         if msg.type == "offer":
             # A KernelStream offer: a room has no kernel peer to answer it with.
             self._refuse(sid, "offer", "wrong-kind", "a Room has no kernel peer; it takes join")
             self._bye(sid, "wrong-kind")
+            return
+        if msg.type == "ice-servers":
+            # a view asks for the TURN logins before it joins (js/room.js): never for an
+            # id that already joined, left (tombstoned), or in a closed room
+            if dead or self._closed:
+                self._refuse(sid, msg.type, "closed", f"{sid} cannot join {self.name!r} now")
+            elif member is not None:
+                self._refuse(sid, msg.type, "out-of-order", "ice-servers comes before join")
+            else:
+                self._answer_ice_servers(sid)
             return
         if dead:
             log.debug("room %s: dropped late %s from %s", self.name, msg.type, sid)
@@ -346,36 +367,48 @@ class Room(StreamWidget):
     def _bye(self, sid: str, reason: str) -> None:
         self._send_protocol(make_message("bye", sid, {"reason": reason}))
 
-    def _tombstone_locked(self, sid: str) -> None:
-        self._dead[sid] = time.monotonic()
+    def _tombstone_locked(self, sid: str, key: str) -> None:
+        self._dead[sid] = key
         while len(self._dead) > _TOMBSTONES:
             self._dead.popitem(last=False)
 
     def _join(self, msg: Message) -> None:
         payload = msg.payload or {}
+        if not self._manager.claim(msg.stream, msg.key):
+            self._refuse(msg.stream, "join", "unknown-stream", "this id belongs to another page")
+            return
+        page = str(payload.get("page", ""))
         with self._lock:
-            if len(self._members) >= self.max_members:
-                full = True
-                self._tombstone_locked(msg.stream)
+            # max_members is the kernel's: the page cannot write traits (_kernel_owned)
+            limit = self.max_members
+            # a page is its key; keyless joins (kernel tests) are told apart by "page"
+            mine = sum(
+                1
+                for m in self._members.values()
+                if (m.key == msg.key if msg.key else not m.key and m.page == page)
+            )
+            full = len(self._members) >= limit or mine >= MAX_MEMBERS_PER_PAGE
+            if full:
+                self._tombstone_locked(msg.stream, msg.key)
             else:
-                full = False
                 member = _Member(
                     id=msg.stream,
-                    page=str(payload.get("page", "")),
+                    page=page,
                     view=str(payload.get("view", "")),
                     seq=next(self._seq),
                     since=time.time(),
+                    key=msg.key,
                 )
                 self._members[member.id] = member
                 self._last_join_at = time.monotonic()
                 count = len(self._members)
         if full:
-            self._refuse(
-                msg.stream,
-                "join",
-                "limit",
-                f"room {self.name!r} is full ({self.max_members} members, max_members)",
+            why = (
+                f"room {self.name!r} is full ({limit} members, max_members)"
+                if len(self._members) >= limit
+                else f"this page already has {MAX_MEMBERS_PER_PAGE} members in {self.name!r}"
             )
+            self._refuse(msg.stream, "join", "limit", why)
             self._bye(msg.stream, "limit")
             return
         log.info("room %s: %s joined (seq %d, %d members)", self.name, member.id, member.seq, count)
@@ -390,7 +423,7 @@ class Room(StreamWidget):
             if self._members.get(member.id) is not member:
                 return
             del self._members[member.id]
-            self._tombstone_locked(member.id)
+            self._tombstone_locked(member.id, member.key)
             for other in self._members.values():
                 other.links.pop(member.id, None)
                 other.stats.pop(member.id, None)
@@ -493,9 +526,14 @@ class Room(StreamWidget):
                 tick += 1
                 await asyncio.sleep(WATCHDOG_TICK)
                 now = time.monotonic()
+                # as for streams (_stream._ping_loop): the media loop's own stall is not
+                # the members' silence; let their queued messages in before judging
+                elapsed = min(now - prev, WATCHDOG_TICK * _stream.STALL_TOLERANCE)
+                if now - prev > WATCHDOG_TICK * _stream.STALL_TOLERANCE:
+                    await asyncio.sleep(0)
                 for m in self._member_list():
                     # the manager's rule: only idle-kernel time counts as silence
-                    if self._manager._browser_silent(m, now - prev):  # type: ignore[arg-type]
+                    if self._manager._browser_silent(m, elapsed):  # type: ignore[arg-type]
                         self._leave(m, "browser-gone", notify=True)
                 prev = now
         finally:
@@ -762,7 +800,7 @@ class Room(StreamWidget):
             members = sorted(self._members.values(), key=lambda m: m.seq)
             self._members.clear()
             for m in members:
-                self._tombstone_locked(m.id)
+                self._tombstone_locked(m.id, m.key)
             task, self._ping_task = self._ping_task, None
         if task is not None and not task.done():
             task.cancel()

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import fractions
 import itertools
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +24,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import candidate_to_sdp
 
+import nbrtc
 from nbrtc._widget import StreamWidget
 
 _ids = itertools.count(1)
@@ -85,6 +88,8 @@ class FakeBrowser:
 
     def __init__(self) -> None:
         self.page = f"p{next(_ids):07x}"
+        #: the page key, as js/router.js draws it: every message this page sends carries it
+        self.key = secrets.token_hex(16)
         self.loop = asyncio.new_event_loop()
         # named, so leak checks can tell this page's encoder threads from the kernel's
         self.loop.set_default_executor(
@@ -102,6 +107,7 @@ class FakeBrowser:
         self.audio_frames: dict[str, int] = {}
         self.channels: dict[tuple[str, str], Any] = {}
         self.offers: dict[str, str] = {}  # the SDP each stream offered
+        self.trickled: dict[str, int] = {}  # candidate lines trickled per stream
         self.answers: dict[str, list[str]] = {}  # every answer the kernel sent, per stream
         self.reoffers: dict[str, list[str]] = {}  # offers made on the kernel's renegotiate
         self.messages: dict[tuple[str, str], list[Any]] = {}
@@ -127,9 +133,11 @@ class FakeBrowser:
 
     def send(self, widget: StreamWidget, type_: str, stream: str, payload: Any) -> None:
         """Browser -> kernel, through the manager's comm entry point (as the comm would)."""
-        widget._manager.handle_message(
-            widget, {"v": 1, "type": type_, "stream": stream, "payload": payload}
-        )
+        widget._manager.handle_message(widget, self.envelope(type_, stream, payload))
+
+    def envelope(self, type_: str, stream: str, payload: Any) -> dict[str, Any]:
+        """A browser -> kernel message of this page (with its key)."""
+        return {"v": 1, "type": type_, "stream": stream, "payload": payload, "key": self.key}
 
     def run(self, coro: Any, timeout: float = 10.0) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
@@ -137,14 +145,22 @@ class FakeBrowser:
     def barrier(self, widget: StreamWidget) -> None:
         """Wait until the kernel has dispatched everything sent before this call.
 
-        A message for an unknown stream goes the same way as every other one (comm
-        handler -> media loop, in order) and always earns an error reply: once that reply
-        is here, every earlier message has been handled.
+        A valid ping for an unknown stream goes the same way as every other message
+        (comm handler -> media loop, in order) and earns an ``unknown-stream`` reply from
+        the media loop: once that reply is here, every earlier message has been handled.
+        (A malformed ping would be refused by the comm handler itself, before the media
+        loop saw anything, and prove nothing.)
         """
         self._n += 1
         sid = f"barrier-{self._n}"
-        self.send(widget, "ping", sid, {})
-        wait_for(lambda: self.of_type("error", sid), 5, what="barrier reply")
+        self.send(widget, "ping", sid, {"t": 0})
+        wait_for(
+            lambda: any(
+                m["payload"]["code"] == "unknown-stream" for m in self.of_type("error", sid)
+            ),
+            5,
+            what="barrier reply from the media loop",
+        )
 
     def of_type(self, type_: str, stream: str | None = None) -> list[dict[str, Any]]:
         return [
@@ -227,6 +243,7 @@ class FakeBrowser:
         if trickle:
             for t in pc.getTransceivers():
                 for cand in t.sender.transport.transport.iceGatherer.getLocalCandidates():
+                    self.trickled[sid] = self.trickled.get(sid, 0) + 1
                     self.send(
                         widget,
                         "candidate",
@@ -391,3 +408,48 @@ async def until(predicate: Callable[[], Any], timeout: float, what: str) -> None
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+def make(widgets: list[Any], browser: FakeBrowser, widget: Any) -> Any:
+    """``widget``, closed by the ``widgets`` fixture and talking to the fake ``browser``."""
+    widgets.append(widget)
+    browser.attach(widget)
+    return widget
+
+
+def live(browser: FakeBrowser, widgets: list[Any], widget: Any) -> tuple[Any, str]:
+    """``widget`` shown in the fake ``browser`` and live: (widget, stream id)."""
+    make(widgets, browser, widget)
+    sid = browser.start(widget)
+    widget.wait("live", timeout=10)
+    return widget, sid
+
+
+class LoopProbe:
+    """A task on the media loop that sleeps 10 ms at a time; ``last`` is when it last woke.
+
+    A test thread reading ``time.monotonic() - probe.last`` sees a stall while it is
+    happening (the probe itself cannot run until the loop is free again)."""
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+        self.worst = 0.0
+        self._stop = False
+        self._fut: Any = None
+
+    async def _run(self) -> None:
+        while not self._stop:
+            t = time.monotonic()
+            await asyncio.sleep(0.01)
+            self.last = time.monotonic()
+            self.worst = max(self.worst, self.last - t - 0.01)
+
+    def __enter__(self) -> LoopProbe:
+        self._fut = nbrtc.manager().media.submit(self._run())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop = True
+        # a loop still blocked (the old code) cannot finish the probe: the finding is made
+        with contextlib.suppress(Exception):
+            self._fut.result(2)

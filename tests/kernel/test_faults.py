@@ -29,7 +29,7 @@ import pytest
 import nbrtc
 from nbrtc import sources
 
-from ._browser import CountingTrack, FakeBrowser, assert_holds, wait_for
+from ._browser import CountingTrack, FakeBrowser, assert_holds, live, make, wait_for
 
 #: The longest a user should wait to learn that ICE cannot work. aioice alone gives up
 #: on an unanswered check only after its 7 STUN transmissions (0.5 + 1 + ... + 32 s =
@@ -42,19 +42,6 @@ ICE_REPORT_DEADLINE = 20.0
 UNREACHABLE = ("198.51.100.1", "203.0.113.1")
 
 _PWD = re.compile(r"^a=ice-pwd:(\S+)", re.M)
-
-
-def make(widgets: list[Any], browser: FakeBrowser, widget: Any) -> Any:
-    widgets.append(widget)
-    browser.attach(widget)
-    return widget
-
-
-def live(browser: FakeBrowser, widgets: list[Any], widget: Any) -> tuple[Any, str]:
-    make(widgets, browser, widget)
-    sid = browser.start(widget)
-    widget.wait("live", timeout=10)
-    return widget, sid
 
 
 def worker_threads(prefixes: tuple[str, ...]) -> list[str]:

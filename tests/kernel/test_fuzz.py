@@ -61,6 +61,10 @@ from ._browser import FakeBrowser, assert_holds, wait_for
 # --- the spec (docs/protocol.md), written out independently of nbrtc._protocol -------------
 
 MAX_MESSAGE_BYTES = 256 * 1024
+#: remote candidates a stream takes (docs/protocol.md "Bounds"); the excess gets `limit`
+MAX_REMOTE_CANDIDATES = 40
+#: media sections an offer may have
+MAX_MEDIA_SECTIONS = 4
 TYPES = ("offer", "candidate", "state", "error", "devices", "ping", "bye")
 ERROR_CODES = {
     "version",
@@ -80,6 +84,7 @@ KIND_MEDIA = {"camera": "video", "screen": "video", "view": "video"}
 KIND_MEDIA |= {"microphone": "audio", "audio": "audio"}
 ID_ALPHABET = string.ascii_letters + string.digits + "_.:-"
 ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")  # always used with fullmatch
+KEY_RE = re.compile(r"[A-Za-z0-9]{16,64}")  # the page key (docs/protocol.md "Trust")
 DIGITS = re.compile(r"[0-9]+")  # always used with fullmatch
 #: per-field bounds (docs/protocol.md); a field over its bound is malformed
 LIMITS = {
@@ -130,6 +135,8 @@ def offer_sdp_problem(sdp: str, kind: str) -> str | None:
     except Exception as exc:  # the parser raises whatever its first bad line provokes
         return f"does not parse: {type(exc).__name__}"
     sections = desc.media
+    if len(sections) > MAX_MEDIA_SECTIONS:
+        return f"{len(sections)} sections"
     if not any(m.kind == KIND_MEDIA[kind] for m in sections):
         return f"no {KIND_MEDIA[kind]} section"
     mids = [m.rtp.muxId for m in sections]
@@ -145,6 +152,8 @@ def offer_sdp_problem(sdp: str, kind: str) -> str | None:
             return f"{m.kind} section without a codec"
         if not m.ice.usernameFragment or not m.ice.password:
             return f"{m.kind} section without ice-ufrag/ice-pwd"
+        if m.dtls is None or not m.dtls.fingerprints:  # its own or the session's
+            return f"{m.kind} section without a=fingerprint"
     return None
 
 
@@ -241,12 +250,27 @@ class Expect:
 HARMLESS = ("refused", "silent", "other-error")
 
 
-def expect(content: Any, via: str, live: str, dead: frozenset[str]) -> Expect:
+def page_of(stream: str) -> str:
+    """The page id part of a stream id (docs/protocol.md "Trust": before the last "-")."""
+    return stream.rsplit("-", 1)[0]
+
+
+def expect(
+    content: Any,
+    via: str,
+    live: str,
+    dead: frozenset[str],
+    owner: str = "",
+    claims: dict[str, str] | None = None,
+) -> Expect:
     """What docs/protocol.md says the kernel does with ``content`` sent through widget
     ``via`` ("cam": the Camera whose stream ``live`` is live; "other": an undisplayed
     VideoView, which has no stream). When several fields are wrong, any of their codes is
     right (the docs give no order). Validation comes before routing: a malformed message
-    for a dead or unknown id is refused as malformed."""
+    for a dead or unknown id is refused as malformed. ``owner`` is the key of the page
+    that owns the live and dead streams; ``claims`` the page ids claimed so far (page id
+    -> key): only the owner's messages reach its streams, and an offer for a page id
+    another key claimed first is refused."""
     if not isinstance(content, dict):
         return Expect(frozenset({"bad-message"}))
     size = wire_size(content)
@@ -263,6 +287,9 @@ def expect(content: Any, via: str, live: str, dead: frozenset[str]) -> Expect:
     stream = content.get("stream", _MISSING)
     if not (isinstance(stream, str) and ID_RE.fullmatch(stream)):
         codes.add("bad-message")
+    key = content.get("key", "")
+    if key != "" and not (isinstance(key, str) and KEY_RE.fullmatch(key)):
+        codes.add("bad-message")
     type_ = content.get("type", _MISSING)
     if not (isinstance(type_, str) and type_ in TYPES):
         codes.add("bad-type")
@@ -272,7 +299,11 @@ def expect(content: Any, via: str, live: str, dead: frozenset[str]) -> Expect:
         return Expect(frozenset(codes))
     assert isinstance(stream, str) and isinstance(type_, str)
     payload = content.get("payload")
+    foreign = key != owner and (stream == live or stream in dead)
     if type_ == "offer":
+        claimed = (claims or {}).get(page_of(stream))
+        if key and claimed is not None and claimed != key:
+            return Expect(frozenset({"unknown-stream"}))
         if stream in dead:
             return Expect(frozenset({"closed"}))
         if stream == live:
@@ -280,6 +311,8 @@ def expect(content: Any, via: str, live: str, dead: frozenset[str]) -> Expect:
         if payload["kind"] != ("camera" if via == "cam" else "view"):
             return Expect(frozenset({"wrong-kind"}))
         return Expect(frozenset(), "creates-stream")
+    if foreign:  # another page speaking for the live page's stream (or a keyless one)
+        return Expect(frozenset({"unknown-stream"}))
     if stream == live:
         if via != "cam":
             return Expect(frozenset({"unknown-stream"}))
@@ -399,6 +432,22 @@ class Live:
         self._last: tuple[str, Any] = ("", None)
         self._frames_at = (time.monotonic(), self.cam.frame_count)
         self.first_frames = self.cam.frame_count
+        #: the oracle's view of page ids claimed so far (page id -> key): whatever earlier
+        #: tests in this process claimed, then what this test's offers claim
+        self.claims: dict[str, str] = dict(self.mgr._page_keys)
+        assert self.claims.get(page_of(self.sid)) == browser.key
+        #: candidate lines the live stream took (its page's trickle, then the barrage's)
+        self.live_candidates = browser.trickled.get(self.sid, 0)
+
+    def send(self, via: str, content: Any) -> None:
+        """Send ``content`` as the live stream's page would (its key added)."""
+        self.mgr.handle_message(self.widget(via), self.keyed(content))
+
+    def keyed(self, content: Any) -> Any:
+        """``content`` with the live page's key, unless it has a "key" of its own."""
+        if isinstance(content, dict) and "key" not in content:
+            return {**content, "key": self.browser.key}
+        return content
 
     def _tombstone(self) -> str:
         """A stream id the kernel saw and closed: offered (the live offer, replayed:
@@ -432,6 +481,7 @@ class Live:
         before this, and every task it spawned needs at most a few loop turns."""
 
         async def turns() -> None:
+            await self.mgr.flushed()
             for _ in range(6):
                 await asyncio.sleep(0)
 
@@ -454,8 +504,17 @@ class Live:
         return self.cam if via == "cam" else self.other
 
     def judge(self, via: str, content: Any) -> None:
-        """Send one message the way the comm handler does and check everything."""
-        want = expect(content, via, self.sid, self.dead)
+        """Send one message the way the comm handler does and check everything. A dict
+        without a "key" goes as the live stream's page (its key added first)."""
+        content = self.keyed(content)
+        want = expect(content, via, self.sid, self.dead, self.browser.key, self.claims)
+        if (
+            want.effect == "silent"
+            and via == "cam"
+            and _is_candidate_line(content, self.sid)
+            and self.live_candidates >= MAX_REMOTE_CANDIDATES
+        ):
+            want = Expect(frozenset({"limit"}))  # the stream has its share of candidates
         assume(want.effect in HARMLESS)
         assume(not _isdigit_gap(content))  # pinned: test_candidate_numbers_are_ascii_digits
         # Whether JSON can encode a value nested ~2000 deep depends on how deep the stack
@@ -473,6 +532,9 @@ class Live:
         self.mgr.handle_message(self.widget(via), content)  # nothing may escape
         self.settle()
         self.sent += 1
+        self._claim(content)
+        if not want.codes and via == "cam" and _is_candidate_line(content, self.sid):
+            self.live_candidates += 1
         self._count(via, content, want)
         new = self.browser.received[before:]
         assert not self.loop_errors, f"a media-loop task died on {what()}: {self.loop_errors}"
@@ -512,6 +574,21 @@ class Live:
                 f"the stream-less widget did not take the browser's error: {what()}"
             )
         self._frames_grow()
+
+    def _claim(self, content: Any) -> None:
+        """A well-formed offer with a key claims its page id if nobody has (the rule)."""
+        if (
+            isinstance(content, dict)
+            and content.get("type") == "offer"
+            and content.get("key")
+            and not payload_malformed("offer", content.get("payload"))
+            and isinstance(content.get("stream"), str)
+            and ID_RE.fullmatch(content["stream"])
+            and KEY_RE.fullmatch(str(content["key"]))
+            and content.get("v") == 1
+            and (wire_size(content) or MAX_MESSAGE_BYTES + 1) <= MAX_MESSAGE_BYTES
+        ):
+            self.claims.setdefault(page_of(content["stream"]), content["key"])
 
     def _count(self, via: str, content: Any, want: Expect) -> None:
         self.outcomes["refused" if want.codes else want.effect] += 1
@@ -573,6 +650,20 @@ json_values = st.recursive(
     lambda kids: st.lists(kids, max_size=4) | st.dictionaries(texts, kids, max_size=4),
     max_leaves=12,
 )
+
+
+def _is_candidate_line(content: Any, sid: str) -> bool:
+    """A candidate message with a non-empty line for ``sid`` (counted against the cap)."""
+    if not isinstance(content, dict) or content.get("type") != "candidate":
+        return False
+    payload = content.get("payload")
+    return (
+        content.get("stream") == sid
+        and isinstance(payload, dict)
+        and bool(payload.get("candidate"))
+    )
+
+
 #: a value of the wrong type (or shape, or length) for whatever field it replaces
 wrong = st.one_of(
     st.sampled_from(
@@ -613,6 +704,15 @@ bad_ids = st.one_of(
     st.floats(allow_nan=False),
     st.lists(st.integers(), max_size=2),
     st.dictionaries(texts, scalars, max_size=2),
+)
+KEY_ALPHABET = string.ascii_letters + string.digits
+#: a second page's key (a valid one: only the live page's key reaches the live stream)
+OTHER_KEY = "0123456789abcdef" * 2
+bad_keys = st.one_of(
+    st.sampled_from([None, 0, 1, True, [], {}, "short", "a" * 15, "a" * 65, "a-b" * 8]),
+    st.text(KEY_ALPHABET, max_size=15).filter(bool),
+    st.text(KEY_ALPHABET, min_size=65, max_size=80),
+    st.text(min_size=16, max_size=40).filter(lambda s: any(c not in KEY_ALPHABET for c in s)),
 )
 bad_versions = st.one_of(
     st.sampled_from(
@@ -695,6 +795,7 @@ def audio_section(video: list[str], mid: str, codec: bool = True) -> list[str]:
 #: what the offer checks of docs/protocol.md look at, and the values to try there
 MIDS = ["0", "1", "2", "", " 0", "0 ", "x", "a" * 70]
 STRUCTURAL = ["drop", "dup", "mid", "no-mid", "bundle", "codecs", "ice", "kind", "audio"]
+STRUCTURAL += ["fingerprint", "many"]
 
 
 def sdps(world: World) -> st.SearchStrategy[str]:
@@ -755,6 +856,14 @@ def sdps(world: World) -> st.SearchStrategy[str]:
         elif how == "kind":
             kind = draw(st.sampled_from(["audio", "video", "application", "text", "x"]))
             section[0] = f"m={kind} {section[0].split(' ', 1)[1]}"
+        elif how == "fingerprint":  # DTLS-SRTP's fingerprint gone from one or every place
+            where = draw(st.sampled_from(["this", "all"]))
+            for sec in [session, *sections]:
+                if where == "all" or sec is section:
+                    sec[:] = [ln for ln in sec if not ln.startswith("a=fingerprint:")]
+        elif how == "many":  # more audio sections than an offer may have
+            for n in range(draw(st.integers(2, 12))):
+                sections.append(audio_section(sections[0], f"x{n}"))
         else:  # an extra audio section, with or without a codec
             sections.insert(
                 draw(st.integers(0, len(sections))),
@@ -1000,6 +1109,17 @@ def family_messages(family: str, world: World) -> st.SearchStrategy[tuple[str, A
             valid[t],
         )
     )
+    if family == "other-page":
+        # a second page (or a keyless sender) replaying the first page's stream ids and
+        # dead ids with valid messages of every type, and using ids of its own
+        keys = st.one_of(
+            st.just(OTHER_KEY), st.just(""), st.text(KEY_ALPHABET, min_size=16, max_size=64)
+        )
+        return st.builds(
+            lambda m, k: (m[0], {**m[1], "key": k}),
+            messages,
+            keys,
+        )
     # envelope families: a valid message of any type, then one envelope field wrong
     return envelope_near_miss(family, messages)
 
@@ -1017,9 +1137,13 @@ def envelope_near_miss(
         return via, msg
     assert family == "envelope", family
     how = draw(
-        st.sampled_from(["v", "v", "type", "type", "missing", "extra", "big", "edge", "deep"])
+        st.sampled_from(
+            ["v", "v", "type", "type", "missing", "extra", "big", "edge", "deep", "key"]
+        )
     )
-    if how == "v":
+    if how == "key":  # a page key of the wrong shape
+        msg["key"] = draw(bad_keys)
+    elif how == "v":
         msg["v"] = draw(bad_versions | st.just(1.0))
     elif how == "type":
         msg["type"] = draw(bad_types)
@@ -1062,6 +1186,23 @@ def _candidate(text: str) -> dict[str, Any]:
 #: newline passed the id check ("$" matched before it); ping.t was not checked.
 FAMILIES: dict[str, tuple[int, Any, Callable[[Live], list[tuple[str, Any]]]]] = {
     "envelope": (2000, None, lambda lv: []),
+    "other-page": (
+        900,
+        None,
+        lambda lv: [
+            # were bugs: page B's error turned page A's camera to "error", B's bye closed it
+            ("cam", {**_msg("error", lv.sid, {"name": "NotReadableError"}), "key": OTHER_KEY}),
+            ("cam", {**_msg("bye", lv.sid, {"reason": "pagehide"}), "key": OTHER_KEY}),
+            ("cam", {**_msg("bye", lv.sid, {"reason": "pagehide"}), "key": ""}),
+            (
+                "cam",
+                {
+                    **_msg("offer", f"{page_of(lv.sid)}-99", {"sdp": lv.sdp, "kind": "camera"}),
+                    "key": OTHER_KEY,
+                },
+            ),
+        ],
+    ),
     "garbage": (1500, None, lambda lv: []),
     "state": (900, None, lambda lv: []),
     "error": (900, None, lambda lv: []),
@@ -1164,6 +1305,8 @@ def test_fuzz_router(family: str, live: Live) -> None:
         assert live.outcomes["candidate-line@live"] >= examples // 60, live.outcomes
     if family in ("error", "envelope"):
         assert live.outcomes["other-error"] > 0, live.outcomes
+    if family == "other-page":
+        assert live.outcomes["refused:unknown-stream"] >= examples // 10, live.outcomes
     live.assert_healthy()
 
 
@@ -1185,9 +1328,7 @@ def test_error_for_a_never_seen_or_dead_stream_leaves_the_live_widget_alone(live
     `error` for one of its closed streams too; neither gets a reply."""
     before = len(live.browser.received)
     for sid in ("p-never-1", *sorted(live.dead)):
-        live.mgr.handle_message(
-            live.cam, _msg("error", sid, {"name": "NotReadableError", "message": "busy"})
-        )
+        live.send("cam", _msg("error", sid, {"name": "NotReadableError", "message": "busy"}))
     live.settle()
     got = live.browser.received[before:]
     assert not [m for m in got if m["stream"] != live.sid or m["type"] != "ping"], got
@@ -1204,14 +1345,12 @@ def test_error_for_an_unknown_stream_reaches_a_widget_without_a_live_stream(live
     before = len(live.browser.received)
     dead = sorted(live.dead)[0]
     for sid in ("p-never-2", dead):
-        live.mgr.handle_message(live.other, _msg("devices", sid, [{"deviceId": "d"}]))
-        live.mgr.handle_message(live.other, _msg("bye", sid, {"reason": "error"}))
-        live.mgr.handle_message(live.other, _msg("state", sid, {"ice": "new"}))
+        live.send("other", _msg("devices", sid, [{"deviceId": "d"}]))
+        live.send("other", _msg("bye", sid, {"reason": "error"}))
+        live.send("other", _msg("state", sid, {"ice": "new"}))
     live.settle()
     assert live.other.state == "new"
-    live.mgr.handle_message(
-        live.other, _msg("error", "p-never-2", {"name": "NotAllowedError", "message": "no"})
-    )
+    live.send("other", _msg("error", "p-never-2", {"name": "NotAllowedError", "message": "no"}))
     live.settle()
     wait_for(lambda: live.other.state == "error", 2, what="the view takes the error")
     assert "NotAllowedError" in live.other.error
@@ -1231,7 +1370,7 @@ def test_size_limit_counts_wire_bytes(live: Live) -> None:
         size = wire_size(msg)
         assert size is not None and (size > MAX_MESSAGE_BYTES) == refused
         before = len(live.browser.received)
-        live.mgr.handle_message(live.cam, msg)
+        live.send("cam", msg)
         live.settle()
         codes = [
             m["payload"]["code"] for m in _replies(live, before, live.sid) if m["type"] == "error"
@@ -1248,7 +1387,7 @@ def test_candidate_numbers_are_ascii_digits(live: Live) -> None:
     ]
     for line in lines:
         before = len(live.browser.received)
-        live.mgr.handle_message(live.cam, _msg("candidate", live.sid, _candidate(line)))
+        live.send("cam", _msg("candidate", live.sid, _candidate(line)))
         live.settle()
         codes = [
             m["payload"]["code"] for m in _replies(live, before, live.sid) if m["type"] == "error"
@@ -1263,13 +1402,13 @@ def test_candidate_port_out_of_range_leaves_ice_alone(
     lines = live.sdp.split("\r\n")
     sdp = "\r\n".join(line for line in lines if line != "a=end-of-candidates")
     sid = "port-check-1"
-    live.mgr.handle_message(live.cam, _msg("offer", sid, {"sdp": sdp, "kind": "camera"}))
+    live.send("cam", _msg("offer", sid, {"sdp": sdp, "kind": "camera"}))
     wait_for(lambda: live.browser.of_type("answer", sid), 5, what="answer")
     before = len(live.browser.received)
     live.loop_errors.clear()
     live.log_errors.records.clear()
     line = "candidate:1 1 udp 2130706431 127.0.0.1 70000 typ host"
-    live.mgr.handle_message(live.cam, _msg("candidate", sid, _candidate(line)))
+    live.send("cam", _msg("candidate", sid, _candidate(line)))
     wait_for(lambda: _replies(live, before, sid), 5, what="the reply to the candidate")
     # had it reached aioice, a check on the new pair would start within a few 20 ms ticks
     assert_holds(lambda: not live.loop_errors, 1.5, what="no transport error")
@@ -1279,7 +1418,7 @@ def test_candidate_port_out_of_range_leaves_ice_alone(
     codes = [m["payload"]["code"] for m in _replies(live, before, sid) if m["type"] == "error"]
     live.loop_errors.clear()  # they hold the closed transports (and so the peer)
     live.log_errors.records.clear()
-    live.mgr.handle_message(live.cam, _msg("bye", sid, {"reason": "view-removed"}))
+    live.send("cam", _msg("bye", sid, {"reason": "view-removed"}))
     wait_for(lambda: [s["id"] for s in live.mgr.streams()] == [live.sid], 5, what="gone")
     caplog.clear()
     assert not errors and not logged, (errors, logged)
@@ -1303,7 +1442,7 @@ def test_offer_checks_come_before_routing(live: Live) -> None:
     ]
     for sid, payload, codes, bye in cases:
         before = len(live.browser.received)
-        live.mgr.handle_message(live.cam, _msg("offer", sid, payload))
+        live.send("cam", _msg("offer", sid, payload))
         live.settle()
         got = _replies(live, before, sid)
         assert [m["payload"]["code"] for m in got if m["type"] == "error"] == codes, (sid, got)
@@ -1341,7 +1480,7 @@ def test_fuzz_offers_that_make_streams(live: Live, caplog: pytest.LogCaptureFixt
         content = _msg("offer", sid, {"sdp": sdp, "kind": "camera", **extra})
         live.begin("cam", content)
         before = len(live.browser.received)
-        live.mgr.handle_message(live.cam, content)
+        live.send("cam", content)
 
         def of(sid: str) -> list[dict[str, Any]]:
             return _replies(live, before, sid)
@@ -1353,7 +1492,7 @@ def test_fuzz_offers_that_make_streams(live: Live, caplog: pytest.LogCaptureFixt
             assert got == [("error", "bad-message")], f"{problem}: {got}"
             assert sid not in {s["id"] for s in live.mgr.streams()}
             # nothing was made, nothing tombstoned: the id is still unknown
-            live.mgr.handle_message(live.cam, _msg("ping", sid, {"t": 1}))
+            live.send("cam", _msg("ping", sid, {"t": 1}))
             live.settle()
             got = [(m["type"], m["payload"].get("code")) for m in of(sid)]
             assert got[1:] == [("error", "unknown-stream")], f"{problem}: {got}"
@@ -1363,7 +1502,7 @@ def test_fuzz_offers_that_make_streams(live: Live, caplog: pytest.LogCaptureFixt
                 10,
                 what=f"{sid} settles",
             )
-            live.mgr.handle_message(live.cam, _msg("bye", sid, {"reason": "view-removed"}))
+            live.send("cam", _msg("bye", sid, {"reason": "view-removed"}))
             wait_for(
                 lambda: sid not in {s["id"] for s in live.mgr.streams()}, 5, what=f"{sid} gone"
             )
@@ -1417,3 +1556,127 @@ def test_fuzz_offers_that_make_streams(live: Live, caplog: pytest.LogCaptureFixt
         # "negotiation failed: %s" log records keep their exception, whose traceback
         # keeps the failed peer: pytest's log capture would hold it through the leak check
         caplog.clear()
+
+
+# --- trait writes from the page -------------------------------------------------------------
+
+
+def _page_update(widget: Any, state: dict[str, Any]) -> None:
+    """A front end's `update` message, as ipywidgets hands it to the widget (comm handler)."""
+    widget._handle_msg({"content": {"data": {"method": "update", "state": state}}, "buffers": []})
+
+
+@pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
+def test_fuzz_trait_writes(live: Live) -> None:
+    """docs/protocol.md "Trust": the page cannot write a trait. Updates of every synced
+    trait of the live Camera and of the stream-less view, with any values, and of names
+    that are no trait at all: nothing changes in the kernel, nothing escapes, the live
+    stream keeps delivering."""
+    names = sorted(set(live.cam.keys) | set(live.other.keys))
+    before = {via: dict(live.widget(via).get_state()) for via in ("cam", "other")}
+    sent = 0
+
+    @settings(
+        max_examples=int(300 * SCALE),
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    @given(
+        via=st.sampled_from(["cam", "other"]),
+        state=st.dictionaries(st.sampled_from(names) | texts, wrong | json_values, max_size=5),
+    )
+    def barrage(via: str, state: dict[str, Any]) -> None:
+        nonlocal sent
+        live.begin(via, state)
+        _page_update(live.widget(via), state)
+        sent += 1
+        after = live.widget(via).get_state()
+        changed = {
+            k
+            for k in after
+            if k not in ("state", "error", "devices") and after[k] != before[via].get(k)
+        }
+        assert not changed, f"the page changed {changed} with {_short(state)}"
+        assert live.cam.state == "live" and not live.cam.error
+        assert not live.loop_errors and not live.log_errors.records
+        live._frames_grow()
+
+    barrage()
+    print(f"\ntrait writes: {sent} updates")
+    assert sent >= int(300 * SCALE)
+    assert live.other.state == "new" and live.other.error == ""
+    live.assert_healthy()
+
+
+# --- data-channel messages from the page ------------------------------------------------------
+
+channel_texts = st.one_of(
+    st.builds(lambda d: "[" * d + "]" * d, st.integers(1, 5000)),  # nested: RecursionError
+    st.builds(lambda d: '{"a":' * d + "0" + "}" * d, st.integers(1, 3000)),
+    st.builds(lambda n: "9" * n, st.integers(1, 6000)),  # over Python's int digit limit
+    # up to the kernel's a=max-message-size (the page's own stack refuses more; the
+    # kernel's drop of larger ones is tested in test_channel_faults.py)
+    st.builds(lambda n: "x" * n, st.sampled_from([65_536, 200_000, 262_144])),
+    texts,
+    json_values.map(lambda v: json.dumps(v, ensure_ascii=False)),
+    st.sampled_from(["", "NaN", "[1, 2", "{}", "null", "1e999"]),
+)
+#: a page's text is UTF-8 on the wire: a lone surrogate goes as U+FFFD (as a browser does)
+channel_messages = channel_texts.map(
+    lambda t: t.encode("utf-8", "replace").decode("utf-8")
+) | st.binary(max_size=2048)
+
+
+@pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
+def test_fuzz_channel_messages(live: Live) -> None:
+    """docs/protocol.md "Bounds": whatever the page sends on a data channel (nested JSON,
+    huge numbers and texts, binary, on the user's channel, on labels nobody asked for, on
+    a second control channel) stays inside that message: the stream keeps delivering,
+    nothing is logged at ERROR, every channel bound holds."""
+    from ._page_channels import channel_bounds, open_page_channels, page_send
+
+    chat = live.cam.channel("chat")
+    wait_for(lambda: chat.open, 10, what="the user's channel open")
+    labels = ["chat", "nbrtc", "x", "junk-1", "y" * 256]
+    dcs = dict(zip(labels, open_page_channels(live.browser, live.sid, labels), strict=True))
+    sent = 0
+
+    @settings(
+        max_examples=int(200 * SCALE),
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.large_base_example],
+    )
+    @given(
+        label=st.sampled_from(labels),
+        batch=st.lists(channel_messages, min_size=1, max_size=8),
+    )
+    def barrage(label: str, batch: list[str | bytes]) -> None:
+        nonlocal sent
+        live.begin("channel", (label, len(batch)))
+        sent += page_send(live.browser, dcs[label], batch)
+        assert live.cam.state == "live" and not live.cam.error
+        assert not live.loop_errors, live.loop_errors
+        assert not live.log_errors.records, [r.getMessage() for r in live.log_errors.records]
+        assert channel_bounds(live.cam) == ""
+        live._frames_grow()
+
+    barrage()
+    # the user's channel still works both ways after the barrage
+    page_send(live.browser, dcs["chat"], ['{"after": 1}'])
+    wait_for(lambda: _drain_until(chat, {"after": 1}), 10, what="a message after the barrage")
+    print(f"\nchannel messages: {sent} sent, chat dropped {chat.dropped}")
+    assert sent > 0
+    live.assert_healthy()
+
+
+def _drain_until(channel: Any, wanted: Any) -> bool:
+    """Read ``channel`` until ``wanted`` comes (True) or it is empty (False)."""
+    while True:
+        try:
+            item = channel.recv(timeout=0.05)
+        except nbrtc.StreamTimeoutError:
+            return False
+        if item == wanted:
+            return True

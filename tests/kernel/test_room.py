@@ -98,10 +98,7 @@ def join(room: Room, sid: str) -> None:
 def settle(room: Room) -> None:
     """Wait until the media loop handled every message handed to it before this call."""
 
-    async def nothing() -> None:
-        return None
-
-    room._manager.media.run(nothing(), 5)
+    room._manager.media.run(room._manager.flushed(), 5)
 
 
 @pytest.fixture
