@@ -42,6 +42,7 @@ import json
 import logging
 import math
 import os
+import random
 import re
 import string
 import time
@@ -1680,3 +1681,88 @@ def _drain_until(channel: Any, wanted: Any) -> bool:
             return False
         if item == wanted:
             return True
+
+
+# --- candidate floods from another page -----------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
+def test_fuzz_candidate_floods(live: Live, widgets: list[Any]) -> None:
+    """docs/protocol.md "Bounds": a second page trickles bursts of candidates (valid
+    lines with any address and port, ends of candidates in between) on its own live
+    stream. It takes MAX_REMOTE_CANDIDATES lines and every other one gets exactly one
+    `limit`; the media loop never runs a timer 100 ms late (beyond the machine's own
+    noise); the first page's stream keeps delivering throughout."""
+    from ._browser import LoopProbe
+
+    attacker = FakeBrowser()
+    try:
+        cam = nbrtc.Camera()
+        widgets.append(cam)
+        attacker.attach(cam)
+        sid = attacker.start(cam)
+        cam.wait("live", timeout=10)
+        taken = attacker.trickled.get(sid, 0)
+        with LoopProbe() as idle:
+            time.sleep(0.5)
+        addresses = ["127.0.0.1", "::1", "192.0.2.7", "198.51.100.9", "x.local", "fe80::1"]
+
+        def burst_of(n: int, seed: int, ends: float) -> list[dict[str, Any] | None]:
+            """``n`` valid candidate lines (any address, port, priority), about ``ends``
+            of them ends-of-candidates; drawn from ``seed`` (a burst is too big to draw
+            element by element within hypothesis's data budget)."""
+            rng = random.Random(seed)
+            return [
+                None
+                if rng.random() < ends
+                else {
+                    "candidate": f"candidate:{rng.randrange(10**6)} 1 udp "
+                    f"{rng.randrange(2**31)} {rng.choice(addresses)} "
+                    f"{rng.randrange(1, 65536)} typ host",
+                    "sdpMid": "0",
+                    "sdpMLineIndex": 0,
+                }
+                for _ in range(n)
+            ]
+
+        bursts = st.builds(
+            burst_of, st.integers(20, 600), st.integers(0, 2**32), st.sampled_from([0, 0.02, 0.2])
+        )
+        worst = 0.0
+        total = 0
+
+        @settings(
+            max_examples=int(30 * SCALE),
+            deadline=None,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        )
+        @given(burst=bursts)
+        def barrage(burst: list[dict[str, Any] | None]) -> None:
+            nonlocal taken, worst, total
+            live.begin("flood", len(burst))
+            before = len(attacker.of_type("error", sid))
+            with LoopProbe() as probe:
+                for payload in burst:
+                    attacker.send(cam, "candidate", sid, payload)
+                attacker.barrier(cam)
+            worst = max(worst, probe.worst)
+            total += len(burst)
+            lines_sent = sum(1 for p in burst if p is not None)
+            accepted = min(lines_sent, max(0, MAX_REMOTE_CANDIDATES - taken))
+            taken += accepted
+            codes = [m["payload"]["code"] for m in attacker.of_type("error", sid)[before:]]
+            assert codes == ["limit"] * (lines_sent - accepted), codes[:5]
+            assert probe.worst < 0.1 + idle.worst, f"media loop {probe.worst * 1000:.0f} ms late"
+            assert live.cam.state == "live" and cam.state == "live"
+            assert not live.loop_errors and not live.log_errors.records
+            live._frames_grow()
+
+        barrage()
+        print(f"\ncandidate floods: {total} messages, worst loop lateness {worst * 1000:.1f} ms")
+        assert taken == MAX_REMOTE_CANDIDATES
+        assert total >= 1000 * min(SCALE, 1)
+        cam.close()
+        live.assert_healthy()
+    finally:
+        attacker.close()
