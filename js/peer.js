@@ -41,6 +41,9 @@ export function statsInterval(seconds) {
  * @param {unknown} rtcConfig
  * @returns {RTCConfiguration}
  */
+/** ice-error reports a pc sends at most (a server failing every gathering retry). */
+export const MAX_ICE_ERRORS = 8;
+
 export function peerConfig(rtcConfig) {
   const base = rtcConfig && typeof rtcConfig === "object" ? { ...rtcConfig } : {};
   delete base.credentials; // ice.js's marker, not an RTCConfiguration member
@@ -583,6 +586,18 @@ export class BrowserPeer {
         candidate: c.candidate,
         sdpMid: c.sdpMid ?? null,
         sdpMLineIndex: c.sdpMLineIndex ?? null,
+      });
+    });
+    // A STUN/TURN server that failed this pc (a TURN 401, an unreachable server): the
+    // kernel names it when it explains why ICE failed (docs/protocol.md "ice-error").
+    let iceErrors = 0;
+    on("icecandidateerror", (ev) => {
+      if (iceErrors >= MAX_ICE_ERRORS) return;
+      iceErrors += 1;
+      this._sendAfterOffer("ice-error", {
+        url: String(ev.url ?? "").slice(0, 1024),
+        code: Number.isInteger(ev.errorCode) ? ev.errorCode : 0,
+        text: String(ev.errorText ?? "").slice(0, 256),
       });
     });
     on("connectionstatechange", () => {

@@ -25,6 +25,7 @@ export const BROWSER_TYPES = Object.freeze([
   "join", // a room member joins its room (docs/protocol.md "Rooms")
   "signal", // room: offer/answer/candidate/bye for another member, relayed by the kernel
   "ice-servers", // asks for the full ICE servers (TURN logins) before a pc exists (ice.js)
+  "ice-error", // a STUN/TURN server failed the pc (its icecandidateerror event)
 ]);
 /** Types the kernel may send to the browser. */
 export const KERNEL_TYPES = Object.freeze([

@@ -2,7 +2,10 @@
 # Set up everything nbrtc needs to run its demo and its tests, from a fresh Debian 12
 # machine (root, python3 3.10+, package registries only) or an existing checkout.
 #
-#   * Debian chromium (apt) if /usr/bin/chromium is missing; nodejs+npm (apt) if `node` is.
+#   * Debian chromium (apt) if /usr/bin/chromium is missing; nodejs+npm (apt) if `node` is;
+#     iproute2, nftables and coturn (apt) if `ip`, `nft` or `turnserver` is (for tests/net).
+#     coturn's package ships a service; installing it here leaves no turnserver running
+#     that was not running before (tests/net starts its own in a network namespace).
 #   * .venv with `pip install -e ".[test]"` (builds js/ through hatch-jupyter-builder).
 #   * node_modules from package-lock.json (`npm ci`), or `npm install` without a lock.
 #   * the JS bundle src/nbrtc/static/widget.js rebuilt when js/ is newer.
@@ -32,6 +35,10 @@ newer_than() {
 apt_packages=()
 [ -x /usr/bin/chromium ] || apt_packages+=(chromium)
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs npm)
+# tests/net: network namespaces (ip), firewall scenarios (nft), a TURN server (coturn)
+command -v ip >/dev/null 2>&1 || apt_packages+=(iproute2)
+command -v nft >/dev/null 2>&1 || apt_packages+=(nftables)
+command -v turnserver >/dev/null 2>&1 || apt_packages+=(coturn)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     say "need ${apt_packages[*]} from apt but not root: run as root or install them" >&2
@@ -40,9 +47,21 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
   say "apt-get install ${apt_packages[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
+  turn_before=$(pgrep -x turnserver 2>/dev/null || true)
   apt-get install -y -q --no-install-recommends "${apt_packages[@]}"
+  # Debian's coturn may start its system service on install: stop only a turnserver that
+  # the install started (none was running before it), through the service manager.
+  turn_after=$(pgrep -x turnserver 2>/dev/null || true)
+  if [ -z "$turn_before" ] && [ -n "$turn_after" ]; then
+    say "the coturn package started its service (pid $turn_after): stopping it"
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+      systemctl stop coturn || true
+    else
+      service coturn stop || true
+    fi
+  fi
 else
-  say "chromium and node present ($(/usr/bin/chromium --version 2>/dev/null | head -n1 || echo chromium); node $(node --version))"
+  say "chromium, node, ip, nft and turnserver present ($(/usr/bin/chromium --version 2>/dev/null | head -n1 || echo chromium); node $(node --version))"
 fi
 
 # --- Python virtual environment ----------------------------------------------------------

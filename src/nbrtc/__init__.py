@@ -11,6 +11,7 @@ from . import sources
 from ._config import Config, config
 from ._manager import PeerManager, manager
 from ._recorder import Recorder
+from ._turn import TurnRestServer, turn
 from ._version import __version__
 from .camera import Camera, ScreenShare
 from .channel import Channel
@@ -46,9 +47,11 @@ __all__ = [
     "StreamClosedError",
     "StreamError",
     "StreamTimeoutError",
+    "TurnRestServer",
     "VideoView",
     "__version__",
     "config",
     "manager",
     "sources",
+    "turn",
 ]

@@ -2,17 +2,41 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import warnings
 from typing import Any
 
 from . import _redact
+from ._turn import TurnRestServer, turn
+
+log = logging.getLogger("nbrtc")
+
+#: an entry of ``ice_servers``: a browser-style dict, or ``nbrtc.turn(...)``
+IceServerSpec = dict[str, Any] | TurnRestServer
+#: ICE transport policies (the browser's RTCIceTransportPolicy, aiortc's too)
+ICE_TRANSPORT_POLICIES = ("all", "relay")
+#: the environment variable a hub administrator sets for every kernel (JSON)
+ENV_ICE_SERVERS = "NBRTC_ICE_SERVERS"
+#: the file searched in Jupyter's config path (``jupyter --paths``), first found wins
+CONFIG_FILE = "nbrtc.json"
 
 
 class Config:
     """Settings read when a stream starts.
 
     - ``ice_servers``: browser-style list, e.g.
-      ``[{"urls": "turn:turn.example.org:3478", "username": "u", "credential": "p"}]``.
-      Empty by default: no STUN server is contacted unless you configure one.
+      ``[{"urls": "turn:turn.example.org:3478", "username": "u", "credential": "p"}]``,
+      whose entries may also be ``nbrtc.turn(url, secret=...)`` (credentials minted per
+      stream). Empty by default: no STUN server is contacted unless you configure one.
+      The default comes from ``$NBRTC_ICE_SERVERS`` (JSON) or, without it, from the first
+      ``nbrtc.json`` in Jupyter's config path (``{"ice_servers": [...],
+      "ice_transport_policy": "relay"}``; a server ``{"urls": ..., "secret": ...,
+      "ttl": ...}`` there is an ``nbrtc.turn``), so an administrator sets TURN once for
+      every user's kernel.
+    - ``ice_transport_policy``: ``"all"`` (default) or ``"relay"``: only TURN relay
+      candidates, on both the page and the kernel (needs a TURN server).
     - ``max_streams``: cap on concurrent streams in this kernel (default 64).
     - ``max_streams_per_page``: cap on the concurrent streams of one page (browser tab),
       so one runaway page cannot lock the others out (default 32).
@@ -24,20 +48,77 @@ class Config:
     """
 
     def __init__(self) -> None:
-        self._ice_servers: list[dict[str, Any]] = []
+        self._ice_servers: list[IceServerSpec] = []
+        self._ice_transport_policy = "all"
+        self.source = "default"  # where ice_servers came from: default, env, a file path
         self._max_streams = 64
         self._max_streams_per_page = 32
         self.ice_loopback = True
         self._stats_interval = 1.0
 
     @property
-    def ice_servers(self) -> list[dict[str, Any]]:
+    def ice_servers(self) -> list[IceServerSpec]:
         """Copies of the servers; their repr shows ``'credential': '<hidden>'``."""
-        return [IceServer(s) for s in self._ice_servers]
+        return [s if isinstance(s, TurnRestServer) else IceServer(s) for s in self._ice_servers]
 
     @ice_servers.setter
-    def ice_servers(self, value: list[dict[str, Any]]) -> None:
+    def ice_servers(self, value: list[IceServerSpec]) -> None:
         self._ice_servers = check_ice_servers(value, "nbrtc.config.ice_servers")
+        self.source = "set in Python"
+
+    @property
+    def ice_transport_policy(self) -> str:
+        return self._ice_transport_policy
+
+    @ice_transport_policy.setter
+    def ice_transport_policy(self, value: str) -> None:
+        self._ice_transport_policy = check_policy(value, "nbrtc.config.ice_transport_policy")
+
+    def load_defaults(self, environ: Any = None, paths: list[str] | None = None) -> None:
+        """Read ``$NBRTC_ICE_SERVERS`` or else the first ``nbrtc.json`` in ``paths``
+        (default: Jupyter's config path). Called once when nbrtc is imported. A setting
+        that cannot be used is reported with a warning naming its source and ignored
+        (an import must not fail over it); the secret is never in the warning."""
+        environ = os.environ if environ is None else environ
+        text = environ.get(ENV_ICE_SERVERS)
+        if text:
+            try:
+                value = json.loads(text)
+                if isinstance(value, dict):  # the file's shape is accepted here too
+                    self._apply(value, f"${ENV_ICE_SERVERS}")
+                else:
+                    self._apply({"ice_servers": value}, f"${ENV_ICE_SERVERS}")
+            except (ValueError, TypeError) as exc:
+                _warn(f"${ENV_ICE_SERVERS} was ignored: {_words(exc)}")
+            return
+        for folder in _jupyter_config_path() if paths is None else paths:
+            path = os.path.join(folder, CONFIG_FILE)
+            if not os.path.isfile(path):
+                continue
+            try:
+                with open(path, encoding="utf-8") as fh:
+                    value = json.load(fh)
+                if not isinstance(value, dict):
+                    raise ValueError("it must hold a JSON object")
+                self._apply(value, path)
+            except (OSError, ValueError, TypeError) as exc:
+                _warn(f"{path} was ignored: {_words(exc)}")
+            return
+
+    def _apply(self, value: dict[str, Any], source: str) -> None:
+        unknown = sorted(set(value) - {"ice_servers", "ice_transport_policy"})
+        if unknown:
+            raise ValueError(
+                f"unknown key(s) {unknown}; the keys are ice_servers, ice_transport_policy"
+            )
+        servers = value.get("ice_servers", [])
+        if isinstance(servers, list):  # else check_ice_servers says what is wrong
+            servers = [_from_json(s, f"{source}: ice_servers[{i}]") for i, s in enumerate(servers)]
+        checked = check_ice_servers(servers, f"{source}: ice_servers")
+        policy = check_policy(
+            value.get("ice_transport_policy", "all"), f"{source}: ice_transport_policy"
+        )
+        self._ice_servers, self._ice_transport_policy, self.source = checked, policy, source
 
     @property
     def max_streams(self) -> int:
@@ -64,12 +145,72 @@ class Config:
         self._stats_interval = check_stats_interval(value, "nbrtc.config.stats_interval")
 
     def __repr__(self) -> str:
-        servers = [s.get("urls") for s in self._ice_servers]
+        servers = [
+            s.urls if isinstance(s, TurnRestServer) else s.get("urls") for s in self._ice_servers
+        ]
         return (
-            f"nbrtc.Config(ice_servers={servers!r}, max_streams={self._max_streams}, "
+            f"nbrtc.Config(ice_servers={servers!r}, "
+            f"ice_transport_policy={self._ice_transport_policy!r}, "
+            f"max_streams={self._max_streams}, "
             f"max_streams_per_page={self._max_streams_per_page}, "
             f"ice_loopback={self.ice_loopback}, stats_interval={self._stats_interval})"
         )
+
+
+def check_policy(value: Any, name: str) -> str:
+    """``"all"`` or ``"relay"``; ValueError naming ``name`` otherwise."""
+    if value not in ICE_TRANSPORT_POLICIES or not isinstance(value, str):
+        raise ValueError(f"{name} must be 'all' or 'relay', got {value!r}")
+    return value
+
+
+def _from_json(server: Any, name: str) -> Any:
+    """A server of the environment/file form: ``{"urls", "secret", "ttl"?}`` is an
+    ``nbrtc.turn``; anything else is checked as a browser-style dict."""
+    if isinstance(server, dict) and "secret" in server:
+        extra = sorted(set(server) - {"urls", "secret", "ttl", "name"})
+        if extra:
+            raise ValueError(
+                f"{name} has unknown key(s) {extra}; "
+                "a TURN REST server takes urls, secret, ttl, name"
+            )
+        return turn(
+            server.get("urls"), **{k: server[k] for k in ("secret", "ttl", "name") if k in server}
+        )
+    return server
+
+
+def _jupyter_config_path() -> list[str]:
+    try:
+        from jupyter_core.paths import jupyter_config_path
+
+        return list(jupyter_config_path())
+    except Exception:  # jupyter_core missing or broken: no file to read
+        return []
+
+
+def _words(exc: BaseException) -> str:
+    return _redact.redact(str(exc))
+
+
+def _warn(text: str) -> None:
+    log.warning("nbrtc: %s", text)
+    warnings.warn(text, stacklevel=3)
+
+
+def kernel_servers(servers: list[IceServerSpec], tag: str) -> list[dict[str, Any]]:
+    """The servers as browser-style dicts for one stream: ``nbrtc.turn`` entries get a
+    credential minted for ``tag`` (the stream id)."""
+    return [s.mint(tag) if isinstance(s, TurnRestServer) else dict(s) for s in servers]
+
+
+def has_turn(servers: list[IceServerSpec]) -> bool:
+    """Whether any server is a TURN server (``turn:`` or ``turns:``)."""
+    for s in servers:
+        urls = s.urls if isinstance(s, TurnRestServer) else s.get("urls")
+        if any(u.startswith("turn") for u in ([urls] if isinstance(urls, str) else urls)):
+            return True
+    return False
 
 
 def _positive_int(value: Any, name: str) -> int:
@@ -140,8 +281,11 @@ def check_ice_servers(value: Any, name: str) -> list[dict[str, Any]]:
         )
     if len(value) > MAX_ICE_SERVERS:
         raise ValueError(f"{name} has {len(value)} servers; at most {MAX_ICE_SERVERS} are allowed")
-    out = []
+    out: list[IceServerSpec] = []
     for i, server in enumerate(value):
+        if isinstance(server, TurnRestServer):
+            out.append(server)
+            continue
         if isinstance(server, str):
             server = {"urls": server}
         if not isinstance(server, dict) or "urls" not in server:
@@ -168,12 +312,12 @@ def check_ice_servers(value: Any, name: str) -> list[dict[str, Any]]:
             raise ValueError(f"{name}[{i}]: a TURN server needs 'username' and 'credential'")
         out.append(IceServer({k: server[k] for k in ICE_SERVER_KEYS if server.get(k) is not None}))
     for server in out:
-        if "credential" in server:
+        if isinstance(server, dict) and "credential" in server:
             _redact.add_secret(server["credential"])
     return out
 
 
-def public_rtc_config(servers: list[dict[str, Any]]) -> dict[str, Any]:
+def public_rtc_config(servers: list[IceServerSpec], policy: str = "all") -> dict[str, Any]:
     """The ``rtc_config`` trait for validated ``servers``: what may be synced to every
     page and saved with the notebook ("Save Widget State").
 
@@ -182,10 +326,14 @@ def public_rtc_config(servers: list[dict[str, Any]]) -> dict[str, Any]:
     docs/protocol.md) right before it creates its RTCPeerConnection; the login then lives
     only in that page's memory. A TURN login is the pair, so the username goes with it.
     """
-    config: dict[str, Any] = {"iceServers": [{"urls": s["urls"]} for s in servers]}
-    if any("username" in s or "credential" in s for s in servers):
+    urls = [{"urls": s.urls if isinstance(s, TurnRestServer) else s["urls"]} for s in servers]
+    config: dict[str, Any] = {"iceServers": urls}
+    if any(isinstance(s, TurnRestServer) or "username" in s or "credential" in s for s in servers):
         config["credentials"] = "ask"
+    if policy != "all":
+        config["iceTransportPolicy"] = policy
     return config
 
 
 config = Config()
+config.load_defaults()

@@ -1,4 +1,4 @@
-"""Loopback ICE candidates for aiortc.
+"""Loopback ICE candidates for aiortc, and TURN failures in words.
 
 aioice leaves 127.0.0.1 out when it gathers host candidates, so a kernel on a machine
 whose only usable interface is ``lo`` (containers, network namespaces, CI) offers no
@@ -6,15 +6,35 @@ candidate the browser on the same machine can reach. When ``config.ice_loopback`
 we add it. aioice looks ``get_host_addresses`` up as a module global at gathering time,
 so wrapping that one function is enough; the wrapper is installed once and consults the
 setting on every call.
+
+TURN failures: aioice gathers a relay candidate in a task whose exception it drops (a
+401 from the TURN server, a refused or unanswered connection, an untrusted certificate
+all end the same way: no relay candidate, no word). ``install_turn_reports`` wraps that
+task's function so its failure is put in words and handed to whoever gathers: the
+stream sets ``turn_report`` (a context variable, inherited by the tasks aiortc and aioice
+create while it gathers) before it sets its local description.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
+import ssl
+from collections.abc import Callable
+from typing import Any
+
 import aioice.ice
+import aioice.stun
 
 from ._config import config
 
 _installed = False
+_turn_installed = False
+#: who hears about a failed TURN allocation of the gathering in progress (media loop)
+turn_report: contextvars.ContextVar[Callable[[str], None] | None] = contextvars.ContextVar(
+    "nbrtc_turn_report", default=None
+)
 
 
 def install_loopback_candidates() -> None:
@@ -33,3 +53,59 @@ def install_loopback_candidates() -> None:
     get_host_addresses.__wrapped__ = original  # type: ignore[attr-defined]
     aioice.ice.get_host_addresses = get_host_addresses  # type: ignore[assignment]
     _installed = True
+
+
+def turn_words(exc: BaseException, server: tuple[str, int], transport: str, tls: bool) -> str:
+    """Why a TURN allocation failed, in words (no credential in them)."""
+    scheme = "turns" if tls else "turn"
+    where = f"{scheme}:{server[0]}:{server[1]} over {'TLS' if tls else transport.upper()}"
+    if isinstance(exc, aioice.stun.TransactionFailed):
+        code, reason = exc.response.attributes.get("ERROR-CODE", (0, ""))
+        if code in (401, 441):
+            return (
+                f"the TURN server {where} refused the credentials ({code} {reason}): check "
+                "the username and credential, or the secret given to nbrtc.turn"
+            )
+        if code == 486:
+            return f"the TURN server {where} has no allocation left for this user (486 {reason})"
+        return f"the TURN server {where} refused the allocation ({code} {reason})"
+    if isinstance(exc, (asyncio.CancelledError, aioice.stun.TransactionTimeout, TimeoutError)):
+        return f"no answer from the TURN server {where}: is it running, and reachable from here?"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            f"the TLS certificate of the TURN server {where} is not trusted "
+            f"({exc.verify_message}): give the kernel its CA with SSL_CERT_FILE"
+        )
+    if isinstance(exc, ConnectionRefusedError):
+        return f"the TURN server {where} refused the connection: nothing listens there"
+    return f"the TURN server {where} could not be used: {type(exc).__name__}: {exc}"
+
+
+def install_turn_reports() -> None:
+    """Idempotently wrap aioice's relay-candidate gathering to report its failures."""
+    global _turn_installed
+    if _turn_installed:
+        return
+    original = aioice.ice.relayed_candidate
+
+    async def relayed_candidate(**kwargs: Any) -> Any:
+        report = turn_report.get()
+        try:
+            return await original(**kwargs)
+        except BaseException as exc:
+            if report is not None:
+                # a report must never change what aioice does with the failure
+                with contextlib.suppress(Exception):
+                    report(
+                        turn_words(
+                            exc,
+                            kwargs.get("turn_server", ("?", 0)),
+                            kwargs.get("turn_transport", "udp"),
+                            bool(kwargs.get("turn_ssl")),
+                        )
+                    )
+            raise
+
+    relayed_candidate.__wrapped__ = original  # type: ignore[attr-defined]
+    aioice.ice.relayed_candidate = relayed_candidate  # type: ignore[assignment]
+    _turn_installed = True

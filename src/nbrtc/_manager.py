@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _redact
 from ._config import config
-from ._ice import install_loopback_candidates
+from ._ice import install_loopback_candidates, install_turn_reports
 from ._loop import MediaLoop
 from ._protocol import Message, ProtocolError, make_error, make_message, parse_browser_message
 from ._stream import KernelStream
@@ -50,6 +50,7 @@ class PeerManager:
 
     def __init__(self) -> None:
         install_loopback_candidates()
+        install_turn_reports()  # TURN failures in words (docs/protocol.md)
         _redact.install()  # no ICE password in aiortc's or the comm's DEBUG logs
         self.media = MediaLoop()
         self._lock = threading.RLock()
@@ -302,6 +303,8 @@ class PeerManager:
             stream.browser_state(msg.payload)
         elif msg.type == "stats":
             stream.browser_stats(msg.payload)
+        elif msg.type == "ice-error":
+            stream.browser_ice_error(msg.payload)
         elif msg.type == "reoffer":
             stream.reoffer_arrived(msg.payload["sdp"])
             stream._spawn(stream.reoffer(msg.payload["sdp"], msg.payload.get("reason", "")))

@@ -40,6 +40,7 @@ BROWSER_TYPES = frozenset(
         "join",  # a room member view joins its room (docs/protocol.md "Rooms")
         "signal",  # room: offer/answer/candidate/bye for another member, relayed
         "ice-servers",  # asks for the full ICE servers (TURN logins) before a pc exists
+        "ice-error",  # a STUN/TURN server failed the browser's pc (icecandidateerror)
     }
 )
 KERNEL_TYPES = frozenset(
@@ -227,6 +228,15 @@ def _check_payload(type_: str, payload: Any) -> str | None:
         return None
     if type_ == "ice-servers":
         return None if payload is None else "ice-servers payload must be null"
+    if type_ == "ice-error":
+        if not isinstance(payload, dict) or not _is_str(payload.get("url", ""), 1024):
+            return "ice-error payload must be {url: string, code: int, text: string}"
+        code = payload.get("code", 0)
+        if not isinstance(code, int) or isinstance(code, bool) or not 0 <= code <= 999:
+            return "ice-error.code must be an integer from 0 to 999"
+        if not _is_str(payload.get("text", ""), 256):
+            return "ice-error.text must be a string of at most 256 characters"
+        return None
     if type_ == "bye":
         if payload is not None and not (
             isinstance(payload, dict) and _is_str(payload.get("reason", ""), 64)

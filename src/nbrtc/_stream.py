@@ -13,11 +13,17 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCIceTransportPolicy,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
-from . import _ice_restart, _renegotiate
+from . import _ice, _ice_restart, _renegotiate
 from ._history import History
 from ._protocol import ProtocolError, _check_offer_sdp, make_message
 from .errors import CameraError, StreamError
@@ -87,6 +93,8 @@ MAX_SDP_ROUNDS = 20
 #: browser stats samples closer together than this are dropped (counted in
 #: ``stats_dropped``): the page samples once a second; a flood must not cost the media loop
 MIN_BROWSER_STATS_GAP = 0.2
+#: TURN failures kept per stream (both sides)
+MAX_TURN_ERRORS = 8
 
 _CAMERA_ERRORS = {
     "NotAllowedError",
@@ -98,13 +106,20 @@ _CAMERA_ERRORS = {
 }
 
 
-def rtc_configuration(ice_servers: list[dict[str, Any]]) -> RTCConfiguration:
-    """aiortc configuration from browser-style ``iceServers`` dicts."""
+def rtc_configuration(ice_servers: list[dict[str, Any]], policy: str = "all") -> RTCConfiguration:
+    """aiortc configuration from browser-style ``iceServers`` dicts and an ICE transport
+    policy ("all" or "relay"). Always an explicit list: given none, aiortc would fall back
+    to a public STUN server, and nbrtc contacts no server it was not given."""
     servers = [
         RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
         for s in ice_servers
     ]
-    return RTCConfiguration(iceServers=servers)
+    return RTCConfiguration(
+        iceServers=servers,
+        iceTransportPolicy=RTCIceTransportPolicy.RELAY
+        if policy == "relay"
+        else RTCIceTransportPolicy.ALL,
+    )
 
 
 class KernelStream:
@@ -149,6 +164,9 @@ class KernelStream:
         self._reoffers_expected = 0
         self._last_browser_stats = 0.0
         self.stats_dropped = 0
+        #: TURN failures of either side, in words (kernel: from aioice; browser: its
+        #: icecandidateerror events), newest last, at most MAX_TURN_ERRORS
+        self.turn_errors: list[str] = []
         # Candidates must reach aiortc in the order the browser sent them (end-of-
         # candidates last); each message is its own task, so a FIFO lock orders them.
         self._candidate_lock = asyncio.Lock()
@@ -228,12 +246,16 @@ class KernelStream:
             widget = self.widget
             if widget is None:
                 raise StreamError("the widget was garbage-collected")
-            pc = RTCPeerConnection(rtc_configuration(widget._ice_servers()))
+            pc = RTCPeerConnection(
+                rtc_configuration(widget._ice_servers(self.id), widget._ice_policy)
+            )
             self._pc = pc
             self._watch_pc_states(pc)
             pc.on("connectionstatechange", self._on_pc_state)
             pc.on("track", self._on_track)
             pc.on("datachannel", self._on_datachannel)
+            # a failed TURN allocation while the kernel gathers is reported to us
+            _ice.turn_report.set(self.turn_failed)
             async with self._candidate_lock:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
                 if self.closed:
@@ -253,6 +275,13 @@ class KernelStream:
                 return
             await pc.setLocalDescription(answer)  # gathers the kernel's candidates
             if self.closed:
+                return
+            if widget._ice_policy == "relay" and not _renegotiate.kernel_candidates(pc)["local"]:
+                # Its TURN server gave it no allocation: aiortc would never start ICE and
+                # say nothing (state "new" for good). (Under the "all" policy there is a
+                # host candidate; an offer whose end-of-candidates came with no candidate
+                # at all also leaves none, and fails by the ICE watchdog as before.)
+                await self.fail(StreamError(self._no_candidate_words(widget._ice_policy)))
                 return
             network = prefs.get("network")
             if network is not None and network.active():
@@ -400,6 +429,26 @@ class KernelStream:
             if self.browser.get(key) != value:
                 self.history.state("browser", what, value)
             self.browser[key] = value
+        widget = self.widget
+        if (
+            self.browser.get("gathering") == "complete"
+            and self._candidates_taken == 0
+            and widget is not None
+            and widget._ice_policy == "relay"
+            and not self.closed
+            and "live" not in self.timings
+        ):
+            # the page gathered and has nothing to offer: ICE cannot start (do not wait
+            # 15 s for the ICE watchdog to say something vaguer)
+            why = f": {'; '.join(self.turn_errors)}" if self.turn_errors else ""
+            self._spawn(
+                self.fail(
+                    StreamError(
+                        "The browser has no relay candidate (ice_transport_policy='relay'), "
+                        f"so ICE cannot start{why or ': its TURN server gave it no allocation'}."
+                    )
+                )
+            )
 
     def browser_stats(self, payload: dict[str, Any]) -> None:
         """The browser's getStats sample (media loop); a sample that comes sooner than
@@ -560,7 +609,60 @@ class KernelStream:
             pc.iceConnectionState,
             ICE_CONNECT_TIMEOUT,
         )
-        await self.fail(StreamError(ICE_FAILED_WORDS))
+        await self.fail(StreamError(self.ice_failed_words()))
+
+    # --- TURN -----------------------------------------------------------------------------
+    def turn_failed(self, words: str, side: str = "kernel") -> None:
+        """A TURN server failed one side's allocation (media loop): kept, logged once,
+        in the history; the words of a later ICE failure name it."""
+        text = f"{side}: {words}"
+        if text in self.turn_errors:
+            return
+        self.turn_errors.append(text)
+        del self.turn_errors[:-MAX_TURN_ERRORS]
+        log.warning("stream %s: %s", self.id, text)
+        self.history.note(f"TURN failed ({text})")
+
+    def browser_ice_error(self, payload: dict[str, Any]) -> None:
+        """The page's pc reported a STUN/TURN server failure (media loop). TURN ones are
+        kept like the kernel's; every one is a line in the history. Under the relay
+        policy a browser that can get no relay candidate cannot connect at all, which
+        ``browser_state`` notices when its gathering completes."""
+        if len(self.turn_errors) >= MAX_TURN_ERRORS:
+            return
+        url = str(payload.get("url", ""))
+        code = int(payload.get("code", 0))
+        text = str(payload.get("text", ""))
+        if not url.startswith("turn"):
+            self.history.note(f"browser: STUN server {url} failed ({code} {text})")
+            return
+        if code in (401, 441):
+            words = (
+                f"the TURN server {url} refused the browser's credentials ({code} {text}): "
+                "check the username and credential, or the secret given to nbrtc.turn"
+            )
+        elif code == 701:
+            words = f"the browser could not reach the TURN server {url} ({text or 'no answer'})"
+        else:
+            words = f"the TURN server {url} failed the browser ({code} {text})"
+        self.turn_failed(words, side="browser")
+
+    def ice_failed_words(self) -> str:
+        """Why ICE failed, in words: the TURN failures seen, if any, else the general
+        advice."""
+        if self.turn_errors:
+            return (
+                "ICE failed: the browser and the kernel found no network path to each "
+                f"other, and TURN did not help: {'; '.join(self.turn_errors)}."
+            )
+        return ICE_FAILED_WORDS
+
+    def _no_candidate_words(self, policy: str) -> str:
+        why = f": {'; '.join(self.turn_errors)}" if self.turn_errors else ""
+        return (
+            f"The kernel has no relay candidate (ice_transport_policy={policy!r}), so ICE "
+            f"cannot start{why or ': its TURN server gave it no allocation'}."
+        )
 
     # --- media ----------------------------------------------------------------------------
     def _on_pc_state(self) -> None:
@@ -573,7 +675,7 @@ class KernelStream:
             self._set_state("live", "connected")
         elif state == "failed":
             if pc.iceConnectionState == "failed":
-                words = ICE_FAILED_WORDS
+                words = self.ice_failed_words()
             else:
                 words = (
                     "The connection failed after ICE succeeded (DTLS handshake or transport "

@@ -20,7 +20,15 @@ import traitlets
 
 from . import _redact
 from ._bundle import esm
-from ._config import check_ice_servers, config, public_rtc_config
+from ._config import (
+    IceServerSpec,
+    check_ice_servers,
+    check_policy,
+    config,
+    has_turn,
+    kernel_servers,
+    public_rtc_config,
+)
 from ._kernel_owned import KernelOwnedTraits
 from ._manager import manager
 from ._protocol import make_message
@@ -66,12 +74,29 @@ class StreamWidget(KernelOwnedTraits, ConnectionMethods, anywidget.AnyWidget):
 
     _kind = "view"
 
-    def __init__(self, *, ice_servers: list[dict[str, Any]] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        ice_servers: list[IceServerSpec] | None = None,
+        ice_transport_policy: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         servers = (
             check_ice_servers(ice_servers, "ice_servers")
             if ice_servers is not None
             else config.ice_servers
         )
+        policy = (
+            check_policy(ice_transport_policy, "ice_transport_policy")
+            if ice_transport_policy is not None
+            else config.ice_transport_policy
+        )
+        if policy == "relay" and not has_turn(servers):
+            raise ValueError(
+                "ice_transport_policy='relay' needs a TURN server, and ice_servers has none "
+                f"({config.source if ice_servers is None else 'ice_servers='}): add one, e.g. "
+                "ice_servers=[nbrtc.turn('turn:turn.example.org:3478', secret=...)]"
+            )
         _redact.install()  # again: log handlers added since the last widget are covered
         self._closed = False
         self._closed_by_shutdown = False
@@ -83,11 +108,12 @@ class StreamWidget(KernelOwnedTraits, ConnectionMethods, anywidget.AnyWidget):
         self._widget_error: StreamError | None = None
         self._widget_error_at = 0.0
         self._servers = servers
+        self._ice_policy = policy
         self._channels: dict[str, Channel] = {}
         self._init_teaching()
         super().__init__(
             kind=self._kind,
-            rtc_config=public_rtc_config(servers),
+            rtc_config=public_rtc_config(servers, policy),
             stats_interval=config.stats_interval,
             **kwargs,
         )
@@ -125,9 +151,10 @@ class StreamWidget(KernelOwnedTraits, ConnectionMethods, anywidget.AnyWidget):
         except Exception:
             log.debug("nbrtc: could not send %s", msg.get("type"), exc_info=True)
 
-    def _ice_servers(self) -> list[dict[str, Any]]:
-        """The full ICE servers, credentials included (the kernel's own peers use them)."""
-        return [dict(s) for s in self._servers]
+    def _ice_servers(self, tag: str = "kernel") -> list[dict[str, Any]]:
+        """The full ICE servers for one stream (``tag``: its id), credentials included;
+        ``nbrtc.turn`` servers get a credential minted for it. Any thread."""
+        return kernel_servers(self._servers, tag)
 
     def _answer_ice_servers(self, stream_id: str) -> None:
         """Send the page the full ICE servers for ``stream_id`` (media loop).
@@ -138,7 +165,7 @@ class StreamWidget(KernelOwnedTraits, ConnectionMethods, anywidget.AnyWidget):
         message is a custom comm message (never widget state), nbrtc logs its type and
         count only, and no stream history records it (the stream does not exist yet).
         """
-        servers = self._ice_servers()
+        servers = self._ice_servers(stream_id)
         log.debug("nbrtc: sent %d ICE server(s) to stream %s", len(servers), stream_id)
         self._send_protocol(make_message("ice-servers", stream_id, {"iceServers": servers}))
 

@@ -228,9 +228,9 @@ class JupyterServer:
                 self.process.wait(5)
 
 
-def _free_port() -> int:
+def _free_port(ip: str = "127.0.0.1") -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((ip, 0))
         return s.getsockname()[1]
 
 
@@ -259,10 +259,17 @@ def start_jupyter_server(
     timeout: float = 90.0,
     extra_args: list[str] | None = None,
     env: dict[str, str] | None = None,
+    ip: str = "127.0.0.1",
+    command_prefix: list[str] | None = None,
 ) -> JupyterServer:
     """Start ``jupyter lab`` under ``base_dir`` (root/, config/, runtime/, workspaces/).
 
     Waits until ``/api/status`` answers. The server's output goes to ``log_path``.
+    ``ip`` is the address it listens on (and its URL's host); ``command_prefix`` runs it
+    through another command that ends by exec'ing it, e.g. ``["ip", "netns", "exec",
+    NS]`` (tests/net). The free port is probed, and ``/api/status`` asked, in the
+    caller's network namespace: with a prefix that changes namespace, call this from a
+    thread that is in that namespace.
     """
     base_dir = Path(base_dir)
     root, config, runtime, workspaces = (
@@ -286,15 +293,16 @@ def start_jupyter_server(
 
     last_error = ""
     for _attempt in range(3):  # a free port can be taken between probe and bind
-        port = _free_port()
+        port = _free_port(ip)
         cmd = [
+            *(command_prefix or []),
             sys.executable,
             "-m",
             "jupyter",
             "lab",
             "--no-browser",
             f"--ServerApp.token={token}",
-            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.ip={ip}",
             f"--port={port}",
             "--ServerApp.port_retries=0",
             "--allow-root",
@@ -316,7 +324,7 @@ def start_jupyter_server(
         )
         log.close()
         server = JupyterServer(
-            url=f"http://127.0.0.1:{port}/",
+            url=f"http://{ip}:{port}/",
             token=token,
             root_dir=root,
             runtime_dir=runtime,
@@ -608,7 +616,14 @@ def run_all(page, timeout: float = 120.0) -> float:
     instead of waiting out ``timeout`` with nothing to say.
     """
     cells = page.locator(CELLS)
-    cells.evaluate_all(_WATCH_PROMPTS_JS)
+    # A cell counts as run when its prompt shows an execution count above every count
+    # shown before Run All. (Watching each prompt's DOM node for changes, as run_cell
+    # does, misses cells JupyterLab renders anew while Run All scrolls through a long
+    # notebook: seen in CI, a finished last cell reported "not run".)
+    before = [
+        _prompt_done(True, text) or 0 for _c, text, _e, _k in cells.evaluate_all(_PROMPT_STATE_JS)
+    ]
+    baseline = max(before, default=0)
     start = time.monotonic()
     _click_menu(page, "Run", "Run All Cells")
     idle_since: list[float] = []
@@ -617,8 +632,8 @@ def run_all(page, timeout: float = 120.0) -> float:
         states = cells.evaluate_all(_PROMPT_STATE_JS)
         pending = [
             i
-            for i, (changed, text, empty, code) in enumerate(states)
-            if code and not empty and _prompt_done(changed, text) is None
+            for i, (_changed, text, empty, code) in enumerate(states)
+            if code and not empty and (_prompt_done(True, text) or 0) <= baseline
         ]
         idle = _ui_kernel_status(page) == "idle"
         if not pending:
@@ -792,11 +807,13 @@ class KernelProbe:
     behind a cell that is running (a kernel executes one request at a time).
     """
 
-    def __init__(self, connection_file: Path, ready_timeout: float = 30.0):
+    def __init__(self, connection_file: Path, ready_timeout: float = 30.0, context: Any = None):
+        """``context``: the ``zmq.Context`` to use (default: the process-wide instance)."""
         from jupyter_client import BlockingKernelClient
 
         self.connection_file = Path(connection_file)
-        self.client = BlockingKernelClient(connection_file=str(self.connection_file))
+        kwargs = {} if context is None else {"context": context}
+        self.client = BlockingKernelClient(connection_file=str(self.connection_file), **kwargs)
         self.client.load_connection_file()
         self.client.start_channels()
         self.client.wait_for_ready(timeout=ready_timeout)

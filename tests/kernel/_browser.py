@@ -20,11 +20,12 @@ from typing import Any
 
 import av
 import numpy as np
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import candidate_to_sdp
 
 import nbrtc
+from nbrtc._stream import rtc_configuration
 from nbrtc._widget import StreamWidget
 
 _ids = itertools.count(1)
@@ -193,7 +194,7 @@ class FakeBrowser:
     async def _start(
         self, widget: StreamWidget, sid: str, kind: str, trickle: bool, audio: bool = False
     ) -> None:
-        pc = RTCPeerConnection()
+        pc = RTCPeerConnection(await self._rtc_configuration(widget, sid))
         self.pcs[sid] = pc
         self.frames[sid] = []
         self.frame_counts[sid] = 0
@@ -256,6 +257,22 @@ class FakeBrowser:
                     )
                 break  # bundled: one transport
             self.send(widget, "candidate", sid, None)
+
+    async def _rtc_configuration(self, widget: StreamWidget, sid: str) -> RTCConfiguration:
+        """Like the page (js/peer.js, js/ice.js): the widget's ``rtc_config``, with the
+        full ICE servers asked of the kernel (``ice-servers``) when it says so. Always an
+        explicit list: given none, aiortc would contact a public STUN server."""
+        rtc = dict(widget.rtc_config or {})
+        servers = rtc.get("iceServers") or []
+        if rtc.get("credentials") == "ask":
+            self.send(widget, "ice-servers", sid, None)
+            deadline = time.monotonic() + 5
+            while not self.of_type("ice-servers", sid):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"no ice-servers reply for {sid}")
+                await asyncio.sleep(0.01)
+            servers = self.of_type("ice-servers", sid)[-1]["payload"]["iceServers"]
+        return rtc_configuration(servers, rtc.get("iceTransportPolicy", "all"))
 
     async def _ping(self, widget: StreamWidget, sid: str) -> None:
         """Like the real page: a ping every second while the stream is open."""
