@@ -231,7 +231,6 @@ def test_offer_with_many_media_sections_is_refused(
     for n in range(1000):
         extra += [ln if not ln.startswith("a=mid:") else f"a=mid:x{n}" for ln in section]
     big = "\r\n".join(lines[:second_m] + extra + lines[second_m:])
-    decoders_before = sum(1 for t in threading.enumerate() if t.name.startswith("video-decoder"))
     new = browser.new_stream_id()
     browser.send(view, "offer", new, {"sdp": big, "kind": "view", "page": browser.page})
     browser.barrier(view)
@@ -246,8 +245,10 @@ def test_offer_with_many_media_sections_is_refused(
     [reply] = browser.of_type("error", new)
     assert reply["payload"]["code"] == "bad-message"
     assert "media sections" in reply["payload"]["message"]
+    # at most the live view's own receiver (aiortc starts its decoder thread lazily);
+    # the 1,000-section offer used to start 1,001
     decoders = [t for t in threading.enumerate() if t.name.startswith("video-decoder")]
-    assert len(decoders) <= decoders_before, "no decoder thread was started"
+    assert len(decoders) <= 1, f"decoder threads: {len(decoders)}"
 
 
 def test_one_page_cannot_take_every_stream(
