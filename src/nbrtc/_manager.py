@@ -309,8 +309,7 @@ class PeerManager:
             stream.reoffer_arrived(msg.payload["sdp"])
             stream._spawn(stream.reoffer(msg.payload["sdp"], msg.payload.get("reason", "")))
         elif msg.type == "error":
-            err = stream.browser_error(msg.payload["name"], msg.payload.get("message", ""))
-            stream._spawn(stream.fail(err))
+            stream.browser_failed(msg.payload["name"], msg.payload.get("message", ""))
         elif msg.type == "devices":
             widget._set_devices(msg.payload)
         elif msg.type == "bye":

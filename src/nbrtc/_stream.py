@@ -767,6 +767,23 @@ class KernelStream:
         self._set_state("error", str(error))
         await self.close("error", notify_browser=True)
 
+    def browser_failed(self, name: str, message: str) -> None:
+        """The page reported a failure of this stream (media loop, at dispatch).
+
+        The error is kept at once, not only by the ``fail`` task: the page's DTLS close
+        can reach the kernel just before the ``error`` message that explains it (a
+        camera refused after ICE connected), and the teardown it starts cancels the
+        stream's pending tasks. The widget must still say why."""
+        err = self.browser_error(name, message)
+        if self.error is None:
+            self.error = err
+        if self.closed or self._close_task is not None:
+            widget = self.widget
+            if widget is not None:
+                widget._update_state()
+            return
+        self._spawn(self.fail(err))
+
     async def close(self, reason: str, notify_browser: bool = True) -> None:
         """Tear down (idempotent: a second caller awaits the first teardown)."""
         if self._close_task is None:

@@ -535,3 +535,31 @@ def test_no_ice_password_in_any_log(browser, widgets, no_leaks, caplog, monkeypa
     assert not theirs, (
         f"third-party loggers logged an ICE password (logger, module, line, level): {theirs}"
     )
+
+
+def test_error_that_arrives_while_the_stream_closes_is_kept(
+    browser: FakeBrowser, widgets: list[Any]
+) -> None:
+    """A camera refused after ICE connected: the page closes its peer, whose DTLS close
+    can reach the kernel (and start the stream's teardown) just before the page's
+    `error` message. The widget must still say why (seen in an e2e run: state "new", no
+    words, for a camera with a bad device_id)."""
+    from nbrtc._protocol import parse_browser_message
+
+    cam, sid = live(browser, widgets, nbrtc.Camera())
+    [stream] = list(cam._streams.values())
+    mgr = nbrtc.manager()
+    msg = parse_browser_message(
+        browser.envelope("error", sid, {"name": "NotReadableError", "message": "busy"})
+    )
+
+    async def race() -> None:
+        stream._spawn(stream.close("peer closed"))  # as the peer's DTLS close does
+        await asyncio.sleep(0)  # close() has started: its teardown task is scheduled
+        mgr._dispatch(cam, msg)  # the page's error, dispatched before that teardown ran
+
+    mgr.media.run(race(), 5)
+    wait_for(lambda: cam.state == "error", 5, what="the page's error kept")
+    assert "NotReadableError" in cam.error
+    with pytest.raises(nbrtc.CameraError):
+        cam.snapshot(timeout=1)
