@@ -117,7 +117,8 @@ def test_media_loop_stall_does_not_close_healthy_streams(
     cam.wait("live", timeout=10)
     mgr = nbrtc.manager()
     mgr.media.call_soon(time.sleep, 4.0)  # blocks the media loop itself
-    time.sleep(4.5)
+    # returns once the loop is free again and has read everything sent meanwhile
+    mgr.media.run(mgr.flushed(), 10)
     assert_holds(
         lambda: cam.state == "live" and not browser.of_type("bye", sid),
         2.0,

@@ -55,31 +55,29 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Coturn]:
-    server = Coturn(
+def _local_coturn(cls: type[Coturn], folder: Path, ports: tuple[int, int], **kwargs: Any) -> Coturn:
+    """A coturn of class ``cls`` on 127.0.0.1 (a free port; relay ports ``ports``)."""
+    return cls(
         _Here(),  # type: ignore[arg-type]
-        tmp_path_factory.mktemp("coturn"),
+        folder,
         ip="127.0.0.1",
         port=_free_port(),
-        min_port=49300,
-        max_port=49340,
+        min_port=ports[0],
+        max_port=ports[1],
+        **kwargs,
     )
-    with server:
+
+
+@pytest.fixture(scope="module")
+def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Coturn]:
+    with _local_coturn(Coturn, tmp_path_factory.mktemp("coturn"), (49300, 49340)) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
 def rest_coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Coturn]:
-    server = _RestCoturn(
-        _Here(),  # type: ignore[arg-type]
-        tmp_path_factory.mktemp("coturn-rest"),
-        ip="127.0.0.1",
-        port=_free_port(),
-        min_port=49350,
-        max_port=49390,
-    )
-    with server:
+    folder = tmp_path_factory.mktemp("coturn-rest")
+    with _local_coturn(_RestCoturn, folder, (49350, 49390)) as server:
         yield server
 
 
@@ -201,16 +199,7 @@ def _certificates(folder: Path) -> tuple[Path, Path, Path]:
 def tls_coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Coturn, Path]]:
     folder = tmp_path_factory.mktemp("coturn-tls")
     ca, cert, key = _certificates(folder)
-    server = Coturn(
-        _Here(),  # type: ignore[arg-type]
-        folder,
-        ip="127.0.0.1",
-        port=_free_port(),
-        min_port=49400,
-        max_port=49440,
-        tls=(cert, key),
-        tls_port=_free_port(),
-    )
+    server = _local_coturn(Coturn, folder, (49400, 49440), tls=(cert, key), tls_port=_free_port())
     with server:
         yield server, ca
 
