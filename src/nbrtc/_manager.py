@@ -55,7 +55,7 @@ class PeerManager:
         self.media = MediaLoop()
         self._lock = threading.RLock()
         self._streams: dict[str, KernelStream] = {}
-        #: closed stream id -> the key of the page that owned it (see _page_may_use)
+        #: closed stream id -> the key of the page that owned it (checked in _dispatch)
         self._dead: collections.OrderedDict[str, str] = collections.OrderedDict()
         self._widgets: weakref.WeakSet[StreamWidget] = weakref.WeakSet()
         self._busy = False
