@@ -104,6 +104,12 @@ function wordsFor(name, message, err, device) {
         "ICE failed: the browser and the kernel could not reach each other over the " +
         "network. Check rtc_config (ICE servers) and firewalls, then run the cell again."
       );
+    case "PathLost":
+      return (
+        "The network path to the kernel was lost and did not come back" +
+        (message ? ` (${message})` : "") +
+        ". Check the network (Wi-Fi, VPN, firewall), then run the cell again."
+      );
     case "KernelGone":
       return "Lost the connection to the kernel (restarted or shut down?). Run the cell again.";
     default: {
@@ -202,6 +208,19 @@ export function iceFailed() {
   return describeError({
     name: "IceFailed",
     message: "RTCPeerConnection connectionState became 'failed'",
+  });
+}
+
+/**
+ * The error shown when a pc that had connected lost its path and the kernel did not
+ * restore it (nor fail the stream) within reconnect.js's PAGE_GIVE_UP_MS.
+ * @param {number} lostForMs
+ * @returns {Described}
+ */
+export function pathLost(lostForMs) {
+  return describeError({
+    name: "PathLost",
+    message: `no network path for ${Math.round(lostForMs / 1000)} s`,
   });
 }
 

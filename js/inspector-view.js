@@ -1387,7 +1387,11 @@ export function createInspectorView(el, { onControl, log = console } = {}) {
     const state = str(s.state) || "new";
     status.dataset.state = state;
     status.dataset.kind = str(s.kind);
-    status.textContent = state;
+    status.dataset.transport = str(s.transport);
+    // the path in words next to the state: "live · via TURN relay"
+    const via = { direct: "direct", relay: "via TURN relay", comm: "via the notebook connection" };
+    const path = Object.hasOwn(via, str(s.transport)) ? via[/** @type {keyof typeof via} */ (str(s.transport))] : "";
+    status.textContent = path ? `${state} · ${path}` : state;
     detail.textContent = str(s.detail);
   };
 

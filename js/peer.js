@@ -11,8 +11,10 @@
 import { guard, stopTracks } from "./cleanup.js";
 import { Channels } from "./channels.js";
 import { listen } from "./listen.js";
-import { describeError, deviceFor, iceFailed, kernelGone } from "./errors.js";
-import { CONTROL_CHANNEL, SENDING_KINDS, STREAM_KINDS } from "./protocol.js";
+import { describeError, deviceFor, iceFailed, kernelGone, pathLost } from "./errors.js";
+import { PathWatch } from "./reconnect.js";
+import { COMM_KINDS, CONTROL_CHANNEL, SENDING_KINDS, STREAM_KINDS } from "./protocol.js";
+import { COMM_FALLBACK_MS, CommDownlink, CommUplink, commGlobals } from "./comm.js";
 import { INITIAL, reduce } from "./state.js";
 import { collectStats } from "./stats.js";
 import { Heartbeat, KernelWatchdog } from "./liveness.js";
@@ -82,6 +84,7 @@ export function peerConfig(rtcConfig) {
  *   local?: any,
  *   remote?: any,
  *   kernelState: string,
+ *   transport?: string,
  * }} PeerSnapshot
  *
  * A data channel event as the view gets it (ChannelEvent plus the stream id).
@@ -245,6 +248,28 @@ export class BrowserPeer {
     this._heldCandidates = null;
     /** @type {IceServersRequest | null} the pending ask for TURN logins (ice.js) */
     this._iceRequest = null;
+    /** A lost path after connecting waits for the kernel's ICE restarts (reconnect.js). */
+    this._path = new PathWatch(this.env, (ms) => this.fail(pathLost(ms)));
+    /**
+     * How this stream starts (the widget's `transport_mode`): "auto" (WebRTC, and the
+     * comm too when WebRTC has not connected after COMM_FALLBACK_MS), "webrtc", "comm".
+     * @type {string}
+     */
+    const mode = this.model.get("transport_mode");
+    this.transportMode = COMM_KINDS.includes(kind) && (mode === "comm" || mode === "webrtc") ? mode : "auto";
+    if (!COMM_KINDS.includes(kind)) this.transportMode = "webrtc";
+    /** What carries the media now: "" (nothing yet), "webrtc" or "comm". */
+    this.transport = "";
+    /** The page asked the kernel for the comm and has not moved back since. */
+    this._commAsked = false;
+    /** @type {any} the fallback timer (COMM_FALLBACK_MS after the offer) */
+    this._fallbackTimer = null;
+    /** The pc connected at least once (a later failure is a lost path, reconnect.js). */
+    this._connectedOnce = false;
+    /** @type {CommUplink | null} */
+    this._uplink = null;
+    /** @type {CommDownlink | null} */
+    this._downlink = null;
   }
 
   /** Whether this kind opens a local device. */
@@ -254,15 +279,17 @@ export class BrowserPeer {
 
   /** @returns {PeerSnapshot} */
   snapshot() {
+    const remote = this.transport === "comm" && this._downlink?.stream ? this._downlink.stream : this.remoteStream;
     return {
       id: this.id,
       kind: this.kind,
       state: this.state,
       words: this.words,
-      media: this.sending ? this.localStream : this.remoteStream,
+      media: this.sending ? this.localStream : remote,
       local: this.localStream,
-      remote: this.remoteStream,
+      remote,
       kernelState: this.kernelState,
+      transport: this.transport,
     };
   }
 
@@ -322,10 +349,11 @@ export class BrowserPeer {
   /**
    * @param {string} type
    * @param {any} payload
+   * @param {ArrayBuffer[]} [buffers] a comm frame's JPEG
    */
-  _send(type, payload) {
+  _send(type, payload, buffers) {
     if (!this._registered) return false;
-    const sent = this.router.send(this.id, type, payload);
+    const sent = buffers ? this.router.send(this.id, type, payload, buffers) : this.router.send(this.id, type, payload);
     if (sent) this._kernelKnows = true;
     if (sent && type !== "ping") this._heartbeat.sent();
     return sent;
@@ -376,6 +404,10 @@ export class BrowserPeer {
     this.router.register(this.id, this, this.model);
     this._registered = true;
     const env = this.env;
+    if (this.transportMode === "comm") {
+      this._startOnComm();
+      return;
+    }
 
     const PC = env.RTCPeerConnection;
     if (typeof PC !== "function") {
@@ -448,6 +480,136 @@ export class BrowserPeer {
     this._heartbeat.start();
     const every = statsInterval(this.model.get("stats_interval"));
     if (every > 0) this._statsTimer = env.setInterval(() => this._sampleStats(), every);
+    if (this.transportMode === "auto") {
+      this._fallbackTimer = env.setTimeout(() => this._fallBack(), COMM_FALLBACK_MS);
+    }
+  }
+
+  // --- the comm transport (comm.js) ---------------------------------------------------
+
+  /** transport="comm": no pc at all; the kernel's `transport` reply stands for an answer. */
+  _startOnComm() {
+    this._commAsked = true;
+    this._send("offer", { kind: this.kind, page: this.router.pageId, view: this.viewId, transport: "comm" });
+    this._offerSent = true;
+    this.setState({ type: "offer-sent" });
+    for (const [type, payload] of this._outbox.splice(0)) this._send(type, payload);
+    this._heartbeat.start();
+    const every = statsInterval(this.model.get("stats_interval"));
+    if (every > 0) this._statsTimer = this.env.setInterval(() => this._sampleStats(), every);
+  }
+
+  /**
+   * WebRTC has not connected COMM_FALLBACK_MS after the offer (or failed before it did):
+   * ask the kernel for the comm too (ICE goes on trying, see _backToWebrtc).
+   * @param {string} [reason]
+   */
+  _fallBack(reason) {
+    if (this._fallbackTimer !== null) this.env.clearTimeout(this._fallbackTimer);
+    this._fallbackTimer = null;
+    const pc = this.pc;
+    if (this.closed || !pc || pc.connectionState === "connected" || this._commAsked) return;
+    this._commAsked = true;
+    const why = reason ?? `WebRTC not connected ${COMM_FALLBACK_MS / 1000} s after the offer (ICE ${pc.iceConnectionState})`;
+    this.env.log.info(`[nbrtc] ${this.id}: ${why}: starting the comm transport`);
+    this._send("transport", { use: "comm", why });
+  }
+
+  /** The kernel carries this stream over the comm from now on (its `transport` reply). */
+  async _commConfirmed() {
+    if (this.closed || !this._commAsked || this.transport === "comm") return;
+    this.transport = "comm";
+    if (!this._answerSeen) {
+      // what an answer does on WebRTC (none came, or transport="comm" asks for none):
+      // the kernel holds the stream, the device may open
+      this._answerSeen = true;
+      this._watchdog.start();
+      this.setState({ type: "answer-applied" });
+      if (this.sending) {
+        try {
+          await this._acquire();
+        } catch (err) {
+          if (!this.closed) this.fail(describeError(err, this._device()));
+          return;
+        }
+      }
+    }
+    if (this.closed) return;
+    this._startUplink();
+    if (!this._downlink && this.kind !== "microphone" && this.kind !== "audio") {
+      this._downlink = new CommDownlink({
+        ack: (seq) => this._send("frame-ack", { seq }),
+        onFrame: () => this._commFlowing(true),
+        env: this._commEnv(),
+      });
+    }
+    this._notify();
+  }
+
+  /** The camera's video goes to the kernel over the comm (once confirmed and acquired). */
+  _startUplink() {
+    if (this.closed || this.transport !== "comm" || this._uplink || !this.sending) return;
+    const track = this.localStream?.getVideoTracks?.()[0];
+    if (!track) return;
+    this._uplink = new CommUplink({
+      track,
+      send: (payload, buffers) => this._send("frame", payload, buffers),
+      onAck: () => this._commFlowing(false),
+      env: this._commEnv(),
+    });
+    this._uplink.start();
+  }
+
+  /**
+   * A frame crossed the comm: the kernel decoded ours, or we drew the kernel's.
+   * @param {boolean} drawn
+   */
+  _commFlowing(drawn) {
+    if (drawn) this._notify(); // the view's video now has a picture
+    if (drawn === !this.sending) this.setState({ type: "connected" });
+  }
+
+  /** @returns {import("./comm.js").CommEnv} */
+  _commEnv() {
+    const env = this.env;
+    return {
+      ...commGlobals(),
+      now: env.now,
+      setTimeout: env.setTimeout,
+      clearTimeout: env.clearTimeout,
+      log: env.log,
+      MediaStream: env.MediaStream,
+      .../** @type {any} */ (env).comm,
+    };
+  }
+
+  /** WebRTC connected after the comm took over: move back to it and stop the comm. */
+  _backToWebrtc() {
+    this._stopComm();
+    this._commAsked = false;
+    this.transport = "webrtc";
+    this._send("transport", { use: "webrtc", why: "WebRTC connected" });
+    this._notify();
+  }
+
+  _stopComm() {
+    const log = this.env.log;
+    guard(log, "stopping the comm uplink", () => this._uplink?.stop());
+    guard(log, "stopping the comm downlink", () => this._downlink?.stop());
+    this._uplink = null;
+    this._downlink = null;
+  }
+
+  /**
+   * WebRTC failed while the comm carries the stream: only the pc goes.
+   * @param {string} why
+   */
+  _dropPc(why) {
+    const pc = this.pc;
+    if (!pc) return;
+    this.env.log.info(`[nbrtc] ${this.id}: WebRTC given up (${why}); the comm carries the stream`);
+    this.pc = null;
+    guard(this.env.log, "closing the failed pc", () => pc.close());
   }
 
   /**
@@ -467,10 +629,12 @@ export class BrowserPeer {
    */
   async _sampleStats() {
     const pc = this.pc;
-    if (this.closed || !pc || this._statsBusy || !this._answerSeen) return;
+    const comm = [this._uplink?.stats(), this._downlink?.stats()].filter(Boolean);
+    if (this.closed || (!pc && !comm.length) || this._statsBusy || !this._answerSeen) return;
     this._statsBusy = true;
     try {
-      const reports = await collectStats(pc);
+      const reports = pc ? await collectStats(pc) : [];
+      reports.push(...comm);
       if (!this.closed && reports.length) this._send("stats", { t: this.env.now(), reports });
     } finally {
       this._statsBusy = false;
@@ -602,6 +766,22 @@ export class BrowserPeer {
     });
     on("connectionstatechange", () => {
       this._sendPcState();
+      if (pc.connectionState === "connected") {
+        this._connectedOnce = true;
+        if (this._fallbackTimer !== null) this.env.clearTimeout(this._fallbackTimer);
+        this._fallbackTimer = null;
+        if (this._commAsked) this._backToWebrtc();
+        else this.transport = "webrtc";
+      } else if (
+        pc.connectionState === "failed" &&
+        (this._commAsked || (this.transportMode === "auto" && !this._connectedOnce))
+      ) {
+        // WebRTC cannot connect here: the comm carries the stream instead of failing it
+        this._fallBack("WebRTC failed before it connected");
+        this._dropPc("the connection failed");
+        return;
+      }
+      if (this._path.connectionChanged(pc.connectionState)) return; // the kernel restores it
       if (pc.connectionState === "connected") this.setState({ type: "connected" });
       else if (pc.connectionState === "failed") this.fail(iceFailed());
     });
@@ -662,8 +842,9 @@ export class BrowserPeer {
   /**
    * Handle a validated kernel message for this stream (called by the router).
    * @param {Envelope} msg
+   * @param {any[]} [buffers] a comm frame's JPEG
    */
-  handleKernelMessage(msg) {
+  handleKernelMessage(msg, buffers) {
     if (this.closed) return;
     this._watchdog.heard();
     const payload = msg.payload;
@@ -729,6 +910,17 @@ export class BrowserPeer {
         return;
       case "ice-servers":
         this._iceRequest?.answered(payload);
+        return;
+      case "transport":
+        if (payload.use === "comm") {
+          this._commConfirmed().catch((err) => this.env.log.error("[nbrtc] starting the comm failed", err));
+        }
+        return;
+      case "frame":
+        this._downlink?.frame(payload, buffers);
+        return;
+      case "frame-ack":
+        this._uplink?.ack(payload.seq);
         return;
       default:
         return; // ping: only feeds the watchdog
@@ -807,6 +999,7 @@ export class BrowserPeer {
     }
     for (const track of stream.getTracks()) {
       const tx = track.kind === "video" ? this._videoTx : track.kind === "audio" ? this._audioTx : null;
+      if (!tx && this.transportMode === "comm" && track.kind === "video") continue; // comm.js reads it
       if (!tx) {
         // Nothing was offered for it (e.g. a browser added audio nobody asked for).
         guard(this.env.log, "stopping an unexpected track", () => track.stop());
@@ -820,6 +1013,7 @@ export class BrowserPeer {
       if (this.closed) return;
     }
     this._notify();
+    this._startUplink();
     if (!screen) this._reportDevices(md);
     // The constraints may have changed while the share picker was open.
     if (screen && JSON.stringify(displayConstraints(this.model.get("constraints"))) !== this._screenConstraintsKey) {
@@ -908,6 +1102,12 @@ export class BrowserPeer {
     guard(log, "stopping the heartbeat", () => this._heartbeat.stop());
     guard(log, "cancelling the ice-servers request", () => this._iceRequest?.cancel());
     guard(log, "stopping the watchdog", () => this._watchdog.stop());
+    guard(log, "stopping the path watch", () => this._path.stop());
+    guard(log, "clearing the comm fallback timer", () => {
+      if (this._fallbackTimer !== null) env.clearTimeout(this._fallbackTimer);
+    });
+    this._fallbackTimer = null;
+    this._stopComm();
     guard(log, "clearing the stats timer", () => {
       if (this._statsTimer !== null) env.clearInterval(this._statsTimer);
     });

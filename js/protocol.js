@@ -26,6 +26,10 @@ export const BROWSER_TYPES = Object.freeze([
   "signal", // room: offer/answer/candidate/bye for another member, relayed by the kernel
   "ice-servers", // asks for the full ICE servers (TURN logins) before a pc exists (ice.js)
   "ice-error", // a STUN/TURN server failed the pc (its icecandidateerror event)
+  "doctor", // nbrtc.doctor(): binds a probe stream to a path, reports its row (doctor.js)
+  "transport", // moves a stream to the comm or back to WebRTC (comm.js)
+  "frame", // one video frame over the comm: JPEG in the binary buffer
+  "frame-ack", // a kernel frame was drawn: the kernel may send another
 ]);
 /** Types the kernel may send to the browser. */
 export const KERNEL_TYPES = Object.freeze([
@@ -38,7 +42,14 @@ export const KERNEL_TYPES = Object.freeze([
   "members", // room membership, complete, after every change
   "signal", // room: another member's offer/answer/candidate/bye
   "ice-servers", // the reply: {iceServers: [...]}, logins included (ice.js)
+  "transport", // confirms a transport change: {use: "comm" | "webrtc"}
+  "frame", // one video frame over the comm: JPEG in the binary buffer
+  "frame-ack", // a page frame was decoded: the page may send another
 ]);
+/** Kinds that can stream over the comm (video; sound needs WebRTC). */
+export const COMM_KINDS = Object.freeze(["camera", "screen", "view"]);
+/** The largest frame side the kernel accepts in a comm frame. */
+export const MAX_FRAME_SIDE = 4096;
 /** Types of a room signal's data. */
 export const SIGNAL_TYPES = Object.freeze(["offer", "answer", "candidate", "bye"]);
 /** Bounds of a `stats` message (the kernel refuses more). */
@@ -51,6 +62,11 @@ export const KERNEL_STATES = Object.freeze(["connecting", "live", "closed", "err
  * microphone) or receives (view: video and sound, audio: sound only).
  */
 export const STREAM_KINDS = Object.freeze(["camera", "view", "screen", "microphone", "audio"]);
+/**
+ * The kind of an nbrtc.doctor() widget and of its probe streams' offers (a data channel
+ * only). Not a BrowserPeer kind: doctor.js makes its own probes.
+ */
+export const PROBE_KIND = "probe";
 /** Kinds whose browser side opens a local device (after the answer). */
 export const SENDING_KINDS = Object.freeze(["camera", "screen", "microphone"]);
 /**
@@ -230,9 +246,37 @@ function checkKernelPayload(type, payload) {
     }
     case "ice-servers":
       return checkIceServersPayload(payload);
+    case "transport":
+      if (!isObject(payload) || (payload.use !== "comm" && payload.use !== "webrtc")) {
+        return "transport payload must be {use: 'comm' | 'webrtc'}";
+      }
+      return null;
+    case "frame": {
+      if (!isObject(payload)) return "frame payload must be an object";
+      if (!isCount(payload.seq)) return "frame.seq must be a non-negative integer";
+      for (const key of ["w", "h"]) {
+        const v = payload[key];
+        if (!Number.isInteger(v) || v < 1 || v > MAX_FRAME_SIDE) {
+          return `frame.${key} must be an integer from 1 to ${MAX_FRAME_SIDE}`;
+        }
+      }
+      if (payload.type !== "jpeg") return "frame.type must be 'jpeg'";
+      return null;
+    }
+    case "frame-ack":
+      if (!isObject(payload) || !isCount(payload.seq)) return "frame-ack payload must be {seq: integer}";
+      return null;
     default:
       return `unknown type ${type}`;
   }
+}
+
+/**
+ * @param {unknown} value
+ * @returns {boolean} a non-negative safe integer
+ */
+function isCount(value) {
+  return Number.isSafeInteger(value) && /** @type {number} */ (value) >= 0;
 }
 
 /**

@@ -48,7 +48,7 @@ export function kernelOf(model) {
  * @typedef {{
  *   kind: string,
  *   state?: {name: string},
- *   handleKernelMessage(msg: import("./protocol.js").Envelope): void,
+ *   handleKernelMessage(msg: import("./protocol.js").Envelope, buffers?: any[]): void,
  *   close(reason?: string, options?: {notify?: boolean}): void,
  *   kernelGone?(why?: string): void,
  * }} PeerLike
@@ -71,7 +71,7 @@ export function kernelOf(model) {
  *   register(streamId: string, peer: PeerLike, model: ModelLike): void,
  *   unregister(streamId: string): void,
  *   isDead(streamId: string): boolean,
- *   send(streamId: string, type: string, payload: any): boolean,
+ *   send(streamId: string, type: string, payload: any, buffers?: ArrayBuffer[]): boolean,
  *   deliver(content: unknown): void,
  *   closeAll(reason: string): void,
  *   streams(): {id: string, kind: string, state: string}[],
@@ -186,8 +186,11 @@ export function createRouter(options = {}) {
    */
   const delivered = new WeakSet();
 
-  /** @param {import("./protocol.js").Envelope} msg */
-  function dispatch(msg) {
+  /**
+   * @param {import("./protocol.js").Envelope} msg
+   * @param {any[] | undefined} buffers a `frame`'s binary data
+   */
+  function dispatch(msg, buffers) {
     const entry = streams.get(msg.stream);
     if (!entry) {
       const why = dead.has(msg.stream) ? "closed" : "unknown";
@@ -199,12 +202,15 @@ export function createRouter(options = {}) {
       return;
     }
     guarded(log, `handling ${msg.type} for ${msg.stream}`, () =>
-      entry.peer.handleKernelMessage(msg),
+      entry.peer.handleKernelMessage(msg, buffers),
     );
   }
 
-  /** @param {unknown} content */
-  function deliver(content) {
+  /**
+   * @param {unknown} content
+   * @param {any[]} [buffers]
+   */
+  function deliver(content, buffers) {
     try {
       if (typeof content === "object" && content !== null) {
         if (delivered.has(content)) return;
@@ -221,7 +227,7 @@ export function createRouter(options = {}) {
         );
         return;
       }
-      dispatch(result.msg);
+      dispatch(result.msg, buffers);
     } catch (err) {
       log.error("[nbrtc] kernel message handler failed", err);
     }
@@ -236,8 +242,11 @@ export function createRouter(options = {}) {
   function attachModel(model) {
     let record = models.get(model);
     if (!record) {
-      /** @param {unknown} content */
-      const listener = (content) => deliver(content);
+      /**
+       * @param {unknown} content
+       * @param {any[]} [buffers]
+       */
+      const listener = (content, buffers) => deliver(content, buffers);
       model.on("msg:custom", listener);
       record = { count: 0, listener };
       models.set(model, record);
@@ -295,16 +304,19 @@ export function createRouter(options = {}) {
    * @param {string} streamId
    * @param {string} type
    * @param {any} payload
+   * @param {ArrayBuffer[]} [buffers] binary data (a comm `frame`)
    * @returns {boolean}
    */
-  function send(streamId, type, payload) {
+  function send(streamId, type, payload, buffers) {
     const entry = streams.get(streamId);
     if (!entry) {
       log.debug(`[nbrtc] not sending ${type}: stream ${streamId} is not open`);
       return false;
     }
     try {
-      entry.model.send({ ...makeMessage(type, streamId, payload), key: pageKey });
+      const content = { ...makeMessage(type, streamId, payload), key: pageKey };
+      if (buffers) entry.model.send(content, undefined, buffers);
+      else entry.model.send(content);
       return true;
     } catch (err) {
       log.debug(`[nbrtc] sending ${type} for ${streamId} failed`, err);

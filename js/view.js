@@ -140,6 +140,7 @@ const CSS = `
  *   words?: string,
  *   width?: number,
  *   height?: number,
+ *   transport?: string,
  * }} StatusInput
  *
  * What the view needs from the page besides `document`; tests pass fakes.
@@ -169,7 +170,7 @@ const BADGES = Object.freeze({
  * @param {StatusInput} input
  * @returns {{text: string, badge: string}}
  */
-export function statusText({ state, words = "", width = 0, height = 0 }) {
+export function statusText({ state, words = "", width = 0, height = 0, transport = "" }) {
   const badge = Object.hasOwn(BADGES, state.name)
     ? BADGES[/** @type {keyof typeof BADGES} */ (state.name)]
     : state.name;
@@ -181,8 +182,12 @@ export function statusText({ state, words = "", width = 0, height = 0 }) {
     case "negotiating":
     case "connecting":
       return { text: "Connecting…", badge };
-    case "live":
-      return { text: width > 0 && height > 0 ? `Live · ${width}×${height}` : "Live", badge };
+    case "live": {
+      const size = width > 0 && height > 0 ? ` · ${width}×${height}` : "";
+      // over the comm, say so: slower than WebRTC, and the reason is worth a look
+      const via = transport === "comm" ? " · via the notebook connection (WebRTC could not connect)" : "";
+      return { text: `Live${size}${via}`, badge };
+    }
     case "closed":
       return { text: words || "Closed", badge };
     case "error":
@@ -639,7 +644,9 @@ export function createView(el, { kind, env: envIn, onSend }) {
       words: last?.words ?? "",
       width: video?.videoWidth ?? 0,
       height: video?.videoHeight ?? 0,
+      transport: last?.transport ?? "",
     });
+    root.dataset.transport = last?.transport ?? "";
     root.dataset.state = state.name;
     // Only size the box by the video once the video knows its size: before
     // loadedmetadata it would fall back to 300x150 and make the notebook jump.

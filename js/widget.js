@@ -8,8 +8,9 @@
 // and dispatches a bubbling CustomEvent "nbrtc-message" ({channel, data, stream}) for
 // every message the kernel sends on a named data channel.
 
+import { renderDoctor } from "./doctor-view.js";
 import { BrowserPeer } from "./peer.js";
-import { STREAM_KINDS } from "./protocol.js";
+import { PROBE_KIND, STREAM_KINDS } from "./protocol.js";
 import { renderRoom } from "./room.js";
 import { getRouter } from "./router.js";
 import { createView } from "./view.js";
@@ -82,6 +83,10 @@ export default {
     // A room's view is a mesh member (room.js), not a stream to the kernel.
     if (kind === "room") {
       return renderRoom({ model, el, router, signal, warning: versionWarning(model) });
+    }
+    // nbrtc.doctor(): probes of every path to the kernel, and the kernel's table.
+    if (kind === PROBE_KIND) {
+      return renderDoctor({ model, el, router, signal, warning: versionWarning(model) });
     }
     /** @type {BrowserPeer | null} */
     let peer = null;

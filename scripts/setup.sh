@@ -3,7 +3,8 @@
 # machine (root, python3 3.10+, package registries only) or an existing checkout.
 #
 #   * Debian chromium (apt) if /usr/bin/chromium is missing; nodejs+npm (apt) if `node` is;
-#     iproute2, nftables and coturn (apt) if `ip`, `nft` or `turnserver` is (for tests/net).
+#     iproute2, nftables, coturn and libnss3-tools (apt) if `ip`, `nft`, `turnserver` or
+#     `certutil` is (for tests/net).
 #     coturn's package ships a service; installing it here leaves no turnserver running
 #     that was not running before (tests/net starts its own in a network namespace).
 #   * .venv with `pip install -e ".[test]"` (builds js/ through hatch-jupyter-builder).
@@ -39,6 +40,8 @@ command -v node >/dev/null 2>&1 || apt_packages+=(nodejs npm)
 command -v ip >/dev/null 2>&1 || apt_packages+=(iproute2)
 command -v nft >/dev/null 2>&1 || apt_packages+=(nftables)
 command -v turnserver >/dev/null 2>&1 || apt_packages+=(coturn)
+# tests/net turns: Chromium trusts a private CA through an NSS database (certutil)
+command -v certutil >/dev/null 2>&1 || apt_packages+=(libnss3-tools)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     say "need ${apt_packages[*]} from apt but not root: run as root or install them" >&2

@@ -35,18 +35,22 @@ export class FakeModel {
     const i = list.indexOf(cb);
     if (i >= 0) list.splice(i, 1);
   }
-  /** @param {any} content */
-  send(content) {
+  /**
+   * @param {any} content
+   * @param {any} [_callbacks]
+   * @param {any[]} [buffers] kept on the recorded message as `buffers`
+   */
+  send(content, _callbacks, buffers) {
     if (this.dead) throw new Error("Cannot send on a closed comm");
-    this.sent.push(content);
+    this.sent.push(buffers ? { ...content, buffers } : content);
   }
   /** @param {string} name */
   count(name) {
     return (this.listeners.get(name) ?? []).length;
   }
   /** Deliver a kernel -> browser custom message to every listener, like Backbone. */
-  emit(content) {
-    for (const cb of [...(this.listeners.get("msg:custom") ?? [])]) cb(content, []);
+  emit(content, buffers = []) {
+    for (const cb of [...(this.listeners.get("msg:custom") ?? [])]) cb(content, buffers);
   }
   /** @param {string} type */
   sentOf(type) {

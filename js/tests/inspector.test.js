@@ -378,6 +378,11 @@ describe("Inspector render", () => {
     assert.equal($(".nbrtc-insp-status").dataset.kind, "camera");
     assert.equal($(".nbrtc-insp-status").textContent, "live");
     assert.equal($(".nbrtc-insp-detail").textContent, "640×480 VP8");
+    // the path the media takes, in words
+    change(model, "status", { state: "live", detail: "", kind: "camera", transport: "comm" });
+    assert.equal($(".nbrtc-insp-status").textContent, "live · via the notebook connection");
+    assert.equal($(".nbrtc-insp-status").dataset.transport, "comm");
+    change(model, "status", { state: "live", detail: "640×480 VP8", kind: "camera" });
     assert.equal($(".nbrtc-insp-error").textContent, "");
     const tabs = $$("button.nbrtc-insp-tab");
     assert.deepEqual(tabs.map((t) => t.dataset.tab), ["charts", "signaling", "sdp", "ice", "states", "controls", "room"]);

@@ -159,7 +159,8 @@ describe("camera start sequence", () => {
   });
 
   test("pings every second once nothing else goes out; state messages only on change", async () => {
-    const { browser, peer, model } = setup();
+    // (no comm fallback: its `transport` message at 1.5 s would count as "something went out")
+    const { browser, peer, model } = setup({ traits: { transport_mode: "webrtc" } });
     await peer.start();
     const pc = browser.world.pcs[0];
     browser.advance(PING_INTERVAL_MS * 3 + 10);
@@ -309,7 +310,8 @@ describe("failures", () => {
   });
 
   test("ICE failure closes with words and tells the kernel", async () => {
-    const { browser, peer, model, kernel } = setup();
+    // transport "webrtc": with "auto", the comm takes over instead (comm.test.js)
+    const { browser, peer, model, kernel } = setup({ traits: { transport_mode: "webrtc" } });
     await peer.start();
     kernel("answer", { sdp: ANSWER_SDP });
     await flush();

@@ -9,6 +9,7 @@ nbrtc.Inspector(cam)          # a live look inside the connection (SDP, ICE, sta
 
 from . import sources
 from ._config import Config, config
+from ._doctor import Doctor, doctor
 from ._manager import PeerManager, manager
 from ._recorder import Recorder
 from ._turn import TurnRestServer, turn
@@ -35,6 +36,7 @@ __all__ = [
     "CameraError",
     "Channel",
     "Config",
+    "Doctor",
     "Grid",
     "Inspector",
     "Microphone",
@@ -51,6 +53,7 @@ __all__ = [
     "VideoView",
     "__version__",
     "config",
+    "doctor",
     "manager",
     "sources",
     "turn",

@@ -20,6 +20,9 @@ from typing import Any
 
 #: message types that arrive every second or faster: kept apart, in a short ring
 CHATTER = frozenset({"ping", "stats"})
+#: media over the comm (tens a second): only counted (``counts``), never kept as events,
+#: so frames cannot push the signaling out of the history
+COUNTED_ONLY = frozenset({"frame", "frame-ack"})
 MAX_EVENTS = 5000
 MAX_CHATTER = 300
 
@@ -54,6 +57,8 @@ class History:
     def message(self, direction: str, type_: str, size: int, payload: Any) -> None:
         """A protocol message: ``direction`` "in" (browser -> kernel) or "out"."""
         self.counts[f"{direction}:{type_}"] += 1
+        if type_ in COUNTED_ONLY:
+            return
         self._add(
             {
                 "event": "message",

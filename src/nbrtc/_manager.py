@@ -20,7 +20,7 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from . import _redact
+from . import _redact, _rtp_recovery
 from ._config import config
 from ._ice import install_loopback_candidates, install_turn_reports
 from ._loop import MediaLoop
@@ -42,6 +42,10 @@ BROWSER_TIMEOUT = 3.5
 INBOX_SLICE = 0.005
 #: messages the inbox holds at most; beyond, a message is refused with `limit`
 INBOX_SIZE = 10_000
+#: comm frames (each up to MAX_FRAME_BYTES) one stream may have waiting in the inbox: the
+#: page sends at most a window of 2 unacknowledged frames (js/comm.js), so more is a page
+#: that ignores flow control, and its frames are refused rather than held in memory
+MAX_FRAMES_WAITING = 8
 _TOMBSTONES = 10_000
 
 
@@ -51,6 +55,7 @@ class PeerManager:
     def __init__(self) -> None:
         install_loopback_candidates()
         install_turn_reports()  # TURN failures in words (docs/protocol.md)
+        _rtp_recovery.install_rtp_recovery()  # keyframe at once after a network gap
         _redact.install()  # no ICE password in aiortc's or the comm's DEBUG logs
         self.media = MediaLoop()
         self._lock = threading.RLock()
@@ -66,6 +71,8 @@ class PeerManager:
         self._inbox: collections.deque[tuple[StreamWidget, Message]] = collections.deque()
         self._inbox_lock = threading.Lock()
         self._draining = False
+        #: stream id -> comm frames of it waiting in the inbox (MAX_FRAMES_WAITING)
+        self._frames_waiting: dict[str, int] = {}
         #: page id (the part of a stream id before its last "-") -> the key of the page
         #: that used it first; see claim()
         self._page_keys: collections.OrderedDict[str, str] = collections.OrderedDict()
@@ -139,14 +146,18 @@ class PeerManager:
     def handle_message(self, widget: StreamWidget, content: Any, buffers: Any = None) -> None:
         """Comm handler entry point (kernel main thread). Never raises."""
         try:
-            parsed = parse_browser_message(content)
+            parsed = parse_browser_message(content, buffers)
             if isinstance(parsed, ProtocolError):
                 self._reply_error(widget, parsed)
                 return
+            frame = parsed.type == "frame"
             with self._inbox_lock:
-                if len(self._inbox) >= INBOX_SIZE:
+                waiting = self._frames_waiting.get(parsed.stream, 0) if frame else 0
+                if len(self._inbox) >= INBOX_SIZE or waiting >= MAX_FRAMES_WAITING:
                     full = True
                 else:
+                    if frame:
+                        self._frames_waiting[parsed.stream] = waiting + 1
                     full = False
                     self._inbox.append((widget, parsed))
                     start = not self._draining
@@ -156,7 +167,8 @@ class PeerManager:
                     widget,
                     ProtocolError(
                         "limit",
-                        f"the kernel has {INBOX_SIZE} messages waiting; this one was dropped",
+                        f"the kernel has {INBOX_SIZE} messages (or {MAX_FRAMES_WAITING} "
+                        "frames of this stream) waiting; this one was dropped",
                         parsed.stream,
                         parsed.type,
                     ),
@@ -188,6 +200,10 @@ class PeerManager:
                     self._draining = False
                     return
                 widget, msg = self._inbox.popleft()
+                if not isinstance(msg, asyncio.Future) and msg.type == "frame":
+                    left = self._frames_waiting.pop(msg.stream, 1) - 1
+                    if left > 0:
+                        self._frames_waiting[msg.stream] = left
             if isinstance(msg, asyncio.Future):  # a marker of flushed()
                 if not msg.done():
                     msg.set_result(None)
@@ -232,7 +248,13 @@ class PeerManager:
             # itself (nbrtc/room.py), and refuses what is not a room message.
             room_handler(msg)
             return
-        if msg.type in ("join", "signal"):
+        if msg.type == "doctor":
+            # nbrtc.doctor(): the Doctor checks the page key and the path itself
+            doctor_handler = getattr(widget, "_doctor_message", None)
+            if doctor_handler is not None:
+                doctor_handler(msg)
+                return
+        if msg.type in ("join", "signal", "doctor"):
             self._reply_error(
                 widget,
                 ProtocolError(
@@ -305,6 +327,12 @@ class PeerManager:
             stream.browser_stats(msg.payload)
         elif msg.type == "ice-error":
             stream.browser_ice_error(msg.payload)
+        elif msg.type == "transport":
+            stream.page_transport(msg.payload["use"], msg.payload.get("why", ""))
+        elif msg.type == "frame":
+            stream.comm_frame(msg.payload, msg.data or b"")
+        elif msg.type == "frame-ack":
+            stream.comm_frame_ack(msg.payload["seq"])
         elif msg.type == "reoffer":
             stream.reoffer_arrived(msg.payload["sdp"])
             stream._spawn(stream.reoffer(msg.payload["sdp"], msg.payload.get("reason", "")))
@@ -414,7 +442,10 @@ class PeerManager:
         with self._lock:
             self._streams[stream.id] = stream
         widget._stream_added(stream)
-        stream.start(payload["sdp"])
+        if payload.get("transport") == "comm":
+            stream.start_comm()
+        else:
+            stream.start(payload["sdp"])
 
     def claim(self, stream_id: str, key: str) -> bool:
         """May the page holding ``key`` start a stream (or join a room) as ``stream_id``?

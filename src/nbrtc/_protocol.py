@@ -41,6 +41,10 @@ BROWSER_TYPES = frozenset(
         "signal",  # room: offer/answer/candidate/bye for another member, relayed
         "ice-servers",  # asks for the full ICE servers (TURN logins) before a pc exists
         "ice-error",  # a STUN/TURN server failed the browser's pc (icecandidateerror)
+        "doctor",  # nbrtc.doctor(): binds a probe stream to a path, reports its row
+        "transport",  # the page moves a stream to the comm or back to WebRTC
+        "frame",  # one video frame over the comm (JPEG in the binary buffer)
+        "frame-ack",  # a kernel frame was drawn: the kernel may send another
     }
 )
 KERNEL_TYPES = frozenset(
@@ -54,9 +58,22 @@ KERNEL_TYPES = frozenset(
         "members",
         "signal",
         "ice-servers",  # the reply: {"iceServers": [...]}, credentials included
+        "transport",  # the kernel's confirmation of a transport change
+        "frame",  # one video frame over the comm (JPEG in the binary buffer)
+        "frame-ack",  # a page frame was decoded: the page may send another
     }
 )
-STREAM_KINDS = frozenset({"camera", "screen", "microphone", "view", "audio"})
+#: kinds that can stream over the comm (video only today; audio needs WebRTC)
+COMM_KINDS = frozenset({"camera", "screen", "view"})
+#: stream transports: how a stream's media travels (docs/protocol.md "Transports")
+TRANSPORTS = ("direct", "relay", "comm")
+#: bytes of one frame's binary buffer at most (a 4096x2160 JPEG of a busy scene is
+#: ~2 MB at high quality; nbrtc's encoders send a few tens of KB at 640x480)
+MAX_FRAME_BYTES = 4 * 1024 * 1024
+#: the largest frame side a comm frame may claim (as sources/process outputs)
+MAX_FRAME_SIDE = 4096
+#: "probe": a peer of nbrtc.doctor() (a data channel only, nbrtc/_doctor.py)
+STREAM_KINDS = frozenset({"camera", "screen", "microphone", "view", "audio", "probe"})
 #: the kinds of the browser's `state` payload fields (RTCPeerConnection states)
 PC_STATE_KEYS = ("connection", "ice", "signaling", "gathering")
 #: types of a room `signal`'s data
@@ -91,6 +108,8 @@ class Message:
     size: int = 0  # UTF-8 bytes on the wire (for the signaling log)
     #: the sending page's key ("" when the envelope had none); never logged or shown
     key: str = ""
+    #: the binary buffer of a ``frame`` message (None for every other type)
+    data: bytes | None = None
 
     def __repr__(self) -> str:  # the key stays out of reprs, logs and tracebacks
         return f"Message(type={self.type!r}, stream={self.stream!r}, size={self.size})"
@@ -140,6 +159,10 @@ def _check_payload(type_: str, payload: Any) -> str | None:
     if type_ == "offer":
         if not isinstance(payload, dict):
             return "offer payload must be an object"
+        if "transport" in payload and payload["transport"] not in ("comm", "webrtc"):
+            return "offer.transport must be 'comm' or 'webrtc'"
+        if payload.get("transport") == "comm":
+            return _check_comm_offer(payload)
         sdp = payload.get("sdp")
         if not isinstance(sdp, str) or not sdp.startswith("v=0"):
             return "offer.sdp must be an SDP string starting with 'v=0'"
@@ -237,6 +260,22 @@ def _check_payload(type_: str, payload: Any) -> str | None:
         if not _is_str(payload.get("text", ""), 256):
             return "ice-error.text must be a string of at most 256 characters"
         return None
+    if type_ == "doctor":
+        from ._doctor_protocol import check_doctor
+
+        return check_doctor(payload)
+    if type_ == "transport":
+        if not isinstance(payload, dict) or payload.get("use") not in ("comm", "webrtc"):
+            return "transport payload must be {use: 'comm' | 'webrtc', why?: string}"
+        if not _is_str(payload.get("why", ""), 256):
+            return "transport.why must be a string of at most 256 characters"
+        return None
+    if type_ == "frame":
+        return _check_frame(payload)
+    if type_ == "frame-ack":
+        if not isinstance(payload, dict) or not _is_count(payload.get("seq")):
+            return "frame-ack payload must be {seq: integer}"
+        return None
     if type_ == "bye":
         if payload is not None and not (
             isinstance(payload, dict) and _is_str(payload.get("reason", ""), 64)
@@ -244,6 +283,40 @@ def _check_payload(type_: str, payload: Any) -> str | None:
             return "bye payload must be null or {reason: string}"
         return None
     return f"unknown type {type_!r}"  # pragma: no cover - filtered before
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53
+
+
+def _check_comm_offer(payload: dict[str, Any]) -> str | None:
+    """A stream that starts on the comm (``transport="comm"``): no SDP, no pc."""
+    if payload.get("sdp") is not None:
+        return "an offer with transport 'comm' carries no sdp"
+    kind = payload.get("kind")
+    if kind not in COMM_KINDS:
+        return f"transport 'comm' is for kinds {sorted(COMM_KINDS)}, not {kind!r}"
+    for key in ("page", "view"):
+        if key in payload and not _is_str(payload[key], 64):
+            return f"offer.{key} must be a short string"
+    return None
+
+
+def _check_frame(payload: Any) -> str | None:
+    """{seq, w, h, type: "jpeg", t?}: one frame whose bytes are the message's buffer."""
+    if not isinstance(payload, dict):
+        return "frame payload must be an object"
+    if not _is_count(payload.get("seq")):
+        return "frame.seq must be a non-negative integer"
+    for key in ("w", "h"):
+        v = payload.get(key)
+        if not (isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_FRAME_SIDE):
+            return f"frame.{key} must be an integer from 1 to {MAX_FRAME_SIDE}"
+    if payload.get("type") != "jpeg":
+        return "frame.type must be 'jpeg'"
+    if "t" in payload and not _is_number(payload["t"]):
+        return "frame.t must be a number"
+    return None
 
 
 def _is_id(value: Any) -> bool:
@@ -309,6 +382,7 @@ _OFFER_MEDIA = {
     "microphone": {"audio"},
     "view": {"video"},
     "audio": {"audio"},
+    "probe": set(),
 }
 
 
@@ -330,6 +404,8 @@ def _check_offer_sdp(sdp: str, kind: str) -> str | None:
             f"{MAX_MEDIA_SECTIONS} (one video, one audio, one data section)"
         )
     kinds = {m.kind for m in desc.media}
+    if kind == "probe" and kinds != {"application"}:
+        return "a probe offer carries a data channel only (one application section)"
     missing = _OFFER_MEDIA[kind] - kinds
     if missing:
         return f"a {kind} offer needs a {'/'.join(sorted(missing))} media section"
@@ -368,8 +444,10 @@ def _candidate_shape_ok(text: str) -> bool:
     )
 
 
-def parse_browser_message(content: Any) -> Message | ProtocolError:
-    """Validate a browser -> kernel message (never raises)."""
+def parse_browser_message(content: Any, buffers: Any = None) -> Message | ProtocolError:
+    """Validate a browser -> kernel message and its binary buffers (never raises).
+
+    Only a ``frame`` carries a buffer: exactly one, of at most MAX_FRAME_BYTES."""
     if not isinstance(content, dict):
         return ProtocolError("bad-message", "message must be a JSON object")
     stream = content.get("stream")
@@ -400,4 +478,29 @@ def parse_browser_message(content: Any) -> Message | ProtocolError:
     why = _check_payload(type_name, content.get("payload"))
     if why is not None:
         return ProtocolError("bad-message", why, stream, type_name)
-    return Message(type_name, stream, content.get("payload"), size, key)
+    data = None
+    blobs = list(buffers or [])
+    if type_name == "frame":
+        if len(blobs) != 1:
+            return ProtocolError(
+                "bad-message", "a frame carries exactly one binary buffer", stream, type_name
+            )
+        try:
+            view = memoryview(blobs[0])
+        except TypeError:
+            return ProtocolError("bad-message", "a frame's buffer must be bytes", stream, type_name)
+        nbytes = view.nbytes
+        if nbytes > MAX_FRAME_BYTES:
+            return ProtocolError(
+                "too-large",
+                f"a frame of {nbytes} bytes is larger than {MAX_FRAME_BYTES} bytes",
+                stream,
+                type_name,
+            )
+        data = view.tobytes()
+        size += nbytes
+    elif blobs:
+        return ProtocolError(
+            "bad-message", f"a {type_name} message carries no binary buffer", stream, type_name
+        )
+    return Message(type_name, stream, content.get("payload"), size, key, data)

@@ -196,6 +196,13 @@ class VideoMethods:
         fut = self._slot.next_frame()
         if not fut.done() and blocking and self._blocking_would_deadlock():  # type: ignore[attr-defined]
             self._slot.discard(fut)
+            latest = self._slot.frame
+            if latest is not None and self.transport == "comm":  # type: ignore[attr-defined]
+                # no newer frame can arrive before this cell ends: the newest the kernel
+                # has is the best answer (it came before the cell started)
+                done: concurrent.futures.Future[Any] = concurrent.futures.Future()
+                done.set_result(latest)
+                return done
             raise self._no_stream_error(call, acall)  # type: ignore[attr-defined]
         return fut
 

@@ -24,8 +24,10 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
 from . import _ice, _ice_restart, _renegotiate
+from ._comm_media import CommReceiver, CommSender
 from ._history import History
-from ._protocol import ProtocolError, _check_offer_sdp, make_message
+from ._protocol import COMM_KINDS, ProtocolError, _check_offer_sdp, make_message
+from ._reconnect import Reconnect
 from .errors import CameraError, StreamError
 
 if TYPE_CHECKING:
@@ -186,6 +188,19 @@ class KernelStream:
         self._kernel_pc_states: dict[str, str] = {}
         self._codec: str | None = None  # the codec preference of the first answer
         self.max_bitrate: int | None = None
+        #: how the media travels: "" (not yet), "direct", "relay" or "comm"
+        #: (_set_transport is the one place that changes it)
+        self.transport = ""
+        #: "direct"/"relay" once the WebRTC path connected ("" before, or when dropped)
+        self._webrtc_path = ""
+        self._comm_in: CommReceiver | None = None
+        self._comm_out: CommSender | None = None
+        #: the page moved back to WebRTC before the kernel's peer connected: why
+        self._webrtc_wanted = ""
+        #: why WebRTC cannot connect, when the comm took over instead of failing
+        self._webrtc_doomed: list[str] = []
+        #: ICE restarts with backoff when a live stream's path is lost (_reconnect.py)
+        self.reconnect = Reconnect(self)
 
     # --- state -------------------------------------------------------------------------
     @property
@@ -246,9 +261,8 @@ class KernelStream:
             widget = self.widget
             if widget is None:
                 raise StreamError("the widget was garbage-collected")
-            pc = RTCPeerConnection(
-                rtc_configuration(widget._ice_servers(self.id), widget._ice_policy)
-            )
+            policy = widget._ice_policy_for(self.id)  # a doctor's probes differ per path
+            pc = RTCPeerConnection(rtc_configuration(widget._ice_servers(self.id), policy))
             self._pc = pc
             self._watch_pc_states(pc)
             pc.on("connectionstatechange", self._on_pc_state)
@@ -276,13 +290,15 @@ class KernelStream:
             await pc.setLocalDescription(answer)  # gathers the kernel's candidates
             if self.closed:
                 return
-            if widget._ice_policy == "relay" and not _renegotiate.kernel_candidates(pc)["local"]:
+            if policy == "relay" and not _renegotiate.kernel_candidates(pc)["local"]:
                 # Its TURN server gave it no allocation: aiortc would never start ICE and
                 # say nothing (state "new" for good). (Under the "all" policy there is a
                 # host candidate; an offer whose end-of-candidates came with no candidate
                 # at all also leaves none, and fails by the ICE watchdog as before.)
-                await self.fail(StreamError(self._no_candidate_words(widget._ice_policy)))
-                return
+                words = self._no_candidate_words(policy)
+                if not self._comm_takes_over(words):
+                    await self.fail(StreamError(words))
+                    return
             network = prefs.get("network")
             if network is not None and network.active():
                 self._impair(network)
@@ -441,14 +457,13 @@ class KernelStream:
             # the page gathered and has nothing to offer: ICE cannot start (do not wait
             # 15 s for the ICE watchdog to say something vaguer)
             why = f": {'; '.join(self.turn_errors)}" if self.turn_errors else ""
-            self._spawn(
-                self.fail(
-                    StreamError(
-                        "The browser has no relay candidate (ice_transport_policy='relay'), "
-                        f"so ICE cannot start{why or ': its TURN server gave it no allocation'}."
-                    )
-                )
+            words = (
+                "The browser has no relay candidate (ice_transport_policy='relay'), "
+                f"so ICE cannot start{why or ': its TURN server gave it no allocation'}."
             )
+            if not self._comm_takes_over(words):
+                self._spawn(self.fail(StreamError(words)))
+        self.reconnect.browser_states(self.browser)
 
     def browser_stats(self, payload: dict[str, Any]) -> None:
         """The browser's getStats sample (media loop); a sample that comes sooner than
@@ -478,7 +493,9 @@ class KernelStream:
                     reports = flatten_aiortc(report)
                     _renegotiate.fix_inbound_reports(pc, reports)
                     self._add_frame_counts(reports)
-                    self.stats.add("kernel", time.time(), reports + extra)
+                    self.stats.add("kernel", time.time(), reports + extra + self.comm_stats())
+            elif self.transport == "comm":
+                self.stats.add("kernel", time.time(), self.comm_stats())
             await asyncio.sleep(interval)
 
     def _add_frame_counts(self, reports: list[dict[str, Any]]) -> None:
@@ -603,6 +620,8 @@ class KernelStream:
         pc = self._pc
         if pc is None or self.closed or pc.iceConnectionState in ("connected", "completed"):
             return
+        if self._webrtc_lost(f"ICE did not connect within {ICE_CONNECT_TIMEOUT:.0f} s"):
+            return
         log.info(
             "stream %s: ICE still %s %.0f s after the answer",
             self.id,
@@ -641,6 +660,18 @@ class KernelStream:
                 f"the TURN server {url} refused the browser's credentials ({code} {text}): "
                 "check the username and credential, or the secret given to nbrtc.turn"
             )
+        elif code == 701 and "not associated with the desired network interface" in text:
+            # Chromium says this for every local interface that has no route to the
+            # server, next to the real outcome: noise, not a failure
+            self.history.note(f"browser: TURN server {url}: {code} {text}")
+            return
+        elif code == 701 and url.startswith("turns:"):
+            # Chromium reports a certificate it refuses exactly like a closed port
+            words = (
+                f"the browser could not reach the TURN server {url} over TLS "
+                f"({text or 'no answer'}): nothing listens there, or the browser does not "
+                "trust its certificate (add the CA to the browser's trust store)"
+            )
         elif code == 701:
             words = f"the browser could not reach the TURN server {url} ({text or 'no answer'})"
         else:
@@ -671,10 +702,21 @@ class KernelStream:
             return
         state = pc.connectionState
         log.debug("stream %s: kernel peer connectionState %s", self.id, state)
-        if state == "connected" and self.kind not in SENDING_KINDS:
-            self._set_state("live", "connected")
+        if state == "connected":
+            self._webrtc_path = _pair_kind(pc)
+            if self.transport != "comm":  # the page moves a comm stream back itself
+                self._set_transport(self._webrtc_path, "WebRTC connected")
+            elif self._webrtc_wanted:
+                self._back_to_webrtc(self._webrtc_wanted)
+            if self.kind not in SENDING_KINDS:
+                self._set_state("live", "connected")
+        elif state == "failed" and self._webrtc_lost("the connection failed"):
+            return
         elif state == "failed":
-            if pc.iceConnectionState == "failed":
+            lost = self.reconnect.kernel_failed()  # a live stream's path is gone for good
+            if lost is not None:
+                words = lost
+            elif pc.iceConnectionState == "failed":
                 words = self.ice_failed_words()
             else:
                 words = (
@@ -703,31 +745,197 @@ class KernelStream:
 
     async def _consume(self, track: MediaStreamTrack) -> None:
         """Read decoded frames and hand them to the widget (newest frame wins there)."""
-        widget = self.widget
         video = track.kind == "video"
-        while not self.closed and widget is not None:
+        while not self.closed:
             try:
                 frame = await track.recv()
             except MediaStreamError:
                 return
-            if video:
-                self.frames += 1
-                self.frame_size = (frame.width, frame.height)
-                first = self.frames == 1
-                what = f"first frame {frame.width}x{frame.height}"
-            else:
-                self.audio_frames += 1
-                first = self.audio_frames == 1
-                what = f"first audio {frame.sample_rate} Hz {frame.layout.name}"
-            if first:
-                self.timings["first_frame" if video else "first_audio"] = (
-                    time.monotonic() - self.created
+            self._deliver(frame, video)
+
+    def _deliver(self, frame: Any, video: bool) -> None:
+        """One decoded frame from the browser, whichever transport brought it (media
+        loop): counted, the first one makes the stream live, then the widget has it."""
+        widget = self.widget
+        if widget is None or self.closed:
+            return
+        if video:
+            self.frames += 1
+            self.frame_size = (frame.width, frame.height)
+            first = self.frames == 1
+            what = f"first frame {frame.width}x{frame.height}"
+        else:
+            self.audio_frames += 1
+            first = self.audio_frames == 1
+            what = f"first audio {frame.sample_rate} Hz {frame.layout.name}"
+        if first:
+            self.timings["first_frame" if video else "first_audio"] = (
+                time.monotonic() - self.created
+            )
+            self._set_state("live", f"{what}{' over the comm' if self._comm_in else ''}")
+        if video:
+            widget._on_frame(self, frame)
+        else:
+            widget._on_audio(self, frame)
+
+    # --- transport: WebRTC (direct or relay) or the comm ----------------------------------
+    def _set_transport(self, new: str, why: str) -> None:
+        """The one place the transport changes (logged ``old -> new``, in the history,
+        and the widget told)."""
+        old = self.transport
+        if new == old:
+            return
+        self.transport = new
+        log.info("stream %s: transport %s -> %s (%s)", self.id, old or "none", new, why)
+        self.history.note(f"transport {old or 'none'} -> {new}: {why}")
+        widget = self.widget
+        if widget is not None:
+            widget._stream_transport_changed(self)
+
+    def start_comm(self) -> None:
+        """A stream that starts on the comm, with no peer connection (the page's
+        ``transport="comm"``; media loop)."""
+        self._set_state("connecting", "offer received (transport 'comm')")
+        self._spawn(self._ping_loop())
+        widget = self.widget
+        if widget is not None and widget.stats_interval > 0:
+            self._spawn(self._stats_loop(widget.stats_interval))
+        self._use_comm("transport='comm' was asked for")
+
+    def page_transport(self, use: str, why: str) -> None:
+        """The page moves this stream to the comm (WebRTC has not connected in time) or
+        back to WebRTC (it connected since) (media loop)."""
+        if self.closed:
+            return
+        if use == "comm":
+            self._use_comm(f"page: {why}" if why else "page asked")
+            return
+        if self._pc is None:
+            self._refuse("out-of-order", "this stream has no WebRTC peer", "transport")
+            return
+        if self._pc.connectionState != "connected":
+            # the page's DTLS completed a moment before ours: move when ours does
+            self._webrtc_wanted = why or "WebRTC connected"
+            return
+        self._back_to_webrtc(why or "WebRTC connected")
+
+    def _back_to_webrtc(self, why: str) -> None:
+        self._webrtc_wanted = ""
+        self._stop_comm()
+        self._set_transport(self._webrtc_path or _pair_kind(self._pc), why)
+        self.send("transport", {"use": "webrtc"})
+
+    def _use_comm(self, why: str) -> None:
+        """Carry this stream's video over the comm (idempotent; media loop)."""
+        if self.closed:
+            return
+        if self._comm_in is None and self._comm_out is None:
+            if self.kind in SENDING_KINDS:
+                self._comm_in = CommReceiver(
+                    self.id,
+                    lambda frame: self._deliver(frame, True),
+                    lambda seq: self.send_media("frame-ack", {"seq": seq}),
                 )
-                self._set_state("live", what)
-            if video:
-                widget._on_frame(self, frame)
-            else:
-                widget._on_audio(self, frame)
+            # the kernel's own video (a view's source, a camera's processed frames) goes
+            # to the page too; a sending kind's tracks are its processed video
+            self._spawn(self._start_comm_sender())
+        self._set_transport("comm", why)
+        self.send("transport", {"use": "comm"})
+
+    async def _start_comm_sender(self) -> None:
+        answer = self._answer_task
+        if answer is not None and not answer.done():
+            # the tracks come with the answer; a comm fallback does not race it
+            await asyncio.wait([answer], timeout=CLOSE_TIMEOUT * 5)
+        widget = self.widget
+        if self.closed or widget is None or self.transport != "comm" or self._comm_out:
+            return
+        if not self._tracks:
+            for track in widget._tracks_for(self):
+                self._tracks.append(track)
+        video = next((t for t in self._tracks if t.kind == "video"), None)
+        if video is None:
+            return
+        self._comm_out = CommSender(
+            self.id,
+            video,
+            lambda payload, data: self.send_media("frame", payload, data),
+            self._comm_first_ack,
+        )
+        self._comm_out.start()
+
+    def _comm_first_ack(self) -> None:
+        # a receiving kind is live once the page drew the kernel's first frame
+        if self.kind not in SENDING_KINDS:
+            self._set_state("live", "first frame drawn over the comm")
+
+    def _stop_comm(self) -> None:
+        receiver, self._comm_in = self._comm_in, None
+        sender, self._comm_out = self._comm_out, None
+        if receiver is not None:
+            receiver.close()
+        if sender is not None:
+            sender.close()
+
+    def comm_frame(self, payload: dict[str, Any], data: bytes) -> None:
+        """A page frame over the comm (media loop, at dispatch)."""
+        if self._comm_in is None:
+            self._refuse("out-of-order", "this stream does not take frames over the comm", "frame")
+            return
+        self._comm_in.frame(payload, data)
+
+    def comm_frame_ack(self, seq: int) -> None:
+        """The page drew kernel frame ``seq`` (media loop)."""
+        if self._comm_out is not None:
+            self._comm_out.ack(seq)
+
+    def send_media(self, type_: str, payload: Any, data: bytes | None = None) -> None:
+        """A ``frame``/``frame-ack`` to the page: counted in the history, not kept (any
+        thread)."""
+        msg = make_message(type_, self.id, payload)
+        self.history.message("out", type_, len(data or b""), None)
+        widget = self.widget
+        if widget is not None:
+            widget._send_protocol(msg, [data] if data is not None else None)
+
+    def _comm_takes_over(self, words: str) -> bool:
+        """WebRTC cannot connect (``words`` say why): True when the comm will carry the
+        stream instead (``transport="auto"``: the page moves it there), so the stream must
+        not fail; the reason stays in the history. Media loop."""
+        widget = self.widget
+        if (
+            widget is None
+            or self.closed
+            or widget.transport_mode != "auto"
+            or self.kind not in COMM_KINDS
+        ):
+            return False
+        if words not in self._webrtc_doomed:
+            self._webrtc_doomed.append(words)
+            self.history.note(f"WebRTC cannot connect ({words}); the comm will carry the stream")
+        return True
+
+    def _webrtc_lost(self, words: str) -> bool:
+        """WebRTC failed while the comm carries the stream: drop the peer connection
+        only, and keep streaming (media loop). False when the comm is not in use."""
+        if self.transport != "comm" or self.closed:
+            return False
+        pc, self._pc = self._pc, None
+        if pc is not None:
+            self.history.note(f"WebRTC given up, the comm carries the stream: {words}")
+            pc.remove_all_listeners()
+            _ice_restart.forget(pc)
+            self._spawn(_close_quietly(pc, self.id))
+        return True
+
+    def comm_stats(self) -> list[dict[str, Any]]:
+        """The comm transport's counters as stats reports (media loop)."""
+        out: list[dict[str, Any]] = []
+        if self._comm_in is not None:
+            out.append({"id": "nbrtc-comm-in", "type": "nbrtc-comm", **self._comm_in.stats()})
+        if self._comm_out is not None:
+            out.append({"id": "nbrtc-comm-out", "type": "nbrtc-comm", **self._comm_out.stats()})
+        return out
 
     # --- liveness ----------------------------------------------------------------------------
     def heard(self) -> None:
@@ -796,6 +1004,7 @@ class KernelStream:
         if notify_browser:
             self.send("bye", {"reason": reason})
         self._set_state("closed", reason)
+        self.reconnect.close()
         self.manager._forget(self)
         current = asyncio.current_task()
         answer = self._answer_task
@@ -810,6 +1019,7 @@ class KernelStream:
                 await asyncio.wait_for(asyncio.shield(answer), CLOSE_TIMEOUT)
             except (asyncio.TimeoutError, Exception):
                 answer.cancel()
+        self._stop_comm()
         for track in self._tracks:
             track.stop()  # releases our subscription to the widget's source
         self._tracks.clear()
@@ -845,10 +1055,26 @@ class KernelStream:
             "frames": self.frames,
             "audio_frames": self.audio_frames,
             "browser": dict(self.browser),
+            "transport": self.transport,
             "error": str(self.error) if self.error else None,
             # seconds from the offer's arrival: answer sent, first frame, live, closed
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
+
+
+def _pair_kind(pc: RTCPeerConnection | None) -> str:
+    """ "relay" when the connected pair of ``pc`` goes through a TURN server (either
+    side's candidate is a relay one), else "direct"."""
+    pair = _ice_restart.selected_pair(pc) if pc is not None else None
+    types = {str(pair.get(side, "")).split(" ")[0] for side in ("local", "remote")} if pair else ()
+    return "relay" if "relay" in types else "direct"
+
+
+async def _close_quietly(pc: RTCPeerConnection, stream_id: str) -> None:
+    try:
+        await asyncio.wait_for(pc.close(), CLOSE_TIMEOUT)
+    except Exception as exc:
+        log.debug("stream %s: closing the given-up peer: %s", stream_id, repr(exc))
 
 
 def _candidate_ufrag(text: str) -> str | None:

@@ -31,7 +31,7 @@ from ._config import (
 )
 from ._kernel_owned import KernelOwnedTraits
 from ._manager import manager
-from ._protocol import make_message
+from ._protocol import COMM_KINDS, make_message
 from ._teaching import ConnectionMethods
 from ._version import __version__
 from .channel import Channel, PageChannels, check_label, close_quietly
@@ -57,6 +57,10 @@ CLOSE_WAIT = 1.0
 WIDGET_STATES = ("new", "connecting", "live", "closed", "error")
 
 
+#: the ``transport=`` choices of every widget (see StreamWidget.transport_mode)
+TRANSPORT_MODES = ("auto", "webrtc", "comm")
+
+
 class StreamWidget(KernelOwnedTraits, ConnectionMethods, anywidget.AnyWidget):
     """Base of nbrtc's media widgets. Not for direct use."""
 
@@ -70,6 +74,9 @@ class StreamWidget(KernelOwnedTraits, ConnectionMethods, anywidget.AnyWidget):
     rtc_config = traitlets.Dict().tag(sync=True)
     #: seconds between the browser's getStats samples (0: none); from nbrtc.config
     stats_interval = traitlets.Float(1.0).tag(sync=True)
+    #: how new streams start: "auto" (WebRTC, the comm when WebRTC has not connected
+    #: after a short delay), "webrtc" (never the comm) or "comm" (never WebRTC)
+    transport_mode = traitlets.Unicode("auto").tag(sync=True)
     _version = traitlets.Unicode(__version__).tag(sync=True)
 
     _kind = "view"
@@ -79,8 +86,19 @@ class StreamWidget(KernelOwnedTraits, ConnectionMethods, anywidget.AnyWidget):
         *,
         ice_servers: list[IceServerSpec] | None = None,
         ice_transport_policy: str | None = None,
+        transport: str = "auto",
         **kwargs: Any,
     ) -> None:
+        if transport not in TRANSPORT_MODES:
+            raise ValueError(
+                f"transport must be one of {TRANSPORT_MODES} (how streams start: 'comm' "
+                f"sends video over the notebook's own connection), got {transport!r}"
+            )
+        if transport == "comm" and self._kind not in COMM_KINDS:
+            raise ValueError(
+                f"transport='comm' carries video only; a {self._kind} widget needs WebRTC "
+                "(transport='auto' or 'webrtc')"
+            )
         servers = (
             check_ice_servers(ice_servers, "ice_servers")
             if ice_servers is not None
@@ -115,6 +133,7 @@ class StreamWidget(KernelOwnedTraits, ConnectionMethods, anywidget.AnyWidget):
             kind=self._kind,
             rtc_config=public_rtc_config(servers, policy),
             stats_interval=config.stats_interval,
+            transport_mode=transport,
             **kwargs,
         )
         self._manager = manager()
@@ -142,12 +161,13 @@ class StreamWidget(KernelOwnedTraits, ConnectionMethods, anywidget.AnyWidget):
         else:  # no media loop: no stream to wait for
             self.close()
 
-    def _send_protocol(self, msg: dict[str, Any]) -> None:
-        """Send a protocol message to the browser (any thread; no-op once the comm closed)."""
+    def _send_protocol(self, msg: dict[str, Any], buffers: list[bytes] | None = None) -> None:
+        """Send a protocol message (and a ``frame``'s binary buffer) to the browser (any
+        thread; no-op once the comm closed)."""
         if self.comm is None:
             return
         try:
-            self.send(msg)
+            self.send(msg, buffers)
         except Exception:
             log.debug("nbrtc: could not send %s", msg.get("type"), exc_info=True)
 
@@ -155,6 +175,18 @@ class StreamWidget(KernelOwnedTraits, ConnectionMethods, anywidget.AnyWidget):
         """The full ICE servers for one stream (``tag``: its id), credentials included;
         ``nbrtc.turn`` servers get a credential minted for it. Any thread."""
         return kernel_servers(self._servers, tag)
+
+    def _ice_policy_for(self, stream_id: str) -> str:
+        """The kernel peer's ICE transport policy for ``stream_id`` (the widget's; a
+        Doctor's probes have one per path). Media loop."""
+        return self._ice_policy
+
+    def doctor(self) -> Any:
+        """An ``nbrtc.Doctor`` for this widget's own ICE servers and policy: which paths
+        from the page to the kernel work, and what to do (see ``nbrtc.doctor``)."""
+        from ._doctor import Doctor
+
+        return Doctor(ice_servers=list(self._servers), ice_transport_policy=self._ice_policy)
 
     def _answer_ice_servers(self, stream_id: str) -> None:
         """Send the page the full ICE servers for ``stream_id`` (media loop).
@@ -180,6 +212,21 @@ class StreamWidget(KernelOwnedTraits, ConnectionMethods, anywidget.AnyWidget):
             if stream.state == "live":
                 self._last_stream = stream
             self._update_state()
+
+    def _stream_transport_changed(self, stream: KernelStream) -> None:
+        """A stream moved to another transport (media loop): waiters of ``transport``
+        wake up."""
+        with self._state_event:
+            self._state_event.notify_all()
+
+    @property
+    def transport(self) -> str:
+        """How this widget's newest stream carries its media: ``"direct"`` (WebRTC
+        peer to peer), ``"relay"`` (WebRTC through a TURN server), ``"comm"`` (the
+        notebook's own connection, when WebRTC cannot connect), or ``""`` before it
+        connected. Any thread."""
+        stream = self._last_stream
+        return stream.transport if stream is not None and not stream.closed else ""
 
     def _stream_closed(self, stream: KernelStream) -> None:
         self._remember_stream(stream)
@@ -367,11 +414,12 @@ class StreamWidget(KernelOwnedTraits, ConnectionMethods, anywidget.AnyWidget):
 
     # --- waiting --------------------------------------------------------------------------
     def _blocking_would_deadlock(self) -> bool:
-        """True when waiting here cannot succeed: no stream yet, and we block the very
-        thread (the kernel's main thread, inside a running cell) that would receive the
-        browser's offer."""
+        """True when waiting here cannot succeed: we block the very thread (the kernel's
+        main thread, inside a running cell) that would receive what we wait for: the
+        browser's offer (no stream yet), or the frames of a stream on the comm (they
+        arrive as comm messages, like the offer)."""
         with self._stream_lock:
-            active = any(not s.closed for s in self._streams.values())
+            active = any(not s.closed and s.transport != "comm" for s in self._streams.values())
         return (
             not active
             and self._manager._busy
@@ -380,6 +428,13 @@ class StreamWidget(KernelOwnedTraits, ConnectionMethods, anywidget.AnyWidget):
 
     def _no_stream_error(self, call: str, acall: str) -> NotDisplayedError:
         name = type(self).__name__
+        if self.transport == "comm":
+            return NotDisplayedError(
+                f"{name} streams over the notebook's connection (transport 'comm': WebRTC "
+                "could not connect, see cam.doctor()), so its frames reach the kernel only "
+                f"between cells or while a cell awaits. Use `await {acall}` in this cell, "
+                "or process frames in the background with cam.process(fn)."
+            )
         if self._last_stream is not None:  # it streamed before
             return NotDisplayedError(
                 f"{name} has no live view any more (its output was cleared or its tab "

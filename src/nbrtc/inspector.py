@@ -151,6 +151,8 @@ class Inspector(KernelOwnedTraits, anywidget.AnyWidget):
                 "state": stream.state,
                 "detail": str(stream.error) if stream.error else "",
                 "kind": kind,
+                # how the media travels: "direct", "relay" or "comm" ("" before)
+                "transport": stream.transport,
             },
             "log": _log_rows(events),
             "timeline": _timeline(events),

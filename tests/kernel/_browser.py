@@ -112,6 +112,9 @@ class FakeBrowser:
         self.answers: dict[str, list[str]] = {}  # every answer the kernel sent, per stream
         self.reoffers: dict[str, list[str]] = {}  # offers made on the kernel's renegotiate
         self.messages: dict[tuple[str, str], list[Any]] = {}
+        #: kernel frames over the comm per stream: the newest few (payload, buffers), count
+        self.comm_frames: dict[str, list[tuple[dict[str, Any], Any]]] = {}
+        self.comm_frame_count: dict[str, int] = {}
         self.tracks: list[MediaStreamTrack] = []
         self._n = 0
         self.drop_answers = False
@@ -128,7 +131,12 @@ class FakeBrowser:
         """Route the widget's kernel->browser messages to this fake page."""
         widget._send_protocol = self._on_kernel_message  # type: ignore[method-assign]
 
-    def _on_kernel_message(self, msg: dict[str, Any]) -> None:
+    def _on_kernel_message(self, msg: dict[str, Any], buffers: Any = None) -> None:
+        if msg["type"] == "frame":  # media over the comm: kept apart (tests/kernel/_comm_page.py)
+            self.comm_frames.setdefault(msg["stream"], []).append((msg["payload"], buffers))
+            del self.comm_frames[msg["stream"]][:-8]
+            self.comm_frame_count[msg["stream"]] = self.comm_frame_count.get(msg["stream"], 0) + 1
+            return
         self.received.append(msg)
         self.loop.call_soon_threadsafe(self._handle, msg)
 

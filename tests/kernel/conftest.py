@@ -50,7 +50,7 @@ def no_leaks() -> Iterator[None]:
             and now["peers"] == 0
             and now["udp_sockets"] <= before["udp_sockets"]
             and not any(
-                n.startswith(("video-decoder", "nbrtc-frames", "media-player"))
+                n.startswith(("video-decoder", "nbrtc-frames", "media-player", "nbrtc-comm-"))
                 for n in now["thread_names"]
             )
         )

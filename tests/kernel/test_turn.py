@@ -159,6 +159,7 @@ def test_turn_failure_is_named_within_seconds(
     cam = nbrtc.Camera(
         ice_servers=[{"urls": url, "username": "u", "credential": credential}],
         ice_transport_policy="relay",
+        transport="webrtc",  # with "auto", the comm carries it instead (below)
     )
     widgets.append(cam)
     browser.attach(cam)
@@ -215,7 +216,7 @@ def test_turns_with_a_private_ca(
     with SSL_CERT_FILE naming the CA it goes live through the relay."""
     coturn, ca = tls_coturn
     servers = [{"urls": f"turns:127.0.0.1:{coturn.tls_port}", "username": "u", "credential": "p"}]
-    cam = nbrtc.Camera(ice_servers=servers, ice_transport_policy="relay")
+    cam = nbrtc.Camera(ice_servers=servers, ice_transport_policy="relay", transport="webrtc")
     widgets.append(cam)
     browser.attach(cam)
     browser.start(cam)
@@ -241,7 +242,7 @@ def test_a_page_whose_turn_login_is_refused_is_named_at_once(
     cam, sid, _took = _live_through(coturn, browser, widgets, servers)
     offer = browser.offers[sid]
     cam.close()
-    cam = nbrtc.Camera(ice_servers=servers, ice_transport_policy="relay")
+    cam = nbrtc.Camera(ice_servers=servers, ice_transport_policy="relay", transport="webrtc")
     widgets.append(cam)
     browser.attach(cam)
     new = browser.new_stream_id()
@@ -254,3 +255,32 @@ def test_a_page_whose_turn_login_is_refused_is_named_at_once(
     took = time.monotonic() - t0
     assert "refused the browser's credentials (401 Unauthorized)" in cam.error, cam.error
     assert "no relay candidate" in cam.error and took < 2.0
+
+
+def test_turn_failure_hands_the_stream_to_the_comm_when_auto(
+    coturn: Coturn, browser: FakeBrowser, widgets: list[Any]
+) -> None:
+    """transport="auto" (the default): the same failure does not end the stream; the
+    reason is in the history, and the page's move to the comm carries it."""
+    cam = nbrtc.Camera(
+        ice_servers=[{"urls": f"turn:127.0.0.1:{coturn.port}", "username": "u", "credential": "x"}],
+        ice_transport_policy="relay",
+    )
+    widgets.append(cam)
+    browser.attach(cam)
+    sid = browser.start(cam)
+    stream = cam._last_stream
+
+    def doomed() -> bool:
+        return any(
+            "the comm will carry the stream" in e["summary"]
+            for e in cam.history()
+            if e.get("event") == "note"
+        )
+
+    wait_for(doomed, 10, what="the reason noted, the stream kept")
+    assert cam.state == "connecting" and cam.error == ""
+    notes = " / ".join(e["summary"] for e in cam.history() if e.get("event") == "note")
+    assert "refused the credentials (401" in notes
+    browser.send(cam, "transport", sid, {"use": "comm", "why": "WebRTC failed before it connected"})
+    wait_for(lambda: stream.transport == "comm", 5, what="on the comm")

@@ -548,3 +548,92 @@ def chromium_wrapper(lab: NetLab, directory: Path, chromium: str = "/usr/bin/chr
     path.write_text(f'#!/bin/sh\nexec {IP} netns exec {lab.client} {chromium} "$@"\n')
     path.chmod(0o755)
     return path
+
+
+# ------------------------------------------------------------- additions for TURN paths
+
+CERTUTIL = shutil.which("certutil") or "/usr/bin/certutil"
+
+
+def private_ca(
+    workdir: Path, ip: str = SERVER_IP, name: str = "nbrtc lab CA"
+) -> tuple[Path, Path, Path]:
+    """A private CA and a server certificate for ``ip`` that it signed, made with openssl
+    in ``workdir``: ``(ca.pem, cert.pem, key.pem)``. Unlike :func:`self_signed_cert` the
+    server certificate is not a CA itself, so a browser that trusts the CA accepts it."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    ca_key, ca, key, csr, cert = (
+        workdir / n for n in ("ca-key.pem", "ca.pem", "server-key.pem", "server.csr", "server.pem")
+    )
+    ext = workdir / "server-ext.cnf"
+    ext.write_text(
+        f"subjectAltName=IP:{ip}\nbasicConstraints=CA:FALSE\n"
+        "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
+    )
+    _run([
+        OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        "-keyout", str(ca_key), "-out", str(ca), "-subj", f"/CN={name}",
+        "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+    ])  # fmt: skip
+    _run([
+        OPENSSL, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr),
+        "-subj", f"/CN={ip}",
+    ])  # fmt: skip
+    _run([
+        OPENSSL, "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
+        "-CAcreateserial", "-out", str(cert), "-days", "2", "-extfile", str(ext),
+    ])  # fmt: skip
+    return ca, cert, key
+
+
+def nss_home(home: Path, cas: Sequence[Path]) -> Path:
+    """Make ``home/.pki/nssdb``, the NSS database Chromium on Linux reads its user's
+    trusted CAs from, trusting each of ``cas`` for TLS servers (``certutil``, from Debian's
+    libnss3-tools). Give Chromium ``HOME=home``; return ``home``."""
+    db = home / ".pki" / "nssdb"
+    db.mkdir(parents=True, exist_ok=True)
+    _run([CERTUTIL, "-N", "-d", f"sql:{db}", "--empty-password"])
+    for i, ca in enumerate(cas):
+        _run(
+            [
+                CERTUTIL,
+                "-A",
+                "-d",
+                f"sql:{db}",
+                "-n",
+                f"nbrtc-lab-ca-{i}",
+                "-t",
+                "C,,",
+                "-i",
+                str(ca),
+            ]
+        )
+    return home
+
+
+def block_udp_and_tcp_ports(
+    fw: Firewall,
+    ports: Sequence[int],
+    a: str = CLIENT_IP,
+    b: str = SERVER_IP,
+    also_from_b: bool = False,
+) -> Firewall:
+    """Scenario on ``fw``: drop all UDP between ``a`` and ``b`` and TCP to/from ``ports``
+    (a TURN server that is there but cannot be reached). With ``also_from_b`` the ports
+    are dropped for ``b`` itself too (``b`` to ``b``, over ``lo``: the kernel next to its
+    TURN server cannot reach it either). Counter: ``dropped``."""
+    plist = ", ".join(str(p) for p in ports)
+    pairs = [(a, b), (b, a)] + ([(b, b)] if also_from_b else [])
+    rules = "".join(
+        (f'    ip saddr {s} ip daddr {d} meta l4proto udp counter name "dropped" drop\n'
+         if s != d else "")
+        + f'    ip saddr {s} ip daddr {d} tcp dport {{ {plist} }} counter name "dropped" drop\n'
+        f'    ip saddr {s} ip daddr {d} tcp sport {{ {plist} }} counter name "dropped" drop\n'
+        for s, d in pairs
+    )  # fmt: skip
+    return fw._apply(
+        f"block_udp_and_tcp_ports({list(ports)}, also_from_b={also_from_b})",
+        ["dropped"],
+        _chain("input", rules) + _chain("output", rules),
+    )
