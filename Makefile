@@ -1,5 +1,5 @@
 # Thin wrappers around scripts/; see each script's header for details.
-.PHONY: setup demo test lint format build e2e kernel-tests net-tests screenshot soak clean
+.PHONY: setup demo test lint format build e2e kernel-tests net-tests slow-tests screenshot soak clean
 
 PY := .venv/bin/python
 
@@ -32,6 +32,9 @@ kernel-tests:
 
 net-tests:  ## the real-network scenarios alone (namespaces, nftables, coturn; root)
 	NBRTC_LINT=0 bash scripts/test.sh tests/net
+
+slow-tests:  ## the slowest network scenarios (marker slow: long blackouts, 15 s watchdog gaps)
+	NBRTC_LINT=0 NBRTC_SLOW=1 bash scripts/test.sh tests/net
 
 soak: setup  ## 10 minutes of a camera with stalled consumers and a slow process(): RSS, latency
 	$(PY) benchmarks/soak.py --minutes 10

@@ -18,19 +18,22 @@ export const COMM_FALLBACK_MS = 1500;
 export const MIN_QUALITY = 0.35;
 export const MAX_QUALITY = 0.85;
 export const START_QUALITY = 0.7;
-export const MIN_SCALE = 0.25;
+/** At least 320x240 of a 640x480 camera (see _comm_media.MIN_SCALE for why). */
+export const MIN_SCALE = 0.5;
 const ADAPT_EVERY_MS = 1000;
-const RTT_QUEUED_FACTOR = 2.5;
+// 1.6 and 1.25, as _comm_media.py (its comments say why): on a saturated link even the
+// best round trip seen includes queueing behind the window's other frames
+const RTT_QUEUED_FACTOR = 1.6;
 const RTT_QUEUED_MIN_MS = 120;
-const RTT_CLEAR_FACTOR = 1.5;
+const RTT_CLEAR_FACTOR = 1.25;
 /** Frame interval of the fallback capture path (no MediaStreamTrackProcessor). */
 const FALLBACK_FPS = 30;
 
 /**
  * JPEG quality and scale for one direction, adapted once a second: down (quality by
- * 0.1, then size by 0.8) when the median round trip grew 2.5x above the best seen (frames
- * queue: a slow link or receiver); up (size first, then quality by 0.05) when it is back
- * within 1.5x. A full window alone is no reason: on a fast link the round trip, not the
+ * 0.1, then size by 0.8) when the median round trip grew 1.6x above the best seen and
+ * above 120 ms (frames queue: a slow link or receiver); up (size first, then quality by
+ * 0.05) when it is back within 1.25x. A full window alone is no reason: on a fast link the round trip, not the
  * bytes, sets the pace. Mirrors _comm_media.Quality.
  */
 export class Quality {

@@ -15,6 +15,7 @@ import { describeError, deviceFor, iceFailed, kernelGone, pathLost } from "./err
 import { PathWatch } from "./reconnect.js";
 import { COMM_KINDS, CONTROL_CHANNEL, SENDING_KINDS, STREAM_KINDS } from "./protocol.js";
 import { COMM_FALLBACK_MS, CommDownlink, CommUplink, commGlobals } from "./comm.js";
+import { AudioDownlink, AudioUplink, audioGlobals } from "./comm-audio.js";
 import { INITIAL, reduce } from "./state.js";
 import { collectStats } from "./stats.js";
 import { Heartbeat, KernelWatchdog } from "./liveness.js";
@@ -270,6 +271,12 @@ export class BrowserPeer {
     this._uplink = null;
     /** @type {CommDownlink | null} */
     this._downlink = null;
+    /** @type {AudioUplink | null} the device's sound to the kernel over the comm */
+    this._audioUp = null;
+    /** @type {AudioDownlink | null} the kernel's sound over the comm */
+    this._audioDown = null;
+    /** @type {any} the comm's video and sound in one MediaStream (made when both exist) */
+    this._commMixed = null;
   }
 
   /** Whether this kind opens a local device. */
@@ -279,7 +286,7 @@ export class BrowserPeer {
 
   /** @returns {PeerSnapshot} */
   snapshot() {
-    const remote = this.transport === "comm" && this._downlink?.stream ? this._downlink.stream : this.remoteStream;
+    const remote = this.transport === "comm" ? this._commRemote() : this.remoteStream;
     return {
       id: this.id,
       kind: this.kind,
@@ -490,6 +497,10 @@ export class BrowserPeer {
   /** transport="comm": no pc at all; the kernel's `transport` reply stands for an answer. */
   _startOnComm() {
     this._commAsked = true;
+    // getUserMedia asks for sound when the widget wants it (no transceiver needs it)
+    this._audioRequest = this.kind === "camera" || this.kind === "microphone"
+      ? audioConstraints(this.model.get("audio"))
+      : null;
     this._send("offer", { kind: this.kind, page: this.router.pageId, view: this.viewId, transport: "comm" });
     this._offerSent = true;
     this.setState({ type: "offer-sent" });
@@ -536,6 +547,13 @@ export class BrowserPeer {
     }
     if (this.closed) return;
     this._startUplink();
+    if (!this._audioDown && (this.kind === "view" || this.kind === "audio")) {
+      this._audioDown = new AudioDownlink({
+        ack: (seq) => this._send("audio-ack", { seq }),
+        onSound: () => this._commFlowing(true), // the stream now has a sound track
+        env: this._commEnv(),
+      });
+    }
     if (!this._downlink && this.kind !== "microphone" && this.kind !== "audio") {
       this._downlink = new CommDownlink({
         ack: (seq) => this._send("frame-ack", { seq }),
@@ -548,7 +566,18 @@ export class BrowserPeer {
 
   /** The camera's video goes to the kernel over the comm (once confirmed and acquired). */
   _startUplink() {
-    if (this.closed || this.transport !== "comm" || this._uplink || !this.sending) return;
+    if (this.closed || this.transport !== "comm" || !this.sending) return;
+    const sound = this.localStream?.getAudioTracks?.()[0];
+    if (sound && !this._audioUp) {
+      this._audioUp = new AudioUplink({
+        track: sound,
+        send: (payload, buffers) => this._send("audio", payload, buffers),
+        onAck: () => this._commFlowing(false),
+        env: this._commEnv(),
+      });
+      this._audioUp.start();
+    }
+    if (this._uplink) return;
     const track = this.localStream?.getVideoTracks?.()[0];
     if (!track) return;
     this._uplink = new CommUplink({
@@ -574,6 +603,7 @@ export class BrowserPeer {
     const env = this.env;
     return {
       ...commGlobals(),
+      ...audioGlobals(),
       now: env.now,
       setTimeout: env.setTimeout,
       clearTimeout: env.clearTimeout,
@@ -592,8 +622,25 @@ export class BrowserPeer {
     this._notify();
   }
 
+  /** The comm's remote media: the kernel's video, its sound, or both in one stream. */
+  _commRemote() {
+    const video = this._downlink?.stream ?? null;
+    const sound = this._audioDown?.stream ?? null;
+    if (!sound) return video ?? this.remoteStream;
+    if (!video) return sound;
+    if (!this._commMixed && typeof this.env.MediaStream === "function") {
+      this._commMixed = new this.env.MediaStream([...video.getVideoTracks(), ...sound.getAudioTracks()]);
+    }
+    return this._commMixed ?? video;
+  }
+
   _stopComm() {
     const log = this.env.log;
+    guard(log, "stopping the comm audio uplink", () => this._audioUp?.stop());
+    guard(log, "stopping the comm audio downlink", () => this._audioDown?.stop());
+    this._audioUp = null;
+    this._audioDown = null;
+    this._commMixed = null;
     guard(log, "stopping the comm uplink", () => this._uplink?.stop());
     guard(log, "stopping the comm downlink", () => this._downlink?.stop());
     this._uplink = null;
@@ -629,7 +676,8 @@ export class BrowserPeer {
    */
   async _sampleStats() {
     const pc = this.pc;
-    const comm = [this._uplink?.stats(), this._downlink?.stats()].filter(Boolean);
+    const comm = [this._uplink?.stats(), this._downlink?.stats(), this._audioUp?.stats(), this._audioDown?.stats()]
+      .filter(Boolean);
     if (this.closed || (!pc && !comm.length) || this._statsBusy || !this._answerSeen) return;
     this._statsBusy = true;
     try {
@@ -886,6 +934,7 @@ export class BrowserPeer {
         return;
       case "error":
         this.env.log.warn(`[nbrtc] kernel refused a message of ${this.id}: ${payload.code}: ${payload.message}`);
+        if (payload.ref?.type === "audio") this._audioUp?.refused(); // never acknowledged
         if (payload.ref?.type === "ice-servers" && this._iceRequest) {
           this._iceRequest.refused(payload.code, payload.message);
           return;
@@ -921,6 +970,12 @@ export class BrowserPeer {
         return;
       case "frame-ack":
         this._uplink?.ack(payload.seq);
+        return;
+      case "audio":
+        this._audioDown?.chunk(payload, buffers);
+        return;
+      case "audio-ack":
+        this._audioUp?.ack(payload.seq);
         return;
       default:
         return; // ping: only feeds the watchdog
@@ -999,7 +1054,7 @@ export class BrowserPeer {
     }
     for (const track of stream.getTracks()) {
       const tx = track.kind === "video" ? this._videoTx : track.kind === "audio" ? this._audioTx : null;
-      if (!tx && this.transportMode === "comm" && track.kind === "video") continue; // comm.js reads it
+      if (!tx && this.transportMode === "comm") continue; // comm.js / comm-audio.js read it
       if (!tx) {
         // Nothing was offered for it (e.g. a browser added audio nobody asked for).
         guard(this.env.log, "stopping an unexpected track", () => track.stop());

@@ -30,6 +30,8 @@ export const BROWSER_TYPES = Object.freeze([
   "transport", // moves a stream to the comm or back to WebRTC (comm.js)
   "frame", // one video frame over the comm: JPEG in the binary buffer
   "frame-ack", // a kernel frame was drawn: the kernel may send another
+  "audio", // PCM sound over the comm: s16 interleaved in the binary buffer (comm-audio.js)
+  "audio-ack", // the page played kernel audio up to seq (the kernel only counts it)
 ]);
 /** Types the kernel may send to the browser. */
 export const KERNEL_TYPES = Object.freeze([
@@ -45,9 +47,15 @@ export const KERNEL_TYPES = Object.freeze([
   "transport", // confirms a transport change: {use: "comm" | "webrtc"}
   "frame", // one video frame over the comm: JPEG in the binary buffer
   "frame-ack", // a page frame was decoded: the page may send another
+  "audio", // PCM sound over the comm: s16 interleaved in the binary buffer (comm-audio.js)
+  "audio-ack", // the kernel has the page's audio up to seq: the page may send more
 ]);
-/** Kinds that can stream over the comm (video; sound needs WebRTC). */
-export const COMM_KINDS = Object.freeze(["camera", "screen", "view"]);
+/** Kinds that can stream over the comm (video as JPEG, sound as PCM). */
+export const COMM_KINDS = Object.freeze(["camera", "screen", "view", "microphone", "audio"]);
+/** Bounds of a comm `audio` chunk's claims (the kernel's _comm_audio.py). */
+export const MIN_AUDIO_RATE = 8000;
+export const MAX_AUDIO_RATE = 96000;
+export const MAX_AUDIO_CHANNELS = 2;
 /** The largest frame side the kernel accepts in a comm frame. */
 export const MAX_FRAME_SIDE = 4096;
 /** Types of a room signal's data. */
@@ -265,6 +273,20 @@ function checkKernelPayload(type, payload) {
     }
     case "frame-ack":
       if (!isObject(payload) || !isCount(payload.seq)) return "frame-ack payload must be {seq: integer}";
+      return null;
+    case "audio": {
+      if (!isObject(payload)) return "audio payload must be an object";
+      if (!isCount(payload.seq)) return "audio.seq must be a non-negative integer";
+      const { rate, ch } = payload;
+      if (!Number.isInteger(rate) || rate < MIN_AUDIO_RATE || rate > MAX_AUDIO_RATE) {
+        return `audio.rate must be an integer from ${MIN_AUDIO_RATE} to ${MAX_AUDIO_RATE}`;
+      }
+      if (!Number.isInteger(ch) || ch < 1 || ch > MAX_AUDIO_CHANNELS) return "audio.ch must be 1 or 2";
+      if (!isCount(payload.pos)) return "audio.pos must be a non-negative integer";
+      return null;
+    }
+    case "audio-ack":
+      if (!isObject(payload) || !isCount(payload.seq)) return "audio-ack payload must be {seq: integer}";
       return null;
     default:
       return `unknown type ${type}`;

@@ -2,7 +2,8 @@
 # Run every check nbrtc has: set up, lint (ruff, eslint), JS unit tests (node --test),
 # then pytest (kernel-side and end-to-end). Arguments go to pytest:
 #
-#   bash scripts/test.sh                 # everything
+#   bash scripts/test.sh                 # everything but the slowest network scenarios
+#   NBRTC_SLOW=1 bash scripts/test.sh tests/net   # only those (marker `slow`)
 #   bash scripts/test.sh -k harness      # lints + JS tests + only matching pytest tests
 #   NBRTC_LINT=0 bash scripts/test.sh tests/e2e   # skip lints and JS tests
 #   NBRTC_SETUP=0 ...                    # skip scripts/setup.sh
@@ -49,7 +50,11 @@ for a in "$@"; do
   case $a in -*) ;; *) if [ -e "${a%%::*}" ]; then targets=(); break; fi ;; esac
 done
 mkdir -p test-artifacts
-step "pytest" "$VENV/bin/python" -m pytest "${targets[@]}" -v "$@"
+# The slowest network scenarios (marker `slow`) stay out of the default run, which must
+# fit in 25 minutes; `make slow-tests` (NBRTC_SLOW=1) runs them. A -m given here wins.
+select=(-m "not slow")
+if [ "${NBRTC_SLOW:-0}" = 1 ]; then select=(-m slow); fi
+step "pytest" "$VENV/bin/python" -m pytest "${targets[@]}" -v "${select[@]}" "$@"
 
 if [ ${#failed[@]} -gt 0 ]; then
   say "FAILED: ${failed[*]}"

@@ -17,7 +17,13 @@ import { flush, peerSetup, quietLog } from "./fakes.js";
 
 /** A MediaStreamTrackProcessor whose frames the test pushes. */
 function fakeProcessor() {
-  const world = { frames: /** @type {any[]} */ ([]), waiting: /** @type {any[]} */ ([]), cancelled: 0, closed: 0 };
+  const world = {
+    frames: /** @type {any[]} */ ([]),
+    waiting: /** @type {any[]} */ ([]),
+    audioWaiting: /** @type {any[]} */ ([]),
+    cancelled: 0,
+    closed: 0,
+  };
   class MSTP {
     /** @param {{track: any}} init */
     constructor({ track }) {
@@ -26,6 +32,8 @@ function fakeProcessor() {
         getReader: () => ({
           read: () =>
             new Promise((resolve) => {
+              // an audio track's reader (comm-audio.js) gets nothing here: push() is video
+              if (track?.kind === "audio") return world.audioWaiting.push(resolve);
               const f = world.frames.shift();
               if (f) resolve({ value: f, done: false });
               else world.waiting.push(resolve);
@@ -33,6 +41,7 @@ function fakeProcessor() {
           cancel: async () => {
             world.cancelled += 1;
             for (const r of world.waiting.splice(0)) r({ value: undefined, done: true });
+            for (const r of world.audioWaiting.splice(0)) r({ value: undefined, done: true });
           },
         }),
       };
@@ -297,7 +306,7 @@ describe("BrowserPeer on the comm", () => {
     kernel("transport", { use: "comm" });
     await flush();
     assert.equal(browser.world.gumCalls.length, 1);
-    assert.equal(browser.world.gumCalls[0].audio, false, "sound needs WebRTC: not asked for");
+    assert.equal(browser.world.gumCalls[0].audio, true, "sound goes over the comm too (comm-audio.js)");
     assert.equal(peer.state.name, "connecting");
     push();
     await flush();

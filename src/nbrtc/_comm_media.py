@@ -39,17 +39,25 @@ WINDOW = 3
 MIN_QUALITY = 0.35
 MAX_QUALITY = 0.85
 START_QUALITY = 0.7
-#: frame scale bounds (of the source's size) when even the lowest quality is too much
-MIN_SCALE = 0.25
+#: frame scale bounds (of the source's size) when even the lowest quality is too much:
+#: 0.5 (320x240 of a 640x480 camera) at least. A round trip that grows for a reason
+#: other than bytes (a busy kernel or page) steps down as well; 0.25 (160x120) was
+#: reached that way on a loaded 2-core machine under a 4 Mbit/s cap (fps did not improve)
+MIN_SCALE = 0.5
 #: how often ``Quality`` looks at what happened since it last decided
 ADAPT_EVERY = 1.0
 #: a median round trip this much above the best seen (and above RTT_QUEUED_MIN) means
 #: frames queue on the way (a slow link, a busy receiver): step down. A full window alone
 #: does not: on a fast link it only means the round trip, not the bytes, sets the pace.
-RTT_QUEUED_FACTOR = 2.5
+#: 1.6, not more: on a saturated link every frame waits behind the WINDOW - 1 before it,
+#: so even the best round trip seen includes queueing (4 Mbit/s, 33 KB frames: best 110
+#: ms, one way p50 175-193 ms; 2.5 x 110 = 275 ms never fired, and the stream sat at 12
+#: fps on 3.4 of 4 Mbit/s for 70 s). RTT_QUEUED_MIN is then what Quality settles under.
+RTT_QUEUED_FACTOR = 1.6
 RTT_QUEUED_MIN = 0.12
-#: a median round trip this close to the best seen means there is room: step up
-RTT_CLEAR_FACTOR = 1.5
+#: a median round trip this close to the best seen means there is room: step up (below
+#: RTT_QUEUED_FACTOR, so that between the two nothing changes and it does not oscillate)
+RTT_CLEAR_FACTOR = 1.25
 #: pts clock of the frames made from the page's JPEGs (the RTP video clock)
 VIDEO_CLOCK = 90_000
 

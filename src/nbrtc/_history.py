@@ -22,7 +22,7 @@ from typing import Any
 CHATTER = frozenset({"ping", "stats"})
 #: media over the comm (tens a second): only counted (``counts``), never kept as events,
 #: so frames cannot push the signaling out of the history
-COUNTED_ONLY = frozenset({"frame", "frame-ack"})
+COUNTED_ONLY = frozenset({"frame", "frame-ack", "audio", "audio-ack"})
 MAX_EVENTS = 5000
 MAX_CHATTER = 300
 

@@ -46,6 +46,10 @@ INBOX_SIZE = 10_000
 #: page sends at most a window of 2 unacknowledged frames (js/comm.js), so more is a page
 #: that ignores flow control, and its frames are refused rather than held in memory
 MAX_FRAMES_WAITING = 8
+#: comm audio chunks (40 ms each, up to MAX_AUDIO_BYTES) one stream may have waiting: the
+#: page keeps at most 600 ms (15 chunks) unacknowledged (js/comm-audio.js), so 25 is only
+#: passed by a page that ignores flow control
+MAX_AUDIO_WAITING = 25
 _TOMBSTONES = 10_000
 
 
@@ -73,6 +77,8 @@ class PeerManager:
         self._draining = False
         #: stream id -> comm frames of it waiting in the inbox (MAX_FRAMES_WAITING)
         self._frames_waiting: dict[str, int] = {}
+        #: stream id -> comm audio chunks of it waiting in the inbox (MAX_AUDIO_WAITING)
+        self._audio_waiting: dict[str, int] = {}
         #: page id (the part of a stream id before its last "-") -> the key of the page
         #: that used it first; see claim()
         self._page_keys: collections.OrderedDict[str, str] = collections.OrderedDict()
@@ -150,14 +156,15 @@ class PeerManager:
             if isinstance(parsed, ProtocolError):
                 self._reply_error(widget, parsed)
                 return
-            frame = parsed.type == "frame"
+            counts = self._media_waiting(parsed.type)
+            bound = MAX_AUDIO_WAITING if parsed.type == "audio" else MAX_FRAMES_WAITING
             with self._inbox_lock:
-                waiting = self._frames_waiting.get(parsed.stream, 0) if frame else 0
-                if len(self._inbox) >= INBOX_SIZE or waiting >= MAX_FRAMES_WAITING:
+                waiting = counts.get(parsed.stream, 0) if counts is not None else 0
+                if len(self._inbox) >= INBOX_SIZE or waiting >= bound:
                     full = True
                 else:
-                    if frame:
-                        self._frames_waiting[parsed.stream] = waiting + 1
+                    if counts is not None:
+                        counts[parsed.stream] = waiting + 1
                     full = False
                     self._inbox.append((widget, parsed))
                     start = not self._draining
@@ -167,8 +174,8 @@ class PeerManager:
                     widget,
                     ProtocolError(
                         "limit",
-                        f"the kernel has {INBOX_SIZE} messages (or {MAX_FRAMES_WAITING} "
-                        "frames of this stream) waiting; this one was dropped",
+                        f"the kernel has {INBOX_SIZE} messages (or {bound} {parsed.type} "
+                        "messages of this stream) waiting; this one was dropped",
                         parsed.stream,
                         parsed.type,
                     ),
@@ -177,6 +184,12 @@ class PeerManager:
                 self.media.call_soon(self._drain)
         except Exception:  # pragma: no cover - defensive: a comm handler must not raise
             log.exception("nbrtc: failed to handle a message")
+
+    def _media_waiting(self, type_: str) -> dict[str, int] | None:
+        """The per-stream count of waiting comm media of ``type_`` (None: not media)."""
+        if type_ == "frame":
+            return self._frames_waiting
+        return self._audio_waiting if type_ == "audio" else None
 
     async def flushed(self) -> None:
         """Return once every message handed to ``handle_message`` before this call was
@@ -200,10 +213,11 @@ class PeerManager:
                     self._draining = False
                     return
                 widget, msg = self._inbox.popleft()
-                if not isinstance(msg, asyncio.Future) and msg.type == "frame":
-                    left = self._frames_waiting.pop(msg.stream, 1) - 1
+                counts = None if isinstance(msg, asyncio.Future) else self._media_waiting(msg.type)
+                if counts is not None:
+                    left = counts.pop(msg.stream, 1) - 1
                     if left > 0:
-                        self._frames_waiting[msg.stream] = left
+                        counts[msg.stream] = left
             if isinstance(msg, asyncio.Future):  # a marker of flushed()
                 if not msg.done():
                     msg.set_result(None)
@@ -333,6 +347,10 @@ class PeerManager:
             stream.comm_frame(msg.payload, msg.data or b"")
         elif msg.type == "frame-ack":
             stream.comm_frame_ack(msg.payload["seq"])
+        elif msg.type == "audio":
+            stream.comm_audio(msg.payload, msg.data or b"")
+        elif msg.type == "audio-ack":
+            stream.comm_audio_ack(msg.payload["seq"])
         elif msg.type == "reoffer":
             stream.reoffer_arrived(msg.payload["sdp"])
             stream._spawn(stream.reoffer(msg.payload["sdp"], msg.payload.get("reason", "")))

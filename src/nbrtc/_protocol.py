@@ -45,6 +45,8 @@ BROWSER_TYPES = frozenset(
         "transport",  # the page moves a stream to the comm or back to WebRTC
         "frame",  # one video frame over the comm (JPEG in the binary buffer)
         "frame-ack",  # a kernel frame was drawn: the kernel may send another
+        "audio",  # PCM sound over the comm (s16 in the binary buffer, _comm_audio.py)
+        "audio-ack",  # the page played kernel audio up to seq (counters only)
     }
 )
 KERNEL_TYPES = frozenset(
@@ -61,10 +63,12 @@ KERNEL_TYPES = frozenset(
         "transport",  # the kernel's confirmation of a transport change
         "frame",  # one video frame over the comm (JPEG in the binary buffer)
         "frame-ack",  # a page frame was decoded: the page may send another
+        "audio",  # PCM sound over the comm (s16 in the binary buffer, _comm_audio.py)
+        "audio-ack",  # the kernel has the page's audio up to seq: it may send more
     }
 )
-#: kinds that can stream over the comm (video only today; audio needs WebRTC)
-COMM_KINDS = frozenset({"camera", "screen", "view"})
+#: kinds that can stream over the comm (video as JPEG, sound as PCM)
+COMM_KINDS = frozenset({"camera", "screen", "view", "microphone", "audio"})
 #: stream transports: how a stream's media travels (docs/protocol.md "Transports")
 TRANSPORTS = ("direct", "relay", "comm")
 #: bytes of one frame's binary buffer at most (a 4096x2160 JPEG of a busy scene is
@@ -272,6 +276,12 @@ def _check_payload(type_: str, payload: Any) -> str | None:
         return None
     if type_ == "frame":
         return _check_frame(payload)
+    if type_ == "audio":
+        return _check_audio(payload)
+    if type_ == "audio-ack":
+        if not isinstance(payload, dict) or not _is_count(payload.get("seq")):
+            return "audio-ack payload must be {seq: integer}"
+        return None
     if type_ == "frame-ack":
         if not isinstance(payload, dict) or not _is_count(payload.get("seq")):
             return "frame-ack payload must be {seq: integer}"
@@ -316,6 +326,27 @@ def _check_frame(payload: Any) -> str | None:
         return "frame.type must be 'jpeg'"
     if "t" in payload and not _is_number(payload["t"]):
         return "frame.t must be a number"
+    return None
+
+
+def _check_audio(payload: Any) -> str | None:
+    """{seq, rate, ch, pos, t?}: PCM s16 interleaved in the message's buffer."""
+    from ._comm_audio import MAX_CHANNELS, MAX_RATE, MIN_RATE
+
+    if not isinstance(payload, dict):
+        return "audio payload must be an object"
+    if not _is_count(payload.get("seq")):
+        return "audio.seq must be a non-negative integer"
+    rate = payload.get("rate")
+    if not (isinstance(rate, int) and not isinstance(rate, bool) and MIN_RATE <= rate <= MAX_RATE):
+        return f"audio.rate must be an integer from {MIN_RATE} to {MAX_RATE} (Hz)"
+    ch = payload.get("ch")
+    if not (isinstance(ch, int) and not isinstance(ch, bool) and 1 <= ch <= MAX_CHANNELS):
+        return f"audio.ch must be 1 or {MAX_CHANNELS} (channels)"
+    if not _is_count(payload.get("pos")):
+        return "audio.pos must be a non-negative integer (the first sample's position)"
+    if "t" in payload and not _is_number(payload["t"]):
+        return "audio.t must be a number"
     return None
 
 
@@ -447,7 +478,8 @@ def _candidate_shape_ok(text: str) -> bool:
 def parse_browser_message(content: Any, buffers: Any = None) -> Message | ProtocolError:
     """Validate a browser -> kernel message and its binary buffers (never raises).
 
-    Only a ``frame`` carries a buffer: exactly one, of at most MAX_FRAME_BYTES."""
+    Only a ``frame`` and an ``audio`` carry a buffer: exactly one, of at most
+    MAX_FRAME_BYTES (a frame) or MAX_AUDIO_BYTES and whole samples (an audio chunk)."""
     if not isinstance(content, dict):
         return ProtocolError("bad-message", "message must be a JSON object")
     stream = content.get("stream")
@@ -499,8 +531,41 @@ def parse_browser_message(content: Any, buffers: Any = None) -> Message | Protoc
             )
         data = view.tobytes()
         size += nbytes
+    elif type_name == "audio":
+        audio = _audio_buffer(content.get("payload"), blobs, stream)
+        if isinstance(audio, ProtocolError):
+            return audio
+        data = audio
+        size += len(data)
     elif blobs:
         return ProtocolError(
             "bad-message", f"a {type_name} message carries no binary buffer", stream, type_name
         )
     return Message(type_name, stream, content.get("payload"), size, key, data)
+
+
+def _audio_buffer(payload: dict[str, Any], blobs: list[Any], stream: str) -> bytes | ProtocolError:
+    """The PCM bytes of a valid ``audio`` payload's one buffer, or why not."""
+    from ._comm_audio import MAX_AUDIO_BYTES, check_chunk
+
+    if len(blobs) != 1:
+        return ProtocolError(
+            "bad-message", "an audio chunk carries exactly one binary buffer", stream, "audio"
+        )
+    try:
+        view = memoryview(blobs[0])
+    except TypeError:
+        return ProtocolError(
+            "bad-message", "an audio chunk's buffer must be bytes", stream, "audio"
+        )
+    if view.nbytes > MAX_AUDIO_BYTES:
+        return ProtocolError(
+            "too-large",
+            f"an audio chunk of {view.nbytes} bytes is larger than {MAX_AUDIO_BYTES} bytes",
+            stream,
+            "audio",
+        )
+    why = check_chunk(payload, view.nbytes)
+    if why is not None:
+        return ProtocolError("bad-message", why, stream, "audio")
+    return view.tobytes()

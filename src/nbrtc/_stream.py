@@ -24,6 +24,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
 from . import _ice, _ice_restart, _renegotiate
+from ._comm_audio import CommAudioReceiver, CommAudioSender
 from ._comm_media import CommReceiver, CommSender
 from ._history import History
 from ._protocol import COMM_KINDS, ProtocolError, _check_offer_sdp, make_message
@@ -195,6 +196,9 @@ class KernelStream:
         self._webrtc_path = ""
         self._comm_in: CommReceiver | None = None
         self._comm_out: CommSender | None = None
+        #: sound over the comm, each way (_comm_audio.py)
+        self._comm_audio_in: CommAudioReceiver | None = None
+        self._comm_audio_out: CommAudioSender | None = None
         #: the page moved back to WebRTC before the kernel's peer connected: why
         self._webrtc_wanted = ""
         #: why WebRTC cannot connect, when the comm took over instead of failing
@@ -839,6 +843,11 @@ class KernelStream:
             # the kernel's own video (a view's source, a camera's processed frames) goes
             # to the page too; a sending kind's tracks are its processed video
             self._spawn(self._start_comm_sender())
+        if self._comm_audio_in is None and self.kind in ("camera", "microphone"):
+            self._comm_audio_in = CommAudioReceiver(
+                lambda frame: self._deliver(frame, False),
+                lambda seq: self.send_media("audio-ack", {"seq": seq}),
+            )
         self._set_transport("comm", why)
         self.send("transport", {"use": "comm"})
 
@@ -853,6 +862,14 @@ class KernelStream:
         if not self._tracks:
             for track in widget._tracks_for(self):
                 self._tracks.append(track)
+        sound = next((t for t in self._tracks if t.kind == "audio"), None)
+        if sound is not None and self._comm_audio_out is None:
+            self._comm_audio_out = CommAudioSender(
+                sound,
+                lambda payload, data: self.send_media("audio", payload, data),
+                lambda: self._comm_first_ack("first sound played over the comm"),
+            )
+            self._comm_audio_out.start()
         video = next((t for t in self._tracks if t.kind == "video"), None)
         if video is None:
             return
@@ -864,14 +881,19 @@ class KernelStream:
         )
         self._comm_out.start()
 
-    def _comm_first_ack(self) -> None:
-        # a receiving kind is live once the page drew the kernel's first frame
+    def _comm_first_ack(self, what: str = "first frame drawn over the comm") -> None:
+        # a receiving kind is live once the page drew the kernel's first frame (or
+        # played its first sound)
         if self.kind not in SENDING_KINDS:
-            self._set_state("live", "first frame drawn over the comm")
+            self._set_state("live", what)
 
     def _stop_comm(self) -> None:
         receiver, self._comm_in = self._comm_in, None
         sender, self._comm_out = self._comm_out, None
+        for audio in (self._comm_audio_in, self._comm_audio_out):
+            if audio is not None:
+                audio.close()
+        self._comm_audio_in = self._comm_audio_out = None
         if receiver is not None:
             receiver.close()
         if sender is not None:
@@ -889,9 +911,21 @@ class KernelStream:
         if self._comm_out is not None:
             self._comm_out.ack(seq)
 
+    def comm_audio(self, payload: dict[str, Any], data: bytes) -> None:
+        """A page audio chunk over the comm (media loop, at dispatch)."""
+        if self._comm_audio_in is None:
+            self._refuse("out-of-order", "this stream does not take sound over the comm", "audio")
+            return
+        self._comm_audio_in.chunk(payload, data)
+
+    def comm_audio_ack(self, seq: int) -> None:
+        """The page played kernel audio up to chunk ``seq`` (media loop)."""
+        if self._comm_audio_out is not None:
+            self._comm_audio_out.ack(seq)
+
     def send_media(self, type_: str, payload: Any, data: bytes | None = None) -> None:
-        """A ``frame``/``frame-ack`` to the page: counted in the history, not kept (any
-        thread)."""
+        """A ``frame``/``frame-ack``/``audio``/``audio-ack`` to the page: counted in the
+        history, not kept (any thread)."""
         msg = make_message(type_, self.id, payload)
         self.history.message("out", type_, len(data or b""), None)
         widget = self.widget
@@ -935,6 +969,9 @@ class KernelStream:
             out.append({"id": "nbrtc-comm-in", "type": "nbrtc-comm", **self._comm_in.stats()})
         if self._comm_out is not None:
             out.append({"id": "nbrtc-comm-out", "type": "nbrtc-comm", **self._comm_out.stats()})
+        for sid, audio in (("in", self._comm_audio_in), ("out", self._comm_audio_out)):
+            if audio is not None:
+                out.append({"id": f"nbrtc-comm-audio-{sid}", "type": "nbrtc-comm", **audio.stats()})
         return out
 
     # --- liveness ----------------------------------------------------------------------------

@@ -92,11 +92,12 @@ class StreamWidget(KernelOwnedTraits, ConnectionMethods, anywidget.AnyWidget):
         if transport not in TRANSPORT_MODES:
             raise ValueError(
                 f"transport must be one of {TRANSPORT_MODES} (how streams start: 'comm' "
-                f"sends video over the notebook's own connection), got {transport!r}"
+                f"sends video and sound over the notebook's own connection), got {transport!r}"
             )
         if transport == "comm" and self._kind not in COMM_KINDS:
             raise ValueError(
-                f"transport='comm' carries video only; a {self._kind} widget needs WebRTC "
+                f"transport='comm' carries cameras, screens, microphones and views only; "
+                f"a {self._kind} widget needs WebRTC "
                 "(transport='auto' or 'webrtc')"
             )
         servers = (

@@ -79,6 +79,20 @@ class KernelEvalError(HarnessError):
 # --------------------------------------------------------------------------- polling
 
 
+def record_figure(path: Path, name: str, value: object, echo: bool = False) -> None:
+    """Keep ``value`` under ``name`` in the JSON file ``path`` (other names kept; a file
+    that does not parse starts afresh); ``echo`` also prints it."""
+    if echo:
+        print(f"\n[figure] {name}: {json.dumps(value, default=str)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        data = {}
+    data[name] = value
+    path.write_text(json.dumps(data, indent=1, default=str) + "\n")
+
+
 def wait_for(
     predicate: Callable[[], Any],
     timeout: float = 10.0,
@@ -816,8 +830,25 @@ class KernelProbe:
         self.client = BlockingKernelClient(connection_file=str(self.connection_file), **kwargs)
         self.client.load_connection_file()
         self.client.start_channels()
-        self.client.wait_for_ready(timeout=ready_timeout)
+        self._wait_ready(ready_timeout)
         self.last_stderr = ""
+
+    def _wait_ready(self, timeout: float) -> None:
+        """Until the kernel answers a kernel_info request (bounded by ``timeout``).
+
+        Not jupyter_client's ``wait_for_ready``: after the reply it reads IOPub until
+        0.2 s pass without a message, which never happens while a stream on the comm
+        broadcasts its frames there (a probe then waited 26-250 s)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            msg_id = self.client.kernel_info()
+            left = deadline - time.monotonic()
+            try:
+                next(self._replies(self.client.get_shell_msg, msg_id, min(2.0, max(left, 0.1)), ""))
+                return
+            except TimeoutError:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(f"the kernel did not answer within {timeout} s") from None
 
     def eval(self, code: str, timeout: float = 30.0) -> str:
         """Run ``code``; return the ``text/plain`` result, else the captured stdout.

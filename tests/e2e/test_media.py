@@ -38,13 +38,6 @@ pytestmark = pytest.mark.e2e
 FIGURES = h.ARTIFACTS_DIR / "media-figures.json"
 
 
-def _record_figure(name: str, value: object) -> None:
-    h.ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
-    data = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
-    data[name] = value
-    FIGURES.write_text(json.dumps(data, indent=2) + "\n")
-
-
 def _showing(root) -> str | None:
     return root.get_attribute("data-showing")
 
@@ -133,7 +126,7 @@ def test_processing_round_trip_and_delivery(page, jupyter_server, kernel_eval):
             "size": kernel_eval("cam.latest_frame.shape"),
         }
         print("delivery to Python:", delivery)
-        _record_figure("delivery_640x480", delivery)
+        h.record_figure(FIGURES, "delivery_640x480", delivery)
         assert delivery["ratio"] >= 0.9, delivery
 
         kernel_eval("cam.process(lambda rgb: rgb)")
@@ -151,7 +144,7 @@ def test_processing_round_trip_and_delivery(page, jupyter_server, kernel_eval):
             "process_ms": kernel_eval("cam.process_ms"),
         }
         print("processing round trip camera -> fn -> browser:", figure)
-        _record_figure("process_round_trip", figure)
+        h.record_figure(FIGURES, "process_round_trip", figure)
         assert figure["median_ms"] < 500, figure
     finally:
         _close_all(kernel_eval)
@@ -342,7 +335,7 @@ def test_grid_of_sixteen_feeds(page, jupyter_server, kernel_eval):
         span = time.monotonic() - t0
         rates = [round((b - a) / span, 1) for a, b in zip(first, last, strict=True)]
         print("16 feeds, rendered fps each:", rates)
-        _record_figure("grid16_rendered_fps", {"per_feed": rates, "target_fps": 15})
+        h.record_figure(FIGURES, "grid16_rendered_fps", {"per_feed": rates, "target_fps": 15})
         # every feed renders, and none starves: the absolute rate is the machine's (it
         # moved between 9-10 and 5 fps on this 2-core box within one day, for the same
         # code); the benchmarks measure it

@@ -11,7 +11,6 @@ Figures are written to ``test-artifacts/teaching-figures.json``.
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import shutil
 import statistics
@@ -38,13 +37,6 @@ FIGURES = h.ARTIFACTS_DIR / "teaching-figures.json"
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img" / "inspector.png"
 
 CAMERA_CELL = "import nbrtc\ncam = nbrtc.Camera(width=320, height=240, frame_rate=30)\ncam"
-
-
-def _record_figure(name: str, value: object) -> None:
-    h.ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
-    data = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
-    data[name] = value
-    FIGURES.write_text(json.dumps(data, indent=2) + "\n")
 
 
 def _descriptions(page) -> list[dict]:
@@ -158,7 +150,8 @@ def test_impairment_changes_both_sides_stats(page, jupyter_server, kernel_eval):
         h.wait_for(
             lambda: (browser_fraction_lost() or 0) < 0.02, 15, message="no loss after clearing"
         )
-        _record_figure(
+        h.record_figure(
+            FIGURES,
             "impairment",
             {
                 "configured_loss": 0.1,
@@ -233,8 +226,8 @@ def test_set_codec_and_bitrate_cap_change_the_browsers_encoder(page, jupyter_ser
         print(f"\nbitrate cap: {before:.0f} kbit/s -> {rates[-1]:.0f} kbit/s ({rates})")
         assert before > 120, f"the uncapped rate {before:.0f} kbit/s leaves nothing to show"
         assert "b=AS:60" in _descriptions(page)[0]["remoteAsGiven"]
-        _record_figure(
-            "bitrate_cap", {"cap_kbps": 60, "before_kbps": before, "after_kbps": rates[-1]}
+        h.record_figure(
+            FIGURES, "bitrate_cap", {"cap_kbps": 60, "before_kbps": before, "after_kbps": rates[-1]}
         )
         n0 = _frame_count(kernel_eval)
         h.wait_for(lambda: _frame_count(kernel_eval) > n0 + 10, 10, message="frames, capped")
@@ -274,7 +267,8 @@ def test_ice_restart_keeps_the_stream_live(page, jupyter_server, kernel_eval):
         for (ta, na), (tb, nb) in itertools.pairwise(counts):
             run = run + (tb - ta) if nb == na else 0.0
             longest = max(longest, run)
-        _record_figure(
+        h.record_figure(
+            FIGURES,
             "ice_restart",
             {"longest_gap_s": round(longest, 3), "samples": len(counts), "stalls": stalls},
         )

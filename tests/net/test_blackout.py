@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import os
 import time
 
@@ -87,18 +86,6 @@ print(json.dumps({"t": _rec["t"], "states": _rec["states"], "now": time.monotoni
                   "rtp": {k: _st[k] for k in ("resumes", "plis", "frames_dropped",
                                               "longest_gap", "pli_times", "resume_times")},
                   "browser": _s.browser}))"""
-
-
-def _record(name: str, data: dict) -> None:
-    """Print the figures and keep them under ``name`` in RESULTS (other runs' kept)."""
-    print(f"\n[net] {name}: {json.dumps(data, default=str)}")
-    h.ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
-    try:
-        results = json.loads(RESULTS.read_text())
-    except (OSError, ValueError):
-        results = {}
-    results[name] = data
-    RESULTS.write_text(json.dumps(results, indent=1, default=str) + "\n")
 
 
 def _count_after(kernel_eval, t: float) -> int:
@@ -174,7 +161,7 @@ def _blackout(page, open_nb, kernel_eval, scenario, seconds: float, name: str) -
         "stream_timings_s": got["streams"][0]["timings"],
     }
     name += "_without_recovery" if without else ""
-    _record(name, data)
+    h.record_figure(RESULTS, name, data, echo=True)
     data["name"] = name
     return data
 
@@ -198,7 +185,7 @@ def _close_clean(page, kernel_eval, coturn, egress, data: dict) -> None:
     leaks = _assert_no_leaks(page, kernel_eval, coturn)
     _assert_no_egress(egress)
     data.update({"close_to_no_peers_s": round(t_close, 3), "leaks": leaks})
-    _record(data.pop("name"), data)
+    h.record_figure(RESULTS, data.pop("name"), data, echo=True)
 
 
 def test_udp_blackout_video_back_within_bound(page, open_nb, kernel_eval, coturn, egress, scenario):
@@ -213,6 +200,7 @@ def test_udp_blackout_video_back_within_bound(page, open_nb, kernel_eval, coturn
         _close_all(kernel_eval)
 
 
+@pytest.mark.slow
 def test_long_blackout_ice_restarts_then_back(page, open_nb, kernel_eval, coturn, egress, scenario):
     """LONG_BLACKOUT s without UDP: Chromium reports its ICE disconnected, the kernel asks
     for ICE restarts with backoff (each in history()), the camera stays on, and once the
@@ -231,6 +219,7 @@ def test_long_blackout_ice_restarts_then_back(page, open_nb, kernel_eval, coturn
         _close_all(kernel_eval)
 
 
+@pytest.mark.slow
 def test_path_never_back_fails_in_words_and_releases_the_camera(
     page, open_nb, kernel_eval, coturn, egress, scenario
 ):
@@ -261,7 +250,7 @@ def test_path_never_back_fails_in_words_and_releases_the_camera(
             "words": words,
             "reconnect_notes": [n for n in notes if n.startswith("reconnect")],
         }
-        _record("never_back", data)
+        h.record_figure(RESULTS, "never_back", data, echo=True)
         assert "network path between the browser and the kernel was lost" in words, words
         assert "ICE restart(s) did not bring it back" in words, words
         assert sum("asked of the page" in n for n in notes) >= 2, notes

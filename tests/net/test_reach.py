@@ -17,7 +17,7 @@ Measurements are printed and written to ``test-artifacts/net-reach.json``.
 
 from __future__ import annotations
 
-import json
+import functools
 import subprocess
 import sys
 import time
@@ -33,6 +33,8 @@ pytestmark = pytest.mark.net
 
 TURN_TCP = {"urls": f"turn:{nl.SERVER_IP}:3478?transport=tcp", "username": "u", "credential": "p"}
 RESULTS = h.ARTIFACTS_DIR / "net-reach.json"
+#: print a figure and keep it in RESULTS (under its name; other runs' kept)
+_record = functools.partial(h.record_figure, RESULTS, echo=True)
 
 # The cell a person runs. A thread notes when ``cam.wait("live")`` returns, so the time
 # from the cell's start is measured in the kernel, without a second cell in the way.
@@ -98,17 +100,6 @@ async def main():
     await pc.close()
 asyncio.run(main())
 """
-
-
-def _record(name: str, data: dict) -> None:
-    print(f"\n[net] {name}: {json.dumps(data, default=str)}")
-    h.ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
-    try:
-        results = json.loads(RESULTS.read_text())
-    except (OSError, ValueError):
-        results = {}
-    results[name] = data
-    RESULTS.write_text(json.dumps(results, indent=1, default=str) + "\n")
 
 
 def _selected(page) -> dict:
