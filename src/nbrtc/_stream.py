@@ -83,6 +83,8 @@ ICE_FAILED_WORDS = (
     "remote kernel configure a TURN server (nbrtc.config.ice_servers)."
 )
 CLOSE_TIMEOUT = 1.0
+#: how long a connected stream waits for aioice's nominated pair before naming its path
+PATH_SETTLE = 2.0
 #: Remote ICE candidates accepted per stream and ICE generation (an ICE restart starts a
 #: new count). aioice pairs every remote candidate with every local one and re-sorts its
 #: check list on each addition, so the cost grows quadratically: 2,000 trickled
@@ -699,6 +701,23 @@ class KernelStream:
             f"cannot start{why or ': its TURN server gave it no allocation'}."
         )
 
+    async def _settle_path(self, pc: RTCPeerConnection) -> None:
+        """The pc connected before aioice recorded its nominated pair: look again every
+        50 ms (for at most PATH_SETTLE s) and only then name the path; guessing "direct"
+        mislabelled a relayed stream."""
+        deadline = time.monotonic() + PATH_SETTLE
+        kind = ""
+        while not kind and time.monotonic() < deadline and self._pc is pc:
+            await asyncio.sleep(0.05)
+            kind = _pair_kind(pc)
+        if self._pc is not pc or self.closed:
+            return
+        self._webrtc_path = kind or (
+            "relay" if self.widget is not None and self.widget._ice_policy == "relay" else "direct"
+        )
+        if self.transport != "comm":
+            self._set_transport(self._webrtc_path, "WebRTC connected")
+
     # --- media ----------------------------------------------------------------------------
     def _on_pc_state(self) -> None:
         pc = self._pc
@@ -708,7 +727,9 @@ class KernelStream:
         log.debug("stream %s: kernel peer connectionState %s", self.id, state)
         if state == "connected":
             self._webrtc_path = _pair_kind(pc)
-            if self.transport != "comm":  # the page moves a comm stream back itself
+            if not self._webrtc_path:
+                self._spawn(self._settle_path(pc))
+            elif self.transport != "comm":  # the page moves a comm stream back itself
                 self._set_transport(self._webrtc_path, "WebRTC connected")
             elif self._webrtc_wanted:
                 self._back_to_webrtc(self._webrtc_wanted)
@@ -826,7 +847,7 @@ class KernelStream:
     def _back_to_webrtc(self, why: str) -> None:
         self._webrtc_wanted = ""
         self._stop_comm()
-        self._set_transport(self._webrtc_path or _pair_kind(self._pc), why)
+        self._set_transport(self._webrtc_path or _pair_kind(self._pc) or "direct", why)
         self.send("transport", {"use": "webrtc"})
 
     def _use_comm(self, why: str) -> None:
@@ -1101,9 +1122,12 @@ class KernelStream:
 
 def _pair_kind(pc: RTCPeerConnection | None) -> str:
     """ "relay" when the connected pair of ``pc`` goes through a TURN server (either
-    side's candidate is a relay one), else "direct"."""
+    side's candidate is a relay one), "direct" when it does not, "" while aioice has not
+    recorded a nominated pair yet (it may lag the "connected" event)."""
     pair = _ice_restart.selected_pair(pc) if pc is not None else None
-    types = {str(pair.get(side, "")).split(" ")[0] for side in ("local", "remote")} if pair else ()
+    if not pair:
+        return ""
+    types = {str(pair.get(side, "")).split(" ")[0] for side in ("local", "remote")}
     return "relay" if "relay" in types else "direct"
 
 

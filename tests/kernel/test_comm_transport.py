@@ -15,7 +15,7 @@ from nbrtc import _stream
 from nbrtc._comm_media import WINDOW, Quality
 from nbrtc._manager import MAX_FRAMES_WAITING
 
-from ._browser import assert_holds, make, wait_for
+from ._browser import assert_holds, live, make, wait_for
 from ._comm_page import CommPage, halves, jpeg
 
 
@@ -247,3 +247,11 @@ def test_rising_round_trip_steps_down():
         q.acked(0.5)  # frames queue somewhere on the way
         q.offered()
     assert q.quality < 0.7
+
+
+def test_a_webrtc_stream_names_its_path(browser, widgets):
+    cam, sid = live(browser, widgets, nbrtc.Camera())
+    wait_for(lambda: cam.transport == "direct", 3, what="the path named: direct")
+    notes = " / ".join(e["summary"] for e in cam.history() if e.get("event") == "note")
+    assert "transport none -> direct: WebRTC connected" in notes
+    assert browser.of_type("transport", sid) == []  # the page was never asked to move

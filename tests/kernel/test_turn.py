@@ -227,6 +227,7 @@ def test_turns_with_a_private_ca(
     monkeypatch.setenv("SSL_CERT_FILE", str(ca))
     cam, _sid, took = _live_through(coturn, browser, widgets, servers)
     assert _relay_pair(cam)["local"]["candidateType"] == "relay"
+    wait_for(lambda: cam.transport == "relay", 3, what="the path named: relay")
     print(f"\nturns: live {took:.2f} s after the offer")
     cam.close()
     coturn.wait_released(5)
