@@ -85,6 +85,10 @@ ICE_FAILED_WORDS = (
 CLOSE_TIMEOUT = 1.0
 #: how long a connected stream waits for aioice's nominated pair before naming its path
 PATH_SETTLE = 2.0
+#: under the relay policy, a page with no candidate this long after the answer cannot reach
+#: its TURN server (a browser's TURN allocation takes well under a second when it works;
+#: measured 0.1-1.4 s over TCP on the lab network)
+PAGE_RELAY_WAIT = 4.0
 #: Remote ICE candidates accepted per stream and ICE generation (an ICE restart starts a
 #: new count). aioice pairs every remote candidate with every local one and re-sorts its
 #: check list on each addition, so the cost grows quadratically: 2,000 trickled
@@ -319,6 +323,8 @@ class KernelStream:
             if widget.stats_interval > 0:
                 self._spawn(self._stats_loop(widget.stats_interval))
             self._spawn(self._ice_watchdog())
+            if policy == "relay":
+                self._spawn(self._page_relay_watch())
         except Exception as exc:
             if not self.closed:
                 # str(exc), not exc: a log record keeping the exception would keep its
@@ -618,6 +624,33 @@ class KernelStream:
             if pc is None or self.closed or pc.iceConnectionState in ("connected", "completed"):
                 return
             await pc.addIceCandidate(None)
+
+    async def _page_relay_watch(self) -> None:
+        """Under the relay policy, a page that has sent no candidate PAGE_RELAY_WAIT s after
+        the answer cannot reach its TURN server: say so then, not at the 15 s watchdog in
+        general words. (Chromium reports nothing while its TCP connect to the server hangs
+        in a firewall that drops it: no icecandidateerror, gathering never completes.)"""
+        await asyncio.sleep(PAGE_RELAY_WAIT)
+        pc = self._pc
+        offered = self.sdp_rounds[0]["offer"] if self.sdp_rounds else ""
+        if (
+            pc is None
+            or self.closed
+            or self._candidates_taken > 0
+            or "a=candidate:" in offered  # a page that does not trickle
+            or pc.iceConnectionState in ("connected", "completed")
+        ):
+            return
+        why = f" ({'; '.join(self.turn_errors)})" if self.turn_errors else ""
+        words = (
+            f"The browser has no relay candidate {PAGE_RELAY_WAIT:.0f} s after the answer "
+            "(ice_transport_policy='relay'): it cannot reach its TURN server, or gets no "
+            f"answer from it{why}. Check the TURN URL, port and firewall on the browser's "
+            "side; TURN over TCP or TLS on port 443 gets through most firewalls."
+        )
+        self.turn_failed("no relay candidate: the TURN server is unreachable", side="browser")
+        if not self._comm_takes_over(words):
+            await self.fail(StreamError(words))
 
     async def _ice_watchdog(self) -> None:
         """Fail the stream in words when ICE has not connected ICE_CONNECT_TIMEOUT s after

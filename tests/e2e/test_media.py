@@ -179,7 +179,8 @@ def test_recordings_are_playable(page, jupyter_server, kernel_eval):
         )
         print("mp4 recording:", got)
         assert got["decoded"] == got["frames"] == got["received"] and got["dropped"] == 0, got
-        assert got["frames"] >= 40, got  # ~30 fps for 2 s
+        # Chromium's fake camera sends 20 fps: ~40 frames in 2 s, a few less on a busy machine
+        assert got["frames"] >= 34, got
         assert 1.7 < got["duration"] < 2.4 and got["audio"], got
 
         _run(page, 1, timeout=40)

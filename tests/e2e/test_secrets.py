@@ -70,7 +70,8 @@ def test_saved_widget_state_holds_no_turn_credential(page, jupyter_server, kerne
         _run(page, 0)
         root = _root(page, 0)
         took = _wait_state(root, "live", timeout=20)
-        assert h.kernel_query(page, "cam.state") == "'live'"
+        # the page is live when its pc connects; the kernel at the first frame, a moment later
+        h.wait_for(lambda: h.kernel_query(page, "cam.state") == "'live'", 10, message="kernel live")
         # the page's pc had the login: it asked the kernel and got it
         configs = page.evaluate("() => window.__pcConfigs")
         assert configs, "the page made a peer connection"

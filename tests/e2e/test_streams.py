@@ -665,9 +665,15 @@ def test_device_choice_and_bad_device(page, jupyter_server, kernel_eval):
             timeout=20,
             message="cam.devices filled after permission",
         )
-        timings = _kjson(
-            kernel_eval, "print(json.dumps([s['timings'] for s in nbrtc.manager().streams()]))"
+        # the page reports its devices right after getUserMedia; the first frame reaches the
+        # kernel a moment later (longer on a busy machine)
+        timings_code = "print(json.dumps([s['timings'] for s in nbrtc.manager().streams()]))"
+        h.wait_for(
+            lambda: "first_frame" in (_kjson(kernel_eval, timings_code) or [{}])[0],
+            timeout=10,
+            message="the first frame in the kernel",
         )
+        timings = _kjson(kernel_eval, timings_code)
         print("kernel-side stream timings (s from offer):", timings)
         assert timings and "first_frame" in timings[0], timings
         _run(page, 1)

@@ -285,3 +285,45 @@ def test_turn_failure_hands_the_stream_to_the_comm_when_auto(
     assert "refused the credentials (401" in notes
     browser.send(cam, "transport", sid, {"use": "comm", "why": "WebRTC failed before it connected"})
     wait_for(lambda: stream.transport == "comm", 5, what="on the comm")
+
+
+@pytest.mark.parametrize("transport", ["webrtc", "auto"])
+def test_a_page_that_never_reaches_its_turn_server_is_named(
+    coturn: Coturn,
+    browser: FakeBrowser,
+    widgets: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
+    transport: str,
+) -> None:
+    """Relay policy, and the page sends no candidate at all (Chromium's TCP connect to a
+    TURN server behind a firewall that drops it hangs without an icecandidateerror): the
+    stream fails PAGE_RELAY_WAIT s after the answer in words that name TURN, not at the
+    15 s watchdog in general words; with transport="auto" the comm takes over instead."""
+    from nbrtc import _stream
+
+    monkeypatch.setattr(_stream, "PAGE_RELAY_WAIT", 1.0)
+    servers = [{"urls": f"turn:127.0.0.1:{coturn.port}", "username": "u", "credential": "p"}]
+    cam, sid, _took = _live_through(coturn, browser, widgets, servers)
+    offer = browser.offers[sid]
+    cam.close()
+    cam = nbrtc.Camera(ice_servers=servers, ice_transport_policy="relay", transport=transport)
+    widgets.append(cam)
+    browser.attach(cam)
+    new = browser.new_stream_id()
+    t0 = time.monotonic()
+    browser.send(cam, "offer", new, {"sdp": offer, "kind": "camera"})
+    if transport == "webrtc":
+        wait_for(lambda: cam.state == "error", 5, what="the unreachable TURN server named")
+        assert time.monotonic() - t0 < 3.0
+        assert "cannot reach its TURN server" in cam.error and "ICE failed" not in cam.error
+    else:
+
+        def noted() -> bool:
+            return any(
+                "cannot reach its TURN server" in e["summary"]
+                for e in cam.history()
+                if e.get("event") == "note"
+            )
+
+        wait_for(noted, 5, what="the reason noted, the stream kept for the comm")
+        assert cam.state == "connecting" and cam.error == ""
