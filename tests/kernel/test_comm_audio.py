@@ -111,7 +111,7 @@ def test_audio_view_over_the_comm_reaches_the_page(browser, widgets, page, sound
     wait_for(lambda: stream._comm_audio_out.acked >= 2, 5, what="acks counted")
     # paced at real time: ~25 chunks a second, never a burst
     n0, t0 = len(sound.chunks[sid]), time.monotonic()
-    time.sleep(1.0)
+    time.sleep(1.0)  # a measurement window (chunks per second), not a wait for a state
     rate_per_s = (len(sound.chunks[sid]) - n0) / (time.monotonic() - t0)
     assert 20 <= rate_per_s <= 30, rate_per_s
     assert {"id": "nbrtc-comm-audio-out"}.items() <= stream.comm_stats()[-1].items()

@@ -89,7 +89,13 @@ def test_camera_video_resumes_at_once_after_a_blackout(
     stream = _stream(sid)
     wait_for(lambda: stream.frames > 30, 10, what="a second of frames")
     with rtp_blackout(stream._pc, "recv"):
-        time.sleep(0.3)  # in-flight frames drain
+        # frames already in flight drain: wait until none arrived for 0.15 s (bounded)
+        last, still_since = stream.frames, time.monotonic()
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() - still_since < 0.15 and time.monotonic() < deadline:
+            time.sleep(0.01)
+            if stream.frames != last:
+                last, still_since = stream.frames, time.monotonic()
         frozen = stream.frames
         assert_holds(lambda: stream.frames == frozen, BLACKOUT - 0.3, "no frame in the blackout")
     restored = time.monotonic()
