@@ -54,7 +54,9 @@ mkdir -p test-artifacts
 # fit in 25 minutes; `make slow-tests` (NBRTC_SLOW=1) runs them. A -m given here wins.
 select=(-m "not slow")
 if [ "${NBRTC_SLOW:-0}" = 1 ]; then select=(-m slow); fi
-step "pytest" "$VENV/bin/python" -m pytest "${targets[@]}" -v "${select[@]}" "$@"
+# --durations and the JUnit file say where the 25 minutes go (test-artifacts/junit.xml).
+step "pytest" "$VENV/bin/python" -m pytest "${targets[@]}" -v "${select[@]}" \
+  --durations=25 --junitxml=test-artifacts/junit.xml "$@"
 
 if [ ${#failed[@]} -gt 0 ]; then
   say "FAILED: ${failed[*]}"

@@ -120,11 +120,15 @@ class FakeBrowser:
         self.drop_answers = False
         self.silent = False
         self._tasks: set[asyncio.Future[Any]] = set()
+        #: closes started by the kernel's bye: _drain lets them finish, never cancels them
+        #: (a pc.close() cancelled half-way leaves its ICE sockets open)
+        self._closing: set[asyncio.Future[Any]] = set()
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Any) -> asyncio.Future[Any]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     # --- plumbing ---------------------------------------------------------------------------
     def attach(self, widget: StreamWidget) -> None:
@@ -339,7 +343,7 @@ class FakeBrowser:
         elif msg["type"] == "renegotiate" and pc is not None:
             self._spawn(self._reoffer(sid, msg["payload"]))
         elif msg["type"] == "bye" and pc is not None:
-            self._spawn(self._close(sid))
+            self._closing.add(self._spawn(self._close(sid)))
 
     async def _reoffer(self, sid: str, request: dict[str, Any]) -> None:
         """Like the page: a new offer on the same peer (aiortc cannot restart ICE)."""
@@ -379,6 +383,8 @@ class FakeBrowser:
         """Let every pending task of this page finish (or cancel it), as a tab would."""
         for sid in list(self.pcs):
             await self._close(sid)
+        if self._closing:
+            await asyncio.wait(self._closing, timeout=5)
         tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         for t in tasks:
             t.cancel()

@@ -270,6 +270,8 @@ def test_turn_failure_hands_the_stream_to_the_comm_when_auto(
     widgets.append(cam)
     browser.attach(cam)
     sid = browser.start(cam)
+    # the offer reaches the kernel's loop asynchronously: the stream exists once it has
+    wait_for(lambda: cam._last_stream is not None, 5, what="the kernel took the offer")
     stream = cam._last_stream
 
     def doomed() -> bool:
