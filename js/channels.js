@@ -24,7 +24,7 @@ export const MAX_LABEL_CHARS = 256;
  * - close: the label left the map (its channel closed, or the peer closed)
  * @typedef {{type: "add" | "open" | "message" | "out" | "close", label: string, data?: any}} ChannelEvent
  *
- * @typedef {{channel: any, queue: any[]}} ChannelRecord
+ * @typedef {{channel: any, queue: any[], byPage?: boolean}} ChannelRecord
  */
 
 /**
@@ -112,11 +112,26 @@ export class Channels {
   }
 
   /**
+   * The stream has a new peer connection (reconnection): channels a page script opened
+   * are opened again on it (what waits to be sent stays queued); the ones the kernel
+   * opened come back through `adopt`, since the kernel opens them again.
+   * @param {any} pc
+   */
+  moveTo(pc) {
+    if (this.closed) return;
+    this.pc = pc;
+    for (const [label, record] of this.records) {
+      if (record.byPage) this._create(label, record);
+    }
+  }
+
+  /**
    * @param {string} label
    * @param {ChannelRecord} record
    * @returns {boolean} whether the channel could be created
    */
   _create(label, record) {
+    record.byPage = true;
     let channel;
     try {
       channel = this.pc.createDataChannel(label);

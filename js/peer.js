@@ -277,6 +277,10 @@ export class BrowserPeer {
     this._audioDown = null;
     /** @type {any} the comm's video and sound in one MediaStream (made when both exist) */
     this._commMixed = null;
+    /** @type {any} the RTC configuration (with TURN logins) the pc was made with */
+    this._rtcConfig = null;
+    /** New peer connections made for the kernel's reconnection (a lost path). */
+    this.freshPeers = 0;
   }
 
   /** Whether this kind opens a local device. */
@@ -434,6 +438,8 @@ export class BrowserPeer {
       }
       rtcConfig = withIceServers(rtcConfig, servers);
     }
+    // kept for a new pc when a lost path needs one (_freshPeer)
+    this._rtcConfig = rtcConfig;
     // Created and stored with no await in between, so close() always sees it.
     const pc = new PC(peerConfig(rtcConfig));
     this.pc = pc;
@@ -702,12 +708,17 @@ export class BrowserPeer {
       const pending = this._pendingRenegotiation;
       this._pendingRenegotiation = {
         ice_restart: Boolean(request.ice_restart || pending?.ice_restart),
+        fresh: Boolean(request.fresh || pending?.fresh),
         reason: request.reason ?? "",
       };
       return;
     }
     this._reoffering = true;
     this._heldCandidates = [];
+    if (request.fresh) {
+      await this._freshPeer(request);
+      return;
+    }
     try {
       if (request.ice_restart && typeof pc.restartIce === "function") pc.restartIce();
       const offer = await pc.createOffer(request.ice_restart ? { iceRestart: true } : {});
@@ -723,6 +734,69 @@ export class BrowserPeer {
       const held = this._heldCandidates ?? [];
       this._heldCandidates = null;
       if (!this.closed) for (const c of held) this._send("candidate", c);
+    }
+  }
+
+  /**
+   * The kernel asks for a new peer connection (its reconnection after a lost path that
+   * ICE restarts did not bring back, or after its own ICE connection ended): the old pc
+   * goes, a new one takes the same camera/microphone tracks (the device stays open), and
+   * its offer goes out as a `reoffer` with `fresh`. The kernel answers under the same
+   * stream. Called by _renegotiate with `_reoffering` set; never rejects.
+   * @param {{reason?: string}} request
+   */
+  async _freshPeer(request) {
+    const old = this.pc;
+    const PC = this.env.RTCPeerConnection;
+    try {
+      const pc = new PC(peerConfig(this._rtcConfig ?? this.model.get("rtc_config")));
+      this.pc = pc; // from here the old pc's events are ignored (_wire)
+      this.freshPeers += 1;
+      this._wire(pc);
+      const local = this.localStream;
+      const video = local?.getVideoTracks?.()[0] ?? null;
+      const sound = local?.getAudioTracks?.()[0] ?? null;
+      switch (this.kind) {
+        case "camera":
+        case "screen":
+          this._videoTx = pc.addTransceiver(video ?? "video", { direction: "sendrecv" });
+          if (this._audioTx) this._audioTx = pc.addTransceiver(sound ?? "audio", { direction: "sendonly" });
+          break;
+        case "microphone":
+          this._audioTx = pc.addTransceiver(sound ?? "audio", { direction: "sendonly" });
+          break;
+        case "view":
+          pc.addTransceiver("video", { direction: "recvonly" });
+          pc.addTransceiver("audio", { direction: "recvonly" });
+          break;
+        default:
+          pc.addTransceiver("audio", { direction: "recvonly" });
+      }
+      guard(this.env.log, "closing the old control channel", () => this._control?.close());
+      this._control = pc.createDataChannel(CONTROL_CHANNEL);
+      this.channels.moveTo(pc);
+      // the kernel's media comes again on the new pc's tracks
+      stopTracks(this.remoteStream);
+      this.remoteStream = null;
+      this._notify();
+      const offer = await pc.createOffer();
+      if (this.closed || this.pc !== pc) return;
+      await pc.setLocalDescription(offer);
+      if (this.closed || this.pc !== pc) return;
+      const sdp = pc.localDescription?.sdp ?? offer.sdp;
+      const reason = String(request.reason ?? "").slice(0, 128);
+      this._send("reoffer", { sdp, reason, fresh: true });
+      this._sendPcState();
+    } catch (err) {
+      this._reoffering = false;
+      this.env.log.warn("[nbrtc] a new peer connection failed to start", err);
+    } finally {
+      const held = this._heldCandidates ?? [];
+      this._heldCandidates = null;
+      if (!this.closed) for (const c of held) this._send("candidate", c);
+      // closed only once the new offer is out: the kernel, told first, does not take
+      // the old pc's end for the stream's
+      guard(this.env.log, "closing the old pc", () => old?.close());
     }
   }
 
@@ -765,7 +839,8 @@ export class BrowserPeer {
   _wire(pc) {
     const options = {
       signal: this._abort.signal,
-      isClosed: () => this.closed,
+      // a pc replaced by _freshPeer (or dropped for the comm) says nothing any more
+      isClosed: () => this.closed || this.pc !== pc,
       log: this.env.log,
       what: "",
     };

@@ -218,6 +218,9 @@ function checkKernelPayload(type, payload) {
       if ("reason" in payload && !isShortString(payload.reason, 256)) {
         return "renegotiate.reason must be a string";
       }
+      if ("fresh" in payload && typeof payload.fresh !== "boolean") {
+        return "renegotiate.fresh must be a boolean";
+      }
       return null;
     }
     case "members": {

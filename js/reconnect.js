@@ -8,8 +8,8 @@
 // little later than the kernel, so a kernel that stopped deciding still releases the
 // camera (a silent kernel is caught sooner by KernelWatchdog, liveness.js).
 
-/** The kernel gives up 30 s after the path was lost (_reconnect.GIVE_UP); the page 10 s later. */
-export const PAGE_GIVE_UP_MS = 40_000;
+/** The kernel gives up 60 s after the path was lost (_reconnect.GIVE_UP); the page 10 s later. */
+export const PAGE_GIVE_UP_MS = 70_000;
 
 /**
  * @typedef {{

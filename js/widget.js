@@ -135,16 +135,18 @@ export default {
     });
 
     // What the kernel does with the camera's or screen's video: processed video shown
-    // instead of the preview, and the processing callback's failure as a notice.
+    // instead of the preview. The notice line: the processing callback's failure, and
+    // the kernel's `warning` (a problem that has not ended the stream, e.g. a TURN 401).
     const onProcessing = () => view.setProcessing(Boolean(model.get("processing")));
-    const onProcessError = () => {
-      const message = model.get("process_error");
-      view.setNotice(typeof message === "string" ? message : "");
+    const onNotice = () => {
+      const parts = [model.get("process_error"), model.get("warning")];
+      view.setNotice(parts.filter((p) => typeof p === "string" && p !== "").join(" · "));
     };
     model.on("change:processing", onProcessing);
-    model.on("change:process_error", onProcessError);
+    model.on("change:process_error", onNotice);
+    model.on("change:warning", onNotice);
     onProcessing();
-    onProcessError();
+    onNotice();
 
     // The kernel's own state/error traits (e.g. a failed frame callback, or a kernel
     // side failure the browser cannot see).
@@ -203,7 +205,8 @@ export default {
         () => model.off("change:constraints", onConstraints),
         () => model.off("change:audio", onAudio),
         () => model.off("change:processing", onProcessing),
-        () => model.off("change:process_error", onProcessError),
+        () => model.off("change:process_error", onNotice),
+        () => model.off("change:warning", onNotice),
         () => model.off("change:state", onKernelTraits),
         () => model.off("change:error", onKernelTraits),
         () => view.destroy(),

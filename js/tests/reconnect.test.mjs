@@ -67,8 +67,8 @@ describe("PathWatch", () => {
     assert.deepEqual(gaveUp, []);
   });
 
-  test("the page gives up later than the kernel (30 s)", () => {
-    assert.ok(PAGE_GIVE_UP_MS > 30_000 && PAGE_GIVE_UP_MS <= 60_000);
+  test("the page gives up later than the kernel (60 s)", () => {
+    assert.ok(PAGE_GIVE_UP_MS > 60_000 && PAGE_GIVE_UP_MS <= 90_000);
   });
 });
 

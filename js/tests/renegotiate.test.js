@@ -92,6 +92,40 @@ describe("renegotiation", () => {
     peer.close();
   });
 
+  test("fresh: a new pc with the same camera tracks, its offer as a fresh reoffer; the old pc is silenced and closed", async () => {
+    const { browser, model, peer, pc, kernel } = await livePeer();
+    const camera = peer.localStream.getVideoTracks()[0];
+    assert.ok(camera, "the camera is open");
+    kernel("renegotiate", { ice_restart: true, fresh: true, reason: "reconnect: a new peer connection (attempt 4)" });
+    await flush();
+    assert.equal(browser.world.pcs.length, 2, "a second pc");
+    const next = browser.world.pcs[1];
+    assert.equal(peer.pc, next);
+    assert.equal(pc.closed, true, "the old pc is closed");
+    assert.equal(peer.freshPeers, 1);
+    assert.equal(next.transceivers[0].sender.track, camera, "the same camera track, not a new getUserMedia");
+    assert.equal(camera.readyState, "live", "the camera stays on");
+    assert.ok(next.channels.some((c) => c.label === "nbrtc"), "the control channel on the new pc");
+    const reoffers = model.sentOf("reoffer");
+    assert.equal(reoffers.length, 1);
+    assert.equal(reoffers[0].payload.fresh, true);
+    assert.match(reoffers[0].payload.reason, /new peer connection/);
+    // the old pc's late events change nothing
+    pc.setState("connectionState", "failed", "connectionstatechange");
+    await flush();
+    assert.equal(peer.state.name, "live");
+    kernel("answer", { sdp: "v=0\r\nfresh-answer\r\n" });
+    await flush();
+    assert.equal(next.remoteDescription.sdp, "v=0\r\nfresh-answer\r\n");
+    assert.equal(peer._reoffering, false);
+    next.setState("connectionState", "connected", "connectionstatechange");
+    await flush();
+    assert.equal(peer.state.name, "live");
+    peer.close();
+    assert.equal(next.closed, true);
+    assert.equal(browser.leaks().tracks, 0, "nothing left on after close");
+  });
+
   test("renegotiate before the first answer is ignored", async () => {
     const browser = fakeBrowser({ auto: true });
     const router = createRouter({ log: quietLog(), pageTarget: null, randomHex: () => "abcdef02" });

@@ -246,7 +246,7 @@ describe("kinds", () => {
       assert.equal(browser.openChannels(), 0);
       assert.equal(el.children.length, 0);
       assert.equal(doc.listenerCount(), 0, "no DOM listener left");
-      for (const name of ["change:state", "change:error", "change:constraints", "change:audio", "change:processing", "change:process_error"]) {
+      for (const name of ["change:state", "change:error", "change:constraints", "change:audio", "change:processing", "change:process_error", "change:warning"]) {
         assert.equal(m.count(name), 0, name);
       }
     });
@@ -342,6 +342,27 @@ describe("traits", () => {
     m.traits.processing = false;
     fire(m, "processing");
     assert.equal(root.dataset.showing, "camera");
+    cleanup();
+  });
+
+  test("the kernel's warning shows on the notice line, next to a process_error, and clears", async () => {
+    const m = model({ process_error: "", warning: "" });
+    const el = doc.createElement("div");
+    const cleanup = widget.render({ model: m, el });
+    await settle();
+    const root = el.children[0];
+    assert.equal(root.find("nbrtc-notice").hidden, true);
+    m.traits.warning = "TURN: the TURN server turn:192.0.2.1:3478 refused the credentials (401 Unauthorized)";
+    fire(m, "warning");
+    assert.match(root.find("nbrtc-notice").textContent, /^TURN: .*401/);
+    assert.equal(root.find("nbrtc-notice").hidden, false);
+    m.traits.process_error = "ValueError: x";
+    fire(m, "process_error");
+    assert.match(root.find("nbrtc-notice").textContent, /^ValueError: x · TURN: /);
+    m.traits.warning = "";
+    m.traits.process_error = "";
+    fire(m, "warning");
+    assert.equal(root.find("nbrtc-notice").hidden, true);
     cleanup();
   });
 });

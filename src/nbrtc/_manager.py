@@ -353,7 +353,13 @@ class PeerManager:
             stream.comm_audio_ack(msg.payload["seq"])
         elif msg.type == "reoffer":
             stream.reoffer_arrived(msg.payload["sdp"])
-            stream._spawn(stream.reoffer(msg.payload["sdp"], msg.payload.get("reason", "")))
+            stream._spawn(
+                stream.reoffer(
+                    msg.payload["sdp"],
+                    msg.payload.get("reason", ""),
+                    fresh=msg.payload.get("fresh") is True,
+                )
+            )
         elif msg.type == "error":
             stream.browser_failed(msg.payload["name"], msg.payload.get("message", ""))
         elif msg.type == "devices":

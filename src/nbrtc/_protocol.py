@@ -221,6 +221,8 @@ def _check_payload(type_: str, payload: Any) -> str | None:
             return f"reoffer.sdp is longer than {MAX_SDP_CHARS} characters"
         if "reason" in payload and not _is_str(payload["reason"], 128):
             return "reoffer.reason must be a short string"
+        if "fresh" in payload and not isinstance(payload["fresh"], bool):
+            return "reoffer.fresh must be a boolean"
         return None  # its media is checked against the stream's kind by the stream
     if type_ == "join":
         if not isinstance(payload, dict):

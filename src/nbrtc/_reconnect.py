@@ -11,17 +11,21 @@ kernel is blocked. When the page says its ICE (or its connection) is ``disconnec
    js/peer.js re-offers with new credentials, src/nbrtc/_ice_restart.py answers), then
    again after each of ``BACKOFF`` seconds (the last one repeating) while the path has
    not come back;
-3. once the page says ``connected`` again, the path is back: the restarts stop;
-4. ``GIVE_UP`` seconds after the path was lost, the stream fails in words.
+3. after ``ICE_RESTARTS`` restarts that did not help, or at once when the kernel's own
+   ICE connection ended, each further attempt is a renegotiation from scratch (``fresh``:
+   the page makes a new RTCPeerConnection with the same camera tracks and sends its offer
+   as a ``reoffer``; the kernel answers with a new peer under the same stream, so the
+   widget, its ``frames()`` iterators and its recorder carry on);
+4. once the page says ``connected`` again, the path is back: the attempts stop;
+5. ``GIVE_UP`` seconds after the path was lost, the stream fails in words.
 
 The camera stays on meanwhile (js/reconnect.js keeps the page from failing the stream
 on ``failed``; it gives up by itself only a little after ``GIVE_UP``, for a kernel that
 stopped deciding). Every step is a line in the stream's ``history()``.
 
-The kernel's own connection failing is terminal: aioice closes its ICE connection when
-consent expires (no answer for about 30 s, RFC 7675), and an ICE restart needs a live
-one. ``kernel_failed`` gives the words for that. A full renegotiation from scratch (a
-new peer on both sides under the same stream) is not done.
+The kernel's own connection failing is why step 3 exists: aioice closes its ICE
+connection when consent expires (no answer for about 30 s, RFC 7675), and an ICE restart
+needs a live one; only a new peer connection can bring such a stream back.
 
 Thread: the media loop (the stream's methods call these).
 """
@@ -44,9 +48,13 @@ log = logging.getLogger("nbrtc")
 GRACE = 1.0
 #: Seconds between ICE restarts while the path stays lost; the last value repeats.
 BACKOFF: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
+#: ICE restarts asked for before the next attempts build a new peer connection
+#: (``fresh``); restarts first, since they keep the DTLS session and cost one SDP round.
+ICE_RESTARTS = 3
 #: Seconds after the path was lost at which the stream fails (js/reconnect.js gives the
-#: page a little longer, PAGE_GIVE_UP_MS).
-GIVE_UP = 30.0
+#: page a little longer, PAGE_GIVE_UP_MS). Longer than aioice's ~30 s consent timeout, so
+#: an outage that kills the kernel's ICE connection can still be ridden out.
+GIVE_UP = 60.0
 
 #: browser ICE / connection states that mean "no path now"
 _LOST = frozenset({"disconnected", "failed"})
@@ -72,7 +80,8 @@ class Reconnect:
     Owned by a ``KernelStream``; ``browser_states`` is called with the page's latest
     states, ``kernel_failed`` when the kernel's own connection failed, ``close`` when the
     stream closes (idempotent). ``state``, ``attempts`` (ICE restarts asked for since the
-    path was lost), ``restarts`` and ``recoveries`` (totals) may be read from any thread.
+    path was lost), ``restarts``, ``fresh_peers`` and ``recoveries`` (totals) may be read
+    from any thread.
     """
 
     def __init__(self, stream: KernelStream) -> None:
@@ -80,7 +89,10 @@ class Reconnect:
         self.state = "idle"
         self.attempts = 0
         self.restarts = 0
+        self.fresh_peers = 0
         self.recoveries = 0
+        #: the kernel's ICE connection ended: only a fresh peer connection can help
+        self._kernel_dead = False
         self.lost_at: float | None = None
         self._why = ""
         self._task: asyncio.Task[None] | None = None
@@ -108,20 +120,28 @@ class Reconnect:
         elif ice in ("connected", "completed") and conn in ("connected", ""):
             self._path_back()
 
-    def kernel_failed(self) -> str | None:
-        """The kernel's connection failed: the words to fail the stream with when it was
-        live (its path is gone for good, see the module docstring), else None."""
+    def kernel_failed(self) -> bool:
+        """The kernel's peer connection failed (media loop). True when this takes it
+        over (the stream was live: the next attempt, GRACE s from now, builds a new peer
+        connection on both sides); False when the stream should fail now (never live, on
+        the comm, or already given up)."""
         stream = self._stream
-        if stream.closed or "live" not in stream.timings or _on_comm(stream):
-            return None
-        self._cancel()
-        why = (
-            "the kernel's ICE connection ended (the browser answered none of its consent "
-            "checks for about 30 s)"
-        )
-        words = self._words(why)
-        self._set("gave-up", why)
-        return words
+        if (
+            stream.closed
+            or "live" not in stream.timings
+            or _on_comm(stream)
+            or self.state in ("gave-up", "closed")
+        ):
+            return False
+        self._kernel_dead = True
+        why = "the kernel's ICE connection ended (its consent checks went unanswered)"
+        if self.state == "idle":
+            self._path_lost(why)
+        else:  # restarting: do not wait out a long backoff for the fresh peer
+            self._why = why
+            self._cancel()
+            self._task = asyncio.get_running_loop().create_task(self._run(GRACE))
+        return True
 
     def close(self) -> None:
         """Stop (idempotent): no restart is asked for afterwards."""
@@ -140,24 +160,33 @@ class Reconnect:
         self._set("lost", why)
         self._task = asyncio.get_running_loop().create_task(self._run())
 
+    def peer_replaced(self) -> None:
+        """The kernel answered a fresh offer with a new peer connection (media loop):
+        the path is back once the page says this one connected."""
+        self._kernel_dead = False
+
     def _path_back(self) -> None:
         if self.state not in ("lost", "restarting") or self.lost_at is None:
             return
+        if self._kernel_dead:
+            return  # the page's pc may still say connected; the kernel's is gone
         self._cancel()
         self.recoveries += 1
+        self._kernel_dead = False
         took = time.monotonic() - self.lost_at
-        self._set("idle", f"path back after {took:.1f} s and {self.attempts} ICE restart(s)")
+        self._set("idle", f"path back after {took:.1f} s and {self.attempts} attempt(s)")
 
     def _cancel(self) -> None:
         task, self._task = self._task, None
         if task is not None and task is not asyncio.current_task():
             task.cancel()
 
-    async def _run(self) -> None:
-        """Grace, then ICE restarts with backoff until the path is back or GIVE_UP."""
+    async def _run(self, first: float = GRACE) -> None:
+        """Grace, then ICE restarts (later fresh peers) with backoff until the path is
+        back or GIVE_UP."""
         stream = self._stream
         assert self.lost_at is not None
-        delay = GRACE
+        delay = first
         while True:
             left = GIVE_UP - (time.monotonic() - self.lost_at)
             await asyncio.sleep(max(0.0, min(delay, left)))
@@ -170,12 +199,19 @@ class Reconnect:
             if time.monotonic() - self.lost_at >= GIVE_UP:
                 break
             self.attempts += 1
-            self.restarts += 1
+            fresh = self._kernel_dead or self.attempts > ICE_RESTARTS
+            what = "a new peer connection" if fresh else "ICE restart"
+            if fresh:
+                self.fresh_peers += 1
+            else:
+                self.restarts += 1
             delay = BACKOFF[min(self.attempts - 1, len(BACKOFF) - 1)]
-            asked = stream.renegotiate(f"reconnect: ICE restart {self.attempts}", ice_restart=True)
+            asked = stream.renegotiate(
+                f"reconnect: {what} (attempt {self.attempts})", ice_restart=True, fresh=fresh
+            )
             self._set("restarting", self._why)
             stream.history.note(
-                f"reconnect: ICE restart {self.attempts} "
+                f"reconnect: attempt {self.attempts}, {what}, "
                 f"{'asked of the page' if asked else 'not possible (not negotiated)'}, "
                 f"{time.monotonic() - self.lost_at:.1f} s after the path was lost; "
                 f"next in {delay:g} s"
@@ -194,6 +230,7 @@ class Reconnect:
             )
         return (
             f"The network path between the browser and the kernel was lost {lost:.0f} s "
-            f"ago and {self.attempts} ICE restart(s) did not bring it back: {why}. Check "
-            "the network (Wi-Fi, VPN, firewall), then run the cell again."
+            f"ago and {self.attempts} attempt(s) ({self.restarts} ICE restart(s), "
+            f"{self.fresh_peers} new peer connection(s)) did not bring it back: {why}. "
+            "Check the network (Wi-Fi, VPN, firewall), then run the cell again."
         )

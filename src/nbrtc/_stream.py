@@ -7,6 +7,7 @@ go through ``_set_state`` only, which logs ``old -> new`` and tells the widget.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -89,6 +90,10 @@ PATH_SETTLE = 2.0
 #: its TURN server (a browser's TURN allocation takes well under a second when it works;
 #: measured 0.1-1.4 s over TCP on the lab network)
 PAGE_RELAY_WAIT = 4.0
+#: under the "all" policy, a stream whose TURN server refused the credentials fails this
+#: long after that refusal when no other path connected meanwhile (host pairs connect in
+#: well under a second where they can), in words naming TURN, not at the 15 s watchdog
+TURN_AUTH_WAIT = 4.0
 #: Remote ICE candidates accepted per stream and ICE generation (an ICE restart starts a
 #: new count). aioice pairs every remote candidate with every local one and re-sorts its
 #: check list on each addition, so the cost grows quadratically: 2,000 trickled
@@ -171,11 +176,14 @@ class KernelStream:
         #: renegotiations the kernel asked for and the browser has not answered yet: a
         #: reoffer nobody asked for is refused (it would cost an SDP round each)
         self._reoffers_expected = 0
+        #: of those, the ones asking for a new peer connection (``fresh``, reconnection)
+        self._fresh_expected = 0
         self._last_browser_stats = 0.0
         self.stats_dropped = 0
         #: TURN failures of either side, in words (kernel: from aioice; browser: its
         #: icecandidateerror events), newest last, at most MAX_TURN_ERRORS
         self.turn_errors: list[str] = []
+        self._auth_watch = False  # _turn_auth_watch started
         # Candidates must reach aiortc in the order the browser sent them (end-of-
         # candidates last); each message is its own task, so a FIFO lock orders them.
         self._candidate_lock = asyncio.Lock()
@@ -272,14 +280,7 @@ class KernelStream:
             if widget is None:
                 raise StreamError("the widget was garbage-collected")
             policy = widget._ice_policy_for(self.id)  # a doctor's probes differ per path
-            pc = RTCPeerConnection(rtc_configuration(widget._ice_servers(self.id), policy))
-            self._pc = pc
-            self._watch_pc_states(pc)
-            pc.on("connectionstatechange", self._on_pc_state)
-            pc.on("track", self._on_track)
-            pc.on("datachannel", self._on_datachannel)
-            # a failed TURN allocation while the kernel gathers is reported to us
-            _ice.turn_report.set(self.turn_failed)
+            pc = self._new_pc(widget, policy)
             async with self._candidate_lock:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
                 if self.closed:
@@ -332,8 +333,22 @@ class KernelStream:
                 log.warning("stream %s: negotiation failed: %s", self.id, str(exc))
                 await self.fail(StreamError(f"negotiation failed: {exc}"))
 
-    async def reoffer(self, sdp: str, reason: str = "") -> None:
-        """A renegotiation offer for this live stream (codec, bitrate cap, ICE restart).
+    def _new_pc(self, widget: StreamWidget, policy: str) -> RTCPeerConnection:
+        """A kernel peer connection for this stream, its events wired (media loop)."""
+        pc = RTCPeerConnection(rtc_configuration(widget._ice_servers(self.id), policy))
+        self._pc = pc
+        self._kernel_pc_states = {}
+        self._watch_pc_states(pc)
+        pc.on("connectionstatechange", self._on_pc_state)
+        pc.on("track", self._on_track)
+        pc.on("datachannel", self._on_datachannel)
+        # a failed TURN allocation while the kernel gathers is reported to us
+        _ice.turn_report.set(self.turn_failed)
+        return pc
+
+    async def reoffer(self, sdp: str, reason: str = "", fresh: bool = False) -> None:
+        """A renegotiation offer for this live stream (codec, bitrate cap, ICE restart),
+        or with ``fresh`` the offer of the page's new peer connection (reconnection).
 
         The candidate lock is held from the start, so candidates the browser trickles
         after this offer (a restart's new generation) reach aiortc only after it.
@@ -348,10 +363,19 @@ class KernelStream:
                     "out-of-order", "the kernel did not ask for a renegotiation", "reoffer"
                 )
                 return
+            if fresh and self._fresh_expected <= 0:
+                self._refuse(
+                    "out-of-order", "the kernel did not ask for a new peer connection", "reoffer"
+                )
+                return
             self._reoffers_expected -= 1
             why = _check_offer_sdp(sdp, self.kind)
             if why is not None:
                 self._refuse("bad-message", why.replace("offer", "reoffer", 1), "reoffer")
+                return
+            if fresh:
+                self._fresh_expected -= 1
+                await self._answer_fresh(sdp, reason)
                 return
             widget = self.widget
             prefs = widget._teaching_prefs() if widget is not None else {}
@@ -402,15 +426,100 @@ class KernelStream:
         if len(self.sdp_rounds) > MAX_SDP_ROUNDS:
             del self.sdp_rounds[1]
 
-    def renegotiate(self, reason: str, ice_restart: bool = False) -> bool:
-        """Ask the browser for a reoffer (media loop). False when not negotiated yet."""
+    def renegotiate(self, reason: str, ice_restart: bool = False, fresh: bool = False) -> bool:
+        """Ask the browser for a reoffer (media loop). False when not negotiated yet.
+
+        ``fresh``: for a new peer connection (reconnection, _reconnect.py); its offer
+        comes as a ``reoffer`` with ``fresh`` and ``_answer_fresh`` takes it."""
         if self.closed or self._pc is None or "answer" not in self.timings:
             return False
         # The browser merges requests that arrive while it is making a reoffer into one
         # next reoffer, so each request allows at most one; never more than a few pending.
         self._reoffers_expected = min(self._reoffers_expected + 1, 4)
-        self.send("renegotiate", {"ice_restart": ice_restart, "reason": reason})
+        payload: dict[str, Any] = {"ice_restart": ice_restart, "reason": reason}
+        if fresh:
+            self._fresh_expected = min(self._fresh_expected + 1, 4)
+            payload["fresh"] = True
+        self.send("renegotiate", payload)
         return True
+
+    async def _answer_fresh(self, sdp: str, reason: str) -> None:
+        """The page's new peer connection offers (reconnection): answer it with a new
+        kernel peer under this same stream (media loop, reoffer and candidate locks held).
+
+        The old peer goes first, without its events (its ``closed`` would close the
+        stream). Outgoing tracks are asked of the widget again before it goes: aiortc
+        stops a sender's track when its peer closes, and a fresh subscription keeps a
+        shared source's producer running across the switch. Frames from the new peer
+        reach the widget through ``_deliver`` as before, so its ``frames()`` iterators,
+        recorder and processing never notice."""
+        widget = self.widget
+        if widget is None:
+            return
+        # Teardown lets this task reach its next closed-check, as it does the first
+        # answer's: cancelled inside setLocalDescription, aioice leaks a gathering socket.
+        self._answer_task = asyncio.current_task()
+        old, self._pc = self._pc, None  # the stream's teardown must not close it twice
+        closing: asyncio.Task[None] | None = None
+        try:
+            try:
+                tracks = list(widget._tracks_for(self))
+            finally:
+                if old is not None:
+                    old.remove_all_listeners()
+                    _ice_restart.forget(old)
+                    if self.impairment is not None:
+                        with contextlib.suppress(Exception):
+                            self.impairment.close()
+                        self.impairment = None
+                    closing = _start_close(old, self.id)
+            if closing is not None:
+                await asyncio.wait({closing}, timeout=CLOSE_TIMEOUT)
+            if self.closed:
+                for track in tracks:
+                    track.stop()
+                return
+            self._tracks = tracks
+            self._remote_set = False
+            self._end_pending = False
+            self._pending.clear()
+            pc = self._new_pc(widget, widget._ice_policy_for(self.id))
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            self._remote_set = True
+            for track in tracks:
+                pc.addTrack(track)
+            _renegotiate.apply_codec_preference(pc, self._codec)
+            answer = await pc.createAnswer()
+            if self.closed:
+                return
+            await pc.setLocalDescription(answer)
+            if self.closed:
+                return
+        except Exception as exc:
+            if not self.closed:
+                log.warning("stream %s: a new peer connection failed: %s", self.id, str(exc))
+                await self.fail(StreamError(f"reconnection failed: {exc}"))
+            return
+        self.reconnect.peer_replaced()
+        prefs = widget._teaching_prefs()
+        network = prefs.get("network")
+        if network is not None and network.active():
+            self._impair(network)
+        widget._stream_negotiated(self)  # the channels Python opened, on the new peer
+        self.max_bitrate = prefs.get("max_bitrate")
+        _renegotiate.cap_sender_bitrate(pc, self.max_bitrate)
+        text = _renegotiate.cap_bitrate(pc.localDescription.sdp, self.max_bitrate)
+        self._keep_round(
+            {
+                "round": self.sdp_rounds[-1]["round"] + 1 if self.sdp_rounds else 0,
+                "reason": reason or "reconnect: a new peer connection",
+                "offer": sdp,
+                "answer": text,
+                "t": time.time(),
+            }
+        )
+        self.history.note("reconnect: answered the page's new peer connection")
+        self.send("answer", {"sdp": text})
 
     def set_network(self, conditions: Any) -> None:
         """Apply network impairment to this stream's RTP (media loop)."""
@@ -630,8 +739,10 @@ class KernelStream:
         the answer cannot reach its TURN server: say so then, not at the 15 s watchdog in
         general words. (Chromium reports nothing while its TCP connect to the server hangs
         in a firewall that drops it: no icecandidateerror, gathering never completes.)"""
+        pc = self._pc  # this peer's watch, not one a reconnection made later
         await asyncio.sleep(PAGE_RELAY_WAIT)
-        pc = self._pc
+        if self._pc is not pc:
+            return
         offered = self.sdp_rounds[0]["offer"] if self.sdp_rounds else ""
         if (
             pc is None
@@ -655,8 +766,10 @@ class KernelStream:
     async def _ice_watchdog(self) -> None:
         """Fail the stream in words when ICE has not connected ICE_CONNECT_TIMEOUT s after
         the answer, instead of waiting for aioice's own check timeouts (63.5 s)."""
+        pc = self._pc  # this peer's watchdog, not one a reconnection made later
         await asyncio.sleep(ICE_CONNECT_TIMEOUT)
-        pc = self._pc
+        if self._pc is not pc:
+            return
         if pc is None or self.closed or pc.iceConnectionState in ("connected", "completed"):
             return
         if self._webrtc_lost(f"ICE did not connect within {ICE_CONNECT_TIMEOUT:.0f} s"):
@@ -680,6 +793,41 @@ class KernelStream:
         del self.turn_errors[:-MAX_TURN_ERRORS]
         log.warning("stream %s: %s", self.id, text)
         self.history.note(f"TURN failed ({text})")
+        widget = self.widget
+        if widget is None or self.closed:
+            return
+        # shown at once, even where other paths may still connect (the "all" policy)
+        widget._stream_warning(self, f"TURN: {words}")
+        if (
+            _is_auth_failure(words)
+            and not self._auth_watch
+            and widget._ice_policy_for(self.id) != "relay"  # relay: its own fast paths
+            and "live" not in self.timings
+        ):
+            self._auth_watch = True
+            self._spawn(self._turn_auth_watch())
+
+    async def _turn_auth_watch(self) -> None:
+        """A TURN server refused the credentials under the "all" policy: if no other
+        path connected TURN_AUTH_WAIT s later, the stream fails naming that refusal (or,
+        with transport="auto", the comm takes over)."""
+        await asyncio.sleep(TURN_AUTH_WAIT)
+        pc = self._pc
+        if (
+            pc is None
+            or self.closed
+            or "live" in self.timings
+            or pc.iceConnectionState in ("connected", "completed")
+        ):
+            return
+        refused = "; ".join(e for e in self.turn_errors if _is_auth_failure(e))
+        words = (
+            f"TURN authentication failed: {refused}. No other network path between the "
+            f"browser and the kernel connected within {TURN_AUTH_WAIT:.0f} s, so only the "
+            "relay could have carried the stream."
+        )
+        if not self._comm_takes_over(words):
+            await self.fail(StreamError(words))
 
     def browser_ice_error(self, payload: dict[str, Any]) -> None:
         """The page's pc reported a STUN/TURN server failure (media loop). TURN ones are
@@ -770,11 +918,10 @@ class KernelStream:
                 self._set_state("live", "connected")
         elif state == "failed" and self._webrtc_lost("the connection failed"):
             return
+        elif state == "failed" and self.reconnect.kernel_failed():
+            return  # a live stream: a new peer connection on both sides follows
         elif state == "failed":
-            lost = self.reconnect.kernel_failed()  # a live stream's path is gone for good
-            if lost is not None:
-                words = lost
-            elif pc.iceConnectionState == "failed":
+            if pc.iceConnectionState == "failed":
                 words = self.ice_failed_words()
             else:
                 words = (
@@ -782,6 +929,9 @@ class KernelStream:
                     f"error; ICE state {pc.iceConnectionState!r}). Run the cell again."
                 )
             self._spawn(self.fail(StreamError(words)))
+        elif state == "closed" and self._fresh_expected > 0:
+            # the page closed its old pc for the new one we asked for: its offer follows
+            log.debug("stream %s: the page closed its old peer for a new one", self.id)
         elif state == "closed":
             self._spawn(self.close("peer closed", notify_browser=True))
 
@@ -1013,7 +1163,7 @@ class KernelStream:
             self.history.note(f"WebRTC given up, the comm carries the stream: {words}")
             pc.remove_all_listeners()
             _ice_restart.forget(pc)
-            self._spawn(_close_quietly(pc, self.id))
+            _start_close(pc, self.id)
         return True
 
     def comm_stats(self) -> list[dict[str, Any]]:
@@ -1121,10 +1271,9 @@ class KernelStream:
         if pc is not None:
             pc.remove_all_listeners()
             _ice_restart.forget(pc)  # a pending restart's 30 s timer must not outlive us
-            try:
-                await asyncio.wait_for(pc.close(), CLOSE_TIMEOUT)
-            except Exception as exc:  # a peer that cannot close cleanly must not block others
-                log.warning("stream %s: peer close: %s", self.id, repr(exc))
+            # never cancelled half-way (that leaks its sockets): waited for at most
+            # CLOSE_TIMEOUT s, a slower close goes on by itself
+            await _close_quietly(pc, self.id)
         # A closed stream is kept a while for history()/stats(): it must not keep the
         # answer task (whose exception would hold the failed peer through its traceback).
         self._answer_task = None
@@ -1164,11 +1313,36 @@ def _pair_kind(pc: RTCPeerConnection | None) -> str:
     return "relay" if "relay" in types else "direct"
 
 
+#: peers being closed apart from their stream (a replaced or given-up peer): held here so
+#: the tasks are not garbage-collected, and never cancelled (aiortc's close() cancelled
+#: half-way leaves the ICE sockets open and a second close() waiting forever)
+_CLOSING: set[asyncio.Task[None]] = set()
+
+
+def _start_close(pc: RTCPeerConnection, stream_id: str) -> asyncio.Task[None]:
+    """Close ``pc`` in a task of its own, held in _CLOSING until done (media loop)."""
+
+    async def close() -> None:
+        try:
+            await pc.close()
+        except Exception as exc:
+            log.warning("stream %s: peer close: %s", stream_id, repr(exc))
+
+    task = asyncio.get_running_loop().create_task(close())
+    _CLOSING.add(task)
+    task.add_done_callback(_CLOSING.discard)
+    return task
+
+
 async def _close_quietly(pc: RTCPeerConnection, stream_id: str) -> None:
-    try:
-        await asyncio.wait_for(pc.close(), CLOSE_TIMEOUT)
-    except Exception as exc:
-        log.debug("stream %s: closing the given-up peer: %s", stream_id, repr(exc))
+    """Close ``pc`` and wait for it at most CLOSE_TIMEOUT s; the close goes on if this
+    wait is cancelled or times out (media loop)."""
+    await asyncio.wait({_start_close(pc, stream_id)}, timeout=CLOSE_TIMEOUT)
+
+
+def _is_auth_failure(words: str) -> bool:
+    """Whether TURN failure words (either side's) say the credentials were refused."""
+    return "credentials (401" in words or "credentials (441" in words
 
 
 def _candidate_ufrag(text: str) -> str | None:

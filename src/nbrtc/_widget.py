@@ -77,6 +77,10 @@ class StreamWidget(KernelOwnedTraits, ConnectionMethods, anywidget.AnyWidget):
     #: how new streams start: "auto" (WebRTC, the comm when WebRTC has not connected
     #: after a short delay), "webrtc" (never the comm) or "comm" (never WebRTC)
     transport_mode = traitlets.Unicode("auto").tag(sync=True)
+    #: a problem of the newest stream that has not (yet) ended it, in words: e.g. a TURN
+    #: server refused the credentials while other paths are still tried (shown under the
+    #: view); "" when there is none. Set by the kernel, cleared when a new stream starts.
+    warning = traitlets.Unicode("").tag(sync=True)
     _version = traitlets.Unicode(__version__).tag(sync=True)
 
     _kind = "view"
@@ -207,6 +211,14 @@ class StreamWidget(KernelOwnedTraits, ConnectionMethods, anywidget.AnyWidget):
         with self._stream_lock:
             self._streams[stream.id] = stream
             self._last_stream = stream
+        if self.warning:
+            self.warning = ""
+
+    def _stream_warning(self, stream: KernelStream, words: str) -> None:
+        """``stream`` has a problem that does not end it (yet) (media loop): the newest
+        stream's shows as ``warning``."""
+        if stream is self._last_stream and self.warning != words:
+            self.warning = words
 
     def _stream_state_changed(self, stream: KernelStream) -> None:
         if stream is self._last_stream or stream.state == "live":

@@ -19,8 +19,12 @@ def nb_name(request) -> str:
     return f"{h.artifact_name(request.node.name)}.ipynb"
 
 
-def test_cell_output_is_read_back(page, jupyter_server, nb_name):
-    path = h.write_notebook(jupyter_server, nb_name, [PRINT_CELL, "21 * 2"])
+def test_cell_output_kernel_eval_and_screenshot(page, jupyter_server, kernel_eval, nb_name):
+    """One opened notebook (opening one costs ~5 s here): cell outputs are read back,
+    kernel_eval runs in the notebook's kernel without moving its execution counter, and
+    a screenshot lands in test-artifacts."""
+    cells = [PRINT_CELL, "21 * 2", "x = 40\nimport os\nos.getpid()"]
+    path = h.write_notebook(jupyter_server, nb_name, cells)
     nb = h.open_notebook(page, jupyter_server, path)
     assert nb.dialogs_accepted == []  # kernelspec in metadata, news disabled
     assert page.locator(".Toastify__toast").count() == 0  # no news/update toast
@@ -31,24 +35,27 @@ def test_cell_output_is_read_back(page, jupyter_server, nb_name):
     assert second == first + 1
     assert h.cell_output_text(page, 1) == "42"
     # Running a cell again is seen as a new execution, not mistaken for the old prompt.
-    assert h.run_cell(page, 1) == second + 1
+    third = h.run_cell(page, 1)
+    assert third == second + 1
 
-
-def test_kernel_eval_runs_in_the_notebooks_kernel(page, jupyter_server, kernel_eval, nb_name):
-    path = h.write_notebook(jupyter_server, nb_name, ["x = 40\nimport os\nos.getpid()"])
-    h.open_notebook(page, jupyter_server, path)
-    h.run_cell(page, 0)
+    pid_run = h.run_cell(page, 2)
     assert kernel_eval("1+1") == "2"
     assert kernel_eval("x + 2") == "42"  # the notebook's namespace
-    assert kernel_eval("os.getpid()") == h.cell_output_text(page, 0)  # same process
+    assert kernel_eval("os.getpid()") == h.cell_output_text(page, 2)  # same process
     assert kernel_eval("print('out')") == "out"
     with pytest.raises(h.KernelEvalError, match="ZeroDivisionError"):
         kernel_eval("1/0")
     # store_history=False: the probe does not move the notebook's execution counter.
-    assert h.run_cell(page, 0) == 2
+    assert h.run_cell(page, 2) == pid_run + 1
+
+    shot = h.screenshot(page, "harness-screenshot")
+    assert shot.parent == h.ARTIFACTS_DIR
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
 
 
 def test_counters_count_tracks_and_peers(page, jupyter_server, nb_name):
+    """The counting init script, then two wrapped peers connecting (one notebook)."""
     path = h.write_notebook(jupyter_server, nb_name, ["pass"])
     h.open_notebook(page, jupyter_server, path)
     assert h.counters(page) == {
@@ -91,11 +98,7 @@ def test_counters_count_tracks_and_peers(page, jupyter_server, nb_name):
     snap = h.counters(page)
     assert (snap["peersCreated"], snap["peersLive"]) == (1, 0)
 
-
-def test_two_local_peers_connect_and_are_counted(page, jupyter_server, nb_name):
-    """A real loopback connection between two wrapped peers, fake camera on one side."""
-    path = h.write_notebook(jupyter_server, nb_name, ["pass"])
-    h.open_notebook(page, jupyter_server, path)
+    # A real loopback connection between two wrapped peers, fake camera on one side.
     state = page.evaluate(
         """async () => {
         const a = new RTCPeerConnection(), b = new RTCPeerConnection();
@@ -118,9 +121,9 @@ def test_two_local_peers_connect_and_are_counted(page, jupyter_server, nb_name):
     )
     assert state == {"kind": "video", "connection": "connected"}
     assert h.counters(page) == {
-        "peersCreated": 2,
+        "peersCreated": 3,
         "peersLive": 2,
-        "tracksCreated": 1,
+        "tracksCreated": 4,
         "tracksLive": 1,
     }
     page.evaluate(
@@ -128,9 +131,9 @@ def test_two_local_peers_connect_and_are_counted(page, jupyter_server, nb_name):
         "window.__stream.getTracks().forEach((t) => t.stop()); }"
     )
     assert h.counters(page) == {
-        "peersCreated": 2,
+        "peersCreated": 3,
         "peersLive": 0,
-        "tracksCreated": 1,
+        "tracksCreated": 4,
         "tracksLive": 0,
     }
 
@@ -199,16 +202,6 @@ def test_restart_and_shutdown_kernel(page, jupyter_server, kernel_eval, nb_name,
     kid = h.current_kernel_id(page)
     h.shutdown_kernel(page, via=via)
     assert all(k["id"] != kid for k in jupyter_server.kernels())
-
-
-def test_screenshot_is_saved(page, jupyter_server, nb_name):
-    path = h.write_notebook(jupyter_server, nb_name, [PRINT_CELL])
-    h.open_notebook(page, jupyter_server, path)
-    h.run_cell(page, 0)
-    shot = h.screenshot(page, "harness-screenshot")
-    assert shot.parent == h.ARTIFACTS_DIR
-    data = shot.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
 
 
 def test_wait_for_polls_to_a_deadline():

@@ -283,9 +283,49 @@ def test_ice_restart_keeps_the_stream_live(page, jupyter_server, kernel_eval):
         n0 = _frame_count(kernel_eval)
         h.wait_for(lambda: _frame_count(kernel_eval) > n0 + 60, 10, message="frames after")
         assert kernel_eval("print(cam.state)").strip() == "live"
+        _fresh_peer_keeps_the_stream(page, kernel_eval)
     finally:
         _close_all(kernel_eval)
         _remove(jupyter_server, name)
+
+
+_FRESH = """\
+import nbrtc, threading, time
+_s = cam._last_stream
+_old_pc = _s._pc
+_it = cam.frames(timeout=10)
+next(_it)
+async def _ask():
+    return _s.renegotiate("reconnect: a new peer connection (e2e)", ice_restart=True, fresh=True)
+print(nbrtc.manager().media.run(_ask(), 5))"""
+
+
+def _fresh_peer_keeps_the_stream(page, kernel_eval) -> None:
+    """What the reconnection does after ICE restarts failed, asked for directly: Chromium
+    makes a new RTCPeerConnection with the same camera track (the old one closed), the
+    kernel answers with a new aiortc peer under the same stream, and the frames() iterator
+    made before goes on; the longest gap in frames across the switch is recorded."""
+    assert kernel_eval(_FRESH).strip() == "True"
+    counts = h.sample_for(lambda: (time.monotonic(), _frame_count(kernel_eval)), 6, 0.1)
+    h.wait_for(lambda: kernel_eval("print(_s._pc is not _old_pc)").strip() == "True", 10,
+               message="the kernel's new peer")  # fmt: skip
+    h.wait_for(lambda: kernel_eval("print(_old_pc.connectionState)").strip() == "closed", 10,
+               message="the kernel's old peer closed")  # fmt: skip
+    h.wait_for(lambda: h.counters(page)["peersLive"] == 1, 10,
+               message="one live pc on the page (the old one closed)")  # fmt: skip
+    assert kernel_eval("print(next(_it).shape)").strip().startswith("(")  # the same iterator
+    longest = run = 0.0
+    for (ta, na), (tb, nb) in itertools.pairwise(counts):
+        run = run + (tb - ta) if nb == na else 0.0
+        longest = max(longest, run)
+    h.record_figure(FIGURES, "fresh_peer", {"longest_gap_s": round(longest, 3)}, echo=True)
+    assert longest < 3.0, f"frames stopped for {longest:.2f} s across the new peer"
+    n0 = _frame_count(kernel_eval)
+    h.wait_for(lambda: _frame_count(kernel_eval) > n0 + 30, 10, message="frames on the new peer")
+    assert kernel_eval("print(cam.state)").strip() == "live"
+    notes = _kjson(kernel_eval, "import json\nprint(json.dumps([e['summary'] for e in "
+                   "cam.history() if e['event'] == 'note']))")  # fmt: skip
+    assert any("answered the page's new peer connection" in n for n in notes), notes
 
 
 def _ufrag(sdp: str) -> str:

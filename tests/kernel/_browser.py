@@ -116,6 +116,9 @@ class FakeBrowser:
         self.comm_frames: dict[str, list[tuple[dict[str, Any], Any]]] = {}
         self.comm_frame_count: dict[str, int] = {}
         self.tracks: list[MediaStreamTrack] = []
+        #: per stream: (kind, audio) it was started with; new pcs made for ``fresh``
+        self.kinds: dict[str, tuple[str, bool]] = {}
+        self.fresh_pcs: dict[str, int] = {}
         self._n = 0
         self.drop_answers = False
         self.silent = False
@@ -206,40 +209,11 @@ class FakeBrowser:
     async def _start(
         self, widget: StreamWidget, sid: str, kind: str, trickle: bool, audio: bool = False
     ) -> None:
-        pc = RTCPeerConnection(await self._rtc_configuration(widget, sid))
-        self.pcs[sid] = pc
         self.frames[sid] = []
         self.frame_counts[sid] = 0
         self.audio_frames[sid] = 0
-        if kind in ("camera", "screen"):
-            track = CountingTrack()
-            self.tracks.append(track)
-            # sendrecv, as the page does: the kernel may send processed video back
-            pc.addTransceiver(track, direction="sendrecv")
-            if audio:
-                beep = BeepTrack()
-                self.tracks.append(beep)
-                pc.addTransceiver(beep, direction="sendonly")
-        elif kind == "microphone":
-            beep = BeepTrack()
-            self.tracks.append(beep)
-            pc.addTransceiver(beep, direction="sendonly")
-        elif kind == "audio":
-            pc.addTransceiver("audio", direction="recvonly")
-        else:
-            pc.addTransceiver("video", direction="recvonly")
-            pc.addTransceiver("audio", direction="recvonly")
-
-        @pc.on("track")
-        def on_track(track: MediaStreamTrack) -> None:
-            self._spawn(self._read(sid, track))
-
-        @pc.on("datachannel")
-        def on_datachannel(dc: Any) -> None:
-            self._adopt(sid, dc)
-
-        # the page's control channel: every offer carries a data section
-        pc.createDataChannel("nbrtc")
+        self.kinds[sid] = (kind, audio)
+        pc = await self._new_pc(widget, sid, kind, audio)
         offer = await pc.createOffer()
         await pc.setLocalDescription(offer)  # aiortc gathers here
         sdp = pc.localDescription.sdp
@@ -269,6 +243,44 @@ class FakeBrowser:
                     )
                 break  # bundled: one transport
             self.send(widget, "candidate", sid, None)
+
+    async def _new_pc(
+        self, widget: StreamWidget, sid: str, kind: str, audio: bool
+    ) -> RTCPeerConnection:
+        """The page's pc for ``sid`` with its transceivers, tracks and control channel
+        (as js/peer.js makes it: at the start, and again for a fresh reconnection)."""
+        pc = RTCPeerConnection(await self._rtc_configuration(widget, sid))
+        self.pcs[sid] = pc
+        if kind in ("camera", "screen"):
+            track = CountingTrack()
+            self.tracks.append(track)
+            # sendrecv, as the page does: the kernel may send processed video back
+            pc.addTransceiver(track, direction="sendrecv")
+            if audio:
+                beep = BeepTrack()
+                self.tracks.append(beep)
+                pc.addTransceiver(beep, direction="sendonly")
+        elif kind == "microphone":
+            beep = BeepTrack()
+            self.tracks.append(beep)
+            pc.addTransceiver(beep, direction="sendonly")
+        elif kind == "audio":
+            pc.addTransceiver("audio", direction="recvonly")
+        else:
+            pc.addTransceiver("video", direction="recvonly")
+            pc.addTransceiver("audio", direction="recvonly")
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            self._spawn(self._read(sid, track))
+
+        @pc.on("datachannel")
+        def on_datachannel(dc: Any) -> None:
+            self._adopt(sid, dc)
+
+        # the page's control channel: every offer carries a data section
+        pc.createDataChannel("nbrtc")
+        return pc
 
     async def _rtc_configuration(self, widget: StreamWidget, sid: str) -> RTCConfiguration:
         """Like the page (js/peer.js, js/ice.js): the widget's ``rtc_config``, with the
@@ -341,14 +353,20 @@ class FakeBrowser:
                 pc.setRemoteDescription(RTCSessionDescription(msg["payload"]["sdp"], "answer"))
             )
         elif msg["type"] == "renegotiate" and pc is not None:
-            self._spawn(self._reoffer(sid, msg["payload"]))
+            task = self._spawn(self._reoffer(sid, msg["payload"]))
+            if msg["payload"].get("fresh"):  # closes the old pc: _drain lets it finish
+                self._closing.add(task)
         elif msg["type"] == "bye" and pc is not None:
             self._closing.add(self._spawn(self._close(sid)))
 
     async def _reoffer(self, sid: str, request: dict[str, Any]) -> None:
-        """Like the page: a new offer on the same peer (aiortc cannot restart ICE)."""
+        """Like the page: a new offer on the same peer (aiortc cannot restart ICE), or
+        with ``fresh`` on a new peer (the old one closed first, as js/peer.js does)."""
         pc = self.pcs.get(sid)
         if pc is None:
+            return
+        if request.get("fresh"):
+            await self._fresh(sid, request)
             return
         offer = await pc.createOffer()
         await pc.setLocalDescription(offer)
@@ -357,6 +375,24 @@ class FakeBrowser:
         self.send(
             self.widgets[sid], "reoffer", sid, {"sdp": pc.localDescription.sdp, "reason": reason}
         )
+
+    async def _fresh(self, sid: str, request: dict[str, Any]) -> None:
+        old = self.pcs.pop(sid, None)
+        if old is None:  # another fresh request is making its pc
+            return
+        kind, audio = self.kinds[sid]
+        widget = self.widgets[sid]
+        try:
+            pc = await self._new_pc(widget, sid, kind, audio)
+            self.fresh_pcs[sid] = self.fresh_pcs.get(sid, 0) + 1
+            offer = await pc.createOffer()
+            await pc.setLocalDescription(offer)
+            self.reoffers.setdefault(sid, []).append(pc.localDescription.sdp)
+            reason = str(request.get("reason", ""))[:128]
+            payload = {"sdp": pc.localDescription.sdp, "reason": reason, "fresh": True}
+            self.send(widget, "reoffer", sid, payload)
+        finally:
+            await old.close()  # after the offer went out, as js/peer.js does
 
     def send_stats(self, sid: str) -> list[dict[str, Any]]:
         """Send the page peer's getStats as the page does (flat reports); returns them."""
@@ -385,6 +421,8 @@ class FakeBrowser:
             await self._close(sid)
         if self._closing:
             await asyncio.wait(self._closing, timeout=5)
+            for sid in list(self.pcs):  # a fresh reconnection's new pc
+                await self._close(sid)
         tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         for t in tasks:
             t.cancel()

@@ -154,8 +154,18 @@ _WORDS = {
 }
 
 
-@pytest.mark.parametrize("mode", list(_WORDS))
-@pytest.mark.parametrize("ext", EXTS)
+# A disk full or read-only before the first byte fails where the file is created, the
+# same for every container: one container is enough for those; the failures mid-file
+# (fills up, removed) go through each container's muxer and run for all three.
+_FAULT_CASES = [
+    (ext, mode)
+    for ext in EXTS
+    for mode in _WORDS
+    if ext == EXTS[0] or mode in ("fills up", "removed")
+]
+
+
+@pytest.mark.parametrize(("ext", "mode"), _FAULT_CASES)
 def test_a_failed_write_is_reported_in_words_and_the_process_lives(
     tmp_path: Path, ext: str, mode: str
 ) -> None:

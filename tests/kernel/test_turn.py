@@ -22,7 +22,7 @@ import pytest
 import nbrtc
 from net._netlab import Coturn  # tests/ is on sys.path (pytest's rootdir insertion)
 
-from ._browser import FakeBrowser, wait_for
+from ._browser import FakeBrowser, assert_holds, wait_for
 
 pytestmark = pytest.mark.skipif(
     shutil.which("turnserver") is None, reason="Debian's coturn is not installed"
@@ -175,6 +175,60 @@ def test_turn_failure_is_named_within_seconds(
         cam.snapshot(timeout=1)
     notes = [e for e in cam.history() if e.get("event") == "note"]
     assert any("TURN failed" in e["summary"] for e in notes), notes
+
+
+def test_wrong_turn_password_under_all_warns_at_once_and_host_pairs_still_connect(
+    coturn: Coturn, browser: FakeBrowser, widgets: list[Any]
+) -> None:
+    """The "all" policy on an open network: the kernel's TURN 401 is shown at once as
+    the widget's ``warning`` (the view's notice line), and the stream goes live over its
+    host pair all the same; the warning stays, since the credentials are still wrong."""
+    cam = nbrtc.Camera(
+        ice_servers=[{"urls": f"turn:127.0.0.1:{coturn.port}", "username": "u",
+                      "credential": "wrong-pw-8"}],
+        transport="webrtc",
+    )  # fmt: skip
+    widgets.append(cam)
+    browser.attach(cam)
+    t0 = time.monotonic()
+    browser.start(cam)
+    wait_for(lambda: "401" in cam.warning, 3, what="the warning")
+    took = time.monotonic() - t0
+    print(f"\nwarning after {took:.2f} s: {cam.warning}")
+    assert cam.warning.startswith("TURN: ") and "refused the credentials" in cam.warning
+    assert "wrong-pw-8" not in cam.warning
+    cam.wait("live", timeout=10)
+    from nbrtc import _stream
+
+    assert_holds(lambda: cam.state == "live", _stream.TURN_AUTH_WAIT + 0.5, "live over host")
+    assert "401" in cam.warning
+
+
+def test_wrong_turn_password_under_all_fails_in_turn_words_when_nothing_else_connects(
+    coturn: Coturn, browser: FakeBrowser, widgets: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The "all" policy where no host pair can connect (the page never applies the
+    answer, so no check is ever answered): TURN_AUTH_WAIT s after the 401 the stream fails
+    in words that name TURN authentication, not 15 s later in the generic ICE words."""
+    from nbrtc import _stream
+
+    monkeypatch.setattr(_stream, "TURN_AUTH_WAIT", 1.0)
+    cam = nbrtc.Camera(
+        ice_servers=[{"urls": f"turn:127.0.0.1:{coturn.port}", "username": "u",
+                      "credential": "wrong-pw-9"}],
+        transport="webrtc",
+    )  # fmt: skip
+    widgets.append(cam)
+    browser.attach(cam)
+    browser.drop_answers = True
+    t0 = time.monotonic()
+    browser.start(cam)
+    wait_for(lambda: cam.state == "error", 8, what="the stream fails")
+    took = time.monotonic() - t0
+    print(f"\nerror after {took:.2f} s: {cam.error}")
+    assert cam.error.startswith("TURN authentication failed: kernel: the TURN server")
+    assert "refused the credentials (401" in cam.error and "wrong-pw-9" not in cam.error
+    assert took < _stream.ICE_CONNECT_TIMEOUT / 2
 
 
 def _certificates(folder: Path) -> tuple[Path, Path, Path]:

@@ -26,6 +26,9 @@ TURN_UDP = {"urls": f"turn:{nl.SERVER_IP}:3478", "username": "u", "credential": 
 TURN_TCP = {"urls": f"turn:{nl.SERVER_IP}:3478?transport=tcp", "username": "u", "credential": "p"}
 
 
+# a slow network scenario (~26 s): tests/e2e/test_doctor.py and tests/kernel/test_doctor.py
+# cover the doctor by default; `make slow-tests` regenerates test-artifacts/net-doctor.txt
+@pytest.mark.slow
 def test_doctor_udp_blocked_turn_tcp_works(page, open_nb, kernel_eval, coturn, egress, scenario):
     egress.reset()
     scenario.block_udp_between(nl.CLIENT_IP, nl.SERVER_IP)
