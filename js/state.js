@@ -3,16 +3,17 @@
 // closed and error are terminal, so a late getUserMedia/answer/ICE event cannot revive
 // a stream.
 //
-//   idle -> acquiring (getUserMedia, camera only) -> negotiating (offer sent)
-//        -> connecting (answer applied) -> live (pc connected) -> closed
+//   idle -> negotiating (offer sent) -> connecting (answer applied) -> live (pc
+//        connected) -> closed
+// (A camera opens its device after the answer, while ICE runs, so it has no state of
+// its own for that: peer.js _acquire.)
 //   any non-terminal state -> error (terminal, keeps the reason) | closed
 
 /**
- * @typedef {"idle"|"acquiring"|"negotiating"|"connecting"|"live"|"closed"|"error"} StateName
+ * @typedef {"idle"|"negotiating"|"connecting"|"live"|"closed"|"error"} StateName
  * @typedef {{readonly name: StateName, readonly reason: string}} PeerState
  *   `reason` is "" except in closed (why it closed) and error (what went wrong).
- * @typedef {{type: "acquire"}
- *   | {type: "offer-sent"}
+ * @typedef {{type: "offer-sent"}
  *   | {type: "answer-applied"}
  *   | {type: "connected"}
  *   | {type: "close", reason?: string}
@@ -21,7 +22,6 @@
 
 export const STATE_NAMES = Object.freeze([
   "idle",
-  "acquiring",
   "negotiating",
   "connecting",
   "live",
@@ -30,7 +30,6 @@ export const STATE_NAMES = Object.freeze([
 ]);
 
 export const EVENT_TYPES = Object.freeze([
-  "acquire",
   "offer-sent",
   "answer-applied",
   "connected",
@@ -40,9 +39,7 @@ export const EVENT_TYPES = Object.freeze([
 
 /** Forward moves: event type -> the states it may leave -> the state it enters. */
 const FORWARD = Object.freeze({
-  acquire: { from: ["idle"], to: "acquiring" },
-  // A view has nothing to acquire, so it goes from idle straight to negotiating.
-  "offer-sent": { from: ["idle", "acquiring"], to: "negotiating" },
+  "offer-sent": { from: ["idle"], to: "negotiating" },
   "answer-applied": { from: ["negotiating"], to: "connecting" },
   connected: { from: ["connecting"], to: "live" },
 });

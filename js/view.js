@@ -157,7 +157,6 @@ const CSS = `
 /** Short badge labels. */
 const BADGES = Object.freeze({
   idle: "new",
-  acquiring: "camera",
   negotiating: "connecting",
   connecting: "connecting",
   live: "live",
@@ -177,8 +176,6 @@ export function statusText({ state, words = "", width = 0, height = 0, transport
   switch (state.name) {
     case "idle":
       return { text: "Starting…", badge };
-    case "acquiring":
-      return { text: "Starting camera…", badge };
     case "negotiating":
     case "connecting":
       return { text: "Connecting…", badge };

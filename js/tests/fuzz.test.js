@@ -475,11 +475,10 @@ describe("router fuzz", () => {
 
 // --- the peer state machine -------------------------------------------------------------------
 
-/** docs: idle -> acquiring -> negotiating -> connecting -> live; close/fail from any
- * non-terminal state; closed and error are terminal. */
+/** docs: idle -> negotiating -> connecting -> live; close/fail from any non-terminal
+ * state; closed and error are terminal. */
 const FORWARD = {
-  acquire: { idle: "acquiring" },
-  "offer-sent": { idle: "negotiating", acquiring: "negotiating" },
+  "offer-sent": { idle: "negotiating" },
   "answer-applied": { negotiating: "connecting" },
   connected: { connecting: "live" },
 };
@@ -544,7 +543,7 @@ describe("state machine fuzz", () => {
 
 describe("pinned findings", () => {
   // Was a bug: Object.hasOwn(FORWARD, event.type) coerced an array type to its string,
-  // so reduce(INITIAL, {type: ["acquire"]}) returned acquiring. Fixed in js/state.js.
+  // so reduce(INITIAL, {type: ["offer-sent"]}) moved on. Fixed in js/state.js.
   test("an event whose type is not a string changes nothing", () => {
     for (const type of EVENT_TYPES) {
       for (const odd of [[type], { toString: () => type }, { valueOf: () => type, toString: () => type }]) {

@@ -5,13 +5,11 @@ import { EVENT_TYPES, INITIAL, STATE_NAMES, isTerminal, makeState, reduce } from
 // The complete transition table: [from, event] -> to. Everything not listed must
 // leave the state unchanged (the very same object).
 const LEGAL = {
-  "idle/acquire": "acquiring",
   "idle/offer-sent": "negotiating",
-  "acquiring/offer-sent": "negotiating",
   "negotiating/answer-applied": "connecting",
   "connecting/connected": "live",
 };
-for (const from of ["idle", "acquiring", "negotiating", "connecting", "live"]) {
+for (const from of ["idle", "negotiating", "connecting", "live"]) {
   LEGAL[`${from}/close`] = "closed";
   LEGAL[`${from}/fail`] = "error";
 }
@@ -43,17 +41,18 @@ describe("reduce details", () => {
   test("the camera path", () => {
     let s = INITIAL;
     const seen = [s.name];
-    for (const type of ["acquire", "offer-sent", "answer-applied", "connected"]) {
+    for (const type of ["offer-sent", "answer-applied", "connected"]) {
       s = reduce(s, { type });
       seen.push(s.name);
     }
     s = reduce(s, { type: "close", reason: "view-removed" });
     seen.push(s.name);
-    assert.deepEqual(seen, ["idle", "acquiring", "negotiating", "connecting", "live", "closed"]);
+    assert.deepEqual(seen, ["idle", "negotiating", "connecting", "live", "closed"]);
     assert.equal(s.reason, "view-removed");
   });
-  test("the view path skips acquiring", () => {
-    assert.equal(reduce(INITIAL, { type: "offer-sent" }).name, "negotiating");
+  test("there is no acquiring state: a camera opens its device while it connects", () => {
+    assert.equal(STATE_NAMES.includes("acquiring"), false);
+    assert.equal(reduce(INITIAL, { type: "acquire" }), INITIAL);
   });
   test("error keeps its reason and is terminal", () => {
     const e = reduce(makeState("connecting"), { type: "fail", reason: "ICE failed" });
@@ -77,6 +76,6 @@ describe("reduce details", () => {
     assert.equal(reduce(INITIAL, null), INITIAL);
   });
   test("states are frozen", () => {
-    assert.equal(Object.isFrozen(reduce(INITIAL, { type: "acquire" })), true);
+    assert.equal(Object.isFrozen(reduce(INITIAL, { type: "offer-sent" })), true);
   });
 });

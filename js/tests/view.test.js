@@ -8,7 +8,6 @@ const st = (name, reason = "") => ({ name, reason });
 describe("statusText", () => {
   const cases = [
     [{ state: st("idle") }, "Starting…", "new"],
-    [{ state: st("acquiring") }, "Starting camera…", "camera"],
     [{ state: st("negotiating") }, "Connecting…", "connecting"],
     [{ state: st("connecting") }, "Connecting…", "connecting"],
     [{ state: st("live"), width: 640, height: 480 }, "Live · 640×480", "live"],

@@ -13,7 +13,7 @@ the comm), adds its own TURN failures, and publishes the table and the advice
 when its row is in, and whatever is still open when the doctor finishes or closes.
 
 Threads: the constructor, ``wait``, ``rows``, ``close`` on the caller's thread;
-``_doctor_message``, ``_on_datachannel``, ``_stream_*`` on the media loop (called by the
+``_own_message``, ``_on_datachannel``, ``_stream_*`` on the media loop (called by the
 manager and the streams).
 """
 
@@ -24,11 +24,11 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import traitlets
 
-from . import _doctor_advice
+from . import _doctor_advice, _widget
 from ._config import IceServerSpec
 from ._doctor_paths import Path, plan, servers_for
 from ._protocol import Message, ProtocolError
@@ -71,11 +71,13 @@ class Doctor(StreamWidget):
     """Tries every path from the page to this kernel and says which work (see module doc).
 
     ``rows``: one dict per path (path, url, result, rtt_ms, via, why); ``advice``: what to
-    do, in words; ``wait()`` / ``await await_done()`` until every row is in; ``print(d)``
+    do, in words; ``wait()`` / ``await wait_async()`` until every row is in; ``print(d)``
     for a plain-text table.
     """
 
     _kind = "probe"
+    #: the page's `doctor` messages (probe bindings, rows) are the Doctor's own
+    _own_messages: ClassVar[frozenset[str]] = frozenset({"doctor"})
     #: the paths the page probes: id, label, url (no credential), kind, transport, policy
     paths = traitlets.List().tag(sync=True)
     #: the table, kernel-checked (see ``rows``)
@@ -120,7 +122,7 @@ class Doctor(StreamWidget):
         """Block until every path has its row; return ``rows``.
 
         Raises NotDisplayedError when called in the cell that made the doctor (the page
-        probes only once that cell has ended; use ``await d.await_done()`` there, or call
+        probes only once that cell has ended; use ``await d.wait_async()`` there, or call
         this from the next cell), StreamTimeoutError after ``timeout`` s, and
         StreamClosedError once closed.
         """
@@ -132,7 +134,7 @@ class Doctor(StreamWidget):
                     raise NotDisplayedError(
                         "the doctor's page probes only after this cell has ended (its "
                         "messages cannot arrive while the cell runs): display it, then call "
-                        "d.wait() from the next cell, or use `await d.await_done()` here."
+                        "d.wait() from the next cell, or use `await d.wait_async()` here."
                     )
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -140,7 +142,7 @@ class Doctor(StreamWidget):
                 self._state_event.wait(min(left, 0.1))
         return self.rows
 
-    async def await_done(self, timeout: float = 60.0) -> list[dict[str, Any]]:
+    async def wait_async(self, timeout: float = 60.0) -> list[dict[str, Any]]:
         """Awaitable twin of :meth:`wait` (a cell that awaits lets the page's rows in)."""
         deadline = time.monotonic() + timeout
         while self.state != "done":
@@ -149,6 +151,9 @@ class Doctor(StreamWidget):
                 raise StreamTimeoutError(self._timeout_words(timeout))
             await asyncio.sleep(0.05)
         return self.rows
+
+    #: the name before the ``*_async`` rule (kept)
+    await_done = wait_async
 
     def __str__(self) -> str:
         return _doctor_advice.table(self.table_rows, list(self.advice), self.state)
@@ -272,7 +277,7 @@ class Doctor(StreamWidget):
             facts.error = str(stream.error)
 
     # --- the page's messages (media loop, from the manager's _dispatch) ----------------------
-    def _doctor_message(self, msg: Message) -> None:
+    def _own_message(self, msg: Message) -> None:
         """A validated ``doctor`` message (see _doctor_protocol). Only the page that sent
         the first one may run the probes; rows are taken once per path."""
         payload = msg.payload
@@ -474,3 +479,11 @@ def doctor(
     both sides when the doctor finishes.
     """
     return Doctor(ice_servers=ice_servers, ice_transport_policy=ice_transport_policy)
+
+
+def _for_widget(ice_servers: list[Any], policy: str) -> Doctor:
+    """``StreamWidget.doctor()``: a Doctor for one widget's servers and policy."""
+    return Doctor(ice_servers=ice_servers, ice_transport_policy=policy)
+
+
+_widget.register_doctor(_for_widget)

@@ -58,7 +58,7 @@ def reformat(
     threads may also convert (a camera frame goes to snapshots, iterators, the processing
     thread and recorders at once): PyAV caches ONE swscale context per frame, and two
     threads using it at the same time deadlock inside libswscale (seen: a processing
-    function and a resizing ``aframes()`` loop froze the kernel). Returns ``frame``
+    function and a resizing ``frames_async()`` loop froze the kernel). Returns ``frame``
     itself when nothing changes.
     """
     reformatter = getattr(_local, "reformatter", None)
@@ -318,7 +318,7 @@ class FrameIterator:
             self._owner._raise_if_unusable()
             if self._owner._blocking_would_deadlock():
                 raise self._owner._no_stream_error(
-                    self._call, self._call.replace("frames", "aframes")
+                    self._call, self._call.replace("frames()", "frames_async()")
                 )
             left = deadline - time.monotonic()
             if left <= 0:

@@ -18,6 +18,8 @@ import threading
 import time
 from typing import Any
 
+from ._candidate import parse_candidate
+
 #: message types that arrive every second or faster: kept apart, in a short ring
 CHATTER = frozenset({"ping", "stats"})
 #: media over the comm (tens a second): only counted (``counts``), never kept as events,
@@ -150,10 +152,12 @@ def _summary(type_: str, payload: Any) -> str:
 
 
 def describe_candidate(line: str) -> str:
-    """``candidate:... typ host ...`` -> "host udp 192.168.1.5:50000 (priority ...)"."""
-    text = line[len("candidate:") :] if line.startswith("candidate:") else line
-    parts = text.split()
-    if len(parts) < 8:
+    """``candidate:... typ host ...`` -> "host udp 192.168.1.5:50000 (priority ...)".
+
+    Read as the protocol takes it (``parse_candidate(wire=True)``); a line the protocol
+    would refuse is "candidate (unparsed)"."""
+    try:
+        c = parse_candidate(line, wire=True)
+    except ValueError:
         return "candidate (unparsed)"
-    proto, prio, addr, port, typ = parts[2].lower(), parts[3], parts[4], parts[5], parts[7]
-    return f"{typ} {proto} {addr}:{port} (priority {prio})"
+    return f"{c.type} {c.transport} {c.address}:{c.port} (priority {c.priority})"

@@ -31,10 +31,9 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
-import aioice.ice
 import aioice.stun
-import aioice.turn
 
+from . import _upstream
 from ._config import config
 
 _installed = False
@@ -46,20 +45,21 @@ turn_report: contextvars.ContextVar[Callable[[str], None] | None] = contextvars.
 
 
 def install_loopback_candidates() -> None:
-    """Idempotently wrap aioice's host address discovery."""
+    """Idempotently wrap aioice's host address discovery (``_upstream.patch_host_addresses``)."""
     global _installed
     if _installed:
         return
-    original = aioice.ice.get_host_addresses
 
-    def get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-        addresses: list[str] = original(use_ipv4=use_ipv4, use_ipv6=use_ipv6)
-        if config.ice_loopback and use_ipv4 and "127.0.0.1" not in addresses:
-            addresses = ["127.0.0.1", *addresses]
-        return addresses
+    def wrap(original: Callable[..., list[str]]) -> Callable[..., list[str]]:
+        def get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+            addresses: list[str] = original(use_ipv4=use_ipv4, use_ipv6=use_ipv6)
+            if config.ice_loopback and use_ipv4 and "127.0.0.1" not in addresses:
+                addresses = ["127.0.0.1", *addresses]
+            return addresses
 
-    get_host_addresses.__wrapped__ = original  # type: ignore[attr-defined]
-    aioice.ice.get_host_addresses = get_host_addresses  # type: ignore[assignment]
+        return get_host_addresses
+
+    _upstream.patch_host_addresses(wrap)
     _installed = True
 
 
@@ -90,32 +90,34 @@ def turn_words(exc: BaseException, server: tuple[str, int], transport: str, tls:
 
 
 def install_turn_reports() -> None:
-    """Idempotently wrap aioice's relay-candidate gathering to report its failures."""
+    """Idempotently wrap aioice's relay-candidate gathering to report its failures
+    (``_upstream.patch_relayed_candidate``)."""
     global _turn_installed
     if _turn_installed:
         return
-    original = aioice.ice.relayed_candidate
 
-    async def relayed_candidate(**kwargs: Any) -> Any:
-        report = turn_report.get()
-        try:
-            return await original(**kwargs)
-        except BaseException as exc:
-            if report is not None:
-                # a report must never change what aioice does with the failure
-                with contextlib.suppress(Exception):
-                    report(
-                        turn_words(
-                            exc,
-                            kwargs.get("turn_server", ("?", 0)),
-                            kwargs.get("turn_transport", "udp"),
-                            bool(kwargs.get("turn_ssl")),
+    def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
+        async def relayed_candidate(**kwargs: Any) -> Any:
+            report = turn_report.get()
+            try:
+                return await original(**kwargs)
+            except BaseException as exc:
+                if report is not None:
+                    # a report must never change what aioice does with the failure
+                    with contextlib.suppress(Exception):
+                        report(
+                            turn_words(
+                                exc,
+                                kwargs.get("turn_server", ("?", 0)),
+                                kwargs.get("turn_transport", "udp"),
+                                bool(kwargs.get("turn_ssl")),
+                            )
                         )
-                    )
-            raise
+                raise
 
-    relayed_candidate.__wrapped__ = original  # type: ignore[attr-defined]
-    aioice.ice.relayed_candidate = relayed_candidate  # type: ignore[assignment]
+        return relayed_candidate
+
+    _upstream.patch_relayed_candidate(wrap)
     _install_refused_allocations()
     _turn_installed = True
 
@@ -124,19 +126,22 @@ def _install_refused_allocations() -> None:
     """Make aioice's TURN-over-UDP client fail an allocation in progress when the server's
     port is refused (see the module docstring). Media loop; the wrapped method is the
     asyncio ``error_received`` callback of the TURN client's UDP socket."""
-    cls = aioice.turn.TurnClientUdpProtocol
-    original = cls.error_received
 
-    def error_received(self: Any, exc: Exception) -> None:
-        if isinstance(exc, ConnectionRefusedError) and getattr(self, "relayed_address", 0) is None:
-            # no allocation yet: nothing listens on the server's port, and no answer will
-            # come. A transaction keeps its future private; if aioice renames it, this
-            # does nothing and the allocation times out as before.
-            for transaction in list(getattr(self, "transactions", {}).values()):
-                future = getattr(transaction, "_Transaction__future", None)
-                if isinstance(future, asyncio.Future) and not future.done():
-                    future.set_exception(ConnectionRefusedError(exc.errno, exc.strerror))
-        original(self, exc)
+    def wrap(original: Callable[..., None]) -> Callable[..., None]:
+        def error_received(self: Any, exc: Exception) -> None:
+            if (
+                isinstance(exc, ConnectionRefusedError)
+                and getattr(self, "relayed_address", 0) is None
+            ):
+                # no allocation yet: nothing listens on the server's port, and no answer
+                # will come. If aioice's transaction internals changed, this does nothing
+                # and the allocation times out as before (_upstream.fail_transaction).
+                for transaction in list(getattr(self, "transactions", {}).values()):
+                    _upstream.fail_transaction(
+                        transaction, ConnectionRefusedError(exc.errno, exc.strerror)
+                    )
+            original(self, exc)
 
-    error_received.__wrapped__ = original  # type: ignore[attr-defined]
-    cls.error_received = error_received  # type: ignore[method-assign]
+        return error_received
+
+    _upstream.patch_turn_udp_error_received(wrap)

@@ -51,8 +51,8 @@ raises otherwise. If the re-offer is then rejected by ``setRemoteDescription``, 
 connection is already in the new generation: the browser rolls back to the old one, and
 the restart is given up after ``RESTART_TIMEOUT`` (the connection then closes).
 
-Private internals relied on (checked by ``check_supported()``), tested with aioice 0.13.0
-and aiortc 1.16.0:
+Private internals relied on, all reached through ``nbrtc._upstream`` (which names each
+and checks them at import; ``check_supported()`` raises in words if one is missing):
 
 * aioice ``Connection``: ``_local_username`` / ``_local_password`` (the ``local_*``
   properties are read-only), ``remote_username`` / ``remote_password``,
@@ -75,9 +75,11 @@ import contextlib
 import logging
 import secrets
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import metadata
 from typing import TYPE_CHECKING, Any
+
+from . import _upstream
 
 if TYPE_CHECKING:
     from aioice.ice import CandidatePair, Connection, StunProtocol
@@ -86,9 +88,6 @@ if TYPE_CHECKING:
     from aiortc.rtcicetransport import RTCIceTransport
 
 log = logging.getLogger(__name__)
-
-#: Versions this module was written and tested against.
-TESTED_VERSIONS = {"aioice": "0.13.0", "aiortc": "1.16.0"}
 
 #: Lengths of the kernel's new credentials: 8 and 24 alphanumerics carry ~47 and ~142
 #: bits, above RFC 8445's minimum of 24 and 128 bits (aioice's own 4 give ~23.8).
@@ -134,7 +133,9 @@ def remote_ice_credentials(sdp: str) -> tuple[str, str] | None:
 
 # --- support check --------------------------------------------------------------------------
 def check_supported() -> None:
-    """Raise ``RuntimeError`` if aioice/aiortc lack the internals this module relies on.
+    """Raise ``RuntimeError`` if aioice/aiortc lack the internals this module relies on
+    (``_upstream.ice_restart_problems``), naming the installed versions, the tested ones
+    and what is missing.
 
     Builds throwaway objects (no sockets, no loop needed), so any thread. Cached once it
     passed.
@@ -142,95 +143,17 @@ def check_supported() -> None:
     global _supported
     if _supported:
         return
-    problems: list[str] = []
-    try:
-        from aioice import ice, stun
-        from aiortc.rtcicetransport import RTCIceGatherer, RTCIceTransport
-    except ImportError as exc:  # pragma: no cover - both are hard dependencies
-        raise RuntimeError(f"ICE restart needs aioice and aiortc: {exc}") from exc
-
-    try:
-        conn = ice.Connection(ice_controlling=False)
-        for name in (
-            "_local_username",
-            "_local_password",
-            "_remote_candidates_end",
-            "_nominated",
-            "_check_list",
-            "_query_consent_task",
-            "_closing",
-            "remote_username",
-            "remote_password",
-        ):
-            if not hasattr(conn, name):
-                problems.append(f"aioice Connection.{name}")
-        for name in (
-            "request_received",
-            "check_complete",
-            "check_incoming",
-            "query_consent",
-            "build_request",
-            "_valid_username",
-        ):
-            if not callable(getattr(ice.Connection, name, None)):
-                problems.append(f"aioice Connection.{name}()")
-        for name in ("CONSENT_INTERVAL", "CONSENT_FAILURES"):
-            if not isinstance(getattr(ice, name, None), (int, float)):
-                problems.append(f"aioice.ice.{name}")
-        pair = ice.CandidatePair(None, None)  # type: ignore[arg-type]
-        for name in ("task", "state", "nominated", "remote_nominated"):
-            if not hasattr(pair, name):
-                problems.append(f"aioice CandidatePair.{name}")
-        if not hasattr(getattr(ice.CandidatePair, "State", None), "FROZEN"):
-            problems.append("aioice CandidatePair.State.FROZEN")
-        for name in ("check_message_integrity", "add_message_integrity"):
-            if not callable(getattr(stun.Message, name, None)):
-                problems.append(f"aioice stun.Message.{name}()")
-
-        if not problems:
-            # The read-only properties must read the private attributes we write, and
-            # incoming USERNAMEs must be checked against remote_username.
-            conn._local_username = "nbrtcTst"
-            conn._local_password = "nbrtcTestPassword0123456"
-            if conn.local_username != "nbrtcTst" or conn.local_password != (
-                "nbrtcTestPassword0123456"
-            ):
-                problems.append("aioice local_username/local_password properties")
-            conn.remote_username = "rmte"
-            if not conn._valid_username("nbrtcTst:rmte") or conn._valid_username("nbrtcTst:othr"):
-                problems.append("aioice Connection._valid_username() semantics")
-
-        gatherer = RTCIceGatherer(iceServers=[])
-        if not hasattr(gatherer, "_remote_candidates_end"):
-            problems.append("aiortc RTCIceGatherer._remote_candidates_end")
-        gconn = getattr(gatherer, "_connection", None)
-        if gconn is None:
-            problems.append("aiortc RTCIceGatherer._connection")
-        else:
-            gconn._local_username = "nbrtcGat"
-            if gatherer.getLocalParameters().usernameFragment != "nbrtcGat":
-                problems.append("aiortc RTCIceGatherer.getLocalParameters() source")
-            if getattr(RTCIceTransport(gatherer), "_connection", None) is not gconn:
-                problems.append("aiortc RTCIceTransport._connection")
-    except Exception as exc:  # a changed constructor signature and the like
-        problems.append(f"{type(exc).__name__}: {exc}")
-
+    problems = _upstream.ice_restart_problems()
     if problems:
         raise RuntimeError(
             "ICE restart is not supported with the installed "
-            f"aioice {_version('aioice')} / aiortc {_version('aiortc')} "
-            f"(written for aioice {TESTED_VERSIONS['aioice']}, "
-            f"aiortc {TESTED_VERSIONS['aiortc']}); missing or changed internals: "
+            f"aioice {_upstream.installed_version('aioice')} / "
+            f"aiortc {_upstream.installed_version('aiortc')} "
+            f"(tested: aioice{_upstream.tested_range('aioice')}, "
+            f"aiortc{_upstream.tested_range('aiortc')}); missing or changed internals: "
             + ", ".join(problems)
         )
     _supported = True
-
-
-def _version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "?"
 
 
 # --- peer connection helpers ----------------------------------------------------------------
@@ -249,7 +172,7 @@ def _ice_transports(pc: RTCPeerConnection) -> list[RTCIceTransport]:
 
 def _credentials_in_use(pc: RTCPeerConnection, transport: RTCIceTransport) -> str | None:
     """The remote ufrag the transport uses, or that the current remote description has."""
-    conn = transport._connection
+    conn = _upstream.ice_transport_connection(transport)
     if conn.remote_username is not None:
         return conn.remote_username
     desc = pc.remoteDescription  # not started yet: aiortc will use this one
@@ -334,8 +257,8 @@ async def restart(pc: RTCPeerConnection, offer_sdp: str) -> dict[str, Any]:
     transport = transports[0]
     if transport.state in ("closed", "failed"):
         raise RuntimeError(f"cannot restart an ICE transport that is {transport.state}")
-    conn: Connection = transport._connection
-    if conn._closing:
+    conn: Connection = _upstream.ice_transport_connection(transport)
+    if _upstream.is_closing(conn):
         raise RuntimeError("cannot restart a closed ICE connection")
 
     state = _install(conn)
@@ -348,21 +271,18 @@ async def restart(pc: RTCPeerConnection, offer_sdp: str) -> dict[str, Any]:
     # Everything up to the final await is synchronous, so the connection never runs with
     # half-changed credentials.
     paused: asyncio.Task[None] | None = None
-    if conn._nominated and state.previous is None and old_remote is not None:
+    if _upstream.nominated_pairs(conn) and state.previous is None and old_remote is not None:
         state.previous = _OldCredentials(old_local, conn.local_password, old_remote)
-        task = conn._query_consent_task
-        if task is not None and not task.done():
-            # Its checks would now carry the new credentials to the browser's old port,
-            # fail, and close the connection before the new pair exists.
-            task.cancel()
-            conn._query_consent_task = None
+        # Its checks would now carry the new credentials to the browser's old port,
+        # fail, and close the connection before the new pair exists.
+        paused = _upstream.pause_consent(conn)
+        if paused is not None:
             state.consent_paused = True
-            paused = task
 
     # The old generation's check results are void under new credentials: start over from
     # Frozen. The browser's new checks trigger ours (check_incoming); the nominated pair
-    # stays in _nominated until a new one replaces it.
-    for pair in conn._check_list:
+    # stays nominated until a new one replaces it.
+    for pair in _upstream.check_list(conn):
         if pair.task is not None:
             pair.task.cancel()
             pair.task = None
@@ -370,13 +290,11 @@ async def restart(pc: RTCPeerConnection, offer_sdp: str) -> dict[str, Any]:
         pair.nominated = False
         pair.remote_nominated = False
 
-    conn._local_username = new_local
-    conn._local_password = _fresh(PASSWORD_LENGTH, avoid=None)
+    _upstream.set_local_credentials(conn, new_local, _fresh(PASSWORD_LENGTH, avoid=None))
     conn.remote_username = remote_ufrag
     conn.remote_password = remote_pwd
     # New candidates are coming for the new generation, after any end-of-candidates.
-    conn._remote_candidates_end = False
-    transport.iceGatherer._remote_candidates_end = False
+    _upstream.reopen_remote_candidates(transport)
 
     loop = asyncio.get_running_loop()
     if state.timeout is not None:
@@ -406,28 +324,32 @@ def _install(conn: Connection) -> _RestartState:
         return state
     state = _RestartState()
     setattr(conn, _STATE_ATTR, state)
-    original_request_received = conn.request_received
-    original_check_complete = conn.check_complete
 
-    def request_received(message: Message, addr: tuple[str, int], protocol: StunProtocol) -> None:
-        # While the new generation has no nominated pair, the browser still checks the old
-        # pair (keepalive, consent) with the old credentials: answer those, as before.
-        if state.previous is not None and _answer_old_generation(
-            conn, state.previous, message, addr, protocol
-        ):
-            state.old_generation_answers += 1
-            return
-        original_request_received(message, addr, protocol)
+    def wrap_request_received(original: Callable[..., None]) -> Callable[..., None]:
+        def request_received(
+            message: Message, addr: tuple[str, int], protocol: StunProtocol
+        ) -> None:
+            # While the new generation has no nominated pair, the browser still checks the
+            # old pair (keepalive, consent) with the old credentials: answer those.
+            if state.previous is not None and _answer_old_generation(
+                conn, state.previous, message, addr, protocol
+            ):
+                state.old_generation_answers += 1
+                return
+            original(message, addr, protocol)
 
-    def check_complete(pair: CandidatePair) -> None:
-        original_check_complete(pair)
-        if state.pending and pair.nominated and conn._nominated.get(pair.component) is pair:
-            _finish(conn, state, pair)
+        return request_received
 
-    # Instance attributes shadow the class's methods for every self.xxx() call inside aioice
-    # (the StunProtocol calls receiver.request_received).
-    conn.request_received = request_received  # type: ignore[method-assign]
-    conn.check_complete = check_complete  # type: ignore[method-assign]
+    def wrap_check_complete(original: Callable[..., None]) -> Callable[..., None]:
+        def check_complete(pair: CandidatePair) -> None:
+            original(pair)
+            nominated = _upstream.nominated_pairs(conn).get(pair.component)
+            if state.pending and pair.nominated and nominated is pair:
+                _finish(conn, state, pair)
+
+        return check_complete
+
+    _upstream.wrap_connection_callbacks(conn, wrap_request_received, wrap_check_complete)
     return state
 
 
@@ -442,7 +364,7 @@ def _answer_old_generation(
     from aioice import stun
 
     if (
-        conn._closing
+        _upstream.is_closing(conn)
         or message.message_method != stun.Method.BINDING
         or "USERNAME" not in message.attributes
         or "MESSAGE-INTEGRITY" not in message.attributes
@@ -483,9 +405,7 @@ def _end_pending(conn: Connection, state: _RestartState, resume_consent: bool = 
         state.timeout = None
     if state.consent_paused and resume_consent:
         state.consent_paused = False
-        task = conn._query_consent_task
-        if not conn._closing and (task is None or task.done()):
-            conn._query_consent_task = asyncio.get_running_loop().create_task(conn.query_consent())
+        _upstream.resume_consent(conn)
     if state.done is not None:
         state.done.set()
 
@@ -499,7 +419,7 @@ def _finish(conn: Connection, state: _RestartState, pair: CandidatePair) -> None
 
 
 def _give_up(conn: Connection, state: _RestartState) -> None:
-    if conn._closing or not state.pending:
+    if _upstream.is_closing(conn) or not state.pending:
         return
     log.warning(
         "ICE restart: no new pair nominated within %.0f s; consent now checks the old "
@@ -517,7 +437,7 @@ def forget(pc: RTCPeerConnection) -> None:
     Idempotent; does nothing for a pc that never restarted.
     """
     for transport in _ice_transports(pc):
-        conn = transport._connection
+        conn = _upstream.ice_transport_connection(transport)
         state: _RestartState | None = conn.__dict__.get(_STATE_ATTR)
         if state is not None and state.pending:
             _end_pending(conn, state, resume_consent=False)
@@ -529,7 +449,7 @@ def selected_pair(pc: RTCPeerConnection) -> dict[str, Any] | None:
     For the history log. Call on the pc's loop.
     """
     for transport in _ice_transports(pc):
-        pair = transport._connection._nominated.get(1)
+        pair = _upstream.nominated_pairs(_upstream.ice_transport_connection(transport)).get(1)
         if pair is not None:
             return _describe(pair)
     return None
@@ -542,7 +462,8 @@ async def wait_restart_complete(pc: RTCPeerConnection, timeout: float) -> dict[s
     up. Call on the pc's loop.
     """
     for transport in _ice_transports(pc):
-        state: _RestartState | None = transport._connection.__dict__.get(_STATE_ATTR)
+        conn = _upstream.ice_transport_connection(transport)
+        state: _RestartState | None = conn.__dict__.get(_STATE_ATTR)
         if state is not None and state.pending and state.done is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(state.done.wait(), timeout)

@@ -28,7 +28,7 @@ from ._protocol import Message, ProtocolError, make_error, make_message, parse_b
 from ._stream import KernelStream
 
 if TYPE_CHECKING:
-    from ._widget import StreamWidget
+    from ._owner import StreamOwner
 
 log = logging.getLogger("nbrtc")
 
@@ -66,13 +66,13 @@ class PeerManager:
         self._streams: dict[str, KernelStream] = {}
         #: closed stream id -> the key of the page that owned it (checked in _dispatch)
         self._dead: collections.OrderedDict[str, str] = collections.OrderedDict()
-        self._widgets: weakref.WeakSet[StreamWidget] = weakref.WeakSet()
+        self._widgets: weakref.WeakSet[StreamOwner] = weakref.WeakSet()
         self._busy = False
         self.current_cell: str | None = None
         self._hooks_installed = False
         self._shut_down = False
         self.errors_sent = 0
-        self._inbox: collections.deque[tuple[StreamWidget, Message]] = collections.deque()
+        self._inbox: collections.deque[tuple[StreamOwner, Message]] = collections.deque()
         self._inbox_lock = threading.Lock()
         self._draining = False
         #: stream id -> comm frames of it waiting in the inbox (MAX_FRAMES_WAITING)
@@ -86,7 +86,7 @@ class PeerManager:
         self._error_log: dict[tuple[str | None, str], tuple[float, int]] = {}
 
     # --- widgets and cells (main thread) ----------------------------------------------------
-    def register(self, widget: StreamWidget) -> None:
+    def register(self, widget: StreamOwner) -> None:
         """Track ``widget`` and remember the cell that made it."""
         self._install_hooks()
         widget._cell_id = self.current_cell
@@ -149,7 +149,7 @@ class PeerManager:
         return stream.silence > BROWSER_TIMEOUT
 
     # --- routing ------------------------------------------------------------------------
-    def handle_message(self, widget: StreamWidget, content: Any, buffers: Any = None) -> None:
+    def handle_message(self, widget: StreamOwner, content: Any, buffers: Any = None) -> None:
         """Comm handler entry point (kernel main thread). Never raises."""
         try:
             parsed = parse_browser_message(content, buffers)
@@ -227,7 +227,7 @@ class PeerManager:
                 self.media.loop.call_soon(self._drain)
                 return
 
-    def _reply_error(self, widget: StreamWidget, err: ProtocolError) -> None:
+    def _reply_error(self, widget: StreamOwner, err: ProtocolError) -> None:
         """Send ``err`` as an ``error`` reply (any thread). The warning is logged at most
         once a second per (type, code), with the number of refusals it stands for: a
         flood from one page must not become a flood of log lines."""
@@ -247,27 +247,22 @@ class PeerManager:
             )
         widget._send_protocol(make_error(err))
 
-    def _dispatch_safely(self, widget: StreamWidget, msg: Message) -> None:
+    def _dispatch_safely(self, widget: StreamOwner, msg: Message) -> None:
         try:
             self._dispatch(widget, msg)
         except Exception as exc:
             log.exception("nbrtc: internal error handling %s", msg.type)
             self._reply_error(widget, ProtocolError("internal", str(exc), msg.stream, msg.type))
 
-    def _dispatch(self, widget: StreamWidget, msg: Message) -> None:
+    def _dispatch(self, widget: StreamOwner, msg: Message) -> None:
         """Route one validated message (media loop)."""
-        room_handler = getattr(widget, "_room_message", None)
-        if room_handler is not None:
+        own = widget._own_messages
+        if "*" in own or msg.type in own:
             # A room's members have no kernel peer: the room relays their signaling
-            # itself (nbrtc/room.py), and refuses what is not a room message.
-            room_handler(msg)
+            # itself (nbrtc/room.py) and refuses what is not a room message; a Doctor
+            # checks the page key and the path of its `doctor` messages itself.
+            widget._own_message(msg)
             return
-        if msg.type == "doctor":
-            # nbrtc.doctor(): the Doctor checks the page key and the path itself
-            doctor_handler = getattr(widget, "_doctor_message", None)
-            if doctor_handler is not None:
-                doctor_handler(msg)
-                return
         if msg.type in ("join", "signal", "doctor"):
             self._reply_error(
                 widget,
@@ -369,7 +364,7 @@ class PeerManager:
             stream._spawn(stream.close(f"browser: {reason}", notify_browser=False))
 
     def _on_ice_servers(
-        self, widget: StreamWidget, msg: Message, stream: KernelStream | None, dead: bool
+        self, widget: StreamOwner, msg: Message, stream: KernelStream | None, dead: bool
     ) -> None:
         """The page asks for the full ICE servers of a stream it is about to start (media
         loop). Answered at widget level, since the stream exists only after its offer;
@@ -388,7 +383,7 @@ class PeerManager:
             return
         widget._answer_ice_servers(msg.stream)
 
-    def _widget_level(self, widget: StreamWidget, msg: Message) -> None:
+    def _widget_level(self, widget: StreamOwner, msg: Message) -> None:
         if msg.type == "error":
             with widget._stream_lock:
                 active = [s for s in widget._streams.values() if not s.closed]
@@ -409,7 +404,7 @@ class PeerManager:
         # a bye for a stream that never offered needs nothing
 
     def _on_offer(
-        self, widget: StreamWidget, msg: Message, stream: KernelStream | None, dead: bool
+        self, widget: StreamOwner, msg: Message, stream: KernelStream | None, dead: bool
     ) -> None:
         payload = msg.payload
         refusal: ProtocolError | None = None

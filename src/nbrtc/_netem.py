@@ -26,7 +26,8 @@ runs aiortc). Construct ``Impairment`` on that loop; ``set``/``attach_transports
 ``stats``/``close`` must be called there too (from another thread, hop onto the loop with
 ``loop.call_soon_threadsafe`` or ``asyncio.run_coroutine_threadsafe``).
 
-aiortc internals relied upon (private, checked against aiortc 1.16): the instance
+aiortc internals relied upon (private; reached through ``nbrtc._upstream``, which checks
+them at import): the instance
 methods ``RTCDtlsTransport._send_rtp(data)`` (plaintext RTP/RTCP out, SRTP-protected
 inside), ``RTCDtlsTransport._handle_rtp_data(data, arrival_time_ms)`` and
 ``RTCDtlsTransport._handle_rtcp_data(data)`` (plaintext in, after SRTP unprotect), which
@@ -42,7 +43,6 @@ import asyncio
 import collections
 import dataclasses
 import functools
-import inspect
 import logging
 import math
 import random
@@ -51,19 +51,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import aiortc
-from aiortc import RTCPeerConnection, clock
+from aiortc import RTCPeerConnection
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtp import is_rtcp
+
+from . import _upstream
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["Impairment", "NetworkConditions", "check_conditions"]
 
 DIRECTIONS = ("both", "send", "recv")
-
-# The private RTCDtlsTransport methods we shadow on the instance.
-_HOOKS = ("_send_rtp", "_handle_rtp_data", "_handle_rtcp_data")
 
 # Token bucket depth: one full-size packet, so the link never bursts above the rate for
 # longer than one packet's serialization time (a plain bottleneck link, not a shaper
@@ -73,8 +71,6 @@ _BURST_BYTES = 1500
 # asyncio fires a timer when its deadline is within the clock resolution; release every
 # packet due within this slack in one go instead of re-arming a timer for each.
 _TIMER_SLACK_S = 0.001
-
-_MISSING = object()
 
 # Which live Impairment owns a transport: two at once would stack their wrappers and
 # make close() order-dependent, so the second one is refused.
@@ -356,27 +352,13 @@ class _Pipe:
 
 def _check_aiortc() -> None:
     """Fail clearly if this aiortc lacks the private methods we shadow."""
-    problems = []
-    for name in _HOOKS:
-        fn = getattr(RTCDtlsTransport, name, None)
-        if fn is None or not inspect.iscoroutinefunction(fn):
-            problems.append(f"RTCDtlsTransport.{name}")
-    handler = getattr(RTCDtlsTransport, "_handle_rtp_data", None)
-    if handler is not None:
-        try:
-            params = inspect.signature(handler).parameters
-        except (TypeError, ValueError):
-            params = {}  # type: ignore[assignment]
-        if "arrival_time_ms" not in params:
-            problems.append("the arrival_time_ms argument of RTCDtlsTransport._handle_rtp_data")
-    if not callable(getattr(clock, "current_ms", None)):
-        problems.append("aiortc.clock.current_ms")
+    problems = _upstream.netem_problems()
     if problems:
         raise RuntimeError(
             "nbrtc's network impairment relies on private aiortc internals as found in "
-            f"aiortc 1.16 ({', '.join(problems)} missing or changed in the installed "
-            f"aiortc {getattr(aiortc, '__version__', '?')}); it cannot be used with this "
-            "aiortc version"
+            f"aiortc{_upstream.tested_range('aiortc')} ({', '.join(problems)} missing or "
+            f"changed in the installed aiortc {_upstream.installed_version('aiortc')}); it "
+            "cannot be used with this aiortc version"
         )
 
 
@@ -422,7 +404,7 @@ class Impairment:
         # transport -> {hook name: the instance attribute it had before (or _MISSING)}
         self._saved: dict[RTCDtlsTransport, dict[str, object]] = {}
         # transport -> {hook name: our wrapper}, to restore only what is still ours
-        self._wrappers: dict[RTCDtlsTransport, dict[str, object]] = {}
+        self._wrappers: dict[RTCDtlsTransport, _upstream.DtlsPacketMethods] = {}
         try:
             self.attach_transports()
         except BaseException:
@@ -522,16 +504,9 @@ class Impairment:
     def _restore(self) -> None:
         """Put back the instance attributes our wrappers replaced."""
         for transport, saved in self._saved.items():
-            ours = self._wrappers[transport]
-            for name, old in saved.items():
-                if transport.__dict__.get(name) is not ours[name]:
-                    # someone wrapped on top of us: leave theirs; ours is now a
-                    # pass-through because it checks self._closed
-                    continue
-                if old is _MISSING:
-                    delattr(transport, name)
-                else:
-                    setattr(transport, name, old)
+            # someone who wrapped on top of us keeps theirs; ours is then a pass-through
+            # because it checks self._closed
+            _upstream.restore_dtls_packet_methods(transport, saved, self._wrappers[transport])
             if _OWNERS.get(transport) is self:
                 del _OWNERS[transport]
         self._saved.clear()
@@ -584,11 +559,8 @@ class Impairment:
                 "this peer connection's transport is already impaired by another "
                 "Impairment; close that one first (one Impairment per RTCPeerConnection)"
             )
-        saved = {name: transport.__dict__.get(name, _MISSING) for name in _HOOKS}
         # bound methods as they resolve now (the class's, or an earlier instance wrapper)
-        send_rtp = transport._send_rtp
-        handle_rtp = transport._handle_rtp_data
-        handle_rtcp = transport._handle_rtcp_data
+        send_rtp, handle_rtp, handle_rtcp = _upstream.dtls_packet_methods(transport)
         send_pipe, recv_pipe = self._send, self._recv
 
         async def _send_rtp(data: bytes) -> None:
@@ -608,7 +580,7 @@ class Impairment:
         async def _deliver_rtp_late(data: bytes) -> None:
             # arrival time of the actual delivery, so aiortc's jitter and bandwidth
             # estimation see the impaired network
-            await handle_rtp(data, arrival_time_ms=clock.current_ms())
+            await handle_rtp(data, arrival_time_ms=_upstream.arrival_clock_ms())
 
         async def _handle_rtp_data(data: bytes, arrival_time_ms: int) -> None:
             if self._closed:
@@ -634,13 +606,8 @@ class Impairment:
             else:
                 recv_pipe.schedule(due, functools.partial(handle_rtcp, data))
 
-        wrappers: dict[str, object] = {
-            "_send_rtp": _send_rtp,
-            "_handle_rtp_data": _handle_rtp_data,
-            "_handle_rtcp_data": _handle_rtcp_data,
-        }
-        for name, fn in wrappers.items():
-            setattr(transport, name, fn)
+        wrappers = _upstream.DtlsPacketMethods(_send_rtp, _handle_rtp_data, _handle_rtcp_data)
+        saved = _upstream.shadow_dtls_packet_methods(transport, wrappers)
         self._saved[transport] = saved
         self._wrappers[transport] = wrappers
         _OWNERS[transport] = self

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ._candidate import parse_candidate
+
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 256 * 1024
 MAX_SDP_CHARS = 128 * 1024
@@ -406,8 +408,6 @@ def _check_signal(payload: Any) -> str | None:
     return None
 
 
-_DIGITS = re.compile(r"[0-9]{1,10}")
-
 #: what each kind's offer must carry: its media sections and a data section
 _OFFER_MEDIA = {
     "camera": {"video"},
@@ -461,20 +461,14 @@ def _check_offer_sdp(sdp: str, kind: str) -> str | None:
 
 
 def _candidate_shape_ok(text: str) -> bool:
-    """Enough of ``candidate:<foundation> <component> <proto> <prio> <ip> <port> typ <t>``
-    for aiortc's parser, which asserts instead of raising on less."""
-    parts = (text[len("candidate:") :] if text.startswith("candidate:") else text).split()
-    if len(parts) < 8 or parts[6] != "typ":
+    """Whether ``text`` is a candidate line as docs/protocol.md takes it on the wire
+    (``_candidate.parse_candidate(wire=True)``: the fields aiortc's parser reads, which
+    asserts instead of raising on less)."""
+    try:
+        parse_candidate(text, wire=True)
+    except ValueError:
         return False
-    component, priority, port = parts[1], parts[3], parts[5]
-    # ASCII digits only (str.isdigit() also takes "٩" or "¹"), and numbers in range: a
-    # port over 65535 makes asyncio close aioice's sockets for every local candidate
-    return (
-        all(_DIGITS.fullmatch(v) for v in (component, priority, port))
-        and 1 <= int(component) <= 256
-        and int(priority) < 2**32
-        and 0 < int(port) <= 65535
-    )
+    return True
 
 
 def parse_browser_message(content: Any, buffers: Any = None) -> Message | ProtocolError:

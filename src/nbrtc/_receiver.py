@@ -215,7 +215,7 @@ class VideoMethods:
         after ``close()``, ``StreamTimeoutError`` when nothing arrived in time.
         """
         check_format(format)
-        fut = self._frame_future("snapshot()", "cam.asnapshot()", blocking=True)
+        fut = self._frame_future("snapshot()", "cam.snapshot_async()", blocking=True)
         try:
             frame = fut.result(timeout)
         except concurrent.futures.TimeoutError:
@@ -223,16 +223,19 @@ class VideoMethods:
             raise self._timeout_error(timeout) from None  # type: ignore[attr-defined]
         return _to_ndarray(frame, format)
 
-    async def asnapshot(self, timeout: float = 10.0, format: str = "rgb24") -> np.ndarray:
+    async def snapshot_async(self, timeout: float = 10.0, format: str = "rgb24") -> np.ndarray:
         """Awaitable twin of :meth:`snapshot`."""
         check_format(format)
-        fut = self._frame_future("snapshot()", "cam.asnapshot()", blocking=False)
+        fut = self._frame_future("snapshot()", "cam.snapshot_async()", blocking=False)
         try:
             frame = await asyncio.wait_for(asyncio.wrap_future(fut), timeout)
         except asyncio.TimeoutError:
             self._slot.discard(fut)
             raise self._timeout_error(timeout) from None  # type: ignore[attr-defined]
         return _to_ndarray(frame, format)
+
+    #: the name before the ``*_async`` rule (kept)
+    asnapshot = snapshot_async
 
     # --- streams of frames ----------------------------------------------------------------------
     def frames(
@@ -251,11 +254,11 @@ class VideoMethods:
         Newest-frame-wins by default: a slow loop skips frames (``dropped``) instead of
         falling behind. ``queue=N`` keeps up to N unread frames instead. Ends after
         ``max_frames`` or when the widget closes; ``timeout`` bounds the wait per frame.
-        The same object works with ``async for`` (see :meth:`aframes`).
+        The same object works with ``async for`` (see :meth:`frames_async`).
         """
         return self._iterator("frames()", max_frames, format, size, queue, timeout)
 
-    def aframes(
+    def frames_async(
         self,
         max_frames: int | None = None,
         *,
@@ -264,8 +267,12 @@ class VideoMethods:
         queue: int | None = None,
         timeout: float = 10.0,
     ) -> FrameIterator:
-        """``async for frame in cam.aframes():`` — :meth:`frames` for async code and cells."""
-        return self._iterator("aframes()", max_frames, format, size, queue, timeout)
+        """``async for frame in cam.frames_async():`` — :meth:`frames` for async code and
+        cells."""
+        return self._iterator("frames_async()", max_frames, format, size, queue, timeout)
+
+    #: the name before the ``*_async`` rule (kept)
+    aframes = frames_async
 
     def _iterator(
         self,
@@ -306,7 +313,7 @@ class VideoMethods:
             frames = list(it)
         return self._stack(frames, n)
 
-    async def acapture(
+    async def capture_async(
         self,
         n: int,
         *,
@@ -316,10 +323,13 @@ class VideoMethods:
     ) -> np.ndarray:
         """Awaitable twin of :meth:`capture`."""
         n = _positive("n", n, integer=True)
-        it = self._iterator("acapture()", n, format, size, n, timeout)
+        it = self._iterator("capture_async()", n, format, size, n, timeout)
         with it:
             frames = [f async for f in it]
         return self._stack(frames, n)
+
+    #: the name before the ``*_async`` rule (kept)
+    acapture = capture_async
 
     def _stack(self, frames: list[Any], n: int) -> Any:
         if len(frames) < n:
@@ -385,14 +395,14 @@ class AudioMethods:
         no_audio = self._audio_buf.frames == 0
         if no_audio and self._blocking_would_deadlock():  # type: ignore[attr-defined]
             self._audio_buf.discard(fut)
-            raise self._no_stream_error("capture_audio()", "acapture_audio()")  # type: ignore[attr-defined]
+            raise self._no_stream_error("capture_audio()", "capture_audio_async()")  # type: ignore[attr-defined]
         try:
             return fut.result(timeout).array()
         except concurrent.futures.TimeoutError:
             self._audio_buf.discard(fut)
             raise self._audio_timeout(seconds, timeout) from None
 
-    async def acapture_audio(
+    async def capture_audio_async(
         self, seconds: float = 2.0, timeout: float | None = None
     ) -> AudioArray:
         """Awaitable twin of :meth:`capture_audio`."""
@@ -406,6 +416,9 @@ class AudioMethods:
             self._audio_buf.discard(fut)
             raise self._audio_timeout(seconds, timeout) from None
         return captured.array()
+
+    #: the name before the ``*_async`` rule (kept)
+    acapture_audio = capture_audio_async
 
     def _audio_timeout(self, seconds: float, timeout: float) -> StreamTimeoutError:
         got = "no audio has arrived yet" if not self._audio_buf.frames else "audio stopped"

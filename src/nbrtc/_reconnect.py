@@ -35,12 +35,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .errors import StreamError
 
 if TYPE_CHECKING:
-    from ._stream import KernelStream
+    from ._history import History
+
+
+class ReconnectingStream(Protocol):
+    """What the reconnection needs of its stream (``_stream.KernelStream``): a Protocol,
+    so that this module does not import the stream module that imports it."""
+
+    id: str
+    history: History
+    timings: dict[str, float]
+    transport: str
+
+    @property
+    def closed(self) -> bool: ...
+
+    def renegotiate(self, reason: str, ice_restart: bool = False, fresh: bool = False) -> bool:
+        """Ask the page for a reoffer (``fresh``: on a new peer connection)."""
+
+    async def fail(self, error: StreamError) -> None: ...
+
 
 log = logging.getLogger("nbrtc")
 
@@ -68,7 +87,7 @@ _ALLOWED = {
 }
 
 
-def _on_comm(stream: KernelStream) -> bool:
+def _on_comm(stream: ReconnectingStream) -> bool:
     """Whether the stream's media goes over the comm (then WebRTC may fail harmlessly:
     _stream.py drops the peer and keeps streaming)."""
     return getattr(stream, "transport", "") == "comm"
@@ -84,7 +103,7 @@ class Reconnect:
     from any thread.
     """
 
-    def __init__(self, stream: KernelStream) -> None:
+    def __init__(self, stream: ReconnectingStream) -> None:
         self._stream = stream
         self.state = "idle"
         self.attempts = 0

@@ -436,11 +436,14 @@ class Recorder:
         self._join(timeout, "stop()")
         return self
 
-    async def astop(self, timeout: float = 10.0) -> Recorder:
+    async def stop_async(self, timeout: float = 10.0) -> Recorder:
         """Awaitable :meth:`stop`: the same, without blocking the event loop."""
         self._request_stop(0.8 * timeout)
-        await self._await_finished(timeout, "astop()")
+        await self._await_finished(timeout, "stop_async()")
         return self
+
+    #: the name before the ``*_async`` rule (kept)
+    astop = stop_async
 
     def wait(self, timeout: float | None = None) -> Recorder:
         """Block until the recording is done (``seconds`` reached, stopped, source closed).
@@ -452,11 +455,14 @@ class Recorder:
         self._raise_error()
         return self
 
-    async def await_done(self, timeout: float | None = None) -> Recorder:
+    async def wait_async(self, timeout: float | None = None) -> Recorder:
         """Awaitable :meth:`wait`."""
-        await self._await_finished(timeout, "await_done()")
+        await self._await_finished(timeout, "wait_async()")
         self._raise_error()
         return self
+
+    #: the name before the ``*_async`` rule (kept)
+    await_done = wait_async
 
     def _on_source_closed(self) -> None:
         """The widget closed: stop and finalize in the background.

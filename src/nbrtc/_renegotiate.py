@@ -8,8 +8,9 @@
 - The kernel peer's ICE candidates and selected pair, read from aioice (aiortc's
   getStats has no candidate reports), in the browser's report shape.
 
-Everything here runs on the media loop. The aiortc/aioice internals used are named where
-they are used; each access is guarded so a missing internal degrades to "no data".
+Everything here runs on the media loop. The aiortc/aioice internals used are reached
+through ``nbrtc._upstream`` (named in each function's docstring there); each access is
+guarded so a missing internal degrades to "no data".
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import re
 from typing import Any
 
 from aiortc import RTCPeerConnection, RTCRtpSender
+
+from . import _upstream
 
 log = logging.getLogger("nbrtc")
 
@@ -97,14 +100,14 @@ def cap_sender_bitrate(pc: RTCPeerConnection, bps: int | None) -> None:
 
     aiortc sets ``encoder.target_bitrate`` from every REMB the browser sends, so a
     one-off assignment would be undone within a second: the encoder instance gets a
-    subclass whose setter applies the cap (aiortc 1.16: ``RTCRtpSender`` keeps its
-    encoder in the private ``_RTCRtpSender__encoder``, created at the first frame, so this
-    also runs again from the stats loop until the encoder exists).
+    subclass whose setter applies the cap (the encoder is private to ``RTCRtpSender`` and
+    made at its first frame, see ``_upstream.sender_encoder``, so this also runs again
+    from the stats loop until the encoder exists).
     """
     for transceiver in pc.getTransceivers():
         if transceiver.kind != "video":
             continue
-        encoder = getattr(transceiver.sender, "_RTCRtpSender__encoder", None)
+        encoder = _upstream.sender_encoder(transceiver.sender)
         if encoder is None or not hasattr(type(encoder), "target_bitrate"):
             continue
         _clamp_encoder(encoder, bps)
@@ -148,8 +151,8 @@ def ice_restart_requested(previous_offer: str, offer: str) -> bool:
 def _connection(pc: RTCPeerConnection | None) -> Any:
     """The aioice Connection under the pc's (bundled) ICE transport, or None.
 
-    aiortc 1.16: ``RTCDtlsTransport.transport`` -> ``RTCIceTransport``, whose
-    ``iceGatherer._connection`` is the aioice ``Connection``."""
+    ``RTCDtlsTransport.transport`` -> ``RTCIceTransport``, whose ``iceGatherer`` holds the
+    aioice ``Connection`` (``_upstream.gatherer_connection``)."""
     if pc is None:
         return None
     transports = [t.sender.transport for t in pc.getTransceivers()]
@@ -157,7 +160,7 @@ def _connection(pc: RTCPeerConnection | None) -> Any:
         transports.append(pc.sctp.transport)
     for dtls in transports:
         gatherer = getattr(getattr(dtls, "transport", None), "iceGatherer", None)
-        conn = getattr(gatherer, "_connection", None)
+        conn = _upstream.gatherer_connection(gatherer) if gatherer is not None else None
         if conn is not None:
             return conn
     return None
@@ -183,14 +186,15 @@ def kernel_candidates(pc: RTCPeerConnection | None) -> dict[str, Any]:
     """{"local": [...], "remote": [...], "selected": {"local", "remote"} | None}.
 
     Reads aioice's ``local_candidates``, ``remote_candidates`` (including peer-reflexive
-    ones it learned from checks) and the private ``_nominated`` pair of component 1."""
+    ones it learned from checks) and the nominated pair of component 1
+    (``_upstream.nominated_pairs``)."""
     conn = _connection(pc)
     if conn is None:
         return {"local": [], "remote": [], "selected": None}
     try:
         local = [_candidate(c, "local", i) for i, c in enumerate(conn.local_candidates)]
         remote = [_candidate(c, "remote", i) for i, c in enumerate(conn.remote_candidates)]
-        pair = getattr(conn, "_nominated", {}).get(1)
+        pair = _upstream.nominated_pairs(conn).get(1)
     except Exception as exc:  # internals changed: no data rather than a broken Inspector
         log.debug("kernel candidates unavailable: %s", exc)
         return {"local": [], "remote": [], "selected": None}
@@ -236,26 +240,24 @@ def fix_inbound_reports(pc: RTCPeerConnection | None, reports: list[dict[str, An
 
     aiortc 1.16 gives every remote SSRC of a receiver the same stats id, so after the
     first retransmission the one ``inbound-rtp`` report it returns is the retransmission
-    stream's. The receiver's private ``_RTCRtpReceiver__remote_streams`` (SSRC ->
-    statistics) and ``_RTCRtpReceiver__rtx_ssrc`` (RTX SSRC -> media SSRC) tell them
-    apart; the report is rewritten from the media SSRC's figures (jitter in seconds).
+    stream's. The receiver's private statistics per SSRC tell them apart
+    (``_upstream.receiver_inbound_streams``); the report is rewritten from the media
+    SSRC's figures (jitter in seconds).
     """
     if pc is None:
         return
     by_id = {r.get("id"): r for r in reports if r.get("type") == "inbound-rtp"}
     for transceiver in pc.getTransceivers():
         receiver = transceiver.receiver
-        streams = getattr(receiver, "_RTCRtpReceiver__remote_streams", None)
-        rtx = getattr(receiver, "_RTCRtpReceiver__rtx_ssrc", None)
         report = by_id.get(f"inbound-rtp_{id(receiver)}")
-        if not streams or rtx is None or report is None:
+        if report is None:
             continue
-        media = [(ssrc, s) for ssrc, s in list(streams.items()) if ssrc not in rtx]
+        media = _upstream.receiver_inbound_streams(receiver)
         if not media:
             continue
         ssrc, stats = media[0]
         try:
-            clock = getattr(stats, "_clockrate", 0) or 0
+            clock = _upstream.stream_clockrate(stats)
             report.update(
                 {
                     "ssrc": ssrc,

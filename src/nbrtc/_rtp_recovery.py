@@ -28,7 +28,8 @@ The kernel -> browser direction needs nothing here: Chromium's receiver sends PL
 itself, and aiortc's ``RTCRtpSender`` answers a PLI by encoding its next frame as a
 keyframe (``_send_keyframe``; tests/kernel/test_reconnect.py checks it).
 
-Private internals relied on (checked by ``check_supported()``), aiortc 1.16.0:
+Private internals relied on, all reached through ``nbrtc._upstream`` (which checks them
+at import; ``check_supported()`` raises in words if one is missing):
 ``RTCRtpReceiver._handle_rtp_packet(packet, arrival_time_ms)`` and
 ``_send_rtcp_pli(media_ssrc)`` (wrapped on the class), its name-mangled
 ``__kind``, ``__codecs`` (payload type -> codec), ``__rtx_ssrc`` (RTX SSRC -> media
@@ -43,18 +44,15 @@ code; ``stats`` reads counters from any thread.
 from __future__ import annotations
 
 import collections
-import inspect
 import logging
 import time
-import types
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Any
+
+from . import _upstream
 
 log = logging.getLogger("nbrtc")
 
-#: Version this module was written and tested against.
-TESTED_AIORTC = "1.16.0"
 #: A media packet that arrives this long after the previous one, with packets lost in
 #: between, starts a recovery. Longer than any normal inter-packet gap of live video
 #: (30 fps sends a packet at least every 33 ms) and than NACK round trips on a LAN.
@@ -172,56 +170,19 @@ def stats(pc: Any) -> dict[str, Any]:
 # --- support check ------------------------------------------------------------------------
 def check_supported() -> None:
     """Raise ``RuntimeError`` naming what is missing if aiortc lacks the internals this
-    module relies on. Builds a throwaway receiver (no transport, no loop): any thread.
-    Cached once it passed."""
+    module relies on (``_upstream.video_receiver_problems``). Builds a throwaway receiver
+    (no transport, no loop): any thread. Cached once it passed."""
     global _supported
     if _supported:
         return
-    problems: list[str] = []
-    try:
-        from aiortc.jitterbuffer import JitterBuffer, JitterFrame
-        from aiortc.rtcrtpreceiver import RTCRtpReceiver
-
-        for name in ("_handle_rtp_packet", "_send_rtcp_pli"):
-            if not inspect.iscoroutinefunction(getattr(RTCRtpReceiver, name, None)):
-                problems.append(f"aiortc RTCRtpReceiver.{name}()")
-        receiver = RTCRtpReceiver("video", types.SimpleNamespace(state="new"))  # type: ignore[arg-type]
-        jb = getattr(receiver, "_RTCRtpReceiver__jitter_buffer", None)
-        if not isinstance(jb, JitterBuffer):
-            problems.append("aiortc RTCRtpReceiver.__jitter_buffer")
-        else:
-            if not hasattr(jb, "_origin") or not callable(getattr(jb, "remove", None)):
-                problems.append("aiortc JitterBuffer._origin/remove()")
-            if not isinstance(getattr(jb, "capacity", None), int):
-                problems.append("aiortc JitterBuffer.capacity")
-        nack = getattr(receiver, "_RTCRtpReceiver__nack_generator", None)
-        if (
-            nack is None
-            or not hasattr(nack, "max_seq")
-            or not isinstance(getattr(nack, "missing", None), set)
-        ):
-            problems.append("aiortc RTCRtpReceiver.__nack_generator (max_seq, missing)")
-        for name, kind in (
-            ("_RTCRtpReceiver__kind", str),
-            ("_RTCRtpReceiver__codecs", dict),
-            ("_RTCRtpReceiver__rtx_ssrc", dict),
-            ("_enabled", bool),
-        ):
-            if not isinstance(getattr(receiver, name, None), kind):
-                problems.append(f"aiortc RTCRtpReceiver.{name.replace('_RTCRtpReceiver', '')}")
-        if "data" not in inspect.signature(JitterFrame).parameters:
-            problems.append("aiortc JitterFrame.data")
-    except Exception as exc:  # a changed constructor signature and the like
-        problems.append(f"{type(exc).__name__}: {exc}")
+    problems = _upstream.video_receiver_problems()
     if problems:
         _supported = False
-        try:
-            version = metadata.version("aiortc")
-        except metadata.PackageNotFoundError:  # pragma: no cover
-            version = "?"
         raise RuntimeError(
-            f"video recovery after a network gap is not supported with aiortc {version} "
-            f"(written for {TESTED_AIORTC}); missing or changed internals: " + ", ".join(problems)
+            "video recovery after a network gap is not supported with aiortc "
+            f"{_upstream.installed_version('aiortc')} (tested: "
+            f"aiortc{_upstream.tested_range('aiortc')}); missing or changed internals: "
+            + ", ".join(problems)
         )
     _supported = True
 
@@ -239,40 +200,31 @@ def install_rtp_recovery() -> bool:
     except RuntimeError as exc:
         log.warning("nbrtc: %s", exc)
         return False
-    from aiortc.codecs import is_rtx
-    from aiortc.rtcrtpreceiver import RTCRtpReceiver
-
-    original_handle = RTCRtpReceiver._handle_rtp_packet
-    original_pli = RTCRtpReceiver._send_rtcp_pli
-
-    async def _handle_rtp_packet(self: Any, packet: Any, arrival_time_ms: int) -> None:
-        if ENABLED and self._enabled and self._RTCRtpReceiver__kind == "video":
-            codec = self._RTCRtpReceiver__codecs.get(packet.payload_type)
-            if (
-                codec is not None
-                and not is_rtx(codec)
-                and packet.ssrc not in self._RTCRtpReceiver__rtx_ssrc
-            ):
-                rec = _recovery(self)
-                rec.codec = codec.name
-                now = time.monotonic()
-                gap = rec.observe(packet.sequence_number, now)
-                if gap is not None:
-                    _restart_receiver(self, rec, gap, now)
-                    await self._send_rtcp_pli(packet.ssrc)
-        await original_handle(self, packet, arrival_time_ms)
-
-    async def _send_rtcp_pli(self: Any, media_ssrc: int) -> None:
-        rec = self.__dict__.get(_ATTR)
-        if rec is not None:
-            rec.pli_times.append(time.monotonic())
-            rec.last_pli = time.monotonic()
-        await original_pli(self, media_ssrc)
-
-    RTCRtpReceiver._handle_rtp_packet = _handle_rtp_packet  # type: ignore[method-assign]
-    RTCRtpReceiver._send_rtcp_pli = _send_rtcp_pli  # type: ignore[method-assign]
+    _upstream.patch_video_receiver(_on_media_packet, _on_pli)
     _installed = True
     return True
+
+
+async def _on_media_packet(seen: _upstream.VideoPacket) -> None:
+    """Before aiortc handles a media packet of a video receiver (media loop): start a
+    recovery when it resumes the stream after a gap."""
+    if not ENABLED:
+        return
+    rec = _recovery(seen.receiver)
+    rec.codec = seen.codec
+    now = time.monotonic()
+    gap = rec.observe(seen.packet.sequence_number, now)
+    if gap is not None:
+        _restart_receiver(seen.receiver, rec, gap, now)
+        await _upstream.send_pli(seen.receiver, seen.packet.ssrc)
+
+
+def _on_pli(receiver: Any) -> None:
+    """Before a video receiver sends a PLI (aiortc's own or ours): count it."""
+    rec = receiver.__dict__.get(_ATTR)
+    if rec is not None:
+        rec.pli_times.append(time.monotonic())
+        rec.last_pli = time.monotonic()
 
 
 def _recovery(receiver: Any) -> Recovery:
@@ -281,47 +233,44 @@ def _recovery(receiver: Any) -> Recovery:
     if rec is None:
         rec = Recovery()
         setattr(receiver, _ATTR, rec)
-        jb = receiver._RTCRtpReceiver__jitter_buffer
-        add = jb.add  # bound to the class's method; the instance attribute shadows it
-
-        def filtered_add(packet: Any) -> tuple[bool, Any]:
-            pli, frame = add(packet)
-            if frame is None or rec.awaiting_since is None:
-                return pli, frame
-            now = time.monotonic()
-            if is_keyframe(rec.codec, frame.data):
-                log.info(
-                    "nbrtc: video keyframe %.0f ms after packets resumed",
-                    (now - rec.awaiting_since) * 1000,
-                )
-                rec.awaiting_since = None
-                return pli, frame
-            if now - rec.awaiting_since > KEYFRAME_WAIT:
-                log.warning(
-                    "nbrtc: no video keyframe %.1f s after packets resumed: decoding "
-                    "what arrives (the picture may be damaged until the next keyframe)",
-                    KEYFRAME_WAIT,
-                )
-                rec.awaiting_since = None
-                return pli, frame
-            rec.frames_dropped += 1
-            # the PLI (or its keyframe) may have been lost too: ask again, rate-limited
-            return pli or now - rec.last_pli >= KEYFRAME_RETRY, None
-
-        jb.add = filtered_add
+        _upstream.filter_jitter_buffer(receiver, lambda add: _filtered_add(add, rec))
     return rec
+
+
+def _filtered_add(add: Any, rec: Recovery) -> Any:
+    """The jitter buffer's ``add``, holding back frames while a keyframe is awaited."""
+
+    def filtered_add(packet: Any) -> tuple[bool, Any]:
+        pli, frame = add(packet)
+        if frame is None or rec.awaiting_since is None:
+            return pli, frame
+        now = time.monotonic()
+        if is_keyframe(rec.codec, frame.data):
+            log.info(
+                "nbrtc: video keyframe %.0f ms after packets resumed",
+                (now - rec.awaiting_since) * 1000,
+            )
+            rec.awaiting_since = None
+            return pli, frame
+        if now - rec.awaiting_since > KEYFRAME_WAIT:
+            log.warning(
+                "nbrtc: no video keyframe %.1f s after packets resumed: decoding "
+                "what arrives (the picture may be damaged until the next keyframe)",
+                KEYFRAME_WAIT,
+            )
+            rec.awaiting_since = None
+            return pli, frame
+        rec.frames_dropped += 1
+        # the PLI (or its keyframe) may have been lost too: ask again, rate-limited
+        return pli or now - rec.last_pli >= KEYFRAME_RETRY, None
+
+    return filtered_add
 
 
 def _restart_receiver(receiver: Any, rec: Recovery, gap: float, now: float) -> None:
     """Forget the frame in progress and the packets lost in the gap; await a keyframe."""
-    jb = receiver._RTCRtpReceiver__jitter_buffer
-    if jb._origin is not None:
-        jb.remove(jb.capacity)
-        jb._origin = None  # the next packet (the one that just arrived) is the new origin
-    nack = receiver._RTCRtpReceiver__nack_generator
-    if nack is not None:
-        nack.missing.clear()
-        nack.max_seq = None
+    # the next packet (the one that just arrived) is the buffer's new origin
+    _upstream.reset_jitter_buffer(receiver)
     rec.resumes += 1
     rec.longest_gap = max(rec.longest_gap, gap)
     rec.resume_times.append(now)

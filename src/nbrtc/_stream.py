@@ -25,6 +25,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
 from . import _ice, _ice_restart, _renegotiate
+from ._candidate import candidate_body, parse_candidate
 from ._comm_audio import CommAudioReceiver, CommAudioSender
 from ._comm_media import CommReceiver, CommSender
 from ._history import History
@@ -33,8 +34,7 @@ from ._reconnect import Reconnect
 from .errors import CameraError, StreamError
 
 if TYPE_CHECKING:
-    from ._manager import PeerManager
-    from ._widget import StreamWidget
+    from ._owner import StreamHost, StreamOwner
 
 log = logging.getLogger("nbrtc")
 
@@ -61,13 +61,8 @@ PING_EVERY_TICKS = 2
 #: a watchdog tick that came later than this many ticks counts as this many: the rest
 #: was the kernel's own stall (a busy media loop), during which it could not read
 STALL_TOLERANCE = 1.5
-#: the browser's state message fields -> the names the history and the Inspector use
-_BROWSER_STATE_NAMES = {
-    "signaling": "signaling",
-    "gathering": "gathering",
-    "ice": "ice",
-    "connection": "connection",
-}
+#: the browser's state message fields kept (the history and the Inspector use the same names)
+_BROWSER_STATE_KEYS = frozenset({"signaling", "gathering", "ice", "connection"})
 #: How long the browser's end-of-candidates is held back from aioice. aioice declares
 #: ICE failed as soon as it has "all" candidates and none works, but a busy browser can
 #: still be about to send checks (peer-reflexive candidates) or candidates it gathered
@@ -141,8 +136,8 @@ class KernelStream:
 
     def __init__(
         self,
-        manager: PeerManager,
-        widget: StreamWidget,
+        manager: StreamHost,
+        widget: StreamOwner,
         stream_id: str,
         kind: str,
         page: str,
@@ -230,7 +225,7 @@ class KernelStream:
         return self._state in _TERMINAL
 
     @property
-    def widget(self) -> StreamWidget | None:
+    def widget(self) -> StreamOwner | None:
         return self._widget_ref()
 
     def _set_state(self, new: str, detail: str = "") -> None:
@@ -333,7 +328,7 @@ class KernelStream:
                 log.warning("stream %s: negotiation failed: %s", self.id, str(exc))
                 await self.fail(StreamError(f"negotiation failed: {exc}"))
 
-    def _new_pc(self, widget: StreamWidget, policy: str) -> RTCPeerConnection:
+    def _new_pc(self, widget: StreamOwner, policy: str) -> RTCPeerConnection:
         """A kernel peer connection for this stream, its events wired (media loop)."""
         pc = RTCPeerConnection(rtc_configuration(widget._ice_servers(self.id), policy))
         self._pc = pc
@@ -559,12 +554,11 @@ class KernelStream:
         """The browser peer's states changed (media loop). Only the four known fields are
         kept: the page chooses the keys, and ``browser`` must not grow with them."""
         for key, value in payload.items():
-            what = _BROWSER_STATE_NAMES.get(key)
-            if what is None:
+            if key not in _BROWSER_STATE_KEYS:
                 continue
             value = str(value)
             if self.browser.get(key) != value:
-                self.history.state("browser", what, value)
+                self.history.state("browser", key, value)
             self.browser[key] = value
         widget = self.widget
         if (
@@ -702,10 +696,13 @@ class KernelStream:
                 self._end_pending = True
                 self._spawn(self._end_of_candidates_later())
             return
-        text = payload["candidate"]
-        if text.startswith("candidate:"):
-            text = text[len("candidate:") :]
-        ufrag = _candidate_ufrag(text)
+        text = candidate_body(payload["candidate"], wire=True)
+        try:
+            # the protocol already took the line; read again for its ufrag (Chromium adds it)
+            ufrag = parse_candidate(payload["candidate"], wire=True).ufrag
+        except ValueError as exc:
+            log.debug("stream %s: unparsable candidate %r: %s", self.id, text, exc)
+            return
         if ufrag is not None and self.sdp_rounds:
             current = _renegotiate.ice_ufrag(self.sdp_rounds[-1]["offer"])
             if current is not None and ufrag != current:
@@ -1343,15 +1340,6 @@ async def _close_quietly(pc: RTCPeerConnection, stream_id: str) -> None:
 def _is_auth_failure(words: str) -> bool:
     """Whether TURN failure words (either side's) say the credentials were refused."""
     return "credentials (401" in words or "credentials (441" in words
-
-
-def _candidate_ufrag(text: str) -> str | None:
-    """The ``ufrag`` extension of a candidate line (Chromium adds it), or None."""
-    parts = text.split()
-    for i in range(8, len(parts) - 1):
-        if parts[i] == "ufrag":
-            return parts[i + 1]
-    return None
 
 
 def _wire_size(msg: dict[str, Any]) -> int:

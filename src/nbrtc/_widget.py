@@ -13,7 +13,7 @@ import concurrent.futures
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import anywidget
 import traitlets
@@ -45,6 +45,7 @@ from .errors import (
 if TYPE_CHECKING:
     from aiortc.mediastreams import MediaStreamTrack
 
+    from ._owner import DoctorFactory
     from ._stream import KernelStream
 
 log = logging.getLogger("nbrtc")
@@ -59,6 +60,16 @@ WIDGET_STATES = ("new", "connecting", "live", "closed", "error")
 
 #: the ``transport=`` choices of every widget (see StreamWidget.transport_mode)
 TRANSPORT_MODES = ("auto", "webrtc", "comm")
+
+#: builds the Doctor of ``StreamWidget.doctor()`` from (ice_servers, policy); set by
+#: register_doctor (from _doctor.py), so that this module never imports its subclass
+_doctor_factory: DoctorFactory | None = None
+
+
+def register_doctor(factory: DoctorFactory) -> None:
+    """Called once by _doctor.py at import."""
+    global _doctor_factory
+    _doctor_factory = factory
 
 
 class StreamWidget(KernelOwnedTraits, ConnectionMethods, anywidget.AnyWidget):
@@ -82,6 +93,9 @@ class StreamWidget(KernelOwnedTraits, ConnectionMethods, anywidget.AnyWidget):
     #: view); "" when there is none. Set by the kernel, cleared when a new stream starts.
     warning = traitlets.Unicode("").tag(sync=True)
     _version = traitlets.Unicode(__version__).tag(sync=True)
+    #: message types this widget handles itself (``_own_message``) instead of the
+    #: manager's stream routing; none for peer widgets (see _owner.StreamOwner)
+    _own_messages: ClassVar[frozenset[str]] = frozenset()
 
     _kind = "view"
 
@@ -189,9 +203,13 @@ class StreamWidget(KernelOwnedTraits, ConnectionMethods, anywidget.AnyWidget):
     def doctor(self) -> Any:
         """An ``nbrtc.Doctor`` for this widget's own ICE servers and policy: which paths
         from the page to the kernel work, and what to do (see ``nbrtc.doctor``)."""
-        from ._doctor import Doctor
+        if _doctor_factory is None:  # registered by _doctor.py, which `import nbrtc` loads
+            raise RuntimeError("nbrtc's doctor is not loaded: import nbrtc first")
+        return _doctor_factory(list(self._servers), self._ice_policy)
 
-        return Doctor(ice_servers=list(self._servers), ice_transport_policy=self._ice_policy)
+    def _own_message(self, msg: Any) -> None:
+        """A message of a type in ``_own_messages`` (media loop); peer widgets have none."""
+        raise NotImplementedError(f"{type(self).__name__} handles no message itself")
 
     def _answer_ice_servers(self, stream_id: str) -> None:
         """Send the page the full ICE servers for ``stream_id`` (media loop).
@@ -479,7 +497,7 @@ class StreamWidget(KernelOwnedTraits, ConnectionMethods, anywidget.AnyWidget):
                 if state != "closed" and self._closed:
                     self._raise_if_unusable()
                 if self._blocking_would_deadlock():
-                    raise self._no_stream_error(f"wait({state!r})", f"await_state({state!r})")
+                    raise self._no_stream_error(f"wait({state!r})", f"wait_async({state!r})")
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise StreamTimeoutError(
@@ -488,7 +506,7 @@ class StreamWidget(KernelOwnedTraits, ConnectionMethods, anywidget.AnyWidget):
                     )
                 self._state_event.wait(min(left, 0.1))
 
-    async def await_state(self, state: str = "live", timeout: float = 10.0) -> None:
+    async def wait_async(self, state: str = "live", timeout: float = 10.0) -> None:
         """Awaitable twin of :meth:`wait` (use inside ``async`` code and cells)."""
         if state not in WIDGET_STATES:
             raise ValueError(f"state must be one of {WIDGET_STATES}, got {state!r}")
@@ -502,6 +520,9 @@ class StreamWidget(KernelOwnedTraits, ConnectionMethods, anywidget.AnyWidget):
                     f"(state is {self.state!r}{self._detail()})"
                 )
             await asyncio.sleep(0.02)
+
+    #: the name before the ``*_async`` rule (kept)
+    await_state = wait_async
 
     def _detail(self) -> str:
         if self._last_stream is None:

@@ -29,13 +29,24 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ._protocol import ProtocolError
 from .errors import StreamClosedError, StreamTimeoutError
 
-if TYPE_CHECKING:
-    from ._widget import StreamWidget
+
+class ChannelOwner(Protocol):
+    """The widget whose data channels these are (``_widget.ChannelOwner``), as this
+    module sees it: a Protocol, so that channel.py does not import the widget module
+    that imports it."""
+
+    _closed: bool
+    _channels: dict[str, Channel]
+    _stream_lock: threading.RLock
+    _manager: Any
+
+    def _channel_closed(self, channel: Channel) -> None: ...
+
 
 log = logging.getLogger("nbrtc")
 
@@ -185,7 +196,7 @@ class Channel:
     behind; the oldest go). The reason of the latest drop is in ``drop_reason``.
     """
 
-    def __init__(self, widget: StreamWidget, label: str, *, by_page: bool = False) -> None:
+    def __init__(self, widget: ChannelOwner, label: str, *, by_page: bool = False) -> None:
         self.label = label
         self._widget = widget
         self._lock = threading.Lock()
@@ -258,7 +269,7 @@ class Channel:
             with contextlib.suppress(concurrent.futures.TimeoutError):
                 fut.result(min(left, 0.25))
 
-    async def arecv(self, timeout: float = 10.0) -> Any:
+    async def recv_async(self, timeout: float = 10.0) -> Any:
         """Awaitable twin of :meth:`recv`."""
         deadline = time.monotonic() + timeout
         while True:
@@ -270,6 +281,9 @@ class Channel:
                 raise self._timeout(timeout)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.wrap_future(fut), min(left, 0.25))
+
+    #: the name before the ``*_async`` rule (kept)
+    arecv = recv_async
 
     def close(self) -> None:
         """Close this channel on every stream (idempotent, any thread)."""
@@ -520,7 +534,7 @@ class PageChannels:
         """How many channels the page opened on ``stream_id`` are still open."""
         return len(self._live.get(stream_id, ()))
 
-    def admit(self, widget: StreamWidget, stream_id: str, dc: Any) -> None:
+    def admit(self, widget: ChannelOwner, stream_id: str, dc: Any) -> None:
         """The page opened ``dc`` on ``stream_id``: adopt it, or close it and say why."""
         label = dc.label
         live = self._live.get(stream_id, set())
@@ -549,7 +563,7 @@ class PageChannels:
         if channel is not None:
             channel._attach(stream_id, dc)
 
-    def _channel_for(self, widget: StreamWidget, label: str) -> tuple[Channel | None, str]:
+    def _channel_for(self, widget: ChannelOwner, label: str) -> tuple[Channel | None, str]:
         try:
             check_label(label)
         except ValueError as exc:
@@ -579,7 +593,7 @@ class PageChannels:
             del self._control[stream_id]
 
     def _refuse(
-        self, widget: StreamWidget, stream_id: str, dc: Any, label: str, bound: str, reason: str
+        self, widget: ChannelOwner, stream_id: str, dc: Any, label: str, bound: str, reason: str
     ) -> None:
         self.refused += 1
         close_quietly(dc)

@@ -9,7 +9,7 @@ Python can show where the media really flows.
 
 Threads:
 - Every membership change and every relayed message happens on the media loop
-  (``_room_message``, called by ``PeerManager._dispatch`` for each validated message
+  (``_own_message``, called by ``PeerManager._dispatch`` for each validated message
   addressed to this widget). One thread applying changes in arrival order is what makes
   concurrent joins and leaves safe: each change is applied completely, then the complete
   member list goes to every member.
@@ -35,7 +35,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import traitlets
 
@@ -44,7 +44,13 @@ from ._checks import dimension, rate
 from ._history import History
 from ._protocol import Message, ProtocolError, make_message
 from ._widget import CLOSE_WAIT, StreamWidget
-from .errors import NotDisplayedError, StreamClosedError, StreamError, StreamTimeoutError
+from .errors import (
+    NbrtcError,
+    NotDisplayedError,
+    StreamClosedError,
+    StreamError,
+    StreamTimeoutError,
+)
 
 log = logging.getLogger("nbrtc")
 
@@ -221,12 +227,14 @@ class Room(StreamWidget):
 
     ``members()``, ``links()`` and ``history()`` show who is in, how each pair connected
     (the selected ICE candidates and the media bytes, from the browsers' own getStats),
-    and every signal the kernel relayed. ``wait_members(n)`` / ``await_members(n)`` wait
+    and every signal the kernel relayed. ``wait_members(n)`` / ``wait_members_async(n)`` wait
     for ``n`` members. ``close()`` (or re-running the cell) ends every member's
     connections and stops every camera.
     """
 
     _kind = "room"
+    #: every message to a room is the room's (its members have no kernel peer)
+    _own_messages: ClassVar[frozenset[str]] = frozenset({"*"})
     name = traitlets.Unicode("").tag(sync=True)
     width = traitlets.Int(320).tag(sync=True)
     height = traitlets.Int(240).tag(sync=True)
@@ -290,7 +298,7 @@ class Room(StreamWidget):
         )
 
     # --- routing (media loop) ----------------------------------------------------------
-    def _room_message(self, msg: Message) -> None:
+    def _own_message(self, msg: Message) -> None:
         """Handle one validated browser message addressed to this room (media loop)."""
         sid = msg.stream
         with self._lock:
@@ -604,6 +612,54 @@ class Room(StreamWidget):
             return "; only one member: display the room in another tab or cell"
         return f"; {n} members"
 
+    # --- controls of a kernel peer, which a room has not --------------------------------
+    def _no_kernel_peer(self, what: str, instead: str) -> NbrtcError:
+        return NbrtcError(
+            f"Room.{what}: a room's members connect browser to browser; the kernel only "
+            f"relays their signaling and has no peer connection of its own to {instead}. "
+            "Use room.links() and room.members() for each link's state and figures, or a "
+            "Camera/VideoView for a connection to the kernel."
+        )
+
+    def stats(self) -> dict[str, Any]:
+        """Not for a room (it raises in words): see ``links()``."""
+        raise self._no_kernel_peer("stats()", "measure")
+
+    def stats_log(self) -> list[dict[str, Any]]:
+        """Not for a room (it raises in words): see ``links()``."""
+        raise self._no_kernel_peer("stats_log()", "measure")
+
+    @property
+    def sdp(self) -> Any:
+        """Not for a room (it raises in words): its offers and answers are between
+        browsers; ``history()`` lists every relayed one."""
+        raise self._no_kernel_peer("sdp", "describe")
+
+    def set_network(self, *args: Any, **kwargs: Any) -> None:
+        """Not for a room (it raises in words): the media never passes the kernel."""
+        raise self._no_kernel_peer("set_network()", "impair")
+
+    def clear_network(self) -> None:
+        """Not for a room (it raises in words)."""
+        raise self._no_kernel_peer("clear_network()", "impair")
+
+    def set_codec(self, codec: str | None) -> None:
+        """Not for a room (it raises in words)."""
+        raise self._no_kernel_peer("set_codec()", "renegotiate")
+
+    def set_max_bitrate(self, bps: int | None) -> None:
+        """Not for a room (it raises in words)."""
+        raise self._no_kernel_peer("set_max_bitrate()", "renegotiate")
+
+    def restart_ice(self) -> None:
+        """Not for a room (it raises in words)."""
+        raise self._no_kernel_peer("restart_ice()", "restart")
+
+    def doctor(self) -> Any:
+        """Not for a room (it raises in words): ``nbrtc.doctor()`` checks the paths from
+        this page to the kernel."""
+        raise self._no_kernel_peer("doctor()", "check; nbrtc.doctor() checks this page's paths")
+
     # --- public ------------------------------------------------------------------------
     def members(self) -> list[dict[str, Any]]:
         """Current members in join order: ``id``, ``page``, ``view``, ``seq``, ``since``
@@ -724,14 +780,14 @@ class Room(StreamWidget):
                     raise StreamClosedError(f"Room {self.name!r} is closed.")
                 if self._blocking_would_deadlock():
                     raise self._no_stream_error(
-                        f"room.wait_members({n})", f"room.await_members({n})"
+                        f"room.wait_members({n})", f"room.wait_members_async({n})"
                     )
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise self._members_timeout(n, timeout)
                 self._state_event.wait(min(left, 0.1))
 
-    async def await_members(self, n: int, timeout: float = 30.0) -> None:
+    async def wait_members_async(self, n: int, timeout: float = 30.0) -> None:
         """Awaitable twin of :meth:`wait_members` (inside ``async`` code and cells)."""
         self._check_n(n)
         deadline = time.monotonic() + timeout
@@ -741,6 +797,9 @@ class Room(StreamWidget):
             if time.monotonic() > deadline:
                 raise self._members_timeout(n, timeout)
             await asyncio.sleep(0.02)
+
+    #: the name before the ``*_async`` rule (kept)
+    await_members = wait_members_async
 
     def _check_n(self, n: Any) -> None:
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= self.max_members:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from . import _upstream
 from ._checks import dimension, rate
 from ._fanout import Fanout, SubscriberTrack
 from ._pattern import PatternPainter
@@ -346,10 +347,9 @@ class _FileTrack(MediaStreamTrack):
         # aiortc's decoder thread ends the track without a word when decoding fails
         # (aiortc/contrib/media.py player_worker_decode): hand it a container that
         # remembers the error, so a damaged file does not look like one that ended.
-        name = "_MediaPlayer__container"
-        container = getattr(player, name, None)
+        container = _upstream.player_container(player)
         if container is not None:
-            setattr(player, name, _DecodeErrorMemory(container))
+            _upstream.set_player_container(player, _DecodeErrorMemory(container))
         return player
 
     def _fail(self, text: str) -> MediaStreamError:
@@ -384,7 +384,7 @@ class _FileTrack(MediaStreamTrack):
         if self.readyState != "live":  # stopped while opening
             _stop_player(player)
             raise MediaStreamError
-        self._decoding = getattr(player, "_MediaPlayer__container", None)
+        self._decoding = _upstream.player_container(player)
         if not isinstance(self._decoding, _DecodeErrorMemory):
             self._decoding = None
         self.passes += 1

@@ -158,7 +158,7 @@ def test_recordings_are_playable(page, jupyter_server, kernel_eval):
     name = "media_record.ipynb"
     cells = [
         "import nbrtc\ncam = nbrtc.Camera(audio=True)\ncam",
-        "rec = cam.record('e2e_take.webm', seconds=2)\nawait rec.await_done(timeout=20)\n"
+        "rec = cam.record('e2e_take.webm', seconds=2)\nawait rec.wait_async(timeout=20)\n"
         "rec.video()",
     ]
     _open(page, jupyter_server, name, cells)

@@ -373,7 +373,7 @@ def test_with_block_exit(page, jupyter_server, request, tmp_path):
     cell = (
         "with nbrtc.Camera() as cam:\n"
         "    display(cam)\n"
-        "    await cam.await_state('live', timeout=15)\n"
+        "    await cam.wait_async('live', timeout=15)\n"
         f"    while not os.path.exists({str(trigger)!r}):\n"
         "        await asyncio.sleep(0.01)\n"
         "    t_exit = time.time()\n"

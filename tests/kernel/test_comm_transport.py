@@ -200,7 +200,7 @@ def test_blocking_snapshot_in_a_running_cell_over_the_comm(browser, widgets, pag
         page.stop(sid)
         cam._slot.clear()
         t0 = time.monotonic()
-        with pytest.raises(nbrtc.NotDisplayedError, match=r"await cam\.asnapshot"):
+        with pytest.raises(nbrtc.NotDisplayedError, match=r"await cam\.snapshot_async"):
             cam.snapshot(timeout=5)
         assert time.monotonic() - t0 < 1
     finally:

@@ -318,8 +318,8 @@ def test_asnapshot_from_another_loop(browser, widgets, no_leaks):
     browser.start(cam)
 
     async def go() -> np.ndarray:
-        await cam.await_state("live", timeout=10)
-        return await cam.asnapshot(timeout=5)
+        await cam.wait_async("live", timeout=10)
+        return await cam.snapshot_async(timeout=5)
 
     assert asyncio.run(go()).shape == (240, 320, 3)
 

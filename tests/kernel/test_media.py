@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 import threading
 import time
@@ -104,10 +105,10 @@ def test_aframes_and_acapture(browser, widgets, no_leaks):
 
     async def main() -> tuple[int, tuple[int, ...]]:
         n = 0
-        async for img in cam.aframes(max_frames=5, size=(64, 48)):
+        async for img in cam.frames_async(max_frames=5, size=(64, 48)):
             assert img.shape == (48, 64, 3)
             n += 1
-        clip = await cam.acapture(3, format="gray")
+        clip = await cam.capture_async(3, format="gray")
         return n, clip.shape
 
     assert asyncio.run(main()) == (5, (3, 240, 320))
@@ -398,3 +399,39 @@ def test_many_consumers_convert_shared_frames_at_once(browser, widgets, no_leaks
     assert browser.frame_counts[sid] > 30, "processed frames kept flowing"
     rec.stop()
     assert rec.frames > 60 and rec.error is None, repr(rec)
+
+
+def test_every_awaitable_twin_is_named_x_async_and_the_old_names_still_work() -> None:
+    """One rule (issue 11): the awaitable twin of a blocking ``x()`` is ``x_async()``;
+    the names from before the rule are the same functions."""
+    from nbrtc._doctor import Doctor
+    from nbrtc._receiver import AudioMethods, VideoMethods
+    from nbrtc._widget import StreamWidget
+
+    old = {
+        (VideoMethods, "asnapshot"): "snapshot_async",
+        (VideoMethods, "acapture"): "capture_async",
+        (AudioMethods, "acapture_audio"): "capture_audio_async",
+        (VideoMethods, "aframes"): "frames_async",
+        (nbrtc.Recorder, "astop"): "stop_async",
+        (nbrtc.Recorder, "await_done"): "wait_async",
+        (StreamWidget, "await_state"): "wait_async",
+        (nbrtc.Channel, "arecv"): "recv_async",
+        (nbrtc.Room, "await_members"): "wait_members_async",
+        (Doctor, "await_done"): "wait_async",
+    }
+    for (cls, name), new in old.items():
+        assert getattr(cls, name) is getattr(cls, new), f"{cls.__name__}.{name}"
+        sync = new.removesuffix("_async")
+        assert callable(getattr(cls, sync, None)), f"{cls.__name__}.{new} has no {sync}()"
+    classes = (nbrtc.Camera, nbrtc.Microphone, nbrtc.VideoView, nbrtc.Recorder, nbrtc.Channel)
+    for cls in (*classes, nbrtc.Room, Doctor):
+        for name in dir(cls):
+            fn = inspect.getattr_static(cls, name)  # no deprecated ipywidgets properties
+            if name.startswith("_") or not inspect.iscoroutinefunction(fn):
+                continue
+            assert (
+                name.endswith("_async")
+                or (cls, name) in old
+                or any((base, name) in old for base in cls.__mro__)
+            ), f"{cls.__name__}.{name} is awaitable but not named *_async"

@@ -444,13 +444,13 @@ def test_async_twins(tmp_path: Path) -> None:
     async def main() -> None:
         rec = Recorder(tmp_path / "async.webm", seconds=0.5)
         push_frames(rec, 30)
-        assert await rec.await_done(timeout=10) is rec
+        assert await rec.wait_async(timeout=10) is rec
         assert rec.frames == 15
         other = Recorder(tmp_path / "async2.webm")
         with pytest.raises(StreamTimeoutError):
-            await other.await_done(timeout=0.01)
+            await other.wait_async(timeout=0.01)
         push_frames(other, 3)
-        assert await other.astop() is other
+        assert await other.stop_async() is other
         assert other.done and other.frames == 3
 
     asyncio.run(main())

@@ -492,7 +492,7 @@ def test_wait_members(rooms):
 
     async def waiting() -> None:
         threading.Timer(0.1, join, args=(room, "pc-1")).start()
-        await room.await_members(3, timeout=5)
+        await room.wait_members_async(3, timeout=5)
 
     asyncio.run(waiting())
     assert len(room.members()) == 3
@@ -503,7 +503,7 @@ def test_wait_members(rooms):
 def test_wait_members_in_a_running_cell_says_why(rooms, monkeypatch):
     room, _cap = make(rooms, "busy")
     monkeypatch.setattr(room._manager, "_busy", True)
-    with pytest.raises(nbrtc.NotDisplayedError, match=r"await room\.await_members"):
+    with pytest.raises(nbrtc.NotDisplayedError, match=r"await room\.wait_members_async"):
         room.wait_members(2, timeout=5)
 
 
@@ -539,5 +539,33 @@ def test_defaults():
         assert "Room" in repr(room)
         with pytest.raises(TypeError, match="no data channels"):
             room.channel("chat")
+    finally:
+        room.close()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda r: r.set_codec("H264"),
+        lambda r: r.set_max_bitrate(300_000),
+        lambda r: r.set_network(loss=0.1),
+        lambda r: r.clear_network(),
+        lambda r: r.restart_ice(),
+        lambda r: r.stats(),
+        lambda r: r.stats_log(),
+        lambda r: r.sdp,
+        lambda r: r.doctor(),
+    ],
+    ids=["set_codec", "set_max_bitrate", "set_network", "clear_network", "restart_ice",
+         "stats", "stats_log", "sdp", "doctor"],
+)  # fmt: skip
+def test_a_room_refuses_the_controls_of_a_kernel_peer_in_words(call: Any) -> None:
+    """A room has no kernel peer: the controls it inherits say so instead of doing
+    nothing (set_codec used to return quietly; stats() said "display it")."""
+    room = Room("no-peer")
+    try:
+        with pytest.raises(nbrtc.NbrtcError, match="browser to browser") as caught:
+            call(room)
+        assert "room.links()" in str(caught.value)
     finally:
         room.close()

@@ -1,0 +1,698 @@
+"""The one place where nbrtc touches aiortc's and aioice's private internals.
+
+aiortc and aioice offer no public API for several things nbrtc does: an ICE restart on
+the answering side, network impairment under SRTP, a keyframe at once after a network
+gap, loopback host candidates, TURN failures in words, kernel-side candidate and inbound
+RTP figures, and decode errors of a ``MediaPlayer``. Each of those modules calls the small
+named functions below instead of reaching in itself; each function's docstring names the
+upstream private thing it uses and why. ``tests/kernel/test_upstream.py`` keeps it so: no
+other module of ``src/nbrtc`` may name an aiortc/aioice private.
+
+:func:`check` runs once at ``import nbrtc``:
+
+* the installed aiortc and aioice must be in :data:`TESTED` (the ranges ``pyproject.toml``
+  declares), else ``ImportError`` naming the package, the installed version, the tested
+  range and what to do. ``NBRTC_ALLOW_UNTESTED=1`` in the environment turns that into an
+  :class:`UpstreamWarning` (the private internals are then still probed one by one);
+* every private internal used must exist. A missing one that every stream needs (the
+  candidate-gathering hooks the manager installs) raises ``ImportError``; one whose feature
+  can degrade gives one :class:`UpstreamWarning` saying which feature is lost and what
+  happens instead (see :data:`FEATURES`), and that feature's own check raises in words
+  when it is used.
+
+Threads: the probes build throwaway objects (no socket, no loop), so :func:`check` runs on
+any thread; every accessor runs on the thread that owns its object (the media loop for a
+peer connection's parts, the decoder thread's opener for a ``MediaPlayer``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import re
+import types
+import warnings
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any, NamedTuple
+
+#: package -> (lowest tested version, first untested version); pyproject.toml says the same
+TESTED: dict[str, tuple[str, str]] = {
+    "aiortc": ("1.16", "1.17"),
+    "aioice": ("0.13", "0.14"),
+}
+#: environment variable that turns an untested version from an error into a warning
+ALLOW_UNTESTED = "NBRTC_ALLOW_UNTESTED"
+
+
+class UpstreamWarning(UserWarning):
+    """An aiortc/aioice internal is missing, or a version is untested: a feature degrades."""
+
+
+# --- versions ---------------------------------------------------------------------------------
+def installed_version(dist: str) -> str:
+    """The installed version of distribution ``dist``, or ``"?"`` if it is not installed."""
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
+def _release(version: str) -> tuple[int, ...]:
+    """``"1.16.0rc1"`` -> ``(1, 16, 0)``: the numeric release part (PEP 440, simplified)."""
+    numbers = []
+    for part in version.split("."):
+        match = re.match(r"\d+", part)
+        if match is None:
+            break
+        numbers.append(int(match.group()))
+        if match.end() != len(part):
+            break  # a pre/post/dev suffix ends the release part
+    return tuple(numbers)
+
+
+def tested_range(dist: str) -> str:
+    """The tested range of ``dist`` as a pip specifier, e.g. ``">=1.16,<1.17"``."""
+    low, high = TESTED[dist]
+    return f">={low},<{high}"
+
+
+def version_problem(dist: str) -> str | None:
+    """Why the installed ``dist`` is not a tested version, in words; None if it is."""
+    version = installed_version(dist)
+    low, high = TESTED[dist]
+    release = _release(version)
+    if release and _release(low) <= release < _release(high):
+        return None
+    spec = tested_range(dist)
+    return (
+        f"nbrtc was tested with {dist}{spec}, but {dist} {version} is installed; nbrtc "
+        f"relies on {dist} internals that may differ in other versions. Install a tested "
+        f"one (pip install '{dist}{spec}'), or set {ALLOW_UNTESTED}=1 to try this one anyway"
+    )
+
+
+# --- aioice: module-level hooks (installed once by the manager) -------------------------------
+def patch_host_addresses(
+    wrap: Callable[[Callable[..., list[str]]], Callable[..., list[str]]],
+) -> None:
+    """Replace ``aioice.ice.get_host_addresses`` by ``wrap(original)``.
+
+    aioice looks that module global up at gathering time and leaves 127.0.0.1 out; there
+    is no option to add it (``_ice.install_loopback_candidates``). Call once.
+    """
+    import aioice.ice
+
+    original = aioice.ice.get_host_addresses
+    wrapper = wrap(original)
+    wrapper.__wrapped__ = original  # type: ignore[attr-defined]
+    aioice.ice.get_host_addresses = wrapper
+
+
+def patch_relayed_candidate(wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
+    """Replace ``aioice.ice.relayed_candidate`` (the relay-gathering coroutine function,
+    looked up as a module global) by ``wrap(original)``: aioice drops its exception, so
+    this is the only place a TURN failure can be seen (``_ice.install_turn_reports``)."""
+    import aioice.ice
+
+    original = aioice.ice.relayed_candidate
+    wrapper = wrap(original)
+    wrapper.__wrapped__ = original  # type: ignore[attr-defined]
+    aioice.ice.relayed_candidate = wrapper
+
+
+def patch_turn_udp_error_received(
+    wrap: Callable[[Callable[..., None]], Callable[..., None]],
+) -> None:
+    """Replace ``aioice.turn.TurnClientUdpProtocol.error_received`` (the asyncio callback of
+    the TURN client's UDP socket) by ``wrap(original)``: aioice ignores ICMP "port
+    unreachable" and waits 5 s (``_ice._install_refused_allocations``)."""
+    import aioice.turn
+
+    cls = aioice.turn.TurnClientUdpProtocol
+    original = cls.error_received
+    wrapper = wrap(original)
+    wrapper.__wrapped__ = original  # type: ignore[attr-defined]
+    cls.error_received = wrapper  # type: ignore[method-assign]
+
+
+def fail_transaction(transaction: Any, exc: BaseException) -> bool:
+    """Fail a pending aioice STUN ``Transaction`` now with ``exc``; False if it cannot be.
+
+    Uses the name-mangled ``Transaction.__future`` (aioice keeps it private): the only
+    way to end a TURN allocation whose server port was refused before aioice's timeout.
+    """
+    future = getattr(transaction, "_Transaction__future", None)
+    if isinstance(future, asyncio.Future) and not future.done():
+        future.set_exception(exc)
+        return True
+    return False
+
+
+# --- aiortc/aioice: the ICE connection of a peer connection -----------------------------------
+def ice_transport_connection(transport: Any) -> Any:
+    """The aioice ``Connection`` of an aiortc ``RTCIceTransport`` (its private
+    ``_connection``): aiortc exposes neither its candidates pairs nor its credentials."""
+    return transport._connection
+
+
+def gatherer_connection(gatherer: Any) -> Any:
+    """The aioice ``Connection`` of an aiortc ``RTCIceGatherer`` (private ``_connection``),
+    or None if it has none."""
+    return getattr(gatherer, "_connection", None)
+
+
+def nominated_pairs(conn: Any) -> dict[int, Any]:
+    """aioice ``Connection._nominated``: component -> the nominated ``CandidatePair`` (the
+    data path). The live dict: read it, do not change it. Empty if the internal is gone."""
+    nominated = getattr(conn, "_nominated", None)
+    return nominated if isinstance(nominated, dict) else {}
+
+
+def check_list(conn: Any) -> list[Any]:
+    """aioice ``Connection._check_list``: every ``CandidatePair`` of the connection."""
+    return list(conn._check_list)
+
+
+def is_closing(conn: Any) -> bool:
+    """aioice ``Connection._closing``: True once the connection is closing or closed."""
+    return bool(conn._closing)
+
+
+def set_local_credentials(conn: Any, ufrag: str, pwd: str) -> None:
+    """Give an aioice ``Connection`` new local credentials (``_local_username`` and
+    ``_local_password``; the public ``local_*`` properties are read-only): an ICE restart
+    answers with new credentials, which aioice cannot change itself."""
+    conn._local_username = ufrag
+    conn._local_password = pwd
+
+
+def reopen_remote_candidates(transport: Any) -> None:
+    """Accept remote candidates again after end-of-candidates (aioice ``Connection.
+    _remote_candidates_end`` and aiortc ``RTCIceGatherer._remote_candidates_end``): the new
+    generation of an ICE restart trickles candidates after the old one's end."""
+    transport._connection._remote_candidates_end = False
+    transport.iceGatherer._remote_candidates_end = False
+
+
+def consent_task(conn: Any) -> asyncio.Task[None] | None:
+    """aioice ``Connection._query_consent_task``: the consent-freshness loop, if running."""
+    task: asyncio.Task[None] | None = conn._query_consent_task
+    return task
+
+
+def pause_consent(conn: Any) -> asyncio.Task[None] | None:
+    """Cancel the consent loop (``_query_consent_task``); return the cancelled task to wait
+    for, or None if none ran. During an ICE restart its checks would carry the new
+    credentials to the old pair and close the connection."""
+    task = consent_task(conn)
+    if task is None or task.done():
+        return None
+    task.cancel()
+    conn._query_consent_task = None
+    return task
+
+
+def resume_consent(conn: Any) -> None:
+    """Start aioice's consent loop (``query_consent``) again unless it runs or the
+    connection is closing. Call on the connection's loop."""
+    task = consent_task(conn)
+    if not is_closing(conn) and (task is None or task.done()):
+        conn._query_consent_task = asyncio.get_running_loop().create_task(conn.query_consent())
+
+
+def wrap_connection_callbacks(
+    conn: Any,
+    request_received: Callable[[Callable[..., None]], Callable[..., None]],
+    check_complete: Callable[[Callable[..., None]], Callable[..., None]],
+) -> None:
+    """Shadow one aioice ``Connection``'s ``request_received`` and ``check_complete`` with
+    instance attributes ``request_received(original)`` / ``check_complete(original)``.
+
+    aioice calls both as ``self.xxx()`` (the ``StunProtocol`` calls
+    ``receiver.request_received``), so instance attributes take over for this connection
+    only: an ICE restart answers the old generation's checks and notices its new pair.
+    """
+    conn.request_received = request_received(conn.request_received)
+    conn.check_complete = check_complete(conn.check_complete)
+
+
+# --- aiortc: DTLS transport packet path (network impairment) ----------------------------------
+#: marks a packet method the transport instance did not shadow before (class's own)
+MISSING = object()
+#: the private ``RTCDtlsTransport`` coroutine methods netem shadows, in
+#: :class:`DtlsPacketMethods` order
+DTLS_PACKET_METHODS = ("_send_rtp", "_handle_rtp_data", "_handle_rtcp_data")
+
+
+class DtlsPacketMethods(NamedTuple):
+    """The packet path of an aiortc ``RTCDtlsTransport`` (private coroutine methods)."""
+
+    #: ``_send_rtp(data)``: plaintext RTP/RTCP out, SRTP-protected inside
+    send_rtp: Callable[..., Awaitable[None]]
+    #: ``_handle_rtp_data(data, arrival_time_ms)``: plaintext RTP in, after SRTP unprotect
+    handle_rtp_data: Callable[..., Awaitable[None]]
+    #: ``_handle_rtcp_data(data)``: plaintext RTCP in
+    handle_rtcp_data: Callable[..., Awaitable[None]]
+
+
+def dtls_packet_methods(transport: Any) -> DtlsPacketMethods:
+    """The packet methods of an aiortc ``RTCDtlsTransport`` as they resolve now (bound: the
+    class's, or an earlier instance wrapper)."""
+    return DtlsPacketMethods(*(getattr(transport, name) for name in DTLS_PACKET_METHODS))
+
+
+def shadow_dtls_packet_methods(transport: Any, wrappers: DtlsPacketMethods) -> dict[str, object]:
+    """Set ``wrappers`` as instance attributes of ``transport``, shadowing its private
+    packet methods; return what the instance had before (name -> value, or
+    :data:`MISSING`) for :func:`restore_dtls_packet_methods`."""
+    saved = {name: transport.__dict__.get(name, MISSING) for name in DTLS_PACKET_METHODS}
+    for name, fn in zip(DTLS_PACKET_METHODS, wrappers, strict=True):
+        setattr(transport, name, fn)
+    return saved
+
+
+def restore_dtls_packet_methods(
+    transport: Any, saved: dict[str, object], ours: DtlsPacketMethods
+) -> None:
+    """Undo :func:`shadow_dtls_packet_methods`, name by name, where ``ours`` is still the
+    one in place (someone who wrapped on top keeps theirs)."""
+    for name, mine in zip(DTLS_PACKET_METHODS, ours, strict=True):
+        if transport.__dict__.get(name) is not mine:
+            continue
+        old = saved[name]
+        if old is MISSING:
+            delattr(transport, name)
+        else:
+            setattr(transport, name, old)
+
+
+def arrival_clock_ms() -> int:
+    """``aiortc.clock.current_ms()``: the clock aiortc stamps received RTP with."""
+    from aiortc import clock
+
+    return int(clock.current_ms())
+
+
+# --- aiortc: RTP sender and receiver ----------------------------------------------------------
+def sender_encoder(sender: Any) -> Any:
+    """The video encoder of an aiortc ``RTCRtpSender`` (name-mangled ``__encoder``, made at
+    its first frame), or None: a bitrate cap must clamp it, aiortc raises its target on
+    every REMB."""
+    return getattr(sender, "_RTCRtpSender__encoder", None)
+
+
+def receiver_inbound_streams(receiver: Any) -> list[tuple[int, Any]]:
+    """``(ssrc, StreamStatistics)`` of an aiortc ``RTCRtpReceiver``'s media (not RTX)
+    streams, from its name-mangled ``__remote_streams`` and ``__rtx_ssrc``: aiortc reports
+    the RTX stream's figures under the media stream's id. [] if unknown."""
+    streams = getattr(receiver, "_RTCRtpReceiver__remote_streams", None)
+    rtx = getattr(receiver, "_RTCRtpReceiver__rtx_ssrc", None)
+    if not streams or rtx is None:
+        return []
+    return [(ssrc, s) for ssrc, s in list(streams.items()) if ssrc not in rtx]
+
+
+def stream_clockrate(stats: Any) -> int:
+    """The RTP clock rate of an aiortc ``StreamStatistics`` (private ``_clockrate``; its
+    ``jitter`` is in those units), or 0 if unknown."""
+    return int(getattr(stats, "_clockrate", 0) or 0)
+
+
+@dataclass(frozen=True)
+class VideoPacket:
+    """What the video-receiver hook learns of one incoming RTP packet (media loop)."""
+
+    receiver: Any
+    packet: Any
+    codec: str
+
+
+def patch_video_receiver(
+    on_media_packet: Callable[[VideoPacket], Any],
+    on_pli: Callable[[Any], None],
+) -> None:
+    """Wrap aiortc's ``RTCRtpReceiver`` once, class-wide (before any peer exists).
+
+    ``await on_media_packet(VideoPacket)`` runs before aiortc's private
+    ``_handle_rtp_packet`` for each media (not RTX) packet of an enabled video receiver
+    (its private ``_enabled``, name-mangled ``__kind``, ``__codecs`` and ``__rtx_ssrc``);
+    ``on_pli(receiver)`` runs before each PLI it sends (private ``_send_rtcp_pli``).
+    Used by ``_rtp_recovery``: aiortc asks for a keyframe only after 512 packets.
+    """
+    from aiortc.codecs import is_rtx
+    from aiortc.rtcrtpreceiver import RTCRtpReceiver
+
+    original_handle = RTCRtpReceiver._handle_rtp_packet
+    original_pli = RTCRtpReceiver._send_rtcp_pli
+
+    async def _handle_rtp_packet(self: Any, packet: Any, arrival_time_ms: int) -> None:
+        if self._enabled and self._RTCRtpReceiver__kind == "video":
+            codec = self._RTCRtpReceiver__codecs.get(packet.payload_type)
+            if (
+                codec is not None
+                and not is_rtx(codec)
+                and packet.ssrc not in self._RTCRtpReceiver__rtx_ssrc
+            ):
+                await on_media_packet(VideoPacket(self, packet, codec.name))
+        await original_handle(self, packet, arrival_time_ms)
+
+    async def _send_rtcp_pli(self: Any, media_ssrc: int) -> None:
+        on_pli(self)
+        await original_pli(self, media_ssrc)
+
+    RTCRtpReceiver._handle_rtp_packet = _handle_rtp_packet  # type: ignore[method-assign]
+    RTCRtpReceiver._send_rtcp_pli = _send_rtcp_pli  # type: ignore[method-assign]
+
+
+async def send_pli(receiver: Any, media_ssrc: int) -> None:
+    """Ask the sender of ``media_ssrc`` for a keyframe (``RTCRtpReceiver._send_rtcp_pli``)."""
+    await receiver._send_rtcp_pli(media_ssrc)
+
+
+def filter_jitter_buffer(
+    receiver: Any, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]
+) -> None:
+    """Shadow the ``add`` of a receiver's jitter buffer (name-mangled ``__jitter_buffer``)
+    with ``wrap(original_add)``: frames assembled after a gap can be held back."""
+    jb = receiver._RTCRtpReceiver__jitter_buffer
+    jb.add = wrap(jb.add)  # the instance attribute shadows the class's method
+
+
+def reset_jitter_buffer(receiver: Any) -> None:
+    """Drop the partial frame state of a receiver's jitter buffer (``remove(capacity)``,
+    ``_origin = None``: the next packet is the new origin) and make its NACK generator
+    (``__nack_generator``: ``missing``, ``max_seq``) forget the packets lost in a gap."""
+    jb = receiver._RTCRtpReceiver__jitter_buffer
+    if jb._origin is not None:
+        jb.remove(jb.capacity)
+        jb._origin = None
+    nack = receiver._RTCRtpReceiver__nack_generator
+    if nack is not None:
+        nack.missing.clear()
+        nack.max_seq = None
+
+
+# --- aiortc: MediaPlayer ----------------------------------------------------------------------
+def player_container(player: Any) -> Any:
+    """The PyAV container of an aiortc ``MediaPlayer`` (name-mangled ``__container``), or
+    None: its decoder thread ends the track without a word when decoding fails."""
+    return getattr(player, "_MediaPlayer__container", None)
+
+
+def set_player_container(player: Any, container: Any) -> None:
+    """Replace a ``MediaPlayer``'s container before its decoder thread starts (it starts
+    with the first ``recv``), e.g. by one that remembers decode errors."""
+    player._MediaPlayer__container = container
+
+
+# --- probes: which internals exist --------------------------------------------------------------
+def _coroutine_methods(cls: type, names: Iterable[str], label: str) -> list[str]:
+    return [
+        f"{label}.{name}()"
+        for name in names
+        if not inspect.iscoroutinefunction(getattr(cls, name, None))
+    ]
+
+
+def hook_problems() -> list[str]:
+    """Internals of the candidate-gathering hooks every stream needs (see module doc)."""
+    import aioice.ice
+    import aioice.turn
+
+    problems = [
+        f"aioice.ice.{name}()"
+        for name in ("get_host_addresses", "relayed_candidate")
+        if not callable(getattr(aioice.ice, name, None))
+    ]
+    turn_udp = getattr(aioice.turn, "TurnClientUdpProtocol", None)
+    if not callable(getattr(turn_udp, "error_received", None)):
+        problems.append("aioice.turn.TurnClientUdpProtocol.error_received()")
+    return problems
+
+
+def refused_turn_problems() -> list[str]:
+    """``Transaction.__future``, which :func:`fail_transaction` needs."""
+    import aioice.stun
+
+    source = _source(aioice.stun.Transaction)
+    return [] if "self.__future" in source else ["aioice stun.Transaction.__future"]
+
+
+def ice_restart_problems() -> list[str]:
+    """What ``_ice_restart`` needs of aioice/aiortc and is missing or changed, in words."""
+    from aioice import ice, stun
+    from aiortc.rtcicetransport import RTCIceGatherer, RTCIceTransport
+
+    problems: list[str] = []
+    try:
+        conn = ice.Connection(ice_controlling=False)
+        for name in (
+            "_local_username",
+            "_local_password",
+            "_remote_candidates_end",
+            "_nominated",
+            "_check_list",
+            "_query_consent_task",
+            "_closing",
+            "remote_username",
+            "remote_password",
+        ):
+            if not hasattr(conn, name):
+                problems.append(f"aioice Connection.{name}")
+        for name in (
+            "request_received",
+            "check_complete",
+            "check_incoming",
+            "query_consent",
+            "build_request",
+            "_valid_username",
+        ):
+            if not callable(getattr(ice.Connection, name, None)):
+                problems.append(f"aioice Connection.{name}()")
+        for name in ("CONSENT_INTERVAL", "CONSENT_FAILURES"):
+            if not isinstance(getattr(ice, name, None), (int, float)):
+                problems.append(f"aioice.ice.{name}")
+        pair = ice.CandidatePair(None, None)  # type: ignore[arg-type]
+        for name in ("task", "state", "nominated", "remote_nominated"):
+            if not hasattr(pair, name):
+                problems.append(f"aioice CandidatePair.{name}")
+        if not hasattr(getattr(ice.CandidatePair, "State", None), "FROZEN"):
+            problems.append("aioice CandidatePair.State.FROZEN")
+        for name in ("check_message_integrity", "add_message_integrity"):
+            if not callable(getattr(stun.Message, name, None)):
+                problems.append(f"aioice stun.Message.{name}()")
+
+        if not problems:
+            # The read-only properties must read the private attributes we write, and
+            # incoming USERNAMEs must be checked against remote_username.
+            set_local_credentials(conn, "nbrtcTst", "nbrtcTestPassword0123456")
+            if conn.local_username != "nbrtcTst" or conn.local_password != (
+                "nbrtcTestPassword0123456"
+            ):
+                problems.append("aioice local_username/local_password properties")
+            conn.remote_username = "rmte"
+            if not conn._valid_username("nbrtcTst:rmte") or conn._valid_username("nbrtcTst:othr"):
+                problems.append("aioice Connection._valid_username() semantics")
+
+        gatherer = RTCIceGatherer(iceServers=[])
+        if not hasattr(gatherer, "_remote_candidates_end"):
+            problems.append("aiortc RTCIceGatherer._remote_candidates_end")
+        gconn = gatherer_connection(gatherer)
+        if gconn is None:
+            problems.append("aiortc RTCIceGatherer._connection")
+        else:
+            gconn._local_username = "nbrtcGat"
+            if gatherer.getLocalParameters().usernameFragment != "nbrtcGat":
+                problems.append("aiortc RTCIceGatherer.getLocalParameters() source")
+            if getattr(RTCIceTransport(gatherer), "_connection", None) is not gconn:
+                problems.append("aiortc RTCIceTransport._connection")
+    except Exception as exc:  # a changed constructor signature and the like
+        problems.append(f"{type(exc).__name__}: {exc}")
+    return problems
+
+
+def netem_problems() -> list[str]:
+    """What ``_netem`` needs of aiortc's ``RTCDtlsTransport`` and clock, in words."""
+    from aiortc import clock
+    from aiortc.rtcdtlstransport import RTCDtlsTransport
+
+    problems = _coroutine_methods(RTCDtlsTransport, DTLS_PACKET_METHODS, "RTCDtlsTransport")
+    handler = getattr(RTCDtlsTransport, "_handle_rtp_data", None)
+    if handler is not None:
+        try:
+            params: Any = inspect.signature(handler).parameters
+        except (TypeError, ValueError):
+            params = {}
+        if "arrival_time_ms" not in params:
+            problems.append("the arrival_time_ms argument of RTCDtlsTransport._handle_rtp_data")
+    if not callable(getattr(clock, "current_ms", None)):
+        problems.append("aiortc.clock.current_ms")
+    return problems
+
+
+def video_receiver_problems() -> list[str]:
+    """What ``_rtp_recovery`` needs of aiortc's video receiver, in words. Builds a
+    throwaway receiver (no transport, no loop)."""
+    from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+    from aiortc.rtcrtpreceiver import RTCRtpReceiver
+
+    problems = _coroutine_methods(
+        RTCRtpReceiver, ("_handle_rtp_packet", "_send_rtcp_pli"), "aiortc RTCRtpReceiver"
+    )
+    try:
+        receiver = RTCRtpReceiver("video", types.SimpleNamespace(state="new"))  # type: ignore[arg-type]
+        jb = getattr(receiver, "_RTCRtpReceiver__jitter_buffer", None)
+        if not isinstance(jb, JitterBuffer):
+            problems.append("aiortc RTCRtpReceiver.__jitter_buffer")
+        else:
+            if not hasattr(jb, "_origin") or not callable(getattr(jb, "remove", None)):
+                problems.append("aiortc JitterBuffer._origin/remove()")
+            if not isinstance(getattr(jb, "capacity", None), int):
+                problems.append("aiortc JitterBuffer.capacity")
+        nack = getattr(receiver, "_RTCRtpReceiver__nack_generator", None)
+        if (
+            nack is None
+            or not hasattr(nack, "max_seq")
+            or not isinstance(getattr(nack, "missing", None), set)
+        ):
+            problems.append("aiortc RTCRtpReceiver.__nack_generator (max_seq, missing)")
+        for name, kind in (
+            ("_RTCRtpReceiver__kind", str),
+            ("_RTCRtpReceiver__codecs", dict),
+            ("_RTCRtpReceiver__rtx_ssrc", dict),
+            ("_enabled", bool),
+        ):
+            if not isinstance(getattr(receiver, name, None), kind):
+                problems.append(f"aiortc RTCRtpReceiver.{name.replace('_RTCRtpReceiver', '')}")
+        if "data" not in inspect.signature(JitterFrame).parameters:
+            problems.append("aiortc JitterFrame.data")
+    except Exception as exc:  # a changed constructor signature and the like
+        problems.append(f"{type(exc).__name__}: {exc}")
+    return problems
+
+
+def stats_problems() -> list[str]:
+    """What the kernel-side stats read (candidates, inbound RTP, encoder cap), in words."""
+    from aiortc.rtcrtpreceiver import RTCRtpReceiver, StreamStatistics
+    from aiortc.rtcrtpsender import RTCRtpSender
+
+    problems = []
+    for cls, attr in (
+        (RTCRtpSender, "__encoder"),
+        (RTCRtpReceiver, "__remote_streams"),
+        (RTCRtpReceiver, "__rtx_ssrc"),
+        (StreamStatistics, "_clockrate"),
+    ):
+        if f"self.{attr}" not in _source(cls):
+            problems.append(f"aiortc {cls.__name__}.{attr}")
+    return problems
+
+
+def player_problems() -> list[str]:
+    """``MediaPlayer.__container``, which :func:`player_container` reads."""
+    from aiortc.contrib.media import MediaPlayer
+
+    ok = "self.__container" in _source(MediaPlayer)
+    return [] if ok else ["aiortc MediaPlayer.__container"]
+
+
+def _source(fn: Any) -> str:
+    try:
+        return inspect.getsource(fn)
+    except (OSError, TypeError):  # no source shipped: treat every attribute as missing
+        return ""
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One nbrtc feature that relies on upstream internals."""
+
+    name: str
+    #: missing or changed internals, in words ([] = all there)
+    probe: Callable[[], list[str]]
+    #: what happens without it; None: nothing works without it (``ImportError``)
+    degrades: str | None
+
+
+FEATURES: tuple[Feature, ...] = (
+    Feature(
+        "ICE candidate gathering hooks (loopback candidates, TURN reports)", hook_problems, None
+    ),
+    Feature(
+        "ICE restart",
+        ice_restart_problems,
+        "a re-offer with new ICE credentials (restart_ice, reconnection after a lost path) "
+        "fails in words instead of restarting ICE",
+    ),
+    Feature(
+        "network impairment",
+        netem_problems,
+        "set_network() raises RuntimeError; everything else works",
+    ),
+    Feature(
+        "video recovery after a network gap",
+        video_receiver_problems,
+        "video recovers from a network gap as slowly as plain aiortc (up to ~8 s frozen)",
+    ),
+    Feature(
+        "kernel-side stats details",
+        stats_problems,
+        "the kernel's candidates, selected pair, inbound RTP figures and bitrate cap of its "
+        "own encoder are missing from stats and the Inspector",
+    ),
+    Feature(
+        "closed TURN ports named at once",
+        refused_turn_problems,
+        "a closed TURN port over UDP is reported as 'no answer' after 5 s",
+    ),
+    Feature(
+        "decode errors of file and URL sources",
+        player_problems,
+        "a damaged file or stream looks like one that ended, without a reason",
+    ),
+)
+
+
+def feature_problem(feature: Feature, problems: list[str]) -> str:
+    """Why ``feature`` is unavailable, in words: which package versions, what is missing,
+    what happens instead and what to do."""
+    versions = ", ".join(f"{d} {installed_version(d)}" for d in TESTED)
+    tested = ", ".join(f"{d}{tested_range(d)}" for d in TESTED)
+    effect = feature.degrades or "nbrtc cannot run"
+    install = " ".join(f"'{d}{tested_range(d)}'" for d in TESTED)
+    return (
+        f"nbrtc: {feature.name} is unavailable with the installed {versions} (tested: "
+        f"{tested}): missing or changed internals: {', '.join(problems)}. Effect: {effect}. "
+        f"Install the tested versions: pip install {install}"
+    )
+
+
+def check() -> None:
+    """Check the installed aiortc/aioice once, at ``import nbrtc``; see the module doc.
+
+    Raises ``ImportError`` in words on an untested version (unless ``NBRTC_ALLOW_UNTESTED``
+    is ``1``) or on a missing internal nothing works without; warns
+    (:class:`UpstreamWarning`) once per feature that degrades. Any thread; idempotent.
+    """
+    allow = os.environ.get(ALLOW_UNTESTED, "") == "1"
+    for dist in TESTED:
+        problem = version_problem(dist)
+        if problem is None:
+            continue
+        if not allow:
+            raise ImportError(problem)
+        warnings.warn(problem, UpstreamWarning, stacklevel=2)
+    for feature in FEATURES:
+        try:
+            problems = feature.probe()
+        except Exception as exc:  # a module or class renamed: the feature's internals are gone
+            problems = [f"{type(exc).__name__}: {exc}"]
+        if not problems:
+            continue
+        text = feature_problem(feature, problems)
+        if feature.degrades is None:
+            raise ImportError(text)
+        warnings.warn(text, UpstreamWarning, stacklevel=2)
