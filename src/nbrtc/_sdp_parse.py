@@ -112,15 +112,8 @@ def _parse_session(lines: list[Line]) -> dict[str, Any]:
             s["extmap_allow_mixed"] = True
         elif a == "ice-lite":
             s["ice_lite"] = True
-        elif a in ("ice-ufrag", "ice-pwd", "ice-options"):
-            _ice(s["ice"], a, v)
-        elif a == "fingerprint":
-            fp = parse_fingerprint(v)
-            if fp:
-                s["fingerprints"].append(fp)
-                s["fingerprint"] = s["fingerprint"] or fp
-        elif a == "setup":
-            s["setup"] = (v or "").strip().lower() or None
+        elif _transport_attr(s, a, v):
+            pass
         elif a in DIRECTIONS:
             s["direction"] = a
         else:
@@ -133,6 +126,27 @@ def _bandwidth(into: dict[str, int], value: str) -> None:
     n = int_or_none(amount)
     if bwtype.strip() and n is not None:
         into[bwtype.strip()] = n
+
+
+#: the ICE credential/option attributes, at session or media level
+ICE_ATTRS = ("ice-ufrag", "ice-pwd", "ice-options")
+
+
+def _transport_attr(into: dict[str, Any], attr: str, value: str | None) -> bool:
+    """Read an ICE, fingerprint or setup attribute into a session or media section
+    (both levels carry them, the media level winning); False for any other attribute."""
+    if attr in ICE_ATTRS:
+        _ice(into["ice"], attr, value)
+    elif attr == "fingerprint":
+        fp = parse_fingerprint(value)
+        if fp:
+            into["fingerprints"].append(fp)
+            into["fingerprint"] = into["fingerprint"] or fp
+    elif attr == "setup":
+        into["setup"] = (value or "").strip().lower() or None
+    else:
+        return False
+    return True
 
 
 def _ice(into: dict[str, Any], attr: str, value: str | None) -> None:
@@ -208,16 +222,8 @@ def _parse_media(index: int, lines: list[Line], session: dict[str, Any]) -> dict
             fmtp[int(first)] = rest.strip()
         elif a == "rtcp-fb" and first:
             feedback.setdefault(first, []).append(" ".join(rest.split()))
-        elif a in ("ice-ufrag", "ice-pwd", "ice-options"):
-            ice_seen = True
-            _ice(m["ice"], a, v)
-        elif a == "fingerprint":
-            fp = parse_fingerprint(v)
-            if fp:
-                m["fingerprints"].append(fp)
-                m["fingerprint"] = m["fingerprint"] or fp
-        elif a == "setup":
-            m["setup"] = (v or "").strip().lower() or None
+        elif _transport_attr(m, a, v):
+            ice_seen = ice_seen or a in ICE_ATTRS
         elif a == "rtcp":
             t = (v or "").split()
             rtcp_port = int_or_none(t[0]) if t else None

@@ -290,11 +290,7 @@ class KernelStream:
             prefs = widget._teaching_prefs()
             self._codec = prefs.get("codec")
             _renegotiate.apply_codec_preference(pc, self._codec)
-            answer = await pc.createAnswer()
-            if self.closed:
-                return
-            await pc.setLocalDescription(answer)  # gathers the kernel's candidates
-            if self.closed:
+            if not await self._make_answer(pc):
                 return
             if policy == "relay" and not _renegotiate.kernel_candidates(pc)["local"]:
                 # Its TURN server gave it no allocation: aiortc would never start ICE and
@@ -383,43 +379,48 @@ class KernelStream:
                 codec = prefs.get("codec") if self.kind in SENDING_KINDS else self._codec
                 _renegotiate.apply_codec_preference(pc, codec)
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-                if self.closed:
-                    return
-                answer = await pc.createAnswer()
-                if self.closed:
-                    return
-                await pc.setLocalDescription(answer)
-                if self.closed:
+                if self.closed or not await self._make_answer(pc):
                     return
             except Exception as exc:
                 log.warning("stream %s: renegotiation failed: %s", self.id, str(exc))
                 self.history.note(f"renegotiation failed: {exc}")
                 await self.fail(StreamError(f"renegotiation failed: {exc}"))
                 return
-            self.max_bitrate = prefs.get("max_bitrate")
-            _renegotiate.cap_sender_bitrate(pc, self.max_bitrate)
-            text = _renegotiate.cap_bitrate(pc.localDescription.sdp, self.max_bitrate)
-            self._keep_round(
-                {
-                    "round": self.sdp_rounds[-1]["round"] + 1,
-                    "reason": reason or "renegotiation",
-                    "offer": sdp,
-                    "answer": text,
-                    "t": time.time(),
-                }
-            )
             if restart is not None:
                 self.history.note(
                     "ICE restarted: kernel ufrag {old_local_ufrag} -> {new_local_ufrag}, "
                     "browser ufrag {old_remote_ufrag} -> {new_remote_ufrag}".format(**restart)
                 )
-            self.send("answer", {"sdp": text})
+            self._send_new_answer(pc, sdp, reason or "renegotiation", prefs.get("max_bitrate"))
 
     def _keep_round(self, entry: dict[str, Any]) -> None:
         """Record an offer/answer round; keep the first and the newest MAX_SDP_ROUNDS - 1."""
         self.sdp_rounds.append(entry)
         if len(self.sdp_rounds) > MAX_SDP_ROUNDS:
             del self.sdp_rounds[1]
+
+    async def _make_answer(self, pc: RTCPeerConnection) -> bool:
+        """createAnswer, then setLocalDescription (which gathers the kernel's candidates).
+        False when the stream closed meanwhile (the caller stops there)."""
+        answer = await pc.createAnswer()
+        if self.closed:
+            return False
+        await pc.setLocalDescription(answer)
+        return not self.closed
+
+    def _send_new_answer(
+        self, pc: RTCPeerConnection, offer: str, reason: str, max_bitrate: int | None
+    ) -> None:
+        """A renegotiated (or fresh) answer: the bitrate cap on the sender and in the SDP,
+        the round kept for ``sdp.rounds``, the answer sent (media loop)."""
+        self.max_bitrate = max_bitrate
+        _renegotiate.cap_sender_bitrate(pc, max_bitrate)
+        text = _renegotiate.cap_bitrate(pc.localDescription.sdp, max_bitrate)
+        last = self.sdp_rounds[-1]["round"] if self.sdp_rounds else -1
+        self._keep_round(
+            {"round": last + 1, "reason": reason, "offer": offer, "answer": text, "t": time.time()}
+        )
+        self.send("answer", {"sdp": text})
 
     def renegotiate(self, reason: str, ice_restart: bool = False, fresh: bool = False) -> bool:
         """Ask the browser for a reoffer (media loop). False when not negotiated yet.
@@ -484,11 +485,7 @@ class KernelStream:
             for track in tracks:
                 pc.addTrack(track)
             _renegotiate.apply_codec_preference(pc, self._codec)
-            answer = await pc.createAnswer()
-            if self.closed:
-                return
-            await pc.setLocalDescription(answer)
-            if self.closed:
+            if not await self._make_answer(pc):
                 return
         except Exception as exc:
             if not self.closed:
@@ -501,20 +498,9 @@ class KernelStream:
         if network is not None and network.active():
             self._impair(network)
         widget._stream_negotiated(self)  # the channels Python opened, on the new peer
-        self.max_bitrate = prefs.get("max_bitrate")
-        _renegotiate.cap_sender_bitrate(pc, self.max_bitrate)
-        text = _renegotiate.cap_bitrate(pc.localDescription.sdp, self.max_bitrate)
-        self._keep_round(
-            {
-                "round": self.sdp_rounds[-1]["round"] + 1 if self.sdp_rounds else 0,
-                "reason": reason or "reconnect: a new peer connection",
-                "offer": sdp,
-                "answer": text,
-                "t": time.time(),
-            }
-        )
         self.history.note("reconnect: answered the page's new peer connection")
-        self.send("answer", {"sdp": text})
+        why = reason or "reconnect: a new peer connection"
+        self._send_new_answer(pc, sdp, why, prefs.get("max_bitrate"))
 
     def set_network(self, conditions: Any) -> None:
         """Apply network impairment to this stream's RTP (media loop)."""
