@@ -6,7 +6,7 @@
 //    "set_max_bitrate" | "restart_ice", args: {...}}
 // It has no peer connection and no timers: everything follows trait changes.
 
-import { TRAITS, createInspectorView } from "./inspector-view.js";
+import { TRAITS, createInspectorView } from "./inspector/inspector-view.js";
 
 /** Injected by js/build.mjs from package.json; "dev" when run unbundled. */
 export const BUNDLE_VERSION =

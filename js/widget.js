@@ -8,12 +8,12 @@
 // and dispatches a bubbling CustomEvent "nbrtc-message" ({channel, data, stream}) for
 // every message the kernel sends on a named data channel.
 
-import { renderDoctor } from "./doctor-view.js";
-import { BrowserPeer } from "./peer.js";
-import { PROBE_KIND, STREAM_KINDS } from "./protocol.js";
-import { renderRoom } from "./room.js";
-import { getRouter } from "./router.js";
-import { createView } from "./view.js";
+import { renderDoctor } from "./inspector/doctor-view.js";
+import { BrowserPeer } from "./peer/peer.js";
+import { PROBE_KIND, STREAM_KINDS } from "./core/protocol.js";
+import { renderRoom } from "./room/room.js";
+import { getRouter } from "./core/router.js";
+import { createView } from "./peer/view.js";
 
 /** Injected by js/build.mjs from package.json; "dev" when run unbundled. */
 export const BUNDLE_VERSION =

@@ -2,9 +2,9 @@
 // kernel opening channels in-band, page scripts sending, teardown).
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { Channels, MAX_QUEUED, describeData, isSendable, labelProblem } from "../channels.js";
-import { BrowserPeer } from "../peer.js";
-import { createRouter } from "../router.js";
+import { Channels, MAX_QUEUED, describeData, isSendable, labelProblem } from "../core/channels.js";
+import { BrowserPeer } from "../peer/peer.js";
+import { createRouter } from "../core/router.js";
 import { FakeDataChannel, flush, peerSetup, quietLog } from "./fakes.js";
 
 const ANSWER_SDP = "v=0\r\nfake-answer\r\n";

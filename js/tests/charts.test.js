@@ -13,7 +13,7 @@ import {
   niceStep,
   xWindow,
   yMaxOf,
-} from "../charts.js";
+} from "../inspector/charts.js";
 
 /** A 100 x 50 plot at (0, 0), x 0..10 s, y 0..100. */
 const box = { left: 0, top: 0, width: 100, height: 50, t0: 0, t1: 10, yMax: 100 };

@@ -1,4 +1,4 @@
-// Sound over the comm (js/comm-audio.js): PCM chunks from an audio track with a bounded
+// Sound over the comm (js/transport/comm-audio.js): PCM chunks from an audio track with a bounded
 // amount unacknowledged, gap-free scheduling of the kernel's chunks on an AudioContext
 // with a bounded queue, and how a BrowserPeer uses both on transport="comm".
 import assert from "node:assert/strict";
@@ -11,9 +11,9 @@ import {
   JITTER_S,
   MAX_QUEUED_S,
   MAX_UNACKED_MS,
-} from "../comm-audio.js";
-import { BrowserPeer } from "../peer.js";
-import { createRouter } from "../router.js";
+} from "../transport/comm-audio.js";
+import { BrowserPeer } from "../peer/peer.js";
+import { createRouter } from "../core/router.js";
 import { FakeStream, FakeTrack, flush, peerSetup, quietLog } from "./fakes.js";
 
 /** An AudioData of `frames` samples per channel, each channel filled with `value`. */
@@ -304,7 +304,7 @@ describe("BrowserPeer: sound on the comm", () => {
 
 describe("BrowserPeer: sound after the automatic fallback", () => {
   test("a microphone whose WebRTC does not connect sends its sound over the comm", async () => {
-    const { COMM_FALLBACK_MS } = await import("../comm.js");
+    const { COMM_FALLBACK_MS } = await import("../transport/comm.js");
     const { browser, peer, model, kernel } = peerOnComm({ audio: true }, "microphone");
     peer.env.comm.MediaStreamTrackProcessor = class {
       constructor() {

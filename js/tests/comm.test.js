@@ -1,4 +1,4 @@
-// The comm transport's page side (js/comm.js) and how a BrowserPeer uses it: the
+// The comm transport's page side (js/transport/comm.js) and how a BrowserPeer uses it: the
 // fallback after COMM_FALLBACK_MS, transport="comm" without a pc, the move back to
 // WebRTC, flow control, and teardown.
 import assert from "node:assert/strict";
@@ -10,9 +10,9 @@ import {
   MIN_QUALITY,
   Quality,
   WINDOW,
-} from "../comm.js";
-import { BrowserPeer } from "../peer.js";
-import { createRouter } from "../router.js";
+} from "../transport/comm.js";
+import { BrowserPeer } from "../peer/peer.js";
+import { createRouter } from "../core/router.js";
 import { flush, peerSetup, quietLog } from "./fakes.js";
 
 /** A MediaStreamTrackProcessor whose frames the test pushes. */

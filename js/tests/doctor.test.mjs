@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { PROBE_TIMEOUT_MS, Probe, pageIsRemote, runDoctor, selectedPair } from "../doctor.js";
-import { renderDoctor } from "../doctor-view.js";
-import { createRouter } from "../router.js";
+import { PROBE_TIMEOUT_MS, Probe, pageIsRemote, runDoctor, selectedPair } from "../inspector/doctor.js";
+import { renderDoctor } from "../inspector/doctor-view.js";
+import { createRouter } from "../core/router.js";
 import { FakeDocument, FakeModel, fakeBrowser, flush, quietLog } from "./fakes.js";
 
 const TURN = { id: "turn-0", label: "TURN over TCP", url: "turn:t.test:443?transport=tcp", kind: "turn", transport: "tcp", policy: "relay" };

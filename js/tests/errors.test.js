@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { constraintName, describeError, deviceFor, iceFailed, kernelGone } from "../errors.js";
+import { constraintName, describeError, deviceFor, iceFailed, kernelGone } from "../core/errors.js";
 
 /** A DOMException-like object (node has DOMException too; both shapes must work). */
 function dom(name, message = "", extra = {}) {

@@ -1,17 +1,17 @@
-// Protocol fuzzing, browser side: js/protocol.js validation and js/router.js dispatch fed
-// with generated kernel -> browser messages, and js/state.js reduce with random event
+// Protocol fuzzing, browser side: js/core/protocol.js validation and js/core/router.js dispatch fed
+// with generated kernel -> browser messages, and js/core/state.js reduce with random event
 // sequences. A hand-rolled seeded generator (no dependency): every message is made from
 // its own seed, so a failure names the one message to replay:
 //   NBRTC_FUZZ_SEED=<seed> node --test js/tests/fuzz.test.js
 // Most messages are *nearly valid* (a valid message for a real target with one field
 // wrong); they are judged by an oracle written from docs/protocol.md ("Kernel -> browser"),
-// independent of js/protocol.js.
+// independent of js/core/protocol.js.
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { isDeepStrictEqual } from "node:util";
-import { createRouter } from "../router.js";
-import { EVENT_TYPES, INITIAL, STATE_NAMES, isTerminal, makeState, reduce } from "../state.js";
+import { createRouter } from "../core/router.js";
+import { EVENT_TYPES, INITIAL, STATE_NAMES, isTerminal, makeState, reduce } from "../core/state.js";
 import { FakeModel, quietLog } from "./fakes.js";
 
 const SEED = Number(process.env.NBRTC_FUZZ_SEED ?? 0x6e627274) >>> 0;
@@ -88,7 +88,7 @@ const DANGEROUS_KEYS = ["__proto__", "constructor", "prototype", "toString", "va
 const MAX_MESSAGE_BYTES = 256 * 1024;
 const KERNEL_TYPES = ["answer", "state", "ping", "bye", "error"];
 const KERNEL_STATES = ["connecting", "live", "closed", "error"];
-// Bounds js/protocol.js enforces beyond the docs (which say only "str"); the kernel's
+// Bounds js/core/protocol.js enforces beyond the docs (which say only "str"); the kernel's
 // src/nbrtc/_protocol.py uses the same kind of bounds.
 const LIMITS = { sdp: 128 * 1024, detail: 4096, reason: 256, code: 64, message: 4096, refType: 64 };
 
@@ -543,7 +543,7 @@ describe("state machine fuzz", () => {
 
 describe("pinned findings", () => {
   // Was a bug: Object.hasOwn(FORWARD, event.type) coerced an array type to its string,
-  // so reduce(INITIAL, {type: ["offer-sent"]}) moved on. Fixed in js/state.js.
+  // so reduce(INITIAL, {type: ["offer-sent"]}) moved on. Fixed in js/core/state.js.
   test("an event whose type is not a string changes nothing", () => {
     for (const type of EVENT_TYPES) {
       for (const odd of [[type], { toString: () => type }, { valueOf: () => type, toString: () => type }]) {

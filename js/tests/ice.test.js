@@ -9,11 +9,11 @@ import {
   checkIceServersPayload,
   needsCredentials,
   withIceServers,
-} from "../ice.js";
-import { BrowserPeer, peerConfig } from "../peer.js";
-import { validateKernelMessage } from "../protocol.js";
-import { RoomMember } from "../room.js";
-import { createRouter } from "../router.js";
+} from "../transport/ice.js";
+import { BrowserPeer, peerConfig } from "../peer/peer.js";
+import { validateKernelMessage } from "../core/protocol.js";
+import { RoomMember } from "../room/room.js";
+import { createRouter } from "../core/router.js";
 import { FakeModel, fakeBrowser, flush, peerSetup, quietLog } from "./fakes.js";
 
 const TURN = { urls: "turn:127.0.0.1:3478", username: "u", credential: "s3cret-login" };

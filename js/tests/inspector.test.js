@@ -13,7 +13,7 @@ import {
   stateTone,
   validateBitrate,
   validateNetwork,
-} from "../inspector-view.js";
+} from "../inspector/inspector-view.js";
 import { CountingTarget, FakeModel, quietLog } from "./fakes.js";
 
 // The view hangs ~20 DOM listeners on one AbortSignal (CountingTarget adds an abort

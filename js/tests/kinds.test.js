@@ -7,8 +7,8 @@ import {
   SCREEN_ENDED_WORDS,
   audioConstraints,
   displayConstraints,
-} from "../peer.js";
-import { createRouter } from "../router.js";
+} from "../peer/peer.js";
+import { createRouter } from "../core/router.js";
 import { flush, peerSetup } from "./fakes.js";
 
 const ANSWER_SDP = "v=0\r\nfake-answer\r\n";

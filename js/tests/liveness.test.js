@@ -6,7 +6,7 @@ import {
   KernelWatchdog,
   PING_INTERVAL_MS,
   WATCHDOG_TICK_MS,
-} from "../liveness.js";
+} from "../core/liveness.js";
 import { fakeBrowser } from "./fakes.js";
 
 function setup() {

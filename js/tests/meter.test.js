@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { METER_INTERVAL_MS, createMeter, levelFromSamples } from "../meter.js";
+import { METER_INTERVAL_MS, createMeter, levelFromSamples } from "../peer/meter.js";
 import { FakeStream, FakeTrack, fakeAudio, fakeTimers } from "./fakes.js";
 
 describe("levelFromSamples", () => {

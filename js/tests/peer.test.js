@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { BrowserPeer, peerConfig, videoConstraints } from "../peer.js";
-import { createRouter } from "../router.js";
-import { KERNEL_SILENCE_MS, PING_INTERVAL_MS, WATCHDOG_TICK_MS } from "../liveness.js";
+import { BrowserPeer, peerConfig, videoConstraints } from "../peer/peer.js";
+import { createRouter } from "../core/router.js";
+import { KERNEL_SILENCE_MS, PING_INTERVAL_MS, WATCHDOG_TICK_MS } from "../core/liveness.js";
 import { FakeModel, fakeBrowser, flush, quietLog } from "./fakes.js";
 
 const ANSWER_SDP = "v=0\r\nfake-answer\r\n";

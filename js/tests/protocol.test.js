@@ -10,7 +10,7 @@ import {
   isStreamId,
   makeMessage,
   validateKernelMessage,
-} from "../protocol.js";
+} from "../core/protocol.js";
 
 const SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n";
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { PAGE_GIVE_UP_MS, PathWatch } from "../reconnect.js";
-import { BrowserPeer } from "../peer.js";
-import { createRouter } from "../router.js";
+import { PAGE_GIVE_UP_MS, PathWatch } from "../transport/reconnect.js";
+import { BrowserPeer } from "../peer/peer.js";
+import { createRouter } from "../core/router.js";
 import { FakeModel, fakeBrowser, flush, quietLog } from "./fakes.js";
 
 describe("PathWatch", () => {

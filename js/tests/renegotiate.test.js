@@ -1,8 +1,8 @@
 // Renegotiation (codec, bitrate, ICE restart) and getStats sampling of BrowserPeer.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { BrowserPeer, STATS_INTERVAL_MS, statsInterval } from "../peer.js";
-import { createRouter } from "../router.js";
+import { BrowserPeer, STATS_INTERVAL_MS, statsInterval } from "../peer/peer.js";
+import { createRouter } from "../core/router.js";
 import { FakeModel, fakeBrowser, flush, quietLog } from "./fakes.js";
 
 const ANSWER_SDP = "v=0\r\nfake-answer\r\n";

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { RoomMember, filterRoomStats, isOfferer, renderRoom, roomConstraints } from "../room.js";
-import { roomCaption, roomStatusText } from "../room-view.js";
-import { createRouter } from "../router.js";
+import { RoomMember, filterRoomStats, isOfferer, renderRoom, roomConstraints } from "../room/room.js";
+import { roomCaption, roomStatusText } from "../room/room-view.js";
+import { createRouter } from "../core/router.js";
 import { FakeDocument, FakeModel, FakeTrack, fakeBrowser, flush, quietLog } from "./fakes.js";
 
 const OFFER = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ROUTER_KEY, createRouter, getRouter } from "../router.js";
+import { ROUTER_KEY, createRouter, getRouter } from "../core/router.js";
 import { FakeModel, quietLog } from "./fakes.js";
 
 class FakePeer {
@@ -80,7 +80,7 @@ describe("singleton", () => {
   test("a second evaluation of the module finds the same router", async () => {
     const root = {};
     const first = getRouter(root, { log: quietLog(), pageTarget: null });
-    const again = await import(`../router.js?second-evaluation`);
+    const again = await import(`../core/router.js?second-evaluation`);
     assert.notEqual(again.getRouter, getRouter, "really a second module instance");
     assert.equal(again.getRouter(root), first);
   });

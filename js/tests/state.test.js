@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { EVENT_TYPES, INITIAL, STATE_NAMES, isTerminal, makeState, reduce } from "../state.js";
+import { EVENT_TYPES, INITIAL, STATE_NAMES, isTerminal, makeState, reduce } from "../core/state.js";
 
 // The complete transition table: [from, event] -> to. Everything not listed must
 // leave the state unchanged (the very same object).

@@ -4,7 +4,7 @@
 // a camera sender (the camera widget) and a video receiver (the view widget).
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { MAX_STATS_FIELDS, MAX_STATS_REPORTS } from "../protocol.js";
+import { MAX_STATS_FIELDS, MAX_STATS_REPORTS } from "../core/protocol.js";
 import {
   DEFAULT_MAX_REPORTS,
   MAX_STRING_CHARS,
@@ -13,7 +13,7 @@ import {
   filterReport,
   filterStats,
   selectedPair,
-} from "../stats.js";
+} from "../core/stats.js";
 
 const TS = 1718000000123.456; // Chrome: epoch milliseconds, fractional
 

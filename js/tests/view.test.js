@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { MAX_LOG, chooseShowing, createView, statusText } from "../view.js";
+import { MAX_LOG, chooseShowing, createView, statusText } from "../peer/view.js";
 import { FakeDocument, FakeStream, FakeTrack, fakeAudio, fakeTimers, flush, quietLog } from "./fakes.js";
 
 const st = (name, reason = "") => ({ name, reason });

@@ -40,7 +40,7 @@ log = logging.getLogger("nbrtc")
 
 #: the receiver acknowledges every this many chunks (cumulative ``audio-ack {seq}``)
 ACK_EVERY = 5
-#: the page sends while less than this much audio is unacknowledged (js/comm-audio.js):
+#: the page sends while less than this much audio is unacknowledged (js/transport/comm-audio.js):
 #: ACK_EVERY chunks of 40 ms plus a round trip of up to ~400 ms
 MAX_UNACKED_MS = 600
 #: the kernel's chunks: this many seconds of sound per ``audio`` message

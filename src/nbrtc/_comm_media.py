@@ -69,7 +69,7 @@ class Quality:
     because the window was full (reported, not acted on), ``acked(rtt)`` a round trip.
     Down when the median round trip of the last second shows queueing: quality by 0.1,
     then size by 0.8; up when it is back near the best: size first, then quality by
-    0.05. Not thread-safe: one owner (the media loop here, js/comm.js on the page).
+    0.05. Not thread-safe: one owner (the media loop here, js/transport/comm.js on the page).
     """
 
     def __init__(self, now: Callable[[], float] = time.monotonic) -> None:

@@ -43,11 +43,11 @@ INBOX_SLICE = 0.005
 #: messages the inbox holds at most; beyond, a message is refused with `limit`
 INBOX_SIZE = 10_000
 #: comm frames (each up to MAX_FRAME_BYTES) one stream may have waiting in the inbox: the
-#: page sends at most a window of 2 unacknowledged frames (js/comm.js), so more is a page
+#: page sends at most a window of 2 unacknowledged frames (js/transport/comm.js), so more is a page
 #: that ignores flow control, and its frames are refused rather than held in memory
 MAX_FRAMES_WAITING = 8
 #: comm audio chunks (40 ms each, up to MAX_AUDIO_BYTES) one stream may have waiting: the
-#: page keeps at most 600 ms (15 chunks) unacknowledged (js/comm-audio.js), so 25 is only
+#: page keeps at most 600 ms (15 chunks) unacknowledged (js/transport/comm-audio.js), so 25 is only
 #: passed by a page that ignores flow control
 MAX_AUDIO_WAITING = 25
 _TOMBSTONES = 10_000

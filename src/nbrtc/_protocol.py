@@ -1,6 +1,6 @@
 """Signaling protocol v1: message construction and validation (pure, no I/O).
 
-The rules are documented in ``docs/protocol.md`` and mirrored by ``js/protocol.js``.
+The rules are documented in ``docs/protocol.md`` and mirrored by ``js/core/protocol.js``.
 ``parse_browser_message`` never raises on bad input: it returns a ``ProtocolError``
 that the router turns into an ``error`` reply.
 """
@@ -19,7 +19,7 @@ MAX_MESSAGE_BYTES = 256 * 1024
 MAX_SDP_CHARS = 128 * 1024
 # \Z, not $: "$" also matches before a final newline, which JS's /$/ does not
 STREAM_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
-#: the page key: a secret the page's router draws once (js/router.js) and puts in the
+#: the page key: a secret the page's router draws once (js/core/router.js) and puts in the
 #: envelope of every message it sends. Browser -> kernel messages travel on the page's
 #: own shell channel, which no other page sees (unlike the kernel's replies, broadcast on
 #: IOPub to every page): the key is what binds a stream or a room member to its page.
@@ -148,7 +148,7 @@ def make_error(err: ProtocolError) -> dict[str, Any]:
 
 
 def _size(content: Any) -> int:
-    """UTF-8 bytes of the compact JSON, as the wire (and js/protocol.js) counts them."""
+    """UTF-8 bytes of the compact JSON, as the wire (and js/core/protocol.js) counts them."""
     try:
         text = json.dumps(content, separators=(",", ":"), default=str, ensure_ascii=False)
         return len(text.encode("utf-8", "surrogatepass"))

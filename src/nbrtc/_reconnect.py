@@ -8,7 +8,7 @@ kernel is blocked. When the page says its ICE (or its connection) is ``disconnec
 1. wait ``GRACE`` seconds (Chromium says ``disconnected`` after a couple of seconds
    without STUN answers and usually comes back by itself after a short blip);
 2. ask the page for an ICE restart (``KernelStream.renegotiate(..., ice_restart=True)``:
-   js/peer.js re-offers with new credentials, src/nbrtc/_ice_restart.py answers), then
+   js/peer/peer.js re-offers with new credentials, src/nbrtc/_ice_restart.py answers), then
    again after each of ``BACKOFF`` seconds (the last one repeating) while the path has
    not come back;
 3. after ``ICE_RESTARTS`` restarts that did not help, or at once when the kernel's own
@@ -19,7 +19,7 @@ kernel is blocked. When the page says its ICE (or its connection) is ``disconnec
 4. once the page says ``connected`` again, the path is back: the attempts stop;
 5. ``GIVE_UP`` seconds after the path was lost, the stream fails in words.
 
-The camera stays on meanwhile (js/reconnect.js keeps the page from failing the stream
+The camera stays on meanwhile (js/transport/reconnect.js keeps the page from failing the stream
 on ``failed``; it gives up by itself only a little after ``GIVE_UP``, for a kernel that
 stopped deciding). Every step is a line in the stream's ``history()``.
 
@@ -70,7 +70,7 @@ BACKOFF: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
 #: ICE restarts asked for before the next attempts build a new peer connection
 #: (``fresh``); restarts first, since they keep the DTLS session and cost one SDP round.
 ICE_RESTARTS = 3
-#: Seconds after the path was lost at which the stream fails (js/reconnect.js gives the
+#: Seconds after the path was lost at which the stream fails (js/transport/reconnect.js gives the
 #: page a little longer, PAGE_GIVE_UP_MS). Longer than aioice's ~30 s consent timeout, so
 #: an outage that kills the kernel's ICE connection can still be ridden out.
 GIVE_UP = 60.0

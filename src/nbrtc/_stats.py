@@ -1,7 +1,7 @@
 """Per-second WebRTC metrics from both ends of a stream (the Inspector, ``stats_log()``).
 
 About once a second the browser sends its filtered ``RTCPeerConnection.getStats()``
-(``js/stats.js``: a list of *flat* reports, ``{"id", "type", "timestamp", ...scalars}``)
+(``js/core/stats.js``: a list of *flat* reports, ``{"id", "type", "timestamp", ...scalars}``)
 and the kernel samples aiortc's ``getStats()``; :func:`flatten_aiortc` brings aiortc's
 report to the browser's shape and units, :func:`metrics` turns two consecutive samples
 of one side into a row of rates, and :class:`StatsSeries` keeps the samples of both
@@ -133,7 +133,7 @@ def flatten_aiortc(
     """aiortc's ``RTCStatsReport`` (a dict of id -> stats dataclass) as flat reports.
 
     Each report becomes ``{"id", "type", "timestamp" (epoch ms float), ...}`` with
-    aiortc's camelCase field names, like the browser's (``js/stats.js``), and in the
+    aiortc's camelCase field names, like the browser's (``js/core/stats.js``), and in the
     browser's units: ``jitter`` (``inbound-rtp``, ``remote-inbound-rtp``) is converted
     from RTP timestamp units to seconds with ``clock_rates[kind]`` (default
     :data:`DEFAULT_CLOCK_RATES`), ``fractionLost`` from 0..255 to 0..1, and
@@ -321,7 +321,7 @@ def selected_pair(reports: list[Report] | None) -> dict[str, Report | None] | No
 
     The pair named by a transport's ``selectedCandidatePairId`` (Chrome, Safari), else
     one with ``selected`` true (Firefox), else the nominated succeeded pair with the most
-    traffic — the same rule as ``selectedPair`` in ``js/stats.js``. ``local``/``remote``
+    traffic — the same rule as ``selectedPair`` in ``js/core/stats.js``. ``local``/``remote``
     are None when the sample has no such candidate report. Pure.
     """
     if not reports:

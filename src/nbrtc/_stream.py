@@ -1355,7 +1355,7 @@ def _error_words(name: str, message: str, kind: str) -> str:
         f"(OverconstrainedError: {message}). Check device_id, width, height and frame_rate.",
         "SecurityError": "The page is not allowed to use the camera (SecurityError); open "
         "Jupyter over https or on localhost.",
-        # the page's words for its own ICE failure (js/errors.js iceFailed)
+        # the page's words for its own ICE failure (js/core/errors.js iceFailed)
         "IceFailed": ICE_FAILED_WORDS,
     }
     return words.get(name, f"{name}: {message}" if message else name)

@@ -52,7 +52,7 @@ log = logging.getLogger("nbrtc")
 
 #: the browser's control channel (it makes every offer carry a data section)
 CONTROL_LABEL = "nbrtc"
-#: longest label, in characters (the browser's limit too: js/channels.js MAX_LABEL_CHARS)
+#: longest label, in characters (the browser's limit too: js/core/channels.js MAX_LABEL_CHARS)
 MAX_LABEL_CHARS = 256
 #: SCTP message size both Chromium and aiortc accept without fragmentation trouble (sending)
 MAX_MESSAGE_BYTES = 65_536

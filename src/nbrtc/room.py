@@ -316,7 +316,7 @@ class Room(StreamWidget):
             self._bye(sid, "wrong-kind")
             return
         if msg.type == "ice-servers":
-            # a view asks for the TURN logins before it joins (js/room.js): never for an
+            # a view asks for the TURN logins before it joins (js/room/room.js): never for an
             # id that already joined, left (tombstoned), or in a closed room
             if dead or self._closed:
                 self._refuse(sid, msg.type, "closed", f"{sid} cannot join {self.name!r} now")

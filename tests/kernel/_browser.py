@@ -89,7 +89,7 @@ class FakeBrowser:
 
     def __init__(self) -> None:
         self.page = f"p{next(_ids):07x}"
-        #: the page key, as js/router.js draws it: every message this page sends carries it
+        #: the page key, as js/core/router.js draws it: every message this page sends carries it
         self.key = secrets.token_hex(16)
         self.loop = asyncio.new_event_loop()
         # named, so leak checks can tell this page's encoder threads from the kernel's
@@ -248,7 +248,7 @@ class FakeBrowser:
         self, widget: StreamWidget, sid: str, kind: str, audio: bool
     ) -> RTCPeerConnection:
         """The page's pc for ``sid`` with its transceivers, tracks and control channel
-        (as js/peer.js makes it: at the start, and again for a fresh reconnection)."""
+        (as js/peer/peer.js makes it: at the start, and again for a fresh reconnection)."""
         pc = RTCPeerConnection(await self._rtc_configuration(widget, sid))
         self.pcs[sid] = pc
         if kind in ("camera", "screen"):
@@ -283,7 +283,7 @@ class FakeBrowser:
         return pc
 
     async def _rtc_configuration(self, widget: StreamWidget, sid: str) -> RTCConfiguration:
-        """Like the page (js/peer.js, js/ice.js): the widget's ``rtc_config``, with the
+        """Like the page (js/peer/peer.js, js/transport/ice.js): the widget's ``rtc_config``, with the
         full ICE servers asked of the kernel (``ice-servers``) when it says so. Always an
         explicit list: given none, aiortc would contact a public STUN server."""
         rtc = dict(widget.rtc_config or {})
@@ -361,7 +361,7 @@ class FakeBrowser:
 
     async def _reoffer(self, sid: str, request: dict[str, Any]) -> None:
         """Like the page: a new offer on the same peer (aiortc cannot restart ICE), or
-        with ``fresh`` on a new peer (the old one closed first, as js/peer.js does)."""
+        with ``fresh`` on a new peer (the old one closed first, as js/peer/peer.js does)."""
         pc = self.pcs.get(sid)
         if pc is None:
             return
@@ -392,7 +392,7 @@ class FakeBrowser:
             payload = {"sdp": pc.localDescription.sdp, "reason": reason, "fresh": True}
             self.send(widget, "reoffer", sid, payload)
         finally:
-            await old.close()  # after the offer went out, as js/peer.js does
+            await old.close()  # after the offer went out, as js/peer/peer.js does
 
     def send_stats(self, sid: str) -> list[dict[str, Any]]:
         """Send the page peer's getStats as the page does (flat reports); returns them."""

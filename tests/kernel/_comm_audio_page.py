@@ -1,4 +1,4 @@
-"""A page that sends and plays sound over the comm as js/comm-audio.js does: PCM s16
+"""A page that sends and plays sound over the comm as js/transport/comm-audio.js does: PCM s16
 interleaved in the binary buffer of ``audio`` messages, 40 ms per chunk, at most
 ``MAX_UNACKED_MS`` unacknowledged (skipped beyond, never queued), and an ``audio-ack``
 for the kernel's chunks every ``ACK_EVERY`` it played. Built on a ``FakeBrowser`` and a
@@ -70,7 +70,7 @@ class CommAudioPage:
         self, widget: Any, pcm: np.ndarray, rate: int = 48_000, kind: str | None = None
     ) -> str:
         """A microphone on the comm playing ``pcm`` (looped) at real time, honouring
-        MAX_UNACKED_MS like js/comm-audio.js."""
+        MAX_UNACKED_MS like js/transport/comm-audio.js."""
         sid = self.page.offer(widget, kind)
         self.page._go(self._send_loop(widget, sid, pcm, rate))
         self.page._go(self.page._ping(widget, sid))

@@ -1,4 +1,4 @@
-"""A page that streams over the comm (``transport="comm"``), as js/comm.js does: JPEG
+"""A page that streams over the comm (``transport="comm"``), as js/transport/comm.js does: JPEG
 frames in the binary buffer of ``frame`` messages, at most ``WINDOW`` unacknowledged, and
 a ``frame-ack`` for each kernel frame it has decoded. Built on a ``FakeBrowser`` (its key,
 its message log); the JPEGs are made and read with PyAV, as a browser would with its own
@@ -84,7 +84,7 @@ class CommPage:
 
     def camera(self, widget: Any, fps: float = 30, image: np.ndarray | None = None) -> str:
         """A camera on the comm sending ``image`` (default: ``halves()``) at ``fps``,
-        honouring the window like js/comm.js."""
+        honouring the window like js/transport/comm.js."""
         sid = self.offer(widget)
         data = jpeg(image if image is not None else halves())
         h, w = (image if image is not None else halves()).shape[:2]

@@ -2,7 +2,7 @@
 the sound came by WebRTC or as PCM chunks over the comm.
 
 A fake page (tests/kernel/_comm_audio_page.py) sends and plays ``audio`` messages as
-js/comm-audio.js does.
+js/transport/comm-audio.js does.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Media over the widget's comm (issue 10 section 2): the kernel side of the transport.
 
-A fake page (tests/kernel/_comm_page.py) speaks the comm transport as js/comm.js does;
+A fake page (tests/kernel/_comm_page.py) speaks the comm transport as js/transport/comm.js does;
 where WebRTC is involved it is the usual FakeBrowser (a real aiortc peer).
 """
 

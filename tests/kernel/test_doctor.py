@@ -1,7 +1,7 @@
 """nbrtc.doctor() on the kernel side (issue 10 section 4).
 
 The page's probes are played by the FakeBrowser (a real aiortc peer on its own loop,
-doing what js/doctor.js does: bind the stream to a path, ask for that path's servers,
+doing what js/inspector/doctor.js does: bind the stream to a path, ask for that path's servers,
 offer a data channel only, echo three times, report the row, say bye). The probes are
 real kernel streams negotiated through the manager's router; a real coturn on loopback
 stands for the TURN paths. The advice rules are tested as pure functions.
@@ -36,7 +36,7 @@ needs_coturn = pytest.mark.skipif(
 )
 
 
-# --- the fake page's probe (js/doctor.js) ------------------------------------------------------
+# --- the fake page's probe (js/inspector/doctor.js) ------------------------------------------------------
 def _ask(browser: FakeBrowser, d: nbrtc.Doctor, sid: str) -> tuple[list[dict[str, Any]], float]:
     n = len(browser.of_type("ice-servers", sid)) + len(browser.of_type("error", sid))
     t0 = time.monotonic()

@@ -357,7 +357,7 @@ def test_ice_failure_with_unreachable_candidates(browser, widgets, no_leaks):
 
 def test_ice_failure_reported_by_the_browser_is_in_words(browser, widgets, no_leaks):
     """In a real page Chromium usually declares ICE failed first; the page then sends
-    ``error`` name ``IceFailed`` (js/errors.js ``iceFailed()``), and that is what Python
+    ``error`` name ``IceFailed`` (js/core/errors.js ``iceFailed()``), and that is what Python
     sees. Its words must say the same as the kernel's own ICE failure: ICE, and what to
     do (a TURN server), not only the browser's API state."""
     cam = make(widgets, browser, nbrtc.Camera())

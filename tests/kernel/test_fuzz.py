@@ -114,7 +114,7 @@ def is_number(value: Any) -> bool:
 
 def wire_size(content: Any) -> int | None:
     """The size docs/protocol.md limits: UTF-8 bytes of the compact JSON, non-ASCII text
-    unescaped (as jupyter sends it and js/protocol.js counts it). A lone surrogate, which
+    unescaped (as jupyter sends it and js/core/protocol.js counts it). A lone surrogate, which
     UTF-8 cannot carry, counts as the 3 bytes of its code point. None when JSON cannot
     encode the value at all (nesting deeper than the encoder's recursion limit: no comm
     could have delivered it)."""

@@ -3,7 +3,7 @@
 // The kernel mirrors these rules in src/nbrtc/_protocol.py; the order of the checks
 // below follows that file so both sides name the same error code for the same input.
 
-import { checkIceServersPayload } from "./ice.js";
+import { checkIceServersPayload } from "../transport/ice.js";
 
 export const PROTOCOL_VERSION = 1;
 export const MAX_MESSAGE_BYTES = 262144;

@@ -8,18 +8,18 @@
 // stopped at once instead of being used ("close during negotiation" in the contract).
 // Browser globals are looked up lazily (see defaultEnv) so node can import this file.
 
-import { guard, stopTracks } from "./cleanup.js";
-import { Channels } from "./channels.js";
-import { listen } from "./listen.js";
-import { describeError, deviceFor, iceFailed, kernelGone, pathLost } from "./errors.js";
-import { PathWatch } from "./reconnect.js";
-import { COMM_KINDS, CONTROL_CHANNEL, SENDING_KINDS, STREAM_KINDS } from "./protocol.js";
-import { COMM_FALLBACK_MS, CommDownlink, CommUplink, commGlobals } from "./comm.js";
-import { AudioDownlink, AudioUplink, audioGlobals } from "./comm-audio.js";
-import { INITIAL, reduce } from "./state.js";
-import { collectStats } from "./stats.js";
-import { Heartbeat, KernelWatchdog } from "./liveness.js";
-import { IceServersRequest, needsCredentials, withIceServers } from "./ice.js";
+import { guard, stopTracks } from "../core/cleanup.js";
+import { Channels } from "../core/channels.js";
+import { listen } from "../core/listen.js";
+import { describeError, deviceFor, iceFailed, kernelGone, pathLost } from "../core/errors.js";
+import { PathWatch } from "../transport/reconnect.js";
+import { COMM_KINDS, CONTROL_CHANNEL, SENDING_KINDS, STREAM_KINDS } from "../core/protocol.js";
+import { COMM_FALLBACK_MS, CommDownlink, CommUplink, commGlobals } from "../transport/comm.js";
+import { AudioDownlink, AudioUplink, audioGlobals } from "../transport/comm-audio.js";
+import { INITIAL, reduce } from "../core/state.js";
+import { collectStats } from "../core/stats.js";
+import { Heartbeat, KernelWatchdog } from "../core/liveness.js";
+import { IceServersRequest, needsCredentials, withIceServers } from "../transport/ice.js";
 
 /** How often the browser samples its getStats for the kernel (Inspector, stats()). */
 export const STATS_INTERVAL_MS = 1000;
@@ -54,11 +54,11 @@ export function peerConfig(rtcConfig) {
 }
 
 /**
- * @typedef {import("./state.js").PeerState} PeerState
- * @typedef {import("./state.js").PeerEvent} PeerEvent
- * @typedef {import("./router.js").Router} Router
- * @typedef {import("./router.js").ModelLike} ModelLike
- * @typedef {import("./protocol.js").Envelope} Envelope
+ * @typedef {import("../core/state.js").PeerState} PeerState
+ * @typedef {import("../core/state.js").PeerEvent} PeerEvent
+ * @typedef {import("../core/router.js").Router} Router
+ * @typedef {import("../core/router.js").ModelLike} ModelLike
+ * @typedef {import("../core/protocol.js").Envelope} Envelope
  *
  * Everything the peer takes from the browser; tests pass fakes.
  * @typedef {{
@@ -89,7 +89,7 @@ export function peerConfig(rtcConfig) {
  * }} PeerSnapshot
  *
  * A data channel event as the view gets it (ChannelEvent plus the stream id).
- * @typedef {import("./channels.js").ChannelEvent & {stream: string}} PeerChannelEvent
+ * @typedef {import("../core/channels.js").ChannelEvent & {stream: string}} PeerChannelEvent
  */
 
 /** What the view shows when the user ends a screen share from the browser's own UI. */
@@ -304,7 +304,7 @@ export class BrowserPeer {
     };
   }
 
-  /** @param {import("./channels.js").ChannelEvent} event */
+  /** @param {import("../core/channels.js").ChannelEvent} event */
   _channelEvent(event) {
     try {
       this.onChannel({ ...event, stream: this.id });
@@ -604,7 +604,7 @@ export class BrowserPeer {
     if (drawn === !this.sending) this.setState({ type: "connected" });
   }
 
-  /** @returns {import("./comm.js").CommEnv} */
+  /** @returns {import("../transport/comm.js").CommEnv} */
   _commEnv() {
     const env = this.env;
     return {

@@ -15,12 +15,12 @@
 // late promise produced is dropped, never used. Browser globals are looked up lazily
 // (defaultEnv) so node can import this file.
 
-import { guard, stopTracks } from "./cleanup.js";
-import { describeError, deviceFor, kernelGone } from "./errors.js";
-import { listen } from "./listen.js";
-import { defaultEnv, peerConfig } from "./peer.js";
-import { IceServersRequest, needsCredentials, withIceServers } from "./ice.js";
-import { Heartbeat, KernelWatchdog } from "./liveness.js";
+import { guard, stopTracks } from "../core/cleanup.js";
+import { describeError, deviceFor, kernelGone } from "../core/errors.js";
+import { listen } from "../core/listen.js";
+import { defaultEnv, peerConfig } from "../peer/peer.js";
+import { IceServersRequest, needsCredentials, withIceServers } from "../transport/ice.js";
+import { Heartbeat, KernelWatchdog } from "../core/liveness.js";
 import { createRoomView } from "./room-view.js";
 
 export const STATS_INTERVAL_MS = 1000;
@@ -29,10 +29,10 @@ export const MAX_ROOM_REPORTS = 40;
 const MAX_STRING = 512;
 
 /**
- * @typedef {import("./router.js").Router} Router
- * @typedef {import("./router.js").ModelLike} ModelLike
- * @typedef {import("./protocol.js").Envelope} Envelope
- * @typedef {import("./peer.js").PeerEnv} PeerEnv
+ * @typedef {import("../core/router.js").Router} Router
+ * @typedef {import("../core/router.js").ModelLike} ModelLike
+ * @typedef {import("../core/protocol.js").Envelope} Envelope
+ * @typedef {import("../peer/peer.js").PeerEnv} PeerEnv
  * @typedef {{id: string, page?: string, seq: number}} MemberInfo
  *
  * One pc to one other member.

@@ -32,7 +32,7 @@
 //              .nbrtc-room-note
 
 import { createChartGrid, formatBytes, formatNumber, niceStep, svgEl } from "./charts.js";
-import { listen } from "./listen.js";
+import { listen } from "../core/listen.js";
 
 const STYLE_ID = "nbrtc-inspector-style-v1";
 

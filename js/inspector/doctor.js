@@ -9,7 +9,7 @@
 // {op: "row"}), says bye and closes; the kernel checks the row against what it saw and
 // publishes the table. Browser globals are looked up lazily, so node can test this.
 
-import { listen } from "./listen.js";
+import { listen } from "../core/listen.js";
 
 /** How long a WebRTC probe may take to connect and echo. */
 export const PROBE_TIMEOUT_MS = 8000;
@@ -108,7 +108,7 @@ export function selectedPair(report) {
  */
 export class Probe {
   /**
-   * @param {{model: any, router: import("./router.js").Router, path: DoctorPath, remote?: boolean, env?: Partial<ProbeEnv>}} options
+   * @param {{model: any, router: import("../core/router.js").Router, path: DoctorPath, remote?: boolean, env?: Partial<ProbeEnv>}} options
    */
   constructor({ model, router, path, remote = false, env }) {
     this.model = model;
@@ -415,7 +415,7 @@ export class Probe {
 
 /**
  * Run every path's probe, PARALLEL_PROBES at a time, in path order.
- * @param {{model: any, router: import("./router.js").Router, paths: DoctorPath[], remote?: boolean, env?: Partial<ProbeEnv>, onRow?: (row: ProbeRow) => void}} options
+ * @param {{model: any, router: import("../core/router.js").Router, paths: DoctorPath[], remote?: boolean, env?: Partial<ProbeEnv>, onRow?: (row: ProbeRow) => void}} options
  * @returns {{done: Promise<ProbeRow[]>, cancel: () => void}}
  */
 export function runDoctor({ model, router, paths, remote = false, env, onRow }) {

@@ -14,9 +14,9 @@
 //   audio           <audio class="nbrtc-audio" controls autoplay> plus .nbrtc-meter, and an
 //                   .nbrtc-play button if autoplay is refused.
 
-import { describeData } from "./channels.js";
+import { describeData } from "../core/channels.js";
 import { createMeter } from "./meter.js";
-import { listen } from "./listen.js";
+import { listen } from "../core/listen.js";
 
 // v2: the two-video stage, meter, notice and channels panel. A page that loaded an older
 // bundle keeps its v1 sheet; both can live side by side.

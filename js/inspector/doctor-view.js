@@ -41,7 +41,7 @@ function addStyle(doc) {
 }
 
 /**
- * @param {{model: any, el: any, router: import("./router.js").Router, signal?: AbortSignal, warning?: string, env?: any, doc?: any, location?: any}} ctx
+ * @param {{model: any, el: any, router: import("../core/router.js").Router, signal?: AbortSignal, warning?: string, env?: any, doc?: any, location?: any}} ctx
  * @returns {() => void} cleanup (idempotent): cancels running probes (bye to the kernel)
  */
 export function renderDoctor({ model, el, router, signal, warning = "", env, doc, location }) {

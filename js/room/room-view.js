@@ -11,7 +11,7 @@
 //     .nbrtc-room-caption   "3 members · media flows browser ↔ browser; ..."
 //     .nbrtc-room-error     failed links, in words (hidden when none)
 
-import { listen } from "./listen.js";
+import { listen } from "../core/listen.js";
 
 const STYLE_ID = "nbrtc-room-style-v1";
 
