@@ -16,7 +16,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "nbrtc"
 #: modules that only declare a seam's Protocols (see their docstrings)
-INTERFACES = {"nbrtc._owner"}
+INTERFACES = {"nbrtc._signaling.owner"}
 
 
 def _module_name(path: Path) -> str:

@@ -8,17 +8,22 @@ nbrtc.Inspector(cam)          # a live look inside the connection (SDP, ICE, sta
 """
 
 from . import _upstream, sources
-from ._audio import AudioArray
 from ._config import Config, config
-from ._doctor import Doctor, doctor
-from ._manager import PeerManager, manager
-from ._recorder import Recorder
-from ._sdp import ParsedSDP
-from ._teaching import SDPView
-from ._turn import TurnRestServer, turn
+from ._inspection.controls import SDPView
+from ._inspection.doctor import Doctor, doctor
+from ._inspection.inspector import Inspector
+from ._inspection.sdp import ParsedSDP
+from ._media.audio import AudioArray
+from ._media.recorder import Recorder
+from ._signaling.manager import PeerManager, manager
+from ._transport.channel import Channel
+from ._transport.turn import TurnRestServer, turn
 from ._version import __version__
-from .camera import Camera, ScreenShare
-from .channel import Channel
+from ._widgets.camera import Camera, ScreenShare
+from ._widgets.grid import Grid
+from ._widgets.microphone import Microphone
+from ._widgets.room import Room
+from ._widgets.video_view import AudioView, VideoView
 from .errors import (
     CameraError,
     NbrtcError,
@@ -27,11 +32,6 @@ from .errors import (
     StreamError,
     StreamTimeoutError,
 )
-from .grid import Grid
-from .inspector import Inspector
-from .microphone import Microphone
-from .room import Room
-from .video_view import AudioView, VideoView
 
 # aiortc/aioice in their tested ranges, and every private internal nbrtc uses present:
 # ImportError in words otherwise (or a warning for a feature that degrades), now rather

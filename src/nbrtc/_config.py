@@ -9,7 +9,7 @@ import warnings
 from typing import Any
 
 from . import _redact
-from ._turn import TurnRestServer, turn
+from ._transport.turn import TurnRestServer, turn
 
 log = logging.getLogger("nbrtc")
 

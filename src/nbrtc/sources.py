@@ -27,9 +27,9 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from . import _upstream
 from ._checks import dimension, rate
-from ._fanout import Fanout, SubscriberTrack
-from ._pattern import PatternPainter
-from ._worker import Worker, _tame, call_in_daemon
+from ._media.fanout import Fanout, SubscriberTrack
+from ._media.pattern import PatternPainter
+from ._media.worker import Worker, _tame, call_in_daemon
 
 log = logging.getLogger("nbrtc")
 

@@ -1,4 +1,4 @@
-"""A real ICE restart between Chromium and aiortc, with ``nbrtc._ice_restart``.
+"""A real ICE restart between Chromium and aiortc, with ``nbrtc._transport.ice_restart``.
 
 No JupyterLab: ``raw_peer.RawPeer`` runs an aiohttp server and one aiortc answerer on its
 own loop thread inside the pytest process, so the test inspects the aioice connection
@@ -33,7 +33,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 
-from nbrtc import _ice_restart
+from nbrtc._transport import ice_restart as _ice_restart
 
 from . import _harness as h
 from .raw_peer.server import RawPeer

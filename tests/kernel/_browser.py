@@ -25,8 +25,8 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import candidate_to_sdp
 
 import nbrtc
-from nbrtc._stream import rtc_configuration
-from nbrtc._widget import StreamWidget
+from nbrtc._signaling.stream import rtc_configuration
+from nbrtc._widgets.stream_widget import StreamWidget
 
 _ids = itertools.count(1)
 
@@ -283,7 +283,7 @@ class FakeBrowser:
         return pc
 
     async def _rtc_configuration(self, widget: StreamWidget, sid: str) -> RTCConfiguration:
-        """Like the page (js/peer/peer.js, js/transport/ice.js): the widget's ``rtc_config``, with the
+        """Like the page (peer/peer.js, transport/ice.js): the widget's ``rtc_config``, with the
         full ICE servers asked of the kernel (``ice-servers``) when it says so. Always an
         explicit list: given none, aiortc would contact a public STUN server."""
         rtc = dict(widget.rtc_config or {})
@@ -396,7 +396,7 @@ class FakeBrowser:
 
     def send_stats(self, sid: str) -> list[dict[str, Any]]:
         """Send the page peer's getStats as the page does (flat reports); returns them."""
-        from nbrtc._stats import flatten_aiortc
+        from nbrtc._inspection.stats import flatten_aiortc
 
         async def sample() -> list[dict[str, Any]]:
             return flatten_aiortc(await self.pcs[sid].getStats())

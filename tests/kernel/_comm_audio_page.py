@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from nbrtc._comm_audio import ACK_EVERY, MAX_UNACKED_MS
+from nbrtc._transport.comm_audio import ACK_EVERY, MAX_UNACKED_MS
 
 from ._browser import FakeBrowser
 from ._comm_page import CommPage

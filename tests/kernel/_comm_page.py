@@ -15,7 +15,7 @@ from typing import Any
 import av
 import numpy as np
 
-from nbrtc._comm_media import WINDOW
+from nbrtc._transport.comm_media import WINDOW
 
 from ._browser import FakeBrowser
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from nbrtc import channel as channel_mod
-from nbrtc._widget import StreamWidget
+from nbrtc._transport import channel as channel_mod
+from nbrtc._widgets.stream_widget import StreamWidget
 
 from ._browser import FakeBrowser
 

@@ -1,4 +1,4 @@
-"""nbrtc._candidate: the one reader of ICE candidate lines (pure, fast).
+"""nbrtc._signaling.candidate: the one reader of ICE candidate lines (pure, fast).
 
 Lines as Chromium and aiortc write them (host, mDNS host, srflx, relay, TCP, IPv6, the
 ufrag extension), bad lines refused in words, and the wire reading held to the rule
@@ -16,7 +16,7 @@ from aiortc.sdp import candidate_from_sdp, candidate_to_sdp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nbrtc._candidate import Candidate, candidate_body, parse_candidate
+from nbrtc._signaling.candidate import Candidate, candidate_body, parse_candidate
 
 CHROME_HOST = (
     "candidate:2999745851 1 udp 2122260223 192.168.1.20 54400 typ host generation 0 "

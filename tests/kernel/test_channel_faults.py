@@ -14,7 +14,7 @@ import logging
 import threading
 
 import nbrtc
-from nbrtc import channel as channel_mod
+from nbrtc._transport import channel as channel_mod
 
 from ._browser import FakeBrowser, assert_holds, wait_for
 from ._page_channels import channel_bounds, deep_json, open_page_channels, page_send, page_states

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import nbrtc
-from nbrtc._comm_audio import ACK_EVERY, MAX_AUDIO_BYTES, MAX_UNACKED_MS
-from nbrtc._manager import MAX_AUDIO_WAITING
+from nbrtc._signaling.manager import MAX_AUDIO_WAITING
+from nbrtc._transport.comm_audio import ACK_EVERY, MAX_AUDIO_BYTES, MAX_UNACKED_MS
 
 from ._browser import make, wait_for
 from ._comm_audio_page import CommAudioPage, tone_pcm
@@ -213,7 +213,7 @@ def test_page_that_floods_audio_is_bounded(browser, widgets, page, sound):
 def test_microphone_falls_back_from_webrtc_to_the_comm(browser, widgets, page, sound, monkeypatch):
     """transport="auto": ICE never connects (the page never applies the answer), the page
     moves the stream to the comm, and its sound reaches Python as on WebRTC."""
-    from nbrtc import _stream
+    from nbrtc._signaling import stream as _stream
 
     monkeypatch.setattr(_stream, "ICE_CONNECT_TIMEOUT", 1.0)
     browser.drop_answers = True

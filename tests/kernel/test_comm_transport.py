@@ -11,9 +11,9 @@ import time
 import pytest
 
 import nbrtc
-from nbrtc import _stream
-from nbrtc._comm_media import WINDOW, Quality
-from nbrtc._manager import MAX_FRAMES_WAITING
+from nbrtc._signaling import stream as _stream
+from nbrtc._signaling.manager import MAX_FRAMES_WAITING
+from nbrtc._transport.comm_media import WINDOW, Quality
 
 from ._browser import assert_holds, live, make, wait_for
 from ._comm_page import CommPage, halves, jpeg

@@ -23,10 +23,10 @@ from aiortc import RTCPeerConnection
 from aiortc.sdp import candidate_to_sdp
 
 import nbrtc
-from nbrtc import _doctor as doctor_mod
-from nbrtc import _doctor_advice as advice_mod
-from nbrtc import _ice
-from nbrtc._stream import rtc_configuration
+from nbrtc._inspection import doctor as doctor_mod
+from nbrtc._inspection import doctor_advice as advice_mod
+from nbrtc._signaling.stream import rtc_configuration
+from nbrtc._transport import ice as _ice
 from net._netlab import Coturn
 
 from ._browser import FakeBrowser, wait_for
@@ -36,7 +36,7 @@ needs_coturn = pytest.mark.skipif(
 )
 
 
-# --- the fake page's probe (js/inspector/doctor.js) ------------------------------------------------------
+# --- the fake page's probe (js/inspector/doctor.js) ---------------------------------------
 def _ask(browser: FakeBrowser, d: nbrtc.Doctor, sid: str) -> tuple[list[dict[str, Any]], float]:
     n = len(browser.of_type("ice-servers", sid)) + len(browser.of_type("error", sid))
     t0 = time.monotonic()

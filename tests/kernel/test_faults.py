@@ -544,7 +544,7 @@ def test_error_that_arrives_while_the_stream_closes_is_kept(
     can reach the kernel (and start the stream's teardown) just before the page's
     `error` message. The widget must still say why (seen in an e2e run: state "new", no
     words, for a camera with a bad device_id)."""
-    from nbrtc._protocol import parse_browser_message
+    from nbrtc._signaling.protocol import parse_browser_message
 
     cam, sid = live(browser, widgets, nbrtc.Camera())
     [stream] = list(cam._streams.values())

@@ -6,7 +6,7 @@ as the comm handler does (``handle_message(widget, content)`` on this thread). M
 them are *nearly valid*: a valid message for a real target with exactly one thing wrong.
 
 Every message is judged against an oracle written from docs/protocol.md (``expect``
-below, independent of ``nbrtc._protocol``), and after each one the test checks that
+below, independent of ``nbrtc._signaling.protocol``), and after each one the test checks that
 
 - nothing escaped: ``handle_message`` returned, no task on the media loop died with an
   exception, nothing was logged at ERROR level, no reply has code ``internal``;
@@ -59,7 +59,7 @@ import nbrtc
 
 from ._browser import FakeBrowser, assert_holds, wait_for
 
-# --- the spec (docs/protocol.md), written out independently of nbrtc._protocol -------------
+# --- the spec (docs/protocol.md), written out independently of _signaling/protocol.py
 
 MAX_MESSAGE_BYTES = 256 * 1024
 #: remote candidates a stream takes (docs/protocol.md "Bounds"); the excess gets `limit`

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 import nbrtc
-from nbrtc import _stream
 from nbrtc._config import config
+from nbrtc._signaling import stream as _stream
 
 from ._browser import FakeBrowser, LoopProbe, assert_holds, wait_for
 

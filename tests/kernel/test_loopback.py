@@ -206,7 +206,7 @@ def test_bad_messages_get_errors_and_do_not_disturb(browser, widgets, no_leaks):
 
 
 def test_silent_browser_is_closed_by_watchdog(browser, widgets, no_leaks, monkeypatch):
-    import nbrtc._manager as m
+    import nbrtc._signaling.manager as m
 
     monkeypatch.setattr(m, "BROWSER_TIMEOUT", 1.0)
     cam = make(widgets, browser, nbrtc.Camera())
@@ -219,7 +219,7 @@ def test_silent_browser_is_closed_by_watchdog(browser, widgets, no_leaks, monkey
 
 def test_watchdog_counts_idle_time_between_short_cells(browser, widgets, no_leaks, monkeypatch):
     """A crashed tab must not live on because the user keeps running short cells."""
-    import nbrtc._manager as m
+    import nbrtc._signaling.manager as m
 
     monkeypatch.setattr(m, "BROWSER_TIMEOUT", 1.0)
     mgr = nbrtc.manager()
@@ -247,7 +247,7 @@ def test_watchdog_counts_idle_time_between_short_cells(browser, widgets, no_leak
 
 
 def test_watchdog_waits_while_a_cell_runs(browser, widgets, no_leaks, monkeypatch):
-    import nbrtc._manager as m
+    import nbrtc._signaling.manager as m
 
     monkeypatch.setattr(m, "BROWSER_TIMEOUT", 0.5)
     mgr = nbrtc.manager()

@@ -404,9 +404,9 @@ def test_many_consumers_convert_shared_frames_at_once(browser, widgets, no_leaks
 def test_every_awaitable_twin_is_named_x_async_and_the_old_names_still_work() -> None:
     """One rule (issue 11): the awaitable twin of a blocking ``x()`` is ``x_async()``;
     the names from before the rule are the same functions."""
-    from nbrtc._doctor import Doctor
-    from nbrtc._receiver import AudioMethods, VideoMethods
-    from nbrtc._widget import StreamWidget
+    from nbrtc._inspection.doctor import Doctor
+    from nbrtc._media.receiver import AudioMethods, VideoMethods
+    from nbrtc._widgets.stream_widget import StreamWidget
 
     old = {
         (VideoMethods, "asnapshot"): "snapshot_async",

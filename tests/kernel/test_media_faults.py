@@ -311,7 +311,7 @@ def test_hung_user_function_does_not_hold_the_kernel_exit():
     a daemon thread) instead of waiting forever for the call to return."""
     code = (
         "import threading, time, av, numpy as np\n"
-        "from nbrtc._process import Processor\n"
+        "from nbrtc._media.process import Processor\n"
         "p = Processor(lambda processing, error: None)\n"
         "p.set(lambda rgb: threading.Event().wait(), 'rgb24')\n"
         "frame = av.VideoFrame.from_ndarray(np.zeros((8, 8, 3), np.uint8), format='rgb24')\n"
@@ -386,7 +386,7 @@ def _encodable(frame: Any) -> None:
 def test_process_output_limits_match_the_encoders():
     """Every size ``process`` accepts opens both of aiortc's encoders (the corners of the
     limits are encoded for real); every size it rejects is refused in words."""
-    from nbrtc._process import MAX_PIXELS, MAX_SIDE, BadOutput, _to_output
+    from nbrtc._media.process import MAX_PIXELS, MAX_SIDE, BadOutput, _to_output
 
     assert (MAX_SIDE, MAX_PIXELS) == (4096, 4096 * 2160)
     for shape in [(2, 2, 3), (3, 3), (2, 4096, 3), (4096, 2), (2160, 4096, 3), (4096, 2160)]:

@@ -1,4 +1,4 @@
-"""Network impairment (nbrtc._netem) between two real aiortc peers on loopback.
+"""Network impairment (nbrtc._inspection.netem) between two real aiortc peers on loopback.
 
 pc1 plays the kernel (it carries the Impairment unless a test says otherwise) and sends a
 video track; pc2 plays the browser and consumes frames. Everything runs in one asyncio
@@ -34,7 +34,7 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtp import RtpPacket
 
-from nbrtc._netem import Impairment, NetworkConditions, check_conditions
+from nbrtc._inspection.netem import Impairment, NetworkConditions, check_conditions
 
 from ._browser import until, wait_for
 

@@ -2,12 +2,12 @@
 
 Two mechanisms:
 
-* video resumes at once when packets come back after a gap (src/nbrtc/_rtp_recovery.py):
+* video resumes at once when packets come back after a gap (src/nbrtc/_transport/rtp_recovery.py):
   the blackout is made on the kernel's DTLS transport (every RTP packet in one direction
   dropped, RTCP and ICE untouched), so the page's peer stays connected and only the
   media has a hole -- what a receiver sees after a Wi-Fi drop;
 * ICE restarts with backoff when the page reports its path lost, and failure in words
-  after the give-up time (src/nbrtc/_reconnect.py), with the times shortened.
+  after the give-up time (src/nbrtc/_transport/reconnect.py), with the times shortened.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import pytest
 from aiortc.rtp import is_rtcp
 
 import nbrtc
-from nbrtc import _reconnect, _rtp_recovery
+from nbrtc._transport import reconnect as _reconnect
+from nbrtc._transport import rtp_recovery as _rtp_recovery
 
 from ._browser import FakeBrowser, assert_holds, live, wait_for
 

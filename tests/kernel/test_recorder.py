@@ -23,7 +23,7 @@ import av
 import numpy as np
 import pytest
 
-from nbrtc._recorder import THREAD_NAME, Recorder, stop_all
+from nbrtc._media.recorder import THREAD_NAME, Recorder, stop_all
 from nbrtc.errors import StreamError, StreamTimeoutError
 
 from ._browser import wait_for
@@ -286,7 +286,7 @@ def test_interpreter_exit_finalizes_an_active_recording(tmp_path: Path) -> None:
     path = tmp_path / "exit.mp4"
     script = f"""
 import av, numpy as np
-from nbrtc._recorder import Recorder
+from nbrtc._media.recorder import Recorder
 rec = Recorder({str(path)!r})
 for i in range(30):
     data = np.full((360, 320), 100, np.uint8)

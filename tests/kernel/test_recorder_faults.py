@@ -24,7 +24,7 @@ import av
 import pytest
 
 import nbrtc
-from nbrtc._recorder import THREAD_NAME, Recorder, stop_all
+from nbrtc._media.recorder import THREAD_NAME, Recorder, stop_all
 from nbrtc.errors import StreamError
 
 from ._browser import FakeBrowser, assert_holds, wait_for
@@ -92,7 +92,7 @@ _FAULT_CHILD = r"""
 import json, os, sys, time
 import av, numpy as np
 import nbrtc
-from nbrtc._recorder import Recorder
+from nbrtc._media.recorder import Recorder
 from nbrtc.errors import StreamError
 
 path, mode, good = sys.argv[1:4]
@@ -264,7 +264,7 @@ _KILL_CHILD = r"""
 import sys, time
 import av, numpy as np
 import nbrtc
-from nbrtc._recorder import Recorder
+from nbrtc._media.recorder import Recorder
 
 path = sys.argv[1]
 print("nbrtc", nbrtc.__file__, flush=True)

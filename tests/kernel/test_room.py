@@ -19,8 +19,8 @@ import pytest
 import traitlets
 
 import nbrtc
-import nbrtc._manager
-import nbrtc.room
+import nbrtc._signaling.manager
+import nbrtc._widgets.room
 from nbrtc import Room
 
 from ._browser import wait_for
@@ -392,8 +392,8 @@ def test_concurrent_joins_and_leaves_keep_the_invariants(rooms):
 
 
 def test_watchdog_drops_a_silent_member(rooms, monkeypatch):
-    monkeypatch.setattr(nbrtc._manager, "BROWSER_TIMEOUT", 0.5)
-    monkeypatch.setattr(nbrtc.room, "WATCHDOG_TICK", 0.05)
+    monkeypatch.setattr(nbrtc._signaling.manager, "BROWSER_TIMEOUT", 0.5)
+    monkeypatch.setattr(nbrtc._widgets.room, "WATCHDOG_TICK", 0.05)
     room, cap = make(rooms, "quiet")
     join(room, "pa-1")
     join(room, "pb-1")

@@ -1,4 +1,4 @@
-"""nbrtc._sdp: parsing, explaining and comparing real offers and answers.
+"""nbrtc._inspection.sdp: parsing, explaining and comparing real offers and answers.
 
 The SDP comes from aiortc (generated here, in one asyncio loop, without ICE servers so
 nothing leaves the machine) and from a checked-in Chromium offer. Assertions are about
@@ -18,7 +18,7 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import candidate_to_sdp
 
-from nbrtc._sdp import ParsedSDP, annotate, diff, parse, parse_candidate
+from nbrtc._inspection.sdp import ParsedSDP, annotate, diff, parse, parse_candidate
 
 CHROME_FINGERPRINT = (
     "6B:8B:F0:65:5F:78:E2:51:3B:AC:6F:F3:3F:46:1B:35:"

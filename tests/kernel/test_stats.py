@@ -1,4 +1,4 @@
-"""nbrtc._stats: aiortc's real getStats flattened and turned into metrics, hand-written
+"""nbrtc._inspection.stats: aiortc's real getStats flattened and turned into metrics, hand-written
 Chrome-shaped samples (the same fixture ideas as js/tests/stats.test.js), counter resets,
 and StatsSeries' rows and charts (alignment, omitted lines, bounds, threads)."""
 
@@ -19,7 +19,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nbrtc._stats import (
+from nbrtc._inspection.stats import (
     CHART_IDS,
     MAX_SAMPLES,
     ROW_FIELDS,

@@ -347,7 +347,7 @@ def test_closing_during_a_pending_ice_restart_cancels_its_timer(browser, widgets
     closed meanwhile must cancel it, or the timer holds the closed ICE connection."""
     import re
 
-    from nbrtc import _ice_restart
+    from nbrtc._transport import ice_restart as _ice_restart
 
     cam, _sid = live(browser, widgets, nbrtc.Camera())
     stream = cam._last_stream

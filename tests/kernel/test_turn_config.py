@@ -19,7 +19,7 @@ import pytest
 
 import nbrtc
 from nbrtc._config import Config, public_rtc_config
-from nbrtc._stream import rtc_configuration
+from nbrtc._signaling.stream import rtc_configuration
 
 SECRET = "s3cret-shared-with-coturn"
 

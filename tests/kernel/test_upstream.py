@@ -25,7 +25,10 @@ import pytest
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
-from nbrtc import _ice_restart, _netem, _rtp_recovery, _upstream
+from nbrtc import _upstream
+from nbrtc._inspection import netem as _netem
+from nbrtc._transport import ice_restart as _ice_restart
+from nbrtc._transport import rtp_recovery as _rtp_recovery
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "nbrtc"
 UPSTREAM = ("aiortc", "aioice")

@@ -24,7 +24,7 @@ d. 12 s blackout with the kernel told to skip ICE restarts: every attempt builds
    ``FRESH_BOUND``.
 
 To see it fail without the receiver's keyframe request at resume
-(src/nbrtc/_rtp_recovery.py), run it with ``NBRTC_BLACKOUT_WITHOUT_RECOVERY=1``: the
+(src/nbrtc/_transport/rtp_recovery.py), run it with ``NBRTC_BLACKOUT_WITHOUT_RECOVERY=1``: the
 kernel then turns the mechanism off before the blackout.
 """
 
@@ -62,7 +62,7 @@ RESULTS = h.ARTIFACTS_DIR / "net-blackout.json"
 # kernel, for at most 90 s (bounded even if the test dies).
 _RECORDER = """\
 import threading, time, json, nbrtc
-import nbrtc._rtp_recovery as _rr
+import nbrtc._transport.rtp_recovery as _rr
 {disable}
 _rec = {{"t": [], "states": [], "stop": False}}
 _s = list(nbrtc.manager()._streams.values())[0]
@@ -84,7 +84,7 @@ print(json.dumps({{"now": time.monotonic(), "recovery": _rr.ENABLED}}))"""
 _RESULTS = """\
 _rec["stop"] = True
 _rec_thread.join(2)
-import nbrtc._rtp_recovery as _rr
+import nbrtc._transport.rtp_recovery as _rr
 _notes = [e["summary"] for e in cam.history() if e["event"] == "note"]
 _st = _rr.stats(_s._pc)
 print(json.dumps({"t": _rec["t"], "states": _rec["states"], "now": time.monotonic(),
@@ -246,7 +246,7 @@ def test_long_blackout_new_peer_connections_then_back(
     (every replaced peer was closed)."""
     egress.reset()
     try:
-        setup = "import nbrtc._reconnect as _rc; _rc.ICE_RESTARTS = 0"
+        setup = "import nbrtc._transport.reconnect as _rc; _rc.ICE_RESTARTS = 0"
         data = _blackout(
             page, open_nb, kernel_eval, scenario, LONG_BLACKOUT, "blackout_12s_fresh", setup
         )
@@ -272,7 +272,7 @@ def test_path_never_back_fails_in_words_and_releases_the_camera(
     egress.reset()
     try:
         _go_live(page, open_nb, kernel_eval, "net_never_back.ipynb")
-        kernel_eval(f"import nbrtc._reconnect as _rc; _rc.GIVE_UP = {GIVE_UP_SHORT!r}")
+        kernel_eval(f"import nbrtc._transport.reconnect as _rc; _rc.GIVE_UP = {GIVE_UP_SHORT!r}")
         t_block = time.monotonic()
         scenario.block_udp_between(nl.CLIENT_IP, nl.SERVER_IP)
         h.wait_for(

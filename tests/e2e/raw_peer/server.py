@@ -39,7 +39,7 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
-from nbrtc import _ice_restart
+from nbrtc._transport import ice_restart as _ice_restart
 
 log = logging.getLogger(__name__)
 PAGE = Path(__file__).with_name("page.html")

@@ -1,0 +1,621 @@
+"""``PeerManager``: the kernel's single owner of streams and router of signaling messages.
+
+Threads:
+- ``handle_message`` runs on the kernel's main thread (comm handler). It validates and
+  hands the message to the media loop; it never blocks and never raises.
+- Everything that touches aiortc runs on the media loop (``_dispatch`` and below).
+- ``close_widget``/``streams``/``resources``/``shutdown`` are safe from any thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import gc
+import logging
+import os
+import threading
+import time
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from .. import _redact
+from .._config import config
+from .._loop import MediaLoop
+from .._transport import rtp_recovery as _rtp_recovery
+from .._transport.ice import install_loopback_candidates, install_turn_reports
+from .protocol import Message, ProtocolError, make_error, make_message, parse_browser_message
+from .stream import KernelStream
+
+if TYPE_CHECKING:
+    from .owner import StreamOwner
+
+log = logging.getLogger("nbrtc")
+
+#: how long the browser may stay silent (kernel idle) before its streams are closed
+BROWSER_TIMEOUT = 3.5
+#: Validated messages waiting for the media loop. They are dispatched in slices of at
+#: most INBOX_SLICE seconds, so that a flood (thousands of messages from one page) never
+#: holds the media loop longer than that: asyncio runs every ready callback of a loop
+#: iteration before any timer, so one callback per message let 5,000 queued candidates
+#: delay every stream's timers by 150-400 ms.
+INBOX_SLICE = 0.005
+#: messages the inbox holds at most; beyond, a message is refused with `limit`
+INBOX_SIZE = 10_000
+#: comm frames (each up to MAX_FRAME_BYTES) one stream may have waiting in the inbox: the
+#: page sends at most a window of 2 unacknowledged frames (js/transport/comm.js), so more is a page
+#: that ignores flow control, and its frames are refused rather than held in memory
+MAX_FRAMES_WAITING = 8
+#: comm audio chunks (40 ms each, up to MAX_AUDIO_BYTES) one stream may have waiting: the
+#: page keeps at most 600 ms (15 chunks) unacknowledged (js/transport/comm-audio.js), so 25 is only
+#: passed by a page that ignores flow control
+MAX_AUDIO_WAITING = 25
+_TOMBSTONES = 10_000
+
+
+class PeerManager:
+    """Owns every kernel peer; routes every signaling message by stream id."""
+
+    def __init__(self) -> None:
+        install_loopback_candidates()
+        install_turn_reports()  # TURN failures in words (docs/protocol.md)
+        _rtp_recovery.install_rtp_recovery()  # keyframe at once after a network gap
+        _redact.install()  # no ICE password in aiortc's or the comm's DEBUG logs
+        self.media = MediaLoop()
+        self._lock = threading.RLock()
+        self._streams: dict[str, KernelStream] = {}
+        #: closed stream id -> the key of the page that owned it (checked in _dispatch)
+        self._dead: collections.OrderedDict[str, str] = collections.OrderedDict()
+        self._widgets: weakref.WeakSet[StreamOwner] = weakref.WeakSet()
+        self._busy = False
+        self.current_cell: str | None = None
+        self._hooks_installed = False
+        self._shut_down = False
+        self.errors_sent = 0
+        self._inbox: collections.deque[tuple[StreamOwner, Message]] = collections.deque()
+        self._inbox_lock = threading.Lock()
+        self._draining = False
+        #: stream id -> comm frames of it waiting in the inbox (MAX_FRAMES_WAITING)
+        self._frames_waiting: dict[str, int] = {}
+        #: stream id -> comm audio chunks of it waiting in the inbox (MAX_AUDIO_WAITING)
+        self._audio_waiting: dict[str, int] = {}
+        #: page id (the part of a stream id before its last "-") -> the key of the page
+        #: that used it first; see claim()
+        self._page_keys: collections.OrderedDict[str, str] = collections.OrderedDict()
+        #: (type, code) -> (time of the last warning logged, refusals not logged since)
+        self._error_log: dict[tuple[str | None, str], tuple[float, int]] = {}
+
+    # --- widgets and cells (main thread) ----------------------------------------------------
+    def register(self, widget: StreamOwner) -> None:
+        """Track ``widget`` and remember the cell that made it."""
+        self._install_hooks()
+        widget._cell_id = self.current_cell
+        self._widgets.add(widget)
+
+    def _install_hooks(self) -> None:
+        if self._hooks_installed:
+            return
+        self._hooks_installed = True
+        try:
+            from IPython import get_ipython
+
+            ip = get_ipython()
+        except ImportError:  # pragma: no cover
+            ip = None
+        if ip is not None:
+            ip.events.register("pre_run_cell", self._pre_run_cell)
+            ip.events.register("post_run_cell", self._post_run_cell)
+            # The hooks are installed by the first nbrtc widget, i.e. from inside a
+            # running cell whose pre_run_cell has already fired: learn that cell from the
+            # kernel's current request so it is treated like any other.
+            running, cell_id = _current_execution(ip)
+            if running:
+                self._busy = True
+                self.current_cell = cell_id
+        # threading's own exit hook runs before non-daemon threads are joined (unlike
+        # atexit), so a decoder thread left by aiortc's MediaPlayer cannot hang the exit.
+        register = getattr(threading, "_register_atexit", None)
+        if register is not None:
+            register(self.shutdown)
+        else:  # pragma: no cover
+            import atexit
+
+            atexit.register(self.shutdown)
+
+    def _pre_run_cell(self, info: Any) -> None:
+        """A cell starts: close the widgets its previous run made (no duplicate camera)."""
+        self._busy = True
+        cell_id = getattr(info, "cell_id", None)
+        self.current_cell = cell_id
+        if not cell_id:
+            return
+        for widget in list(self._widgets):
+            if widget._cell_id == cell_id and not widget._closed:
+                log.info("cell %s runs again: closing %s", cell_id, widget.model_id)
+                widget.close()
+
+    def _post_run_cell(self, _result: Any) -> None:
+        self._busy = False
+        self.current_cell = None
+
+    def _browser_silent(self, stream: KernelStream, elapsed: float) -> bool:
+        """Count ``elapsed`` seconds of silence for ``stream`` unless a cell is running
+        (comm messages queue behind a running cell, so silence then proves nothing);
+        True once the browser stayed silent for BROWSER_TIMEOUT seconds of idle kernel
+        time. Counting only idle time, instead of restarting the grace after every cell,
+        keeps a crashed tab from living on while the user runs short cells. Media loop."""
+        if not self._busy:
+            stream.silence += elapsed
+        return stream.silence > BROWSER_TIMEOUT
+
+    # --- routing ------------------------------------------------------------------------
+    def handle_message(self, widget: StreamOwner, content: Any, buffers: Any = None) -> None:
+        """Comm handler entry point (kernel main thread). Never raises."""
+        try:
+            parsed = parse_browser_message(content, buffers)
+            if isinstance(parsed, ProtocolError):
+                self._reply_error(widget, parsed)
+                return
+            counts = self._media_waiting(parsed.type)
+            bound = MAX_AUDIO_WAITING if parsed.type == "audio" else MAX_FRAMES_WAITING
+            with self._inbox_lock:
+                waiting = counts.get(parsed.stream, 0) if counts is not None else 0
+                if len(self._inbox) >= INBOX_SIZE or waiting >= bound:
+                    full = True
+                else:
+                    if counts is not None:
+                        counts[parsed.stream] = waiting + 1
+                    full = False
+                    self._inbox.append((widget, parsed))
+                    start = not self._draining
+                    self._draining = True
+            if full:
+                self._reply_error(
+                    widget,
+                    ProtocolError(
+                        "limit",
+                        f"the kernel has {INBOX_SIZE} messages (or {bound} {parsed.type} "
+                        "messages of this stream) waiting; this one was dropped",
+                        parsed.stream,
+                        parsed.type,
+                    ),
+                )
+            elif start:
+                self.media.call_soon(self._drain)
+        except Exception:  # pragma: no cover - defensive: a comm handler must not raise
+            log.exception("nbrtc: failed to handle a message")
+
+    def _media_waiting(self, type_: str) -> dict[str, int] | None:
+        """The per-stream count of waiting comm media of ``type_`` (None: not media)."""
+        if type_ == "frame":
+            return self._frames_waiting
+        return self._audio_waiting if type_ == "audio" else None
+
+    async def flushed(self) -> None:
+        """Return once every message handed to ``handle_message`` before this call was
+        dispatched (media loop; e.g. ``media.run(manager().flushed(), 5)``)."""
+        marker: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        with self._inbox_lock:
+            self._inbox.append((None, marker))  # type: ignore[arg-type]
+            start = not self._draining
+            self._draining = True
+        if start:
+            self._drain()
+        await marker
+
+    def _drain(self) -> None:
+        """Dispatch waiting messages in arrival order for at most INBOX_SLICE seconds,
+        then yield to the media loop's timers and I/O and go on (media loop)."""
+        deadline = time.monotonic() + INBOX_SLICE
+        while True:
+            with self._inbox_lock:
+                if not self._inbox:
+                    self._draining = False
+                    return
+                widget, msg = self._inbox.popleft()
+                counts = None if isinstance(msg, asyncio.Future) else self._media_waiting(msg.type)
+                if counts is not None:
+                    left = counts.pop(msg.stream, 1) - 1
+                    if left > 0:
+                        counts[msg.stream] = left
+            if isinstance(msg, asyncio.Future):  # a marker of flushed()
+                if not msg.done():
+                    msg.set_result(None)
+                continue
+            self._dispatch_safely(widget, msg)
+            if time.monotonic() >= deadline:
+                self.media.loop.call_soon(self._drain)
+                return
+
+    def _reply_error(self, widget: StreamOwner, err: ProtocolError) -> None:
+        """Send ``err`` as an ``error`` reply (any thread). The warning is logged at most
+        once a second per (type, code), with the number of refusals it stands for: a
+        flood from one page must not become a flood of log lines."""
+        self.errors_sent += 1
+        now = time.monotonic()
+        key = (err.type, err.code)
+        with self._lock:
+            last, hidden = self._error_log.get(key, (0.0, 0))
+            due = now - last >= 1.0
+            self._error_log[key] = (now, 0) if due else (last, hidden + 1)
+            if len(self._error_log) > 256:
+                self._error_log.clear()
+        if due:
+            more = f" (and {hidden} more like it in the last second)" if hidden else ""
+            log.warning(
+                "nbrtc: refused %s message: %s (%s)%s", err.type, err.code, err.message, more
+            )
+        widget._send_protocol(make_error(err))
+
+    def _dispatch_safely(self, widget: StreamOwner, msg: Message) -> None:
+        try:
+            self._dispatch(widget, msg)
+        except Exception as exc:
+            log.exception("nbrtc: internal error handling %s", msg.type)
+            self._reply_error(widget, ProtocolError("internal", str(exc), msg.stream, msg.type))
+
+    def _dispatch(self, widget: StreamOwner, msg: Message) -> None:
+        """Route one validated message (media loop)."""
+        own = widget._own_messages
+        if "*" in own or msg.type in own:
+            # A room's members have no kernel peer: the room relays their signaling
+            # itself (nbrtc/_widgets/room.py) and refuses what is not a room message; a Doctor
+            # checks the page key and the path of its `doctor` messages itself.
+            widget._own_message(msg)
+            return
+        if msg.type in ("join", "signal", "doctor"):
+            self._reply_error(
+                widget,
+                ProtocolError(
+                    "wrong-kind",
+                    f"{msg.type} is a room message; this is a {widget._kind} widget",
+                    msg.stream,
+                    msg.type,
+                ),
+            )
+            return
+        with self._lock:
+            stream = self._streams.get(msg.stream)
+            dead_key = self._dead.get(msg.stream)
+        dead = dead_key is not None
+        if msg.type == "offer":
+            self._on_offer(widget, msg, stream, dead)
+            return
+        if (stream is not None and stream.key != msg.key) or (dead and dead_key != msg.key):
+            # Every page sees every stream id (the kernel's messages are broadcast on
+            # IOPub), so an id proves nothing: only the page that offered the stream,
+            # i.e. that holds its key, may speak for it (docs/protocol.md "Trust").
+            log.info("nbrtc: refused %s for stream %s from another page", msg.type, msg.stream)
+            self._reply_error(
+                widget,
+                ProtocolError(
+                    "unknown-stream", f"no stream {msg.stream!r} here", msg.stream, msg.type
+                ),
+            )
+            return
+        if msg.type == "ice-servers":
+            self._on_ice_servers(widget, msg, stream, dead)
+            return
+        if dead:
+            if msg.type in ("error", "devices"):
+                # The browser closes its peer right after reporting a failure, and the
+                # peer's DTLS close can beat the comm message here: the stream is then
+                # already gone, but the widget must still learn why (e.g. a camera
+                # that does not exist after the answer).
+                self._widget_level(widget, msg)
+                return
+            log.debug(
+                "nbrtc: dropped late %s for closed stream %s: %.80r",
+                msg.type,
+                msg.stream,
+                msg.payload,
+            )
+            return
+        if stream is None and msg.type in ("error", "devices", "bye"):
+            # The browser reports what happened before it could offer (getUserMedia
+            # refused, no camera): there is no stream, but the widget must know.
+            self._widget_level(widget, msg)
+            return
+        if stream is None or stream.widget is not widget:
+            self._reply_error(
+                widget,
+                ProtocolError(
+                    "unknown-stream", f"no stream {msg.stream!r} here", msg.stream, msg.type
+                ),
+            )
+            return
+        stream.heard()
+        stream.history.message("in", msg.type, msg.size, msg.payload)
+        # Tasks go through the stream, so its teardown cancels whatever is still pending.
+        if msg.type == "candidate":
+            if stream.take_candidate(msg.payload):
+                stream._spawn(stream.add_candidate(msg.payload))
+        elif msg.type == "state":
+            stream.browser_state(msg.payload)
+        elif msg.type == "stats":
+            stream.browser_stats(msg.payload)
+        elif msg.type == "ice-error":
+            stream.browser_ice_error(msg.payload)
+        elif msg.type == "transport":
+            stream.page_transport(msg.payload["use"], msg.payload.get("why", ""))
+        elif msg.type == "frame":
+            stream.comm_frame(msg.payload, msg.data or b"")
+        elif msg.type == "frame-ack":
+            stream.comm_frame_ack(msg.payload["seq"])
+        elif msg.type == "audio":
+            stream.comm_audio(msg.payload, msg.data or b"")
+        elif msg.type == "audio-ack":
+            stream.comm_audio_ack(msg.payload["seq"])
+        elif msg.type == "reoffer":
+            stream.reoffer_arrived(msg.payload["sdp"])
+            stream._spawn(
+                stream.reoffer(
+                    msg.payload["sdp"],
+                    msg.payload.get("reason", ""),
+                    fresh=msg.payload.get("fresh") is True,
+                )
+            )
+        elif msg.type == "error":
+            stream.browser_failed(msg.payload["name"], msg.payload.get("message", ""))
+        elif msg.type == "devices":
+            widget._set_devices(msg.payload)
+        elif msg.type == "bye":
+            reason = (msg.payload or {}).get("reason", "browser closed")
+            stream._spawn(stream.close(f"browser: {reason}", notify_browser=False))
+
+    def _on_ice_servers(
+        self, widget: StreamOwner, msg: Message, stream: KernelStream | None, dead: bool
+    ) -> None:
+        """The page asks for the full ICE servers of a stream it is about to start (media
+        loop). Answered at widget level, since the stream exists only after its offer;
+        refused for a closed stream or widget, and once the stream has offered."""
+        refusal: ProtocolError | None = None
+        if dead or widget._closed:
+            refusal = ProtocolError(
+                "closed", "this stream or widget is closed", msg.stream, msg.type
+            )
+        elif stream is not None:
+            refusal = ProtocolError(
+                "out-of-order", "ice-servers comes before the offer", msg.stream, msg.type
+            )
+        if refusal is not None:
+            self._reply_error(widget, refusal)
+            return
+        widget._answer_ice_servers(msg.stream)
+
+    def _widget_level(self, widget: StreamOwner, msg: Message) -> None:
+        if msg.type == "error":
+            with widget._stream_lock:
+                active = [s for s in widget._streams.values() if not s.closed]
+            if active:
+                # A live stream of this widget proves the browser can stream: an error
+                # for a stream that never existed or already ended must not turn the
+                # working widget into "error" (contract: never disturb another stream).
+                log.info(
+                    "nbrtc: ignored %s for stream %s: %s has a live stream",
+                    msg.payload.get("name"),
+                    msg.stream,
+                    widget.model_id,
+                )
+                return
+            widget._browser_error(msg.payload["name"], msg.payload.get("message", ""))
+        elif msg.type == "devices":
+            widget._set_devices(msg.payload)
+        # a bye for a stream that never offered needs nothing
+
+    def _on_offer(
+        self, widget: StreamOwner, msg: Message, stream: KernelStream | None, dead: bool
+    ) -> None:
+        payload = msg.payload
+        refusal: ProtocolError | None = None
+        if not self.claim(msg.stream, msg.key):
+            refusal = ProtocolError(
+                "unknown-stream", "this stream id belongs to another page", msg.stream, "offer"
+            )
+        elif dead or widget._closed:
+            refusal = ProtocolError(
+                "closed", "this stream or widget is closed", msg.stream, "offer"
+            )
+        elif stream is not None:
+            refusal = ProtocolError(
+                "out-of-order", "this stream already has an offer", msg.stream, "offer"
+            )
+        elif payload["kind"] != widget._kind:
+            refusal = ProtocolError(
+                "wrong-kind",
+                f"offer kind {payload['kind']!r} does not match a {widget._kind} widget",
+                msg.stream,
+                "offer",
+            )
+        elif len(self._streams) >= config.max_streams:
+            refusal = ProtocolError(
+                "limit",
+                f"this kernel already has {config.max_streams} streams "
+                "(nbrtc.config.max_streams); close some widgets first",
+                msg.stream,
+                "offer",
+            )
+        elif self._page_streams(msg.key, payload.get("page", "")) >= config.max_streams_per_page:
+            refusal = ProtocolError(
+                "limit",
+                f"this page already has {config.max_streams_per_page} streams "
+                "(nbrtc.config.max_streams_per_page); close some widgets first",
+                msg.stream,
+                "offer",
+            )
+        if refusal is not None:
+            self._reply_error(widget, refusal)
+            if refusal.code in ("closed", "limit", "wrong-kind"):
+                widget._send_protocol(make_message("bye", msg.stream, {"reason": refusal.code}))
+            return
+        stream = KernelStream(
+            self,
+            widget,
+            msg.stream,
+            payload["kind"],
+            payload.get("page", ""),
+            payload.get("view", ""),
+            key=msg.key,
+        )
+        stream.history.message("in", "offer", msg.size, payload)
+        with self._lock:
+            self._streams[stream.id] = stream
+        widget._stream_added(stream)
+        if payload.get("transport") == "comm":
+            stream.start_comm()
+        else:
+            stream.start(payload["sdp"])
+
+    def claim(self, stream_id: str, key: str) -> bool:
+        """May the page holding ``key`` start a stream (or join a room) as ``stream_id``?
+
+        A page's stream ids are ``<pageId>-<n>``: public (the kernel's replies show them
+        to every page) and predictable. The first key that uses a page id owns it, so
+        another page cannot take a stream id before its page does. A page id is first
+        seen in that page's own first offer or join, which no other page can see before
+        the kernel answers it. Keyless messages (kernel tests, old pages) claim nothing.
+        Any thread.
+        """
+        if not key:
+            return True
+        page_id = stream_id.rsplit("-", 1)[0]
+        with self._lock:
+            owner = self._page_keys.get(page_id)
+            if owner is None:
+                self._page_keys[page_id] = key
+                while len(self._page_keys) > _TOMBSTONES:
+                    self._page_keys.popitem(last=False)
+                return True
+            self._page_keys.move_to_end(page_id)
+            return owner == key
+
+    def _page_streams(self, key: str, page: str) -> int:
+        """How many open streams the page of ``key`` (or, keyless, of ``page``) holds."""
+        with self._lock:
+            live = list(self._streams.values())
+        if key:
+            return sum(1 for s in live if s.key == key)
+        return sum(1 for s in live if not s.key and s.page == page)
+
+    def _forget(self, stream: KernelStream) -> None:
+        """Drop ``stream`` and tombstone its id with its page's key (media loop)."""
+        with self._lock:
+            self._streams.pop(stream.id, None)
+            self._dead[stream.id] = stream.key
+            while len(self._dead) > _TOMBSTONES:
+                self._dead.popitem(last=False)
+
+    # --- closing (any thread) ----------------------------------------------------------------
+    def close_streams(
+        self, streams: list[KernelStream], reason: str
+    ) -> concurrent.futures.Future[None] | None:
+        """Close ``streams`` on the media loop; returns a future done when all are torn down."""
+        if not streams or not self.media.running():
+            return None
+
+        async def close_all() -> None:
+            await asyncio.gather(*(s.close(reason) for s in streams), return_exceptions=True)
+
+        if self.media.in_loop_thread():
+            self.media.loop.create_task(close_all())
+            return None
+        return self.media.submit(close_all())
+
+    def streams(self) -> list[dict[str, Any]]:
+        """Live streams: id, widget (model id), kind, page, state, age (s), frames, error."""
+        with self._lock:
+            live = list(self._streams.values())
+        return [s.describe() for s in live]
+
+    def resources(self) -> dict[str, Any]:
+        """Counts for leak checks: streams, aiortc peers alive, threads, UDP sockets."""
+        from aiortc import RTCPeerConnection
+
+        gc.collect()
+        peers = sum(1 for o in gc.get_objects() if isinstance(o, RTCPeerConnection))
+        threads = threading.enumerate()
+        return {
+            "streams": len(self._streams),
+            "widgets": sum(1 for w in self._widgets if not w._closed),
+            "peers": peers,
+            "threads": len(threads),
+            "thread_names": sorted(t.name for t in threads),
+            "udp_sockets": _count_udp_sockets(),
+            "media_thread": self.media.running(),
+        }
+
+    def shutdown(self, timeout: float = 1.5) -> None:
+        """Close every stream and stop the media thread (kernel exit; idempotent)."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        try:
+            for widget in list(self._widgets):
+                widget._closed_by_shutdown = True
+            with self._lock:
+                live = list(self._streams.values())
+            fut = self.close_streams(live, "kernel-shutdown")
+            if fut is not None:
+                try:
+                    fut.result(timeout)
+                except Exception:
+                    log.debug("streams did not close in time at shutdown", exc_info=True)
+        finally:
+            self.media.stop(timeout=1.0)
+            try:  # recordings end with the kernel: finalize their files
+                from .._media.recorder import stop_all
+
+                stop_all(timeout=2.0)
+            except Exception:
+                log.debug("finalizing recordings at shutdown failed", exc_info=True)
+            self._shut_down = False
+
+
+def _current_execution(ip: Any) -> tuple[bool, str | None]:
+    """(a cell is executing, its JupyterLab cell id) from ipykernel's parent request."""
+    kernel = getattr(ip, "kernel", None)
+    try:
+        parent = kernel.get_parent("shell") if kernel is not None else None
+    except Exception:
+        return False, None
+    if not parent or parent.get("header", {}).get("msg_type") != "execute_request":
+        return False, None
+    cell_id = (parent.get("metadata") or {}).get("cellId")
+    return True, cell_id if isinstance(cell_id, str) else None
+
+
+def _count_udp_sockets() -> int:
+    """UDP sockets this process holds (Linux /proc; -1 elsewhere)."""
+    try:
+        inodes = set()
+        for name in ("udp", "udp6"):
+            with open(f"/proc/net/{name}") as fh:
+                for line in list(fh)[1:]:
+                    parts = line.split()
+                    if len(parts) > 9:
+                        inodes.add(parts[9])
+        count = 0
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                target = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:[") and target[8:-1] in inodes:
+                count += 1
+        return count
+    except OSError:
+        return -1
+
+
+_manager: PeerManager | None = None
+_manager_lock = threading.Lock()
+
+
+def manager() -> PeerManager:
+    """The kernel's single :class:`PeerManager` (created on first use)."""
+    global _manager
+    with _manager_lock:
+        if _manager is None:
+            _manager = PeerManager()
+        return _manager

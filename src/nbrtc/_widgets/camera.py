@@ -1,0 +1,217 @@
+"""``Camera``: the browser's camera, previewed in the cell and streamed to the kernel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import traitlets
+
+from .._checks import dimension, rate
+from .._media.process import Processor, check_process_format
+from .._media.receiver import AudioMethods, ReceiverWidget, VideoMethods
+
+_CONSTRAINT_KEYS = ("width", "height", "frame_rate", "device_id")
+_AUDIO_KEYS = ("device_id", "echo_cancellation", "noise_suppression", "auto_gain_control")
+
+
+def _device_id(value: Any) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise ValueError(f"device_id must be a non-empty string (or None), got {value!r}")
+    return value
+
+
+def _check_constraints(value: Any) -> dict[str, Any]:
+    """Validated camera constraints (every key present, None = browser's choice)."""
+    if not isinstance(value, dict):
+        raise TypeError(f"constraints must be a dict with keys {_CONSTRAINT_KEYS}, got {value!r}")
+    unknown = set(value) - set(_CONSTRAINT_KEYS)
+    if unknown:
+        raise ValueError(f"unknown constraint(s) {sorted(unknown)}; use {_CONSTRAINT_KEYS}")
+    return {
+        "width": dimension("width", value.get("width"), optional=True),
+        "height": dimension("height", value.get("height"), optional=True),
+        "frame_rate": rate("frame_rate", value.get("frame_rate"), optional=True),
+        "device_id": _device_id(value.get("device_id")),
+    }
+
+
+def check_audio(value: Any) -> bool | dict[str, Any]:
+    """``audio=``: False (none), True (browser defaults) or a dict of microphone settings
+    (``device_id``, ``echo_cancellation``, ``noise_suppression``, ``auto_gain_control``;
+    None = browser's choice)."""
+    if value is None or value is False:
+        return False
+    if value is True:
+        return True
+    if not isinstance(value, dict):
+        raise TypeError(
+            f"audio must be True, False or a dict with keys {_AUDIO_KEYS}, got {value!r}"
+        )
+    unknown = set(value) - set(_AUDIO_KEYS)
+    if unknown:
+        raise ValueError(f"unknown audio setting(s) {sorted(unknown)}; use {_AUDIO_KEYS}")
+    out: dict[str, Any] = {"device_id": _device_id(value.get("device_id"))}
+    for key in _AUDIO_KEYS[1:]:
+        flag = value.get(key)
+        if flag is not None and not isinstance(flag, bool):
+            raise ValueError(f"audio[{key!r}] must be True, False or None, got {flag!r}")
+        out[key] = flag
+    return out
+
+
+def _traitlet_error(check: Callable[[Any], Any], value: Any) -> Any:
+    try:
+        return check(value)
+    except (TypeError, ValueError) as exc:
+        raise traitlets.TraitError(str(exc)) from None
+
+
+class Camera(VideoMethods, AudioMethods, ReceiverWidget):
+    """The browser's camera: a live preview in the cell, every frame also in Python.
+
+    ``Camera(width=640, height=480, frame_rate=30, device_id=None, audio=False)`` asks the
+    browser for those (``device_id`` is applied as an exact match; pick one from
+    ``cam.devices``); ``audio=True`` (or a dict of microphone settings) adds the
+    microphone on the same peer connection. Assigning ``cam.constraints = {...}`` later
+    restarts each view's stream with them.
+
+    Display it, then from the next cell: ``cam.snapshot()``, ``for f in cam.frames():``,
+    ``cam.capture(30)``, ``cam.process(fn)``, ``cam.record("take.mp4", seconds=5)``,
+    ``cam.channel("chat")``, ``cam.capture_audio(2)``, ``cam.close()``. Frames are
+    delivered newest-frame-wins: a slow reader never makes the stream lag.
+    """
+
+    _kind = "camera"
+    constraints = traitlets.Dict().tag(sync=True)
+    devices = traitlets.List().tag(sync=True)
+    audio = traitlets.Union([traitlets.Bool(), traitlets.Dict()], default_value=False).tag(
+        sync=True
+    )
+    #: True while a processing function is set (the browser then shows its output)
+    processing = traitlets.Bool(False).tag(sync=True)
+    #: the last error of the processing function ("" when none since it was set)
+    process_error = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(
+        self,
+        *,
+        width: int | None = None,
+        height: int | None = None,
+        frame_rate: float | None = None,
+        device_id: str | None = None,
+        audio: bool | dict[str, Any] = False,
+        ice_servers: list[dict[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        constraints = _check_constraints(
+            {"width": width, "height": height, "frame_rate": frame_rate, "device_id": device_id}
+        )
+        audio = check_audio(audio)
+        self._processor = Processor(self._publish_processing)
+        super().__init__(ice_servers=ice_servers, constraints=constraints, audio=audio, **kwargs)
+
+    @traitlets.validate("constraints")
+    def _valid_constraints(self, proposal: Any) -> dict[str, Any]:
+        """``cam.constraints = {"width": 320, ...}`` restarts the camera with them."""
+        return _traitlet_error(_check_constraints, proposal["value"])
+
+    @traitlets.validate("audio")
+    def _valid_audio(self, proposal: Any) -> Any:
+        return _traitlet_error(check_audio, proposal["value"])
+
+    def _has_video(self) -> bool:
+        return True
+
+    def _has_audio(self) -> bool:
+        return bool(self.audio)
+
+    # --- processing ---------------------------------------------------------------------------
+    def process(self, fn: Callable[[Any], Any] | None, *, format: str = "rgb24") -> None:
+        """Show ``fn(frame)`` in the browser instead of the plain camera, live.
+
+        ``fn`` gets each frame as numpy (``format``: ``rgb24`` default, ``bgr24``,
+        ``gray``, or ``"av"`` for the ``av.VideoFrame``) and returns an image (uint8,
+        any size from 2x2 up to 4096 pixels per side and 4096x2160 in all) — or None
+        after changing the array in place. It runs on a worker thread, newest frame
+        first: a slow ``fn`` skips frames instead of adding lag. Call again to swap it
+        while live; ``process(None)`` goes back to the camera. If ``fn`` raises or
+        returns something that cannot be sent, the stream goes on: ``process_error``
+        keeps the reason in words, the widget shows it, and that frame passes through
+        unprocessed.
+        ``process_ms`` is its median time per frame.
+        """
+        if fn is not None and not callable(fn):
+            raise TypeError(f"process() takes a function of one frame or None, got {fn!r}")
+        fmt = check_process_format(format)
+        self._raise_if_unusable()
+        self._processor.set(fn, fmt)
+
+    @property
+    def process_ms(self) -> float | None:
+        """Median milliseconds ``fn`` took per frame recently (None before any)."""
+        return self._processor.ms()
+
+    def process_stats(self) -> dict[str, Any]:
+        """Processed frames, frames skipped (newest-frame-wins), errors, median ms."""
+        p = self._processor
+        return {
+            "active": p.active,
+            "frames": p.frames,
+            "dropped": p.dropped,
+            "errors": p.errors,
+            "ms": p.ms(),
+            "error": p.error,
+        }
+
+    def _publish_processing(self, processing: bool, error: str) -> None:
+        if self.comm is None:
+            return
+        with self.hold_sync():
+            self.processing = processing
+            self.process_error = error
+
+    # --- media loop side ------------------------------------------------------------------
+    def _tracks_for(self, stream: Any) -> list[Any]:
+        return [self._processor.track_for(stream.id)]
+
+    def _on_frame(self, stream: Any, frame: Any) -> None:
+        super()._on_frame(stream, frame)
+        self._processor.feed(stream.id, frame)
+
+    def _set_devices(self, devices: list[dict[str, str]]) -> None:
+        self.devices = [dict(d) for d in devices]
+
+    def _closed_cleanup(self) -> None:
+        super()._closed_cleanup()
+        self._processor.close()
+
+    def __repr__(self) -> str:
+        extra = f" processing={self._processor.active}" if self._processor.active else ""
+        return (
+            f"<nbrtc.{type(self).__name__} state={self.state!r} frames={self.frame_count} "
+            f"fps={self.fps:.1f} streams={len(self._streams)}{extra}>"
+        )
+
+
+class ScreenShare(Camera):
+    """The browser's screen (getDisplayMedia) -> kernel; the same API as :class:`Camera`.
+
+    Displaying it asks the browser which screen, window or tab to share. Stopping the
+    share in the browser closes the stream (state ``new`` until shown again).
+    """
+
+    _kind = "screen"
+
+    def __init__(
+        self,
+        *,
+        width: int | None = None,
+        height: int | None = None,
+        frame_rate: float | None = None,
+        ice_servers: list[dict[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            width=width, height=height, frame_rate=frame_rate, ice_servers=ice_servers, **kwargs
+        )

@@ -1,0 +1,870 @@
+"""``Room``: browsers talk to each other directly; the kernel is only their signaling server.
+
+Every view of a room (two views in one page, or views in several tabs on this kernel) is
+a *member*. Members form a full mesh: each has one RTCPeerConnection to every other
+member, sending its camera. The kernel holds no peer connection at all: it keeps the
+member list, relays each member's offer/answer/candidates to the member they are for,
+and collects what the browsers report (connection states, filtered getStats) so that
+Python can show where the media really flows.
+
+Threads:
+- Every membership change and every relayed message happens on the media loop
+  (``_own_message``, called by ``PeerManager._dispatch`` for each validated message
+  addressed to this widget). One thread applying changes in arrival order is what makes
+  concurrent joins and leaves safe: each change is applied completely, then the complete
+  member list goes to every member.
+- ``members()``, ``links()``, ``relayed_bytes``, ``history()`` and ``_inspect_data()``
+  read from any thread under ``_lock``.
+- ``close()`` is idempotent and safe from any thread; it waits up to 1 s for the media
+  loop to say ``bye`` to every member.
+
+Protocol (docs/protocol.md, "Rooms"): ``join`` / ``signal`` / ``state`` (with ``peer``) /
+``stats`` (with ``peer``) / ``ping`` / ``bye`` / ``error`` from the browser; ``members`` /
+``signal`` / ``state`` / ``ping`` / ``bye`` / ``error`` to it. For each pair of members the
+one with the higher ``seq`` (the later joiner) makes the offer, so offers never cross.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import itertools
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import traitlets
+
+from .._checks import dimension, rate
+from .._inspection.history import History
+from .._signaling import stream as _stream
+from .._signaling.protocol import Message, ProtocolError, make_message
+from ..errors import (
+    NbrtcError,
+    NotDisplayedError,
+    StreamClosedError,
+    StreamError,
+    StreamTimeoutError,
+)
+from .stream_widget import CLOSE_WAIT, StreamWidget
+
+log = logging.getLogger("nbrtc")
+
+#: how often the kernel's watchdog looks at the members' silence; every
+#: PING_EVERY_TICKS-th tick it pings them (the browser's watchdog needs a message at
+#: least every KERNEL_SILENCE_MS = 3 s)
+WATCHDOG_TICK = _stream.WATCHDOG_TICK
+PING_EVERY_TICKS = _stream.PING_EVERY_TICKS
+#: room states: "new" (no members), "connecting" (members, no connected link), "live" (at
+#: least one link connected on both sides), "error" (a member failed and nothing is live
+#: since), "closed" (after close())
+ROOM_STATES = ("new", "connecting", "live", "error", "closed")
+MAX_MEMBERS_LIMIT = 64
+#: members one page may have in one room (its views of the room): a page cannot fill it
+MAX_MEMBERS_PER_PAGE = 8
+_TOMBSTONES = 10_000
+#: a link's state is the worse of its two sides' connectionState; unknown counts as new
+_PC_RANK = {"failed": 0, "closed": 1, "disconnected": 2, "new": 3, "connecting": 4, "connected": 5}
+
+
+@dataclass
+class _Member:
+    """One member (one view in one page) as the kernel knows it. Media loop writes."""
+
+    id: str
+    page: str
+    view: str
+    seq: int
+    since: float  # epoch seconds of the join
+    #: the key of the page that joined (docs/protocol.md "Trust"); never shown
+    key: str = field(default="", repr=False)
+    #: idle-kernel seconds since it last said anything (PeerManager._browser_silent)
+    silence: float = 0.0
+    #: its own pc towards each other member: {"connection", "ice", "signaling", "gathering"}
+    links: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: what its getStats said about its pc towards each other member (see _summarize)
+    stats: dict[str, dict[str, Any]] = field(default_factory=dict)
+    error: str = ""
+
+    def state(self, others: int) -> str:
+        if self.error:
+            return "error"
+        if any(s.get("connection") == "connected" for s in self.links.values()):
+            return "live"
+        return "connecting" if others else "waiting"
+
+
+class _RoomHistory(History):
+    """A room's record: joins, leaves, every relayed signal, refusals and link states."""
+
+    def member(self, event: str, member: _Member, reason: str = "") -> None:
+        """``event`` "join" or "leave"."""
+        self.counts[event] += 1
+        self._add(
+            {
+                "event": event,
+                "member": member.id,
+                "page": member.page,
+                "seq": member.seq,
+                "reason": reason,
+                "summary": f"{member.id} {'joined' if event == 'join' else 'left'}"
+                + (f" ({reason})" if reason else ""),
+            }
+        )
+
+    def relay(self, type_: str, sender: str, to: str, size: int) -> None:
+        """A signal the kernel passed from ``sender`` to ``to`` (``size`` bytes in)."""
+        self.counts[f"relay:{type_}"] += 1
+        self._add(
+            {
+                "event": "signal",
+                "type": type_,
+                "from": sender,
+                "to": to,
+                "size": int(size),
+                "summary": f"{type_} {sender} -> {to} ({size} bytes)",
+            }
+        )
+
+    def refused(self, member: str, type_: str, code: str, why: str) -> None:
+        self.counts[f"refused:{code}"] += 1
+        self._add(
+            {
+                "event": "refused",
+                "member": member,
+                "type": type_,
+                "code": code,
+                "summary": f"{type_} from {member} refused: {code}: {why}",
+            }
+        )
+
+
+def _check_name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > 64:
+        raise ValueError(f"name must be a non-empty string of at most 64 characters, got {value!r}")
+    if not value.isprintable():
+        raise ValueError(f"name must be printable text, got {value!r}")
+    return value
+
+
+def _check_max_members(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 2 <= value <= MAX_MEMBERS_LIMIT:
+        raise ValueError(
+            f"max_members must be an integer from 2 to {MAX_MEMBERS_LIMIT} (a full mesh of "
+            f"n members needs n-1 connections per browser), got {value!r}"
+        )
+    return value
+
+
+def _candidate(report: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not report:
+        return None
+    return {
+        "address": report.get("address") or report.get("ip"),
+        "port": report.get("port"),
+        "protocol": report.get("protocol"),
+        "type": report.get("candidateType"),
+    }
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return 0.0
+    return float(value)
+
+
+def _summarize(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """One pc's filtered getStats -> selected candidate pair, media bytes, RTT."""
+    by_id = {r["id"]: r for r in reports}
+    pair = None
+    for r in reports:
+        if r["type"] == "transport" and r.get("selectedCandidatePairId") in by_id:
+            pair = by_id[r["selectedCandidatePairId"]]
+            break
+    if pair is None:
+        pairs = [
+            r
+            for r in reports
+            if r["type"] == "candidate-pair"
+            and (
+                r.get("selected") is True or (r.get("nominated") and r.get("state") == "succeeded")
+            )
+        ]
+        pair = pairs[0] if pairs else None
+    selected = None
+    rtt_ms = None
+    if pair is not None:
+        local = _candidate(by_id.get(pair.get("localCandidateId", "")))
+        remote = _candidate(by_id.get(pair.get("remoteCandidateId", "")))
+        if local or remote:
+            selected = {"local": local, "remote": remote}
+        if isinstance(pair.get("currentRoundTripTime"), (int, float)):
+            rtt_ms = round(_number(pair["currentRoundTripTime"]) * 1000, 2)
+    sent = sum(_number(r.get("bytesSent")) for r in reports if r["type"] == "outbound-rtp")
+    received = sum(_number(r.get("bytesReceived")) for r in reports if r["type"] == "inbound-rtp")
+    frames = sum(_number(r.get("framesDecoded")) for r in reports if r["type"] == "inbound-rtp")
+    return {
+        "selected": selected,
+        "bytes_sent": int(sent),
+        "bytes_received": int(received),
+        "frames_decoded": int(frames),
+        "rtt_ms": rtt_ms,
+        "at": time.time(),
+    }
+
+
+class Room(StreamWidget):
+    """A video room: every view of it, in any tab on this kernel, joins the same mesh.
+
+    ``room = nbrtc.Room("lesson"); room`` in one cell, then ``room`` in a new cell of the
+    same notebook opened in another tab (or a second view in the same page): each view
+    opens its camera and connects directly to every other view's browser. The kernel only
+    relays the signaling (``room.relayed_bytes``) and holds no peer connection.
+
+    ``members()``, ``links()`` and ``history()`` show who is in, how each pair connected
+    (the selected ICE candidates and the media bytes, from the browsers' own getStats),
+    and every signal the kernel relayed. ``wait_members(n)`` / ``wait_members_async(n)`` wait
+    for ``n`` members. ``close()`` (or re-running the cell) ends every member's
+    connections and stops every camera.
+    """
+
+    _kind = "room"
+    #: every message to a room is the room's (its members have no kernel peer)
+    _own_messages: ClassVar[frozenset[str]] = frozenset({"*"})
+    name = traitlets.Unicode("").tag(sync=True)
+    width = traitlets.Int(320).tag(sync=True)
+    height = traitlets.Int(240).tag(sync=True)
+    frame_rate = traitlets.Float(15.0).tag(sync=True)
+    audio = traitlets.Bool(False).tag(sync=True)
+    max_members = traitlets.Int(8).tag(sync=True)
+
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        width: int = 320,
+        height: int = 240,
+        frame_rate: float = 15,
+        audio: bool = False,
+        max_members: int = 8,
+        ice_servers: list[dict[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        # a default name only needs to tell rooms apart in logs and the Inspector
+        name = f"room-{secrets.token_hex(3)}" if name is None else _check_name(name)
+        width = dimension("width", width)  # type: ignore[assignment]
+        height = dimension("height", height)  # type: ignore[assignment]
+        frame_rate = rate("frame_rate", frame_rate)  # type: ignore[assignment]
+        if not isinstance(audio, bool):
+            raise ValueError(f"audio must be True or False, got {audio!r}")
+        max_members = _check_max_members(max_members)
+        self._lock = threading.RLock()
+        self._members: dict[str, _Member] = {}
+        #: left member id -> its page's key (late messages of that page are dropped)
+        self._dead: collections.OrderedDict[str, str] = collections.OrderedDict()
+        self._seq = itertools.count(1)
+        self._relayed = 0
+        self._room_error: StreamError | None = None
+        self._room_error_at = 0.0
+        self._last_join_at = 0.0
+        self._ping_task: asyncio.Task[None] | None = None
+        self._history = _RoomHistory(name)
+        super().__init__(
+            ice_servers=ice_servers,
+            name=name,
+            width=width,
+            height=height,
+            frame_rate=frame_rate,
+            audio=audio,
+            max_members=max_members,
+            **kwargs,
+        )
+
+    @traitlets.validate("name")
+    def _valid_name(self, proposal: Any) -> str:
+        try:
+            return _check_name(proposal["value"])
+        except ValueError as exc:
+            raise traitlets.TraitError(str(exc)) from None
+
+    def __repr__(self) -> str:
+        return (
+            f"<nbrtc.Room {self.name!r} state={self.state!r} members={len(self._members)} "
+            f"relayed={self._relayed} bytes>"
+        )
+
+    # --- routing (media loop) ----------------------------------------------------------
+    def _own_message(self, msg: Message) -> None:
+        """Handle one validated browser message addressed to this room (media loop)."""
+        sid = msg.stream
+        with self._lock:
+            member = self._members.get(sid)
+            dead_key = self._dead.get(sid)
+        dead = dead_key is not None
+        if (member is not None and member.key != msg.key) or (dead and dead_key != msg.key):
+            # another page speaking for this member: every page sees the member ids
+            log.info("room %s: refused %s for %s from another page", self.name, msg.type, sid)
+            self._refuse(sid, msg.type, "unknown-stream", f"{sid} is not a member of {self.name!r}")
+            return
+        if msg.type == "offer":
+            # A KernelStream offer: a room has no kernel peer to answer it with.
+            self._refuse(sid, "offer", "wrong-kind", "a Room has no kernel peer; it takes join")
+            self._bye(sid, "wrong-kind")
+            return
+        if msg.type == "ice-servers":
+            # a view asks for the TURN logins before it joins (js/room/room.js): never for an
+            # id that already joined, left (tombstoned), or in a closed room
+            if dead or self._closed:
+                self._refuse(sid, msg.type, "closed", f"{sid} cannot join {self.name!r} now")
+            elif member is not None:
+                self._refuse(sid, msg.type, "out-of-order", "ice-servers comes before join")
+            else:
+                self._answer_ice_servers(sid)
+            return
+        if dead:
+            log.debug("room %s: dropped late %s from %s", self.name, msg.type, sid)
+            return
+        if self._closed:
+            if msg.type == "join":
+                self._refuse(sid, "join", "closed", f"room {self.name!r} is closed")
+                self._bye(sid, "closed")
+            return
+        if member is None:
+            if msg.type == "join":
+                self._join(msg)
+            elif msg.type == "error":
+                self._member_error(None, msg.payload)
+            elif msg.type in ("bye", "devices"):
+                pass  # a view that never joined ends, or reports devices: nothing to do
+            else:
+                self._refuse(
+                    sid, msg.type, "unknown-stream", f"{sid} is not a member of {self.name!r}"
+                )
+            return
+        member.silence = 0.0
+        if msg.type == "join":
+            self._refuse(sid, "join", "out-of-order", f"{sid} already joined {self.name!r}")
+        elif msg.type == "signal":
+            self._relay(member, msg)
+        elif msg.type == "state":
+            self._member_state(member, msg.payload)
+        elif msg.type == "stats":
+            self._member_stats(member, msg.payload)
+        elif msg.type == "ping":
+            pass  # only feeds the watchdog (silence reset above)
+        elif msg.type == "bye":
+            reason = (msg.payload or {}).get("reason", "") or "bye"
+            self._leave(member, f"browser: {reason}", notify=False)
+        elif msg.type == "error":
+            self._member_error(member, msg.payload)
+        elif msg.type == "devices":
+            pass
+        else:  # candidate, reoffer: messages of a kernel peer, which a room has not
+            self._refuse(
+                sid, msg.type, "wrong-kind", f"{msg.type} is not a room message (use signal)"
+            )
+
+    def _refuse(self, sid: str, type_: str, code: str, why: str) -> None:
+        self._history.refused(sid, type_, code, why)
+        self._manager._reply_error(self, ProtocolError(code, why, sid, type_))
+
+    def _bye(self, sid: str, reason: str) -> None:
+        self._send_protocol(make_message("bye", sid, {"reason": reason}))
+
+    def _tombstone_locked(self, sid: str, key: str) -> None:
+        self._dead[sid] = key
+        while len(self._dead) > _TOMBSTONES:
+            self._dead.popitem(last=False)
+
+    def _join(self, msg: Message) -> None:
+        payload = msg.payload or {}
+        if not self._manager.claim(msg.stream, msg.key):
+            self._refuse(msg.stream, "join", "unknown-stream", "this id belongs to another page")
+            return
+        page = str(payload.get("page", ""))
+        with self._lock:
+            # max_members is the kernel's: the page cannot write traits (_kernel_owned)
+            limit = self.max_members
+            # a page is its key; keyless joins (kernel tests) are told apart by "page"
+            mine = sum(
+                1
+                for m in self._members.values()
+                if (m.key == msg.key if msg.key else not m.key and m.page == page)
+            )
+            full = len(self._members) >= limit or mine >= MAX_MEMBERS_PER_PAGE
+            if full:
+                self._tombstone_locked(msg.stream, msg.key)
+            else:
+                member = _Member(
+                    id=msg.stream,
+                    page=page,
+                    view=str(payload.get("view", "")),
+                    seq=next(self._seq),
+                    since=time.time(),
+                    key=msg.key,
+                )
+                self._members[member.id] = member
+                self._last_join_at = time.monotonic()
+                count = len(self._members)
+        if full:
+            why = (
+                f"room {self.name!r} is full ({limit} members, max_members)"
+                if len(self._members) >= limit
+                else f"this page already has {MAX_MEMBERS_PER_PAGE} members in {self.name!r}"
+            )
+            self._refuse(msg.stream, "join", "limit", why)
+            self._bye(msg.stream, "limit")
+            return
+        log.info("room %s: %s joined (seq %d, %d members)", self.name, member.id, member.seq, count)
+        self._history.member("join", member)
+        self._broadcast_members()
+        self._update_state()
+        self._ensure_pinging()
+
+    def _leave(self, member: _Member, reason: str, notify: bool) -> None:
+        """``member`` leaves (its bye, silence, or the room closing one member)."""
+        with self._lock:
+            if self._members.get(member.id) is not member:
+                return
+            del self._members[member.id]
+            self._tombstone_locked(member.id, member.key)
+            for other in self._members.values():
+                other.links.pop(member.id, None)
+                other.stats.pop(member.id, None)
+            count = len(self._members)
+        log.info("room %s: %s left (%s; %d members)", self.name, member.id, reason, count)
+        if notify:
+            self._bye(member.id, reason)
+        self._history.member("leave", member, reason)
+        # Every remaining member closes its pc to the departed one on this list.
+        self._broadcast_members()
+        self._update_state()
+
+    def _member_list(self) -> list[_Member]:
+        with self._lock:
+            return sorted(self._members.values(), key=lambda m: m.seq)
+
+    def _broadcast_members(self) -> None:
+        """The complete list to every member (after every change, in change order)."""
+        members = self._member_list()
+        listing = [{"id": m.id, "page": m.page, "seq": m.seq} for m in members]
+        for m in members:
+            self._send_protocol(
+                make_message("members", m.id, {"you": m.id, "room": self.name, "members": listing})
+            )
+
+    def _relay(self, sender: _Member, msg: Message) -> None:
+        to = msg.payload["to"]
+        data = msg.payload["data"]
+        with self._lock:
+            target = self._members.get(to) if to != sender.id else None
+        if target is None:
+            # Nothing is relayed: the target left (its pc is closed on the next members
+            # list), never joined, or is the sender itself.
+            self._refuse(
+                sender.id,
+                "signal",
+                "unknown-stream",
+                f"{to} is not a member of room {self.name!r} (it left?); nothing was relayed",
+            )
+            return
+        with self._lock:
+            self._relayed += msg.size
+        self._history.relay(data["type"], sender.id, to, msg.size)
+        self._send_protocol(make_message("signal", to, {"from": sender.id, "data": data}))
+
+    def _member_state(self, member: _Member, payload: dict[str, Any]) -> None:
+        peer = payload.get("peer")
+        with self._lock:
+            if not isinstance(peer, str) or peer not in self._members or peer == member.id:
+                return  # about a pc to a member that already left: nothing to keep
+            states = {k: str(v) for k, v in payload.items() if k != "peer"}
+            before = member.links.get(peer, {}).get("connection")
+            member.links[peer] = states
+        after = states.get("connection")
+        if after and after != before:
+            self._history.state("browser", "connection", after, f"{member.id} -> {peer}")
+            log.debug("room %s: %s -> %s connection %s", self.name, member.id, peer, after)
+            self._update_state()
+
+    def _member_stats(self, member: _Member, payload: dict[str, Any]) -> None:
+        peer = payload.get("peer")
+        summary = _summarize(payload.get("reports") or [])
+        with self._lock:
+            if isinstance(peer, str) and peer in self._members and peer != member.id:
+                member.stats[peer] = summary
+
+    def _member_error(self, member: _Member | None, payload: dict[str, Any]) -> None:
+        """A member's browser failed (camera refused...): kept as the room's error."""
+        from .._signaling.stream import browser_error
+
+        err = browser_error(payload["name"], payload.get("message", ""), "camera")
+        who = member.id if member is not None else "a view"
+        log.warning("room %s: %s failed: %s", self.name, who, err)
+        if member is not None:
+            member.error = str(err)
+        self._history.note(f"{who} failed: {err}")
+        self._room_error = err
+        self._room_error_at = time.monotonic()
+        self._update_state()
+
+    # --- liveness (media loop) ------------------------------------------------------------
+    def _ensure_pinging(self) -> None:
+        if self._ping_task is None or self._ping_task.done():
+            self._ping_task = asyncio.get_running_loop().create_task(
+                self._ping_loop(), name=f"nbrtc-room-ping-{self.model_id}"
+            )
+
+    async def _ping_loop(self) -> None:
+        """Ping every member (the browser's watchdog) and drop members gone silent."""
+        prev = time.monotonic()
+        tick = 0
+        try:
+            while not self._closed:
+                members = self._member_list()
+                if not members:
+                    return
+                if tick % PING_EVERY_TICKS == 0:
+                    for m in members:
+                        self._send_protocol(make_message("ping", m.id, {"t": round(prev, 3)}))
+                tick += 1
+                await asyncio.sleep(WATCHDOG_TICK)
+                now = time.monotonic()
+                # as for streams (_stream._ping_loop): the media loop's own stall is not
+                # the members' silence; let their queued messages in before judging
+                elapsed = min(now - prev, WATCHDOG_TICK * _stream.STALL_TOLERANCE)
+                if now - prev > WATCHDOG_TICK * _stream.STALL_TOLERANCE:
+                    await asyncio.sleep(0)
+                for m in self._member_list():
+                    # the manager's rule: only idle-kernel time counts as silence
+                    if self._manager._browser_silent(m, elapsed):  # type: ignore[arg-type]
+                        self._leave(m, "browser-gone", notify=True)
+                prev = now
+        finally:
+            if self._ping_task is asyncio.current_task():
+                self._ping_task = None
+
+    # --- state ------------------------------------------------------------------------------
+    def _derive_state(self) -> tuple[str, str]:
+        if self._closed:
+            return "closed", self.error
+        with self._lock:
+            members = list(self._members.values())
+            live = any(
+                self._pair_state(a, b) == "connected" for a, b in itertools.combinations(members, 2)
+            )
+        if live:
+            return "live", ""
+        err = self._room_error
+        if err is not None and (not members or self._room_error_at > self._last_join_at):
+            return "error", str(err)
+        return ("connecting", "") if members else ("new", "")
+
+    def _update_state(self) -> None:
+        """The one place the room's state changes; logs ``old -> new`` and tells members."""
+        new, err = self._derive_state()
+        old = self.state
+        if old != new or self.error != err:
+            if old != new:
+                log.info("room %s: %s -> %s", self.name, old, new)
+                self._history.state("kernel", "room", new, err)
+            with self.hold_sync():
+                self.error = err
+                self.state = new
+            if old != new and new in ("connecting", "live", "error"):
+                for m in self._member_list():
+                    self._send_protocol(make_message("state", m.id, {"state": new, "detail": err}))
+        with self._state_event:
+            self._state_event.notify_all()
+
+    @staticmethod
+    def _pair_state(a: _Member, b: _Member) -> str:
+        sa = a.links.get(b.id, {}).get("connection", "new")
+        sb = b.links.get(a.id, {}).get("connection", "new")
+        return min((sa, sb), key=lambda s: _PC_RANK.get(s, _PC_RANK["new"]))
+
+    # StreamWidget hooks: a room has no KernelStream, its state comes from its members.
+    def _current_error(self) -> StreamError | None:
+        return self._room_error if self.state == "error" else None
+
+    def _blocking_would_deadlock(self) -> bool:
+        # Every change a room waits for arrives as a comm message, which queues behind
+        # the cell that is running on this very thread.
+        return self._manager._busy and threading.current_thread() is threading.main_thread()
+
+    def _no_stream_error(self, call: str, acall: str) -> NotDisplayedError:
+        return NotDisplayedError(
+            f"Room {self.name!r} cannot change while this cell is still running: the "
+            f"browsers' messages queue behind it. Call {call} from the next cell, or use "
+            f"`await {acall}` in this one."
+        )
+
+    def _detail(self) -> str:
+        with self._lock:
+            n = len(self._members)
+        if n == 0:
+            return "; no view has joined: is the room displayed?"
+        if n == 1:
+            return "; only one member: display the room in another tab or cell"
+        return f"; {n} members"
+
+    # --- controls of a kernel peer, which a room has not --------------------------------
+    def _no_kernel_peer(self, what: str, instead: str) -> NbrtcError:
+        return NbrtcError(
+            f"Room.{what}: a room's members connect browser to browser; the kernel only "
+            f"relays their signaling and has no peer connection of its own to {instead}. "
+            "Use room.links() and room.members() for each link's state and figures, or a "
+            "Camera/VideoView for a connection to the kernel."
+        )
+
+    def stats(self) -> dict[str, Any]:
+        """Not for a room (it raises in words): see ``links()``."""
+        raise self._no_kernel_peer("stats()", "measure")
+
+    def stats_log(self) -> list[dict[str, Any]]:
+        """Not for a room (it raises in words): see ``links()``."""
+        raise self._no_kernel_peer("stats_log()", "measure")
+
+    @property
+    def sdp(self) -> Any:
+        """Not for a room (it raises in words): its offers and answers are between
+        browsers; ``history()`` lists every relayed one."""
+        raise self._no_kernel_peer("sdp", "describe")
+
+    def set_network(self, *args: Any, **kwargs: Any) -> None:
+        """Not for a room (it raises in words): the media never passes the kernel."""
+        raise self._no_kernel_peer("set_network()", "impair")
+
+    def clear_network(self) -> None:
+        """Not for a room (it raises in words)."""
+        raise self._no_kernel_peer("clear_network()", "impair")
+
+    def set_codec(self, codec: str | None) -> None:
+        """Not for a room (it raises in words)."""
+        raise self._no_kernel_peer("set_codec()", "renegotiate")
+
+    def set_max_bitrate(self, bps: int | None) -> None:
+        """Not for a room (it raises in words)."""
+        raise self._no_kernel_peer("set_max_bitrate()", "renegotiate")
+
+    def restart_ice(self) -> None:
+        """Not for a room (it raises in words)."""
+        raise self._no_kernel_peer("restart_ice()", "restart")
+
+    def doctor(self) -> Any:
+        """Not for a room (it raises in words): ``nbrtc.doctor()`` checks the paths from
+        this page to the kernel."""
+        raise self._no_kernel_peer("doctor()", "check; nbrtc.doctor() checks this page's paths")
+
+    # --- public ------------------------------------------------------------------------
+    def members(self) -> list[dict[str, Any]]:
+        """Current members in join order: ``id``, ``page``, ``view``, ``seq``, ``since``
+        (epoch s), ``state`` ("waiting", "connecting", "live", "error") and ``links``
+        (other member id -> that member's pc connectionState as this member reports it)."""
+        with self._lock:
+            members = sorted(self._members.values(), key=lambda m: m.seq)
+            others = len(members) - 1
+            return [
+                {
+                    "id": m.id,
+                    "page": m.page,
+                    "view": m.view,
+                    "seq": m.seq,
+                    "since": m.since,
+                    "state": m.state(others),
+                    "links": {
+                        o.id: m.links.get(o.id, {}).get("connection", "new")
+                        for o in members
+                        if o is not m
+                    },
+                }
+                for m in members
+            ]
+
+    def links(self) -> list[dict[str, Any]]:
+        """One entry per pair of members (``a`` joined before ``b``).
+
+        ``state``: the worse of the two sides' connectionState; ``selected``: the ICE
+        candidate pair in use (``local`` is ``a``'s side) from the members' getStats, or
+        None before it is known; ``bytes_sent``/``bytes_received``: RTP media bytes both
+        browsers sent/received on this link; ``rtt_ms``: the ICE round trip; ``sides``: each
+        member's own summary.
+        """
+        with self._lock:
+            members = sorted(self._members.values(), key=lambda m: m.seq)
+            out = []
+            for a, b in itertools.combinations(members, 2):
+                sa, sb = a.stats.get(b.id), b.stats.get(a.id)
+                selected = None
+                if sa and sa["selected"]:
+                    selected = dict(sa["selected"])
+                elif sb and sb["selected"]:
+                    selected = {
+                        "local": sb["selected"]["remote"],
+                        "remote": sb["selected"]["local"],
+                    }
+                rtts = [s["rtt_ms"] for s in (sa, sb) if s and s["rtt_ms"] is not None]
+                out.append(
+                    {
+                        "a": a.id,
+                        "b": b.id,
+                        "state": self._pair_state(a, b),
+                        "selected": selected,
+                        "bytes_sent": sum(s["bytes_sent"] for s in (sa, sb) if s),
+                        "bytes_received": sum(s["bytes_received"] for s in (sa, sb) if s),
+                        "rtt_ms": round(sum(rtts) / len(rtts), 2) if rtts else None,
+                        "sides": {a.id: dict(sa) if sa else None, b.id: dict(sb) if sb else None},
+                    }
+                )
+            return out
+
+    @property
+    def relayed_bytes(self) -> int:
+        """Bytes of signaling (the browsers' ``signal`` messages) the kernel relayed."""
+        with self._lock:
+            return self._relayed
+
+    def history(self, chatter: bool = False) -> list[dict[str, Any]]:
+        """The room's record, oldest first: joins, leaves, every relayed signal (``type``,
+        ``from``, ``to``, ``size``), refused messages, link and room state changes."""
+        return self._history.events(chatter)
+
+    def _inspect_data(self) -> dict[str, Any]:
+        """Plain data for the Inspector's ``room`` trait (any thread)."""
+        members = self.members()
+        links = self.links()
+        relayed = self.relayed_bytes
+        return {
+            "name": self.name,
+            "members": [
+                {"id": m["id"], "page": m["page"], "since": m["since"], "state": m["state"]}
+                for m in members
+            ],
+            "links": [
+                {
+                    "a": link["a"],
+                    "b": link["b"],
+                    "state": link["state"],
+                    "selected": link["selected"],
+                    "bytes": link["bytes_sent"],
+                }
+                for link in links
+            ],
+            "kernel_relayed_bytes": relayed,
+            "kernel_media_bytes": 0,
+            "note": (
+                f"media flows browser to browser: the kernel relayed only {relayed} bytes "
+                "of signaling and holds no peer connection"
+            ),
+        }
+
+    def channel(self, label: str) -> Any:
+        """Not for rooms: a room's members connect to each other, not to the kernel, so
+        there is no kernel connection to open a data channel on."""
+        raise TypeError(
+            "a Room has no data channels: its browsers connect to each other, not to the "
+            "kernel (use a Camera or VideoView for channels to Python)"
+        )
+
+    def wait_members(self, n: int, timeout: float = 30.0) -> None:
+        """Block until the room has at least ``n`` members; raise StreamTimeoutError."""
+        self._check_n(n)
+        deadline = time.monotonic() + timeout
+        with self._state_event:
+            while self._count() < n:
+                if self._closed:
+                    raise StreamClosedError(f"Room {self.name!r} is closed.")
+                if self._blocking_would_deadlock():
+                    raise self._no_stream_error(
+                        f"room.wait_members({n})", f"room.wait_members_async({n})"
+                    )
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise self._members_timeout(n, timeout)
+                self._state_event.wait(min(left, 0.1))
+
+    async def wait_members_async(self, n: int, timeout: float = 30.0) -> None:
+        """Awaitable twin of :meth:`wait_members` (inside ``async`` code and cells)."""
+        self._check_n(n)
+        deadline = time.monotonic() + timeout
+        while self._count() < n:
+            if self._closed:
+                raise StreamClosedError(f"Room {self.name!r} is closed.")
+            if time.monotonic() > deadline:
+                raise self._members_timeout(n, timeout)
+            await asyncio.sleep(0.02)
+
+    #: the name before the ``*_async`` rule (kept)
+    await_members = wait_members_async
+
+    def _check_n(self, n: Any) -> None:
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= self.max_members:
+            raise ValueError(f"n must be an integer from 1 to max_members={self.max_members}")
+
+    def _count(self) -> int:
+        with self._lock:
+            return len(self._members)
+
+    def _members_timeout(self, n: int, timeout: float) -> StreamTimeoutError:
+        have = self._count()
+        hint = (
+            "display the room (run `room` in a cell) in another tab or another cell"
+            if have
+            else "display the room first (put `room` at the end of a cell)"
+        )
+        return StreamTimeoutError(
+            f"Room {self.name!r} has {have} member{'s' * (have != 1)} after {timeout} s, "
+            f"{n} wanted: {hint}."
+        )
+
+    # --- closing ---------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the room: ``bye`` to every member, whose browsers close every peer and
+        stop their cameras; members forgotten. Idempotent, safe from any thread; waits up
+        to 1 s for the media loop unless called on it."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        media = self._manager.media
+        if media.in_loop_thread() or not media.running():
+            # No loop: nobody ever joined (members join only on the loop) or the kernel
+            # is shutting down; nothing can race with this.
+            self._teardown("closed")
+        else:
+            fut = media.submit(self._teardown_async("closed"))
+            try:
+                fut.result(CLOSE_WAIT)
+            except concurrent.futures.TimeoutError:
+                log.warning(
+                    "nbrtc: room %s teardown took longer than %.1f s", self.name, CLOSE_WAIT
+                )
+            except Exception:
+                log.debug("room teardown error", exc_info=True)
+        self._closed_cleanup()
+        try:
+            super(StreamWidget, self).close()  # the comm (StreamWidget.close is for streams)
+        except Exception:
+            log.debug("comm close failed", exc_info=True)
+
+    async def _teardown_async(self, reason: str) -> None:
+        self._teardown(reason)
+
+    def _teardown(self, reason: str) -> None:
+        with self._lock:
+            members = sorted(self._members.values(), key=lambda m: m.seq)
+            self._members.clear()
+            for m in members:
+                self._tombstone_locked(m.id, m.key)
+            task, self._ping_task = self._ping_task, None
+        if task is not None and not task.done():
+            task.cancel()
+        for m in members:
+            self._bye(m.id, reason)
+            self._history.member("leave", m, reason)
+        log.info("room %s: closed (%d members told bye)", self.name, len(members))
+        self._update_state()
