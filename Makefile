@@ -1,5 +1,5 @@
 # Thin wrappers around scripts/; see each script's header for details.
-.PHONY: setup demo test lint format build e2e kernel-tests net-tests slow-tests screenshot soak clean
+.PHONY: setup demo test lint format build e2e unit-tests kernel-tests net-tests slow-tests screenshot soak clean
 
 PY := .venv/bin/python
 
@@ -15,7 +15,9 @@ test:
 lint: setup
 	.venv/bin/ruff check $(wildcard src tests benchmarks)
 	.venv/bin/ruff format --check $(wildcard src tests benchmarks)
+	if [ "$${NBRTC_MYPY:-1}" != 0 ]; then .venv/bin/mypy; fi
 	npm run lint
+	npm run typecheck
 
 format: setup
 	.venv/bin/ruff check --fix $(wildcard src tests benchmarks)
@@ -27,7 +29,10 @@ build: setup
 e2e:
 	NBRTC_LINT=0 bash scripts/test.sh tests/e2e
 
-kernel-tests:
+unit-tests:  ## pure functions and objects: no peer, no event loop, no network (seconds)
+	NBRTC_LINT=0 bash scripts/test.sh tests/unit
+
+kernel-tests:  ## the kernel side against a fake page: real aiortc peers on loopback
 	NBRTC_LINT=0 bash scripts/test.sh tests/kernel
 
 net-tests:  ## the real-network scenarios alone (namespaces, nftables, coturn; root)
@@ -40,7 +45,7 @@ soak: setup  ## 10 minutes of a camera with stalled consumers and a slow process
 	$(PY) benchmarks/soak.py --minutes 10
 
 clean:
-	rm -rf .venv node_modules src/nbrtc/static test-artifacts .pytest_cache .ruff_cache build dist
+	rm -rf .venv node_modules src/nbrtc/static test-artifacts .pytest_cache .ruff_cache .mypy_cache build dist
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 screenshot:  ## retake docs/img/quickstart.png (the README's picture) with the e2e suite

@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from tests.e2e import _harness as h
-
+from benchmarks._lab import harness as h
 from benchmarks._stack import cpu_rate, percentile, proc_rss_mb
 
 

@@ -1,6 +1,6 @@
 """Start and stop the real stack the benchmarks run in, and read clocks and processes.
 
-:class:`Stack` starts, in this order: JupyterLab (``tests/e2e/_harness.py``), the floor
+:class:`Stack` starts, in this order: JupyterLab (``tests/lab/jupyter.py``), the floor
 server (``floor/server.py``, its own process) and Debian Chromium through Playwright with
 the e2e suite's flags. One browser context holds both pages (the notebook and the floor
 page) with the same init scripts: the stamped canvas camera, the e2e counting script
@@ -30,9 +30,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.e2e import _harness as h  # noqa: E402
-
 from benchmarks._js import STAMP_CAMERA_JS, VIDEO_WATCH_JS  # noqa: E402
+from benchmarks._lab import harness as h  # noqa: E402
 
 FLOOR_DIR = Path(__file__).resolve().parent / "floor"
 CLK_TCK = os.sysconf("SC_CLK_TCK")

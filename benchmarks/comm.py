@@ -20,7 +20,7 @@ tens of KB, like a real webcam's (the bytes per frame are reported).
   ``VideoView(test_pattern(640, 480, 30), transport="comm")``: frames presented per
   second by the view's ``<video>`` (``getVideoPlaybackQuality``) and frames the page
   acknowledged as drawn (kernel ``CommSender.acked``).
-* ``cap``: the lab of tests/net (``_netlab.py``); a ``tbf`` qdisc of 4 Mbit/s (burst
+* ``cap``: the lab of tests/net (``tests/lab/netlab.py``); a ``tbf`` qdisc of 4 Mbit/s (burst
   32 kbit, latency 400 ms) on both ends of its veth; ``Camera(transport="comm")`` for
   ``--minutes`` (2): per 10 s window the frames per second, the one-way p50/p95, and
   what the page's Quality chose (JPEG quality, scale, best round trip, frames skipped).
@@ -48,13 +48,13 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
 
 from benchmarks import _js, _stamp  # noqa: E402
 from benchmarks._common import latency_stats  # noqa: E402
+from benchmarks._lab import harness as h  # noqa: E402
+from benchmarks._lab import netlab  # noqa: E402
+from benchmarks._lab import video as e2e_video  # noqa: E402
 from benchmarks._stack import clock_base, machine, summary, versions  # noqa: E402
-from e2e import _harness as h  # noqa: E402
-from e2e._video import _close_all, _kjson, _live_counters_zero, _root, _run, _wait_state  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "comm.json"
 TC = "/usr/sbin/tc"
@@ -189,15 +189,15 @@ class Notebook:
         return h.kernel_eval(self.page, code, timeout=timeout)
 
     def kjson(self, code: str, timeout: float = 30.0) -> Any:
-        return _kjson(self.k, code, timeout=timeout)
+        return e2e_video._kjson(self.k, code, timeout=timeout)
 
     def run(self, i: int) -> None:
-        _run(self.page, i)
+        e2e_video._run(self.page, i)
 
     def close(self) -> None:
-        _close_all(self.k)
+        e2e_video._close_all(self.k)
         with contextlib.suppress(Exception):
-            h.wait_for(lambda: _live_counters_zero(self.page), 5, message="page released")
+            h.wait_for(lambda: e2e_video._live_counters_zero(self.page), 5, message="page released")
         h.forget_page(self.page)
         with contextlib.suppress(Exception):
             self.context.close()
@@ -273,15 +273,15 @@ def part_loopback(base: Path, windows: int, seconds: float, noise: int) -> dict[
                     nb.run(0)
                     nb.k(KERNEL_HELPERS)
                     nb.run(1)
-                    _wait_state(_root(nb.page, 1), "live", timeout=30)
+                    e2e_video._wait_state(e2e_video._root(nb.page, 1), "live", timeout=30)
                     assert nb.k("cam.transport").strip() == "'comm'"
                     h.sample_for(lambda: None, 2.0, 0.25)  # warm-up excluded on purpose
                     print("loopback camera -> Python over the comm:", flush=True)
                     out["camera"] = camera_windows(nb, windows, seconds)
                     nb.k("cam.close()")
                     nb.run(2)
-                    root = _root(nb.page, 2)
-                    _wait_state(root, "live", timeout=30)
+                    root = e2e_video._root(nb.page, 2)
+                    e2e_video._wait_state(root, "live", timeout=30)
                     assert nb.k("view.transport").strip() == "'comm'"
                     video = root.locator("video.nbrtc-video").first
                     h.wait_for(lambda: video.evaluate(_js.RENDERED_FRAMES_JS) > 0, 30,
@@ -321,8 +321,7 @@ class Lab:
         import zmq
         from playwright.sync_api import sync_playwright
 
-        from net import _netlab as nl
-
+        nl = netlab()
         self.nl = nl
         self.lab = nl.NetLab().up()
         self._stack = contextlib.ExitStack()
@@ -371,7 +370,7 @@ def part_cap(lab: Lab, minutes: float, window: float, noise: int) -> dict[str, A
         nb.run(0)
         nb.k(KERNEL_HELPERS)
         nb.run(1)
-        _wait_state(_root(nb.page, 1), "live", timeout=30)
+        e2e_video._wait_state(e2e_video._root(nb.page, 1), "live", timeout=30)
         assert nb.k("cam.transport").strip() == "'comm'"
         print(f"4 Mbit/s cap ({' '.join(CAP)}), {minutes} min:", flush=True)
         rows = camera_windows(nb, max(1, round(minutes * 60 / window)), window)

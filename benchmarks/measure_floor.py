@@ -21,10 +21,9 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from tests.e2e import _harness as h
-
 from benchmarks import _js
 from benchmarks._common import cost_windows, latency_stats, rate_windows
+from benchmarks._lab import harness as h
 from benchmarks._stack import Stack, clock_base, cpu_rate
 from benchmarks._stamp import one_way_ms
 

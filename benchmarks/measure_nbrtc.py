@@ -26,11 +26,10 @@ import json
 import time
 from typing import Any
 
-from tests.e2e import _harness as h
-from tests.e2e._video import _run
-
 from benchmarks import _js, _stamp
 from benchmarks._common import cost_windows, latency_stats, rate_windows
+from benchmarks._lab import harness as h
+from benchmarks._lab import video as e2e_video
 from benchmarks._stack import Stack, clock_base, cpu_rate, proc_rss_mb
 
 SETUP = "import json, os, threading, time\nimport nbrtc\nW, H, NCAM = 640, 480, 1"
@@ -110,7 +109,7 @@ class Nbrtc:
         self.page = stack.new_page()
         path = h.write_notebook(stack.server, "bench.ipynb", [SETUP, CAMERA, VIEW, CAMS, CYCLE])
         h.open_notebook(self.page, stack.server, path)
-        _run(self.page, C_SETUP)
+        e2e_video._run(self.page, C_SETUP)
         self.k(KERNEL_HELPERS)
         self.pid = int(self.k("os.getpid()"))
 
@@ -127,7 +126,7 @@ class Nbrtc:
     def run(self, i: int, w: int = 640, h_: int = 480) -> None:
         self.k(f"W, H = {w}, {h_}")
         self.page.evaluate("([w, h]) => { window.__benchCam = {w, h}; }", [w, h_])
-        _run(self.page, i)
+        e2e_video._run(self.page, i)
 
     def wait_live(self, expr: str, timeout: float = 30) -> None:
         h.wait_for(lambda: self.k(f"{expr}.state") == "'live'", timeout, message=f"{expr} live")

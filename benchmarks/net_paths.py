@@ -3,7 +3,7 @@
     sudo .venv/bin/python benchmarks/net_paths.py            # 5 runs of each path
     sudo .venv/bin/python benchmarks/net_paths.py --runs 3
 
-The lab of tests/net (``_netlab.py``): JupyterLab, the kernel and Debian's coturn in a
+The lab of tests/net (``tests/lab/netlab.py``): JupyterLab, the kernel and Debian's coturn in a
 "server" network namespace (192.0.2.1), Debian Chromium in a "client" namespace
 (192.0.2.2), a veth pair between them; nothing leaves the lab (an nft egress table
 drops and counts anything addressed outside it). Chromium's fake camera runs at
@@ -44,12 +44,13 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
 
+from benchmarks._lab import harness as h  # noqa: E402
+from benchmarks._lab import netlab  # noqa: E402
+from benchmarks._lab import video as e2e_video  # noqa: E402
 from benchmarks._stack import machine, summary, versions  # noqa: E402
-from e2e import _harness as h  # noqa: E402
-from e2e._video import _close_all, _kjson, _live_counters_zero, _root, _run, _wait_state  # noqa: E402
-from net import _netlab as nl  # noqa: E402
+
+nl = netlab()
 
 RESULTS = REPO / "benchmarks" / "results" / "net_paths.json"
 TURN_TCP = {"urls": f"turn:{nl.SERVER_IP}:3478?transport=tcp", "username": "u", "credential": "p"}
@@ -106,8 +107,8 @@ def _one_run(lab, server, browser, zmq_ctx, coturn, path: str, n: int) -> dict[s
         def kernel_eval(code: str, timeout: float = 30.0) -> str:
             return h.kernel_eval(page, code, timeout=timeout)
 
-        _run(page, 0)
-        _wait_state(_root(page, 0), "live", timeout=30)
+        e2e_video._run(page, 0)
+        e2e_video._wait_state(e2e_video._root(page, 0), "live", timeout=30)
         try:
             h.wait_for(lambda: kernel_eval("len(_first)") == "1", 30, 0.2, "first frame")
         except TimeoutError as exc:  # say what the kernel saw, for the failed-run line
@@ -115,18 +116,18 @@ def _one_run(lab, server, browser, zmq_ctx, coturn, path: str, n: int) -> dict[s
                 "print(cam.state, cam.error, cam.frame_count, nbrtc.manager().streams())"
             )
             raise TimeoutError(f"{exc}; kernel: {seen.strip()[:2000]}") from None
-        got = _kjson(kernel_eval, MEASURE.format(seconds=FPS_WINDOW_S), timeout=40)
+        got = e2e_video._kjson(kernel_eval, MEASURE.format(seconds=FPS_WINDOW_S), timeout=40)
         transport = kernel_eval("cam.transport").strip().strip("'")
         live_allocations = coturn.allocations()
         t_close = time.monotonic()
         kernel_eval("cam.close()")
-        h.wait_for(lambda: _live_counters_zero(page), 5, message="page peers/tracks 0")
+        h.wait_for(lambda: e2e_video._live_counters_zero(page), 5, message="page peers/tracks 0")
         h.wait_for(lambda: kernel_eval("nbrtc.manager().streams()") == "[]", 5,
                    message="kernel streams empty")  # fmt: skip
         close_s = time.monotonic() - t_close
         released = coturn.wait_released(timeout=10, since=t_close)
         dropped = fw.counters().get("udp_dropped", 0) if fw.scenario else 0
-        _close_all(kernel_eval)
+        e2e_video._close_all(kernel_eval)
         return {
             "ttff_s": got["ttff"],
             "ttff_after_import_s": got["ttff_after_import"],

@@ -28,8 +28,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.e2e import _harness as h  # noqa: E402  (the e2e harness starts the real stack)
-from tests.e2e._video import READ_STAMPS_JS, STAMP_CAMERA_JS  # noqa: E402
+from benchmarks._lab import harness as h  # noqa: E402  (the e2e harness starts the real stack)
+from benchmarks._lab import video as e2e_video  # noqa: E402
+
+READ_STAMPS_JS, STAMP_CAMERA_JS = e2e_video.READ_STAMPS_JS, e2e_video.STAMP_CAMERA_JS
 
 CELL = "import nbrtc\ncam = nbrtc.Camera(width=640, height=480, frame_rate=30)\ncam"
 SETUP = """

@@ -1,5 +1,7 @@
 // Bundle js/widget.js into src/nbrtc/static/widget.js (what the Python package ships),
-// and js/inspector.js (the Inspector widget) into src/nbrtc/static/inspector.js.
+// and js/inspector.js (the Inspector widget) into src/nbrtc/static/inspector.js; their
+// stylesheets js/widget.css and js/inspector.css (which @import the per-folder .css
+// files) into static/widget.css and static/inspector.css, anywidget's `_css` for them.
 // The bundle's version comes from package.json and must equal the Python package's
 // (src/nbrtc/_version.py), because the widget compares it with the `_version` trait
 // at run time; a mismatch here fails the build instead of confusing a user later.
@@ -32,22 +34,33 @@ if (pyVersion !== null && pyVersion !== version) {
 }
 
 const watch = process.argv.includes("--watch");
+const outdir = join(root, "src", "nbrtc", "static");
 /** @type {import("esbuild").BuildOptions} */
-const options = {
-  entryPoints: [join(root, "js", "widget.js"), join(root, "js", "inspector.js")],
-  outdir: join(root, "src", "nbrtc", "static"),
+const common = {
+  outdir,
+  // outbase keeps the outputs flat (static/widget.js, static/widget.css ...)
+  outbase: join(root, "js"),
   bundle: true,
-  format: "esm",
-  target: ["es2022"],
   minify: !watch,
-  sourcemap: "inline",
-  define: { __NBRTC_VERSION__: JSON.stringify(version) },
   logLevel: "info",
 };
+/** @type {import("esbuild").BuildOptions[]} */
+const builds = [
+  {
+    ...common,
+    entryPoints: [join(root, "js", "widget.js"), join(root, "js", "inspector.js")],
+    format: "esm",
+    target: ["es2022"],
+    sourcemap: "inline",
+    define: { __NBRTC_VERSION__: JSON.stringify(version) },
+  },
+  // The stylesheets get no source map: inline, it would be a comment as large as the
+  // CSS that anywidget copies into the page's <style>.
+  { ...common, entryPoints: [join(root, "js", "widget.css"), join(root, "js", "inspector.css")] },
+];
 
 if (watch) {
-  const ctx = await esbuild.context(options);
-  await ctx.watch();
+  for (const options of builds) await (await esbuild.context(options)).watch();
 } else {
-  await esbuild.build(options);
+  await Promise.all(builds.map((options) => esbuild.build(options)));
 }

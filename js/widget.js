@@ -9,6 +9,8 @@
 // every message the kernel sends on a named data channel.
 
 import { renderDoctor } from "./inspector/doctor-view.js";
+import { runAll } from "./core/cleanup.js";
+import { mountSession } from "./core/mount.js";
 import { BrowserPeer } from "./peer/peer.js";
 import { PROBE_KIND, STREAM_KINDS } from "./core/protocol.js";
 import { renderRoom } from "./room/room.js";
@@ -18,33 +20,6 @@ import { createView } from "./peer/view.js";
 /** Injected by js/build.mjs from package.json; "dev" when run unbundled. */
 export const BUNDLE_VERSION =
   typeof __NBRTC_VERSION__ === "string" ? __NBRTC_VERSION__ : "dev";
-
-/**
- * Run each cleanup, logging failures, so one that throws cannot stop the others.
- * @param {(() => void)[]} steps
- */
-function runAll(steps) {
-  for (const step of steps) {
-    try {
-      step();
-    } catch (err) {
-      console.error("[nbrtc] cleanup step failed", err);
-    }
-  }
-}
-
-/**
- * @param {() => void} fn
- * @returns {() => void} fn, callable any number of times, running once
- */
-function once(fn) {
-  let done = false;
-  return () => {
-    if (done) return;
-    done = true;
-    fn();
-  };
-}
 
 /**
  * @param {any} model
@@ -160,21 +135,15 @@ export default {
     model.on("change:error", onKernelTraits);
     onKernelTraits();
 
-    // The kernel may close the widget in the very cell that displays it
-    // (`cam = Camera(); display(cam); cam.close()`); its "closed" state then arrives
-    // around the time of render. A closed widget must not even open the camera.
+    // Opened below (mountSession): until then a change has nothing to restart.
+    /** @type {ReturnType<typeof mountSession> | null} */
+    let mounted = null;
     const kernelClosed = () => model.get("state") === "closed";
-    const onKernelClosed = () => {
-      if (kernelClosed()) peer?.close("closed");
-    };
-    model.on("change:state", onKernelClosed);
-    /** @type {ReturnType<typeof setTimeout> | null} */
-    let startTimer = null;
     // New constraints from Python (`cam.constraints = {...}`, `mic.audio = {...}`):
     // getUserMedia takes them only when it opens the device, so this view replaces its
     // stream with a fresh one (bye reason "constraints-changed" for both traits).
     const restart = () => {
-      if (kernelClosed() || startTimer !== null || !peer) return;
+      if (kernelClosed() || !mounted || mounted.starting() || !peer) return;
       peer.close("constraints-changed");
       peer = newPeer();
       peer.start();
@@ -191,17 +160,16 @@ export default {
     model.on("change:constraints", onConstraints);
     model.on("change:audio", onAudio);
 
-    // Order matters: release the camera and the pc first, then listeners, then DOM.
-    const cleanup = once(() =>
-      runAll([
-        () => {
-          if (startTimer !== null) clearTimeout(startTimer);
-        },
-        () => peer?.close("view-removed"),
+    // The session's start, its close on the kernel's "closed" and on cleanup (mount.js);
+    // after it, this view's own listeners, then the DOM.
+    mounted = mountSession({
+      model,
+      current: () => peer,
+      signal,
+      release: [
         () => {
           delete root.nbrtc;
         },
-        () => model.off("change:state", onKernelClosed),
         () => model.off("change:constraints", onConstraints),
         () => model.off("change:audio", onAudio),
         () => model.off("change:processing", onProcessing),
@@ -210,27 +178,8 @@ export default {
         () => model.off("change:state", onKernelTraits),
         () => model.off("change:error", onKernelTraits),
         () => view.destroy(),
-      ]),
-    );
-
-    if (signal) {
-      if (signal.aborted) {
-        cleanup();
-        return cleanup;
-      }
-      signal.addEventListener("abort", cleanup, { once: true });
-    }
-    if (kernelClosed()) {
-      peer?.close("closed");
-      return cleanup;
-    }
-    // Start on the next task, so comm messages already received (a close from the same
-    // cell) are applied first.
-    startTimer = setTimeout(() => {
-      startTimer = null;
-      if (kernelClosed() || signal?.aborted) peer?.close("closed");
-      else peer?.start();
-    }, 0);
-    return cleanup;
+      ],
+    });
+    return mounted.cleanup;
   },
 };

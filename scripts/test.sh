@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Run every check nbrtc has: set up, lint (ruff, eslint), JS unit tests (node --test),
-# then pytest (kernel-side and end-to-end). Arguments go to pytest:
+# Run every check nbrtc has: set up, lint (ruff, eslint), Python types (mypy), JS types
+# (tsc --checkJs), JS unit tests (node --test), then pytest (tests/: unit, kernel-side,
+# end-to-end, network). Arguments go to pytest:
 #
 #   bash scripts/test.sh                 # everything but the slowest network scenarios
 #   NBRTC_SLOW=1 bash scripts/test.sh tests/net   # only those (marker `slow`)
 #   bash scripts/test.sh -k harness      # lints + JS tests + only matching pytest tests
 #   NBRTC_LINT=0 bash scripts/test.sh tests/e2e   # skip lints and JS tests
 #   NBRTC_SETUP=0 ...                    # skip scripts/setup.sh
+#   NBRTC_MYPY=0 ...                     # skip mypy (the other lints still run)
 #
 # Every step runs even if an earlier one failed; the exit code is non-zero when any did.
 # pytest's exit code 5 (no test collected) counts as a failure.
@@ -40,7 +42,13 @@ if [ "${NBRTC_LINT:-1}" != 0 ]; then
   for p in src tests benchmarks; do if [ -d "$p" ]; then py_paths+=("$p"); fi; done
   step "ruff check" "$VENV/bin/ruff" check "${py_paths[@]}"
   step "ruff format" "$VENV/bin/ruff" format --check "${py_paths[@]}"
+  # mypy over src/nbrtc with pyproject.toml's [tool.mypy]; it prints file:line per error
+  if [ "${NBRTC_MYPY:-1}" != 0 ]; then
+    step "mypy" "$VENV/bin/mypy"
+  fi
   step "eslint" npm run --silent lint
+  # tsc --checkJs over the JSDoc (tsconfig.json); tsc prints file(line,col) per error
+  step "typecheck (tsc)" npm run --silent typecheck
   step "node tests" npm test --silent
 fi
 

@@ -22,9 +22,14 @@ export const MAX_LABEL_CHARS = 256;
  * - message: a message arrived (string, or ArrayBuffer: binaryType is "arraybuffer")
  * - out: a message was sent or queued
  * - close: the label left the map (its channel closed, or the peer closed)
- * @typedef {{type: "add" | "open" | "message" | "out" | "close", label: string, data?: any}} ChannelEvent
+ * @typedef {{type: "add" | "open" | "message" | "out" | "close", label: string, data?: Sendable}} ChannelEvent
  *
- * @typedef {{channel: any, queue: any[], byPage?: boolean}} ChannelRecord
+ * What RTCDataChannel.send takes (and what arrives: a string or, binaryType being
+ * "arraybuffer", an ArrayBuffer).
+ * @typedef {string | ArrayBuffer | ArrayBufferView | Blob} Sendable
+ *
+ * One label: its current channel (null until created or adopted) and what waits for it.
+ * @typedef {{channel: RTCDataChannel | null, queue: Sendable[], byPage?: boolean}} ChannelRecord
  */
 
 /**
@@ -42,7 +47,7 @@ export function labelProblem(label) {
 /**
  * Whether `data` is something RTCDataChannel.send takes.
  * @param {unknown} data
- * @returns {boolean}
+ * @returns {data is Sendable}
  */
 export function isSendable(data) {
   if (typeof data === "string") return true;
@@ -81,10 +86,10 @@ export class Channels {
     this.log = log ?? console;
     /** @type {Map<string, ChannelRecord>} */
     this.records = new Map();
-    /** @type {any} the peer connection, once there is one */
+    /** @type {RTCPeerConnection | null} the peer connection, once there is one */
     this.pc = null;
     this.closed = false;
-    /** @type {Set<any>} every channel not yet closed, including replaced ones */
+    /** @type {Set<RTCDataChannel>} every channel not yet closed, including replaced ones */
     this._all = new Set();
     this._abort = new AbortController();
   }
@@ -101,7 +106,7 @@ export class Channels {
   /**
    * The peer connection exists: open the channels that page scripts asked for before it
    * did. Called before createOffer, so they are part of the first negotiation.
-   * @param {any} pc
+   * @param {RTCPeerConnection} pc
    */
   attach(pc) {
     if (this.closed || this.pc) return;
@@ -115,7 +120,7 @@ export class Channels {
    * The stream has a new peer connection (reconnection): channels a page script opened
    * are opened again on it (what waits to be sent stays queued); the ones the kernel
    * opened come back through `adopt`, since the kernel opens them again.
-   * @param {any} pc
+   * @param {RTCPeerConnection} pc
    */
   moveTo(pc) {
     if (this.closed) return;
@@ -126,6 +131,7 @@ export class Channels {
   }
 
   /**
+   * Open `label` on this.pc, which the callers (attach, moveTo, send) have set.
    * @param {string} label
    * @param {ChannelRecord} record
    * @returns {boolean} whether the channel could be created
@@ -134,7 +140,7 @@ export class Channels {
     record.byPage = true;
     let channel;
     try {
-      channel = this.pc.createDataChannel(label);
+      channel = /** @type {RTCPeerConnection} */ (this.pc).createDataChannel(label);
     } catch (err) {
       // A closed pc throws InvalidStateError: the stream is ending anyway.
       this.log.warn(`[nbrtc] could not open data channel ${JSON.stringify(label)}`, err);
@@ -146,7 +152,7 @@ export class Channels {
 
   /**
    * A channel the kernel opened (the pc's `datachannel` event).
-   * @param {any} channel
+   * @param {RTCDataChannel} channel
    */
   adopt(channel) {
     if (this.closed || !channel) return;
@@ -172,7 +178,7 @@ export class Channels {
   /**
    * @param {string} label
    * @param {ChannelRecord} record
-   * @param {any} channel
+   * @param {RTCDataChannel} channel
    */
   _listen(label, record, channel) {
     record.channel = channel;
@@ -210,7 +216,7 @@ export class Channels {
   /**
    * @param {string} label
    * @param {ChannelRecord} record
-   * @param {any} channel
+   * @param {RTCDataChannel} channel
    */
   _opened(label, record, channel) {
     if (record.channel !== channel) return;
@@ -220,13 +226,15 @@ export class Channels {
 
   /**
    * @param {string} label
-   * @param {any} channel
-   * @param {any} data
+   * @param {RTCDataChannel} channel
+   * @param {Sendable} data
    * @returns {boolean}
    */
   _sendNow(label, channel, data) {
     try {
-      channel.send(data);
+      // Each member of Sendable matches one of send()'s overloads; TS cannot pick one
+      // for the union.
+      channel.send(/** @type {any} */ (data));
       return true;
     } catch (err) {
       // OperationError when the send buffer is full, InvalidStateError when closing.
@@ -239,7 +247,7 @@ export class Channels {
    * Send on `label`, opening the channel if nobody did yet; waits (queued) until it is
    * open. Throws TypeError for a bad label or data (a bug in the caller).
    * @param {string} label
-   * @param {string | ArrayBuffer | ArrayBufferView | Blob} data
+   * @param {Sendable} data
    * @returns {boolean} false when the stream is closed or the message could not be sent
    */
   send(label, data) {

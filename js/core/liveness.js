@@ -1,4 +1,5 @@
-// Liveness between the page and the kernel, shared by BrowserPeer and RoomMember.
+// Liveness between the page and the kernel, wired into every session (BrowserPeer,
+// RoomMember) by core/session.js.
 // KernelWatchdog: the kernel pings every stream and room member about once a second;
 // when nothing at all arrives for KERNEL_SILENCE_MS the owner gives up (closes without
 // telling a kernel that would not hear). Kernel restarts and shutdowns are normally seen

@@ -1,6 +1,6 @@
 // Signaling protocol v1 (docs/protocol.md): envelope construction and validation of
 // kernel -> browser messages. Pure: no DOM, no I/O, so node's test runner can load it.
-// The kernel mirrors these rules in src/nbrtc/_protocol.py; the order of the checks
+// The kernel mirrors these rules in src/nbrtc/_signaling/protocol.py; the order of the checks
 // below follows that file so both sides name the same error code for the same input.
 
 import { checkIceServersPayload } from "../transport/ice.js";

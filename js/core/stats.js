@@ -6,6 +6,11 @@
 // MAX_STATS_REPORTS reports. Pure apart from calling pc.getStats(): no DOM, no timers,
 // so node's test runner can load it. Nothing here throws: a stats sample is a
 // diagnostic, and a broken one must never take the stream down.
+//
+// Two selections over the same report filter: filterStats (a stream's whole sample, for
+// the Inspector) and filterLinkStats (a room link's connection summary: the selected
+// pair, its candidates, the transport and the RTP reports, with fewer fields, because a
+// room of N views sends N·(N-1) samples a second).
 
 import { MAX_STATS_FIELDS, MAX_STATS_REPORTS } from "./protocol.js";
 
@@ -217,6 +222,61 @@ const FIELDS = Object.freeze({
 export const STATS_TYPES = Object.freeze(Object.keys(FIELDS));
 
 /**
+ * The fields a room link's sample keeps per type (filterLinkStats): what the kernel's
+ * link summary reads (selected pair, candidates, bytes, RTT; src/nbrtc room `_summarize`)
+ * and a few rates for the Inspector. Candidates keep the deprecated `ip` as well: the
+ * kernel reads `address or ip`, so an older browser's link still names its address.
+ * @type {Readonly<Record<string, readonly string[]>>}
+ */
+const LINK_FIELDS = Object.freeze({
+  "candidate-pair": [
+    "transportId",
+    "localCandidateId",
+    "remoteCandidateId",
+    "state",
+    "nominated",
+    "selected",
+    "bytesSent",
+    "bytesReceived",
+    "currentRoundTripTime",
+    "availableOutgoingBitrate",
+  ],
+  "local-candidate": ["address", "ip", "port", "protocol", "candidateType", "networkType"],
+  "remote-candidate": ["address", "ip", "port", "protocol", "candidateType"],
+  transport: ["selectedCandidatePairId", "dtlsState", "iceState", "iceRole", "bytesSent", "bytesReceived"],
+  "outbound-rtp": [
+    "kind",
+    "ssrc",
+    "bytesSent",
+    "packetsSent",
+    "framesSent",
+    "framesEncoded",
+    "framesPerSecond",
+    "frameWidth",
+    "frameHeight",
+    "qualityLimitationReason",
+  ],
+  "inbound-rtp": [
+    "kind",
+    "ssrc",
+    "bytesReceived",
+    "packetsReceived",
+    "packetsLost",
+    "jitter",
+    "framesReceived",
+    "framesDecoded",
+    "framesDropped",
+    "framesPerSecond",
+    "frameWidth",
+    "frameHeight",
+  ],
+  "remote-inbound-rtp": ["kind", "ssrc", "packetsLost", "jitter", "roundTripTime", "fractionLost"],
+});
+
+/** Reports kept per link sample (the kernel accepts MAX_STATS_REPORTS; a link has about a dozen). */
+export const MAX_LINK_REPORTS = 40;
+
+/**
  * A value the kernel accepts in a flat report, or undefined to drop the field: finite
  * numbers (JSON has no NaN/Infinity), booleans, null, strings of at most
  * MAX_STRING_CHARS characters. Objects, arrays, functions and bigints are dropped.
@@ -239,17 +299,19 @@ function scalar(value) {
 
 /**
  * One getStats report as a flat object the kernel accepts, or null when its type is not
- * in STATS_TYPES or it has no usable id. Keeps id, type, timestamp and the type's
- * allowlisted scalar fields; drops nested values, non-finite numbers and over-long
- * strings. Never throws (a report with throwing getters yields null or fewer fields).
+ * in the allowlist (STATS_TYPES by default) or it has no usable id. Keeps id, type,
+ * timestamp and the type's allowlisted scalar fields; drops nested values, non-finite
+ * numbers and over-long strings. Never throws (a report with throwing getters yields
+ * null or fewer fields).
  * @param {any} report
+ * @param {Readonly<Record<string, readonly string[]>>} [fields] type -> kept fields
  * @returns {Record<string, number | boolean | string | null> | null}
  */
-export function filterReport(report) {
+export function filterReport(report, fields = FIELDS) {
   try {
     if (report === null || typeof report !== "object") return null;
     const { id, type } = report;
-    if (typeof type !== "string" || type.length > MAX_TYPE_CHARS || !Object.hasOwn(FIELDS, type)) {
+    if (typeof type !== "string" || type.length > MAX_TYPE_CHARS || !Object.hasOwn(fields, type)) {
       return null;
     }
     if (typeof id !== "string" || id.length === 0 || id.length > MAX_ID_CHARS) return null;
@@ -258,7 +320,7 @@ export function filterReport(report) {
     const ts = scalar(report.timestamp);
     if (typeof ts === "number") out.timestamp = ts;
     let count = Object.keys(out).length;
-    for (const key of FIELDS[type]) {
+    for (const key of fields[type]) {
       if (count >= MAX_STATS_FIELDS) break; // defensive: the lists are far shorter
       let value;
       try {
@@ -288,8 +350,9 @@ function rawReports(statsReport) {
     if (Array.isArray(statsReport)) return statsReport.slice();
     if (typeof statsReport.values === "function") return Array.from(statsReport.values());
     if (typeof statsReport.forEach === "function") {
+      /** @type {any[]} */
       const list = [];
-      statsReport.forEach((r) => list.push(r));
+      statsReport.forEach((/** @type {any} */ r) => list.push(r));
       return list;
     }
     if (typeof statsReport[Symbol.iterator] === "function") return Array.from(statsReport);
@@ -325,7 +388,7 @@ export function selectedPair(reports) {
     }
     pair ??= pairs.find((p) => p.selected === true) ?? null;
     if (!pair) {
-      const traffic = (p) => (Number(p.bytesSent) || 0) + (Number(p.bytesReceived) || 0);
+      const traffic = (/** @type {any} */ p) => (Number(p.bytesSent) || 0) + (Number(p.bytesReceived) || 0);
       for (const p of pairs) {
         if (p.nominated === true && p.state === "succeeded" && (!pair || traffic(p) > traffic(pair))) {
           pair = p;
@@ -333,7 +396,7 @@ export function selectedPair(reports) {
       }
     }
     if (!pair) return null;
-    const candidate = (id, type) => {
+    const candidate = (/** @type {unknown} */ id, /** @type {string} */ type) => {
       const c = typeof id === "string" ? byId.get(id) : undefined;
       return c && c.type === type ? c : null;
     };
@@ -352,6 +415,8 @@ export function selectedPair(reports) {
  * The transport and the selected pair (with its candidates) explain the connection, the
  * RTP reports carry every rate, then the codecs and sources they reference; the other
  * pairs and candidates (often dozens on a multi-homed host) go first when cutting.
+ * @param {any[]} reports
+ * @returns {number[]}
  */
 function rankReports(reports) {
   const sel = selectedPair(reports);
@@ -379,7 +444,7 @@ function rankReports(reports) {
       if (typeof id === "string" && !(candidateRank.get(id) <= rank)) candidateRank.set(id, rank);
     }
   }
-  return reports.map((r) => {
+  return reports.map((/** @type {any} */ r) => {
     if (selectedIds.has(r.id)) return 0;
     switch (r.type) {
       case "transport":
@@ -439,12 +504,50 @@ export function filterStats(statsReport, { maxReports = DEFAULT_MAX_REPORTS } = 
         if (typeof r.remoteCandidateId === "string") paired.add(r.remoteCandidateId);
       }
     }
-    const kept = flat.filter((r) => !r.type.endsWith("-candidate") || paired.has(r.id));
+    const kept = flat.filter((r) => !String(r.type).endsWith("-candidate") || paired.has(r.id));
     if (kept.length <= cap) return kept;
     const ranks = rankReports(kept);
     const order = kept.map((_, i) => i).sort((a, b) => ranks[a] - ranks[b] || a - b);
     const keep = new Set(order.slice(0, cap));
     return kept.filter((_, i) => keep.has(i));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * A room link's getStats result, filtered for the kernel's link summary: the transports,
+ * the pair each names as selected (or, while none does, the pairs marked `selected` or
+ * nominated and succeeded), those pairs' candidates, and the RTP reports; each with
+ * LINK_FIELDS only, at most MAX_LINK_REPORTS, in that order. Never throws.
+ * @param {any} statsReport RTCStatsReport, array, iterable or id -> report object
+ * @returns {Record<string, number | boolean | string | null>[]}
+ */
+export function filterLinkStats(statsReport) {
+  try {
+    const all = rawReports(statsReport);
+    const byId = new Map(all.filter((r) => r && typeof r.id === "string").map((r) => [r.id, r]));
+    const transports = all.filter((r) => r?.type === "transport");
+    let pairs = transports
+      .map((t) => byId.get(t.selectedCandidatePairId))
+      .filter((p) => p && p.type === "candidate-pair");
+    if (!pairs.length) {
+      pairs = all.filter(
+        (r) => r?.type === "candidate-pair" && (r.selected === true || (r.nominated === true && r.state === "succeeded")),
+      );
+    }
+    const candidates = pairs.flatMap((p) => [byId.get(p.localCandidateId), byId.get(p.remoteCandidateId)]);
+    const rtp = all.filter((r) => ["outbound-rtp", "inbound-rtp", "remote-inbound-rtp"].includes(r?.type));
+    const out = [];
+    const seen = new Set();
+    for (const r of [...transports, ...pairs, ...candidates, ...rtp]) {
+      if (!r || seen.has(r)) continue;
+      seen.add(r);
+      const flat = filterReport(r, LINK_FIELDS);
+      if (flat) out.push(flat);
+      if (out.length >= MAX_LINK_REPORTS) break;
+    }
+    return out;
   } catch {
     return [];
   }

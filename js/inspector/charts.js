@@ -279,7 +279,7 @@ function normalize(spec) {
     title: String(s.title ?? s.id ?? ""),
     unit: String(s.unit ?? ""),
     t: Array.isArray(s.t) ? s.t : [],
-    lines: Array.isArray(s.lines) ? s.lines.filter((l) => l && typeof l === "object") : [],
+    lines: Array.isArray(s.lines) ? s.lines.filter((/** @type {any} */ l) => l && typeof l === "object") : [],
   };
 }
 

@@ -7,18 +7,11 @@
 //     .nbrtc-doctor-title       "nbrtc doctor: running..."
 //     table.nbrtc-doctor-table  tr[data-path=ID][data-result=ok|failed|pending]
 //     ul.nbrtc-doctor-advice    li per sentence
+//
+// The look is in doctor.css (bundled into static/widget.css, anywidget's `_css`): the view
+// injects no style.
 
 import { pageIsRemote, runDoctor } from "./doctor.js";
-
-const STYLE_ID = "nbrtc-doctor-style-v1";
-const CSS = `
-.nbrtc-doctor { font-family: var(--jp-ui-font-family, system-ui, sans-serif); font-size: var(--jp-ui-font-size1, 13px); }
-.nbrtc-doctor-table { border-collapse: collapse; margin: 4px 0; }
-.nbrtc-doctor-table th, .nbrtc-doctor-table td { border: 1px solid var(--jp-border-color2, #ccc); padding: 2px 6px; text-align: left; vertical-align: top; }
-.nbrtc-doctor-table tr[data-result="ok"] .nbrtc-doctor-result { color: #1a7f37; }
-.nbrtc-doctor-table tr[data-result="failed"] .nbrtc-doctor-result { color: #cf222e; }
-.nbrtc-doctor-advice { margin: 4px 0; padding-left: 20px; }
-`;
 
 /** The columns: header, and how a row (a kernel table row) fills it. */
 export const COLUMNS = Object.freeze([
@@ -30,23 +23,11 @@ export const COLUMNS = Object.freeze([
 ]);
 
 /**
- * @param {any} doc
- */
-function addStyle(doc) {
-  if (!doc?.head || (typeof doc.getElementById === "function" && doc.getElementById(STYLE_ID))) return;
-  const style = doc.createElement("style");
-  style.id = STYLE_ID;
-  style.textContent = CSS;
-  doc.head.appendChild(style);
-}
-
-/**
  * @param {{model: any, el: any, router: import("../core/router.js").Router, signal?: AbortSignal, warning?: string, env?: any, doc?: any, location?: any}} ctx
  * @returns {() => void} cleanup (idempotent): cancels running probes (bye to the kernel)
  */
 export function renderDoctor({ model, el, router, signal, warning = "", env, doc, location }) {
   const document = doc ?? /** @type {any} */ (globalThis).document;
-  addStyle(document);
   const root = document.createElement("div");
   root.className = "nbrtc-root nbrtc-doctor";
   const title = document.createElement("div");

@@ -29,7 +29,7 @@ const PING_MS = 1000;
 /**
  * @typedef {{id: string, label: string, url: string, kind: string, transport: string, policy: string}} DoctorPath
  * @typedef {{
- *   path: string, result: "ok" | "failed", rtt_ms: number | null, local?: string,
+ *   op: "row", path: string, result: "ok" | "failed", rtt_ms: number | null, local?: string,
  *   protocol?: string, remote?: string, why: string,
  *   errors: {url: string, code: number, text: string}[],
  * }} ProbeRow

@@ -10,7 +10,7 @@ export const METER_FLOOR_DB = -60;
 
 /**
  * @typedef {{
- *   AudioContext?: any,
+ *   AudioContext?: typeof AudioContext,
  *   setInterval: (fn: () => void, ms: number) => any,
  *   clearInterval: (id: any) => void,
  *   log?: Pick<Console, "debug">,
@@ -42,7 +42,7 @@ export function levelFromSamples(samples) {
 /**
  * Start metering `stream`'s audio; `onLevel` gets 0..1 about ten times a second.
  * Returns null (and leaves nothing open) when there is no WebAudio or no audio track.
- * @param {any} stream
+ * @param {MediaStream} stream
  * @param {(level: number) => void} onLevel
  * @param {MeterEnv} env
  * @returns {Meter | null}
@@ -51,12 +51,12 @@ export function createMeter(stream, onLevel, env) {
   const AC = env.AudioContext;
   if (typeof AC !== "function" || !stream) return null;
   if (typeof stream.getAudioTracks === "function" && stream.getAudioTracks().length === 0) return null;
-  /** @type {any} */
+  /** @type {AudioContext | null} */
   let ctx = null;
-  /** @type {any} */
-  let source = null;
-  /** @type {any} */
-  let analyser = null;
+  /** @type {MediaStreamAudioSourceNode} */
+  let source;
+  /** @type {AnalyserNode} */
+  let analyser;
   try {
     ctx = new AC();
     source = ctx.createMediaStreamSource(stream);
@@ -68,6 +68,7 @@ export function createMeter(stream, onLevel, env) {
     closeQuietly(ctx);
     return null;
   }
+  const context = ctx; // made: a const, so the closures below know it is not null
   const samples = new Float32Array(analyser.fftSize);
   let running = true;
   const timer = env.setInterval(() => {
@@ -97,13 +98,13 @@ export function createMeter(stream, onLevel, env) {
       } catch {
         // already disconnected
       }
-      closeQuietly(ctx);
+      closeQuietly(context);
     },
     /** An AudioContext made before any click may start suspended (autoplay policy). */
     resume() {
-      if (!running || ctx.state !== "suspended") return;
+      if (!running || context.state !== "suspended") return;
       try {
-        const p = ctx.resume();
+        const p = context.resume();
         if (p && typeof p.catch === "function") p.catch(() => {});
       } catch {
         // stays suspended: the bar stays empty, nothing else is affected
@@ -114,7 +115,7 @@ export function createMeter(stream, onLevel, env) {
   return meter;
 }
 
-/** @param {any} ctx */
+/** @param {AudioContext | null} ctx */
 function closeQuietly(ctx) {
   if (!ctx || ctx.state === "closed") return;
   try {

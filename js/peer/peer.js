@@ -6,52 +6,38 @@
 // Every `await` in start() is followed by a closed check: getUserMedia or createOffer
 // may resolve after the view was removed, and whatever they produced must then be
 // stopped at once instead of being used ("close during negotiation" in the contract).
-// Browser globals are looked up lazily (see defaultEnv) so node can import this file.
+// Browser globals are looked up lazily (core/env.js) so node can import this file.
+//
+// The lifecycle, liveness, stats timer and teardown order are core/session.js's; the
+// kernel's renegotiations live in renegotiation.js, the device in device.js, the comm
+// transport in comm-transport.js; this file is the stream's signaling and its pc.
 
 import { guard, stopTracks } from "../core/cleanup.js";
 import { Channels } from "../core/channels.js";
+import { audioConstraints } from "../core/constraints.js";
 import { listen } from "../core/listen.js";
-import { describeError, deviceFor, iceFailed, kernelGone, pathLost } from "../core/errors.js";
+import { describeError, deviceFor, iceFailed, pathLost } from "../core/errors.js";
 import { PathWatch } from "../transport/reconnect.js";
 import { COMM_KINDS, CONTROL_CHANNEL, SENDING_KINDS, STREAM_KINDS } from "../core/protocol.js";
-import { COMM_FALLBACK_MS, CommDownlink, CommUplink, commGlobals } from "../transport/comm.js";
-import { AudioDownlink, AudioUplink, audioGlobals } from "../transport/comm-audio.js";
+import { peerConfig } from "../core/rtc-config.js";
+import { Session, statsInterval } from "../core/session.js";
 import { INITIAL, reduce } from "../core/state.js";
 import { collectStats } from "../core/stats.js";
-import { Heartbeat, KernelWatchdog } from "../core/liveness.js";
-import { IceServersRequest, needsCredentials, withIceServers } from "../transport/ice.js";
+import { COMM_FALLBACK_MS } from "../transport/comm.js";
+import { needsCredentials, withIceServers } from "../transport/ice.js";
+import { acquireDevice, applyScreenConstraints } from "./device.js";
+import { applyReanswer, renegotiate, rollbackReoffer } from "./renegotiation.js";
+/** @typedef {import("../transport/comm.js").CommUplink} CommUplink */
+/** @typedef {import("../transport/comm.js").CommDownlink} CommDownlink */
+/** @typedef {import("../transport/comm-audio.js").AudioUplink} AudioUplink */
+/** @typedef {import("../transport/comm-audio.js").AudioDownlink} AudioDownlink */
+import { backToWebrtc, commConfirmed, commRemote, dropPc, fallBack, startOnComm, startUplink, stopComm } from "./comm-transport.js";
 
-/** How often the browser samples its getStats for the kernel (Inspector, stats()). */
-export const STATS_INTERVAL_MS = 1000;
+// ice.test.js and older callers import it from here.
+export { peerConfig } from "../core/rtc-config.js";
 
-/**
- * The `stats_interval` trait (seconds; 0 = off) in ms; the default when it is absent.
- * @param {unknown} seconds
- * @returns {number}
- */
-export function statsInterval(seconds) {
-  if (seconds === undefined || seconds === null) return STATS_INTERVAL_MS;
-  if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds <= 0) return 0;
-  return Math.max(250, seconds * 1000);
-}
-
-/**
- * The RTCConfiguration of a new pc: the widget's `rtc_config` (its ICE servers) with
- * `bundlePolicy: "max-bundle"` unless it sets one. The other end always bundles (aiortc
- * does, and so does a browser), so gathering a second set of candidates for the data
- * channel's m-section until the answer, as "balanced" does, would only double the
- * sockets, the trickled candidates and the connectivity checks.
- * @param {unknown} rtcConfig
- * @returns {RTCConfiguration}
- */
 /** ice-error reports a pc sends at most (a server failing every gathering retry). */
 export const MAX_ICE_ERRORS = 8;
-
-export function peerConfig(rtcConfig) {
-  const base = rtcConfig && typeof rtcConfig === "object" ? { ...rtcConfig } : {};
-  delete base.credentials; // ice.js's marker, not an RTCConfiguration member
-  return { bundlePolicy: "max-bundle", ...base };
-}
 
 /**
  * @typedef {import("../core/state.js").PeerState} PeerState
@@ -59,19 +45,7 @@ export function peerConfig(rtcConfig) {
  * @typedef {import("../core/router.js").Router} Router
  * @typedef {import("../core/router.js").ModelLike} ModelLike
  * @typedef {import("../core/protocol.js").Envelope} Envelope
- *
- * Everything the peer takes from the browser; tests pass fakes.
- * @typedef {{
- *   mediaDevices: any,
- *   RTCPeerConnection: any,
- *   MediaStream: any,
- *   now: () => number,
- *   setInterval: (fn: () => void, ms: number) => any,
- *   clearInterval: (id: any) => void,
- *   setTimeout: (fn: () => void, ms: number) => any,
- *   clearTimeout: (id: any) => void,
- *   log: Pick<Console, "debug" | "info" | "warn" | "error">,
- * }} PeerEnv
+ * @typedef {import("../core/env.js").PeerEnv} PeerEnv
  *
  * What the view draws. `media` is what the kind is about (the local stream of a sending
  * kind, the kernel's stream of a receiving one); `local` and `remote` are both streams,
@@ -95,79 +69,11 @@ export function peerConfig(rtcConfig) {
 /** What the view shows when the user ends a screen share from the browser's own UI. */
 export const SCREEN_ENDED_WORDS = "Screen sharing was stopped in the browser.";
 
-/** @returns {PeerEnv} */
-export function defaultEnv() {
-  const g = /** @type {any} */ (globalThis);
-  return {
-    mediaDevices: g.navigator?.mediaDevices,
-    RTCPeerConnection: g.RTCPeerConnection,
-    MediaStream: g.MediaStream,
-    // "ms since page load", as the protocol's ping asks.
-    now: () => (g.performance ? g.performance.now() : Date.now()),
-    setInterval: (fn, ms) => g.setInterval(fn, ms),
-    clearInterval: (id) => g.clearInterval(id),
-    setTimeout: (fn, ms) => g.setTimeout(fn, ms),
-    clearTimeout: (id) => g.clearTimeout(id),
-    log: console,
-  };
-}
-
 /**
- * Map the widget's `constraints` trait (Python names, nulls for "don't care") to
- * getUserMedia video constraints. Width, height and frame rate are wishes (`ideal`);
- * a device id is a demand (`exact`), so a wrong one fails loudly with
- * OverconstrainedError instead of silently opening another camera.
- * @param {any} constraints
- * @returns {MediaTrackConstraints | true}
+ * One stream of one view (a Session, core/session.js).
+ * @extends {Session<PeerSnapshot>}
  */
-export function videoConstraints(constraints) {
-  /** @type {Record<string, any>} */
-  const out = {};
-  const c = constraints && typeof constraints === "object" ? constraints : {};
-  const num = (/** @type {unknown} */ v) => typeof v === "number" && Number.isFinite(v) && v > 0;
-  if (num(c.width)) out.width = { ideal: c.width };
-  if (num(c.height)) out.height = { ideal: c.height };
-  if (num(c.frame_rate)) out.frameRate = { ideal: c.frame_rate };
-  if (typeof c.device_id === "string" && c.device_id !== "") out.deviceId = { exact: c.device_id };
-  return Object.keys(out).length ? out : true;
-}
-
-/**
- * Map the widget's `audio` trait to getUserMedia audio constraints.
- * false/null/undefined: no audio (null). true: the browser's defaults (true). An object
- * with Python names {device_id, echo_cancellation, noise_suppression, auto_gain_control}
- * where null means "the browser's choice": device_id is a demand (`exact`, like the
- * camera's), the three switches are plain booleans (the browser treats them as ideal).
- * @param {any} value
- * @returns {MediaTrackConstraints | true | null}
- */
-export function audioConstraints(value) {
-  if (value === true) return true;
-  if (!value || typeof value !== "object" || Array.isArray(value)) return null;
-  /** @type {Record<string, any>} */
-  const out = {};
-  if (typeof value.device_id === "string" && value.device_id !== "") out.deviceId = { exact: value.device_id };
-  if (typeof value.echo_cancellation === "boolean") out.echoCancellation = value.echo_cancellation;
-  if (typeof value.noise_suppression === "boolean") out.noiseSuppression = value.noise_suppression;
-  if (typeof value.auto_gain_control === "boolean") out.autoGainControl = value.auto_gain_control;
-  return Object.keys(out).length ? out : true;
-}
-
-/**
- * getDisplayMedia video constraints: videoConstraints without the device id, because
- * getDisplayMedia rejects `exact` with a TypeError and the user picks the surface anyway.
- * @param {any} constraints
- * @returns {MediaTrackConstraints | true}
- */
-export function displayConstraints(constraints) {
-  const video = videoConstraints(constraints);
-  if (video === true) return true;
-  const rest = { .../** @type {Record<string, any>} */ (video) };
-  delete rest.deviceId;
-  return Object.keys(rest).length ? rest : true;
-}
-
-export class BrowserPeer {
+export class BrowserPeer extends Session {
   /**
    * @param {{
    *   model: ModelLike,
@@ -181,21 +87,13 @@ export class BrowserPeer {
    */
   constructor({ model, kind, router, viewId, onChange, onChannel, env }) {
     if (!STREAM_KINDS.includes(kind)) throw new TypeError(`unknown kind: ${String(kind)}`);
-    this.model = model;
+    super({ model, router, env, viewId, onChange });
     this.kind = kind;
-    this.router = router;
-    this.env = { ...defaultEnv(), ...env };
-    this.id = router.nextStreamId();
-    this.viewId = viewId ?? router.nextViewId();
-    this.onChange = onChange ?? (() => {});
     this.onChannel = onChannel ?? (() => {});
     /** @type {PeerState} */
     this.state = INITIAL;
-    /** What the view shows for closed/error states ("" otherwise). */
-    this.words = "";
     /** The kernel's own view of the stream, from its `state` messages. */
     this.kernelState = "";
-    this.closed = false;
     /** @type {any} */
     this.pc = null;
     /** @type {any} */
@@ -223,9 +121,6 @@ export class BrowserPeer {
     });
     /** @type {Promise<void> | null} */
     this._started = null;
-    this._registered = false;
-    /** The kernel knows this stream once we sent it anything (offer, or error). */
-    this._kernelKnows = false;
     this._offerSent = false;
     this._answerSeen = false;
     /** Messages that must wait for the offer, or the kernel answers `unknown-stream`. */
@@ -234,12 +129,6 @@ export class BrowserPeer {
     /** @type {string} */
     this._lastStateKey = "";
     this._abort = new AbortController();
-    /** Pings the kernel when nothing else went out for a while (started with the offer). */
-    this._heartbeat = new Heartbeat(this.env, () => this._send("ping", { t: this.env.now() }));
-    /** Gives the stream up when the kernel falls silent (armed once the answer arrived). */
-    this._watchdog = new KernelWatchdog(this.env, () => this.kernelGone());
-    /** @type {any} the getStats sampling timer (STATS_INTERVAL_MS) */
-    this._statsTimer = null;
     this._statsBusy = false;
     /** A reoffer is out and its answer not applied yet (one renegotiation at a time). */
     this._reoffering = false;
@@ -247,8 +136,6 @@ export class BrowserPeer {
     this._pendingRenegotiation = null;
     /** @type {any[] | null} candidates gathered before the reoffer went out */
     this._heldCandidates = null;
-    /** @type {IceServersRequest | null} the pending ask for TURN logins (ice.js) */
-    this._iceRequest = null;
     /** A lost path after connecting waits for the kernel's ICE restarts (reconnect.js). */
     this._path = new PathWatch(this.env, (ms) => this.fail(pathLost(ms)));
     /**
@@ -290,7 +177,7 @@ export class BrowserPeer {
 
   /** @returns {PeerSnapshot} */
   snapshot() {
-    const remote = this.transport === "comm" ? this._commRemote() : this.remoteStream;
+    const remote = this.transport === "comm" ? commRemote(this) : this.remoteStream;
     return {
       id: this.id,
       kind: this.kind,
@@ -349,27 +236,6 @@ export class BrowserPeer {
     return true;
   }
 
-  _notify() {
-    try {
-      this.onChange(this.snapshot());
-    } catch (err) {
-      this.env.log.error("[nbrtc] view update failed", err);
-    }
-  }
-
-  /**
-   * @param {string} type
-   * @param {any} payload
-   * @param {ArrayBuffer[]} [buffers] a comm frame's JPEG
-   */
-  _send(type, payload, buffers) {
-    if (!this._registered) return false;
-    const sent = buffers ? this.router.send(this.id, type, payload, buffers) : this.router.send(this.id, type, payload);
-    if (sent) this._kernelKnows = true;
-    if (sent && type !== "ping") this._heartbeat.sent();
-    return sent;
-  }
-
   /**
    * @param {string} type
    * @param {any} payload
@@ -412,11 +278,10 @@ export class BrowserPeer {
 
   async _run() {
     if (this.closed) return;
-    this.router.register(this.id, this, this.model);
-    this._registered = true;
+    this._register();
     const env = this.env;
     if (this.transportMode === "comm") {
-      this._startOnComm();
+      startOnComm(this);
       return;
     }
 
@@ -430,7 +295,7 @@ export class BrowserPeer {
     if (needsCredentials(rtcConfig)) {
       // TURN logins are not in the trait (it is saved with the notebook): ask the
       // kernel, bounded (ice.js). Only then can the pc exist: its servers are fixed.
-      const servers = await this._askIceServers();
+      const servers = await this._askIceServers("the widget's comm is closed");
       if (this.closed) return;
       if (!Array.isArray(servers)) {
         if (servers) this.fail(servers.failed);
@@ -438,7 +303,7 @@ export class BrowserPeer {
       }
       rtcConfig = withIceServers(rtcConfig, servers);
     }
-    // kept for a new pc when a lost path needs one (_freshPeer)
+    // kept for a new pc when a lost path needs one (renegotiation.js freshPeer)
     this._rtcConfig = rtcConfig;
     // Created and stored with no await in between, so close() always sees it.
     const pc = new PC(peerConfig(rtcConfig));
@@ -446,7 +311,7 @@ export class BrowserPeer {
     this._wire(pc);
 
     // Devices are opened only once the kernel has accepted the stream (after the
-    // answer, see _acquire): a widget closed in the very cell that displayed it never
+    // answer, see device.js acquireDevice): a widget closed in the very cell that displayed it never
     // turns the camera on, and getUserMedia overlaps ICE and DTLS instead of delaying
     // the offer. replaceTrack onto these transceivers needs no renegotiation.
     this._audioRequest = this.kind === "camera" || this.kind === "microphone"
@@ -491,189 +356,10 @@ export class BrowserPeer {
     for (const [type, payload] of this._outbox.splice(0)) this._send(type, payload);
     this._sendPcState();
     this._heartbeat.start();
-    const every = statsInterval(this.model.get("stats_interval"));
-    if (every > 0) this._statsTimer = env.setInterval(() => this._sampleStats(), every);
+    this._startStats(statsInterval(this.model.get("stats_interval")));
     if (this.transportMode === "auto") {
-      this._fallbackTimer = env.setTimeout(() => this._fallBack(), COMM_FALLBACK_MS);
+      this._fallbackTimer = env.setTimeout(() => fallBack(this), COMM_FALLBACK_MS);
     }
-  }
-
-  // --- the comm transport (comm.js) ---------------------------------------------------
-
-  /** transport="comm": no pc at all; the kernel's `transport` reply stands for an answer. */
-  _startOnComm() {
-    this._commAsked = true;
-    // getUserMedia asks for sound when the widget wants it (no transceiver needs it)
-    this._audioRequest = this.kind === "camera" || this.kind === "microphone"
-      ? audioConstraints(this.model.get("audio"))
-      : null;
-    this._send("offer", { kind: this.kind, page: this.router.pageId, view: this.viewId, transport: "comm" });
-    this._offerSent = true;
-    this.setState({ type: "offer-sent" });
-    for (const [type, payload] of this._outbox.splice(0)) this._send(type, payload);
-    this._heartbeat.start();
-    const every = statsInterval(this.model.get("stats_interval"));
-    if (every > 0) this._statsTimer = this.env.setInterval(() => this._sampleStats(), every);
-  }
-
-  /**
-   * WebRTC has not connected COMM_FALLBACK_MS after the offer (or failed before it did):
-   * ask the kernel for the comm too (ICE goes on trying, see _backToWebrtc).
-   * @param {string} [reason]
-   */
-  _fallBack(reason) {
-    if (this._fallbackTimer !== null) this.env.clearTimeout(this._fallbackTimer);
-    this._fallbackTimer = null;
-    const pc = this.pc;
-    if (this.closed || !pc || pc.connectionState === "connected" || this._commAsked) return;
-    this._commAsked = true;
-    const why = reason ?? `WebRTC not connected ${COMM_FALLBACK_MS / 1000} s after the offer (ICE ${pc.iceConnectionState})`;
-    this.env.log.info(`[nbrtc] ${this.id}: ${why}: starting the comm transport`);
-    this._send("transport", { use: "comm", why });
-  }
-
-  /** The kernel carries this stream over the comm from now on (its `transport` reply). */
-  async _commConfirmed() {
-    if (this.closed || !this._commAsked || this.transport === "comm") return;
-    this.transport = "comm";
-    if (!this._answerSeen) {
-      // what an answer does on WebRTC (none came, or transport="comm" asks for none):
-      // the kernel holds the stream, the device may open
-      this._answerSeen = true;
-      this._watchdog.start();
-      this.setState({ type: "answer-applied" });
-      if (this.sending) {
-        try {
-          await this._acquire();
-        } catch (err) {
-          if (!this.closed) this.fail(describeError(err, this._device()));
-          return;
-        }
-      }
-    }
-    if (this.closed) return;
-    this._startUplink();
-    if (!this._audioDown && (this.kind === "view" || this.kind === "audio")) {
-      this._audioDown = new AudioDownlink({
-        ack: (seq) => this._send("audio-ack", { seq }),
-        onSound: () => this._commFlowing(true), // the stream now has a sound track
-        env: this._commEnv(),
-      });
-    }
-    if (!this._downlink && this.kind !== "microphone" && this.kind !== "audio") {
-      this._downlink = new CommDownlink({
-        ack: (seq) => this._send("frame-ack", { seq }),
-        onFrame: () => this._commFlowing(true),
-        env: this._commEnv(),
-      });
-    }
-    this._notify();
-  }
-
-  /** The camera's video goes to the kernel over the comm (once confirmed and acquired). */
-  _startUplink() {
-    if (this.closed || this.transport !== "comm" || !this.sending) return;
-    const sound = this.localStream?.getAudioTracks?.()[0];
-    if (sound && !this._audioUp) {
-      this._audioUp = new AudioUplink({
-        track: sound,
-        send: (payload, buffers) => this._send("audio", payload, buffers),
-        onAck: () => this._commFlowing(false),
-        env: this._commEnv(),
-      });
-      this._audioUp.start();
-    }
-    if (this._uplink) return;
-    const track = this.localStream?.getVideoTracks?.()[0];
-    if (!track) return;
-    this._uplink = new CommUplink({
-      track,
-      send: (payload, buffers) => this._send("frame", payload, buffers),
-      onAck: () => this._commFlowing(false),
-      env: this._commEnv(),
-    });
-    this._uplink.start();
-  }
-
-  /**
-   * A frame crossed the comm: the kernel decoded ours, or we drew the kernel's.
-   * @param {boolean} drawn
-   */
-  _commFlowing(drawn) {
-    if (drawn) this._notify(); // the view's video now has a picture
-    if (drawn === !this.sending) this.setState({ type: "connected" });
-  }
-
-  /** @returns {import("../transport/comm.js").CommEnv} */
-  _commEnv() {
-    const env = this.env;
-    return {
-      ...commGlobals(),
-      ...audioGlobals(),
-      now: env.now,
-      setTimeout: env.setTimeout,
-      clearTimeout: env.clearTimeout,
-      log: env.log,
-      MediaStream: env.MediaStream,
-      .../** @type {any} */ (env).comm,
-    };
-  }
-
-  /** WebRTC connected after the comm took over: move back to it and stop the comm. */
-  _backToWebrtc() {
-    this._stopComm();
-    this._commAsked = false;
-    this.transport = "webrtc";
-    this._send("transport", { use: "webrtc", why: "WebRTC connected" });
-    this._notify();
-  }
-
-  /** The comm's remote media: the kernel's video, its sound, or both in one stream. */
-  _commRemote() {
-    const video = this._downlink?.stream ?? null;
-    const sound = this._audioDown?.stream ?? null;
-    if (!sound) return video ?? this.remoteStream;
-    if (!video) return sound;
-    if (!this._commMixed && typeof this.env.MediaStream === "function") {
-      this._commMixed = new this.env.MediaStream([...video.getVideoTracks(), ...sound.getAudioTracks()]);
-    }
-    return this._commMixed ?? video;
-  }
-
-  _stopComm() {
-    const log = this.env.log;
-    guard(log, "stopping the comm audio uplink", () => this._audioUp?.stop());
-    guard(log, "stopping the comm audio downlink", () => this._audioDown?.stop());
-    this._audioUp = null;
-    this._audioDown = null;
-    this._commMixed = null;
-    guard(log, "stopping the comm uplink", () => this._uplink?.stop());
-    guard(log, "stopping the comm downlink", () => this._downlink?.stop());
-    this._uplink = null;
-    this._downlink = null;
-  }
-
-  /**
-   * WebRTC failed while the comm carries the stream: only the pc goes.
-   * @param {string} why
-   */
-  _dropPc(why) {
-    const pc = this.pc;
-    if (!pc) return;
-    this.env.log.info(`[nbrtc] ${this.id}: WebRTC given up (${why}); the comm carries the stream`);
-    this.pc = null;
-    guard(this.env.log, "closing the failed pc", () => pc.close());
-  }
-
-  /**
-   * Ask the kernel for the full ICE servers of this stream (ice.js). Resolves to the
-   * list, to `{failed}` (timeout, refusal) or to null (closed meanwhile); never rejects.
-   */
-  _askIceServers() {
-    const request = new IceServersRequest(this.env);
-    this._iceRequest = request;
-    if (!this._send("ice-servers", null)) request.refused("closed", "the widget's comm is closed");
-    return request.promise;
   }
 
   /**
@@ -683,7 +369,7 @@ export class BrowserPeer {
   async _sampleStats() {
     const pc = this.pc;
     const comm = [this._uplink?.stats(), this._downlink?.stats(), this._audioUp?.stats(), this._audioDown?.stats()]
-      .filter(Boolean);
+      .filter((r) => r !== undefined);
     if (this.closed || (!pc && !comm.length) || this._statsBusy || !this._answerSeen) return;
     this._statsBusy = true;
     try {
@@ -696,150 +382,13 @@ export class BrowserPeer {
   }
 
   /**
-   * The kernel asks for a reoffer (a codec or bitrate change, or an ICE restart). One at
-   * a time: a request during another is kept and run after its answer. Never rejects.
-   * @param {{ice_restart?: boolean, reason?: string}} request
-   */
-  async _renegotiate(request) {
-    const pc = this.pc;
-    if (this.closed || !pc || !this._answerSeen) return;
-    if (this._reoffering) {
-      // An ICE restart must not be lost behind a codec change: merge the requests.
-      const pending = this._pendingRenegotiation;
-      this._pendingRenegotiation = {
-        ice_restart: Boolean(request.ice_restart || pending?.ice_restart),
-        fresh: Boolean(request.fresh || pending?.fresh),
-        reason: request.reason ?? "",
-      };
-      return;
-    }
-    this._reoffering = true;
-    this._heldCandidates = [];
-    if (request.fresh) {
-      await this._freshPeer(request);
-      return;
-    }
-    try {
-      if (request.ice_restart && typeof pc.restartIce === "function") pc.restartIce();
-      const offer = await pc.createOffer(request.ice_restart ? { iceRestart: true } : {});
-      if (this.closed) return;
-      await pc.setLocalDescription(offer);
-      if (this.closed) return;
-      const sdp = pc.localDescription?.sdp ?? offer.sdp;
-      this._send("reoffer", { sdp, reason: String(request.reason ?? "").slice(0, 128) });
-    } catch (err) {
-      this._reoffering = false;
-      this.env.log.warn("[nbrtc] renegotiation failed to start", err);
-    } finally {
-      const held = this._heldCandidates ?? [];
-      this._heldCandidates = null;
-      if (!this.closed) for (const c of held) this._send("candidate", c);
-    }
-  }
-
-  /**
-   * The kernel asks for a new peer connection (its reconnection after a lost path that
-   * ICE restarts did not bring back, or after its own ICE connection ended): the old pc
-   * goes, a new one takes the same camera/microphone tracks (the device stays open), and
-   * its offer goes out as a `reoffer` with `fresh`. The kernel answers under the same
-   * stream. Called by _renegotiate with `_reoffering` set; never rejects.
-   * @param {{reason?: string}} request
-   */
-  async _freshPeer(request) {
-    const old = this.pc;
-    const PC = this.env.RTCPeerConnection;
-    try {
-      const pc = new PC(peerConfig(this._rtcConfig ?? this.model.get("rtc_config")));
-      this.pc = pc; // from here the old pc's events are ignored (_wire)
-      this.freshPeers += 1;
-      this._wire(pc);
-      const local = this.localStream;
-      const video = local?.getVideoTracks?.()[0] ?? null;
-      const sound = local?.getAudioTracks?.()[0] ?? null;
-      switch (this.kind) {
-        case "camera":
-        case "screen":
-          this._videoTx = pc.addTransceiver(video ?? "video", { direction: "sendrecv" });
-          if (this._audioTx) this._audioTx = pc.addTransceiver(sound ?? "audio", { direction: "sendonly" });
-          break;
-        case "microphone":
-          this._audioTx = pc.addTransceiver(sound ?? "audio", { direction: "sendonly" });
-          break;
-        case "view":
-          pc.addTransceiver("video", { direction: "recvonly" });
-          pc.addTransceiver("audio", { direction: "recvonly" });
-          break;
-        default:
-          pc.addTransceiver("audio", { direction: "recvonly" });
-      }
-      guard(this.env.log, "closing the old control channel", () => this._control?.close());
-      this._control = pc.createDataChannel(CONTROL_CHANNEL);
-      this.channels.moveTo(pc);
-      // the kernel's media comes again on the new pc's tracks
-      stopTracks(this.remoteStream);
-      this.remoteStream = null;
-      this._notify();
-      const offer = await pc.createOffer();
-      if (this.closed || this.pc !== pc) return;
-      await pc.setLocalDescription(offer);
-      if (this.closed || this.pc !== pc) return;
-      const sdp = pc.localDescription?.sdp ?? offer.sdp;
-      const reason = String(request.reason ?? "").slice(0, 128);
-      this._send("reoffer", { sdp, reason, fresh: true });
-      this._sendPcState();
-    } catch (err) {
-      this._reoffering = false;
-      this.env.log.warn("[nbrtc] a new peer connection failed to start", err);
-    } finally {
-      const held = this._heldCandidates ?? [];
-      this._heldCandidates = null;
-      if (!this.closed) for (const c of held) this._send("candidate", c);
-      // closed only once the new offer is out: the kernel, told first, does not take
-      // the old pc's end for the stream's
-      guard(this.env.log, "closing the old pc", () => old?.close());
-    }
-  }
-
-  /**
-   * The kernel's answer to our reoffer.
-   * @param {string} sdp
-   */
-  async _applyReanswer(sdp) {
-    const pc = this.pc;
-    try {
-      await pc.setRemoteDescription({ type: "answer", sdp });
-    } catch (err) {
-      if (!this.closed) this.fail(describeError(err));
-      return;
-    } finally {
-      this._reoffering = false;
-    }
-    const next = this._pendingRenegotiation;
-    this._pendingRenegotiation = null;
-    if (next && !this.closed) await this._renegotiate(next);
-  }
-
-  /** The kernel refused our reoffer: back to the description we had. */
-  async _rollbackReoffer() {
-    const pc = this.pc;
-    this._reoffering = false;
-    this._pendingRenegotiation = null;
-    if (!pc || this.closed || pc.signalingState !== "have-local-offer") return;
-    try {
-      await pc.setLocalDescription({ type: "rollback" });
-    } catch (err) {
-      this.env.log.warn("[nbrtc] rolling back a refused reoffer failed", err);
-    }
-  }
-
-  /**
    * Listeners go through the AbortController so close() removes them all at once.
    * @param {any} pc
    */
   _wire(pc) {
     const options = {
       signal: this._abort.signal,
-      // a pc replaced by _freshPeer (or dropped for the comm) says nothing any more
+      // a pc replaced by freshPeer (or dropped for the comm) says nothing any more
       isClosed: () => this.closed || this.pc !== pc,
       log: this.env.log,
       what: "",
@@ -893,15 +442,15 @@ export class BrowserPeer {
         this._connectedOnce = true;
         if (this._fallbackTimer !== null) this.env.clearTimeout(this._fallbackTimer);
         this._fallbackTimer = null;
-        if (this._commAsked) this._backToWebrtc();
+        if (this._commAsked) backToWebrtc(this);
         else this.transport = "webrtc";
       } else if (
         pc.connectionState === "failed" &&
         (this._commAsked || (this.transportMode === "auto" && !this._connectedOnce))
       ) {
         // WebRTC cannot connect here: the comm carries the stream instead of failing it
-        this._fallBack("WebRTC failed before it connected");
-        this._dropPc("the connection failed");
+        fallBack(this, "WebRTC failed before it connected");
+        dropPc(this, "the connection failed");
         return;
       }
       if (this._path.connectionChanged(pc.connectionState)) return; // the kernel restores it
@@ -944,37 +493,18 @@ export class BrowserPeer {
     this._notify();
   }
 
-  /** @param {any} md */
-  _reportDevices(md) {
-    if (typeof md.enumerateDevices !== "function") return;
-    Promise.resolve()
-      .then(() => md.enumerateDevices())
-      .then((/** @type {any[]} */ list) => {
-        if (this.closed || !Array.isArray(list)) return;
-        const devices = list.slice(0, 256).map((d) => ({
-          deviceId: String(d.deviceId ?? ""),
-          kind: String(d.kind ?? ""),
-          label: String(d.label ?? ""),
-          groupId: String(d.groupId ?? ""),
-        }));
-        this._sendAfterOffer("devices", devices);
-      })
-      .catch((/** @type {unknown} */ err) => this.env.log.debug("[nbrtc] enumerateDevices failed", err));
-  }
-
   /**
-   * Handle a validated kernel message for this stream (called by the router).
+   * A validated kernel message for this stream (Session.handleKernelMessage, called by
+   * the router, fed the watchdog already).
    * @param {Envelope} msg
    * @param {any[]} [buffers] a comm frame's JPEG
    */
-  handleKernelMessage(msg, buffers) {
-    if (this.closed) return;
-    this._watchdog.heard();
+  _onKernelMessage(msg, buffers) {
     const payload = msg.payload;
     switch (msg.type) {
       case "answer":
         if (this._reoffering) {
-          this._applyReanswer(payload.sdp).catch((err) =>
+          applyReanswer(this, payload.sdp).catch((err) =>
             this.env.log.error("[nbrtc] applying the renegotiated answer failed", err),
           );
           return;
@@ -1003,7 +533,7 @@ export class BrowserPeer {
         });
         return;
       case "renegotiate":
-        this._renegotiate(payload).catch((err) =>
+        renegotiate(this, payload).catch((err) =>
           this.env.log.error("[nbrtc] renegotiation failed", err),
         );
         return;
@@ -1015,7 +545,7 @@ export class BrowserPeer {
           return;
         }
         if (payload.ref?.type === "reoffer" && this._reoffering) {
-          this._rollbackReoffer().catch(() => {});
+          rollbackReoffer(this).catch(() => {});
           return;
         }
         // An error never closes a healthy stream, but a refused offer means there is
@@ -1037,7 +567,7 @@ export class BrowserPeer {
         return;
       case "transport":
         if (payload.use === "comm") {
-          this._commConfirmed().catch((err) => this.env.log.error("[nbrtc] starting the comm failed", err));
+          commConfirmed(this).catch((err) => this.env.log.error("[nbrtc] starting the comm failed", err));
         }
         return;
       case "frame":
@@ -1078,98 +608,25 @@ export class BrowserPeer {
     if (pc.connectionState === "connected") this.setState({ type: "connected" });
     if (this.sending) {
       try {
-        await this._acquire();
+        await acquireDevice(this);
       } catch (err) {
         if (!this.closed) this.fail(describeError(err, this._device()));
       }
     }
   }
 
-  /**
-   * Open the kind's device (getUserMedia, or getDisplayMedia for a screen), then send
-   * each track on the transceiver the offer already made for it.
-   */
-  async _acquire() {
-    const md = this.env.mediaDevices;
-    const screen = this.kind === "screen";
-    if (!md) {
-      // navigator.mediaDevices is undefined outside secure contexts.
-      throw Object.assign(new Error("navigator.mediaDevices is not available"), { name: "SecurityError" });
-    }
-    const method = screen ? "getDisplayMedia" : "getUserMedia";
-    if (typeof md[method] !== "function") {
-      throw Object.assign(new Error(`navigator.mediaDevices.${method} is not available`), {
-        name: screen ? "NotSupportedError" : "SecurityError",
-      });
-    }
-    /** @type {any} */
-    let stream;
-    if (screen) {
-      const video = displayConstraints(this.model.get("constraints"));
-      this._screenConstraintsKey = JSON.stringify(video);
-      stream = await md.getDisplayMedia({ video, audio: false });
-    } else if (this.kind === "microphone") {
-      stream = await md.getUserMedia({ audio: this._audioRequest ?? true, video: false });
-    } else {
-      stream = await md.getUserMedia({
-        video: videoConstraints(this.model.get("constraints")),
-        audio: this._audioRequest ?? false,
-      });
-    }
-    if (this.closed) {
-      stopTracks(stream);
-      return;
-    }
-    this.localStream = stream;
-    if (screen) {
-      // "Stop sharing" in the browser's own bar ends the track, and nothing else
-      // would tell the kernel. (track.stop() in our teardown does not fire `ended`.)
-      const [track] = stream.getVideoTracks();
-      track?.addEventListener("ended", () => this._screenEnded(), { signal: this._abort.signal });
-    }
-    for (const track of stream.getTracks()) {
-      const tx = track.kind === "video" ? this._videoTx : track.kind === "audio" ? this._audioTx : null;
-      if (!tx && this.transportMode === "comm") continue; // comm.js / comm-audio.js read it
-      if (!tx) {
-        // Nothing was offered for it (e.g. a browser added audio nobody asked for).
-        guard(this.env.log, "stopping an unexpected track", () => track.stop());
-        continue;
-      }
-      // "detail" keeps the resolution when bandwidth is short at the start of a call
-      // (Chromium would otherwise scale 640x480 down while the estimate ramps up); for
-      // a screen it keeps text readable.
-      if (track.kind === "video" && "contentHint" in track) track.contentHint = "detail";
-      await tx.sender?.replaceTrack(track);
-      if (this.closed) return;
-    }
-    this._notify();
-    this._startUplink();
-    if (!screen) this._reportDevices(md);
-    // The constraints may have changed while the share picker was open.
-    if (screen && JSON.stringify(displayConstraints(this.model.get("constraints"))) !== this._screenConstraintsKey) {
-      await this.applyVideoConstraints();
-    }
+  /** The camera's video to the kernel over the comm, once it runs (device.js calls it). */
+  _startUplink() {
+    startUplink(this);
   }
 
   /**
-   * New `constraints` for a live screen share: applied to its track, so the user is not
-   * asked to pick a screen again. A camera restarts instead (a device_id change needs
-   * another device). Never rejects.
+   * New `constraints` for a live screen share (device.js applyScreenConstraints): applied
+   * to its track, so the user is not asked to pick a screen again. Never rejects.
    * @returns {Promise<boolean>} whether they were applied
    */
-  async applyVideoConstraints() {
-    if (this.closed || this.kind !== "screen") return false;
-    const track = this.localStream?.getVideoTracks?.()[0];
-    if (!track || typeof track.applyConstraints !== "function") return false;
-    const video = displayConstraints(this.model.get("constraints"));
-    this._screenConstraintsKey = JSON.stringify(video);
-    try {
-      await track.applyConstraints(video === true ? {} : video);
-    } catch (err) {
-      this.env.log.warn("[nbrtc] the screen share did not take the new constraints", err);
-      return false;
-    }
-    return !this.closed;
+  applyVideoConstraints() {
+    return applyScreenConstraints(this);
   }
 
   /** The user stopped the screen share from the browser: a normal close, with words. */
@@ -1180,68 +637,25 @@ export class BrowserPeer {
   }
 
   /**
-   * The kernel is gone (its status said restarting/dead, or it fell silent): close
-   * without telling it, since nothing there would hear.
-   * @param {string} [why] e.g. the kernel's status
+   * The final state (Session.close / fail), through the one reducer.
+   * @param {{name: "closed" | "error", reason: string}} state
    */
-  kernelGone(why) {
-    if (this.closed) return;
-    this.words = kernelGone(why).words;
-    this.close("kernel-gone", { notify: false });
+  _enterFinal(state) {
+    if (state.name === "error") this.setState({ type: "fail", reason: state.reason });
+    else this.setState({ type: "close", reason: state.reason });
   }
 
-  /**
-   * A failure: show its words, tell the kernel (`error`, then `bye` reason `error`)
-   * unless the kernel is the one that reported it (`tellKernel: false`), and close.
-   * @param {{name: string, message: string, words: string}} described
-   * @param {{tellKernel?: boolean}} [options]
-   */
-  fail(described, { tellKernel = true } = {}) {
-    if (this.closed) return;
-    this.env.log.warn(`[nbrtc] ${this.id} failed: ${described.name}: ${described.message}`);
-    this.words = described.words;
-    this.setState({ type: "fail", reason: described.words });
-    if (tellKernel) this._send("error", { name: described.name, message: described.message });
-    this._teardown("error", tellKernel);
-  }
-
-  /**
-   * Close the stream. Idempotent and synchronous: when it returns, every track is
-   * stopped, the pc is closed, timers and listeners are gone, and the kernel was told
-   * (`bye`) unless `notify` is false (the kernel closed it, or the router already said
-   * bye on pagehide).
-   * @param {string} [reason]
-   * @param {{notify?: boolean}} [options]
-   */
-  close(reason = "closed", { notify = true } = {}) {
-    if (this.closed) return;
-    this.setState({ type: "close", reason });
-    this._teardown(reason, notify);
-  }
-
-  /**
-   * @param {string} reason
-   * @param {boolean} notify
-   */
-  _teardown(reason, notify) {
-    if (this.closed) return;
-    this.closed = true;
+  /** The stream's own parts, in order (Session._teardown stopped the timers already). */
+  _release() {
     const env = this.env;
     const log = env.log;
     guard(log, "removing listeners", () => this._abort.abort());
-    guard(log, "stopping the heartbeat", () => this._heartbeat.stop());
-    guard(log, "cancelling the ice-servers request", () => this._iceRequest?.cancel());
-    guard(log, "stopping the watchdog", () => this._watchdog.stop());
     guard(log, "stopping the path watch", () => this._path.stop());
     guard(log, "clearing the comm fallback timer", () => {
       if (this._fallbackTimer !== null) env.clearTimeout(this._fallbackTimer);
     });
     this._fallbackTimer = null;
-    this._stopComm();
-    guard(log, "clearing the stats timer", () => {
-      if (this._statsTimer !== null) env.clearInterval(this._statsTimer);
-    });
-    this._statsTimer = null;
+    stopComm(this);
     this._outbox = [];
     stopTracks(this.localStream);
     // Channels close with the pc anyway; closing them first also reports each label's
@@ -1257,8 +671,5 @@ export class BrowserPeer {
     stopTracks(this.remoteStream);
     this.localStream = null;
     this.remoteStream = null;
-    if (notify && this._kernelKnows) guard(log, "sending bye", () => this._send("bye", { reason }));
-    if (this._registered) guard(log, "unregistering", () => this.router.unregister(this.id));
-    this._notify();
   }
 }

@@ -13,124 +13,16 @@
 //   microphone      <meter class="nbrtc-meter"> on the local stream.
 //   audio           <audio class="nbrtc-audio" controls autoplay> plus .nbrtc-meter, and an
 //                   .nbrtc-play button if autoplay is refused.
+//
+// The look is in view.css (bundled into static/widget.css, anywidget's `_css`): the view
+// injects no style.
 
 import { describeData } from "../core/channels.js";
 import { createMeter } from "./meter.js";
 import { listen } from "../core/listen.js";
 
-// v2: the two-video stage, meter, notice and channels panel. A page that loaded an older
-// bundle keeps its v1 sheet; both can live side by side.
-const STYLE_ID = "nbrtc-style-v2";
 /** Messages kept per channel in the panel. */
 export const MAX_LOG = 50;
-
-// JupyterLab's CSS variables make it follow light and dark themes; the fallbacks are
-// for hosts without them (plain Notebook pages, VS Code, static HTML).
-const CSS = `
-.nbrtc-root {
-  display: inline-flex;
-  flex-direction: column;
-  gap: 4px;
-  max-width: 100%;
-  font-family: var(--jp-ui-font-family, system-ui, sans-serif);
-  font-size: var(--jp-ui-font-size1, 13px);
-  color: var(--jp-ui-font-color1, inherit);
-}
-.nbrtc-stage {
-  position: relative;
-  max-width: 100%;
-}
-.nbrtc-video {
-  display: block;
-  width: 640px;
-  max-width: 100%;
-  aspect-ratio: 4 / 3;
-  background: #000;
-  object-fit: contain;
-  border-radius: 2px;
-}
-.nbrtc-root[data-media="yes"] .nbrtc-video {
-  width: auto;
-  aspect-ratio: auto;
-}
-/* Stacked under the visible video, still playing (so it has a frame the moment it is
-   shown), but taking no space and no clicks. */
-.nbrtc-hidden {
-  position: absolute;
-  inset: 0;
-  width: 100%;
-  height: 100%;
-  visibility: hidden;
-  pointer-events: none;
-}
-.nbrtc-audio { width: 320px; max-width: 100%; }
-.nbrtc-meter { width: 320px; max-width: 100%; height: 10px; }
-.nbrtc-status {
-  display: flex;
-  align-items: center;
-  gap: 6px;
-  min-height: 1.4em;
-  line-height: 1.4;
-}
-.nbrtc-badge {
-  flex: none;
-  font-size: 10px;
-  font-weight: 600;
-  letter-spacing: 0.04em;
-  text-transform: uppercase;
-  padding: 0 6px;
-  border-radius: 8px;
-  border: 1px solid currentColor;
-  opacity: 0.85;
-}
-.nbrtc-root[data-state="live"] .nbrtc-badge {
-  background: var(--jp-success-color1, #2e7d32);
-  border-color: transparent;
-  color: #fff;
-  opacity: 1;
-}
-.nbrtc-root[data-state="error"] .nbrtc-badge {
-  background: var(--jp-error-color1, #c62828);
-  border-color: transparent;
-  color: #fff;
-  opacity: 1;
-}
-.nbrtc-root[data-state="error"] .nbrtc-text,
-.nbrtc-kernel-error {
-  color: var(--jp-error-color1, #c62828);
-}
-.nbrtc-warning, .nbrtc-notice {
-  color: var(--jp-warn-color1, #e65100);
-}
-.nbrtc-warning:empty, .nbrtc-kernel-error:empty, .nbrtc-notice:empty { display: none; }
-.nbrtc-channels {
-  display: flex;
-  flex-direction: column;
-  gap: 4px;
-  max-width: 640px;
-}
-.nbrtc-channel {
-  border: 1px solid var(--jp-border-color2, #ccc);
-  border-radius: 2px;
-  padding: 2px 4px;
-}
-.nbrtc-channel-label { font-weight: 600; }
-.nbrtc-log {
-  max-height: 8em;
-  overflow-y: auto;
-  font-family: var(--jp-code-font-family, monospace);
-  white-space: pre-wrap;
-  word-break: break-all;
-}
-.nbrtc-msg[data-dir="out"] { opacity: 0.7; }
-.nbrtc-msg[data-dir="in"]::before { content: "← "; }
-.nbrtc-msg[data-dir="out"]::before { content: "→ "; }
-.nbrtc-channel-row { display: flex; gap: 4px; }
-.nbrtc-channel-input { flex: 1; min-width: 0; }
-[hidden].nbrtc-channels, [hidden].nbrtc-notice, [hidden].nbrtc-unmute, [hidden].nbrtc-play {
-  display: none;
-}
-`;
 
 /**
  * @typedef {import("./peer.js").PeerSnapshot} PeerSnapshot
@@ -216,16 +108,6 @@ export function defaultViewEnv() {
   };
 }
 
-/** Inject the stylesheet once per page (every view shares it). */
-function ensureStyle() {
-  const doc = globalThis.document;
-  if (!doc || doc.getElementById(STYLE_ID)) return;
-  const style = doc.createElement("style");
-  style.id = STYLE_ID;
-  style.textContent = CSS;
-  (doc.head ?? doc.documentElement).appendChild(style);
-}
-
 /**
  * @param {any} stream
  * @param {"audio" | "video"} kind
@@ -254,7 +136,6 @@ function settle(p) {
  * }} options onSend: the channel panel's Send (true when sent or queued)
  */
 export function createView(el, { kind, env: envIn, onSend }) {
-  ensureStyle();
   const env = { ...defaultViewEnv(), ...envIn };
   const doc = el.ownerDocument;
   const abort = new AbortController();

@@ -10,66 +10,11 @@
 //     .nbrtc-status (.nbrtc-badge, .nbrtc-text, .nbrtc-warning)
 //     .nbrtc-room-caption   "3 members · media flows browser ↔ browser; ..."
 //     .nbrtc-room-error     failed links, in words (hidden when none)
+//
+// The look is in room.css (bundled into static/widget.css, anywidget's `_css`): the view
+// injects no style.
 
 import { listen } from "../core/listen.js";
-
-const STYLE_ID = "nbrtc-room-style-v1";
-
-const CSS = `
-.nbrtc-room {
-  display: inline-flex;
-  flex-direction: column;
-  gap: 4px;
-  max-width: 100%;
-  font-family: var(--jp-ui-font-family, system-ui, sans-serif);
-  font-size: var(--jp-ui-font-size1, 13px);
-  color: var(--jp-ui-font-color1, inherit);
-}
-.nbrtc-room-grid { display: flex; flex-wrap: wrap; gap: 4px; }
-.nbrtc-room-tile { position: relative; width: 240px; max-width: 100%; }
-.nbrtc-room-tile video {
-  display: block;
-  width: 100%;
-  aspect-ratio: 4 / 3;
-  background: #000;
-  object-fit: contain;
-  border-radius: 2px;
-}
-.nbrtc-room-label {
-  position: absolute;
-  left: 4px;
-  bottom: 4px;
-  padding: 0 4px;
-  border-radius: 2px;
-  background: rgba(0, 0, 0, 0.55);
-  color: #fff;
-  font-size: 11px;
-}
-.nbrtc-room-peer[data-state="failed"] video { outline: 2px solid var(--jp-error-color1, #c62828); }
-.nbrtc-room .nbrtc-status { display: flex; align-items: center; gap: 6px; min-height: 1.4em; }
-.nbrtc-room .nbrtc-badge {
-  font-size: 10px;
-  font-weight: 600;
-  text-transform: uppercase;
-  padding: 0 6px;
-  border-radius: 8px;
-  border: 1px solid currentColor;
-}
-.nbrtc-room[data-state="live"] .nbrtc-badge {
-  background: var(--jp-success-color1, #2e7d32);
-  border-color: transparent;
-  color: #fff;
-}
-.nbrtc-room[data-state="error"] .nbrtc-badge {
-  background: var(--jp-error-color1, #c62828);
-  border-color: transparent;
-  color: #fff;
-}
-.nbrtc-room[data-state="error"] .nbrtc-text, .nbrtc-room-error { color: var(--jp-error-color1, #c62828); }
-.nbrtc-room-caption { opacity: 0.75; font-size: 11px; }
-.nbrtc-room .nbrtc-warning { color: var(--jp-warn-color1, #e65100); }
-[hidden].nbrtc-room-error, .nbrtc-room .nbrtc-warning:empty { display: none; }
-`;
 
 /**
  * @typedef {import("./room.js").RoomSnapshot} RoomSnapshot
@@ -120,23 +65,12 @@ export function roomStatusText({ state, words, room, peers }) {
   }
 }
 
-/** Inject the stylesheet once per page. */
-function ensureStyle() {
-  const doc = globalThis.document;
-  if (!doc || doc.getElementById(STYLE_ID)) return;
-  const style = doc.createElement("style");
-  style.id = STYLE_ID;
-  style.textContent = CSS;
-  (doc.head ?? doc.documentElement).appendChild(style);
-}
-
 /**
  * Build a room view inside `el`.
  * @param {HTMLElement} el
  * @param {{env?: Partial<RoomViewEnv>}} [options]
  */
 export function createRoomView(el, { env: envIn } = {}) {
-  ensureStyle();
   const env = { log: console, ...envIn };
   const doc = el.ownerDocument;
   const abort = new AbortController();

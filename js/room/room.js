@@ -13,26 +13,26 @@
 //
 // Every await is followed by a closed check (the member's and the link's): whatever a
 // late promise produced is dropped, never used. Browser globals are looked up lazily
-// (defaultEnv) so node can import this file.
+// (core/env.js) so node can import this file. Lifecycle, liveness, the stats timer and
+// the teardown order are core/session.js's; the stats filter is core/stats.js's
+// filterLinkStats, the camera's constraints core/constraints.js's roomConstraints.
 
 import { guard, stopTracks } from "../core/cleanup.js";
-import { describeError, deviceFor, kernelGone } from "../core/errors.js";
+import { roomConstraints } from "../core/constraints.js";
+import { describeError, deviceFor } from "../core/errors.js";
 import { listen } from "../core/listen.js";
-import { defaultEnv, peerConfig } from "../peer/peer.js";
-import { IceServersRequest, needsCredentials, withIceServers } from "../transport/ice.js";
-import { Heartbeat, KernelWatchdog } from "../core/liveness.js";
+import { mountSession } from "../core/mount.js";
+import { peerConfig } from "../core/rtc-config.js";
+import { STATS_INTERVAL_MS, Session } from "../core/session.js";
+import { filterLinkStats } from "../core/stats.js";
+import { needsCredentials, withIceServers } from "../transport/ice.js";
 import { createRoomView } from "./room-view.js";
-
-export const STATS_INTERVAL_MS = 1000;
-/** Reports kept per stats sample (the kernel accepts 300; a link has about a dozen). */
-export const MAX_ROOM_REPORTS = 40;
-const MAX_STRING = 512;
 
 /**
  * @typedef {import("../core/router.js").Router} Router
  * @typedef {import("../core/router.js").ModelLike} ModelLike
  * @typedef {import("../core/protocol.js").Envelope} Envelope
- * @typedef {import("../peer/peer.js").PeerEnv} PeerEnv
+ * @typedef {import("../core/env.js").PeerEnv} PeerEnv
  * @typedef {{id: string, page?: string, seq: number}} MemberInfo
  *
  * One pc to one other member.
@@ -78,135 +78,6 @@ export function isOfferer(mySeq, theirSeq) {
   return mySeq > theirSeq;
 }
 
-/** The getStats fields kept per report type (scalars only; besides id, type, timestamp). */
-const STATS_FIELDS = Object.freeze({
-  "candidate-pair": [
-    "transportId",
-    "localCandidateId",
-    "remoteCandidateId",
-    "state",
-    "nominated",
-    "selected",
-    "bytesSent",
-    "bytesReceived",
-    "currentRoundTripTime",
-    "availableOutgoingBitrate",
-  ],
-  "local-candidate": ["address", "ip", "port", "protocol", "candidateType", "networkType"],
-  "remote-candidate": ["address", "ip", "port", "protocol", "candidateType"],
-  transport: ["selectedCandidatePairId", "dtlsState", "iceState", "iceRole", "bytesSent", "bytesReceived"],
-  "outbound-rtp": [
-    "kind",
-    "ssrc",
-    "bytesSent",
-    "packetsSent",
-    "framesSent",
-    "framesEncoded",
-    "framesPerSecond",
-    "frameWidth",
-    "frameHeight",
-    "qualityLimitationReason",
-  ],
-  "inbound-rtp": [
-    "kind",
-    "ssrc",
-    "bytesReceived",
-    "packetsReceived",
-    "packetsLost",
-    "jitter",
-    "framesReceived",
-    "framesDecoded",
-    "framesDropped",
-    "framesPerSecond",
-    "frameWidth",
-    "frameHeight",
-  ],
-  "remote-inbound-rtp": ["kind", "ssrc", "packetsLost", "jitter", "roundTripTime", "fractionLost"],
-});
-
-/**
- * One report as a flat object of scalars (what the kernel accepts), or null.
- * @param {any} report
- * @returns {Record<string, any> | null}
- */
-function flatten(report) {
-  const fields = STATS_FIELDS[/** @type {keyof typeof STATS_FIELDS} */ (report?.type)];
-  if (!fields || typeof report.id !== "string" || report.id.length > 256) return null;
-  /** @type {Record<string, any>} */
-  const out = { id: report.id, type: report.type };
-  if (typeof report.timestamp === "number" && Number.isFinite(report.timestamp)) {
-    out.timestamp = report.timestamp;
-  }
-  for (const key of fields) {
-    const value = report[key];
-    if (typeof value === "number" ? Number.isFinite(value) : typeof value === "boolean") {
-      out[key] = value;
-    } else if (typeof value === "string" && value.length <= MAX_STRING) {
-      out[key] = value;
-    }
-  }
-  return out;
-}
-
-/**
- * A link's getStats result, filtered for the kernel: the selected candidate pair (or the
- * nominated, succeeded ones while the transport names none) with its two candidates,
- * the transport, and the RTP reports; at most MAX_ROOM_REPORTS. Never throws.
- * @param {any} statsReport an RTCStatsReport (anything with forEach), or an array
- * @returns {Record<string, any>[]}
- */
-export function filterRoomStats(statsReport) {
-  /** @type {any[]} */
-  const all = [];
-  try {
-    if (Array.isArray(statsReport)) all.push(...statsReport);
-    else statsReport?.forEach?.((/** @type {any} */ r) => all.push(r));
-  } catch {
-    return [];
-  }
-  const byId = new Map(all.filter((r) => r && typeof r.id === "string").map((r) => [r.id, r]));
-  const transports = all.filter((r) => r?.type === "transport");
-  /** @type {any[]} */
-  let pairs = transports
-    .map((t) => byId.get(t.selectedCandidatePairId))
-    .filter((p) => p && p.type === "candidate-pair");
-  if (!pairs.length) {
-    pairs = all.filter(
-      (r) => r?.type === "candidate-pair" && (r.selected === true || (r.nominated === true && r.state === "succeeded")),
-    );
-  }
-  const candidates = pairs.flatMap((p) => [byId.get(p.localCandidateId), byId.get(p.remoteCandidateId)]);
-  const rtp = all.filter((r) => ["outbound-rtp", "inbound-rtp", "remote-inbound-rtp"].includes(r?.type));
-  const out = [];
-  const seen = new Set();
-  for (const r of [...transports, ...pairs, ...candidates, ...rtp]) {
-    if (!r || seen.has(r)) continue;
-    seen.add(r);
-    const flat = flatten(r);
-    if (flat) out.push(flat);
-    if (out.length >= MAX_ROOM_REPORTS) break;
-  }
-  return out;
-}
-
-/**
- * getUserMedia constraints from the room's traits (wishes, not demands).
- * @param {ModelLike} model
- * @returns {{video: MediaTrackConstraints, audio: boolean}}
- */
-export function roomConstraints(model) {
-  const num = (/** @type {unknown} */ v) => typeof v === "number" && Number.isFinite(v) && v > 0;
-  /** @type {Record<string, any>} */
-  const video = {};
-  const width = model.get("width");
-  const height = model.get("height");
-  const rate = model.get("frame_rate");
-  if (num(width)) video.width = { ideal: width };
-  if (num(height)) video.height = { ideal: height };
-  if (num(rate)) video.frameRate = { ideal: rate };
-  return { video, audio: model.get("audio") === true };
-}
-
 /** Words for the kernel's `bye` reasons. */
 const BYE_WORDS = Object.freeze({
   closed: "The room was closed.",
@@ -216,7 +87,12 @@ const BYE_WORDS = Object.freeze({
   "wrong-kind": "The kernel refused this view (wrong kind). Restart the kernel and reload the page.",
 });
 
-export class RoomMember {
+/**
+ * One view's membership of a room (a Session, core/session.js: lifecycle, liveness,
+ * stats timer and teardown order come from there).
+ * @extends {Session<RoomSnapshot>}
+ */
+export class RoomMember extends Session {
   /**
    * @param {{
    *   model: ModelLike,
@@ -226,19 +102,12 @@ export class RoomMember {
    * }} options
    */
   constructor({ model, router, env, onChange }) {
-    this.model = model;
-    this.router = router;
-    this.env = { ...defaultEnv(), ...env };
+    super({ model, router, env, onChange });
     this.kind = "room";
-    this.id = router.nextStreamId();
-    this.viewId = router.nextViewId();
-    this.onChange = onChange ?? (() => {});
     /** joining -> acquiring -> ready; the displayed state derives from it (see _derive) */
     this.phase = "idle";
     /** @type {{name: string, reason: string}} */
     this.state = { name: "idle", reason: "" };
-    this.words = "";
-    this.closed = false;
     this.room = "";
     /** @type {number | null} this member's seq, from the kernel's list */
     this.seq = null;
@@ -254,16 +123,8 @@ export class RoomMember {
     /** @type {Promise<any> | null} the camera: resolves to the stream, or null (failed/closed) */
     this._media = null;
     this._started = false;
-    this._registered = false;
+    /** The join went out: from then on the kernel holds a member to say bye to. */
     this._joinSent = false;
-    /** Pings the kernel when nothing else went out for a while (started with the join). */
-    this._heartbeat = new Heartbeat(this.env, () => this._send("ping", { t: this.env.now() }));
-    /** @type {any} */
-    this._statsTimer = null;
-    /** Leaves the room when the kernel falls silent (armed once admitted). */
-    this._watchdog = new KernelWatchdog(this.env, () => this.kernelGone());
-    /** @type {IceServersRequest | null} the pending ask for TURN logins (ice.js) */
-    this._iceRequest = null;
     /** @type {unknown} the RTCConfiguration every link's pc is made with (set at join) */
     this._rtcConfig = null;
   }
@@ -287,9 +148,14 @@ export class RoomMember {
     };
   }
 
-  /** The state a person sees, derived from the phase and the links. */
+  /** @returns {string} how log lines name this member */
+  get label() {
+    return `room ${this.id}`;
+  }
+
+  /** The state a person sees, derived from the phase and the links (final once ending). */
   _derive() {
-    if (this.closed) return this.state.name;
+    if (this.closed || this.state.name === "closed" || this.state.name === "error") return this.state.name;
     if (this.phase !== "ready") return this.phase;
     const open = [...this.links.values()].filter((l) => !l.closed);
     if (open.some((l) => l.pc?.connectionState === "connected")) return "live";
@@ -303,22 +169,7 @@ export class RoomMember {
       this.env.log.info(`[nbrtc] room ${this.id} ${this.state.name} -> ${name}`);
       this.state = { name, reason: "" };
     }
-    try {
-      this.onChange(this.snapshot());
-    } catch (err) {
-      this.env.log.error("[nbrtc] room view update failed", err);
-    }
-  }
-
-  /**
-   * @param {string} type
-   * @param {any} payload
-   */
-  _send(type, payload) {
-    if (!this._registered) return false;
-    const sent = this.router.send(this.id, type, payload);
-    if (sent && type !== "ping") this._heartbeat.sent();
-    return sent;
+    this._notify();
   }
 
   /**
@@ -334,8 +185,7 @@ export class RoomMember {
     if (this._started || this.closed) return;
     this._started = true;
     try {
-      this.router.register(this.id, this, this.model);
-      this._registered = true;
+      this._register();
     } catch (err) {
       this.fail(describeError(err), { tellKernel: false });
       return;
@@ -358,10 +208,7 @@ export class RoomMember {
    * @param {unknown} rtcConfig the trait (URLs only)
    */
   async _joinWithLogins(rtcConfig) {
-    const request = new IceServersRequest(this.env);
-    this._iceRequest = request;
-    if (!this._send("ice-servers", null)) request.refused("closed", "the room's comm is closed");
-    const servers = await request.promise;
+    const servers = await this._askIceServers("the room's comm is closed");
     this._iceRequest = null;
     if (this.closed) return;
     if (!Array.isArray(servers)) {
@@ -380,17 +227,16 @@ export class RoomMember {
     this._send("join", { page: this.router.pageId, view: this.viewId });
     this._joinSent = true;
     this._heartbeat.start();
-    this._statsTimer = this.env.setInterval(() => this._sampleStats(), STATS_INTERVAL_MS);
+    this._startStats(STATS_INTERVAL_MS);
     this._refresh();
   }
 
   /**
-   * A validated kernel message for this member (called by the router).
+   * A validated kernel message for this member (Session.handleKernelMessage, called by
+   * the router, fed the watchdog already).
    * @param {Envelope} msg
    */
-  handleKernelMessage(msg) {
-    if (this.closed) return;
-    this._watchdog.heard();
+  _onKernelMessage(msg) {
     const p = msg.payload;
     switch (msg.type) {
       case "members":
@@ -808,7 +654,7 @@ export class RoomMember {
         .then(() => pc.getStats())
         .then((/** @type {any} */ report) => {
           if (this.closed || link.closed) return;
-          this._send("stats", { t: this.env.now(), peer: link.id, reports: filterRoomStats(report) });
+          this._send("stats", { t: this.env.now(), peer: link.id, reports: filterLinkStats(report) });
         })
         .catch((/** @type {unknown} */ err) => this.env.log.debug("[nbrtc] room getStats failed", err))
         .finally(() => {
@@ -818,87 +664,25 @@ export class RoomMember {
   }
 
   /**
-   * The kernel is gone (restart, shutdown, silence): close without telling it.
-   * @param {string} [why]
+   * Record the final state (Session.close / fail), logged once as `old -> new`.
+   * @param {{name: "closed" | "error", reason: string}} state
    */
-  kernelGone(why) {
-    if (this.closed) return;
-    this.words = kernelGone(why).words;
-    this.close("kernel-gone", { notify: false });
-  }
-
-  /**
-   * A failure of this member (camera refused, join refused): words shown, the kernel
-   * told (`error`, then `bye` reason `error`) unless it reported it, everything closed.
-   * @param {{name: string, message: string, words: string}} described
-   * @param {{tellKernel?: boolean}} [options]
-   */
-  fail(described, { tellKernel = true } = {}) {
-    if (this.closed) return;
-    this.env.log.warn(`[nbrtc] room ${this.id} failed: ${described.name}: ${described.message}`);
-    this.words = described.words;
-    if (tellKernel) this._send("error", { name: described.name, message: described.message });
-    this._teardown({ name: "error", reason: described.words }, "error", tellKernel);
-  }
-
-  /**
-   * Leave the room. Idempotent and synchronous: when it returns every pc is closed,
-   * every track stopped, timers and listeners gone, the member unregistered, and the
-   * kernel told (`bye`) unless `notify` is false (the kernel said bye, or is gone, or
-   * the router already said bye on pagehide).
-   * @param {string} [reason]
-   * @param {{notify?: boolean}} [options]
-   */
-  close(reason = "closed", { notify = true } = {}) {
-    if (this.closed) return;
-    this._teardown({ name: "closed", reason }, reason, notify);
-  }
-
-  /**
-   * @param {{name: "closed" | "error", reason: string}} state the final state
-   * @param {string} byeReason
-   * @param {boolean} notify
-   */
-  _teardown(state, byeReason, notify) {
-    if (this.closed) return;
-    this.closed = true;
-    const log = this.env.log;
-    log.info(`[nbrtc] room ${this.id} ${this.state.name} -> ${state.name}`);
+  _enterFinal(state) {
+    this.env.log.info(`[nbrtc] room ${this.id} ${this.state.name} -> ${state.name}`);
     this.state = state;
-    if (this._statsTimer !== null) {
-      const timer = this._statsTimer;
-      guard(log, "clearing the stats timer", () => this.env.clearInterval(timer));
-    }
-    this._statsTimer = null;
-    guard(log, "stopping the heartbeat", () => this._heartbeat.stop());
-    guard(log, "stopping the watchdog", () => this._watchdog.stop());
-    guard(log, "cancelling the ice-servers request", () => this._iceRequest?.cancel());
+  }
+
+  /** Every link's pc closed and its tracks stopped, then the camera (Session._teardown). */
+  _release() {
     for (const link of this.links.values()) this._shutLink(link);
     this.links.clear();
     stopTracks(this.localStream);
     this.localStream = null;
-    if (notify && this._joinSent) guard(log, "sending bye", () => this._send("bye", { reason: byeReason }));
-    if (this._registered) guard(log, "unregistering", () => this.router.unregister(this.id));
-    this._registered = false;
-    try {
-      this.onChange(this.snapshot());
-    } catch (err) {
-      log.error("[nbrtc] room view update failed", err);
-    }
   }
-}
 
-/**
- * Run each step, logging failures, so one that throws cannot stop the others.
- * @param {(() => void)[]} steps
- */
-function runAll(steps) {
-  for (const step of steps) {
-    try {
-      step();
-    } catch (err) {
-      console.error("[nbrtc] room cleanup step failed", err);
-    }
+  /** A bye is due once the join went out (an ask for TURN logins alone made nothing). */
+  _saysBye() {
+    return this._joinSent;
   }
 }
 
@@ -921,42 +705,5 @@ export function renderRoom({ model, el, router, signal, warning = "", env, viewE
   const view = createRoomView(el, { env: viewEnv });
   view.setWarning(warning);
   const member = new RoomMember({ model, router, env, onChange: (s) => view.update(s) });
-  const kernelClosed = () => model.get("state") === "closed";
-  const onKernelState = () => {
-    if (kernelClosed()) member.close("closed");
-  };
-  model.on("change:state", onKernelState);
-  /** @type {ReturnType<typeof setTimeout> | null} */
-  let startTimer = null;
-  let done = false;
-  const cleanup = () => {
-    if (done) return;
-    done = true;
-    runAll([
-      () => {
-        if (startTimer !== null) clearTimeout(startTimer);
-      },
-      () => member.close("view-removed"),
-      () => model.off("change:state", onKernelState),
-      () => view.destroy(),
-    ]);
-  };
-  if (signal) {
-    if (signal.aborted) {
-      cleanup();
-      return cleanup;
-    }
-    signal.addEventListener("abort", cleanup, { once: true });
-  }
-  if (kernelClosed()) {
-    member.close("closed");
-    return cleanup;
-  }
-  // Next task, so a close that arrived with the display (same cell) is applied first.
-  startTimer = setTimeout(() => {
-    startTimer = null;
-    if (kernelClosed() || signal?.aborted) member.close("closed");
-    else member.start();
-  }, 0);
-  return cleanup;
+  return mountSession({ model, current: () => member, signal, release: [() => view.destroy()] }).cleanup;
 }

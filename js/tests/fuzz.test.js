@@ -89,7 +89,7 @@ const MAX_MESSAGE_BYTES = 256 * 1024;
 const KERNEL_TYPES = ["answer", "state", "ping", "bye", "error"];
 const KERNEL_STATES = ["connecting", "live", "closed", "error"];
 // Bounds js/core/protocol.js enforces beyond the docs (which say only "str"); the kernel's
-// src/nbrtc/_protocol.py uses the same kind of bounds.
+// src/nbrtc/_signaling/protocol.py uses the same kind of bounds.
 const LIMITS = { sdp: 128 * 1024, detail: 4096, reason: 256, code: 64, message: 4096, refType: 64 };
 
 function isId(value) {

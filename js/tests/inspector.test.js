@@ -2,18 +2,19 @@ import assert from "node:assert/strict";
 import { setMaxListeners } from "node:events";
 import { describe, test } from "node:test";
 import inspector, { BUNDLE_VERSION } from "../inspector.js";
-import {
-  TRAITS,
-  createInspectorView,
-  hostPort,
-  parseNumber,
-  planLog,
-  sameCandidate,
-  sinceText,
-  stateTone,
-  validateBitrate,
-  validateNetwork,
-} from "../inspector/inspector-view.js";
+import { TABS, TRAITS, createInspectorView } from "../inspector/inspector-view.js";
+import * as tabCharts from "../inspector/tab-charts.js";
+import * as tabControls from "../inspector/tab-controls.js";
+import * as tabIce from "../inspector/tab-ice.js";
+import * as tabRoom from "../inspector/tab-room.js";
+import * as tabSdp from "../inspector/tab-sdp.js";
+import * as tabSignaling from "../inspector/tab-signaling.js";
+import * as tabStates from "../inspector/tab-states.js";
+import { parseNumber, validateBitrate, validateNetwork } from "../inspector/tab-controls.js";
+import { hostPort, sameCandidate } from "../inspector/tab-ice.js";
+import { sinceText } from "../inspector/tab-room.js";
+import { planLog } from "../inspector/tab-signaling.js";
+import { stateTone } from "../inspector/tab-states.js";
 import { CountingTarget, FakeModel, quietLog } from "./fakes.js";
 
 // The view hangs ~20 DOM listeners on one AbortSignal (CountingTarget adds an abort
@@ -370,7 +371,7 @@ function setup(traits) {
 // ---- tests -----------------------------------------------------------------------------
 
 describe("Inspector render", () => {
-  test("header, tabs and panels; the charts tab by default; style once per page", () => {
+  test("header, tabs and panels; the charts tab by default; no style of its own", () => {
     const { doc, root, $, $$, model, el } = setup();
     assert.equal(root.className, "nbrtc-inspector");
     assert.equal($(".nbrtc-insp-title").textContent, "Camera 3f2a — stream s12");
@@ -412,10 +413,10 @@ describe("Inspector render", () => {
     fire($(".nbrtc-insp-tabs"), "keydown", { key: "ArrowLeft" });
     assert.equal(root.dataset.tab, "signaling");
 
-    // a second Inspector on the page: still one stylesheet
+    // a second Inspector on the page: neither adds a <style> (anywidget applies the
+    // Inspector's `_css`, static/inspector.css, once per widget class)
     inspector.render({ model, el: /** @type {any} */ (doc.createElement("div")) });
-    assert.equal(doc.head.children.filter((c) => c.localName === "style").length, 1);
-    assert.ok(doc.head.children[0].textContent.includes(".nbrtc-inspector"));
+    assert.equal(doc.head.children.length, 0);
     assert.equal(el.children.length, 1);
   });
 
@@ -877,6 +878,46 @@ describe("lifecycle and robustness", () => {
     assert.equal(doc.listenerCount(), 0);
     assert.equal(el.children.length, 0);
     assert.equal(root.parentNode, null);
+  });
+
+  test("each tab module stands alone: mount(el, ctx) -> {update, destroy}", () => {
+    // [module, the trait it draws, an element that only a drawn value produces]
+    const cases = [
+      [tabCharts, "charts", ".nbrtc-chart"],
+      [tabSignaling, "log", "tr.nbrtc-log-row"],
+      [tabSdp, "sdp", ".nbrtc-sdp-line"],
+      [tabIce, "candidates", "tr.nbrtc-cand"],
+      [tabStates, "timeline", "rect.nbrtc-seg"],
+      [tabControls, "controls", "option"], // the codecs beside "browser default"
+      [tabRoom, "room", ".nbrtc-room-compare"],
+    ];
+    assert.equal(cases.length, TABS.length, "one module per tab");
+    const model = makeModel({ room: ROOM });
+    for (const [m, trait, drawn] of /** @type {[any, string, string][]} */ (cases)) {
+      assert.equal(m.TRAIT, trait);
+      assert.equal(typeof m.LABEL, "string", trait);
+      const doc = new MiniDocument();
+      const panel = doc.createElement("div");
+      let closed = false;
+      /** @type {[string, Record<string, any>][]} */
+      const sent = [];
+      const tab = m.mount(/** @type {any} */ (panel), {
+        doc: /** @type {any} */ (doc),
+        log: quietLog,
+        isClosed: () => closed,
+        onControl: (/** @type {string} */ action, /** @type {any} */ args) => sent.push([action, args]),
+      });
+      assert.ok(panel.children.length > 0, `${trait}: builds into its panel`);
+      tab.update(undefined); // the empty state first, as the shell paints it
+      const before = panel.querySelectorAll(drawn).length;
+      tab.update(model.get(trait));
+      assert.ok(panel.querySelectorAll(drawn).length > before, `${trait}: drew its trait`);
+      tab.destroy();
+      closed = true;
+      assert.equal(panel.children.length, 0, `${trait}: destroy empties the panel`);
+      assert.equal(doc.listenerCount(), 0, `${trait}: destroy removes its listeners`);
+      assert.deepEqual(sent, [], `${trait}: drawing sends nothing`);
+    }
   });
 
   test("an aborted signal cleans up too", () => {

@@ -2,12 +2,8 @@
 // answer, how their failures read, and that closing at any point leaves nothing live.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import {
-  BrowserPeer,
-  SCREEN_ENDED_WORDS,
-  audioConstraints,
-  displayConstraints,
-} from "../peer/peer.js";
+import { BrowserPeer, SCREEN_ENDED_WORDS } from "../peer/peer.js";
+import { audioConstraints, displayConstraints } from "../core/constraints.js";
 import { createRouter } from "../core/router.js";
 import { flush, peerSetup } from "./fakes.js";
 

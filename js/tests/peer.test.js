@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { BrowserPeer, peerConfig, videoConstraints } from "../peer/peer.js";
+import { BrowserPeer, peerConfig } from "../peer/peer.js";
+import { videoConstraints } from "../core/constraints.js";
 import { createRouter } from "../core/router.js";
 import { KERNEL_SILENCE_MS, PING_INTERVAL_MS, WATCHDOG_TICK_MS } from "../core/liveness.js";
 import { FakeModel, fakeBrowser, flush, quietLog } from "./fakes.js";

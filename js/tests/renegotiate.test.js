@@ -1,7 +1,8 @@
 // Renegotiation (codec, bitrate, ICE restart) and getStats sampling of BrowserPeer.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { BrowserPeer, STATS_INTERVAL_MS, statsInterval } from "../peer/peer.js";
+import { BrowserPeer } from "../peer/peer.js";
+import { STATS_INTERVAL_MS, statsInterval } from "../core/session.js";
 import { createRouter } from "../core/router.js";
 import { FakeModel, fakeBrowser, flush, quietLog } from "./fakes.js";
 

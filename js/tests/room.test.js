@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { RoomMember, filterRoomStats, isOfferer, renderRoom, roomConstraints } from "../room/room.js";
+import { RoomMember, isOfferer, renderRoom } from "../room/room.js";
+import { roomConstraints } from "../core/constraints.js";
+import { filterLinkStats } from "../core/stats.js";
 import { roomCaption, roomStatusText } from "../room/room-view.js";
 import { createRouter } from "../core/router.js";
 import { FakeDocument, FakeModel, FakeTrack, fakeBrowser, flush, quietLog } from "./fakes.js";
@@ -138,20 +140,20 @@ describe("pure helpers", () => {
       { id: "C1", type: "codec", mimeType: "video/VP8" },
       { id: "M1", type: "media-source", kind: "video" },
     ];
-    const out = filterRoomStats(new Map(reports.map((r) => [r.id, r])));
+    const out = filterLinkStats(new Map(reports.map((r) => [r.id, r])));
     assert.deepEqual(out.map((r) => r.id).sort(), ["CP2", "IT", "L2", "OT", "R2", "T1"]);
     const ot = out.find((r) => r.id === "OT");
     assert.deepEqual(ot, { id: "OT", type: "outbound-rtp", kind: "video", bytesSent: 12345, frameWidth: 320 });
     assert.ok(out.every((r) => Object.values(r).every((v) => typeof v !== "object")), "flat scalars only");
 
     // before the transport names a pair: the nominated, succeeded ones
-    const early = filterRoomStats(reports.filter((r) => r.type !== "transport"));
+    const early = filterLinkStats(reports.filter((r) => r.type !== "transport"));
     assert.deepEqual(early.filter((r) => r.type === "candidate-pair").map((r) => r.id), ["CP2"]);
 
     const many = Array.from({ length: 100 }, (_, i) => ({ id: `I${i}`, type: "inbound-rtp", bytesReceived: i }));
-    assert.equal(filterRoomStats(many).length, 40);
-    assert.deepEqual(filterRoomStats(null), []);
-    assert.deepEqual(filterRoomStats({ forEach() { throw new Error("boom"); } }), []);
+    assert.equal(filterLinkStats(many).length, 40);
+    assert.deepEqual(filterLinkStats(null), []);
+    assert.deepEqual(filterLinkStats({ forEach() { throw new Error("boom"); } }), []);
   });
 
   test("words", () => {

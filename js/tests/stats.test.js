@@ -8,8 +8,10 @@ import { MAX_STATS_FIELDS, MAX_STATS_REPORTS } from "../core/protocol.js";
 import {
   DEFAULT_MAX_REPORTS,
   MAX_STRING_CHARS,
+  MAX_LINK_REPORTS,
   STATS_TYPES,
   collectStats,
+  filterLinkStats,
   filterReport,
   filterStats,
   selectedPair,
@@ -263,7 +265,7 @@ function statsMap(reports) {
   return new Map(reports.map((r) => [r.id, r]));
 }
 
-/** The kernel's _check_stats rules (src/nbrtc/_protocol.py), for the output. */
+/** The kernel's _check_stats rules (src/nbrtc/_signaling/protocol.py), for the output. */
 function assertAcceptable(reports) {
   assert.ok(Array.isArray(reports));
   assert.ok(reports.length <= MAX_STATS_REPORTS);
@@ -522,5 +524,43 @@ describe("collectStats", () => {
     assert.deepEqual(await collectStats({}), []);
     assert.deepEqual(await collectStats(null), []);
     assert.deepEqual(await collectStats(undefined), []);
+  });
+});
+
+describe("filterLinkStats (a room link's sample)", () => {
+  test("the connection summary only: transport, selected pair, its candidates, RTP", () => {
+    const out = filterLinkStats(statsMap(senderReports()));
+    assertAcceptable(out);
+    const types = new Set(out.map((r) => r.type));
+    for (const type of types) {
+      assert.ok(
+        ["transport", "candidate-pair", "local-candidate", "remote-candidate", "outbound-rtp", "inbound-rtp", "remote-inbound-rtp"].includes(type),
+        `${type} is not part of a link's summary`,
+      );
+    }
+    assert.equal(out.filter((r) => r.type === "candidate-pair").length, 1, "only the selected pair");
+    const sel = selectedPair(filterStats(statsMap(senderReports())));
+    assert.equal(out.find((r) => r.type === "candidate-pair").id, sel.pair.id);
+    assert.ok(out.length < filterStats(statsMap(senderReports())).length, "smaller than the Inspector's sample");
+  });
+
+  test("fewer fields than the Inspector's, and the deprecated ip the kernel also reads", () => {
+    const reports = [
+      { id: "L", type: "local-candidate", address: "10.0.0.2", ip: "10.0.0.2", port: 1, foundation: "f" },
+      { id: "P", type: "candidate-pair", localCandidateId: "L", remoteCandidateId: "R", selected: true, requestsSent: 3 },
+    ];
+    const out = filterLinkStats(reports);
+    assert.deepEqual(out.find((r) => r.id === "L"), { id: "L", type: "local-candidate", address: "10.0.0.2", ip: "10.0.0.2", port: 1 });
+    assert.equal("requestsSent" in out.find((r) => r.id === "P"), false);
+    assert.equal("ip" in filterReport(reports[0]), false, "the Inspector's filter still drops it");
+  });
+
+  test("at most MAX_LINK_REPORTS; never throws", () => {
+    const many = Array.from({ length: 3 * MAX_LINK_REPORTS }, (_, i) => ({ id: `I${i}`, type: "inbound-rtp", bytesReceived: i }));
+    assert.equal(filterLinkStats(many).length, MAX_LINK_REPORTS);
+    assert.ok(MAX_LINK_REPORTS <= MAX_STATS_REPORTS);
+    for (const junk of [null, undefined, 3, "x", { forEach() { throw new Error("boom"); } }]) {
+      assert.deepEqual(filterLinkStats(junk), []);
+    }
   });
 });

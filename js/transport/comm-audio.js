@@ -1,5 +1,5 @@
 // Sound over the widget's comm: the audio half of the comm transport (docs/protocol.md
-// "Transports"; the video half is comm.js, the kernel's half src/nbrtc/_comm_audio.py).
+// "Transports"; the video half is comm.js, the kernel's half src/nbrtc/_transport/comm_audio.py).
 //
 // Audio travels as raw PCM, signed 16-bit little-endian interleaved, mono or stereo, in
 // the binary buffer of an `audio` message {seq, rate, ch, pos, t}: `pos` is the chunk's
@@ -36,7 +36,7 @@ const RESUME_EVERY_MS = 1000;
  *   now: () => number,
  *   log: Pick<Console, "debug" | "info" | "warn" | "error">,
  *   MediaStreamTrackProcessor?: any,
- *   AudioContext?: any,
+ *   AudioContext?: typeof AudioContext,
  * }} AudioEnv
  */
 
@@ -76,7 +76,7 @@ export class AudioUplink {
     this._pos = 0;
     this._rate = 0;
     this._ch = 0;
-    /** @type {Int16Array | null} the chunk being filled, interleaved */
+    /** @type {Int16Array<ArrayBuffer> | null} the chunk being filled, interleaved (owns its whole buffer, which is sent) */
     this._buf = null;
     this._fill = 0;
     this.chunksSent = 0;
@@ -267,11 +267,11 @@ export class AudioDownlink {
     this.env = env;
     this._ack = ack;
     this._onSound = onSound ?? (() => {});
-    /** @type {any} */
+    /** @type {AudioContext | null} */
     this._ctx = null;
-    /** @type {any} */
+    /** @type {MediaStreamAudioDestinationNode | null} */
     this._dest = null;
-    /** @type {any} the destination's stream: what the view plays (null before sound) */
+    /** @type {MediaStream | null} the destination's stream: what the view plays (null before sound) */
     this.stream = null;
     this._next = 0;
     this._stopped = false;
@@ -283,15 +283,21 @@ export class AudioDownlink {
     this.bytesReceived = 0;
   }
 
-  /** @returns {boolean} whether the AudioContext exists (made on first use) */
+  /**
+   * The AudioContext and the destination the chunks play into, made on first use.
+   * @returns {{ctx: AudioContext, dest: MediaStreamAudioDestinationNode} | null} null
+   *   when the browser has no AudioContext
+   */
   _ensure() {
-    if (this._ctx) return true;
+    if (this._ctx && this._dest) return { ctx: this._ctx, dest: this._dest };
     const AC = this.env.AudioContext;
-    if (typeof AC !== "function") return false;
-    this._ctx = new AC();
-    this._dest = this._ctx.createMediaStreamDestination();
-    this.stream = this._dest.stream;
-    return true;
+    if (typeof AC !== "function") return null;
+    const ctx = new AC();
+    const dest = ctx.createMediaStreamDestination();
+    this._ctx = ctx;
+    this._dest = dest;
+    this.stream = dest.stream;
+    return { ctx, dest };
   }
 
   /**
@@ -305,11 +311,12 @@ export class AudioDownlink {
     this.chunksReceived += 1;
     const first = this.chunksReceived === 1;
     if (first || this.chunksReceived % ACK_EVERY === 0) this._ack(payload.seq);
-    if (!this._ensure()) {
+    const audio = this._ensure();
+    if (!audio) {
       if (first) env.log.warn("[nbrtc] this browser has no AudioContext: the kernel's sound cannot play");
       return;
     }
-    const ctx = this._ctx;
+    const { ctx, dest } = audio;
     if (ctx.state === "suspended" && env.now() - this._lastResume > RESUME_EVERY_MS) {
       // created without a user gesture: the view's play click (or any click) allows it
       this._lastResume = env.now();
@@ -336,7 +343,7 @@ export class AudioDownlink {
     }
     const node = ctx.createBufferSource();
     node.buffer = buffer;
-    node.connect(this._dest);
+    node.connect(dest);
     node.start(this._next);
     this._next += frames / payload.rate;
     this.chunksPlayed += 1;

@@ -1,5 +1,5 @@
 // Video over the widget's comm: the transport a stream falls back to when WebRTC cannot
-// connect (docs/protocol.md "Transports"). The kernel's half is src/nbrtc/_comm_media.py.
+// connect (docs/protocol.md "Transports"). The kernel's half is src/nbrtc/_transport/comm_media.py.
 //
 // Frames travel as JPEG in the binary buffer of a `frame` message (no base64), each
 // answered by a `frame-ack` once the other side decoded (kernel) or drew (page) it. A
@@ -115,12 +115,12 @@ function round(v) {
  *   setTimeout: (fn: () => void, ms: number) => any,
  *   clearTimeout: (id: any) => void,
  *   log: Pick<Console, "debug" | "info" | "warn" | "error">,
- *   MediaStream?: any,
+ *   MediaStream?: typeof MediaStream,
  *   MediaStreamTrackProcessor?: any,
- *   OffscreenCanvas?: any,
- *   createImageBitmap?: (blob: any) => Promise<any>,
- *   Blob?: any,
- *   document?: any,
+ *   OffscreenCanvas?: typeof OffscreenCanvas,
+ *   createImageBitmap?: (blob: Blob) => Promise<ImageBitmap>,
+ *   Blob?: typeof Blob,
+ *   document?: Document,
  * }} CommEnv
  */
 
@@ -390,7 +390,10 @@ export class CommDownlink {
         this.bytesReceived += bytes.byteLength ?? 0;
         let bitmap = null;
         try {
-          bitmap = await /** @type {any} */ (env.createImageBitmap)(new env.Blob([bytes], { type: "image/jpeg" }));
+          // A page without createImageBitmap or Blob throws here: a bad frame, as a
+          // JPEG that does not decode.
+          const decode = /** @type {NonNullable<CommEnv["createImageBitmap"]>} */ (env.createImageBitmap);
+          bitmap = await decode(new /** @type {typeof Blob} */ (env.Blob)([bytes], { type: "image/jpeg" }));
         } catch (err) {
           this.framesBad += 1;
           env.log.debug("[nbrtc] a kernel frame did not decode", err);
@@ -402,11 +405,16 @@ export class CommDownlink {
         if (bitmap && this._canvas) {
           if (this._canvas.width !== w) this._canvas.width = w;
           if (this._canvas.height !== h) this._canvas.height = h;
-          this._canvas.getContext("2d").drawImage(bitmap, 0, 0, w, h);
+          // null when the canvas cannot give a 2d context: the frame is not drawn, but it
+          // is still acknowledged below, so the kernel's window does not stall.
+          const ctx = this._canvas.getContext("2d");
+          ctx?.drawImage(bitmap, 0, 0, w, h);
           bitmap.close?.();
-          const track = this.stream?.getVideoTracks?.()[0];
-          track?.requestFrame?.();
-          this.framesDrawn += 1;
+          if (ctx) {
+            const track = this.stream?.getVideoTracks?.()[0];
+            track?.requestFrame?.();
+            this.framesDrawn += 1;
+          }
         }
         this._ack(seq);
         if (bitmap) this._onFrame();

@@ -46,7 +46,7 @@ export function checkIceServersPayload(payload) {
   }
   for (const s of list) {
     if (!s || typeof s !== "object" || Array.isArray(s)) return "each ICE server must be an object";
-    const urls = Array.isArray(s.urls) ? s.urls : [s.urls];
+    const urls = /** @type {unknown[]} */ (Array.isArray(s.urls) ? s.urls : [s.urls]);
     if (!urls.length || !urls.every((u) => typeof u === "string" && u.length <= 1024)) {
       return "each ICE server needs urls: a string or a list of strings";
     }

@@ -2,7 +2,7 @@
 // page reports (over the comm, which keeps working when UDP is blocked) that its ICE is
 // "disconnected" or "failed" on a stream that was connected, the kernel asks for ICE
 // restarts with backoff and fails the stream in words after its give-up time
-// (src/nbrtc/_reconnect.py). So a pc that had connected and then fails must not end
+// (src/nbrtc/_transport/reconnect.py). So a pc that had connected and then fails must not end
 // the stream here: the camera stays on and the page waits for the kernel's restart
 // requests. It gives up by itself only PAGE_GIVE_UP_MS after the path was lost, a
 // little later than the kernel, so a kernel that stopped deciding still releases the

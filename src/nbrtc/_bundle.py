@@ -1,13 +1,18 @@
-"""The front-end bundles, as anywidget's ``_esm`` wants them.
+"""The front-end bundles, as anywidget's ``_esm`` and ``_css`` want them.
 
-anywidget accepts a path for ``_esm``, but then connects every new widget instance to the
-file's change signal with a strong reference (anywidget 0.9 ``AnyWidget.__init__``:
-``value.changed.connect(lambda new_contents: setattr(self, key, new_contents))``), so no
-widget made from a path-based class is ever freed: each closed Camera kept its history,
-stats and frames for the life of the kernel (about 0.16 MiB per open/close cycle in
-``benchmarks/run.py``). Given the bundle's text instead, anywidget connects nothing.
-With ``ANYWIDGET_HMR=1`` (front-end development: reload the bundle on change) the path
-is given, leak and all.
+anywidget accepts a path for ``_esm`` and ``_css``, but then connects every new widget
+instance to the file's change signal with a strong reference (anywidget 0.9
+``AnyWidget.__init__``: ``value.changed.connect(lambda new_contents: setattr(self, key,
+new_contents))``), so no widget made from a path-based class is ever freed: each closed
+Camera kept its history, stats and frames for the life of the kernel (about 0.16 MiB per
+open/close cycle in ``benchmarks/run.py``). Given the bundle's text instead, anywidget
+connects nothing. With ``ANYWIDGET_HMR=1`` (front-end development: reload the bundle on
+change) the path is given, leak and all.
+
+``_css``: anywidget (0.11, ``loadCssText``) puts it in one ``<style id=_anywidget_id>``
+in the page's head, and ``_anywidget_id`` is the widget's class name: every widget of a
+class shares that element (a new one replaces its text, none is added), and nothing
+removes it when a widget closes, so closing one view never unstyles another.
 """
 
 from __future__ import annotations
@@ -18,9 +23,9 @@ import pathlib
 STATIC = pathlib.Path(__file__).parent / "static"
 
 
-def esm(name: str) -> str | pathlib.Path:
-    """``static/<name>``'s text (or its path under ANYWIDGET_HMR=1); a clear error when
-    the bundle was never built."""
+def _bundle(name: str) -> str | pathlib.Path:
+    """``static/<name>``'s text, or its path under ANYWIDGET_HMR=1; FileNotFoundError
+    saying how to build it when it is missing."""
     path = STATIC / name
     if not path.is_file():
         raise FileNotFoundError(
@@ -30,5 +35,18 @@ def esm(name: str) -> str | pathlib.Path:
     if os.environ.get("ANYWIDGET_HMR") == "1":
         return path
     text = path.read_text(encoding="utf-8")
-    # anywidget takes a one-line string ending in .js for a path; a bundle has lines
+    # anywidget takes a one-line string ending in ".js" (or ".css", or any other
+    # extension) for a path; a minified bundle can be one line, so it gets a newline
     return text if "\n" in text else text + "\n"
+
+
+def esm(name: str) -> str | pathlib.Path:
+    """``static/<name>``'s text (or its path under ANYWIDGET_HMR=1), for ``_esm``; a
+    clear error when the bundle was never built."""
+    return _bundle(name)
+
+
+def css(name: str) -> str | pathlib.Path:
+    """``static/<name>``'s text (or its path under ANYWIDGET_HMR=1), for ``_css``; the
+    same clear error as :func:`esm` when the bundle was never built."""
+    return _bundle(name)

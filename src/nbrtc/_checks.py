@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, overload
 
 
+@overload
+def dimension(
+    name: str, value: Any, *, optional: Literal[False] = False, even: bool = False
+) -> int: ...
+@overload
+def dimension(name: str, value: Any, *, optional: bool, even: bool = False) -> int | None: ...
 def dimension(name: str, value: Any, *, optional: bool = False, even: bool = False) -> int | None:
     """A frame width/height in 16..4096 (``None`` allowed when ``optional``)."""
     if value is None and optional:
@@ -17,6 +23,10 @@ def dimension(name: str, value: Any, *, optional: bool = False, even: bool = Fal
     return value
 
 
+@overload
+def rate(name: str, value: Any, *, optional: Literal[False] = False) -> float: ...
+@overload
+def rate(name: str, value: Any, *, optional: bool) -> float | None: ...
 def rate(name: str, value: Any, *, optional: bool = False) -> float | None:
     """A frame rate in (0, 120] (``None`` allowed when ``optional``)."""
     if value is None and optional:

@@ -174,9 +174,8 @@ def _from_json(server: Any, name: str) -> Any:
                 f"{name} has unknown key(s) {extra}; "
                 "a TURN REST server takes urls, secret, ttl, name"
             )
-        return turn(
-            server.get("urls"), **{k: server[k] for k in ("secret", "ttl", "name") if k in server}
-        )
+        urls: Any = server.get("urls")  # turn() checks it and says what is wrong
+        return turn(urls, **{k: server[k] for k in ("secret", "ttl", "name") if k in server})
     return server
 
 
@@ -207,7 +206,7 @@ def kernel_servers(servers: list[IceServerSpec], tag: str) -> list[dict[str, Any
 def has_turn(servers: list[IceServerSpec]) -> bool:
     """Whether any server is a TURN server (``turn:`` or ``turns:``)."""
     for s in servers:
-        urls = s.urls if isinstance(s, TurnRestServer) else s.get("urls")
+        urls = s.urls if isinstance(s, TurnRestServer) else s["urls"]  # checked: always there
         if any(u.startswith("turn") for u in ([urls] if isinstance(urls, str) else urls)):
             return True
     return False
@@ -237,7 +236,7 @@ MAX_ICE_SERVERS = 32
 HIDDEN = "<hidden>"
 
 
-class IceServer(dict):  # type: ignore[type-arg]
+class IceServer(dict[str, Any]):
     """A validated ``RTCIceServer`` dict whose repr hides the credential, so that showing
     ``nbrtc.config.ice_servers`` (or anything holding it) in a cell never writes the
     password into the notebook. Indexing still gives the real value to whoever asks."""
@@ -267,7 +266,7 @@ def shown(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def check_ice_servers(value: Any, name: str) -> list[dict[str, Any]]:
+def check_ice_servers(value: Any, name: str) -> list[IceServerSpec]:
     """Validate a browser-style ``iceServers`` list; raise ValueError naming ``name``.
 
     Error texts never contain a credential (they end up in notebook outputs and logs):

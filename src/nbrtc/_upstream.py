@@ -5,7 +5,7 @@ the answering side, network impairment under SRTP, a keyframe at once after a ne
 gap, loopback host candidates, TURN failures in words, kernel-side candidate and inbound
 RTP figures, and decode errors of a ``MediaPlayer``. Each of those modules calls the small
 named functions below instead of reaching in itself; each function's docstring names the
-upstream private thing it uses and why. ``tests/kernel/test_upstream.py`` keeps it so: no
+upstream private thing it uses and why. ``tests/unit/test_upstream.py`` keeps it so: no
 other module of ``src/nbrtc`` may name an aiortc/aioice private.
 
 :func:`check` runs once at ``import nbrtc``:

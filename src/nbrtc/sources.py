@@ -11,32 +11,29 @@ server never answers is reported in words in ``error`` and harms no other stream
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import fractions
 import logging
 import math
 import os
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from . import _upstream
 from ._checks import dimension, rate
 from ._media.fanout import Fanout, SubscriberTrack
+from ._media.file_track import FileTrack, display_name
 from ._media.pattern import PatternPainter
-from ._media.worker import Worker, _tame, call_in_daemon
+from ._media.video_clock import TIME_BASE as _TIME_BASE
+from ._media.video_clock import VIDEO_CLOCK  # also public here: nbrtc.sources.VIDEO_CLOCK
+from ._media.worker import Worker, _tame
 
 log = logging.getLogger("nbrtc")
 
 __all__ = ["Source", "audio", "file", "frames", "test_pattern", "tone", "track"]
-
-VIDEO_CLOCK = 90_000
-_TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
 
 #: Seconds a file or URL may take to open, and a playing one between two frames, before
 #: its views say so in ``error`` and its video ends (``sources.file(url, timeout=...)``
@@ -300,222 +297,6 @@ def frames(
     return FramesSource(source, fps)
 
 
-class _FileTrack(MediaStreamTrack):
-    """Frames of one file through aiortc's MediaPlayer, optionally looped, re-timed.
-
-    MediaPlayer's own ``loop=True`` seeks back and restarts timestamps at 0, which makes
-    browsers freeze on the last frame and aiortc's pacing stop waiting (aiortc#909).
-    Instead, each pass gets a fresh player and timestamps continue monotonically.
-
-    Nothing here blocks the media loop: MediaPlayer opens (and probes) its input in its
-    constructor, which for a URL can wait forever, so the player is made on a daemon
-    thread, and ``recv`` waits for it at most ``timeout`` s. FFmpeg gets the same
-    timeout for its own opens and reads (PyAV's interrupt callback), so the thread
-    usually ends soon after; if FFmpeg ignores it, the thread is abandoned (a daemon:
-    it cannot hold the kernel's exit) and a player it makes late is released at once.
-    Decoding runs on the player's own thread; ``recv`` waits for each frame at most
-    ``timeout`` s too. Every failure is reported in words through ``on_error``.
-    """
-
-    kind = "video"
-
-    def __init__(
-        self, path: str, loop: bool, timeout: float, on_error: Callable[[str], None]
-    ) -> None:
-        super().__init__()
-        self._path = path
-        self._name = _display_name(path)
-        self._loop = loop
-        self._timeout = timeout
-        self._on_error = on_error
-        self._player: Any = None
-        self._decoding: _DecodeErrorMemory | None = None
-        self._offset = 0  # 90 kHz ticks added to this pass's timestamps
-        self._last = -1
-        self._step = VIDEO_CLOCK // 30
-        self._pass_frames = 0
-        self.passes = 0
-
-    def _open(self) -> Any:
-        """A started-to-be MediaPlayer for this file (daemon thread; may block)."""
-        from aiortc.contrib.media import MediaPlayer
-
-        player = MediaPlayer(self._path, timeout=self._timeout)
-        if player.video is None:
-            _stop_player(player)
-            raise _NoVideo
-        # aiortc's decoder thread ends the track without a word when decoding fails
-        # (aiortc/contrib/media.py player_worker_decode): hand it a container that
-        # remembers the error, so a damaged file does not look like one that ended.
-        container = _upstream.player_container(player)
-        if container is not None:
-            _upstream.set_player_container(player, _DecodeErrorMemory(container))
-        return player
-
-    def _fail(self, text: str) -> MediaStreamError:
-        """Report ``text``, end this track; the error for the caller to raise."""
-        self._on_error(text)
-        self.stop()
-        return MediaStreamError(text)
-
-    def _words(self, exc: BaseException) -> str:
-        """``exc`` as text, with the full URL (which may hold a password) masked."""
-        return f"{type(exc).__name__}: {exc}".replace(self._path, self._name)
-
-    async def _open_player(self) -> Any:
-        """Open a player off the media loop within ``timeout`` s, or raise MediaStreamError
-        after reporting why."""
-        job = call_in_daemon(self._open, name="nbrtc-source-open")
-        try:
-            player = await asyncio.wait_for(asyncio.wrap_future(job), self._timeout)
-        except asyncio.TimeoutError:
-            job.add_done_callback(_release_late_player)
-            raise self._fail(
-                f"could not open {self._name}: no answer within {self._timeout:g} s; check the "
-                "URL and that the server or camera is up (other streams are unaffected)"
-            ) from None
-        except asyncio.CancelledError:  # the last view left while opening
-            job.add_done_callback(_release_late_player)
-            raise
-        except _NoVideo:
-            raise self._fail(f"file({self._name}) has no video stream") from None
-        except Exception as exc:
-            raise self._fail(f"could not open {self._name}: {self._words(exc)}") from None
-        if self.readyState != "live":  # stopped while opening
-            _stop_player(player)
-            raise MediaStreamError
-        self._decoding = _upstream.player_container(player)
-        if not isinstance(self._decoding, _DecodeErrorMemory):
-            self._decoding = None
-        self.passes += 1
-        return player
-
-    async def recv(self) -> Any:
-        while True:
-            if self.readyState != "live":
-                raise MediaStreamError
-            if self._player is None:
-                self._player = await self._open_player()
-            try:
-                frame = await asyncio.wait_for(self._player.video.recv(), self._timeout)
-            except asyncio.TimeoutError:
-                raise self._fail(
-                    f"{self._name}: no frame for {self._timeout:g} s after {self._pass_frames} "
-                    "frames; the server or camera stopped sending (other streams are "
-                    "unaffected)"
-                ) from None
-            except MediaStreamError:
-                _stop_player(self._player)
-                self._player = None
-                failed = self._decoding.error if self._decoding is not None else None
-                if failed is not None:
-                    if isinstance(failed, _exit_error()):  # FFmpeg's own read timeout
-                        raise self._fail(
-                            f"{self._name}: no data for {self._timeout:g} s after "
-                            f"{self._pass_frames} frames; the server or camera stopped "
-                            "sending (other streams are unaffected)"
-                        ) from None
-                    raise self._fail(
-                        f"file({self._name!r}): decoding failed after "
-                        f"{self._pass_frames} frames ({self._words(failed)}); "
-                        "the file may be damaged"
-                    ) from None
-                if not self._loop or self._pass_frames == 0:  # an empty pass would spin
-                    self.stop()
-                    raise
-                self._pass_frames = 0
-                self._offset = self._last + self._step
-                continue
-            self._pass_frames += 1
-            ticks = round(frame.pts * frame.time_base * VIDEO_CLOCK) if frame.pts else 0
-            pts = self._offset + ticks
-            if self._last >= 0 and pts > self._last:
-                self._step = min(pts - self._last, VIDEO_CLOCK)
-            pts = max(pts, self._last + 1)
-            frame.pts, frame.time_base, self._last = pts, _TIME_BASE, pts
-            return frame
-
-    def stop(self) -> None:
-        super().stop()
-        player, self._player = self._player, None
-        if player is not None:
-            _stop_player(player)
-
-
-class _NoVideo(Exception):
-    """The input opened but has no video stream."""
-
-
-def _exit_error() -> type[BaseException]:
-    import av
-
-    return av.ExitError
-
-
-def _release_late_player(job: concurrent.futures.Future[Any]) -> None:
-    """Done-callback of an open the kernel stopped waiting for: release what it made."""
-    if not job.cancelled() and job.exception() is None:
-        _stop_player(job.result())
-
-
-def _display_name(path: str) -> str:
-    """``path`` as it may appear in errors, logs and reprs: a local file by its base name;
-    a URL without its user, password, query and fragment (which often hold secrets)."""
-    if "://" not in path:
-        return os.path.basename(path) or path
-    try:
-        parts = urllib.parse.urlsplit(path)
-        host = parts.hostname or ""
-        if ":" in host:  # IPv6
-            host = f"[{host}]"
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return path.split("://", 1)[0] + "://<url>"
-    return f"{parts.scheme}://{host}{port}{parts.path}"
-
-
-class _DecodeErrorMemory:
-    """A PyAV input container that remembers the error that ended its decoding (read
-    by the player's decoder thread; ``EAGAIN`` is retried by aiortc, not an error)."""
-
-    def __init__(self, container: Any) -> None:
-        self._container = container
-        self.error: Exception | None = None
-
-    def decode(self, *streams: Any) -> Iterator[Any]:
-        import errno
-
-        import av
-
-        try:
-            yield from self._container.decode(*streams)
-        except Exception as exc:
-            if not (isinstance(exc, av.FFmpegError) and exc.errno == errno.EAGAIN):
-                self.error = exc
-            raise
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._container, name)
-
-
-def _stop_player(player: Any) -> None:
-    """Stop a MediaPlayer without blocking the caller.
-
-    MediaPlayer.stop joins its decoder thread, which can block on a slow network read:
-    do it on a throwaway daemon thread so the media loop never stalls.
-    """
-
-    def stop() -> None:
-        try:
-            for media_track in (player.video, player.audio):
-                if media_track is not None:
-                    media_track.stop()
-        except Exception:
-            log.debug("stopping MediaPlayer failed", exc_info=True)
-
-    threading.Thread(target=stop, name="nbrtc-player-stop", daemon=True).start()
-
-
 class FileSource(Source):
     """A file or URL decoded by PyAV through aiortc's MediaPlayer (see :func:`file`)."""
 
@@ -537,11 +318,11 @@ class FileSource(Source):
         self.loop = bool(loop)
 
     def _make_producer(self) -> MediaStreamTrack:
-        return _FileTrack(self.path, self.loop, self.timeout, self._report_error)
+        return FileTrack(self.path, self.loop, self.timeout, self._report_error)
 
     def __repr__(self) -> str:
-        # a URL's password or token never goes into a repr (see _display_name)
-        shown = self.path if "://" not in self.path else _display_name(self.path)
+        # a URL's password or token never goes into a repr (see display_name)
+        shown = self.path if "://" not in self.path else display_name(self.path)
         return f"file({shown!r}, loop={self.loop})"
 
 

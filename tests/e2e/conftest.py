@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from . import _harness as h
+from lab import jupyter as h
 
 E2E_DIR = os.path.dirname(os.path.abspath(__file__))
 

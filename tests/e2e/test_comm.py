@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from . import _harness as h
-from ._video import (
+from lab import jupyter as h
+from lab.video import (
     _RED_BLUE_CAMERA_JS,
     _close_all,
     _kjson,

@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from . import _harness as h
-from ._video import _close_all, _kjson, _open, _remove, _root, _run
+from lab import jupyter as h
+from lab.video import _close_all, _kjson, _open, _remove, _root, _run
 
 pytestmark = pytest.mark.e2e
 

@@ -22,7 +22,7 @@ import json
 import secrets
 import time
 
-from . import _harness as h
+from lab import jupyter as h
 
 IMPORTS = "import nbrtc, time"
 KSTATE_EXPR = (

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from . import _harness as h
+from lab import jupyter as h
 
 PRINT_CELL = "print('harness says hello')"
 

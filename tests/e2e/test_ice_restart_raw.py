@@ -33,9 +33,9 @@ from aiortc import (
     RTCSessionDescription,
 )
 
+from lab import jupyter as h
 from nbrtc._transport import ice_restart as _ice_restart
 
-from . import _harness as h
 from .raw_peer.server import RawPeer
 
 # --- canned SDP ---------------------------------------------------------------------------

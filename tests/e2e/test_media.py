@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from . import _harness as h
-from ._video import (
+from lab import jupyter as h
+from lab.video import (
     _RED_BLUE_CAMERA_JS,
     READ_STAMPS_JS,
     SENT_FRAMES_JS,

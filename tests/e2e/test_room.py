@@ -30,7 +30,7 @@ import json
 import secrets
 import time
 
-from . import _harness as h
+from lab import jupyter as h
 
 FIGURES = h.ARTIFACTS_DIR / "room-figures.json"
 # nbrtc/__init__.py does not export Room yet: imported from its module

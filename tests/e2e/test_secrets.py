@@ -19,8 +19,8 @@ import secrets
 
 import pytest
 
-from . import _harness as h
-from ._video import _close_all, _open, _remove, _root, _run, _wait_state
+from lab import jupyter as h
+from lab.video import _close_all, _open, _remove, _root, _run, _wait_state
 
 pytestmark = pytest.mark.e2e
 

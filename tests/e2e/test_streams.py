@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from . import _harness as h
-from ._video import (
+from lab import jupyter as h
+from lab.video import (
     _RED_BLUE_CAMERA_JS,
     GRID_H,
     GRID_W,

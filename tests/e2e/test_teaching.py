@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from . import _harness as h
-from ._video import (
+from lab import jupyter as h
+from lab.video import (
     _close_all,
     _kjson,
     _live_counters_zero,
@@ -344,6 +344,27 @@ def test_inspector_shows_the_real_connection(page, jupyter_server, kernel_eval):
         _run(page, 1)
         panel = page.locator(".nbrtc-inspector")
         h.wait_for(lambda: panel.count() == 1, 20, message="the Inspector is shown")
+        # styled through anywidget's `_css` (static/widget.css, static/inspector.css): the
+        # rules apply, and each sheet is in the page once per widget class (anywidget's
+        # <style id="module.Class">), not once per view
+        looks = page.evaluate(
+            """() => {
+              const css = (sel) => getComputedStyle(document.querySelector(sel));
+              return {
+                radius: css(".nbrtc-inspector").borderTopLeftRadius,
+                panels: css(".nbrtc-insp-panels").height,
+                tab: css('.nbrtc-insp-tab[aria-selected="true"]').borderBottomStyle,
+                root: css(".nbrtc-root").display,
+                sheets: [...document.querySelectorAll("style")]
+                  .filter((s) => s.textContent.includes(".nbrtc-"))
+                  .map((s) => s.id),
+              };
+            }"""
+        )
+        assert (looks["radius"], looks["panels"], looks["tab"]) == ("4px", "460px", "solid"), looks
+        assert looks["root"] == "inline-flex", looks
+        classes = sorted(i.rsplit(".", 1)[-1] for i in looks["sheets"])
+        assert classes == ["Camera", "Inspector"], looks
         h.wait_for(
             lambda: page.locator('.nbrtc-sdp[data-side="answer"] .nbrtc-sdp-line').count() > 10,
             15,

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from . import _harness as h
+from lab import jupyter as h
 
 TIMES_FILE = h.ARTIFACTS_DIR / "teardown-times.json"
 
@@ -125,7 +125,7 @@ def fresh_name(request) -> str:
 
 def kq(page, expr: str, timeout: float = 20.0) -> str:
     """Evaluate ``expr`` in the page's kernel as a silent user_expression; its text/plain
-    (see ``_harness.kernel_query``: no cell hooks fire, so it is not a re-run)."""
+    (see ``lab.jupyter.kernel_query``: no cell hooks fire, so it is not a re-run)."""
     return h.kernel_query(page, expr, timeout)
 
 

@@ -149,7 +149,7 @@ class FakeBrowser:
 
     def send(self, widget: StreamWidget, type_: str, stream: str, payload: Any) -> None:
         """Browser -> kernel, through the manager's comm entry point (as the comm would)."""
-        widget._manager.handle_message(widget, self.envelope(type_, stream, payload))
+        widget._manager.handle_message(widget._port, self.envelope(type_, stream, payload))
 
     def envelope(self, type_: str, stream: str, payload: Any) -> dict[str, Any]:
         """A browser -> kernel message of this page (with its key)."""

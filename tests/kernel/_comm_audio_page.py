@@ -60,7 +60,7 @@ class CommAudioPage:
     def chunk(self, widget: Any, sid: str, seq: int, pcm: np.ndarray, rate: int, pos: int) -> None:
         payload = {"seq": seq, "rate": rate, "ch": pcm.shape[1], "pos": pos, "t": pos / rate * 1000}
         widget._manager.handle_message(
-            widget, self.b.envelope("audio", sid, payload), [pcm.astype("<i2").tobytes()]
+            widget._port, self.b.envelope("audio", sid, payload), [pcm.astype("<i2").tobytes()]
         )
 
     def acked(self, sid: str) -> int:

@@ -72,7 +72,7 @@ class CommPage:
 
     def frame(self, widget: Any, sid: str, seq: int, data: bytes, w: int, h: int) -> None:
         widget._manager.handle_message(
-            widget,
+            widget._port,
             self.b.envelope(
                 "frame", sid, {"seq": seq, "w": w, "h": h, "type": "jpeg", "t": seq * 33.3}
             ),

@@ -168,7 +168,7 @@ def test_video_view_with_audio_sends_both(browser, widgets, page, sound):
 def test_bad_audio_is_refused(browser, widgets, page, payload, buffers, code, words):
     mic = make(widgets, browser, nbrtc.Microphone(transport="comm"))
     sid = page.offer(mic)
-    mic._manager.handle_message(mic, browser.envelope("audio", sid, payload), buffers)
+    mic._manager.handle_message(mic._port, browser.envelope("audio", sid, payload), buffers)
     browser.barrier(mic)
     (err,) = _errors(browser, sid)
     assert err["code"] == code and words in err["message"], err
@@ -179,7 +179,7 @@ def test_audio_to_a_stream_that_takes_none_is_refused(browser, widgets, page):
     view = make(widgets, browser, nbrtc.VideoView(nbrtc.sources.test_pattern(), transport="comm"))
     sid = page.offer(view)
     payload = {"seq": 1, "rate": 48000, "ch": 1, "pos": 0}
-    view._manager.handle_message(view, browser.envelope("audio", sid, payload), [b"\0\0"])
+    view._manager.handle_message(view._port, browser.envelope("audio", sid, payload), [b"\0\0"])
     browser.barrier(view)
     (err,) = _errors(browser, sid)
     assert err["code"] == "out-of-order" and "sound" in err["message"]

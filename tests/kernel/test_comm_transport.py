@@ -113,7 +113,7 @@ def test_bad_jpeg_is_counted_and_the_stream_goes_on(browser, widgets, page):
 def test_bad_frames_are_refused(browser, widgets, page, content, buffers, code):
     cam = make(widgets, browser, nbrtc.Camera(transport="comm"))
     sid = page.offer(cam)
-    cam._manager.handle_message(cam, browser.envelope("frame", sid, content), buffers)
+    cam._manager.handle_message(cam._port, browser.envelope("frame", sid, content), buffers)
     browser.barrier(cam)
     assert [e["code"] for e in _errors(browser, sid)] == [code]
 
@@ -121,7 +121,7 @@ def test_bad_frames_are_refused(browser, widgets, page, content, buffers, code):
 def test_buffers_only_on_frames_and_comm_offers_only_for_video(browser, widgets, page):
     cam = make(widgets, browser, nbrtc.Camera(transport="comm"))
     sid = page.offer(cam)
-    cam._manager.handle_message(cam, browser.envelope("ping", sid, {"t": 1}), [b"x"])
+    cam._manager.handle_message(cam._port, browser.envelope("ping", sid, {"t": 1}), [b"x"])
     probe = make(widgets, browser, nbrtc.Microphone())
     rsid = page.offer(probe, kind="probe")  # a kind the comm does not carry
     browser.barrier(cam)

@@ -23,11 +23,11 @@ from aiortc import RTCPeerConnection
 from aiortc.sdp import candidate_to_sdp
 
 import nbrtc
+from lab.netlab import Coturn
 from nbrtc._inspection import doctor as doctor_mod
 from nbrtc._inspection import doctor_advice as advice_mod
 from nbrtc._signaling.stream import rtc_configuration
 from nbrtc._transport import ice as _ice
-from net._netlab import Coturn
 
 from ._browser import FakeBrowser, wait_for
 

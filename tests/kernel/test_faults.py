@@ -554,9 +554,9 @@ def test_error_that_arrives_while_the_stream_closes_is_kept(
     )
 
     async def race() -> None:
-        stream._spawn(stream.close("peer closed"))  # as the peer's DTLS close does
+        stream.spawn(stream.close("peer closed"))  # as the peer's DTLS close does
         await asyncio.sleep(0)  # close() has started: its teardown task is scheduled
-        mgr._dispatch(cam, msg)  # the page's error, dispatched before that teardown ran
+        mgr._dispatch(cam._port, msg)  # the page's error, dispatched before that teardown ran
 
     mgr.media.run(race(), 5)
     wait_for(lambda: cam.state == "error", 5, what="the page's error kept")

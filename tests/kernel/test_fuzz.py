@@ -2,7 +2,7 @@
 
 One real stream (FakeBrowser camera -> kernel, real ICE on loopback) is live while
 hypothesis feeds the router thousands of generated browser -> kernel messages, exactly
-as the comm handler does (``handle_message(widget, content)`` on this thread). Most of
+as the comm handler does (``handle_message(widget._port, content)`` on this thread). Most of
 them are *nearly valid*: a valid message for a real target with exactly one thing wrong.
 
 Every message is judged against an oracle written from docs/protocol.md (``expect``
@@ -442,7 +442,7 @@ class Live:
 
     def send(self, via: str, content: Any) -> None:
         """Send ``content`` as the live stream's page would (its key added)."""
-        self.mgr.handle_message(self.widget(via), self.keyed(content))
+        self.mgr.handle_message(self.widget(via)._port, self.keyed(content))
 
     def keyed(self, content: Any) -> Any:
         """``content`` with the live page's key, unless it has a "key" of its own."""
@@ -530,7 +530,7 @@ class Live:
         before = len(self.browser.received)
         if want.effect == "other-error":
             self.other.error = "(before)"  # so that the error it is about to take shows
-        self.mgr.handle_message(self.widget(via), content)  # nothing may escape
+        self.mgr.handle_message(self.widget(via)._port, content)  # nothing may escape
         self.settle()
         self.sent += 1
         self._claim(content)

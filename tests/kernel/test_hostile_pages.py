@@ -306,7 +306,9 @@ def test_another_page_cannot_act_on_a_stream(
     for type_, payload in hostile:
         attacker.send(cam, type_, sid, payload)
         # a keyless sender is another page too
-        cam._manager.handle_message(cam, {"v": 1, "type": type_, "stream": sid, "payload": payload})
+        cam._manager.handle_message(
+            cam._port, {"v": 1, "type": type_, "stream": sid, "payload": payload}
+        )
     next_id = f"{browser.page}-{browser._n + 1}"
     attacker.send(
         cam, "offer", next_id, {"sdp": browser.offers[sid], "kind": "camera", "page": "x"}

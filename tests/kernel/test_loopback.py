@@ -187,7 +187,7 @@ def test_bad_messages_get_errors_and_do_not_disturb(browser, widgets, no_leaks):
     ]
     before = len(browser.of_type("error"))
     for msg in bad:
-        mgr.handle_message(cam, msg)
+        mgr.handle_message(cam._port, msg)
     wait_for(
         lambda: len(browser.of_type("error")) - before == len(bad), 3, what="one error reply each"
     )

@@ -406,6 +406,7 @@ def test_every_awaitable_twin_is_named_x_async_and_the_old_names_still_work() ->
     the names from before the rule are the same functions."""
     from nbrtc._inspection.doctor import Doctor
     from nbrtc._media.receiver import AudioMethods, VideoMethods
+    from nbrtc._widgets.base import SignalingWidget
     from nbrtc._widgets.stream_widget import StreamWidget
 
     old = {
@@ -416,6 +417,7 @@ def test_every_awaitable_twin_is_named_x_async_and_the_old_names_still_work() ->
         (nbrtc.Recorder, "astop"): "stop_async",
         (nbrtc.Recorder, "await_done"): "wait_async",
         (StreamWidget, "await_state"): "wait_async",
+        (SignalingWidget, "await_state"): "wait_async",
         (nbrtc.Channel, "arecv"): "recv_async",
         (nbrtc.Room, "await_members"): "wait_members_async",
         (Doctor, "await_done"): "wait_async",

@@ -19,6 +19,7 @@ import pytest
 import traitlets
 
 import nbrtc
+import nbrtc._signaling.liveness
 import nbrtc._signaling.manager
 import nbrtc._widgets.room
 from nbrtc import Room
@@ -87,7 +88,7 @@ class Capture:
 def send(room: Room, type_: str, stream: str, payload: Any) -> None:
     """Browser -> kernel through the comm entry point."""
     nbrtc.manager().handle_message(
-        room, {"v": 1, "type": type_, "stream": stream, "payload": payload}
+        room._port, {"v": 1, "type": type_, "stream": stream, "payload": payload}
     )
 
 
@@ -393,7 +394,7 @@ def test_concurrent_joins_and_leaves_keep_the_invariants(rooms):
 
 def test_watchdog_drops_a_silent_member(rooms, monkeypatch):
     monkeypatch.setattr(nbrtc._signaling.manager, "BROWSER_TIMEOUT", 0.5)
-    monkeypatch.setattr(nbrtc._widgets.room, "WATCHDOG_TICK", 0.05)
+    monkeypatch.setattr(nbrtc._signaling.liveness, "WATCHDOG_TICK", 0.05)
     room, cap = make(rooms, "quiet")
     join(room, "pa-1")
     join(room, "pb-1")
@@ -426,7 +427,7 @@ def test_close_says_bye_to_everyone_and_leaves_nothing(rooms):
     for sid in ("pa-1", "pb-1", "pc-1"):
         join(room, sid)
     settle(room)
-    assert room._ping_task is not None
+    assert room._watchdog.task is not None
     mid = room.model_id  # gone with the comm
     t0 = time.monotonic()
     room.close()
@@ -435,7 +436,7 @@ def test_close_says_bye_to_everyone_and_leaves_nothing(rooms):
     for sid in ("pa-1", "pb-1", "pc-1"):
         assert [m["payload"] for m in cap.of("bye", sid)] == [{"reason": "closed"}]
     assert room.state == "closed" and room.members() == [] and room.links() == []
-    assert room._ping_task is None
+    assert room._watchdog.task is None
 
     async def room_tasks() -> list[str]:
         await asyncio.sleep(0)  # the cancelled ping task finishes
@@ -519,6 +520,7 @@ def test_wait_members_in_a_running_cell_says_why(rooms, monkeypatch):
         ({"max_members": 1}, "max_members must be"),
         ({"max_members": 1000}, "max_members must be"),
         ({"ice_servers": ["http://x"]}, "ice_servers"),
+        ({"transport": "comm"}, "WebRTC only.*drop transport='comm'"),
     ],
 )
 def test_bad_arguments_name_the_argument(kwargs, words):

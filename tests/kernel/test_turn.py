@@ -4,7 +4,7 @@ seconds. Both peers are real aiortc peers (the kernel's and the FakeBrowser page
 asks the kernel for its TURN login like the page does).
 
 coturn is Debian's ``turnserver``, run in the foreground by the fixture on 127.0.0.1 and
-stopped by its PID (tests/net/_netlab.Coturn, without a namespace).
+stopped by its PID (tests/lab/netlab.Coturn, without a namespace).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 import nbrtc
-from net._netlab import Coturn  # tests/ is on sys.path (pytest's rootdir insertion)
+from lab.netlab import Coturn  # tests/ is on sys.path (pytest's rootdir insertion)
 
 from ._browser import FakeBrowser, assert_holds, wait_for
 

@@ -3,11 +3,11 @@ namespace, Debian Chromium in a "client" namespace, nftables scenarios in betwee
 
 Module-scoped (one of each per test module, created and removed by it):
 
-* ``lab``: the :class:`~._netlab.NetLab` (two namespaces, a veth pair, 192.0.2.1/.2).
-* ``egress``: a :class:`~._netlab.Firewall` table in the server namespace that counts and
+* ``lab``: the :class:`~lab.netlab.NetLab` (two namespaces, a veth pair, 192.0.2.1/.2).
+* ``egress``: a :class:`~lab.netlab.Firewall` table in the server namespace that counts and
   drops every packet to an address outside 192.0.2.0/24 and loopback, for the whole
   module (so nothing can leave the lab, and a test can read what tried to).
-* ``coturn``: a :class:`~._netlab.Coturn` on 192.0.2.1:3478 (user ``u``, password ``p``).
+* ``coturn``: a :class:`~lab.netlab.Coturn` on 192.0.2.1:3478 (user ``u``, password ``p``).
 * ``in_server_ns``: the test process's main thread lives in the server namespace while
   the module runs, so the harness's REST calls and kernel probes (ZMQ on the server
   namespace's 127.0.0.1) reach Jupyter and the kernel.
@@ -34,9 +34,8 @@ from pathlib import Path
 
 import pytest
 
-from e2e import _harness as h
-
-from . import _netlab as nl
+from lab import jupyter as h
+from lab import netlab as nl
 
 NET_DIR = Path(__file__).resolve().parent
 

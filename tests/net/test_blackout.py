@@ -37,10 +37,10 @@ import time
 
 import pytest
 
-from e2e import _harness as h
-from e2e._video import _close_all, _kjson, _live_counters_zero
+from lab import jupyter as h
+from lab import netlab as nl
+from lab.video import _close_all, _kjson, _live_counters_zero
 
-from . import _netlab as nl
 from .test_reach import _assert_no_egress, _assert_no_leaks, _close, _go_live, _selected
 
 pytestmark = pytest.mark.net

@@ -27,8 +27,9 @@ import time
 
 import pytest
 
-from e2e import _harness as h
-from e2e._video import (
+from lab import jupyter as h
+from lab import netlab as nl
+from lab.video import (
     _close_all,
     _kjson,
     _live_counters_zero,
@@ -38,8 +39,6 @@ from e2e._video import (
     _wait_pixels_change,
     _wait_state,
 )
-
-from . import _netlab as nl
 
 pytestmark = pytest.mark.net
 

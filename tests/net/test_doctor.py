@@ -14,10 +14,10 @@ import time
 
 import pytest
 
-from e2e import _harness as h
-from e2e._video import _close_all, _kjson, _root, _run
+from lab import jupyter as h
+from lab import netlab as nl
+from lab.video import _close_all, _kjson, _root, _run
 
-from . import _netlab as nl
 from .test_reach import _assert_no_egress, _record
 
 pytestmark = pytest.mark.net

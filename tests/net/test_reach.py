@@ -2,7 +2,7 @@
 
 JupyterLab, the kernel and coturn run in a "server" network namespace (192.0.2.1),
 Debian Chromium in a "client" namespace (192.0.2.2); nftables rules make each scenario
-(see conftest.py and _netlab.py). Every test ends with zero leaks on both sides and zero
+(see conftest.py and lab/netlab.py). Every test ends with zero leaks on both sides and zero
 TURN allocations, and with nothing sent from the server namespace to any address
 outside the lab (an nft counter that also drops such packets).
 
@@ -24,10 +24,9 @@ import time
 
 import pytest
 
-from e2e import _harness as h
-from e2e._video import _close_all, _kjson, _live_counters_zero, _root, _run, _wait_state
-
-from . import _netlab as nl
+from lab import jupyter as h
+from lab import netlab as nl
+from lab.video import _close_all, _kjson, _live_counters_zero, _root, _run, _wait_state
 
 pytestmark = pytest.mark.net
 

@@ -35,10 +35,10 @@ from typing import Any
 
 import pytest
 
-from e2e import _harness as h
-from e2e._video import _close_all, _kjson, _root, _run, _status, _wait_state
+from lab import jupyter as h
+from lab import netlab as nl
+from lab.video import _close_all, _kjson, _root, _run, _status, _wait_state
 
-from . import _netlab as nl
 from .test_reach import _assert_no_egress, _assert_no_leaks, _close, _selected
 
 pytestmark = pytest.mark.net

@@ -24,7 +24,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import traitlets
 
@@ -77,13 +77,11 @@ class Doctor(StreamWidget):
     """
 
     _kind = "probe"
-    #: the page's `doctor` messages (probe bindings, rows) are the Doctor's own
-    _own_messages: ClassVar[frozenset[str]] = frozenset({"doctor"})
     #: the paths the page probes: id, label, url (no credential), kind, transport, policy
-    paths = traitlets.List().tag(sync=True)
+    paths: traitlets.List[Any] = traitlets.List().tag(sync=True)
     #: the table, kernel-checked (see ``rows``)
-    table_rows = traitlets.List().tag(sync=True)
-    advice = traitlets.List().tag(sync=True)
+    table_rows: traitlets.List[Any] = traitlets.List().tag(sync=True)
+    advice: traitlets.List[Any] = traitlets.List().tag(sync=True)
 
     def __init__(
         self,
@@ -92,6 +90,8 @@ class Doctor(StreamWidget):
         ice_transport_policy: str | None = None,
     ) -> None:
         super().__init__(ice_servers=ice_servers, ice_transport_policy=ice_transport_policy)
+        # the page's `doctor` messages (probe bindings, rows) are the Doctor's own
+        self._register_handler("doctor", self._own_message)
         self.stats_interval = 0.0  # a probe lives seconds: no getStats series
         paths, left_out = plan(self._servers, self._ice_policy)
         self._paths: dict[str, Path] = {p.id: p for p in paths}
@@ -131,7 +131,7 @@ class Doctor(StreamWidget):
         with self._state_event:
             while self.state != "done":
                 self._raise_if_cannot_finish()
-                if self._manager._busy and threading.current_thread() is threading.main_thread():
+                if self._manager.busy and threading.current_thread() is threading.main_thread():
                     raise NotDisplayedError(
                         "the doctor's page probes only after this cell has ended (its "
                         "messages cannot arrive while the cell runs): display it, then call "
@@ -143,7 +143,7 @@ class Doctor(StreamWidget):
                 self._state_event.wait(min(left, 0.1))
         return self.rows
 
-    async def wait_async(self, timeout: float = 60.0) -> list[dict[str, Any]]:
+    async def wait_async(self, timeout: float = 60.0) -> list[dict[str, Any]]:  # type: ignore[override]
         """Awaitable twin of :meth:`wait` (a cell that awaits lets the page's rows in)."""
         deadline = time.monotonic() + timeout
         while self.state != "done":
@@ -225,7 +225,7 @@ class Doctor(StreamWidget):
                 return
         if refusal is not None:
             code = "limit" if facts is not None else "out-of-order"
-            self._manager._reply_error(self, ProtocolError(code, refusal, stream_id, "ice-servers"))
+            self._port.reply_error(ProtocolError(code, refusal, stream_id, "ice-servers"))
             return
         super()._answer_ice_servers(stream_id)
 
@@ -284,9 +284,7 @@ class Doctor(StreamWidget):
         payload = msg.payload
         refusal = self._refusal(msg)
         if refusal is not None:
-            self._manager._reply_error(
-                self, ProtocolError(refusal[0], refusal[1], msg.stream, "doctor")
-            )
+            self._port.reply_error(ProtocolError(refusal[0], refusal[1], msg.stream, "doctor"))
             return
         path = self._paths[payload["path"]]
         if payload["op"] == "probe":

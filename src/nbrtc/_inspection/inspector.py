@@ -22,15 +22,19 @@ import logging
 import threading
 import time
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import anywidget
 import traitlets
 
-from .._bundle import esm
+from .._bundle import css, esm
 from .._signaling.manager import manager
 from .._version import __version__
+from .._widgets.base import SignalingWidget, WidgetPort, port_of
 from .._widgets.kernel_owned import KernelOwnedTraits
+
+if TYPE_CHECKING:
+    from .._signaling.stream import KernelStream
 
 log = logging.getLogger("nbrtc")
 
@@ -52,6 +56,27 @@ _CONTROL_ACTIONS = frozenset(
 )
 
 
+class _Inspected(Protocol):
+    """What the Inspector reads of a peer widget's port (``StreamPort``): it cannot name
+    that class (stream_widget.py imports the teaching controls, which make Inspectors)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def closed(self) -> bool: ...
+
+    def newest_stream(self) -> KernelStream | None: ...
+
+    def live_streams(self) -> list[KernelStream]: ...
+
+
+class _InspectedRoom(Protocol):
+    """What the Inspector reads of a Room's port (``room.RoomPort``)."""
+
+    def inspect_data(self) -> dict[str, Any]: ...
+
+
 class Inspector(KernelOwnedTraits, anywidget.AnyWidget):
     """A live view inside one widget's connection (see the module docstring).
 
@@ -60,21 +85,24 @@ class Inspector(KernelOwnedTraits, anywidget.AnyWidget):
     """
 
     _esm = esm("inspector.js")
+    _css = css("inspector.css")
     _version = traitlets.Unicode(__version__).tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
     status = traitlets.Dict().tag(sync=True)
-    log = traitlets.List().tag(sync=True)
+    log: traitlets.List[Any] = traitlets.List().tag(sync=True)
     sdp = traitlets.Dict().tag(sync=True)
     candidates = traitlets.Dict().tag(sync=True)
     timeline = traitlets.Dict().tag(sync=True)
-    charts = traitlets.List().tag(sync=True)
+    charts: traitlets.List[Any] = traitlets.List().tag(sync=True)
     controls = traitlets.Dict().tag(sync=True)
     room = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, target: Any, *, interval: float = 1.0, **kwargs: Any) -> None:
-        is_room = hasattr(target, "_inspect_data")
-        if not is_room and not hasattr(target, "_inspected_stream"):
+        port = port_of(target) if isinstance(target, SignalingWidget) else None
+        # a Room's port (kind "room") has inspect_data(); a peer widget's, stream_owner
+        is_room = port is not None and port.kind == "room"
+        if not is_room and (port is None or port.stream_owner is None):
             raise TypeError(
                 "target must be an nbrtc widget with a connection (Camera, ScreenShare, "
                 f"Microphone, VideoView, AudioView) or a Room, got {type(target).__name__}"
@@ -83,7 +111,7 @@ class Inspector(KernelOwnedTraits, anywidget.AnyWidget):
             raise TypeError(f"interval must be a number of seconds, got {interval!r}")
         if not 0.2 <= interval <= 10:
             raise ValueError(f"interval must be between 0.2 and 10 seconds, got {interval!r}")
-        if getattr(target, "_closed", False):
+        if port is not None and port.closed:
             raise ValueError(f"{type(target).__name__} is closed: there is nothing to inspect")
         self._closed = False
         self._closed_by_shutdown = False
@@ -97,7 +125,8 @@ class Inspector(KernelOwnedTraits, anywidget.AnyWidget):
         self._sdp_key: tuple[str, int] | None = None
         super().__init__(**kwargs)
         self._manager = manager()
-        self._manager.register(self)  # re-running the cell closes it, like any widget
+        self._port = WidgetPort(self)
+        self._manager.register(self._port)  # re-running the cell closes it, like any widget
         self.on_msg(self._on_control)
         self.refresh()
         self._manager.media.call_soon(self._tick)
@@ -126,19 +155,21 @@ class Inspector(KernelOwnedTraits, anywidget.AnyWidget):
             self._set(status={"state": "closed", "detail": "the widget is gone", "kind": ""})
             return
         if self._is_room:
-            self._refresh_room(target)
+            self._refresh_room(target, cast(_InspectedRoom, port_of(target)))
             return
-        stream = _newest_stream(target)
-        kind = target._kind
+        # a peer widget's port (checked at construction); typed by what is used here
+        port = cast(_Inspected, port_of(target).stream_owner)
+        stream = port.newest_stream()
+        kind = port.kind
         if stream is None:
             self._set(
                 title=f"{type(target).__name__} {target.model_id[:8]}: no stream yet",
                 status={
-                    "state": "closed" if target._closed else "no-stream",
+                    "state": "closed" if port.closed else "no-stream",
                     "detail": "display the widget to start a stream",
                     "kind": kind,
                 },
-                controls=self._controls(target),
+                controls=self._controls(target, port),
             )
             return
         if stream.id != self._stream_id:  # a new view connected: start afresh
@@ -158,7 +189,7 @@ class Inspector(KernelOwnedTraits, anywidget.AnyWidget):
             "timeline": _timeline(events),
             "charts": stream.stats.chart_data(120),
             "candidates": _candidates(stream),
-            "controls": self._controls(target),
+            "controls": self._controls(target, port),
         }
         # the newest round's number, not the count: the list is bounded (MAX_SDP_ROUNDS)
         key = (stream.id, stream.sdp_rounds[-1]["round"] if stream.sdp_rounds else -1)
@@ -167,8 +198,8 @@ class Inspector(KernelOwnedTraits, anywidget.AnyWidget):
             self._sdp_key = key
         self._set(**changes)
 
-    def _refresh_room(self, room: Any) -> None:
-        data = room._inspect_data()
+    def _refresh_room(self, room: Any, port: _InspectedRoom) -> None:
+        data = port.inspect_data()
         rows = [_event_row(e) for e in room.history()]
         self._set(
             title=f"Room {data.get('name', '')!s} · {len(data.get('members') or [])} members",
@@ -182,15 +213,15 @@ class Inspector(KernelOwnedTraits, anywidget.AnyWidget):
             controls={"enabled": False, "codecs": [], "can_restart_ice": False, "network": {}},
         )
 
-    def _controls(self, target: Any) -> dict[str, Any]:
-        live = [s for s in target._live_streams() if "answer" in s.timings]
+    def _controls(self, target: Any, port: _Inspected) -> dict[str, Any]:
+        live = [s for s in port.live_streams() if "answer" in s.timings]
         return {
             "network": target.network,
             "codec": target.codec or "",
             "max_bitrate": target.max_bitrate,
             "codecs": ["VP8", "H264"],
             "can_restart_ice": bool(live),
-            "enabled": not target._closed,
+            "enabled": not port.closed,
         }
 
     def _set(self, **values: Any) -> None:
@@ -256,13 +287,6 @@ def _tick_ref(ref: weakref.ref[Inspector]) -> None:
     inspector = ref()
     if inspector is not None:
         inspector._tick()
-
-
-def _newest_stream(target: Any) -> Any:
-    stream = target._last_stream
-    if stream is None and target._past_streams:
-        stream = target._past_streams[-1]
-    return stream
 
 
 def _event_row(event: dict[str, Any]) -> dict[str, Any] | None:

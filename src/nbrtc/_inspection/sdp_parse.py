@@ -241,9 +241,9 @@ def _parse_media(index: int, lines: list[Line], session: dict[str, Any]) -> dict
             m["end_of_candidates"] = True
         elif a == "ssrc" and isnum(first):
             entry = ssrcs.setdefault(int(first), {"ssrc": int(first), "attributes": {}})
-            name, sep, val = rest.strip().partition(":")
-            if name:
-                entry["attributes"][name] = val if sep else None
+            attr, sep, val = rest.strip().partition(":")
+            if attr:
+                entry["attributes"][attr] = val if sep else None
         elif a == "ssrc-group" and first:
             ids = [int(t) for t in rest.split() if isnum(t)]
             m["ssrc_groups"].append({"semantics": first, "ssrcs": ids})
@@ -293,6 +293,9 @@ def _parse_media(index: int, lines: list[Line], session: dict[str, Any]) -> dict
         if not isinstance(fmt, int):
             continue
         static = False
+        name: str | None
+        rate: int | None
+        channels: int | None
         if fmt in rtpmap:
             name, rate, channels = rtpmap[fmt]
         elif fmt in STATIC_PT:

@@ -27,7 +27,7 @@ import math
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 __all__ = [
     "CHART_IDS",
@@ -188,7 +188,7 @@ def flatten_aiortc(
 # --- metrics ------------------------------------------------------------------------------
 
 
-def _is_num(value: Any) -> bool:
+def _is_num(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -203,7 +203,7 @@ def _of_type(reports: Iterable[Report], type_: str) -> list[Report]:
     return [r for r in reports if isinstance(r, Mapping) and r.get("type") == type_]
 
 
-def _by_id(reports: Iterable[Any]) -> dict[str, Report]:
+def _by_id(reports: Iterable[Report]) -> dict[str, Report]:
     return {r["id"]: r for r in reports if isinstance(r, Mapping) and isinstance(r.get("id"), str)}
 
 
@@ -226,7 +226,8 @@ def _main(reports: list[Report], bytes_field: str) -> Report | None:
 
 def _prefer_video(reports: list[Report]) -> Report | None:
     video = [r for r in reports if r.get("kind") == "video"]
-    return (video or reports or [None])[0]
+    candidates = video or reports
+    return candidates[0] if candidates else None
 
 
 class _Deltas:
@@ -659,7 +660,7 @@ class StatsSeries:
             if ring:
                 # Only the newest sample's reports are ever read again (latest(), the next
                 # delta): 600 samples of raw reports would hold ~10 MB per stream.
-                ring[-1] = (prev_t, None, ring[-1][2])
+                ring[-1] = (ring[-1][0], None, ring[-1][2])
             ring.append((t, sample, row))
             if self._t0 is None:
                 self._t0 = t
@@ -670,7 +671,8 @@ class StatsSeries:
             raise ValueError(f"side must be one of {SIDES}, got {side!r}")
         with self._lock:
             ring = self._samples[side]
-            return [dict(r) for r in ring[-1][1]] if ring else None
+            newest = ring[-1][1] if ring else None  # the newest sample keeps its reports
+            return [dict(r) for r in newest] if newest is not None else None
 
     def __len__(self) -> int:
         with self._lock:

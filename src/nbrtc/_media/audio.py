@@ -12,7 +12,7 @@ import math
 import threading
 import time
 from collections import deque
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -166,7 +166,9 @@ class AudioBuffer:
                 chunks.append(chunk)
                 have += chunk.shape[1]
         arr = _to_float(chunks[::-1], rate, layout)
-        return arr[:, -want:] if want and arr.shape[1] > want else arr
+        # A slice of an AudioArray is an AudioArray (numpy keeps the subclass and
+        # __array_finalize__ copies rate and layout); numpy's stubs say plain ndarray.
+        return cast(AudioArray, arr[:, -want:]) if want and arr.shape[1] > want else arr
 
     def level(self, window: float = 0.1) -> float:
         """RMS level of the newest ``window`` seconds in dBFS (-inf when silent or none)."""

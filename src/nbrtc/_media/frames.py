@@ -13,6 +13,8 @@ import contextlib
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 FORMATS = {"rgb24": "rgb24", "rgb": "rgb24", "bgr24": "bgr24", "bgr": "bgr24", "gray": "gray"}
@@ -229,6 +231,28 @@ class FramesEnded(Exception):
     """Closes a FrameQueue when its widget closed: iteration ends without an error."""
 
 
+@dataclass(frozen=True)
+class FrameFeed:
+    """What a :class:`FrameIterator` asks of the widget it reads from (the seam between
+    the media layer and the widgets: bound methods handed over by ``frames()``).
+
+    Called on the consumer's thread (the thread iterating), never on the media loop.
+    """
+
+    #: the widget closed: iteration ends without an error
+    closed: Callable[[], bool]
+    #: stop delivering frames into this queue
+    detach: Callable[[FrameQueue], None]
+    #: raise the widget's failure (closed, camera refused, ICE failed...) in words
+    raise_if_unusable: Callable[[], None]
+    #: True when blocking here cannot succeed (inside the cell the page waits for)
+    blocking_would_deadlock: Callable[[], bool]
+    #: the error that says why, given the blocking call and its async twin's names
+    no_stream_error: Callable[[str, str], Exception]
+    #: the error for no frame within ``timeout`` seconds
+    timeout_error: Callable[[float], Exception]
+
+
 class FrameIterator:
     """What ``cam.frames()`` returns: iterate it with ``for`` or ``async for``.
 
@@ -243,7 +267,7 @@ class FrameIterator:
 
     def __init__(
         self,
-        owner: Any,
+        feed: FrameFeed,
         queue: FrameQueue,
         *,
         max_frames: int | None,
@@ -252,7 +276,7 @@ class FrameIterator:
         timeout: float,
         call: str,
     ) -> None:
-        self._owner = owner
+        self._feed = feed
         self._queue = queue
         self._max = max_frames
         self._fmt = fmt
@@ -275,7 +299,7 @@ class FrameIterator:
         """Stop delivering frames to this iterator (idempotent, any thread)."""
         if not self._queue.closed:
             self._queue.close(FramesEnded())
-        self._owner._detach_queue(self._queue)
+        self._feed.detach(self._queue)
 
     def __enter__(self) -> FrameIterator:
         return self
@@ -312,17 +336,17 @@ class FrameIterator:
                 raise StopIteration from None
             if frame is not None:
                 return self._take(frame)
-            if self._owner._closed:  # closed while we waited: the end, not an error
+            if self._feed.closed():  # closed while we waited: the end, not an error
                 self.close()
                 raise StopIteration
-            self._owner._raise_if_unusable()
-            if self._owner._blocking_would_deadlock():
-                raise self._owner._no_stream_error(
+            self._feed.raise_if_unusable()
+            if self._feed.blocking_would_deadlock():
+                raise self._feed.no_stream_error(
                     self._call, self._call.replace("frames()", "frames_async()")
                 )
             left = deadline - time.monotonic()
             if left <= 0:
-                raise self._owner._timeout_error(self._timeout)
+                raise self._feed.timeout_error(self._timeout)
             # short waits: a stream that fails or closes meanwhile is noticed promptly
             with contextlib.suppress(concurrent.futures.TimeoutError):
                 fut.result(min(left, 0.25))  # type: ignore[union-attr]
@@ -342,12 +366,12 @@ class FrameIterator:
                 raise StopAsyncIteration from None
             if frame is not None:
                 return self._take(frame)
-            if self._owner._closed:
+            if self._feed.closed():
                 self.close()
                 raise StopAsyncIteration
-            self._owner._raise_if_unusable()
+            self._feed.raise_if_unusable()
             left = deadline - time.monotonic()
             if left <= 0:
-                raise self._owner._timeout_error(self._timeout)
+                raise self._feed.timeout_error(self._timeout)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.wrap_future(fut), min(left, 0.25))  # type: ignore[arg-type]

@@ -22,6 +22,7 @@ import asyncio
 import concurrent.futures
 import logging
 import statistics
+import sys
 import threading
 import time
 from collections import deque
@@ -254,7 +255,7 @@ class ProcessedTrack(MediaStreamTrack):
                 return await asyncio.wrap_future(job)
             except asyncio.CancelledError:
                 task = asyncio.current_task()
-                if job.cancelled() and task is not None and not task.cancelling():
+                if job.cancelled() and task is not None and not _cancelling(task):
                     continue  # process(None) dropped the queued job; not our cancellation
                 raise
             except Exception:  # a bug of ours: the sender would end for good; skip the frame
@@ -265,6 +266,15 @@ class ProcessedTrack(MediaStreamTrack):
             super().stop()
             self._event.set()
         self._processor._forget(self)
+
+
+def _cancelling(task: asyncio.Task[Any]) -> bool:
+    """Whether ``task`` itself was asked to cancel. ``Task.cancelling()`` is new in
+    Python 3.11; 3.10 cannot tell a cancelled job from a cancelled task, so there every
+    cancellation counts as the task's own (the safe side: the track ends, never hangs)."""
+    if sys.version_info >= (3, 11):
+        return task.cancelling() > 0
+    return True
 
 
 def check_process_format(fmt: str) -> str:

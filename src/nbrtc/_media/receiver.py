@@ -22,7 +22,15 @@ import numpy as np
 from .._widgets.stream_widget import StreamWidget
 from ..errors import StreamClosedError, StreamError, StreamTimeoutError
 from .audio import AudioArray, AudioBuffer
-from .frames import FrameIterator, FrameQueue, FramesEnded, FrameSlot, check_format, check_size
+from .frames import (
+    FrameFeed,
+    FrameIterator,
+    FrameQueue,
+    FramesEnded,
+    FrameSlot,
+    check_format,
+    check_size,
+)
 from .frames import to_ndarray as _to_ndarray
 
 if TYPE_CHECKING:
@@ -290,8 +298,16 @@ class VideoMethods:
         timeout = _positive("timeout", timeout)
         self._raise_if_unusable()  # type: ignore[attr-defined]
         q = self._attach_queue(maxsize)  # type: ignore[attr-defined]
+        feed = FrameFeed(
+            closed=lambda: bool(self._closed),  # type: ignore[attr-defined]
+            detach=self._detach_queue,  # type: ignore[attr-defined]
+            raise_if_unusable=self._raise_if_unusable,  # type: ignore[attr-defined]
+            blocking_would_deadlock=self._blocking_would_deadlock,  # type: ignore[attr-defined]
+            no_stream_error=self._no_stream_error,  # type: ignore[attr-defined]
+            timeout_error=self._timeout_error,  # type: ignore[attr-defined]
+        )
         return FrameIterator(
-            self, q, max_frames=max_frames, fmt=fmt, size=size, timeout=timeout, call=f"cam.{call}"
+            feed, q, max_frames=max_frames, fmt=fmt, size=size, timeout=timeout, call=f"cam.{call}"
         )
 
     def capture(

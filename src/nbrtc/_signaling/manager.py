@@ -27,9 +27,10 @@ from .._transport import rtp_recovery as _rtp_recovery
 from .._transport.ice import install_loopback_candidates, install_turn_reports
 from .protocol import Message, ProtocolError, make_error, make_message, parse_browser_message
 from .stream import KernelStream
+from .tombstones import TOMBSTONES, Tombstones
 
 if TYPE_CHECKING:
-    from .owner import StreamOwner
+    from .owner import CellOwned, Handler, SignalingOwner, Silent, StreamOwner
 
 log = logging.getLogger("nbrtc")
 
@@ -51,7 +52,6 @@ MAX_FRAMES_WAITING = 8
 #: page keeps at most 600 ms (15 chunks) unacknowledged (js/transport/comm-audio.js), so 25 is only
 #: passed by a page that ignores flow control
 MAX_AUDIO_WAITING = 25
-_TOMBSTONES = 10_000
 
 
 class PeerManager:
@@ -66,14 +66,15 @@ class PeerManager:
         self._lock = threading.RLock()
         self._streams: dict[str, KernelStream] = {}
         #: closed stream id -> the key of the page that owned it (checked in _dispatch)
-        self._dead: collections.OrderedDict[str, str] = collections.OrderedDict()
-        self._widgets: weakref.WeakSet[StreamOwner] = weakref.WeakSet()
+        self._dead = Tombstones()
+        #: every registered widget's port (the widget holds it: gone with the widget)
+        self._widgets: weakref.WeakSet[CellOwned] = weakref.WeakSet()
         self._busy = False
         self.current_cell: str | None = None
         self._hooks_installed = False
         self._shut_down = False
         self.errors_sent = 0
-        self._inbox: collections.deque[tuple[StreamOwner, Message]] = collections.deque()
+        self._inbox: collections.deque[tuple[SignalingOwner, Message]] = collections.deque()
         self._inbox_lock = threading.Lock()
         self._draining = False
         #: stream id -> comm frames of it waiting in the inbox (MAX_FRAMES_WAITING)
@@ -87,11 +88,11 @@ class PeerManager:
         self._error_log: dict[tuple[str | None, str], tuple[float, int]] = {}
 
     # --- widgets and cells (main thread) ----------------------------------------------------
-    def register(self, widget: StreamOwner) -> None:
-        """Track ``widget`` and remember the cell that made it."""
+    def register(self, owner: CellOwned) -> None:
+        """Track a widget (its port, ``owner``) and remember the cell that made it."""
         self._install_hooks()
-        widget._cell_id = self.current_cell
-        self._widgets.add(widget)
+        owner.cell_id = self.current_cell
+        self._widgets.add(owner)
 
     def _install_hooks(self) -> None:
         if self._hooks_installed:
@@ -131,7 +132,7 @@ class PeerManager:
         if not cell_id:
             return
         for widget in list(self._widgets):
-            if widget._cell_id == cell_id and not widget._closed:
+            if widget.cell_id == cell_id and not widget.closed:
                 log.info("cell %s runs again: closing %s", cell_id, widget.model_id)
                 widget.close()
 
@@ -139,23 +140,30 @@ class PeerManager:
         self._busy = False
         self.current_cell = None
 
-    def _browser_silent(self, stream: KernelStream, elapsed: float) -> bool:
-        """Count ``elapsed`` seconds of silence for ``stream`` unless a cell is running
-        (comm messages queue behind a running cell, so silence then proves nothing);
+    @property
+    def busy(self) -> bool:
+        """A cell is running (between the kernel's pre- and post-run hooks): the page's
+        messages queue behind it. Any thread."""
+        return self._busy
+
+    def browser_silent(self, subject: Silent, elapsed: float) -> bool:
+        """Count ``elapsed`` seconds of silence for ``subject`` (a stream, a room member)
+        unless a cell is running (comm messages queue behind a running cell, so silence
+        then proves nothing);
         True once the browser stayed silent for BROWSER_TIMEOUT seconds of idle kernel
         time. Counting only idle time, instead of restarting the grace after every cell,
         keeps a crashed tab from living on while the user runs short cells. Media loop."""
         if not self._busy:
-            stream.silence += elapsed
-        return stream.silence > BROWSER_TIMEOUT
+            subject.silence += elapsed
+        return subject.silence > BROWSER_TIMEOUT
 
     # --- routing ------------------------------------------------------------------------
-    def handle_message(self, widget: StreamOwner, content: Any, buffers: Any = None) -> None:
+    def handle_message(self, widget: SignalingOwner, content: Any, buffers: Any = None) -> None:
         """Comm handler entry point (kernel main thread). Never raises."""
         try:
             parsed = parse_browser_message(content, buffers)
             if isinstance(parsed, ProtocolError):
-                self._reply_error(widget, parsed)
+                self.reply_error(widget, parsed)
                 return
             counts = self._media_waiting(parsed.type)
             bound = MAX_AUDIO_WAITING if parsed.type == "audio" else MAX_FRAMES_WAITING
@@ -171,7 +179,7 @@ class PeerManager:
                     start = not self._draining
                     self._draining = True
             if full:
-                self._reply_error(
+                self.reply_error(
                     widget,
                     ProtocolError(
                         "limit",
@@ -228,7 +236,7 @@ class PeerManager:
                 self.media.loop.call_soon(self._drain)
                 return
 
-    def _reply_error(self, widget: StreamOwner, err: ProtocolError) -> None:
+    def reply_error(self, widget: SignalingOwner, err: ProtocolError) -> None:
         """Send ``err`` as an ``error`` reply (any thread). The warning is logged at most
         once a second per (type, code), with the number of refusals it stands for: a
         flood from one page must not become a flood of log lines."""
@@ -246,38 +254,46 @@ class PeerManager:
             log.warning(
                 "nbrtc: refused %s message: %s (%s)%s", err.type, err.code, err.message, more
             )
-        widget._send_protocol(make_error(err))
+        widget.send(make_error(err))
 
-    def _dispatch_safely(self, widget: StreamOwner, msg: Message) -> None:
+    def _dispatch_safely(self, widget: SignalingOwner, msg: Message) -> None:
         try:
             self._dispatch(widget, msg)
         except Exception as exc:
             log.exception("nbrtc: internal error handling %s", msg.type)
-            self._reply_error(widget, ProtocolError("internal", str(exc), msg.stream, msg.type))
+            self.reply_error(widget, ProtocolError("internal", str(exc), msg.stream, msg.type))
 
-    def _dispatch(self, widget: StreamOwner, msg: Message) -> None:
+    def _dispatch(self, widget: SignalingOwner, msg: Message) -> None:
         """Route one validated message (media loop)."""
-        own = widget._own_messages
-        if "*" in own or msg.type in own:
-            # A room's members have no kernel peer: the room relays their signaling
-            # itself (nbrtc/_widgets/room.py) and refuses what is not a room message; a Doctor
-            # checks the page key and the path of its `doctor` messages itself.
-            widget._own_message(msg)
+        handler: Handler | None = widget.handler_for(msg.type)
+        if handler is not None:
+            # A room's members have no kernel peer: the room registered a handler of
+            # every type, relays their signaling itself (nbrtc/_widgets/room.py) and
+            # refuses what is not a room message; a Doctor registered `doctor` and checks
+            # the page key and the path of those messages itself.
+            handler(msg)
             return
-        if msg.type in ("join", "signal", "doctor"):
-            self._reply_error(
+        owner = widget.stream_owner
+        if owner is None or msg.type in ("join", "signal", "doctor"):
+            self.reply_error(
                 widget,
                 ProtocolError(
                     "wrong-kind",
-                    f"{msg.type} is a room message; this is a {widget._kind} widget",
+                    f"{msg.type} is a room message; this is a {widget.kind} widget"
+                    if owner is not None
+                    else f"a {widget.kind} widget handles no {msg.type} message",
                     msg.stream,
                     msg.type,
                 ),
             )
             return
+        self._route(owner, msg)
+
+    def _route(self, widget: StreamOwner, msg: Message) -> None:
+        """Route one validated message to a stream of ``widget`` (media loop)."""
         with self._lock:
             stream = self._streams.get(msg.stream)
-            dead_key = self._dead.get(msg.stream)
+            dead_key = self._dead.key(msg.stream)
         dead = dead_key is not None
         if msg.type == "offer":
             self._on_offer(widget, msg, stream, dead)
@@ -287,7 +303,7 @@ class PeerManager:
             # IOPub), so an id proves nothing: only the page that offered the stream,
             # i.e. that holds its key, may speak for it (docs/protocol.md "Trust").
             log.info("nbrtc: refused %s for stream %s from another page", msg.type, msg.stream)
-            self._reply_error(
+            self.reply_error(
                 widget,
                 ProtocolError(
                     "unknown-stream", f"no stream {msg.stream!r} here", msg.stream, msg.type
@@ -317,8 +333,8 @@ class PeerManager:
             # refused, no camera): there is no stream, but the widget must know.
             self._widget_level(widget, msg)
             return
-        if stream is None or stream.widget is not widget:
-            self._reply_error(
+        if stream is None or stream.owner is not widget:
+            self.reply_error(
                 widget,
                 ProtocolError(
                     "unknown-stream", f"no stream {msg.stream!r} here", msg.stream, msg.type
@@ -330,7 +346,7 @@ class PeerManager:
         # Tasks go through the stream, so its teardown cancels whatever is still pending.
         if msg.type == "candidate":
             if stream.take_candidate(msg.payload):
-                stream._spawn(stream.add_candidate(msg.payload))
+                stream.spawn(stream.add_candidate(msg.payload))
         elif msg.type == "state":
             stream.browser_state(msg.payload)
         elif msg.type == "stats":
@@ -349,7 +365,7 @@ class PeerManager:
             stream.comm_audio_ack(msg.payload["seq"])
         elif msg.type == "reoffer":
             stream.reoffer_arrived(msg.payload["sdp"])
-            stream._spawn(
+            stream.spawn(
                 stream.reoffer(
                     msg.payload["sdp"],
                     msg.payload.get("reason", ""),
@@ -359,10 +375,10 @@ class PeerManager:
         elif msg.type == "error":
             stream.browser_failed(msg.payload["name"], msg.payload.get("message", ""))
         elif msg.type == "devices":
-            widget._set_devices(msg.payload)
+            widget.set_devices(msg.payload)
         elif msg.type == "bye":
             reason = (msg.payload or {}).get("reason", "browser closed")
-            stream._spawn(stream.close(f"browser: {reason}", notify_browser=False))
+            stream.spawn(stream.close(f"browser: {reason}", notify_browser=False))
 
     def _on_ice_servers(
         self, widget: StreamOwner, msg: Message, stream: KernelStream | None, dead: bool
@@ -371,7 +387,7 @@ class PeerManager:
         loop). Answered at widget level, since the stream exists only after its offer;
         refused for a closed stream or widget, and once the stream has offered."""
         refusal: ProtocolError | None = None
-        if dead or widget._closed:
+        if dead or widget.closed:
             refusal = ProtocolError(
                 "closed", "this stream or widget is closed", msg.stream, msg.type
             )
@@ -380,15 +396,13 @@ class PeerManager:
                 "out-of-order", "ice-servers comes before the offer", msg.stream, msg.type
             )
         if refusal is not None:
-            self._reply_error(widget, refusal)
+            self.reply_error(widget, refusal)
             return
-        widget._answer_ice_servers(msg.stream)
+        widget.answer_ice_servers(msg.stream)
 
     def _widget_level(self, widget: StreamOwner, msg: Message) -> None:
         if msg.type == "error":
-            with widget._stream_lock:
-                active = [s for s in widget._streams.values() if not s.closed]
-            if active:
+            if widget.has_live_stream():
                 # A live stream of this widget proves the browser can stream: an error
                 # for a stream that never existed or already ended must not turn the
                 # working widget into "error" (contract: never disturb another stream).
@@ -399,9 +413,9 @@ class PeerManager:
                     widget.model_id,
                 )
                 return
-            widget._browser_error(msg.payload["name"], msg.payload.get("message", ""))
+            widget.browser_error(msg.payload["name"], msg.payload.get("message", ""))
         elif msg.type == "devices":
-            widget._set_devices(msg.payload)
+            widget.set_devices(msg.payload)
         # a bye for a stream that never offered needs nothing
 
     def _on_offer(
@@ -413,7 +427,7 @@ class PeerManager:
             refusal = ProtocolError(
                 "unknown-stream", "this stream id belongs to another page", msg.stream, "offer"
             )
-        elif dead or widget._closed:
+        elif dead or widget.closed:
             refusal = ProtocolError(
                 "closed", "this stream or widget is closed", msg.stream, "offer"
             )
@@ -421,10 +435,10 @@ class PeerManager:
             refusal = ProtocolError(
                 "out-of-order", "this stream already has an offer", msg.stream, "offer"
             )
-        elif payload["kind"] != widget._kind:
+        elif payload["kind"] != widget.kind:
             refusal = ProtocolError(
                 "wrong-kind",
-                f"offer kind {payload['kind']!r} does not match a {widget._kind} widget",
+                f"offer kind {payload['kind']!r} does not match a {widget.kind} widget",
                 msg.stream,
                 "offer",
             )
@@ -445,9 +459,9 @@ class PeerManager:
                 "offer",
             )
         if refusal is not None:
-            self._reply_error(widget, refusal)
+            self.reply_error(widget, refusal)
             if refusal.code in ("closed", "limit", "wrong-kind"):
-                widget._send_protocol(make_message("bye", msg.stream, {"reason": refusal.code}))
+                widget.send(make_message("bye", msg.stream, {"reason": refusal.code}))
             return
         stream = KernelStream(
             self,
@@ -461,7 +475,7 @@ class PeerManager:
         stream.history.message("in", "offer", msg.size, payload)
         with self._lock:
             self._streams[stream.id] = stream
-        widget._stream_added(stream)
+        widget.stream_added(stream)
         if payload.get("transport") == "comm":
             stream.start_comm()
         else:
@@ -484,7 +498,7 @@ class PeerManager:
             owner = self._page_keys.get(page_id)
             if owner is None:
                 self._page_keys[page_id] = key
-                while len(self._page_keys) > _TOMBSTONES:
+                while len(self._page_keys) > TOMBSTONES:
                     self._page_keys.popitem(last=False)
                 return True
             self._page_keys.move_to_end(page_id)
@@ -498,13 +512,11 @@ class PeerManager:
             return sum(1 for s in live if s.key == key)
         return sum(1 for s in live if not s.key and s.page == page)
 
-    def _forget(self, stream: KernelStream) -> None:
+    def forget(self, stream: KernelStream) -> None:
         """Drop ``stream`` and tombstone its id with its page's key (media loop)."""
         with self._lock:
             self._streams.pop(stream.id, None)
-            self._dead[stream.id] = stream.key
-            while len(self._dead) > _TOMBSTONES:
-                self._dead.popitem(last=False)
+            self._dead.bury(stream.id, stream.key)
 
     # --- closing (any thread) ----------------------------------------------------------------
     def close_streams(
@@ -537,7 +549,7 @@ class PeerManager:
         threads = threading.enumerate()
         return {
             "streams": len(self._streams),
-            "widgets": sum(1 for w in self._widgets if not w._closed),
+            "widgets": sum(1 for w in self._widgets if not w.closed),
             "peers": peers,
             "threads": len(threads),
             "thread_names": sorted(t.name for t in threads),
@@ -552,7 +564,7 @@ class PeerManager:
         self._shut_down = True
         try:
             for widget in list(self._widgets):
-                widget._closed_by_shutdown = True
+                widget.closed_by_shutdown()
             with self._lock:
                 live = list(self._streams.values())
             fut = self.close_streams(live, "kernel-shutdown")

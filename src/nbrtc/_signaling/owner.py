@@ -1,19 +1,33 @@
-"""The seam between the signaling core and the widgets (typing only, no behaviour).
+"""The seams between the signaling core and the widgets (typing only, no behaviour).
 
-``StreamOwner`` is what the ``PeerManager`` and a ``KernelStream`` may ask of the widget
-that owns streams; ``StreamHost`` is what a stream may ask of the manager. Both are
-``typing.Protocol``s in this low module so that ``_manager.py`` and ``_stream.py`` never
-import ``_widget.py`` (not even for type checking): the widgets depend on the core, never
-the reverse, and tests/test_imports.py keeps the module graph free of cycles.
+Three ``typing.Protocol``s, all with public method names, so that no object reaches into
+another's private members across a seam (tests/test_seams.py keeps it so):
+
+- ``SignalingHost``: the ``PeerManager`` as a widget or a stream sees it (reply an error,
+  judge a page's silence, forget a closed stream, whether a cell is running).
+- ``CellOwned``: any widget the manager closes when the cell that made it runs again or
+  the kernel shuts down (the signaling widgets, and the Grid and Inspector).
+- ``SignalingOwner``: a widget the page signals to, as the manager sees it: a *port*, the
+  package-private object every ``SignalingWidget`` hands the manager at birth
+  (``_widgets/base.py``), never the widget itself, so that the seam's methods stay out of
+  the user's tab completion. Message types the widget handles itself are registered on
+  it (``handler_for``), not guessed from its class.
+- ``StreamOwner``: a ``SignalingOwner`` whose views are kernel peers (the port of a
+  ``StreamWidget``), as the manager and its ``KernelStream``\\ s see it: what a stream
+  gets at birth (ICE servers and policy, tracks, teaching preferences) and what it reports
+  (added, negotiated, state, transport, warning, closed, frames, channels).
+
+They live in this low module so that ``manager.py`` and ``stream.py`` never import a
+widget module (not even for type checking): the widgets depend on the core, never the
+reverse, and tests/test_imports.py keeps the module graph free of cycles.
 
 Threads: every method is called on the media loop unless its docstring says otherwise.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from aiortc.mediastreams import MediaStreamTrack
@@ -22,89 +36,130 @@ if TYPE_CHECKING:
     from .protocol import Message, ProtocolError
     from .stream import KernelStream
 
+#: a handler of one message type a widget handles itself (media loop)
+Handler = Callable[["Message"], None]
 
-class StreamHost(Protocol):
-    """The manager, as a stream sees it."""
+
+class Silent(Protocol):
+    """Whatever a page keeps alive by talking (a stream, a room member)."""
+
+    #: idle-kernel seconds since the page last said anything about it
+    silence: float
+
+
+class SignalingHost(Protocol):
+    """The manager, as a widget or a stream sees it."""
 
     media: MediaLoop
 
-    def _reply_error(self, widget: StreamOwner, err: ProtocolError) -> None:
+    @property
+    def busy(self) -> bool:
+        """A cell is running: the page's messages queue behind it (any thread)."""
+
+    def reply_error(self, owner: SignalingOwner, err: ProtocolError) -> None:
         """Send the page an ``error`` reply for one of its messages (any thread)."""
 
-    def _browser_silent(self, stream: KernelStream, elapsed: float) -> bool:
+    def browser_silent(self, subject: Silent, elapsed: float) -> bool:
         """Count ``elapsed`` idle-kernel seconds of silence; True when the page is gone."""
 
-    def _forget(self, stream: KernelStream) -> None:
+    def forget(self, stream: KernelStream) -> None:
         """The stream closed: drop it from the registry, keep its tombstone."""
 
 
-class StreamOwner(Protocol):
-    """A widget that owns streams (a peer widget, a Room, a Doctor), as the manager and
-    its streams see it."""
+class CellOwned(Protocol):
+    """A widget (its port) the manager closes with its cell and at shutdown. Any thread."""
 
-    model_id: str
-    stats_interval: float
-    transport_mode: str
-    _kind: str
-    _closed: bool
-    _closed_by_shutdown: bool
-    _cell_id: str | None
-    _ice_policy: str
-    _manager: Any
-    _streams: dict[str, KernelStream]
-    _stream_lock: threading.RLock
-    #: message types this widget handles itself instead of the manager's stream routing:
-    #: ``"*"`` for every type (a Room relays its members' signaling), or some types (a
-    #: Doctor's ``doctor``); empty for the peer widgets
-    _own_messages: ClassVar[frozenset[str]]
+    @property
+    def model_id(self) -> str: ...
 
-    def close(self) -> None: ...
+    @property
+    def closed(self) -> bool: ...
 
-    # --- messages ---------------------------------------------------------------------------
-    def _send_protocol(self, msg: dict[str, Any], buffers: list[bytes] | None = None) -> None:
+    #: the cell that made the widget (set by the manager at registration; main thread)
+    cell_id: str | None
+
+    def close(self) -> None:
+        """Close the widget (e.g. its cell runs again)."""
+
+    def closed_by_shutdown(self) -> None:
+        """The kernel is shutting down: the widget's close is not the user's."""
+
+
+class SignalingOwner(CellOwned, Protocol):
+    """A widget the page signals to (its port), as the manager sees it."""
+
+    @property
+    def kind(self) -> str:
+        """The widget's kind ("camera", "view", "room", "probe"...): the offer must match."""
+
+    @property
+    def stream_owner(self) -> StreamOwner | None:
+        """This port as a ``StreamOwner`` when its views are kernel peers, else None."""
+
+    def send(self, msg: dict[str, Any], buffers: list[bytes] | None = None) -> None:
         """Send a kernel message to the page (any thread)."""
 
-    def _own_message(self, msg: Message) -> None:
-        """Handle a message of a type in ``_own_messages``."""
+    def handler_for(self, type_: str) -> Handler | None:
+        """The widget's own handler of ``type_`` (None: the manager routes it)."""
 
-    def _answer_ice_servers(self, stream_id: str) -> None: ...
+    def answer_ice_servers(self, stream_id: str) -> None:
+        """Send the page the full ICE servers for ``stream_id`` (its ``ice-servers``)."""
 
-    def _browser_error(self, name: str, message: str) -> None:
+
+class StreamOwner(SignalingOwner, Protocol):
+    """A widget whose views are kernel peers (its port), as the manager and its streams
+    see it."""
+
+    @property
+    def stats_interval(self) -> float: ...
+
+    @property
+    def transport_mode(self) -> str: ...
+
+    @property
+    def ice_policy(self) -> str:
+        """The widget's ICE transport policy ("all" or "relay")."""
+
+    # --- page reports before (or without) a stream ---------------------------------------
+    def browser_error(self, name: str, message: str) -> None:
         """The page failed before it could offer (e.g. the camera was refused)."""
 
-    def _set_devices(self, devices: list[dict[str, str]]) -> None: ...
+    def set_devices(self, devices: list[dict[str, str]]) -> None: ...
+
+    def has_live_stream(self) -> bool:
+        """Any of the widget's streams is open (any thread)."""
 
     # --- what a stream needs at birth ------------------------------------------------------
-    def _ice_servers(self, stream_id: str) -> list[dict[str, Any]]: ...
+    def ice_servers(self, stream_id: str) -> list[dict[str, Any]]: ...
 
-    def _ice_policy_for(self, stream_id: str) -> str: ...
+    def ice_policy_for(self, stream_id: str) -> str: ...
 
-    def _tracks_for(self, stream: KernelStream) -> list[MediaStreamTrack]: ...
+    def tracks_for(self, stream: KernelStream) -> list[MediaStreamTrack]: ...
 
-    def _teaching_prefs(self) -> dict[str, Any]: ...
+    def teaching_prefs(self) -> dict[str, Any]: ...
 
     # --- what a stream reports ---------------------------------------------------------------
-    def _stream_added(self, stream: KernelStream) -> None: ...
+    def stream_added(self, stream: KernelStream) -> None: ...
 
-    def _stream_negotiated(self, stream: KernelStream) -> None: ...
+    def stream_negotiated(self, stream: KernelStream) -> None: ...
 
-    def _stream_state_changed(self, stream: KernelStream) -> None: ...
+    def stream_state_changed(self, stream: KernelStream) -> None: ...
 
-    def _stream_transport_changed(self, stream: KernelStream) -> None: ...
+    def stream_transport_changed(self, stream: KernelStream) -> None: ...
 
-    def _stream_warning(self, stream: KernelStream, words: str) -> None: ...
+    def stream_warning(self, stream: KernelStream, words: str) -> None: ...
 
-    def _stream_closed(self, stream: KernelStream) -> None: ...
+    def stream_closed(self, stream: KernelStream) -> None: ...
 
-    def _update_state(self) -> None: ...
+    def update_state(self) -> None: ...
 
-    def _on_frame(self, stream: KernelStream, frame: Any) -> None: ...
+    def on_frame(self, stream: KernelStream, frame: Any) -> None: ...
 
-    def _on_audio(self, stream: KernelStream, frame: Any) -> None: ...
+    def on_audio(self, stream: KernelStream, frame: Any) -> None: ...
 
-    def _on_datachannel(self, stream: KernelStream, channel: Any) -> None: ...
+    def on_datachannel(self, stream: KernelStream, channel: Any) -> None: ...
 
 
-#: what ``StreamWidget.doctor()`` builds: registered by _doctor.py at import, so that
-#: _widget.py does not import the module that subclasses it
+#: what ``StreamWidget.doctor()`` builds: registered by doctor.py at import, so that
+#: stream_widget.py does not import the module that subclasses it
 DoctorFactory = Callable[[list[Any], str], Any]

@@ -451,7 +451,7 @@ def _check_offer_sdp(sdp: str, kind: str) -> str | None:
     for m in desc.media:
         if m.kind != "application" and not m.rtp.codecs:
             return f"the offer's {m.kind} section lists no codec"
-        if not m.ice.usernameFragment or not m.ice.password:
+        if m.ice is None or not m.ice.usernameFragment or not m.ice.password:
             return f"the offer's {m.kind} section has no ICE credentials"
         if m.dtls is None or not m.dtls.fingerprints:
             # DTLS-SRTP is mandatory (RFC 8827); aiortc asserts in a background task
@@ -540,8 +540,9 @@ def parse_browser_message(content: Any, buffers: Any = None) -> Message | Protoc
     return Message(type_name, stream, content.get("payload"), size, key, data)
 
 
-def _audio_buffer(payload: dict[str, Any], blobs: list[Any], stream: str) -> bytes | ProtocolError:
-    """The PCM bytes of a valid ``audio`` payload's one buffer, or why not."""
+def _audio_buffer(payload: Any, blobs: list[Any], stream: str) -> bytes | ProtocolError:
+    """The PCM bytes of a valid ``audio`` payload's one buffer, or why not (``payload``
+    passed ``_check_payload``: a dict)."""
     from .._transport.comm_audio import MAX_AUDIO_BYTES, check_chunk
 
     if len(blobs) != 1:

@@ -31,12 +31,13 @@ from .._transport.comm_audio import CommAudioReceiver, CommAudioSender
 from .._transport.comm_media import CommReceiver, CommSender
 from .._transport.reconnect import Reconnect
 from ..errors import CameraError, StreamError
+from . import liveness
 from . import renegotiate as _renegotiate
 from .candidate import candidate_body, parse_candidate
 from .protocol import COMM_KINDS, ProtocolError, _check_offer_sdp, make_message
 
 if TYPE_CHECKING:
-    from .owner import StreamHost, StreamOwner
+    from .owner import SignalingHost, StreamOwner
 
 log = logging.getLogger("nbrtc")
 
@@ -54,15 +55,6 @@ _ALLOWED = {
 #: kinds whose stream carries media from the browser: live at the first received frame
 SENDING_KINDS = frozenset({"camera", "screen", "microphone"})
 
-#: How often the kernel's watchdog looks at a browser's silence (and may ping it).
-WATCHDOG_TICK = 0.4
-#: The kernel pings every second tick (0.8 s): the browser gives a stream up after 3 s
-#: without any message, so several pings fit in its window even when some come late, and
-#: every message costs the kernel (IOPub) and the page (parsing) a little CPU.
-PING_EVERY_TICKS = 2
-#: a watchdog tick that came later than this many ticks counts as this many: the rest
-#: was the kernel's own stall (a busy media loop), during which it could not read
-STALL_TOLERANCE = 1.5
 #: the browser's state message fields kept (the history and the Inspector use the same names)
 _BROWSER_STATE_KEYS = frozenset({"signaling", "gathering", "ice", "connection"})
 #: How long the browser's end-of-candidates is held back from aioice. aioice declares
@@ -138,7 +130,7 @@ class KernelStream:
 
     def __init__(
         self,
-        manager: StreamHost,
+        manager: SignalingHost,
         widget: StreamOwner,
         stream_id: str,
         kind: str,
@@ -151,7 +143,7 @@ class KernelStream:
         #: are accepted for it (never logged, never shown; see _manager._dispatch)
         self.key = key
         self._widget_ref = weakref.ref(widget)
-        self.widget_id = widget.model_id
+        self.owner_id = widget.model_id
         self.id = stream_id
         self.kind = kind
         self.page = page
@@ -227,7 +219,8 @@ class KernelStream:
         return self._state in _TERMINAL
 
     @property
-    def widget(self) -> StreamOwner | None:
+    def owner(self) -> StreamOwner | None:
+        """The port of the widget this stream belongs to (None once it is gone)."""
         return self._widget_ref()
 
     def _set_state(self, new: str, detail: str = "") -> None:
@@ -240,25 +233,26 @@ class KernelStream:
         log.info("stream %s: %s -> %s%s", self.id, old, new, f" ({detail})" if detail else "")
         self.history.state("kernel", "stream", new, detail)
         self.send("state", {"state": new, "detail": detail})
-        widget = self.widget
+        widget = self.owner
         if widget is not None:
-            widget._stream_state_changed(self)
+            widget.stream_state_changed(self)
 
     # --- messages to the browser (any thread) ---------------------------------------------
     def send(self, type_: str, payload: Any) -> None:
         msg = make_message(type_, self.id, payload)
         self.history.message("out", type_, _wire_size(msg), payload)
-        widget = self.widget
+        widget = self.owner
         if widget is not None:
-            widget._send_protocol(msg)
+            widget.send(msg)
 
     def _refuse(self, code: str, message: str, type_: str) -> None:
         """An ``error`` reply for a message of this stream that cannot be honoured."""
-        widget = self.widget
+        widget = self.owner
         if widget is not None:
-            widget._manager._reply_error(widget, ProtocolError(code, message, self.id, type_))
+            self.manager.reply_error(widget, ProtocolError(code, message, self.id, type_))
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        """Run ``coro`` as a task of this stream: its teardown cancels it (media loop)."""
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -268,15 +262,15 @@ class KernelStream:
     def start(self, sdp: str) -> None:
         """Begin answering the browser's offer (media loop)."""
         self._set_state("connecting", "offer received")
-        self._answer_task = self._spawn(self._answer(sdp))
-        self._spawn(self._ping_loop())
+        self._answer_task = self.spawn(self._answer(sdp))
+        self.spawn(self._ping_loop())
 
     async def _answer(self, sdp: str) -> None:
         try:
-            widget = self.widget
+            widget = self.owner
             if widget is None:
                 raise StreamError("the widget was garbage-collected")
-            policy = widget._ice_policy_for(self.id)  # a doctor's probes differ per path
+            policy = widget.ice_policy_for(self.id)  # a doctor's probes differ per path
             pc = self._new_pc(widget, policy)
             async with self._candidate_lock:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
@@ -286,10 +280,10 @@ class KernelStream:
                     await self._apply_candidate(cand)
                 self._pending.clear()
                 self._remote_set = True
-            for track in widget._tracks_for(self):
+            for track in widget.tracks_for(self):
                 self._tracks.append(track)
                 pc.addTrack(track)
-            prefs = widget._teaching_prefs()
+            prefs = widget.teaching_prefs()
             self._codec = prefs.get("codec")
             _renegotiate.apply_codec_preference(pc, self._codec)
             if not await self._make_answer(pc):
@@ -306,7 +300,7 @@ class KernelStream:
             network = prefs.get("network")
             if network is not None and network.active():
                 self._impair(network)
-            widget._stream_negotiated(self)  # e.g. open the widget's data channels
+            widget.stream_negotiated(self)  # e.g. open the widget's data channels
             self.timings["answer"] = time.monotonic() - self.created
             self.max_bitrate = prefs.get("max_bitrate")
             text = _renegotiate.cap_bitrate(pc.localDescription.sdp, self.max_bitrate)
@@ -315,10 +309,10 @@ class KernelStream:
             )
             self.send("answer", {"sdp": text})
             if widget.stats_interval > 0:
-                self._spawn(self._stats_loop(widget.stats_interval))
-            self._spawn(self._ice_watchdog())
+                self.spawn(self._stats_loop(widget.stats_interval))
+            self.spawn(self._ice_watchdog())
             if policy == "relay":
-                self._spawn(self._page_relay_watch())
+                self.spawn(self._page_relay_watch())
         except Exception as exc:
             if not self.closed:
                 # str(exc), not exc: a log record keeping the exception would keep its
@@ -328,7 +322,7 @@ class KernelStream:
 
     def _new_pc(self, widget: StreamOwner, policy: str) -> RTCPeerConnection:
         """A kernel peer connection for this stream, its events wired (media loop)."""
-        pc = RTCPeerConnection(rtc_configuration(widget._ice_servers(self.id), policy))
+        pc = RTCPeerConnection(rtc_configuration(widget.ice_servers(self.id), policy))
         self._pc = pc
         self._kernel_pc_states = {}
         self._watch_pc_states(pc)
@@ -370,8 +364,8 @@ class KernelStream:
                 self._fresh_expected -= 1
                 await self._answer_fresh(sdp, reason)
                 return
-            widget = self.widget
-            prefs = widget._teaching_prefs() if widget is not None else {}
+            widget = self.owner
+            prefs = widget.teaching_prefs() if widget is not None else {}
             try:
                 restart = None
                 if _renegotiate.ice_restart_requested(self.sdp_rounds[-1]["offer"], sdp):
@@ -451,7 +445,7 @@ class KernelStream:
         shared source's producer running across the switch. Frames from the new peer
         reach the widget through ``_deliver`` as before, so its ``frames()`` iterators,
         recorder and processing never notice."""
-        widget = self.widget
+        widget = self.owner
         if widget is None:
             return
         # Teardown lets this task reach its next closed-check, as it does the first
@@ -461,7 +455,7 @@ class KernelStream:
         closing: asyncio.Task[None] | None = None
         try:
             try:
-                tracks = list(widget._tracks_for(self))
+                tracks = list(widget.tracks_for(self))
             finally:
                 if old is not None:
                     old.remove_all_listeners()
@@ -481,7 +475,7 @@ class KernelStream:
             self._remote_set = False
             self._end_pending = False
             self._pending.clear()
-            pc = self._new_pc(widget, widget._ice_policy_for(self.id))
+            pc = self._new_pc(widget, widget.ice_policy_for(self.id))
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             self._remote_set = True
             for track in tracks:
@@ -495,11 +489,11 @@ class KernelStream:
                 await self.fail(StreamError(f"reconnection failed: {exc}"))
             return
         self.reconnect.peer_replaced()
-        prefs = widget._teaching_prefs()
+        prefs = widget.teaching_prefs()
         network = prefs.get("network")
         if network is not None and network.active():
             self._impair(network)
-        widget._stream_negotiated(self)  # the channels Python opened, on the new peer
+        widget.stream_negotiated(self)  # the channels Python opened, on the new peer
         self.history.note("reconnect: answered the page's new peer connection")
         why = reason or "reconnect: a new peer connection"
         self._send_new_answer(pc, sdp, why, prefs.get("max_bitrate"))
@@ -514,7 +508,7 @@ class KernelStream:
         from .._inspection.netem import Impairment
 
         if self.impairment is None:
-            if not conditions.active():
+            if not conditions.active() or self._pc is None:
                 return
             self.impairment = Impairment(self._pc)
         self.impairment.set(conditions)
@@ -548,12 +542,12 @@ class KernelStream:
             if self.browser.get(key) != value:
                 self.history.state("browser", key, value)
             self.browser[key] = value
-        widget = self.widget
+        widget = self.owner
         if (
             self.browser.get("gathering") == "complete"
             and self._candidates_taken == 0
             and widget is not None
-            and widget._ice_policy == "relay"
+            and widget.ice_policy == "relay"
             and not self.closed
             and "live" not in self.timings
         ):
@@ -565,7 +559,7 @@ class KernelStream:
                 f"so ICE cannot start{why or ': its TURN server gave it no allocation'}."
             )
             if not self._comm_takes_over(words):
-                self._spawn(self.fail(StreamError(words)))
+                self.spawn(self.fail(StreamError(words)))
         self.reconnect.browser_states(self.browser)
 
     def browser_stats(self, payload: dict[str, Any]) -> None:
@@ -682,7 +676,7 @@ class KernelStream:
             log.debug("stream %s: end of browser candidates", self.id)
             if not self._end_pending:
                 self._end_pending = True
-                self._spawn(self._end_of_candidates_later())
+                self.spawn(self._end_of_candidates_later())
             return
         text = candidate_body(payload["candidate"], wire=True)
         try:
@@ -778,19 +772,19 @@ class KernelStream:
         del self.turn_errors[:-MAX_TURN_ERRORS]
         log.warning("stream %s: %s", self.id, text)
         self.history.note(f"TURN failed ({text})")
-        widget = self.widget
+        widget = self.owner
         if widget is None or self.closed:
             return
         # shown at once, even where other paths may still connect (the "all" policy)
-        widget._stream_warning(self, f"TURN: {words}")
+        widget.stream_warning(self, f"TURN: {words}")
         if (
             _is_auth_failure(words)
             and not self._auth_watch
-            and widget._ice_policy_for(self.id) != "relay"  # relay: its own fast paths
+            and widget.ice_policy_for(self.id) != "relay"  # relay: its own fast paths
             and "live" not in self.timings
         ):
             self._auth_watch = True
-            self._spawn(self._turn_auth_watch())
+            self.spawn(self._turn_auth_watch())
 
     async def _turn_auth_watch(self) -> None:
         """A TURN server refused the credentials under the "all" policy: if no other
@@ -879,7 +873,7 @@ class KernelStream:
         if self._pc is not pc or self.closed:
             return
         self._webrtc_path = kind or (
-            "relay" if self.widget is not None and self.widget._ice_policy == "relay" else "direct"
+            "relay" if self.owner is not None and self.owner.ice_policy == "relay" else "direct"
         )
         if self.transport != "comm":
             self._set_transport(self._webrtc_path, "WebRTC connected")
@@ -894,7 +888,7 @@ class KernelStream:
         if state == "connected":
             self._webrtc_path = _pair_kind(pc)
             if not self._webrtc_path:
-                self._spawn(self._settle_path(pc))
+                self.spawn(self._settle_path(pc))
             elif self.transport != "comm":  # the page moves a comm stream back itself
                 self._set_transport(self._webrtc_path, "WebRTC connected")
             elif self._webrtc_wanted:
@@ -913,21 +907,21 @@ class KernelStream:
                     "The connection failed after ICE succeeded (DTLS handshake or transport "
                     f"error; ICE state {pc.iceConnectionState!r}). Run the cell again."
                 )
-            self._spawn(self.fail(StreamError(words)))
+            self.spawn(self.fail(StreamError(words)))
         elif state == "closed" and self._fresh_expected > 0:
             # the page closed its old pc for the new one we asked for: its offer follows
             log.debug("stream %s: the page closed its old peer for a new one", self.id)
         elif state == "closed":
-            self._spawn(self.close("peer closed", notify_browser=True))
+            self.spawn(self.close("peer closed", notify_browser=True))
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if not self.closed and track.kind in ("video", "audio"):
-            self._spawn(self._consume(track))
+            self.spawn(self._consume(track))
 
     def _on_datachannel(self, channel: Any) -> None:
-        widget = self.widget
+        widget = self.owner
         if widget is not None and not self.closed:
-            widget._on_datachannel(self, channel)
+            widget.on_datachannel(self, channel)
 
     def open_channel(self, label: str) -> Any:
         """A new data channel named ``label`` on this stream's peer (None if it has none)."""
@@ -949,7 +943,7 @@ class KernelStream:
     def _deliver(self, frame: Any, video: bool) -> None:
         """One decoded frame from the browser, whichever transport brought it (media
         loop): counted, the first one makes the stream live, then the widget has it."""
-        widget = self.widget
+        widget = self.owner
         if widget is None or self.closed:
             return
         if video:
@@ -967,9 +961,9 @@ class KernelStream:
             )
             self._set_state("live", f"{what}{' over the comm' if self._comm_in else ''}")
         if video:
-            widget._on_frame(self, frame)
+            widget.on_frame(self, frame)
         else:
-            widget._on_audio(self, frame)
+            widget.on_audio(self, frame)
 
     # --- transport: WebRTC (direct or relay) or the comm ----------------------------------
     def _set_transport(self, new: str, why: str) -> None:
@@ -981,18 +975,18 @@ class KernelStream:
         self.transport = new
         log.info("stream %s: transport %s -> %s (%s)", self.id, old or "none", new, why)
         self.history.note(f"transport {old or 'none'} -> {new}: {why}")
-        widget = self.widget
+        widget = self.owner
         if widget is not None:
-            widget._stream_transport_changed(self)
+            widget.stream_transport_changed(self)
 
     def start_comm(self) -> None:
         """A stream that starts on the comm, with no peer connection (the page's
         ``transport="comm"``; media loop)."""
         self._set_state("connecting", "offer received (transport 'comm')")
-        self._spawn(self._ping_loop())
-        widget = self.widget
+        self.spawn(self._ping_loop())
+        widget = self.owner
         if widget is not None and widget.stats_interval > 0:
-            self._spawn(self._stats_loop(widget.stats_interval))
+            self.spawn(self._stats_loop(widget.stats_interval))
         self._use_comm("transport='comm' was asked for")
 
     def page_transport(self, use: str, why: str) -> None:
@@ -1031,7 +1025,7 @@ class KernelStream:
                 )
             # the kernel's own video (a view's source, a camera's processed frames) goes
             # to the page too; a sending kind's tracks are its processed video
-            self._spawn(self._start_comm_sender())
+            self.spawn(self._start_comm_sender())
         if self._comm_audio_in is None and self.kind in ("camera", "microphone"):
             self._comm_audio_in = CommAudioReceiver(
                 lambda frame: self._deliver(frame, False),
@@ -1045,11 +1039,11 @@ class KernelStream:
         if answer is not None and not answer.done():
             # the tracks come with the answer; a comm fallback does not race it
             await asyncio.wait([answer], timeout=CLOSE_TIMEOUT * 5)
-        widget = self.widget
+        widget = self.owner
         if self.closed or widget is None or self.transport != "comm" or self._comm_out:
             return
         if not self._tracks:
-            for track in widget._tracks_for(self):
+            for track in widget.tracks_for(self):
                 self._tracks.append(track)
         sound = next((t for t in self._tracks if t.kind == "audio"), None)
         if sound is not None and self._comm_audio_out is None:
@@ -1117,15 +1111,15 @@ class KernelStream:
         history, not kept (any thread)."""
         msg = make_message(type_, self.id, payload)
         self.history.message("out", type_, len(data or b""), None)
-        widget = self.widget
+        widget = self.owner
         if widget is not None:
-            widget._send_protocol(msg, [data] if data is not None else None)
+            widget.send(msg, [data] if data is not None else None)
 
     def _comm_takes_over(self, words: str) -> bool:
         """WebRTC cannot connect (``words`` say why): True when the comm will carry the
         stream instead (``transport="auto"``: the page moves it there), so the stream must
         not fail; the reason stays in the history. Media loop."""
-        widget = self.widget
+        widget = self.owner
         if (
             widget is None
             or self.closed
@@ -1169,24 +1163,16 @@ class KernelStream:
 
     async def _ping_loop(self) -> None:
         """Ping the browser (its watchdog) and run ours: close a page that went silent."""
-        prev = time.monotonic()
-        tick = 0
-        while not self.closed:
-            if tick % PING_EVERY_TICKS == 0:
-                self.send("ping", {"t": round(prev, 3)})
-            tick += 1
-            await asyncio.sleep(WATCHDOG_TICK)
-            now = time.monotonic()
-            # Time the media loop itself was stalled is not the browser's silence: its
-            # messages were waiting for us (asyncio ran this timer late). Count at most
-            # one tick and a little, and let queued messages in before judging.
-            elapsed = min(now - prev, WATCHDOG_TICK * STALL_TOLERANCE)
-            if now - prev > WATCHDOG_TICK * STALL_TOLERANCE:
-                await asyncio.sleep(0)
-            if self.manager._browser_silent(self, elapsed):
-                await self.close("browser-gone", notify_browser=True)
-                return
-            prev = now
+        await liveness.watch(lambda: not self.closed, self._ping, self._judge_silence)
+
+    def _ping(self, t: float) -> None:
+        self.send("ping", {"t": round(t, 3)})
+
+    async def _judge_silence(self, elapsed: float) -> bool:
+        if self.manager.browser_silent(self, elapsed):
+            await self.close("browser-gone", notify_browser=True)
+            return True
+        return False
 
     # --- failure and close -------------------------------------------------------------------
     def browser_error(self, name: str, message: str) -> StreamError:
@@ -1212,11 +1198,11 @@ class KernelStream:
         if self.error is None:
             self.error = err
         if self.closed or self._close_task is not None:
-            widget = self.widget
+            widget = self.owner
             if widget is not None:
-                widget._update_state()
+                widget.update_state()
             return
-        self._spawn(self.fail(err))
+        self.spawn(self.fail(err))
 
     async def close(self, reason: str, notify_browser: bool = True) -> None:
         """Tear down (idempotent: a second caller awaits the first teardown)."""
@@ -1231,7 +1217,7 @@ class KernelStream:
             self.send("bye", {"reason": reason})
         self._set_state("closed", reason)
         self.reconnect.close()
-        self.manager._forget(self)
+        self.manager.forget(self)
         current = asyncio.current_task()
         answer = self._answer_task
         for task in list(self._tasks):
@@ -1263,16 +1249,16 @@ class KernelStream:
         # answer task (whose exception would hold the failed peer through its traceback).
         self._answer_task = None
         self._pending.clear()
-        widget = self.widget
+        widget = self.owner
         if widget is not None:
-            widget._stream_closed(self)
+            widget.stream_closed(self)
         self.timings["closed"] = time.monotonic() - self.created
 
     def describe(self) -> dict[str, Any]:
         """Plain-data summary for ``manager().streams()`` (any thread)."""
         return {
             "id": self.id,
-            "widget": self.widget_id,
+            "widget": self.owner_id,
             "kind": self.kind,
             "page": self.page,
             "state": self._state,

@@ -29,23 +29,28 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .._signaling.protocol import ProtocolError
 from ..errors import StreamClosedError, StreamTimeoutError
 
+if TYPE_CHECKING:
+    from .._loop import MediaLoop
+
 
 class ChannelOwner(Protocol):
-    """The widget whose data channels these are (``_widget.ChannelOwner``), as this
+    """The widget whose data channels these are (its port, ``_widgets/base.py``), as this
     module sees it: a Protocol, so that channel.py does not import the widget module
     that imports it."""
 
-    _closed: bool
-    _channels: dict[str, Channel]
-    _stream_lock: threading.RLock
-    _manager: Any
+    @property
+    def closed(self) -> bool: ...
 
-    def _channel_closed(self, channel: Channel) -> None: ...
+    @property
+    def media(self) -> MediaLoop: ...
+
+    def reply_error(self, err: ProtocolError) -> None:
+        """An ``error`` reply to the page (any thread)."""
 
 
 log = logging.getLogger("nbrtc")
@@ -196,9 +201,9 @@ class Channel:
     behind; the oldest go). The reason of the latest drop is in ``drop_reason``.
     """
 
-    def __init__(self, widget: ChannelOwner, label: str, *, by_page: bool = False) -> None:
+    def __init__(self, table: ChannelTable, label: str, *, by_page: bool = False) -> None:
         self.label = label
-        self._widget = widget
+        self._table = table
         self._lock = threading.Lock()
         self._dcs: dict[str, Any] = {}  # stream id -> aiortc RTCDataChannel (media loop)
         self._live: set[Any] = set()  # every dc not closed yet, replaced ones too
@@ -236,7 +241,7 @@ class Channel:
         if self.closed:
             raise StreamClosedError(f"channel {self.label!r} is closed")
         payload = encode(data)
-        self._widget._manager.media.call_soon(self._send_on_loop, payload)
+        self._table.owner.media.call_soon(self._send_on_loop, payload)
 
     def on_message(self, callback: Callable[[Any], Any] | None) -> None:
         """Call ``callback(data)`` for each message from the browser (None removes all).
@@ -290,8 +295,8 @@ class Channel:
         if self.closed:
             return
         self.closed = True
-        self._widget._channel_closed(self)
-        media = self._widget._manager.media
+        self._table.remove(self)
+        media = self._table.owner.media
         if media.running():
             media.call_soon(self._close_on_loop)
         self._wake()
@@ -384,13 +389,12 @@ class Channel:
     def _retire(self) -> None:
         """A page-opened label nobody asked for lost its last channel: forget it (its
         unread messages too), so page-made labels never pile up on the widget."""
-        widget = self._widget
-        with widget._stream_lock:
+        table = self._table
+        with table.lock:
             if not self._by_page or self._live or self.closed:
                 return  # claimed by Python meanwhile, or reopened
             self.closed = True
-            if widget._channels.get(self.label) is self:
-                del widget._channels[self.label]
+            table.remove(self)
         with self._lock:
             self._inbox.clear()
             self._calls.clear()
@@ -508,6 +512,103 @@ class Channel:
                     self._calling = False
 
 
+class ChannelTable:
+    """One widget's channels by label (``widget.channel()``'s and the page's), and what
+    its streams do with them. Guarded by the widget's stream lock (``lock``), which also
+    guards its streams, so that a channel and a stream never miss each other.
+
+    Threads: ``claim``, ``values``, ``remove`` and ``close_all`` from any thread; the rest
+    on the media loop."""
+
+    def __init__(self, owner: ChannelOwner, lock: threading.RLock) -> None:
+        self.owner = owner
+        self.lock = lock
+        self._by_label: dict[str, Channel] = {}
+
+    def get(self, label: str) -> Channel | None:
+        with self.lock:
+            return self._by_label.get(label)
+
+    def values(self) -> list[Channel]:
+        with self.lock:
+            return list(self._by_label.values())
+
+    def claim(self, label: str) -> tuple[Channel, bool]:
+        """The channel Python asked for (``widget.channel(label)``; made here when new):
+        ``(channel, opened)`` where ``opened`` says it must now be opened on the live
+        streams (new, or the page's until now). Call under ``lock``."""
+        existing = self._by_label.get(label)
+        if existing is not None and not existing._claim():
+            return existing, False
+        channel = existing or Channel(self, label)
+        self._by_label[label] = channel
+        return channel, True
+
+    def page_channel(self, label: str) -> tuple[Channel | None, str]:
+        """The channel for a label the page opened (made when new, within PAGE_LABELS),
+        or None and why not."""
+        try:
+            check_label(label)
+        except ValueError as exc:
+            return None, str(exc)
+        with self.lock:
+            channel = self._by_label.get(label)
+            if channel is not None:
+                return channel, ""
+            if self.owner.closed:
+                return None, "the widget is closed"
+            unasked = sum(1 for c in self._by_label.values() if c._by_page)
+            if unasked >= PAGE_LABELS:
+                return None, (
+                    f"the page opened {PAGE_LABELS} channel labels that Python never asked "
+                    "for; call widget.channel(label) in Python for the labels it should take"
+                )
+            channel = self._by_label[label] = Channel(self, label, by_page=True)
+            return channel, ""
+
+    def page_labels(self) -> int:
+        """How many labels only the page opened (none asked for by Python)."""
+        with self.lock:
+            return sum(1 for c in self._by_label.values() if c._by_page)
+
+    def remove(self, channel: Channel) -> None:
+        """``channel`` closed: forget its label (unless another channel took it)."""
+        with self.lock:
+            if self._by_label.get(channel.label) is channel:
+                del self._by_label[channel.label]
+
+    def close_all(self) -> None:
+        for channel in self.values():
+            channel.close()
+
+    # --- what streams do with the channels (media loop) -------------------------------------
+    def stream_negotiated(self, stream: Any) -> None:
+        """``stream`` has its answer: open on it the channels Python asked for (labels
+        only the page opened stay on the views that opened them)."""
+        for channel in self.values():
+            if channel._by_page:
+                continue
+            try:
+                dc = stream.open_channel(channel.label)
+            except Exception as exc:  # one channel must not fail the stream's answer
+                log.warning("nbrtc: could not open data channel %.80r: %r", channel.label, exc)
+                continue
+            if dc is not None:
+                channel._attach(stream.id, dc)
+
+    def open_on(self, channel: Channel, streams: list[Any]) -> None:
+        """Open ``channel`` on each of ``streams`` that has its answer and lacks it."""
+        for stream in streams:
+            if stream.id not in channel._dcs and "answer" in stream.timings:
+                dc = stream.open_channel(channel.label)
+                if dc is not None:
+                    channel._attach(stream.id, dc)
+
+    def stream_closed(self, stream_id: str) -> None:
+        for channel in self.values():
+            channel._detach(stream_id)
+
+
 class PageChannels:
     """Which data channels a page may open on one widget's streams (media loop only).
 
@@ -534,7 +635,7 @@ class PageChannels:
         """How many channels the page opened on ``stream_id`` are still open."""
         return len(self._live.get(stream_id, ()))
 
-    def admit(self, widget: ChannelOwner, stream_id: str, dc: Any) -> None:
+    def admit(self, table: ChannelTable, stream_id: str, dc: Any) -> None:
         """The page opened ``dc`` on ``stream_id``: adopt it, or close it and say why."""
         label = dc.label
         live = self._live.get(stream_id, set())
@@ -548,10 +649,10 @@ class PageChannels:
             self._control[stream_id] = dc
             bound = reason = ""
         else:
-            channel, reason = self._channel_for(widget, label)
+            channel, reason = table.page_channel(label)
             bound = "label"
         if reason:
-            self._refuse(widget, stream_id, dc, label, bound, reason)
+            self._refuse(table.owner, stream_id, dc, label, bound, reason)
             return
         live.add(dc)
         self._live[stream_id] = live
@@ -563,26 +664,6 @@ class PageChannels:
         if channel is not None:
             channel._attach(stream_id, dc)
 
-    def _channel_for(self, widget: ChannelOwner, label: str) -> tuple[Channel | None, str]:
-        try:
-            check_label(label)
-        except ValueError as exc:
-            return None, str(exc)
-        with widget._stream_lock:
-            channel = widget._channels.get(label)
-            if channel is not None:
-                return channel, ""
-            if widget._closed:
-                return None, "the widget is closed"
-            unasked = sum(1 for c in widget._channels.values() if c._by_page)
-            if unasked >= PAGE_LABELS:
-                return None, (
-                    f"the page opened {PAGE_LABELS} channel labels that Python never asked "
-                    "for; call widget.channel(label) in Python for the labels it should take"
-                )
-            channel = widget._channels[label] = Channel(widget, label, by_page=True)
-            return channel, ""
-
     def _forget(self, stream_id: str, dc: Any) -> None:
         live = self._live.get(stream_id)
         if live is not None:
@@ -593,14 +674,14 @@ class PageChannels:
             del self._control[stream_id]
 
     def _refuse(
-        self, widget: ChannelOwner, stream_id: str, dc: Any, label: str, bound: str, reason: str
+        self, owner: ChannelOwner, stream_id: str, dc: Any, label: str, bound: str, reason: str
     ) -> None:
         self.refused += 1
         close_quietly(dc)
         now = time.monotonic()
-        if widget._closed or now - self._told_at.get(bound, -ERROR_EVERY) < ERROR_EVERY:
+        if owner.closed or now - self._told_at.get(bound, -ERROR_EVERY) < ERROR_EVERY:
             log.debug("nbrtc: closed data channel %.80r the page opened: %s", label, reason)
             return
         self._told_at[bound] = now
         words = f"data channel {label[:80]!r} closed: {reason}"
-        widget._manager._reply_error(widget, ProtocolError("limit", words, stream_id, "channel"))
+        owner.reply_error(ProtocolError("limit", words, stream_id, "channel"))

@@ -28,6 +28,7 @@ from typing import Any
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from .._media.video_clock import VIDEO_CLOCK  # the pts clock of frames made from the page's JPEGs
 from .._media.worker import Worker
 
 log = logging.getLogger("nbrtc")
@@ -58,8 +59,6 @@ RTT_QUEUED_MIN = 0.12
 #: a median round trip this close to the best seen means there is room: step up (below
 #: RTT_QUEUED_FACTOR, so that between the two nothing changes and it does not oscillate)
 RTT_CLEAR_FACTOR = 1.25
-#: pts clock of the frames made from the page's JPEGs (the RTP video clock)
-VIDEO_CLOCK = 90_000
 
 
 class Quality:
@@ -313,6 +312,8 @@ class CommSender:
                 frame = await self._track.recv()
             except MediaStreamError:
                 return
+            if not isinstance(frame, av.VideoFrame):
+                continue  # a video track gives only pictures; anything else has none to send
             self.quality.offered()
             if len(self._in_flight) >= WINDOW:
                 # no credit: this frame is skipped, and the next one read only when an

@@ -8,6 +8,7 @@ from typing import Any
 import traitlets
 
 from .._checks import dimension, rate
+from .._config import IceServerSpec
 from .._media.process import Processor, check_process_format
 from .._media.receiver import AudioMethods, ReceiverWidget, VideoMethods
 
@@ -84,7 +85,7 @@ class Camera(VideoMethods, AudioMethods, ReceiverWidget):
 
     _kind = "camera"
     constraints = traitlets.Dict().tag(sync=True)
-    devices = traitlets.List().tag(sync=True)
+    devices: traitlets.List[Any] = traitlets.List().tag(sync=True)
     audio = traitlets.Union([traitlets.Bool(), traitlets.Dict()], default_value=False).tag(
         sync=True
     )
@@ -101,7 +102,7 @@ class Camera(VideoMethods, AudioMethods, ReceiverWidget):
         frame_rate: float | None = None,
         device_id: str | None = None,
         audio: bool | dict[str, Any] = False,
-        ice_servers: list[dict[str, Any]] | None = None,
+        ice_servers: list[IceServerSpec] | None = None,
         **kwargs: Any,
     ) -> None:
         constraints = _check_constraints(
@@ -209,7 +210,7 @@ class ScreenShare(Camera):
         width: int | None = None,
         height: int | None = None,
         frame_rate: float | None = None,
-        ice_servers: list[dict[str, Any]] | None = None,
+        ice_servers: list[IceServerSpec] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(

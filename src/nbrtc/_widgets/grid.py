@@ -14,6 +14,9 @@ from typing import Any
 
 import ipywidgets
 
+from .._signaling.manager import manager
+from .base import WidgetPort
+
 
 class Grid(ipywidgets.GridBox):
     """Lays out widgets (``VideoView``, ``Camera``...) in ``columns`` equal columns.
@@ -44,13 +47,12 @@ class Grid(ipywidgets.GridBox):
         self._feeds = [c for c in items if hasattr(c, "_closed") and hasattr(c, "state")]
         for feed in self._feeds:
             feed.observe(self._feed_state, names="state")
-        from .._signaling.manager import manager
-
-        manager().register(self)  # re-running the cell closes it
+        self._port = WidgetPort(self)
+        manager().register(self._port)  # re-running the cell closes it
 
     def _feed_state(self, change: Any) -> None:
         """A feed's state changed (any thread): the grid ends with its last feed."""
-        if change.get("new") == "closed" and all(f._closed for f in self._feeds):
+        if change.get("new") == "closed" and all(f.state == "closed" for f in self._feeds):
             self.close()
 
     def close(self) -> None:

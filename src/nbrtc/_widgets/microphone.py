@@ -6,6 +6,7 @@ from typing import Any
 
 import traitlets
 
+from .._config import IceServerSpec
 from .._media.receiver import AudioMethods, ReceiverWidget
 from .camera import check_audio
 
@@ -22,7 +23,7 @@ class Microphone(AudioMethods, ReceiverWidget):
 
     _kind = "microphone"
     audio = traitlets.Union([traitlets.Bool(), traitlets.Dict()], default_value=True).tag(sync=True)
-    devices = traitlets.List().tag(sync=True)
+    devices: traitlets.List[Any] = traitlets.List().tag(sync=True)
 
     def __init__(
         self,
@@ -31,7 +32,7 @@ class Microphone(AudioMethods, ReceiverWidget):
         echo_cancellation: bool | None = None,
         noise_suppression: bool | None = None,
         auto_gain_control: bool | None = None,
-        ice_servers: list[dict[str, Any]] | None = None,
+        ice_servers: list[IceServerSpec] | None = None,
         **kwargs: Any,
     ) -> None:
         audio = check_audio(

@@ -9,10 +9,10 @@ Python can show where the media really flows.
 
 Threads:
 - Every membership change and every relayed message happens on the media loop
-  (``_own_message``, called by ``PeerManager._dispatch`` for each validated message
-  addressed to this widget). One thread applying changes in arrival order is what makes
-  concurrent joins and leaves safe: each change is applied completely, then the complete
-  member list goes to every member.
+  (``_own_message``, the room's registered handler of every message type: the manager
+  calls it for each validated message addressed to this widget). One thread applying
+  changes in arrival order is what makes concurrent joins and leaves safe: each change is
+  applied completely, then the complete member list goes to every member.
 - ``members()``, ``links()``, ``relayed_bytes``, ``history()`` and ``_inspect_data()``
   read from any thread under ``_lock``.
 - ``close()`` is idempotent and safe from any thread; it waits up to 1 s for the media
@@ -27,7 +27,6 @@ one with the higher ``seq`` (the later joiner) makes the offer, so offers never 
 from __future__ import annotations
 
 import asyncio
-import collections
 import concurrent.futures
 import itertools
 import logging
@@ -35,14 +34,16 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 import traitlets
 
 from .._checks import dimension, rate
+from .._config import IceServerSpec
 from .._inspection.history import History
-from .._signaling import stream as _stream
+from .._signaling import liveness
 from .._signaling.protocol import Message, ProtocolError, make_message
+from .._signaling.tombstones import Tombstones
 from ..errors import (
     NbrtcError,
     NotDisplayedError,
@@ -50,15 +51,10 @@ from ..errors import (
     StreamError,
     StreamTimeoutError,
 )
-from .stream_widget import CLOSE_WAIT, StreamWidget
+from .base import CLOSE_WAIT, SignalingPort, SignalingWidget
 
 log = logging.getLogger("nbrtc")
 
-#: how often the kernel's watchdog looks at the members' silence; every
-#: PING_EVERY_TICKS-th tick it pings them (the browser's watchdog needs a message at
-#: least every KERNEL_SILENCE_MS = 3 s)
-WATCHDOG_TICK = _stream.WATCHDOG_TICK
-PING_EVERY_TICKS = _stream.PING_EVERY_TICKS
 #: room states: "new" (no members), "connecting" (members, no connected link), "live" (at
 #: least one link connected on both sides), "error" (a member failed and nothing is live
 #: since), "closed" (after close())
@@ -66,7 +62,6 @@ ROOM_STATES = ("new", "connecting", "live", "error", "closed")
 MAX_MEMBERS_LIMIT = 64
 #: members one page may have in one room (its views of the room): a page cannot fill it
 MAX_MEMBERS_PER_PAGE = 8
-_TOMBSTONES = 10_000
 #: a link's state is the worse of its two sides' connectionState; unknown counts as new
 _PC_RANK = {"failed": 0, "closed": 1, "disconnected": 2, "new": 3, "connecting": 4, "connected": 5}
 
@@ -82,7 +77,7 @@ class _Member:
     since: float  # epoch seconds of the join
     #: the key of the page that joined (docs/protocol.md "Trust"); never shown
     key: str = field(default="", repr=False)
-    #: idle-kernel seconds since it last said anything (PeerManager._browser_silent)
+    #: idle-kernel seconds since it last said anything (PeerManager.browser_silent)
     silence: float = 0.0
     #: its own pc towards each other member: {"connection", "ice", "signaling", "gathering"}
     links: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -217,7 +212,17 @@ def _summarize(reports: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-class Room(StreamWidget):
+class RoomPort(SignalingPort):
+    """A Room as the manager and the Inspector see it."""
+
+    _widget: Room
+
+    def inspect_data(self) -> dict[str, Any]:
+        """Plain data for the Inspector's ``room`` trait (any thread)."""
+        return self._widget._inspect_data()
+
+
+class Room(SignalingWidget):
     """A video room: every view of it, in any tab on this kernel, joins the same mesh.
 
     ``room = nbrtc.Room("lesson"); room`` in one cell, then ``room`` in a new cell of the
@@ -233,8 +238,6 @@ class Room(StreamWidget):
     """
 
     _kind = "room"
-    #: every message to a room is the room's (its members have no kernel peer)
-    _own_messages: ClassVar[frozenset[str]] = frozenset({"*"})
     name = traitlets.Unicode("").tag(sync=True)
     width = traitlets.Int(320).tag(sync=True)
     height = traitlets.Int(240).tag(sync=True)
@@ -251,27 +254,34 @@ class Room(StreamWidget):
         frame_rate: float = 15,
         audio: bool = False,
         max_members: int = 8,
-        ice_servers: list[dict[str, Any]] | None = None,
+        ice_servers: list[IceServerSpec] | None = None,
         **kwargs: Any,
     ) -> None:
+        if "transport" in kwargs:
+            # the peer widgets' argument: a room's browsers talk to each other, and there
+            # is no notebook connection between two browsers to fall back on
+            raise ValueError(
+                "a Room's members connect to each other by WebRTC only (the kernel relays "
+                "their signaling; there is no comm fallback between browsers): drop "
+                f"transport={kwargs['transport']!r}"
+            )
         # a default name only needs to tell rooms apart in logs and the Inspector
         name = f"room-{secrets.token_hex(3)}" if name is None else _check_name(name)
-        width = dimension("width", width)  # type: ignore[assignment]
-        height = dimension("height", height)  # type: ignore[assignment]
-        frame_rate = rate("frame_rate", frame_rate)  # type: ignore[assignment]
+        width = dimension("width", width)
+        height = dimension("height", height)
+        frame_rate = rate("frame_rate", frame_rate)
         if not isinstance(audio, bool):
             raise ValueError(f"audio must be True or False, got {audio!r}")
         max_members = _check_max_members(max_members)
         self._lock = threading.RLock()
         self._members: dict[str, _Member] = {}
         #: left member id -> its page's key (late messages of that page are dropped)
-        self._dead: collections.OrderedDict[str, str] = collections.OrderedDict()
+        self._dead = Tombstones()
         self._seq = itertools.count(1)
         self._relayed = 0
         self._room_error: StreamError | None = None
         self._room_error_at = 0.0
         self._last_join_at = 0.0
-        self._ping_task: asyncio.Task[None] | None = None
         self._history = _RoomHistory(name)
         super().__init__(
             ice_servers=ice_servers,
@@ -283,6 +293,17 @@ class Room(StreamWidget):
             max_members=max_members,
             **kwargs,
         )
+        # every message to a room is the room's (its members have no kernel peer)
+        self._register_handler("*", self._own_message)
+        self._watchdog = liveness.Watchdog(
+            f"nbrtc-room-ping-{self.model_id}",
+            alive=lambda: not self._closed and bool(self._member_list()),
+            ping=self._ping_members,
+            judge=self._judge_silence,
+        )
+
+    def _make_port(self) -> RoomPort:
+        return RoomPort(self)
 
     @traitlets.validate("name")
     def _valid_name(self, proposal: Any) -> str:
@@ -303,7 +324,7 @@ class Room(StreamWidget):
         sid = msg.stream
         with self._lock:
             member = self._members.get(sid)
-            dead_key = self._dead.get(sid)
+            dead_key = self._dead.key(sid)
         dead = dead_key is not None
         if (member is not None and member.key != msg.key) or (dead and dead_key != msg.key):
             # another page speaking for this member: every page sees the member ids
@@ -370,15 +391,10 @@ class Room(StreamWidget):
 
     def _refuse(self, sid: str, type_: str, code: str, why: str) -> None:
         self._history.refused(sid, type_, code, why)
-        self._manager._reply_error(self, ProtocolError(code, why, sid, type_))
+        self._port.reply_error(ProtocolError(code, why, sid, type_))
 
     def _bye(self, sid: str, reason: str) -> None:
         self._send_protocol(make_message("bye", sid, {"reason": reason}))
-
-    def _tombstone_locked(self, sid: str, key: str) -> None:
-        self._dead[sid] = key
-        while len(self._dead) > _TOMBSTONES:
-            self._dead.popitem(last=False)
 
     def _join(self, msg: Message) -> None:
         payload = msg.payload or {}
@@ -397,7 +413,7 @@ class Room(StreamWidget):
             )
             full = len(self._members) >= limit or mine >= MAX_MEMBERS_PER_PAGE
             if full:
-                self._tombstone_locked(msg.stream, msg.key)
+                self._dead.bury(msg.stream, msg.key)
             else:
                 member = _Member(
                     id=msg.stream,
@@ -431,7 +447,7 @@ class Room(StreamWidget):
             if self._members.get(member.id) is not member:
                 return
             del self._members[member.id]
-            self._tombstone_locked(member.id, member.key)
+            self._dead.bury(member.id, member.key)
             for other in self._members.values():
                 other.links.pop(member.id, None)
                 other.stats.pop(member.id, None)
@@ -514,39 +530,20 @@ class Room(StreamWidget):
 
     # --- liveness (media loop) ------------------------------------------------------------
     def _ensure_pinging(self) -> None:
-        if self._ping_task is None or self._ping_task.done():
-            self._ping_task = asyncio.get_running_loop().create_task(
-                self._ping_loop(), name=f"nbrtc-room-ping-{self.model_id}"
-            )
+        self._watchdog.ensure()
 
-    async def _ping_loop(self) -> None:
-        """Ping every member (the browser's watchdog) and drop members gone silent."""
-        prev = time.monotonic()
-        tick = 0
-        try:
-            while not self._closed:
-                members = self._member_list()
-                if not members:
-                    return
-                if tick % PING_EVERY_TICKS == 0:
-                    for m in members:
-                        self._send_protocol(make_message("ping", m.id, {"t": round(prev, 3)}))
-                tick += 1
-                await asyncio.sleep(WATCHDOG_TICK)
-                now = time.monotonic()
-                # as for streams (_stream._ping_loop): the media loop's own stall is not
-                # the members' silence; let their queued messages in before judging
-                elapsed = min(now - prev, WATCHDOG_TICK * _stream.STALL_TOLERANCE)
-                if now - prev > WATCHDOG_TICK * _stream.STALL_TOLERANCE:
-                    await asyncio.sleep(0)
-                for m in self._member_list():
-                    # the manager's rule: only idle-kernel time counts as silence
-                    if self._manager._browser_silent(m, elapsed):  # type: ignore[arg-type]
-                        self._leave(m, "browser-gone", notify=True)
-                prev = now
-        finally:
-            if self._ping_task is asyncio.current_task():
-                self._ping_task = None
+    def _ping_members(self, t: float) -> None:
+        """Ping every member: the browser's watchdog needs a kernel message every 3 s."""
+        for m in self._member_list():
+            self._send_protocol(make_message("ping", m.id, {"t": round(t, 3)}))
+
+    async def _judge_silence(self, elapsed: float) -> bool:
+        """Drop the members gone silent (the manager's rule: only idle-kernel time counts);
+        the watch goes on while members remain."""
+        for m in self._member_list():
+            if self._manager.browser_silent(m, elapsed):
+                self._leave(m, "browser-gone", notify=True)
+        return False
 
     # --- state ------------------------------------------------------------------------------
     def _derive_state(self) -> tuple[str, str]:
@@ -587,14 +584,10 @@ class Room(StreamWidget):
         sb = b.links.get(a.id, {}).get("connection", "new")
         return min((sa, sb), key=lambda s: _PC_RANK.get(s, _PC_RANK["new"]))
 
-    # StreamWidget hooks: a room has no KernelStream, its state comes from its members.
+    # SignalingWidget hooks: a room has no KernelStream, its state comes from its members,
+    # and every change it waits for arrives as a comm message (the base's deadlock rule).
     def _current_error(self) -> StreamError | None:
         return self._room_error if self.state == "error" else None
-
-    def _blocking_would_deadlock(self) -> bool:
-        # Every change a room waits for arrives as a comm message, which queues behind
-        # the cell that is running on this very thread.
-        return self._manager._busy and threading.current_thread() is threading.main_thread()
 
     def _no_stream_error(self, call: str, acall: str) -> NotDisplayedError:
         return NotDisplayedError(
@@ -762,6 +755,13 @@ class Room(StreamWidget):
             ),
         }
 
+    def inspect(self, **kwargs: Any) -> Any:
+        """An Inspector widget for this room (display it beside the room): members, the
+        links between their browsers, and the signaling the kernel relayed."""
+        from .._inspection.inspector import Inspector
+
+        return Inspector(self, **kwargs)
+
     def channel(self, label: str) -> Any:
         """Not for rooms: a room's members connect to each other, not to the kernel, so
         there is no kernel connection to open a data channel on."""
@@ -826,10 +826,9 @@ class Room(StreamWidget):
         """Close the room: ``bye`` to every member, whose browsers close every peer and
         stop their cameras; members forgotten. Idempotent, safe from any thread; waits up
         to 1 s for the media loop unless called on it."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
+        super().close()
+
+    def _teardown_and_wait(self) -> None:
         media = self._manager.media
         if media.in_loop_thread() or not media.running():
             # No loop: nobody ever joined (members join only on the loop) or the kernel
@@ -845,11 +844,6 @@ class Room(StreamWidget):
                 )
             except Exception:
                 log.debug("room teardown error", exc_info=True)
-        self._closed_cleanup()
-        try:
-            super(StreamWidget, self).close()  # the comm (StreamWidget.close is for streams)
-        except Exception:
-            log.debug("comm close failed", exc_info=True)
 
     async def _teardown_async(self, reason: str) -> None:
         self._teardown(reason)
@@ -859,10 +853,8 @@ class Room(StreamWidget):
             members = sorted(self._members.values(), key=lambda m: m.seq)
             self._members.clear()
             for m in members:
-                self._tombstone_locked(m.id, m.key)
-            task, self._ping_task = self._ping_task, None
-        if task is not None and not task.done():
-            task.cancel()
+                self._dead.bury(m.id, m.key)
+        self._watchdog.stop()
         for m in members:
             self._bye(m.id, reason)
             self._history.member("leave", m, reason)

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiortc.mediastreams import MediaStreamTrack
 
+from .._config import IceServerSpec
 from ..sources import Source, as_audio_source, as_source, tone
 from .stream_widget import StreamWidget
 
@@ -50,7 +51,7 @@ class VideoView(_SourceView):
         source: Source | MediaStreamTrack | str | None = None,
         *,
         audio: Source | MediaStreamTrack | None = None,
-        ice_servers: list[dict[str, Any]] | None = None,
+        ice_servers: list[IceServerSpec] | None = None,
         **kwargs: Any,
     ) -> None:
         self.source = as_source(source)
@@ -80,7 +81,7 @@ class AudioView(_SourceView):
         self,
         source: Source | MediaStreamTrack | Any = None,
         *,
-        ice_servers: list[dict[str, Any]] | None = None,
+        ice_servers: list[IceServerSpec] | None = None,
         **kwargs: Any,
     ) -> None:
         self.source = tone() if source is None else as_audio_source(source)

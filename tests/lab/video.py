@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 
-from . import _harness as h
+from . import jupyter as h
 
 # Draw a video element into a small canvas and return what a person would see: its
 # playback state and a GRID_W x GRID_H RGB thumbnail (row-major, 3 numbers per pixel).
