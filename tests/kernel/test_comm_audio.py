@@ -213,9 +213,9 @@ def test_page_that_floods_audio_is_bounded(browser, widgets, page, sound):
 def test_microphone_falls_back_from_webrtc_to_the_comm(browser, widgets, page, sound, monkeypatch):
     """transport="auto": ICE never connects (the page never applies the answer), the page
     moves the stream to the comm, and its sound reaches Python as on WebRTC."""
-    from nbrtc._signaling import stream as _stream
+    from nbrtc._signaling import stream_ice
 
-    monkeypatch.setattr(_stream, "ICE_CONNECT_TIMEOUT", 1.0)
+    monkeypatch.setattr(stream_ice, "ICE_CONNECT_TIMEOUT", 1.0)
     browser.drop_answers = True
     mic = make(widgets, browser, nbrtc.Microphone())
     sid = browser.start(mic)

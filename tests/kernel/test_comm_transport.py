@@ -11,7 +11,7 @@ import time
 import pytest
 
 import nbrtc
-from nbrtc._signaling import stream as _stream
+from nbrtc._signaling import stream_ice
 from nbrtc._signaling.manager import MAX_FRAMES_WAITING
 from nbrtc._transport.comm_media import WINDOW, Quality
 
@@ -137,7 +137,7 @@ def test_buffers_only_on_frames_and_comm_offers_only_for_video(browser, widgets,
 def test_fallback_from_webrtc_to_the_comm_keeps_the_stream(browser, widgets, page, monkeypatch):
     """ICE never connects (the page never applies the answer); the page moves the stream
     to the comm; the kernel's ICE watchdog then drops only the peer connection."""
-    monkeypatch.setattr(_stream, "ICE_CONNECT_TIMEOUT", 1.0)
+    monkeypatch.setattr(stream_ice, "ICE_CONNECT_TIMEOUT", 1.0)
     browser.drop_answers = True
     cam = make(widgets, browser, nbrtc.Camera())
     sid = browser.start(cam)

@@ -19,6 +19,7 @@ import pytest
 import nbrtc
 from nbrtc._config import config
 from nbrtc._signaling import stream as _stream
+from nbrtc._signaling import stream_ice
 
 from ._browser import FakeBrowser, LoopProbe, assert_holds, wait_for
 
@@ -94,7 +95,7 @@ def test_candidate_flood_is_capped_and_harms_no_other_page(
         f"\n{n} candidates in {flood_s:.2f} s: media loop worst latency {worst * 1000:.1f} ms "
         f"(idle: {idle * 1000:.1f} ms); {len(limits)} refused"
     )
-    assert limits == ["limit"] * (n - (_stream.MAX_REMOTE_CANDIDATES - taken_before))
+    assert limits == ["limit"] * (n - (stream_ice.MAX_REMOTE_CANDIDATES - taken_before))
     assert worst < 0.1 + idle, f"the media loop ran a timer {worst * 1000:.0f} ms late"
     assert cam_a.state == "live" and not browser.of_type("bye", sid_a)
     assert cam_b.state == "live", "the flooding page's own stream lives on too"

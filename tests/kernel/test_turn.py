@@ -198,9 +198,9 @@ def test_wrong_turn_password_under_all_warns_at_once_and_host_pairs_still_connec
     assert cam.warning.startswith("TURN: ") and "refused the credentials" in cam.warning
     assert "wrong-pw-8" not in cam.warning
     cam.wait("live", timeout=10)
-    from nbrtc._signaling import stream as _stream
+    from nbrtc._signaling import stream_ice
 
-    assert_holds(lambda: cam.state == "live", _stream.TURN_AUTH_WAIT + 0.5, "live over host")
+    assert_holds(lambda: cam.state == "live", stream_ice.TURN_AUTH_WAIT + 0.5, "live over host")
     assert "401" in cam.warning
 
 
@@ -210,9 +210,9 @@ def test_wrong_turn_password_under_all_fails_in_turn_words_when_nothing_else_con
     """The "all" policy where no host pair can connect (the page never applies the
     answer, so no check is ever answered): TURN_AUTH_WAIT s after the 401 the stream fails
     in words that name TURN authentication, not 15 s later in the generic ICE words."""
-    from nbrtc._signaling import stream as _stream
+    from nbrtc._signaling import stream_ice
 
-    monkeypatch.setattr(_stream, "TURN_AUTH_WAIT", 1.0)
+    monkeypatch.setattr(stream_ice, "TURN_AUTH_WAIT", 1.0)
     cam = nbrtc.Camera(
         ice_servers=[{"urls": f"turn:127.0.0.1:{coturn.port}", "username": "u",
                       "credential": "wrong-pw-9"}],
@@ -228,7 +228,7 @@ def test_wrong_turn_password_under_all_fails_in_turn_words_when_nothing_else_con
     print(f"\nerror after {took:.2f} s: {cam.error}")
     assert cam.error.startswith("TURN authentication failed: kernel: the TURN server")
     assert "refused the credentials (401" in cam.error and "wrong-pw-9" not in cam.error
-    assert took < _stream.ICE_CONNECT_TIMEOUT / 2
+    assert took < stream_ice.ICE_CONNECT_TIMEOUT / 2
 
 
 def _certificates(folder: Path) -> tuple[Path, Path, Path]:
@@ -355,9 +355,9 @@ def test_a_page_that_never_reaches_its_turn_server_is_named(
     TURN server behind a firewall that drops it hangs without an icecandidateerror): the
     stream fails PAGE_RELAY_WAIT s after the answer in words that name TURN, not at the
     15 s watchdog in general words; with transport="auto" the comm takes over instead."""
-    from nbrtc._signaling import stream as _stream
+    from nbrtc._signaling import stream_ice
 
-    monkeypatch.setattr(_stream, "PAGE_RELAY_WAIT", 1.0)
+    monkeypatch.setattr(stream_ice, "PAGE_RELAY_WAIT", 1.0)
     servers = [{"urls": f"turn:127.0.0.1:{coturn.port}", "username": "u", "credential": "p"}]
     cam, sid, _took = _live_through(coturn, browser, widgets, servers)
     offer = browser.offers[sid]

@@ -54,7 +54,7 @@ MAX_FIRST_FRAME_S = 10.0
 #: frames per second that show video flowing (16-18 at load 2 with Chromium's 20 fps fake
 #: camera, 7-12 at load 10-14; the benchmark measures the rate)
 MIN_FPS = 5.0
-#: the kernel's ICE watchdog (_stream.ICE_CONNECT_TIMEOUT) is 15 s after the answer; the
+#: the kernel's ICE watchdog (stream_ice.ICE_CONNECT_TIMEOUT) is 15 s after the answer; the
 #: stream must still be live past it
 PAST_WATCHDOG_S = 20.0
 

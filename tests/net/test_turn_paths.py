@@ -59,7 +59,7 @@ FAKE_CAMERA_30FPS = "--use-fake-device-for-media-stream=fps=30"
 #: second or two of happening"; the page's offer leaves about 1 s after the cell starts)
 FAIL_WITHIN_S = 3.0
 #: under the "all" policy a TURN 401 fails the stream only this long after it, when no
-#: other path connected (src/nbrtc/_signaling/stream.py TURN_AUTH_WAIT)
+#: other path connected (src/nbrtc/_signaling/stream_ice.py TURN_AUTH_WAIT)
 ALL_AUTH_WAIT_S = 4.0
 #: a TURN server that never answers: aioice gives up after its 5 s gathering timeout,
 #: which starts when the offer arrives (1.0-2.6 s after the cell's start, measured here)
@@ -68,7 +68,7 @@ UNREACHABLE_WITHIN_S = 8.0
 #: (measured 3.0-3.55 s from the cell's start on an idle machine, about 2 s after its
 #: offer; 5.3 s with other suites running: the cell's start to the offer varies most)
 TLS_FAIL_WITHIN_S = 8.0
-#: the generic sentence (nbrtc._signaling.stream.ICE_FAILED_WORDS) starts like this
+#: the generic sentence (nbrtc._signaling.stream_words.ICE_FAILED_WORDS) starts like this
 GENERIC = "ICE failed"
 
 # The cell a person runs. A thread notes when the camera went live or failed, and when

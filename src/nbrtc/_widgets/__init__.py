@@ -1,6 +1,9 @@
-"""The widgets users import (re-exported from ``nbrtc``).
+"""The widgets users make (re-exported from ``nbrtc``).
 
-``stream_widget`` (the base of every widget with kernel peers), ``camera``,
-``microphone``, ``video_view``, ``grid``, ``room`` (a mesh of browsers relayed by the
-kernel), ``kernel_owned`` (traits a page may not write).
+``base`` (``SignalingWidget``: what every widget with a protocol presence shares, and
+the ports through which the manager and streams reach a widget), ``stream_widget``
+(``StreamWidget``: the widgets with kernel peers, with the teaching controls),
+``camera``, ``microphone``, ``video_view``, ``grid``, ``room`` (a mesh of browsers whose
+signaling the kernel relays; ``room_members``: its members and their reports), and
+``kernel_owned`` (traits a page may not write).
 """

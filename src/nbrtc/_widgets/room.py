@@ -33,14 +33,12 @@ import logging
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import traitlets
 
 from .._checks import dimension, rate
 from .._config import IceServerSpec
-from .._inspection.history import History
 from .._signaling import liveness
 from .._signaling.protocol import Message, ProtocolError, make_message
 from .._signaling.tombstones import Tombstones
@@ -52,6 +50,14 @@ from ..errors import (
     StreamTimeoutError,
 )
 from .base import CLOSE_WAIT, SignalingPort, SignalingWidget
+from .room_members import (
+    PC_RANK,
+    Member,
+    RoomHistory,
+    check_max_members,
+    check_name,
+    summarize,
+)
 
 log = logging.getLogger("nbrtc")
 
@@ -59,157 +65,8 @@ log = logging.getLogger("nbrtc")
 #: least one link connected on both sides), "error" (a member failed and nothing is live
 #: since), "closed" (after close())
 ROOM_STATES = ("new", "connecting", "live", "error", "closed")
-MAX_MEMBERS_LIMIT = 64
 #: members one page may have in one room (its views of the room): a page cannot fill it
 MAX_MEMBERS_PER_PAGE = 8
-#: a link's state is the worse of its two sides' connectionState; unknown counts as new
-_PC_RANK = {"failed": 0, "closed": 1, "disconnected": 2, "new": 3, "connecting": 4, "connected": 5}
-
-
-@dataclass
-class _Member:
-    """One member (one view in one page) as the kernel knows it. Media loop writes."""
-
-    id: str
-    page: str
-    view: str
-    seq: int
-    since: float  # epoch seconds of the join
-    #: the key of the page that joined (docs/protocol.md "Trust"); never shown
-    key: str = field(default="", repr=False)
-    #: idle-kernel seconds since it last said anything (PeerManager.browser_silent)
-    silence: float = 0.0
-    #: its own pc towards each other member: {"connection", "ice", "signaling", "gathering"}
-    links: dict[str, dict[str, str]] = field(default_factory=dict)
-    #: what its getStats said about its pc towards each other member (see _summarize)
-    stats: dict[str, dict[str, Any]] = field(default_factory=dict)
-    error: str = ""
-
-    def state(self, others: int) -> str:
-        if self.error:
-            return "error"
-        if any(s.get("connection") == "connected" for s in self.links.values()):
-            return "live"
-        return "connecting" if others else "waiting"
-
-
-class _RoomHistory(History):
-    """A room's record: joins, leaves, every relayed signal, refusals and link states."""
-
-    def member(self, event: str, member: _Member, reason: str = "") -> None:
-        """``event`` "join" or "leave"."""
-        self.counts[event] += 1
-        self._add(
-            {
-                "event": event,
-                "member": member.id,
-                "page": member.page,
-                "seq": member.seq,
-                "reason": reason,
-                "summary": f"{member.id} {'joined' if event == 'join' else 'left'}"
-                + (f" ({reason})" if reason else ""),
-            }
-        )
-
-    def relay(self, type_: str, sender: str, to: str, size: int) -> None:
-        """A signal the kernel passed from ``sender`` to ``to`` (``size`` bytes in)."""
-        self.counts[f"relay:{type_}"] += 1
-        self._add(
-            {
-                "event": "signal",
-                "type": type_,
-                "from": sender,
-                "to": to,
-                "size": int(size),
-                "summary": f"{type_} {sender} -> {to} ({size} bytes)",
-            }
-        )
-
-    def refused(self, member: str, type_: str, code: str, why: str) -> None:
-        self.counts[f"refused:{code}"] += 1
-        self._add(
-            {
-                "event": "refused",
-                "member": member,
-                "type": type_,
-                "code": code,
-                "summary": f"{type_} from {member} refused: {code}: {why}",
-            }
-        )
-
-
-def _check_name(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > 64:
-        raise ValueError(f"name must be a non-empty string of at most 64 characters, got {value!r}")
-    if not value.isprintable():
-        raise ValueError(f"name must be printable text, got {value!r}")
-    return value
-
-
-def _check_max_members(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 2 <= value <= MAX_MEMBERS_LIMIT:
-        raise ValueError(
-            f"max_members must be an integer from 2 to {MAX_MEMBERS_LIMIT} (a full mesh of "
-            f"n members needs n-1 connections per browser), got {value!r}"
-        )
-    return value
-
-
-def _candidate(report: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not report:
-        return None
-    return {
-        "address": report.get("address") or report.get("ip"),
-        "port": report.get("port"),
-        "protocol": report.get("protocol"),
-        "type": report.get("candidateType"),
-    }
-
-
-def _number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        return 0.0
-    return float(value)
-
-
-def _summarize(reports: list[dict[str, Any]]) -> dict[str, Any]:
-    """One pc's filtered getStats -> selected candidate pair, media bytes, RTT."""
-    by_id = {r["id"]: r for r in reports}
-    pair = None
-    for r in reports:
-        if r["type"] == "transport" and r.get("selectedCandidatePairId") in by_id:
-            pair = by_id[r["selectedCandidatePairId"]]
-            break
-    if pair is None:
-        pairs = [
-            r
-            for r in reports
-            if r["type"] == "candidate-pair"
-            and (
-                r.get("selected") is True or (r.get("nominated") and r.get("state") == "succeeded")
-            )
-        ]
-        pair = pairs[0] if pairs else None
-    selected = None
-    rtt_ms = None
-    if pair is not None:
-        local = _candidate(by_id.get(pair.get("localCandidateId", "")))
-        remote = _candidate(by_id.get(pair.get("remoteCandidateId", "")))
-        if local or remote:
-            selected = {"local": local, "remote": remote}
-        if isinstance(pair.get("currentRoundTripTime"), (int, float)):
-            rtt_ms = round(_number(pair["currentRoundTripTime"]) * 1000, 2)
-    sent = sum(_number(r.get("bytesSent")) for r in reports if r["type"] == "outbound-rtp")
-    received = sum(_number(r.get("bytesReceived")) for r in reports if r["type"] == "inbound-rtp")
-    frames = sum(_number(r.get("framesDecoded")) for r in reports if r["type"] == "inbound-rtp")
-    return {
-        "selected": selected,
-        "bytes_sent": int(sent),
-        "bytes_received": int(received),
-        "frames_decoded": int(frames),
-        "rtt_ms": rtt_ms,
-        "at": time.time(),
-    }
 
 
 class RoomPort(SignalingPort):
@@ -266,15 +123,15 @@ class Room(SignalingWidget):
                 f"transport={kwargs['transport']!r}"
             )
         # a default name only needs to tell rooms apart in logs and the Inspector
-        name = f"room-{secrets.token_hex(3)}" if name is None else _check_name(name)
+        name = f"room-{secrets.token_hex(3)}" if name is None else check_name(name)
         width = dimension("width", width)
         height = dimension("height", height)
         frame_rate = rate("frame_rate", frame_rate)
         if not isinstance(audio, bool):
             raise ValueError(f"audio must be True or False, got {audio!r}")
-        max_members = _check_max_members(max_members)
+        max_members = check_max_members(max_members)
         self._lock = threading.RLock()
-        self._members: dict[str, _Member] = {}
+        self._members: dict[str, Member] = {}
         #: left member id -> its page's key (late messages of that page are dropped)
         self._dead = Tombstones()
         self._seq = itertools.count(1)
@@ -282,7 +139,7 @@ class Room(SignalingWidget):
         self._room_error: StreamError | None = None
         self._room_error_at = 0.0
         self._last_join_at = 0.0
-        self._history = _RoomHistory(name)
+        self._history = RoomHistory(name)
         super().__init__(
             ice_servers=ice_servers,
             name=name,
@@ -308,7 +165,7 @@ class Room(SignalingWidget):
     @traitlets.validate("name")
     def _valid_name(self, proposal: Any) -> str:
         try:
-            return _check_name(proposal["value"])
+            return check_name(proposal["value"])
         except ValueError as exc:
             raise traitlets.TraitError(str(exc)) from None
 
@@ -415,7 +272,7 @@ class Room(SignalingWidget):
             if full:
                 self._dead.bury(msg.stream, msg.key)
             else:
-                member = _Member(
+                member = Member(
                     id=msg.stream,
                     page=page,
                     view=str(payload.get("view", "")),
@@ -441,7 +298,7 @@ class Room(SignalingWidget):
         self._update_state()
         self._ensure_pinging()
 
-    def _leave(self, member: _Member, reason: str, notify: bool) -> None:
+    def _leave(self, member: Member, reason: str, notify: bool) -> None:
         """``member`` leaves (its bye, silence, or the room closing one member)."""
         with self._lock:
             if self._members.get(member.id) is not member:
@@ -460,7 +317,7 @@ class Room(SignalingWidget):
         self._broadcast_members()
         self._update_state()
 
-    def _member_list(self) -> list[_Member]:
+    def _member_list(self) -> list[Member]:
         with self._lock:
             return sorted(self._members.values(), key=lambda m: m.seq)
 
@@ -473,7 +330,7 @@ class Room(SignalingWidget):
                 make_message("members", m.id, {"you": m.id, "room": self.name, "members": listing})
             )
 
-    def _relay(self, sender: _Member, msg: Message) -> None:
+    def _relay(self, sender: Member, msg: Message) -> None:
         to = msg.payload["to"]
         data = msg.payload["data"]
         with self._lock:
@@ -493,7 +350,7 @@ class Room(SignalingWidget):
         self._history.relay(data["type"], sender.id, to, msg.size)
         self._send_protocol(make_message("signal", to, {"from": sender.id, "data": data}))
 
-    def _member_state(self, member: _Member, payload: dict[str, Any]) -> None:
+    def _member_state(self, member: Member, payload: dict[str, Any]) -> None:
         peer = payload.get("peer")
         with self._lock:
             if not isinstance(peer, str) or peer not in self._members or peer == member.id:
@@ -507,16 +364,16 @@ class Room(SignalingWidget):
             log.debug("room %s: %s -> %s connection %s", self.name, member.id, peer, after)
             self._update_state()
 
-    def _member_stats(self, member: _Member, payload: dict[str, Any]) -> None:
+    def _member_stats(self, member: Member, payload: dict[str, Any]) -> None:
         peer = payload.get("peer")
-        summary = _summarize(payload.get("reports") or [])
+        summary = summarize(payload.get("reports") or [])
         with self._lock:
             if isinstance(peer, str) and peer in self._members and peer != member.id:
                 member.stats[peer] = summary
 
-    def _member_error(self, member: _Member | None, payload: dict[str, Any]) -> None:
+    def _member_error(self, member: Member | None, payload: dict[str, Any]) -> None:
         """A member's browser failed (camera refused...): kept as the room's error."""
-        from .._signaling.stream import browser_error
+        from .._signaling.stream_words import browser_error
 
         err = browser_error(payload["name"], payload.get("message", ""), "camera")
         who = member.id if member is not None else "a view"
@@ -579,10 +436,10 @@ class Room(SignalingWidget):
             self._state_event.notify_all()
 
     @staticmethod
-    def _pair_state(a: _Member, b: _Member) -> str:
+    def _pair_state(a: Member, b: Member) -> str:
         sa = a.links.get(b.id, {}).get("connection", "new")
         sb = b.links.get(a.id, {}).get("connection", "new")
-        return min((sa, sb), key=lambda s: _PC_RANK.get(s, _PC_RANK["new"]))
+        return min((sa, sb), key=lambda s: PC_RANK.get(s, PC_RANK["new"]))
 
     # SignalingWidget hooks: a room has no KernelStream, its state comes from its members,
     # and every change it waits for arrives as a comm message (the base's deadlock rule).

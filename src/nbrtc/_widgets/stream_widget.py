@@ -286,7 +286,7 @@ class StreamWidget(ConnectionMethods, SignalingWidget):
 
     def _browser_error(self, name: str, message: str) -> None:
         """The browser failed before it could offer (media loop), e.g. camera refused."""
-        from .._signaling.stream import browser_error
+        from .._signaling.stream_words import browser_error
 
         self._widget_error = browser_error(name, message, self._kind)
         self._widget_error_at = time.monotonic()

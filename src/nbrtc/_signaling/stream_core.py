@@ -1,0 +1,257 @@
+"""The core of a kernel stream: its fields, its one state machine, how it talks to the
+page and runs its tasks (``StreamCore``).
+
+``KernelStream`` (stream.py: negotiation, media, liveness, teardown) is this core with
+three parts, each a mixin over it in a module of its own: ICE candidates and TURN
+(stream_ice.py), the comm transport (stream_comm.py) and inspection (stream_inspect.py).
+Every method runs on the media loop unless its docstring says otherwise. State changes
+go through ``_set_state`` only, which logs ``old -> new`` and tells the widget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from aiortc import RTCPeerConnection
+from aiortc.mediastreams import MediaStreamTrack
+
+from .._inspection.history import History
+from .._transport.comm_audio import CommAudioReceiver, CommAudioSender
+from .._transport.comm_media import CommReceiver, CommSender
+from .._transport.reconnect import Reconnect
+from ..errors import StreamError
+from .protocol import ProtocolError, make_message
+
+if TYPE_CHECKING:
+    from .owner import SignalingHost, StreamOwner
+
+log = logging.getLogger("nbrtc")
+
+#: stream states, in the order a healthy stream passes through them
+STATES = ("new", "connecting", "live", "error", "closed")
+_TERMINAL = frozenset({"error", "closed"})
+_ALLOWED = {
+    "new": {"connecting", "error", "closed"},
+    "connecting": {"live", "error", "closed"},
+    "live": {"error", "closed"},
+    "error": {"closed"},
+    "closed": set(),
+}
+
+#: kinds whose stream carries media from the browser: live at the first received frame
+SENDING_KINDS = frozenset({"camera", "screen", "microphone"})
+
+CLOSE_TIMEOUT = 1.0
+
+
+class StreamCore:
+    """The kernel's end of one browser peer of one widget view: fields and state.
+
+    Exists only as the base of ``KernelStream``. Where a part hands ``self`` to the widget
+    (which takes a ``KernelStream``) its line says ``# type: ignore[arg-type]  # a
+    KernelStream``: ``self`` always is one, but naming that class here, even for the type
+    checker only, would make an import cycle.
+    """
+
+    def __init__(
+        self,
+        manager: SignalingHost,
+        widget: StreamOwner,
+        stream_id: str,
+        kind: str,
+        page: str,
+        view: str,
+        key: str = "",
+    ) -> None:
+        self.manager = manager
+        #: the page key of the page that offered this stream: only messages carrying it
+        #: are accepted for it (never logged, never shown; see _manager._dispatch)
+        self.key = key
+        self._widget_ref = weakref.ref(widget)
+        self.owner_id = widget.model_id
+        self.id = stream_id
+        self.kind = kind
+        self.page = page
+        self.view = view
+        self.created = time.monotonic()
+        self.silence = 0.0  # idle-kernel seconds since the browser last said anything
+        self.browser: dict[str, str] = {}
+        self.error: StreamError | None = None
+        self.frames = 0
+        self.frame_size: tuple[int, int] | None = None
+        self.audio_frames = 0
+        self._state = "new"
+        self._pc: RTCPeerConnection | None = None
+        self._remote_set = False
+        self._end_pending = False
+        self._pending: list[dict[str, Any] | None] = []
+        #: remote candidates taken in the current ICE generation (MAX_REMOTE_CANDIDATES)
+        self._candidates_taken = 0
+        #: renegotiations the kernel asked for and the browser has not answered yet: a
+        #: reoffer nobody asked for is refused (it would cost an SDP round each)
+        self._reoffers_expected = 0
+        #: of those, the ones asking for a new peer connection (``fresh``, reconnection)
+        self._fresh_expected = 0
+        self._last_browser_stats = 0.0
+        self.stats_dropped = 0
+        #: TURN failures of either side, in words (kernel: from aioice; browser: its
+        #: icecandidateerror events), newest last, at most MAX_TURN_ERRORS
+        self.turn_errors: list[str] = []
+        self._auth_watch = False  # _turn_auth_watch started
+        # Candidates must reach aiortc in the order the browser sent them (end-of-
+        # candidates last); each message is its own task, so a FIFO lock orders them.
+        self._candidate_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tracks: list[MediaStreamTrack] = []
+        self._close_task: asyncio.Task[None] | None = None
+        self._answer_task: asyncio.Task[Any] | None = None
+        self.timings: dict[str, float] = {}
+        self.history = History(stream_id)
+        from .._inspection.stats import StatsSeries
+
+        self.stats = StatsSeries()
+        #: every offer/answer exchange: {"round", "reason", "offer", "answer", "t"}
+        self.sdp_rounds: list[dict[str, Any]] = []
+        self.impairment: Any = None  # nbrtc._inspection.netem.Impairment, made on first set_network
+        self._reoffer_lock = asyncio.Lock()
+        self._kernel_pc_states: dict[str, str] = {}
+        self._codec: str | None = None  # the codec preference of the first answer
+        self.max_bitrate: int | None = None
+        #: how the media travels: "" (not yet), "direct", "relay" or "comm"
+        #: (_set_transport is the one place that changes it)
+        self.transport = ""
+        #: "direct"/"relay" once the WebRTC path connected ("" before, or when dropped)
+        self._webrtc_path = ""
+        self._comm_in: CommReceiver | None = None
+        self._comm_out: CommSender | None = None
+        #: sound over the comm, each way (_comm_audio.py)
+        self._comm_audio_in: CommAudioReceiver | None = None
+        self._comm_audio_out: CommAudioSender | None = None
+        #: the page moved back to WebRTC before the kernel's peer connected: why
+        self._webrtc_wanted = ""
+        #: why WebRTC cannot connect, when the comm took over instead of failing
+        self._webrtc_doomed: list[str] = []
+        #: ICE restarts, then new peers, when a live stream's path is lost (reconnect.py)
+        self.reconnect = Reconnect(self)  # type: ignore[arg-type]  # a KernelStream
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @property
+    def closed(self) -> bool:
+        return self._state in _TERMINAL
+
+    @property
+    def owner(self) -> StreamOwner | None:
+        """The port of the widget this stream belongs to (None once it is gone)."""
+        return self._widget_ref()
+
+    def _set_state(self, new: str, detail: str = "") -> None:
+        """The one place a stream's state changes."""
+        old = self._state
+        if new == old or new not in _ALLOWED[old]:
+            return
+        self._state = new
+        self.timings[new] = time.monotonic() - self.created
+        log.info("stream %s: %s -> %s%s", self.id, old, new, f" ({detail})" if detail else "")
+        self.history.state("kernel", "stream", new, detail)
+        self.send("state", {"state": new, "detail": detail})
+        widget = self.owner
+        if widget is not None:
+            widget.stream_state_changed(self)  # type: ignore[arg-type]  # a KernelStream
+
+    def send(self, type_: str, payload: Any) -> None:
+        msg = make_message(type_, self.id, payload)
+        self.history.message("out", type_, wire_size(msg), payload)
+        widget = self.owner
+        if widget is not None:
+            widget.send(msg)
+
+    def _refuse(self, code: str, message: str, type_: str) -> None:
+        """An ``error`` reply for a message of this stream that cannot be honoured."""
+        widget = self.owner
+        if widget is not None:
+            self.manager.reply_error(widget, ProtocolError(code, message, self.id, type_))
+
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        """Run ``coro`` as a task of this stream: its teardown cancels it (media loop)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # --- what the parts ask of each other ---------------------------------------------------
+    # Declared for the type checker only: this class comes last in KernelStream's method
+    # resolution order, so the real definitions (a part's, or KernelStream's) come first.
+    async def fail(self, error: StreamError) -> None:
+        """Record ``error``, go to state error, and tear down (stream.py)."""
+        raise NotImplementedError
+
+    def _deliver(self, frame: Any, video: bool) -> None:
+        """One decoded frame from the browser, whichever transport brought it (stream.py)."""
+        raise NotImplementedError
+
+    async def _ping_loop(self) -> None:
+        """The page's liveness (stream.py)."""
+        raise NotImplementedError
+
+    async def _stats_loop(self, interval: float) -> None:
+        """Sample the kernel peer's stats (stream_inspect.py)."""
+        raise NotImplementedError
+
+    def _set_transport(self, new: str, why: str) -> None:
+        """The one place the transport changes (stream_comm.py)."""
+        raise NotImplementedError
+
+    def _comm_takes_over(self, words: str) -> bool:
+        """Whether the comm carries the stream instead of failing it (stream_comm.py)."""
+        raise NotImplementedError
+
+    def _webrtc_lost(self, words: str) -> bool:
+        """Drop the peer connection while the comm carries the stream (stream_comm.py)."""
+        raise NotImplementedError
+
+    def comm_stats(self) -> list[dict[str, Any]]:
+        """The comm transport's counters as stats reports (stream_comm.py)."""
+        raise NotImplementedError
+
+
+def wire_size(msg: dict[str, Any]) -> int:
+    """UTF-8 bytes of a message's compact JSON (what the signaling log shows)."""
+    try:
+        return len(json.dumps(msg, separators=(",", ":"), ensure_ascii=False).encode())
+    except (TypeError, ValueError):
+        return 0
+
+
+#: peers being closed apart from their stream (a replaced or given-up peer): held here so
+#: the tasks are not garbage-collected, and never cancelled (aiortc's close() cancelled
+#: half-way leaves the ICE sockets open and a second close() waiting forever)
+_CLOSING: set[asyncio.Task[None]] = set()
+
+
+def start_close(pc: RTCPeerConnection, stream_id: str) -> asyncio.Task[None]:
+    """Close ``pc`` in a task of its own, held in _CLOSING until done (media loop)."""
+
+    async def close() -> None:
+        try:
+            await pc.close()
+        except Exception as exc:
+            log.warning("stream %s: peer close: %s", stream_id, repr(exc))
+
+    task = asyncio.get_running_loop().create_task(close())
+    _CLOSING.add(task)
+    task.add_done_callback(_CLOSING.discard)
+    return task
+
+
+async def close_quietly(pc: RTCPeerConnection, stream_id: str) -> None:
+    """Close ``pc`` and wait for it at most CLOSE_TIMEOUT s; the close goes on if this
+    wait is cancelled or times out (media loop)."""
+    await asyncio.wait({start_close(pc, stream_id)}, timeout=CLOSE_TIMEOUT)
