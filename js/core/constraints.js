@@ -21,7 +21,8 @@ const positive = (v) => typeof v === "number" && Number.isFinite(v) && v > 0;
 
 /**
  * Map the widget's `constraints` trait (Python names, nulls for "don't care") to
- * getUserMedia video constraints. Width, height and frame rate are wishes (`ideal`);
+ * getUserMedia video constraints. Width, height, frame rate and facing mode (the front
+ * or back camera of a phone) are wishes (`ideal`);
  * a device id is a demand (`exact`), so a wrong one fails loudly with
  * OverconstrainedError instead of silently opening another camera.
  * @param {any} constraints
@@ -35,6 +36,8 @@ export function videoConstraints(constraints) {
   if (positive(c.height)) out.height = { ideal: c.height };
   if (positive(c.frame_rate)) out.frameRate = { ideal: c.frame_rate };
   if (typeof c.device_id === "string" && c.device_id !== "") out.deviceId = { exact: c.device_id };
+  // a wish too: a laptop with one camera still opens it for "environment"
+  if (typeof c.facing_mode === "string" && c.facing_mode !== "") out.facingMode = { ideal: c.facing_mode };
   return Object.keys(out).length ? out : true;
 }
 
@@ -70,6 +73,7 @@ export function displayConstraints(constraints) {
   if (video === true) return true;
   const rest = { .../** @type {Record<string, any>} */ (video) };
   delete rest.deviceId;
+  delete rest.facingMode; // a screen has no facing
   return Object.keys(rest).length ? rest : true;
 }
 

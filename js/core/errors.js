@@ -110,6 +110,13 @@ function wordsFor(name, message, err, device) {
         (message ? ` (${message})` : "") +
         ". Check the network (Wi-Fi, VPN, firewall), then run the cell again."
       );
+    case "HostNoCapture":
+      return (
+        `VS Code's notebook view does not allow ${access} capture (its webviews deny ` +
+        "getUserMedia and getDisplayMedia). Open this notebook in JupyterLab or Jupyter " +
+        "Notebook in a browser for Camera, Microphone and ScreenShare; VideoView and " +
+        "AudioView (kernel to page) work here."
+      );
     case "KernelGone":
       return "Lost the connection to the kernel (restarted or shut down?). Run the cell again.";
     default: {

@@ -46,3 +46,18 @@ describe("roomConstraints", () => {
     assert.deepEqual(roomConstraints(new FakeModel({ width: -1, audio: "yes" })), { video: {}, audio: false });
   });
 });
+
+describe("facing mode", () => {
+  test("the front or back camera is a wish (ideal), so a laptop still opens its one camera", () => {
+    assert.deepEqual(videoConstraints({ facing_mode: "environment" }), { facingMode: { ideal: "environment" } });
+    assert.deepEqual(videoConstraints({ facing_mode: "user", width: 640 }), {
+      width: { ideal: 640 },
+      facingMode: { ideal: "user" },
+    });
+    assert.equal(videoConstraints({ facing_mode: null }), true);
+    assert.equal(videoConstraints({ facing_mode: "" }), true);
+  });
+  test("a screen share ignores it", () => {
+    assert.equal(displayConstraints({ facing_mode: "user" }), true);
+  });
+});

@@ -14,6 +14,7 @@ from ._inspection.doctor import Doctor, doctor
 from ._inspection.inspector import Inspector
 from ._inspection.sdp import ParsedSDP
 from ._media.audio import AudioArray
+from ._media.frames import FrameIterator
 from ._media.recorder import Recorder
 from ._signaling.manager import PeerManager, manager
 from ._transport.channel import Channel
@@ -46,6 +47,7 @@ __all__ = [
     "Channel",
     "Config",
     "Doctor",
+    "FrameIterator",
     "Grid",
     "Inspector",
     "Microphone",

@@ -464,6 +464,7 @@ def test_constraints_are_validated_when_changed():
             "height": None,
             "frame_rate": None,
             "device_id": None,
+            "facing_mode": None,
         }
         cam.constraints = {"width": 320, "height": 240}
         assert cam.constraints["height"] == 240 and cam.constraints["frame_rate"] is None

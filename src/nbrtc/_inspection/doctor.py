@@ -78,10 +78,16 @@ class Doctor(StreamWidget):
 
     _kind = "probe"
     #: the paths the page probes: id, label, url (no credential), kind, transport, policy
-    paths: traitlets.List[Any] = traitlets.List().tag(sync=True)
+    paths: traitlets.List[Any] = traitlets.List(
+        help="The paths the page probes: id, label, URL (no credential), transport, policy."
+    ).tag(sync=True)
     #: the table, kernel-checked (see ``rows``)
-    table_rows: traitlets.List[Any] = traitlets.List().tag(sync=True)
-    advice: traitlets.List[Any] = traitlets.List().tag(sync=True)
+    table_rows: traitlets.List[Any] = traitlets.List(
+        help="One row per path, checked by the kernel: what connected, how fast, why not."
+    ).tag(sync=True)
+    advice: traitlets.List[Any] = traitlets.List(
+        help="What to do, in words, from the rows (e.g. configure TURN over TCP)."
+    ).tag(sync=True)
 
     def __init__(
         self,

@@ -87,16 +87,32 @@ class Inspector(KernelOwnedTraits, anywidget.AnyWidget):
     _esm = esm("inspector.js")
     _css = css("inspector.css")
     _version = traitlets.Unicode(__version__).tag(sync=True)
-    title = traitlets.Unicode("").tag(sync=True)
-    status = traitlets.Dict().tag(sync=True)
-    log: traitlets.List[Any] = traitlets.List().tag(sync=True)
-    sdp = traitlets.Dict().tag(sync=True)
-    candidates = traitlets.Dict().tag(sync=True)
-    timeline = traitlets.Dict().tag(sync=True)
-    charts: traitlets.List[Any] = traitlets.List().tag(sync=True)
-    controls = traitlets.Dict().tag(sync=True)
-    room = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
-    error = traitlets.Unicode("").tag(sync=True)
+    title = traitlets.Unicode("", help="What is inspected, in a line.").tag(sync=True)
+    status = traitlets.Dict(help="Both sides' states and the transport, now.").tag(sync=True)
+    log: traitlets.List[Any] = traitlets.List(
+        help="The signaling timeline (the Signaling tab): one row per message or event."
+    ).tag(sync=True)
+    sdp = traitlets.Dict(help="Offer and answer, annotated line by line (the SDP tab).").tag(
+        sync=True
+    )
+    candidates = traitlets.Dict(
+        help="Both sides' ICE candidates and pairs, the selected one marked (the ICE tab)."
+    ).tag(sync=True)
+    timeline = traitlets.Dict(help="Both peers' state changes over time (the States tab).").tag(
+        sync=True
+    )
+    charts: traitlets.List[Any] = traitlets.List(
+        help="Per-second rows from both sides' getStats (the Charts tab)."
+    ).tag(sync=True)
+    controls = traitlets.Dict(
+        help="What the Controls tab shows: network impairment, codec, bitrate cap."
+    ).tag(sync=True)
+    room = traitlets.Dict(
+        allow_none=True, default_value=None, help="A Room's members and links (the Room tab)."
+    ).tag(sync=True)
+    error = traitlets.Unicode("", help="Why inspection failed, in words; '' when it did not.").tag(
+        sync=True
+    )
 
     def __init__(self, target: Any, *, interval: float = 1.0, **kwargs: Any) -> None:
         port = port_of(target) if isinstance(target, SignalingWidget) else None
@@ -263,6 +279,12 @@ class Inspector(KernelOwnedTraits, anywidget.AnyWidget):
         self.refresh()
 
     # --- lifecycle ---------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        target = self._target()
+        what = "a closed widget" if target is None else repr(target)
+        state = "closed" if self._closed else "open"
+        return f"<nbrtc.Inspector of {what} ({state}, every {self._interval:g} s)>"
+
     def close(self) -> None:
         """Stop refreshing and remove the panel (idempotent, any thread)."""
         if self._closed:

@@ -295,6 +295,14 @@ class FrameIterator:
         """Frames that arrived for this iterator."""
         return self._queue.received
 
+    def __repr__(self) -> str:
+        state = "ended" if self._queue.closed else "open"
+        limit = "" if self._max is None else f"/{self._max}"
+        return (
+            f"<nbrtc frames {self._call}: {state}, {self.count}{limit} taken, "
+            f"{self.dropped} dropped, format={self._fmt!r}>"
+        )
+
     def close(self) -> None:
         """Stop delivering frames to this iterator (idempotent, any thread)."""
         if not self._queue.closed:

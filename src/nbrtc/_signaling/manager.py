@@ -534,6 +534,13 @@ class PeerManager:
             return None
         return self.media.submit(close_all())
 
+    def __repr__(self) -> str:
+        with self._lock:
+            states = [s.state for s in self._streams.values()]
+        live = sum(1 for s in states if s == "live")
+        widgets = sum(1 for w in self._widgets if not w.closed)
+        return f"<nbrtc.PeerManager streams={len(states)} live={live} widgets={widgets}>"
+
     def streams(self) -> list[dict[str, Any]]:
         """Live streams: id, widget (model id), kind, page, state, age (s), frames, error."""
         with self._lock:

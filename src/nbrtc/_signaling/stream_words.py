@@ -17,6 +17,7 @@ _CAMERA_ERRORS = {
     "OverconstrainedError",
     "SecurityError",
     "AbortError",
+    "HostNoCapture",
 }
 
 
@@ -44,6 +45,10 @@ def _error_words(name: str, message: str, kind: str) -> str:
         f"(OverconstrainedError: {message}). Check device_id, width, height and frame_rate.",
         "SecurityError": "The page is not allowed to use the camera (SecurityError); open "
         "Jupyter over https or on localhost.",
+        "HostNoCapture": "VS Code's notebook view does not allow camera, microphone or screen "
+        "capture (its webviews deny getUserMedia). Open this notebook in JupyterLab or "
+        "Jupyter Notebook in a browser for Camera, Microphone and ScreenShare; VideoView "
+        "and AudioView (kernel to page) work here.",
         # the page's words for its own ICE failure (js/core/errors.js iceFailed)
         "IceFailed": ICE_FAILED_WORDS,
     }

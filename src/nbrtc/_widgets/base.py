@@ -158,13 +158,26 @@ class SignalingWidget(KernelOwnedTraits, anywidget.AnyWidget):
 
     _esm = esm("widget.js")
     _css = css("widget.css")
-    kind = traitlets.Unicode("view").tag(sync=True)
-    state = traitlets.Unicode("new").tag(sync=True)
-    error = traitlets.Unicode("").tag(sync=True)
+    kind = traitlets.Unicode(
+        "view",
+        help="What this widget is on the page: camera, screen, microphone, view, audio, room.",
+    ).tag(sync=True)
+    state = traitlets.Unicode(
+        "new",
+        help="The newest stream's state: new, connecting, live, error or closed "
+        "(wait(state) waits for one; set by the kernel only).",
+    ).tag(sync=True)
+    error = traitlets.Unicode(
+        "",
+        help="Why the widget failed, in words (camera refused, ICE failed, ...); '' when it "
+        "did not.",
+    ).tag(sync=True)
     #: the page's RTCConfiguration without secrets (synced, so saved with the notebook's
     #: widget state): ICE server URLs, and ``"credentials": "ask"`` when the page must
     #: ask the kernel for the logins (``ice-servers`` message, _answer_ice_servers)
-    rtc_config = traitlets.Dict().tag(sync=True)
+    rtc_config = traitlets.Dict(
+        help="The page's RTCConfiguration without secrets: ICE server URLs and policy."
+    ).tag(sync=True)
     _version = traitlets.Unicode(__version__).tag(sync=True)
 
     _kind = "view"

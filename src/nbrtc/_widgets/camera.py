@@ -12,8 +12,20 @@ from .._config import IceServerSpec
 from .._media.process import Processor, check_process_format
 from .._media.receiver import AudioMethods, ReceiverWidget, VideoMethods
 
-_CONSTRAINT_KEYS = ("width", "height", "frame_rate", "device_id")
+_CONSTRAINT_KEYS = ("width", "height", "frame_rate", "device_id", "facing_mode")
+#: getUserMedia's facingMode values (W3C Media Capture): the front and the back camera of
+#: a phone or tablet, and the rarer side cameras
+FACING_MODES = ("user", "environment", "left", "right")
 _AUDIO_KEYS = ("device_id", "echo_cancellation", "noise_suppression", "auto_gain_control")
+
+
+def _facing_mode(value: Any) -> str | None:
+    if value is not None and value not in FACING_MODES:
+        raise ValueError(
+            f"facing_mode must be one of {FACING_MODES} (or None): 'user' is the front camera "
+            f"of a phone or tablet, 'environment' the back one; got {value!r}"
+        )
+    return value
 
 
 def _device_id(value: Any) -> str | None:
@@ -34,6 +46,7 @@ def _check_constraints(value: Any) -> dict[str, Any]:
         "height": dimension("height", value.get("height"), optional=True),
         "frame_rate": rate("frame_rate", value.get("frame_rate"), optional=True),
         "device_id": _device_id(value.get("device_id")),
+        "facing_mode": _facing_mode(value.get("facing_mode")),
     }
 
 
@@ -71,10 +84,12 @@ def _traitlet_error(check: Callable[[Any], Any], value: Any) -> Any:
 class Camera(VideoMethods, AudioMethods, ReceiverWidget):
     """The browser's camera: a live preview in the cell, every frame also in Python.
 
-    ``Camera(width=640, height=480, frame_rate=30, device_id=None, audio=False)`` asks the
-    browser for those (``device_id`` is applied as an exact match; pick one from
-    ``cam.devices``); ``audio=True`` (or a dict of microphone settings) adds the
-    microphone on the same peer connection. Assigning ``cam.constraints = {...}`` later
+    ``Camera(width=640, height=480, frame_rate=30, device_id=None, facing_mode=None,
+    audio=False)`` asks the browser for those (``device_id`` is applied as an exact match;
+    pick one from ``cam.devices``; ``facing_mode="user"`` or ``"environment"`` asks a phone
+    or tablet for its front or back camera, and falls back to the one there is);
+    ``audio=True`` (or a dict of microphone settings) adds the microphone on the same peer
+    connection. Assigning ``cam.constraints = {...}`` later
     restarts each view's stream with them.
 
     Display it, then from the next cell: ``cam.snapshot()``, ``for f in cam.frames():``,
@@ -84,15 +99,28 @@ class Camera(VideoMethods, AudioMethods, ReceiverWidget):
     """
 
     _kind = "camera"
-    constraints = traitlets.Dict().tag(sync=True)
-    devices: traitlets.List[Any] = traitlets.List().tag(sync=True)
-    audio = traitlets.Union([traitlets.Bool(), traitlets.Dict()], default_value=False).tag(
-        sync=True
-    )
+    constraints = traitlets.Dict(
+        help="The camera's getUserMedia video constraints (width, height, frameRate, "
+        "deviceId); assign a new dict to restart the camera with them."
+    ).tag(sync=True)
+    devices: traitlets.List[Any] = traitlets.List(
+        help="The page's cameras and microphones ({kind, deviceId, label}), filled once the "
+        "page may list them; pass a deviceId as device_id= to choose one."
+    ).tag(sync=True)
+    audio = traitlets.Union(
+        [traitlets.Bool(), traitlets.Dict()],
+        default_value=False,
+        help="Whether the microphone is captured too (True, or a dict of device_id, "
+        "echo_cancellation, noise_suppression, auto_gain_control).",
+    ).tag(sync=True)
     #: True while a processing function is set (the browser then shows its output)
-    processing = traitlets.Bool(False).tag(sync=True)
+    processing = traitlets.Bool(
+        False, help="True while process(fn) is set: the view then shows fn's output."
+    ).tag(sync=True)
     #: the last error of the processing function ("" when none since it was set)
-    process_error = traitlets.Unicode("").tag(sync=True)
+    process_error = traitlets.Unicode(
+        "", help="The processing function's last error, in words ('' when none since set)."
+    ).tag(sync=True)
 
     def __init__(
         self,
@@ -101,12 +129,19 @@ class Camera(VideoMethods, AudioMethods, ReceiverWidget):
         height: int | None = None,
         frame_rate: float | None = None,
         device_id: str | None = None,
+        facing_mode: str | None = None,
         audio: bool | dict[str, Any] = False,
         ice_servers: list[IceServerSpec] | None = None,
         **kwargs: Any,
     ) -> None:
         constraints = _check_constraints(
-            {"width": width, "height": height, "frame_rate": frame_rate, "device_id": device_id}
+            {
+                "width": width,
+                "height": height,
+                "frame_rate": frame_rate,
+                "device_id": device_id,
+                "facing_mode": facing_mode,
+            }
         )
         audio = check_audio(audio)
         self._processor = Processor(self._publish_processing)

@@ -22,8 +22,16 @@ class Microphone(AudioMethods, ReceiverWidget):
     """
 
     _kind = "microphone"
-    audio = traitlets.Union([traitlets.Bool(), traitlets.Dict()], default_value=True).tag(sync=True)
-    devices: traitlets.List[Any] = traitlets.List().tag(sync=True)
+    audio = traitlets.Union(
+        [traitlets.Bool(), traitlets.Dict()],
+        default_value=True,
+        help="The microphone's constraints: True, or a dict of device_id, "
+        "echo_cancellation, noise_suppression, auto_gain_control.",
+    ).tag(sync=True)
+    devices: traitlets.List[Any] = traitlets.List(
+        help="The page's microphones and cameras ({kind, deviceId, label}), filled once the "
+        "page may list them; pass a deviceId as device_id= to choose one."
+    ).tag(sync=True)
 
     def __init__(
         self,

@@ -95,12 +95,14 @@ class Room(SignalingWidget):
     """
 
     _kind = "room"
-    name = traitlets.Unicode("").tag(sync=True)
-    width = traitlets.Int(320).tag(sync=True)
-    height = traitlets.Int(240).tag(sync=True)
-    frame_rate = traitlets.Float(15.0).tag(sync=True)
-    audio = traitlets.Bool(False).tag(sync=True)
-    max_members = traitlets.Int(8).tag(sync=True)
+    name = traitlets.Unicode("", help="The room's name (logs, the Inspector).").tag(sync=True)
+    width = traitlets.Int(320, help="Each member's camera width, pixels.").tag(sync=True)
+    height = traitlets.Int(240, help="Each member's camera height, pixels.").tag(sync=True)
+    frame_rate = traitlets.Float(15.0, help="Each member's camera frame rate.").tag(sync=True)
+    audio = traitlets.Bool(False, help="Whether members send their microphone too.").tag(sync=True)
+    max_members = traitlets.Int(
+        8, help="The most members the room takes (a full mesh: n-1 links per browser)."
+    ).tag(sync=True)
 
     def __init__(
         self,

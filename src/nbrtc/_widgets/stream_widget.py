@@ -143,14 +143,24 @@ class StreamWidget(ConnectionMethods, SignalingWidget):
     """Base of nbrtc's peer widgets (each view a kernel peer). Not for direct use."""
 
     #: seconds between the browser's getStats samples (0: none); from nbrtc.config
-    stats_interval = traitlets.Float(1.0).tag(sync=True)
+    stats_interval = traitlets.Float(
+        1.0, help="Seconds between getStats samples on both sides (0: none); from nbrtc.config."
+    ).tag(sync=True)
     #: how new streams start: "auto" (WebRTC, the comm when WebRTC has not connected
     #: after a short delay), "webrtc" (never the comm) or "comm" (never WebRTC)
-    transport_mode = traitlets.Unicode("auto").tag(sync=True)
+    transport_mode = traitlets.Unicode(
+        "auto",
+        help="How new streams start: auto (WebRTC, the comm when WebRTC cannot connect), "
+        "webrtc or comm (the transport= argument; transport says which is in use).",
+    ).tag(sync=True)
     #: a problem of the newest stream that has not (yet) ended it, in words: e.g. a TURN
     #: server refused the credentials while other paths are still tried (shown under the
     #: view); "" when there is none. Set by the kernel, cleared when a new stream starts.
-    warning = traitlets.Unicode("").tag(sync=True)
+    warning = traitlets.Unicode(
+        "",
+        help="A problem of the newest stream that has not ended it (e.g. a TURN server "
+        "refused the credentials while other paths are tried); '' when none.",
+    ).tag(sync=True)
 
     def __init__(
         self,
