@@ -6,8 +6,8 @@
 // (src/nbrtc/_version.py), because the widget compares it with the `_version` trait
 // at run time; a mismatch here fails the build instead of confusing a user later.
 //
-//   node js/build.mjs           minified build
-//   node js/build.mjs --watch   rebuild on change (unminified)
+//   node js/build.mjs           release build: minified, no source map
+//   node js/build.mjs --watch   rebuild on change: unminified, inline source maps (npm run dev)
 
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -51,7 +51,12 @@ const builds = [
     entryPoints: [join(root, "js", "widget.js"), join(root, "js", "inspector.js")],
     format: "esm",
     target: ["es2022"],
-    sourcemap: "inline",
+    // Release builds carry no source map: anywidget syncs `_esm` with every widget model
+    // (into the kernel's memory, over the comm, into notebooks saved with widget state and
+    // every HTML export), and an inline map made the bundle 6x larger. `npm run dev`
+    // (--watch) keeps inline maps for debugging. (A separate .map file cannot help:
+    // anywidget loads the bundle from text, so a relative sourceMappingURL resolves nowhere.)
+    sourcemap: watch ? "inline" : false,
     define: { __NBRTC_VERSION__: JSON.stringify(version) },
   },
   // The stylesheets get no source map: inline, it would be a comment as large as the

@@ -113,6 +113,18 @@ def test_declared_dependencies_match_the_imports() -> None:
         assert any(op in req for op in (">=", "<", "==", "~=")), f"{dist} has no tested range"
 
 
+def test_bundles_are_lean() -> None:
+    """Release bundles carry no source map: anywidget syncs ``_esm`` with every widget
+    model, into saved notebooks and HTML exports (an inline map made widget.js 6x
+    larger). ``npm run dev`` keeps maps; this checks what the package ships."""
+    for name in ("widget.js", "inspector.js", "widget.css", "inspector.css"):
+        text = (ROOT / "src" / "nbrtc" / "static" / name).read_text(encoding="utf-8")
+        assert "sourceMappingURL" not in text, f"{name} carries a source map"
+    size = (ROOT / "src" / "nbrtc" / "static" / "widget.js").stat().st_size
+    print(f"\nwidget.js: {size / 1024:.0f} KiB")
+    assert size < 200 * 1024, f"widget.js is {size / 1024:.0f} KiB: a debug build?"
+
+
 @pytest.mark.skipif(os.environ.get("NBRTC_SKIP_WHEEL") == "1", reason="NBRTC_SKIP_WHEEL=1")
 def test_sdist_installs_without_node(tmp_path: pathlib.Path) -> None:
     """The sdist carries the built front end: a wheel built from it with no ``node`` or

@@ -13,6 +13,7 @@
  *   setTimeout: (fn: () => void, ms: number) => any,
  *   clearTimeout: (id: any) => void,
  *   log: Pick<Console, "debug" | "info" | "warn" | "error">,
+ *   host: string,
  * }} PeerEnv
  */
 
@@ -33,5 +34,20 @@ export function defaultEnv() {
     setTimeout: (fn, ms) => g.setTimeout(fn, ms),
     clearTimeout: (id) => g.clearTimeout(id),
     log: console,
+    host: hostOf(g),
   };
+}
+
+/**
+ * The notebook host the page runs in, as far as it matters to a session: "vscode" for
+ * VS Code's notebook view (its webviews deny getUserMedia, microsoft/vscode#119127, so a
+ * camera there must say so instead of asking the user to allow access they cannot
+ * grant), "" for a browser tab (JupyterLab, Notebook 7, Voila...).
+ * @param {any} g the page's global object
+ * @returns {string}
+ */
+export function hostOf(g) {
+  const protocol = g.location?.protocol;
+  if (protocol === "vscode-webview:" || typeof g.acquireVsCodeApi === "function") return "vscode";
+  return "";
 }

@@ -20,6 +20,12 @@ import { deviceRequest, displayConstraints } from "../core/constraints.js";
 export async function acquireDevice(peer) {
   const md = peer.env.mediaDevices;
   const screen = peer.kind === "screen";
+  if (peer.env.host === "vscode") {
+    // VS Code's notebook webviews deny capture whatever the user does
+    throw Object.assign(new Error("VS Code's notebook view does not allow capture"), {
+      name: "HostNoCapture",
+    });
+  }
   if (!md) {
     // navigator.mediaDevices is undefined outside secure contexts.
     throw Object.assign(new Error("navigator.mediaDevices is not available"), { name: "SecurityError" });

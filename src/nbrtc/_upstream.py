@@ -1,4 +1,4 @@
-"""The one place where nbrtc touches aiortc's and aioice's private internals.
+"""The one place where nbrtc touches aiortc's and aioice's private internals (and ipykernel's).
 
 aiortc and aioice offer no public API for several things nbrtc does: an ICE restart on
 the answering side, network impairment under SRTP, a keyframe at once after a network
@@ -92,6 +92,32 @@ def version_problem(dist: str) -> str | None:
         f"relies on {dist} internals that may differ in other versions. Install a tested "
         f"one (pip install '{dist}{spec}'), or set {ALLOW_UNTESTED}=1 to try this one anyway"
     )
+
+
+# --- ipykernel: where a page's comm messages are handled --------------------------------------
+def route_comm_by_header(comm: Any) -> bool:
+    """Handle ``comm``'s incoming messages on the kernel subshell their sender named.
+
+    JupyterLab 4.4+ sends a widget's comm messages on a kernel subshell of their own, so
+    ipykernel 7 handles them on that subshell's thread while a cell runs (a blocking
+    ``capture_audio()`` on a comm stream keeps receiving). But ipykernel 7's
+    ``ipykernel.comm.Comm._reply_subshell_for`` (a private) routes every incoming message of
+    a comm to the subshell of whatever request was current when the kernel last *sent* on
+    that comm: a state update sent from a cell, or an ack sent from the media thread right
+    after a cell started, sends all the page's later messages to the main shell, behind the
+    running cell (measured: the comm microphone's sound stopped for the whole cell, 11 s).
+    nbrtc's messages are not replies to requests, so the page's own choice is the right
+    one. Returns False (nothing done) on an ipykernel without that routing, or no comm.
+    Any thread; call once the widget's comm exists.
+    """
+    if comm is None or not callable(getattr(comm, "_reply_subshell_for", None)):
+        return False
+    comm._reply_subshell_for = _subshell_the_sender_named
+    return True
+
+
+def _subshell_the_sender_named(_data: Any, subshell_id: str | None) -> str | None:
+    return subshell_id
 
 
 # --- aioice: module-level hooks (installed once by the manager) -------------------------------

@@ -201,8 +201,14 @@ def test_microphone_over_the_comm(page, jupyter_server, kernel_eval):
         _wait_state(root, "live")
         live_s = time.monotonic() - t0
         assert kernel_eval("mic.transport").strip() == "'comm'"
+        # JupyterLab sends the widget's messages on a kernel subshell, so a blocking
+        # capture in a running cell keeps receiving; a message the cell itself sends on the
+        # widget's comm first made ipykernel 7 route all later page messages behind the
+        # cell (the sound stopped for the whole cell, 3 runs in 6 without the send_state)
         got = _kjson(
-            kernel_eval, _SPECTRUM + "print(json.dumps(_spectrum(mic.capture_audio(1.0))))"
+            kernel_eval,
+            _SPECTRUM
+            + "mic.send_state('kind')\nprint(json.dumps(_spectrum(mic.capture_audio(1.0))))",
         )
         stats = _kjson(
             kernel_eval, "import json\nprint(json.dumps(mic._last_stream._comm_audio_in.stats()))"

@@ -235,3 +235,22 @@ def test_only_upstream_reaches_into_aiortc_and_aioice() -> None:
         "src/nbrtc/_upstream.py (and a probe to its check()) and call that instead:\n"
         + "\n".join(found)
     )
+
+
+# --- ipykernel ----------------------------------------------------------------------------------
+def test_a_pages_comm_messages_stay_on_the_subshell_it_named() -> None:
+    """ipykernel 7 sends a comm's incoming messages to the subshell of the request that was
+    current when the kernel last sent on it (a cell's ``send_state``: the main shell, behind
+    the running cell); nbrtc's widgets keep the page's own choice."""
+    comm_mod = pytest.importorskip("ipykernel.comm.comm")
+    # the class ipykernel's create_comm makes for every widget; no kernel: nothing is sent
+    comm = comm_mod.BaseComm(target_name="nbrtc-test", primary=False)
+    if not hasattr(comm, "_reply_subshell_for"):
+        assert _upstream.route_comm_by_header(comm) is False
+        pytest.skip("this ipykernel has no per-comm subshell routing")
+    comm._reply_subshell_id = None  # what a send from a running cell leaves behind
+    assert comm._reply_subshell_for({"method": "custom"}, "page-subshell") is None
+    assert _upstream.route_comm_by_header(comm) is True
+    assert comm._reply_subshell_for({"method": "custom"}, "page-subshell") == "page-subshell"
+    assert comm._reply_subshell_for({"content": {"id": "x"}}, None) is None
+    assert _upstream.route_comm_by_header(None) is False

@@ -29,6 +29,7 @@ import traitlets
 
 from .._bundle import css, esm
 from .._signaling.manager import manager
+from .._upstream import route_comm_by_header
 from .._version import __version__
 from .._widgets.base import SignalingWidget, WidgetPort, port_of
 from .._widgets.kernel_owned import KernelOwnedTraits
@@ -144,6 +145,7 @@ class Inspector(KernelOwnedTraits, anywidget.AnyWidget):
         self._port = WidgetPort(self)
         self._manager.register(self._port)  # re-running the cell closes it, like any widget
         self.on_msg(self._on_control)
+        route_comm_by_header(self.comm)
         self.refresh()
         self._manager.media.call_soon(self._tick)
 

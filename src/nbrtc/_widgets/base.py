@@ -53,6 +53,7 @@ from .._config import (
 )
 from .._signaling.manager import manager
 from .._signaling.protocol import make_message
+from .._upstream import route_comm_by_header
 from .._version import __version__
 from ..errors import NotDisplayedError, StreamClosedError, StreamError, StreamTimeoutError
 from .kernel_owned import KernelOwnedTraits
@@ -219,6 +220,7 @@ class SignalingWidget(KernelOwnedTraits, anywidget.AnyWidget):
         self._port = self._make_port()
         self._manager.register(self._port)
         self.on_msg(self._on_custom_msg)
+        route_comm_by_header(self.comm)  # the page's messages reach us during a running cell
         # ipywidgets does not listen for the front end closing the comm (comm_close):
         # without this, the streams of a widget nothing can reach any more live on.
         if self.comm is not None:
