@@ -1,5 +1,5 @@
 # Thin wrappers around scripts/; see each script's header for details.
-.PHONY: setup demo test lint format build e2e unit-tests kernel-tests net-tests slow-tests screenshot soak clean
+.PHONY: setup demo test lint format build e2e unit-tests kernel-tests floor-tests net-tests slow-tests screenshot soak clean
 
 PY := .venv/bin/python
 
@@ -35,6 +35,9 @@ unit-tests:  ## pure functions and objects: no peer, no event loop, no network (
 kernel-tests:  ## the kernel side against a fake page: real aiortc peers on loopback
 	NBRTC_LINT=0 bash scripts/test.sh tests/kernel
 
+floor-tests: setup  ## every unit and kernel test at the oldest versions pyproject.toml claims (.venv-floor)
+	NBRTC_FLOOR_ALL=1 bash scripts/test-floor.sh
+
 net-tests:  ## the real-network scenarios alone (namespaces, nftables, coturn; root)
 	NBRTC_LINT=0 bash scripts/test.sh tests/net
 
@@ -45,7 +48,7 @@ soak: setup  ## 10 minutes of a camera with stalled consumers and a slow process
 	$(PY) benchmarks/soak.py --minutes 10
 
 clean:
-	rm -rf .venv node_modules src/nbrtc/static test-artifacts .pytest_cache .ruff_cache .mypy_cache build dist
+	rm -rf .venv .venv-floor node_modules src/nbrtc/static test-artifacts .pytest_cache .ruff_cache .mypy_cache build dist
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 screenshot:  ## retake docs/img/quickstart.png (the README's picture) with the e2e suite

@@ -42,6 +42,7 @@ VIEW = (
     "view = nbrtc.VideoView(nbrtc.sources.test_pattern(W, H, 30))\nview"
 )
 CAMS = (
+    "T0 = time.monotonic(); T0E = time.time()\n"
     "cams = [nbrtc.Camera(width=320, height=240, frame_rate=30) for _ in range(NCAM)]\n"
     "nbrtc.Grid(cams, columns=4)"
 )

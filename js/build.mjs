@@ -8,6 +8,8 @@
 //
 //   node js/build.mjs           release build: minified, no source map
 //   node js/build.mjs --watch   rebuild on change: unminified, inline source maps (npm run dev)
+//   node js/build.mjs --inline-map [--outdir DIR]   minified with an inline source map: the
+//                               release build before 0.1 (benchmarks/bundle.py compares them)
 
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -33,8 +35,11 @@ if (pyVersion !== null && pyVersion !== version) {
   process.exit(1);
 }
 
-const watch = process.argv.includes("--watch");
-const outdir = join(root, "src", "nbrtc", "static");
+const args = process.argv.slice(2);
+const watch = args.includes("--watch");
+const inlineMap = watch || args.includes("--inline-map");
+const outdirAt = args.indexOf("--outdir");
+const outdir = outdirAt >= 0 && args[outdirAt + 1] ? args[outdirAt + 1] : join(root, "src", "nbrtc", "static");
 /** @type {import("esbuild").BuildOptions} */
 const common = {
   outdir,
@@ -56,7 +61,7 @@ const builds = [
     // every HTML export), and an inline map made the bundle 6x larger. `npm run dev`
     // (--watch) keeps inline maps for debugging. (A separate .map file cannot help:
     // anywidget loads the bundle from text, so a relative sourceMappingURL resolves nowhere.)
-    sourcemap: watch ? "inline" : false,
+    sourcemap: inlineMap ? "inline" : false,
     define: { __NBRTC_VERSION__: JSON.stringify(version) },
   },
   // The stylesheets get no source map: inline, it would be a comment as large as the

@@ -69,6 +69,9 @@ export default {
       kind,
       // The panel's Send: the peer throws only for a bad label, which the panel never has.
       onSend: (label, text) => (peer ? peer.sendData(label, text) : false),
+      // The device picker asks the kernel (a `device` message); the kernel's new
+      // constraints then restart the stream below, like `cam.constraints = {...}`.
+      onPickDevice: (pickKind, deviceId) => (peer ? peer.pickDevice(pickKind, deviceId) : false),
     });
     view.setWarning(versionWarning(model));
 

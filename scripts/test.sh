@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run every check nbrtc has: set up, lint (ruff, eslint), Python types (mypy), JS types
 # (tsc --checkJs), JS unit tests (node --test), then pytest (tests/: unit, kernel-side,
-# end-to-end, network). Arguments go to pytest:
+# end-to-end, network), then the unit and kernel tests again at the oldest dependency
+# versions claimed (scripts/test-floor.sh). Arguments go to pytest:
 #
 #   bash scripts/test.sh                 # everything but the slowest network scenarios
 #   NBRTC_SLOW=1 bash scripts/test.sh tests/net   # only those (marker `slow`)
@@ -9,6 +10,7 @@
 #   NBRTC_LINT=0 bash scripts/test.sh tests/e2e   # skip lints and JS tests
 #   NBRTC_SETUP=0 ...                    # skip scripts/setup.sh
 #   NBRTC_MYPY=0 ...                     # skip mypy (the other lints still run)
+#   NBRTC_FLOOR=0 ...                    # skip the floor-versions run (scripts/test-floor.sh)
 #
 # Every step runs even if an earlier one failed; the exit code is non-zero when any did.
 # pytest's exit code 5 (no test collected) counts as a failure.
@@ -65,6 +67,13 @@ if [ "${NBRTC_SLOW:-0}" = 1 ]; then select=(-m slow); fi
 # --durations and the JUnit file say where the 25 minutes go (test-artifacts/junit.xml).
 step "pytest" "$VENV/bin/python" -m pytest "${targets[@]}" -v "${select[@]}" \
   --durations=25 --junitxml=test-artifacts/junit.xml "$@"
+
+# The oldest versions pyproject.toml claims (scripts/test-floor.sh: its own .venv-floor,
+# unit and kernel-side tests at the floor of every dependency range). Only in a full run
+# (no pytest arguments); NBRTC_FLOOR=0 skips it, `make floor-tests` runs it alone.
+if [ "${NBRTC_FLOOR:-1}" != 0 ] && [ $# -eq 0 ] && [ "${NBRTC_SLOW:-0}" != 1 ]; then
+  step "floor versions" bash scripts/test-floor.sh
+fi
 
 if [ ${#failed[@]} -gt 0 ]; then
   say "FAILED: ${failed[*]}"

@@ -18,6 +18,7 @@ export const BROWSER_TYPES = Object.freeze([
   "state",
   "error",
   "devices",
+  "device", // the user picked a camera or microphone in the view's picker (picker.js)
   "ping",
   "bye",
   "stats", // the peer's getStats, filtered (docs/protocol.md "Inspection")

@@ -118,6 +118,8 @@ export function reportDevices(peer, md) {
         groupId: String(d.groupId ?? ""),
       }));
       peer._sendAfterOffer("devices", devices);
+      peer.devices = devices; // the view's device picker lists them (picker.js)
+      peer._notify();
     })
     .catch((/** @type {unknown} */ err) => peer.env.log.debug("[nbrtc] enumerateDevices failed", err));
 }

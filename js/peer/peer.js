@@ -26,6 +26,7 @@ import { collectStats } from "../core/stats.js";
 import { COMM_FALLBACK_MS } from "../transport/comm.js";
 import { needsCredentials, withIceServers } from "../transport/ice.js";
 import { acquireDevice, applyScreenConstraints } from "./device.js";
+import { PICK_KINDS } from "./picker.js";
 import { applyReanswer, renegotiate, rollbackReoffer } from "./renegotiation.js";
 /** @typedef {import("../transport/comm.js").CommUplink} CommUplink */
 /** @typedef {import("../transport/comm.js").CommDownlink} CommDownlink */
@@ -60,6 +61,7 @@ export const MAX_ICE_ERRORS = 8;
  *   remote?: any,
  *   kernelState: string,
  *   transport?: string,
+ *   devices?: import("./picker.js").DeviceInfo[],
  * }} PeerSnapshot
  *
  * A data channel event as the view gets it (ChannelEvent plus the stream id).
@@ -98,6 +100,12 @@ export class BrowserPeer extends Session {
     this.pc = null;
     /** @type {any} */
     this.localStream = null;
+    /**
+     * The page's devices as this stream reported them to the kernel (device.js), for
+     * the view's device picker; empty until then.
+     * @type {import("./picker.js").DeviceInfo[]}
+     */
+    this.devices = [];
     /** @type {any} the transceiver the camera/screen track goes out on (sendrecv) */
     this._videoTx = null;
     /** @type {any} the sendonly transceiver the microphone track goes out on */
@@ -188,7 +196,27 @@ export class BrowserPeer extends Session {
       remote,
       kernelState: this.kernelState,
       transport: this.transport,
+      devices: this.devices,
     };
+  }
+
+  /**
+   * The user picked a device in the view's picker: ask the kernel to restart with it
+   * (`device`; the kernel checks it against the `devices` this page listed and sets the
+   * widget's own constraints, which restarts this view, widget.js). False when this
+   * stream cannot ask: closed, not offered yet, a kind it does not capture, an id it did
+   * not list.
+   * @param {import("./picker.js").PickKind} kind
+   * @param {string} deviceId
+   * @returns {boolean}
+   */
+  pickDevice(kind, deviceId) {
+    if (this.closed || !this._offerSent || !Object.hasOwn(PICK_KINDS, kind)) return false;
+    if (kind === "video" ? this.kind !== "camera" : !(this.kind === "microphone" || this._audioRequest !== null)) {
+      return false;
+    }
+    const listed = this.devices.some((d) => d.deviceId === deviceId && d.kind === PICK_KINDS[kind]);
+    return listed && this._send("device", { kind, deviceId });
   }
 
   /** @param {import("../core/channels.js").ChannelEvent} event */

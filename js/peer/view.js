@@ -14,11 +14,15 @@
 //   audio           <audio class="nbrtc-audio" controls autoplay> plus .nbrtc-meter, and an
 //                   .nbrtc-play button if autoplay is refused.
 //
+// A camera's and a microphone's view also have .nbrtc-devices, the device picker
+// (picker.js): a <select class="nbrtc-device"> per kind the page has 2+ devices of.
+//
 // The look is in view.css (bundled into static/widget.css, anywidget's `_css`): the view
 // injects no style.
 
 import { describeData } from "../core/channels.js";
 import { createMeter } from "./meter.js";
+import { createPicker } from "./picker.js";
 import { listen } from "../core/listen.js";
 
 /** Messages kept per channel in the panel. */
@@ -133,9 +137,11 @@ function settle(p) {
  *   kind: string,
  *   env?: Partial<ViewEnv>,
  *   onSend?: (label: string, text: string) => boolean,
- * }} options onSend: the channel panel's Send (true when sent or queued)
+ *   onPickDevice?: (kind: "video" | "audio", deviceId: string) => boolean,
+ * }} options onSend: the channel panel's Send (true when sent or queued); onPickDevice:
+ *   the device picker's choice (true when the kernel was asked; picker.js)
  */
-export function createView(el, { kind, env: envIn, onSend }) {
+export function createView(el, { kind, env: envIn, onSend, onPickDevice }) {
   const env = { ...defaultViewEnv(), ...envIn };
   const doc = el.ownerDocument;
   const abort = new AbortController();
@@ -251,7 +257,19 @@ export function createView(el, { kind, env: envIn, onSend }) {
   notice.hidden = true;
   const channelsPanel = make("div", "nbrtc-channels");
   channelsPanel.hidden = true;
-  root.append(...top, status, notice, channelsPanel);
+  /** The device picker (camera, microphone): hidden until the page lists 2+ devices. */
+  const picker =
+    kind === "camera" || kind === "microphone"
+      ? createPicker({
+          box: make("div", "nbrtc-devices"),
+          widgetKind: kind,
+          make,
+          on: (target, type, fn) => on(target, type, fn),
+          onPick: (pickKind, deviceId) => (onPickDevice ? onPickDevice(pickKind, deviceId) : false),
+        })
+      : null;
+  if (picker) picker.box.hidden = true;
+  root.append(...top, ...(picker ? [picker.box] : []), status, notice, channelsPanel);
   el.appendChild(root);
 
   /** @type {PeerSnapshot | null} */
@@ -615,6 +633,7 @@ export function createView(el, { kind, env: envIn, onSend }) {
       }
       if (isVideoKind) watchRemoteTrack();
       syncMeter();
+      picker?.update({ devices: snapshot.devices, local: localStream, state: snapshot.state.name });
       draw();
     },
     /** @param {string} message the kernel's `error` trait ("" clears it) */
@@ -684,6 +703,8 @@ export function createView(el, { kind, env: envIn, onSend }) {
     },
     /** The current decision, for tests and debugging. */
     showing,
+    /** The device picker's <select> of `kind` (null when none was needed). */
+    deviceSelect: (/** @type {"video" | "audio"} */ pickKind) => picker?.select(pickKind) ?? null,
     destroy() {
       if (destroyed) return;
       destroyed = true;

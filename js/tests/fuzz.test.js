@@ -256,7 +256,7 @@ function message(r) {
         const m = { ...base };
         r.weighted([
           [2, () => (m.v = r.pick([0, 2, -1, 1.0, 1.0000001, "1", true, null, [1], {}, "v1", 1e21]))],
-          [2, () => (m.type = r.pick(["", "offer", "candidate", "devices", "Answer", "answer ", "ping\n", "__proto__", "toString", "constructor", 1, null, [type], {}, r.str(12)]))],
+          [2, () => (m.type = r.pick(["", "offer", "candidate", "devices", "device", "Answer", "answer ", "ping\n", "__proto__", "toString", "constructor", 1, null, [type], {}, r.str(12)]))],
           [2, () => (m.stream = r.pick(["", " ", "bad id!", `${LIVE}\n`, `\n${LIVE}`, `${LIVE} `, "p/1", "ü-1", "a".repeat(65), LIVE.toUpperCase() + "ß", 1, null, [LIVE], {}, r.str(20)]))],
           [1, () => delete m[r.pick(["v", "type", "stream", "payload"])]],
           [1, () => (m[key(r)] = jsonValue(r))],

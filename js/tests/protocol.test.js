@@ -87,6 +87,7 @@ describe("validateKernelMessage refuses", () => {
     ["browser-only type offer", msg("offer", { sdp: SDP }), "bad-type"],
     ["browser-only type candidate", msg("candidate", null), "bad-type"],
     ["browser-only type devices", msg("devices", []), "bad-type"],
+    ["browser-only type device", msg("device", { kind: "video", deviceId: "cam1" }), "bad-type"],
     ["type not a string", msg(3, null), "bad-type"],
     ["answer payload null", msg("answer", null), "bad-message"],
     ["answer sdp missing", msg("answer", {}), "bad-message"],
@@ -155,7 +156,7 @@ describe("makeMessage", () => {
   test("undefined payload becomes null", () => {
     assert.equal(makeMessage("candidate", "a-1").payload, null);
   });
-  for (const type of ["offer", "candidate", "state", "error", "devices", "ping", "bye"]) {
+  for (const type of ["offer", "candidate", "state", "error", "devices", "device", "ping", "bye"]) {
     test(`allows browser type ${type}`, () => {
       assert.equal(makeMessage(type, "a-1", null).type, type);
     });

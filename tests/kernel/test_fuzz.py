@@ -66,7 +66,9 @@ MAX_MESSAGE_BYTES = 256 * 1024
 MAX_REMOTE_CANDIDATES = 40
 #: media sections an offer may have
 MAX_MEDIA_SECTIONS = 4
-TYPES = ("offer", "candidate", "state", "error", "devices", "ping", "bye")
+TYPES = ("offer", "candidate", "state", "error", "devices", "device", "ping", "bye")
+#: a `device` pick's kinds (docs/protocol.md "The device picker")
+PICK_KINDS = ("video", "audio")
 ERROR_CODES = {
     "version",
     "bad-type",
@@ -99,6 +101,7 @@ LIMITS = {
     "message": 4096,
     "devices": 256,
     "device": 512,
+    "deviceId": 512,
     "reason": 64,
 }
 _MISSING = object()
@@ -225,6 +228,11 @@ def payload_malformed(type_: str, p: Any) -> bool:
             )
             for d in p
         )
+    if type_ == "device":  # {kind: "video" | "audio", deviceId: 1..512 characters}
+        if not isinstance(p, dict) or p.get("kind") not in PICK_KINDS:
+            return True
+        device_id = p.get("deviceId")
+        return not (isinstance(device_id, str) and 1 <= len(device_id) <= LIMITS["deviceId"])
     if type_ == "ping":  # {"t": number}; null is accepted like the kernel's ping
         if p is None:
             return False
@@ -313,6 +321,16 @@ def expect(
             return Expect(frozenset({"wrong-kind"}))
         return Expect(frozenset(), "creates-stream")
     if foreign:  # another page speaking for the live page's stream (or a keyless one)
+        return Expect(frozenset({"unknown-stream"}))
+    if type_ == "device":
+        # The widget takes a pick for its own live stream only: a recent dead one of its
+        # own (the dead ids here are the camera's) is dropped, any other id refused. The
+        # camera has no microphone (audio=False) and the fuzzed `devices` never list a
+        # "videoinput", so every pick for the live stream is refused in words.
+        if stream == live and via == "cam":
+            return Expect(frozenset({"bad-message", "wrong-kind"}))
+        if stream in dead and via == "cam":
+            return Expect(frozenset(), "silent")
         return Expect(frozenset({"unknown-stream"}))
     if stream == live:
         if via != "cam":
@@ -1003,6 +1021,11 @@ def valid_payload(type_: str, world: World, garbage_candidates: bool = False) ->
             },
         )
         return st.lists(device, max_size=6)
+    if type_ == "device":
+        ids = st.text(min_size=1, max_size=40) | st.just("d" * LIMITS["deviceId"])
+        return st.fixed_dictionaries(
+            {"kind": st.sampled_from(PICK_KINDS), "deviceId": ids}, optional={"x": scalars}
+        )
     if type_ == "ping":
         number = st.integers(-(2**53), 2**53) | st.floats(allow_nan=False, allow_infinity=False)
         return st.none() | st.fixed_dictionaries({}, optional={"t": number, "x": scalars})
@@ -1019,6 +1042,7 @@ FIELDS = {
     "candidate": ("candidate", "sdpMid", "sdpMLineIndex"),
     "state": ("connection", "ice", "signaling"),
     "error": ("name", "message"),
+    "device": ("kind", "deviceId"),
     "ping": ("t",),
     "bye": ("reason",),
 }
@@ -1213,6 +1237,18 @@ FAMILIES: dict[str, tuple[int, Any, Callable[[Live], list[tuple[str, Any]]]]] = 
     "state": (900, None, lambda lv: []),
     "error": (900, None, lambda lv: []),
     "devices": (900, None, lambda lv: []),
+    "device": (
+        600,
+        None,
+        lambda lv: [
+            ("cam", _msg("device", lv.sid, {"kind": "video", "deviceId": "d" * 513})),
+            ("cam", _msg("device", lv.sid, {"kind": "videoinput", "deviceId": "x"})),
+            # was a bug: an unhashable kind raised TypeError in the validator
+            ("cam", _msg("device", lv.sid, {"kind": ["video"], "deviceId": "x"})),
+            ("cam", {**_msg("device", lv.sid, {"kind": "video", "deviceId": "x"}), "key": ""}),
+            ("other", _msg("device", lv.sid, {"kind": "video", "deviceId": "x"})),
+        ],
+    ),
     "bye": (900, None, lambda lv: []),
     "offer": (
         900,
@@ -1305,7 +1341,9 @@ def test_fuzz_router(family: str, live: Live) -> None:
             assert live.outcomes[f"refused:{code}"] > 0, live.outcomes
     elif family in TYPES:
         assert live.outcomes["silent"] >= least, live.outcomes
-        if family not in ("bye", "error"):  # for the live stream: ends it, assumed away
+        if family == "device":  # refused for the live stream (nothing listed), in words
+            assert live.outcomes["refused:unknown-stream"] >= least, live.outcomes
+        elif family not in ("bye", "error"):  # for the live stream: ends it, assumed away
             assert live.outcomes[f"{family}@live"] >= least, live.outcomes
     if family == "candidate":
         assert live.outcomes["candidate-line@live"] >= examples // 60, live.outcomes

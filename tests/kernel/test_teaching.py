@@ -310,7 +310,12 @@ def test_a_grid_ends_with_its_feeds_and_frees_them(browser, widgets, no_leaks):
     import gc
     import weakref
 
-    from ipywidgets.widgets.widget import _instances
+    from ipywidgets.widgets import widget as ipywidget
+
+    # ipywidgets' registry of open widgets: ``_instances`` (8.1+), ``Widget._active_widgets`` (8.0)
+    _instances = getattr(ipywidget, "_instances", None)
+    if _instances is None:
+        _instances = ipywidget.Widget._active_widgets
 
     cam = nbrtc.Camera()
     view = nbrtc.VideoView(sources.test_pattern(160, 120))

@@ -35,6 +35,7 @@ BROWSER_TYPES = frozenset(
         "state",
         "error",
         "devices",
+        "device",  # the user picked a camera or microphone in the view's device picker
         "ping",
         "bye",
         "stats",  # the browser's getStats, filtered (docs/protocol.md "Inspection")
@@ -84,6 +85,11 @@ STREAM_KINDS = frozenset({"camera", "screen", "microphone", "view", "audio", "pr
 PC_STATE_KEYS = ("connection", "ice", "signaling", "gathering")
 #: types of a room `signal`'s data
 SIGNAL_TYPES = frozenset({"offer", "answer", "candidate", "bye"})
+#: the kinds a ``device`` pick names (a camera's video, a camera's or microphone's audio)
+#: and the ``devices`` kind (enumerateDevices) a picked deviceId must be listed with
+DEVICE_KINDS = {"video": "videoinput", "audio": "audioinput"}
+#: characters of a deviceId at most (as a ``devices`` entry's fields)
+MAX_DEVICE_ID = 512
 MAX_STATS_REPORTS = 300
 MAX_STATS_FIELDS = 64
 
@@ -249,6 +255,14 @@ def _check_payload(type_: str, payload: Any) -> str | None:
                 _is_str(dev.get(k, ""), 512) for k in ("deviceId", "kind", "label", "groupId")
             ):
                 return "each device must be an object of strings"
+        return None
+    if type_ == "device":
+        kind = payload.get("kind") if isinstance(payload, dict) else None
+        if not isinstance(kind, str) or kind not in DEVICE_KINDS:  # a list is unhashable
+            return "device payload must be {kind: 'video' | 'audio', deviceId: string}"
+        device_id = payload.get("deviceId")
+        if not isinstance(device_id, str) or not 1 <= len(device_id) <= MAX_DEVICE_ID:
+            return f"device.deviceId must be a string of 1 to {MAX_DEVICE_ID} characters"
         return None
     if type_ == "ping":
         if payload is None:

@@ -11,6 +11,7 @@ from .._checks import dimension, rate
 from .._config import IceServerSpec
 from .._media.process import Processor, check_process_format
 from .._media.receiver import AudioMethods, ReceiverWidget, VideoMethods
+from .device_pick import with_audio_device, with_device
 
 _CONSTRAINT_KEYS = ("width", "height", "frame_rate", "device_id", "facing_mode")
 #: getUserMedia's facingMode values (W3C Media Capture): the front and the back camera of
@@ -218,6 +219,19 @@ class Camera(VideoMethods, AudioMethods, ReceiverWidget):
     def _set_devices(self, devices: list[dict[str, str]]) -> None:
         self.devices = [dict(d) for d in devices]
 
+    # --- the view's device picker (stream_widget.py, device_pick.py) --------------------------
+    def _pickable(self) -> frozenset[str]:
+        return frozenset({"video", "audio"} if self.audio else {"video"})
+
+    def _listed_devices(self) -> list[dict[str, Any]]:
+        return list(self.devices)
+
+    def _take_device(self, kind: str, device_id: str) -> None:
+        if kind == "video":
+            self.constraints = with_device(self.constraints, device_id)
+        else:
+            self.audio = with_audio_device(self.audio, device_id)
+
     def _closed_cleanup(self) -> None:
         super()._closed_cleanup()
         self._processor.close()
@@ -238,6 +252,9 @@ class ScreenShare(Camera):
     """
 
     _kind = "screen"
+
+    def _pickable(self) -> frozenset[str]:
+        return frozenset()  # the browser's own share picker chooses the screen
 
     def __init__(
         self,

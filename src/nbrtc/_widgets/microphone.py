@@ -9,6 +9,7 @@ import traitlets
 from .._config import IceServerSpec
 from .._media.receiver import AudioMethods, ReceiverWidget
 from .camera import check_audio
+from .device_pick import with_audio_device
 
 
 class Microphone(AudioMethods, ReceiverWidget):
@@ -68,6 +69,16 @@ class Microphone(AudioMethods, ReceiverWidget):
 
     def _set_devices(self, devices: list[dict[str, str]]) -> None:
         self.devices = [dict(d) for d in devices]
+
+    # --- the view's device picker (stream_widget.py, device_pick.py) --------------------------
+    def _pickable(self) -> frozenset[str]:
+        return frozenset({"audio"})
+
+    def _listed_devices(self) -> list[dict[str, Any]]:
+        return list(self.devices)
+
+    def _take_device(self, kind: str, device_id: str) -> None:
+        self.audio = with_audio_device(self.audio, device_id)
 
     def __repr__(self) -> str:
         level = self.level

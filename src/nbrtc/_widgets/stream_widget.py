@@ -22,7 +22,7 @@ import traitlets
 
 from .._config import IceServerSpec, config
 from .._inspection.controls import ConnectionMethods
-from .._signaling.protocol import COMM_KINDS
+from .._signaling.protocol import COMM_KINDS, ProtocolError
 from .._transport.channel import (
     Channel,
     ChannelTable,
@@ -31,12 +31,14 @@ from .._transport.channel import (
     close_quietly,
 )
 from ..errors import NotDisplayedError, StreamClosedError, StreamError
+from . import device_pick
 from .base import CLOSE_WAIT, SignalingPort, SignalingWidget
 
 if TYPE_CHECKING:
     from aiortc.mediastreams import MediaStreamTrack
 
     from .._signaling.owner import DoctorFactory
+    from .._signaling.protocol import Message
     from .._signaling.stream import KernelStream
 
 log = logging.getLogger("nbrtc")
@@ -196,6 +198,7 @@ class StreamWidget(ConnectionMethods, SignalingWidget):
         )
         #: the widget's data channels (guarded by the stream lock, like the streams)
         self._channels = ChannelTable(self._port, self._stream_lock)
+        self._register_handler("device", self._on_device_pick)
 
     def _make_port(self) -> StreamPort:
         return StreamPort(self)
@@ -344,6 +347,58 @@ class StreamWidget(ConnectionMethods, SignalingWidget):
         except Exception:
             log.exception("nbrtc: adopting data channel %.80r failed; closing it", dc.label)
             close_quietly(dc)
+
+    # --- the view's device picker (device_pick.py) -------------------------------------------
+    def _pickable(self) -> frozenset[str]:
+        """The kinds of device ("video", "audio") a user may pick in this widget's view."""
+        return frozenset()
+
+    def _listed_devices(self) -> list[dict[str, Any]]:
+        """The devices the page listed (its ``devices`` message)."""
+        return []
+
+    def _take_device(self, kind: str, device_id: str) -> None:
+        """Restart with the picked device (a kind in ``_pickable``; media loop)."""
+
+    def _on_device_pick(self, msg: Message) -> None:
+        """A page's ``device`` message: the user chose a device in the view (media loop,
+        the manager's handler of ``device``; never raises into it).
+
+        Taken only from the page that owns the live stream it names (its key), like every
+        stream message; a late one for a stream of this widget that closed is dropped. A
+        kind this widget does not capture or a deviceId the page did not list gets an
+        ``error`` reply in words; a pick that is taken sets the widget's own settings (the
+        same validated path as ``cam.constraints = {...}``), which restarts each view's
+        stream with that device, and is a line in ``history()``."""
+        with self._stream_lock:
+            stream = self._streams.get(msg.stream) or next(
+                (s for s in self._past_streams if s.id == msg.stream), None
+            )
+        if stream is None or stream.key != msg.key:
+            # every page sees every stream id (the kernel's messages go to all pages):
+            # only the page holding the stream's key speaks for it
+            self._refuse_pick(msg, "unknown-stream", f"no stream {msg.stream!r} here")
+            return
+        if stream.closed:
+            log.debug("nbrtc: dropped late device for closed stream %s", msg.stream)
+            return
+        stream.heard()
+        stream.history.message("in", msg.type, msg.size, msg.payload)
+        kind, device_id = msg.payload["kind"], msg.payload["deviceId"]
+        devices = self._listed_devices()
+        why = device_pick.refusal(self._kind, self._pickable(), devices, msg.payload)
+        if why is not None:
+            stream.history.note(f"device pick refused: {why[1]}")
+            self._refuse_pick(msg, *why)
+            return
+        name = device_pick.label(devices, kind, device_id) or "(no label)"
+        word = "camera" if kind == "video" else "microphone"
+        stream.history.note(f"the page picked the {word} {name!r}: restarting with it")
+        log.info("nbrtc: %s: the page picked the %s %r", self.model_id, word, name)
+        self._take_device(kind, device_id)
+
+    def _refuse_pick(self, msg: Message, code: str, words: str) -> None:
+        self._manager.reply_error(self._port, ProtocolError(code, words, msg.stream, msg.type))
 
     # --- data channels --------------------------------------------------------------------
     def channel(self, label: str) -> Channel:
