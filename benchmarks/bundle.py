@@ -3,6 +3,7 @@ inline source map), in the real stack: what the lean bundle changes for a user.
 
     python benchmarks/bundle.py              # 3 repetitions each, a Grid of 16 feeds
     python benchmarks/bundle.py --reps 5 --feeds 16
+    python benchmarks/bundle.py --mbps 10    # the page's traffic at 10 Mbit/s, 20 ms
 
 anywidget syncs ``_esm`` (the bundle's text) with every widget model: it is in the
 ``comm_open`` message of each widget, the kernel's memory, a notebook saved with widget
@@ -16,9 +17,10 @@ Builds alternate (lean, inline map, lean, ...). Figures per build, median (min..
 * Grid startup: ``--feeds`` 320x240 Cameras in a Grid, the cell's start -> the slowest
   camera's first frame in Python (kernel clock), i.e. every feed delivering.
 
-Writes ``benchmarks/results/bundle.json``. Needs ``scripts/setup.sh`` (JupyterLab,
-Chromium, the release bundle in ``src/nbrtc/static``) and Node (the inline-map build is
-made into a temporary folder with ``node js/build.mjs --inline-map --outdir``).
+Writes ``benchmarks/results/bundle.json`` (``bundle-<N>mbps.json`` with ``--mbps``).
+Needs ``scripts/setup.sh`` (JupyterLab, Chromium, the release bundle in
+``src/nbrtc/static``) and Node (the inline-map build is made into a temporary folder
+with ``node js/build.mjs --inline-map --outdir``).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from benchmarks._lab import harness as h  # noqa: E402
 from benchmarks._stack import machine, start_stack, summary, versions  # noqa: E402
 from benchmarks.measure_nbrtc import C_CAMS, Nbrtc  # noqa: E402
 
-RESULTS = REPO / "benchmarks" / "results" / "bundle.json"
+RESULTS_DIR = REPO / "benchmarks" / "results"
 
 
 def build_inline_map(outdir: Path) -> Path:
@@ -55,11 +57,27 @@ def build_inline_map(outdir: Path) -> Path:
     return outdir / "widget.js"
 
 
-def one_rep(stack: Any, bundle: Path, feeds: int) -> dict[str, Any]:
-    """One repetition with ``bundle`` as every nbrtc widget's ``_esm``, in a fresh page."""
+def throttle(page: Any, mbps: float) -> None:
+    """Chromium's network emulation on ``page`` (its HTTP and WebSocket traffic, so the
+    comm's ``comm_open`` messages): ``mbps`` each way and 20 ms latency, like a notebook
+    on a remote hub. Media on loopback UDP is not throttled."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    rate = mbps * 1e6 / 8
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 20, "downloadThroughput": rate, "uploadThroughput": rate},
+    )
+
+
+def one_rep(stack: Any, bundle: Path, feeds: int, mbps: float) -> dict[str, Any]:
+    """One repetition with ``bundle`` as every nbrtc widget's ``_esm``, in a fresh page
+    (throttled to ``mbps`` once the notebook is open, when ``mbps`` > 0)."""
     nb = Nbrtc(stack)
     out: dict[str, Any] = {}
     try:
+        if mbps > 0:
+            throttle(nb.page, mbps)
         nb.k(
             "from nbrtc._widgets.base import SignalingWidget\n"
             f"SignalingWidget._esm = open({str(bundle)!r}, encoding='utf-8').read()"
@@ -91,6 +109,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--feeds", type=int, default=16)
+    ap.add_argument(
+        "--mbps", type=float, default=0, help="throttle the page's traffic (0: loopback as is)"
+    )
     args = ap.parse_args()
     lean = REPO / "src" / "nbrtc" / "static" / "widget.js"
     with tempfile.TemporaryDirectory(prefix="nbrtc-bundle-") as tmp:
@@ -104,7 +125,7 @@ def main() -> int:
                 for name, path in builds.items():  # alternate the builds
                     t = time.monotonic()
                     try:
-                        raw[name].append(one_rep(stack, path, args.feeds))
+                        raw[name].append(one_rep(stack, path, args.feeds, args.mbps))
                     except Exception as exc:
                         raw[name].append({"error": f"{type(exc).__name__}: {exc}"[:1000]})
                         traceback.print_exc()
@@ -140,8 +161,9 @@ def main() -> int:
             )
         ratio = "" if row["ratio"] is None else f"{row['ratio']:.2f}"
         print(f"{row['figure']:<52} {cells[0]:>22} {cells[1]:>22} {ratio:>9}  {row['unit']}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
+    results = RESULTS_DIR / (f"bundle-{args.mbps:g}mbps.json" if args.mbps else "bundle.json")
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(
         json.dumps(
             {
                 "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
@@ -154,7 +176,7 @@ def main() -> int:
             indent=1,
         )
     )
-    print(f"\nwrote {RESULTS.relative_to(REPO)}")
+    print(f"\nwrote {results.relative_to(REPO)}")
     failed = sum("error" in r for runs in raw.values() for r in runs)
     return 1 if failed else 0
 
