@@ -25,6 +25,7 @@ from .._config import config
 from .._loop import MediaLoop
 from .._transport import rtp_recovery as _rtp_recovery
 from .._transport.ice import install_loopback_candidates, install_turn_reports
+from . import cells as _cells
 from .protocol import Message, ProtocolError, make_error, make_message, parse_browser_message
 from .stream import KernelStream
 from .tombstones import TOMBSTONES, Tombstones
@@ -69,8 +70,9 @@ class PeerManager:
         self._dead = Tombstones()
         #: every registered widget's port (the widget holds it: gone with the widget)
         self._widgets: weakref.WeakSet[CellOwned] = weakref.WeakSet()
-        self._busy = False
-        self.current_cell: str | None = None
+        #: IPython's cell hooks; the runtime in use until the first widget picks the host's
+        self._ipython = _cells.IPythonCells(self._close_cell)
+        self._cells: _cells.CellRuntime = self._ipython
         self._hooks_installed = False
         self._shut_down = False
         self.errors_sent = 0
@@ -92,28 +94,15 @@ class PeerManager:
         """Track a widget (its port, ``owner``) and remember the cell that made it."""
         self._install_hooks()
         owner.cell_id = self.current_cell
+        self._cells.adopt(owner.cell_id)
         self._widgets.add(owner)
 
     def _install_hooks(self) -> None:
         if self._hooks_installed:
             return
         self._hooks_installed = True
-        try:
-            from IPython import get_ipython
-
-            ip = get_ipython()
-        except ImportError:  # pragma: no cover
-            ip = None
-        if ip is not None:
-            ip.events.register("pre_run_cell", self._pre_run_cell)
-            ip.events.register("post_run_cell", self._post_run_cell)
-            # The hooks are installed by the first nbrtc widget, i.e. from inside a
-            # running cell whose pre_run_cell has already fired: learn that cell from the
-            # kernel's current request so it is treated like any other.
-            running, cell_id = _current_execution(ip)
-            if running:
-                self._busy = True
-                self.current_cell = cell_id
+        # the host's cell runtime (cells.py): IPython's hooks, or marimo's lifecycle registry
+        self._cells = _cells.detect(self._ipython, self._close_cell)
         # threading's own exit hook runs before non-daemon threads are joined (unlike
         # atexit), so a decoder thread left by aiortc's MediaPlayer cannot hang the exit.
         register = getattr(threading, "_register_atexit", None)
@@ -124,27 +113,41 @@ class PeerManager:
 
             atexit.register(self.shutdown)
 
-    def _pre_run_cell(self, info: Any) -> None:
-        """A cell starts: close the widgets its previous run made (no duplicate camera)."""
-        self._busy = True
-        cell_id = getattr(info, "cell_id", None)
-        self.current_cell = cell_id
-        if not cell_id:
-            return
+    def _close_cell(self, cell_id: str) -> None:
+        """``cell_id`` runs again (or is deleted): close the widgets its previous run made
+        (no duplicate camera). Kernel main thread."""
         for widget in list(self._widgets):
             if widget.cell_id == cell_id and not widget.closed:
                 log.info("cell %s runs again: closing %s", cell_id, widget.model_id)
                 widget.close()
 
-    def _post_run_cell(self, _result: Any) -> None:
-        self._busy = False
-        self.current_cell = None
+    def _pre_run_cell(self, info: Any) -> None:
+        """IPython's ``pre_run_cell`` (cells.IPythonCells), by the manager's old name."""
+        self._ipython.pre_run_cell(info)
+
+    def _post_run_cell(self, result: Any) -> None:
+        """IPython's ``post_run_cell`` (cells.IPythonCells), by the manager's old name."""
+        self._ipython.post_run_cell(result)
+
+    @property
+    def _busy(self) -> bool:
+        return self._cells.busy
+
+    @_busy.setter
+    def _busy(self, value: bool) -> None:
+        # tests mark a cell as running where no host does
+        self._cells.mark_busy(value)
+
+    @property
+    def current_cell(self) -> str | None:
+        """The running cell's id (None between cells). Any thread."""
+        return self._cells.current_cell
 
     @property
     def busy(self) -> bool:
-        """A cell is running (between the kernel's pre- and post-run hooks): the page's
-        messages queue behind it. Any thread."""
-        return self._busy
+        """A cell is running (IPython: between the pre- and post-run hooks; marimo: while
+        its context names a cell): the page's messages queue behind it. Any thread."""
+        return self._cells.busy
 
     def browser_silent(self, subject: Silent, elapsed: float) -> bool:
         """Count ``elapsed`` seconds of silence for ``subject`` (a stream, a room member)
@@ -589,19 +592,6 @@ class PeerManager:
             except Exception:
                 log.debug("finalizing recordings at shutdown failed", exc_info=True)
             self._shut_down = False
-
-
-def _current_execution(ip: Any) -> tuple[bool, str | None]:
-    """(a cell is executing, its JupyterLab cell id) from ipykernel's parent request."""
-    kernel = getattr(ip, "kernel", None)
-    try:
-        parent = kernel.get_parent("shell") if kernel is not None else None
-    except Exception:
-        return False, None
-    if not parent or parent.get("header", {}).get("msg_type") != "execute_request":
-        return False, None
-    cell_id = (parent.get("metadata") or {}).get("cellId")
-    return True, cell_id if isinstance(cell_id, str) else None
 
 
 def _count_udp_sockets() -> int:
