@@ -87,10 +87,7 @@ print(json.dumps({{"ttff": _first[0] - _t0, "ttff_after_import": _first[0] - _t_
 
 def _one_run(lab, server, browser, zmq_ctx, coturn, path: str, n: int) -> dict[str, Any]:
     """One camera over ``path`` in a fresh notebook; its figures (see the docstring)."""
-    context = browser.new_context(viewport=h.VIEWPORT)
-    context.grant_permissions(["camera", "microphone"], origin=server.url.rstrip("/"))
-    context.add_init_script(path=str(h.COUNTERS_JS))
-    context.set_default_timeout(30_000)
+    context = h.capture_context(browser, server.url)
     page = context.new_page()
     name = f"bench_net_{path}_{n}.ipynb"
     config = f"nbrtc.config.ice_servers = [{TURN_TCP!r}]\n" if path == "relay_tcp" else ""

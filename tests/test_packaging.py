@@ -82,7 +82,10 @@ MODULE_DIST = {
     "IPython": "ipython",
 }
 #: imported only inside ``try: ... except Exception`` for an optional feature: not declared
-OPTIONAL = {"jupyter_core": "the config file lookup in _config.py works without it"}
+OPTIONAL = {
+    "jupyter_core": "the config file lookup in _config.py works without it",
+    "marimo": "imported only when marimo already runs the kernel (_signaling/cells.py)",
+}
 
 
 def _third_party_imports() -> set[str]:

@@ -86,10 +86,7 @@ def browser():
 
 @pytest.fixture
 def page(browser, jupyter_server, request):
-    context = browser.new_context(viewport=h.VIEWPORT)
-    context.grant_permissions(["camera", "microphone"], origin=jupyter_server.url.rstrip("/"))
-    context.add_init_script(path=str(h.COUNTERS_JS))
-    context.set_default_timeout(30_000)
+    context = h.capture_context(browser, jupyter_server.url)
     pg = context.new_page()
     console: list[str] = []
     t0 = time.monotonic()

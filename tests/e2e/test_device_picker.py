@@ -39,10 +39,7 @@ def picker_page(browser, jupyter_server, request):
     args = [a for a in h.CHROMIUM_ARGS if not a.startswith(_FAKE)]
     args.append(f"{_FAKE}=device-count={CAMERAS}")
     own = browser.browser_type.launch(executable_path=h.CHROMIUM, headless=True, args=args)
-    context = own.new_context(viewport=h.VIEWPORT)
-    context.grant_permissions(["camera", "microphone"], origin=jupyter_server.url.rstrip("/"))
-    context.add_init_script(path=str(h.COUNTERS_JS))
-    context.set_default_timeout(30_000)
+    context = h.capture_context(own, jupyter_server.url)
     pg = context.new_page()
     console: list[str] = []
     pg.on("console", lambda m: console.append(f"[{m.type}] {m.text}"))

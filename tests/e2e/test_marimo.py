@@ -189,10 +189,7 @@ def _video_time(page) -> float:
 
 
 def test_camera_in_marimo(browser, marimo):
-    context = browser.new_context(viewport=h.VIEWPORT)
-    context.grant_permissions(["camera", "microphone"], origin=marimo.url)
-    context.add_init_script(path=str(h.COUNTERS_JS))
-    context.set_default_timeout(30_000)
+    context = h.capture_context(browser, marimo.url)
     page = context.new_page()
     console: list[str] = []
     page.on("console", lambda m: console.append(f"[{m.type}] {m.text}"))

@@ -200,10 +200,7 @@ class Dashboard:
 @pytest.fixture
 def dashboard(browser, voila, request):
     """A fresh context (camera+mic granted, counters.js) with the dashboard open."""
-    context = browser.new_context(viewport=h.VIEWPORT)
-    context.grant_permissions(["camera", "microphone"], origin=voila.url.rstrip("/"))
-    context.add_init_script(path=str(h.COUNTERS_JS))
-    context.set_default_timeout(30_000)
+    context = h.capture_context(browser, voila.url)
     page = context.new_page()
     console: list[str] = []
     page.on("console", lambda m: console.append(f"[{m.type}] {m.text}"))

@@ -956,6 +956,17 @@ def kernel_query(page, expr: str, timeout: float = 20.0) -> str:
 # --------------------------------------------------------------------------- browser
 
 
+def capture_context(browser, origin: str):
+    """A Playwright context as a person's tab of ``origin``: camera and microphone granted,
+    the counting init script (``counters.js``: live peers and tracks, independent of
+    nbrtc), a 1280x900 viewport and a 30 s default timeout. Close it when done."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.grant_permissions(["camera", "microphone"], origin=origin.rstrip("/"))
+    context.add_init_script(path=str(COUNTERS_JS))
+    context.set_default_timeout(30_000)
+    return context
+
+
 def counters(page) -> dict[str, int]:
     """The counting init script's snapshot: peersCreated/peersLive/tracksCreated/tracksLive."""
     return page.evaluate("() => window.__counters.snapshot()")

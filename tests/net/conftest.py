@@ -140,10 +140,7 @@ def net_browser(lab, net_server, in_server_ns, tmp_path_factory):
 
 @pytest.fixture
 def page(net_browser, net_server, request):
-    context = net_browser.new_context(viewport=h.VIEWPORT)
-    context.grant_permissions(["camera", "microphone"], origin=net_server.url.rstrip("/"))
-    context.add_init_script(path=str(h.COUNTERS_JS))
-    context.set_default_timeout(30_000)
+    context = h.capture_context(net_browser, net_server.url)
     pg = context.new_page()
     console: list[str] = []
     t0 = time.monotonic()
