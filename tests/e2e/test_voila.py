@@ -34,7 +34,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -368,16 +367,8 @@ def test_tab_crash_closes_the_stream(dashboard):
     fig = _go_live(dashboard)
     fig.pop("pid")
     page = dashboard.page
-    crashed = threading.Event()
-    page.on("crash", lambda _p: crashed.set())
-    # As in test_teardown.py::test_renderer_crash: a browser-initiated chrome://crash
-    # crashes the renderer without unloading the document.
     t0 = time.monotonic()
-    with contextlib.suppress(Exception):  # the navigation is aborted by the crash
-        page.goto("chrome://crash", timeout=10_000)
-    with contextlib.suppress(Exception):
-        page.wait_for_event("crash", timeout=5_000)
-    assert crashed.is_set(), "the renderer did not crash"
+    h.crash_renderer(page)
     _wait_stream_closed(dashboard)
     closed_s = time.monotonic() - t0
     fig["stream_closed_after_crash_s"] = round(closed_s, 2)

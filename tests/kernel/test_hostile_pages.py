@@ -38,7 +38,7 @@ def _frames_keep_coming(cam: nbrtc.Camera, seconds: float) -> None:
     while time.monotonic() < deadline:
         n = cam.frame_count
         wait_for(lambda n=n: cam.frame_count > n, 0.5 + 1.0, what="a new frame within 1.5 s")
-        time.sleep(0.1)
+        time.sleep(0.1)  # the pace of the checks, not a wait for a condition
 
 
 def _candidate(i: int) -> dict[str, Any]:
@@ -79,7 +79,7 @@ def test_candidate_flood_is_capped_and_harms_no_other_page(
     taken_before = attacker.trickled[sid_b]
     # the machine's own noise, measured the same way just before (shared, 2 cores)
     with LoopProbe() as probe:
-        time.sleep(1.0)
+        time.sleep(1.0)  # a measurement window: the loop's lateness before the flood
     idle = probe.worst
     n = 5000
     with LoopProbe() as probe:

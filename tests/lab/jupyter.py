@@ -27,6 +27,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -965,6 +966,20 @@ def capture_context(browser, origin: str):
     context.add_init_script(path=str(COUNTERS_JS))
     context.set_default_timeout(30_000)
     return context
+
+
+def crash_renderer(page) -> None:
+    """Crash ``page``'s renderer as a tab crash does: no pagehide, no unload. A
+    browser-initiated ``chrome://crash`` is a debug URL the renderer crashes itself on
+    (CDP's Page.crash does the same, but its reply never comes and Playwright's sync
+    send() hangs). Raises AssertionError when the renderer did not crash within 5 s."""
+    crashed = threading.Event()
+    page.on("crash", lambda _p: crashed.set())
+    with contextlib.suppress(Exception):  # the navigation is aborted by the crash
+        page.goto("chrome://crash", timeout=10_000)
+    with contextlib.suppress(Exception):
+        page.wait_for_event("crash", timeout=5_000)
+    assert crashed.is_set(), "the renderer did not crash"
 
 
 def counters(page) -> dict[str, int]:

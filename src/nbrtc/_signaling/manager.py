@@ -379,6 +379,8 @@ class PeerManager:
             stream.browser_failed(msg.payload["name"], msg.payload.get("message", ""))
         elif msg.type == "devices":
             widget.set_devices(msg.payload)
+        elif msg.type == "device":
+            widget.pick_device(stream, msg)
         elif msg.type == "bye":
             reason = (msg.payload or {}).get("reason", "browser closed")
             stream.spawn(stream.close(f"browser: {reason}", notify_browser=False))

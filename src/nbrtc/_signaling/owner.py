@@ -126,6 +126,10 @@ class StreamOwner(SignalingOwner, Protocol):
 
     def set_devices(self, devices: list[dict[str, str]]) -> None: ...
 
+    def pick_device(self, stream: KernelStream, msg: Message) -> None:
+        """The user chose a device in ``stream``'s view (a ``device`` message the manager
+        took from the page that owns that live stream); refused in words or taken."""
+
     def has_live_stream(self) -> bool:
         """Any of the widget's streams is open (any thread)."""
 

@@ -223,9 +223,6 @@ class Camera(VideoMethods, AudioMethods, ReceiverWidget):
     def _pickable(self) -> frozenset[str]:
         return frozenset({"video", "audio"} if self.audio else {"video"})
 
-    def _listed_devices(self) -> list[dict[str, Any]]:
-        return list(self.devices)
-
     def _take_device(self, kind: str, device_id: str) -> None:
         if kind == "video":
             self.constraints = with_device(self.constraints, device_id)

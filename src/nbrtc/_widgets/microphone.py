@@ -74,9 +74,6 @@ class Microphone(AudioMethods, ReceiverWidget):
     def _pickable(self) -> frozenset[str]:
         return frozenset({"audio"})
 
-    def _listed_devices(self) -> list[dict[str, Any]]:
-        return list(self.devices)
-
     def _take_device(self, kind: str, device_id: str) -> None:
         self.audio = with_audio_device(self.audio, device_id)
 

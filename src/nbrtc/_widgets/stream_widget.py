@@ -85,6 +85,9 @@ class StreamPort(SignalingPort):
     def set_devices(self, devices: list[dict[str, str]]) -> None:
         self._widget._set_devices(devices)
 
+    def pick_device(self, stream: KernelStream, msg: Message) -> None:
+        self._widget._on_device_pick(stream, msg)
+
     def has_live_stream(self) -> bool:
         """Any thread."""
         return self._widget._has_live_stream()
@@ -198,7 +201,6 @@ class StreamWidget(ConnectionMethods, SignalingWidget):
         )
         #: the widget's data channels (guarded by the stream lock, like the streams)
         self._channels = ChannelTable(self._port, self._stream_lock)
-        self._register_handler("device", self._on_device_pick)
 
     def _make_port(self) -> StreamPort:
         return StreamPort(self)
@@ -354,36 +356,22 @@ class StreamWidget(ConnectionMethods, SignalingWidget):
         return frozenset()
 
     def _listed_devices(self) -> list[dict[str, Any]]:
-        """The devices the page listed (its ``devices`` message)."""
-        return []
+        """The devices the page listed (its ``devices`` message; capture widgets keep
+        them in their ``devices`` trait)."""
+        return list(getattr(self, "devices", ()))
 
     def _take_device(self, kind: str, device_id: str) -> None:
         """Restart with the picked device (a kind in ``_pickable``; media loop)."""
 
-    def _on_device_pick(self, msg: Message) -> None:
-        """A page's ``device`` message: the user chose a device in the view (media loop,
-        the manager's handler of ``device``; never raises into it).
+    def _on_device_pick(self, stream: KernelStream, msg: Message) -> None:
+        """A page's ``device`` message for ``stream``: the user chose a device in the view
+        (media loop; the manager routed it like every stream message, so it comes from the
+        page that owns that live stream, and late ones for closed streams were dropped).
 
-        Taken only from the page that owns the live stream it names (its key), like every
-        stream message; a late one for a stream of this widget that closed is dropped. A
-        kind this widget does not capture or a deviceId the page did not list gets an
+        A kind this widget does not capture or a deviceId the page did not list gets an
         ``error`` reply in words; a pick that is taken sets the widget's own settings (the
         same validated path as ``cam.constraints = {...}``), which restarts each view's
         stream with that device, and is a line in ``history()``."""
-        with self._stream_lock:
-            stream = self._streams.get(msg.stream) or next(
-                (s for s in self._past_streams if s.id == msg.stream), None
-            )
-        if stream is None or stream.key != msg.key:
-            # every page sees every stream id (the kernel's messages go to all pages):
-            # only the page holding the stream's key speaks for it
-            self._refuse_pick(msg, "unknown-stream", f"no stream {msg.stream!r} here")
-            return
-        if stream.closed:
-            log.debug("nbrtc: dropped late device for closed stream %s", msg.stream)
-            return
-        stream.heard()
-        stream.history.message("in", msg.type, msg.size, msg.payload)
         kind, device_id = msg.payload["kind"], msg.payload["deviceId"]
         devices = self._listed_devices()
         why = device_pick.refusal(self._kind, self._pickable(), devices, msg.payload)
