@@ -4,9 +4,10 @@
 #
 #   * Debian chromium (apt) if /usr/bin/chromium is missing; nodejs+npm (apt) if `node` is;
 #     iproute2, nftables, coturn and libnss3-tools (apt) if `ip`, `nft`, `turnserver` or
-#     `certutil` is (for tests/net).
-#     coturn's package ships a service; installing it here leaves no turnserver running
-#     that was not running before (tests/net starts its own in a network namespace).
+#     `certutil` is (for tests/net); janus (apt) if `janus` is (tests marked `janus`).
+#     coturn's and janus's packages ship a service; installing them here leaves no
+#     turnserver or janus running that was not running before (the tests start their own
+#     in a network namespace).
 #   * .venv with `pip install -e ".[test]"` (builds js/ through hatch-jupyter-builder).
 #   * node_modules from package-lock.json (`npm ci`), or `npm install` without a lock.
 #   * the JS bundle src/nbrtc/static/widget.js rebuilt when js/ is newer.
@@ -42,6 +43,8 @@ command -v nft >/dev/null 2>&1 || apt_packages+=(nftables)
 command -v turnserver >/dev/null 2>&1 || apt_packages+=(coturn)
 # tests/net turns: Chromium trusts a private CA through an NSS database (certutil)
 command -v certutil >/dev/null 2>&1 || apt_packages+=(libnss3-tools)
+# issue 13: a real media server (Janus Gateway 1.1: videoroom, streaming) for tests/lab/janus.py
+command -v janus >/dev/null 2>&1 || apt_packages+=(janus)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     say "need ${apt_packages[*]} from apt but not root: run as root or install them" >&2
@@ -51,20 +54,27 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
   turn_before=$(pgrep -x turnserver 2>/dev/null || true)
+  janus_before=$(pgrep -x janus 2>/dev/null || true)
   apt-get install -y -q --no-install-recommends "${apt_packages[@]}"
-  # Debian's coturn may start its system service on install: stop only a turnserver that
-  # the install started (none was running before it), through the service manager.
-  turn_after=$(pgrep -x turnserver 2>/dev/null || true)
-  if [ -z "$turn_before" ] && [ -n "$turn_after" ]; then
-    say "the coturn package started its service (pid $turn_after): stopping it"
-    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-      systemctl stop coturn || true
-    else
-      service coturn stop || true
+  # Debian's coturn and janus may start their system services on install: stop only a
+  # server that the install started (none was running before it), through the service
+  # manager.
+  stop_started_service() { # $1 process name, $2 service name, $3 pids before the install
+    local after
+    after=$(pgrep -x "$1" 2>/dev/null || true)
+    if [ -z "$3" ] && [ -n "$after" ]; then
+      say "the $2 package started its service (pid $after): stopping it"
+      if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+        systemctl stop "$2" || true
+      else
+        service "$2" stop || true
+      fi
     fi
-  fi
+  }
+  stop_started_service turnserver coturn "$turn_before"
+  stop_started_service janus janus "$janus_before"
 else
-  say "chromium, node, ip, nft and turnserver present ($(/usr/bin/chromium --version 2>/dev/null | head -n1 || echo chromium); node $(node --version))"
+  say "chromium, node, ip, nft, turnserver and janus present ($(/usr/bin/chromium --version 2>/dev/null | head -n1 || echo chromium); node $(node --version))"
 fi
 
 # --- Python virtual environment ----------------------------------------------------------

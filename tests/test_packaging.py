@@ -85,6 +85,7 @@ MODULE_DIST = {
 OPTIONAL = {
     "jupyter_core": "the config file lookup in _config.py works without it",
     "marimo": "imported only when marimo already runs the kernel (_signaling/cells.py)",
+    "aiohttp": "nbrtc.Janus only, imported on first use (the `janus` extra; _sfu/janus_link.py)",
 }
 
 

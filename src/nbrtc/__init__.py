@@ -16,6 +16,7 @@ from ._inspection.sdp import ParsedSDP
 from ._media.audio import AudioArray
 from ._media.frames import FrameIterator
 from ._media.recorder import Recorder
+from ._sfu.janus import Janus
 from ._signaling.manager import PeerManager, manager
 from ._transport.channel import Channel
 from ._transport.turn import TurnRestServer, turn
@@ -27,6 +28,7 @@ from ._widgets.room import Room
 from ._widgets.video_view import AudioView, VideoView
 from .errors import (
     CameraError,
+    JanusError,
     NbrtcError,
     NotDisplayedError,
     StreamClosedError,
@@ -50,6 +52,8 @@ __all__ = [
     "FrameIterator",
     "Grid",
     "Inspector",
+    "Janus",
+    "JanusError",
     "Microphone",
     "NbrtcError",
     "NotDisplayedError",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "CameraError",
+    "JanusError",
     "NbrtcError",
     "NotDisplayedError",
     "StreamClosedError",
@@ -45,3 +46,18 @@ class NotDisplayedError(NbrtcError):
 
 class StreamTimeoutError(NbrtcError, TimeoutError):
     """A blocking call ran out of time; the message says what was being waited for."""
+
+
+class JanusError(NbrtcError):
+    """A Janus server could not be reached, or refused or did not answer a request.
+
+    ``code`` is Janus's error code when the server gave one: a core code (e.g. 403
+    unauthorized, 458 no such session, 460 no such plugin) or the plugin's own (e.g. the
+    videoroom's 426 no such room, 428 no such feed, 432 room full); None when there was
+    no answer (unreachable, not a Janus server, timed out, connection lost). The message
+    never contains an API secret or token.
+    """
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code

@@ -1,0 +1,464 @@
+"""A real Janus for nbrtc's tests: Debian's ``janus`` in a network namespace of its own.
+
+Everything here is created by the test and removed by it; Janus's traffic stays on one
+veth link between the test process (host side) and the namespace:
+
+* :class:`JanusLab` makes a network namespace unique to this process
+  (``nbrtc-janus-<pid>``) joined to the host by a veth pair with TEST-NET-3 addresses
+  (namespace 203.0.113.1/24, host side 203.0.113.2/24), ``lo`` up and IPv6 off on both
+  ends. There is no default route in the namespace, so nothing Janus does can leave it.
+* :class:`JanusServer` writes a minimal configuration to a temporary directory (only the
+  videoroom and streaming plugins, only the HTTP and WebSocket transports bound to the
+  namespace address, the admin API on HTTP with an ``admin_secret``, no event handlers or
+  loggers, a short ``session_timeout``, an RTP port range, ICE only on the namespace's
+  veth end, no STUN, no IPv6), runs ``janus`` in the foreground inside the namespace,
+  waits (bounded) until ``/janus/info`` answers, keeps its log, and stops it by PID
+  (SIGTERM, then SIGKILL after a deadline). :meth:`JanusServer.sessions` and
+  :meth:`JanusServer.handles` read the admin API (``list_sessions``, ``list_handles``).
+
+What libnice does in the namespace (Janus 1.1.2, libnice 0.1.18): Janus picks its "local
+IP" by asking the routing table for a route to the outside; the namespace has none, so
+without ``interface`` it logs "Couldn't find any address! using 127.0.0.1" (and would
+put 127.0.0.1 in its SDP). :data:`NS_IP` is therefore given as ``general.interface``. ICE
+gathering itself follows ``ice_enforce_list`` (the veth end's name): one host candidate
+on 203.0.113.1 per component, no loopback candidate.
+
+Every wait is bounded; nothing sleeps for a fixed time to let things settle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import signal
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+
+from .netlab import IP, NetLabError, _run, unavailable_reason
+
+JANUS = "/usr/bin/janus"
+LIB = Path("/usr/lib/x86_64-linux-gnu/janus")
+#: the plugins and transports the lab loads; every other .so in LIB is disabled by name
+PLUGINS = ("libjanus_videoroom.so", "libjanus_streaming.so")
+TRANSPORTS = ("libjanus_http.so", "libjanus_websockets.so")
+
+NS_IP = "203.0.113.1"
+HOST_IP = "203.0.113.2"
+HTTP_PORT, ADMIN_PORT, WS_PORT = 8088, 7088, 8188
+#: RTP/RTCP and ICE ports Janus may bind (its media sockets, one per component)
+RTP_RANGE = (20000, 20200)
+
+
+def janus_missing() -> str | None:
+    """Why this machine cannot run the Janus lab, or None."""
+    reason = unavailable_reason()
+    if reason:
+        return reason
+    if not Path(JANUS).exists():
+        return f"no janus at {JANUS} (scripts/setup.sh: apt-get install janus)"
+    missing = [p for p in (*PLUGINS, *TRANSPORTS) if not any(LIB.rglob(p))]
+    if missing:
+        return f"janus is installed without {missing} under {LIB}"
+    return None
+
+
+def _disable_all_but(folder: Path, keep: Sequence[str]) -> str:
+    """The ``disable`` list for ``folder``: every plugin .so there except ``keep``."""
+    names = sorted(p.name for p in folder.glob("libjanus_*.so") if p.name not in keep)
+    return ",".join(names)
+
+
+# ------------------------------------------------------------------------------ JanusLab
+
+
+class JanusLab:
+    """A namespace joined to the host by a veth pair (see the module docstring).
+
+    Use as a context manager, or :meth:`up` and :meth:`down`; ``down`` is safe to call
+    more than once and after a partial ``up``.
+    """
+
+    def __init__(self, tag: str | None = None) -> None:
+        import os
+
+        tag = tag or str(os.getpid())
+        self.ns = f"nbrtc-janus-{tag}"
+        # interface names are at most 15 characters
+        self.ns_if = f"nbjn{tag}"[:15]
+        self.host_if = f"nbjh{tag}"[:15]
+        self.ns_ip, self.host_ip = NS_IP, HOST_IP
+        self._made_ns = False
+        self._made_link = False
+
+    def up(self) -> JanusLab:
+        try:
+            _run([IP, "netns", "add", self.ns])
+            self._made_ns = True
+            _run([IP, "link", "add", self.host_if, "type", "veth",
+                  "peer", "name", self.ns_if, "netns", self.ns])  # fmt: skip
+            self._made_link = True
+            self.run(["sh", "-c", _NO_IPV6_NS])
+            # the host end: only this interface, the host's other settings stay untouched
+            Path(f"/proc/sys/net/ipv6/conf/{self.host_if}/disable_ipv6").write_text("1\n")
+            _run([IP, "-n", self.ns, "addr", "add", f"{self.ns_ip}/24", "dev", self.ns_if])
+            _run([IP, "addr", "add", f"{self.host_ip}/24", "dev", self.host_if])
+            for argv in (
+                [IP, "-n", self.ns, "link", "set", self.ns_if, "up"],
+                [IP, "-n", self.ns, "link", "set", "lo", "up"],
+                [IP, "link", "set", self.host_if, "up"],
+            ):
+                _run(argv)
+        except BaseException:
+            self.down()
+            raise
+        return self
+
+    def down(self) -> None:
+        """Delete the namespace (the veth pair goes with its end in it)."""
+        errors = []
+        if self._made_ns:
+            self._made_ns = False
+            try:
+                _run([IP, "netns", "delete", self.ns])
+            except NetLabError as exc:
+                errors.append(str(exc))
+        if self._made_link:
+            self._made_link = False
+            # normally gone with the namespace; a pair whose peer never moved is not
+            if Path(f"/sys/class/net/{self.host_if}").exists():
+                with contextlib.suppress(NetLabError):
+                    _run([IP, "link", "delete", self.host_if])
+        if errors:
+            raise NetLabError("; ".join(errors))
+
+    def __enter__(self) -> JanusLab:
+        return self.up()
+
+    def __exit__(self, *exc: object) -> None:
+        self.down()
+
+    def prefix(self) -> list[str]:
+        """``ip netns exec NS``: prepend to an argv to run it in the namespace."""
+        return [IP, "netns", "exec", self.ns]
+
+    def run(self, argv: Sequence[str], timeout: float = 30.0) -> str:
+        return _run([*self.prefix(), *argv], timeout=timeout)
+
+
+_NO_IPV6_NS = (
+    "echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6;"
+    " echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6"
+)
+
+
+# ---------------------------------------------------------------------------- JanusServer
+
+
+class JanusServer:
+    """Debian's ``janus`` in the foreground in ``lab``'s namespace, started and stopped by
+    the test (by PID), its log kept in memory and in ``workdir/janus.log``.
+
+    ``api_secret`` (a random one by default; None for none) is required by every Janus API
+    request; ``admin_secret`` by the admin API. ``session_timeout`` (seconds) is how long a
+    session lives without a request. ``port_offset`` shifts every port (HTTP, admin,
+    WebSocket, the RTP range) so that several servers can share the namespace.
+    """
+
+    def __init__(
+        self,
+        lab: JanusLab,
+        workdir: Path,
+        session_timeout: int = 10,
+        api_secret: str | None = "",
+        admin_secret: str | None = None,
+        port_offset: int = 0,
+    ) -> None:
+        self.lab = lab
+        # a second server in the same namespace takes other ports (port_offset=1, ...)
+        self.http_port, self.admin_port, self.ws_port = (
+            p + port_offset for p in (HTTP_PORT, ADMIN_PORT, WS_PORT)
+        )
+        span = RTP_RANGE[1] - RTP_RANGE[0] + 1
+        self.rtp_range = (RTP_RANGE[0] + port_offset * span, RTP_RANGE[1] + port_offset * span)
+        self.workdir = Path(workdir)
+        self.session_timeout = session_timeout
+        self.api_secret = secrets.token_urlsafe(12) if api_secret == "" else api_secret
+        self.admin_secret = admin_secret or secrets.token_urlsafe(12)
+        self.log_path = self.workdir / f"janus-{self.ws_port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._lines: list[tuple[float, str]] = []
+        self._lock = threading.Lock()
+        self._reader: threading.Thread | None = None
+
+    # --- addresses ----------------------------------------------------------------------
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.lab.ns_ip}:{self.ws_port}/"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.lab.ns_ip}:{self.http_port}/janus"
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://{self.lab.ns_ip}:{self.admin_port}/admin"
+
+    # --- configuration ------------------------------------------------------------------
+    def write_config(self) -> Path:
+        """Write the configuration folder (``workdir/conf``) and return it."""
+        conf = self.workdir / f"conf-{self.ws_port}"
+        conf.mkdir(parents=True, exist_ok=True)
+        secret = f'\tapi_secret = "{self.api_secret}"\n' if self.api_secret else ""
+        (conf / "janus.jcfg").write_text(
+            "general: {\n"
+            f'\tconfigs_folder = "{conf}"\n'
+            f'\tplugins_folder = "{LIB / "plugins"}"\n'
+            f'\ttransports_folder = "{LIB / "transports"}"\n'
+            f'\tevents_folder = "{LIB / "events"}"\n'
+            f'\tloggers_folder = "{LIB / "loggers"}"\n'
+            "\tdebug_level = 4\n"
+            '\tserver_name = "nbrtc-lab"\n'
+            # no route out of the namespace: Janus's own guess would be 127.0.0.1
+            f'\tinterface = "{self.lab.ns_ip}"\n'
+            f"\tsession_timeout = {self.session_timeout}\n"
+            "\treclaim_session_timeout = 0\n"
+            f'\tadmin_secret = "{self.admin_secret}"\n'
+            f"{secret}"
+            "}\n"
+            "media: {\n"
+            "\tipv6 = false\n"
+            f'\trtp_port_range = "{self.rtp_range[0]}-{self.rtp_range[1]}"\n'
+            "}\n"
+            "nat: {\n"
+            "\tnice_debug = false\n"
+            f'\tice_enforce_list = "{self.lab.ns_if}"\n'
+            "}\n"
+            f'plugins: {{\n\tdisable = "{_disable_all_but(LIB / "plugins", PLUGINS)}"\n}}\n'
+            f'transports: {{\n\tdisable = "{_disable_all_but(LIB / "transports", TRANSPORTS)}"'
+            "\n}\n"
+            f'loggers: {{\n\tdisable = "{_disable_all_but(LIB / "loggers", ())}"\n}}\n'
+            "events: {\n\tbroadcast = false\n}\n"
+        )
+        ip = self.lab.ns_ip
+        (conf / "janus.transport.http.jcfg").write_text(
+            'general: {\n\tjson = "compact"\n\tbase_path = "/janus"\n\thttp = true\n'
+            f'\tport = {self.http_port}\n\tip = "{ip}"\n\thttps = false\n}}\n'
+            'admin: {\n\tadmin_base_path = "/admin"\n\tadmin_http = true\n'
+            f'\tadmin_port = {self.admin_port}\n\tadmin_ip = "{ip}"\n\tadmin_https = false\n}}\n'
+        )
+        (conf / "janus.transport.websockets.jcfg").write_text(
+            f'general: {{\n\tjson = "compact"\n\tws = true\n\tws_port = {self.ws_port}\n'
+            f'\tws_ip = "{ip}"\n\twss = false\n}}\n'
+            "admin: {\n\tadmin_ws = false\n\tadmin_wss = false\n}\n"
+        )
+        # no rooms or mountpoints from files: tests create what they need through the API
+        for plugin in ("videoroom", "streaming"):
+            (conf / f"janus.plugin.{plugin}.jcfg").write_text("general: {\n}\n")
+        return conf
+
+    def argv(self, conf: Path) -> list[str]:
+        return [JANUS, "-C", str(conf / "janus.jcfg"), "-F", str(conf), "-o"]
+
+    # --- life -----------------------------------------------------------------------------
+    def start(self, timeout: float = 20.0) -> JanusServer:
+        """Start janus; return once ``/janus/info`` answers (stop it and raise if not)."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        conf = self.write_config()
+        self.proc = subprocess.Popen(
+            [*self.lab.prefix(), *self.argv(conf)],  # `ip netns exec` execs: pid is janus's
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._reader = threading.Thread(target=self._read, name="janus-log", daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.info(timeout=1.0)
+                return self
+            except (OSError, ValueError):
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                why = (
+                    f"exited with {self.proc.returncode}"
+                    if self.proc.poll() is not None
+                    else f"did not answer {self.http_url}/info within {timeout} s"
+                )
+                self.stop()
+                raise NetLabError(f"janus {why}; log:\n{self.log_tail()}")
+            time.sleep(0.05)
+
+    def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        with open(self.log_path, "ab") as log:
+            for raw in self.proc.stdout:  # ends at EOF, when janus exits
+                log.write(raw)
+                log.flush()
+                with self._lock:
+                    self._lines.append((time.monotonic(), raw.decode(errors="replace").rstrip()))
+
+    def stop(self, timeout: float = 5.0) -> float:
+        """SIGTERM by PID, SIGKILL after ``timeout`` s; return the seconds it took."""
+        start = time.monotonic()
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        if self._reader is not None:
+            self._reader.join(5)
+        if proc is not None and proc.stdout is not None:
+            proc.stdout.close()
+        return time.monotonic() - start
+
+    def __enter__(self) -> JanusServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    # --- the log ----------------------------------------------------------------------------
+    def lines(self) -> list[str]:
+        with self._lock:
+            return [text for _t, text in self._lines]
+
+    def log_tail(self, n: int = 40) -> str:
+        return "\n".join(self.lines()[-n:])
+
+    # --- HTTP: info and the admin API ---------------------------------------------------------
+    def info(self, timeout: float = 5.0) -> dict[str, Any]:
+        """``GET /janus/info`` (no secret needed)."""
+        with urllib.request.urlopen(f"{self.http_url}/info", timeout=timeout) as resp:
+            return dict(json.loads(resp.read()))
+
+    def admin(self, request: str, path: str = "", timeout: float = 5.0) -> dict[str, Any]:
+        """POST an admin API ``request`` (to ``/admin/<path>``); the reply, checked."""
+        body = {
+            "janus": request,
+            "transaction": secrets.token_hex(6),
+            "admin_secret": self.admin_secret,
+        }
+        req = urllib.request.Request(
+            f"{self.admin_url}/{path}".rstrip("/"),
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            reply = dict(json.loads(resp.read()))
+        if reply.get("janus") != "success":
+            raise NetLabError(f"admin {request} {path}: {reply.get('error', reply)}")
+        return reply
+
+    def sessions(self) -> list[int]:
+        """Every live Janus session id (admin ``list_sessions``)."""
+        return [int(s) for s in self.admin("list_sessions").get("sessions", [])]
+
+    def handles(self, session: int) -> list[int]:
+        """The handle ids of ``session`` (admin ``list_handles``)."""
+        return [int(h) for h in self.admin("list_handles", str(session)).get("handles", [])]
+
+    def wait_sessions(self, want: int, timeout: float) -> float:
+        """Poll until exactly ``want`` sessions are live; the seconds it took (raises
+        TimeoutError with the live ids when ``timeout`` passes first)."""
+        t0 = time.monotonic()
+        while True:
+            live = self.sessions()
+            if len(live) == want:
+                return time.monotonic() - t0
+            if time.monotonic() - t0 > timeout:
+                raise TimeoutError(
+                    f"{len(live)} Janus sessions after {timeout} s, wanted {want}: {live}"
+                )
+            time.sleep(0.02)
+
+
+# ------------------------------------------------------- aiortc peers for a videoroom
+# Plain aiortc, standing in for what part 2's widgets will do; every coroutine here runs
+# on the loop that made the peers (nbrtc's media loop in the tests), with a Janus session
+# (nbrtc._sfu.janus_api.JanusSession) made on that loop.
+
+#: aiortc's default ICE servers are Google's STUN server: the lab stays offline
+NO_ICE_SERVERS = RTCConfiguration(iceServers=[])
+
+
+class Watcher:
+    """A subscriber peer that counts the frames it decodes and notes the first one's time."""
+
+    def __init__(self) -> None:
+        self.pc = RTCPeerConnection(NO_ICE_SERVERS)
+        self.frames = 0
+        self.first: float | None = None
+        self.started = 0.0
+        self.pc.on("track", self._on_track)
+
+    def _on_track(self, track: Any) -> None:
+        async def read() -> None:
+            with contextlib.suppress(MediaStreamError):
+                while True:
+                    await track.recv()
+                    self.frames += 1
+                    if self.first is None:
+                        self.first = time.monotonic()
+
+        asyncio.get_running_loop().create_task(read())
+
+    @property
+    def ttff(self) -> float | None:
+        return None if self.first is None else self.first - self.started
+
+    async def subscribe(self, session: Any, room: int, feed: int) -> None:
+        handle = await session.attach("janus.plugin.videoroom")
+        offer = await handle.message(
+            {"request": "join", "ptype": "subscriber", "room": room, "streams": [{"feed": feed}]}
+        )
+        assert offer.jsep is not None and offer.jsep["type"] == "offer", offer
+        await self.pc.setRemoteDescription(RTCSessionDescription(offer.jsep["sdp"], "offer"))
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        self.started = time.monotonic()
+        started = await handle.message(
+            {"request": "start"}, jsep={"type": "answer", "sdp": self.pc.localDescription.sdp}
+        )
+        assert started.data.get("started") == "ok", started
+
+
+async def publish(session: Any, room: int, pc: RTCPeerConnection) -> tuple[Any, int]:
+    """Join ``room`` as a publisher and send ``pc``'s video; (handle, feed id)."""
+    handle = await session.attach("janus.plugin.videoroom")
+    joined = await handle.message(
+        {"request": "join", "ptype": "publisher", "room": room, "display": "kernel"}
+    )
+    assert joined.data.get("videoroom") == "joined", joined
+    await pc.setLocalDescription(await pc.createOffer())
+    answer = await handle.message(
+        {"request": "publish"}, jsep={"type": "offer", "sdp": pc.localDescription.sdp}
+    )
+    assert answer.jsep is not None and answer.jsep["type"] == "answer", answer
+    await pc.setRemoteDescription(RTCSessionDescription(answer.jsep["sdp"], "answer"))
+    return handle, int(joined.data["id"])
+
+
+async def until(predicate: Any, timeout: float, what: str) -> float:
+    t0 = time.monotonic()
+    while not predicate():
+        if time.monotonic() - t0 > timeout:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.01)
+    return time.monotonic() - t0
