@@ -31,6 +31,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     # kept private so that nbrtc.TestPattern & co. show only the user's methods
     ("_widgets/video_view.py", "src._subscribe"): "Source's package-private subscription",
     ("_widgets/video_view.py", "src._error_listeners"): "Source's package-private listeners",
+    # a Broadcast publishes a Source to Janus: the same package-private subscription
+    ("_sfu/broadcast.py", "self.source._subscribe"): "Source's package-private subscription",
     # nbrtc's own mark on an aiortc encoder whose class it swapped for a capped one
     ("_signaling/renegotiate.py", "encoder._nbrtc_cap"): "nbrtc's attribute on an encoder",
     # a recorder's source (receiver.py) tells the Recorder (recorder.py) it closed

@@ -33,10 +33,13 @@ export const BROWSER_TYPES = Object.freeze([
   "frame-ack", // a kernel frame was drawn: the kernel may send another
   "audio", // PCM sound over the comm: s16 interleaved in the binary buffer (comm-audio.js)
   "audio-ack", // the page played kernel audio up to seq (the kernel only counts it)
+  "watch", // a view asks for a stream whose far end is a media server (Janus): no offer
+  "answer", // the page's answer to the media server's offer the kernel relayed
 ]);
 /** Types the kernel may send to the browser. */
 export const KERNEL_TYPES = Object.freeze([
   "answer",
+  "offer", // a media server's offer, relayed for a `watch` stream: the page answers
   "state",
   "ping",
   "bye",
@@ -160,13 +163,14 @@ function isShortString(value, maxLen) {
  */
 function checkKernelPayload(type, payload) {
   switch (type) {
-    case "answer": {
-      if (!isObject(payload)) return "answer payload must be an object";
+    case "answer":
+    case "offer": {
+      if (!isObject(payload)) return `${type} payload must be an object`;
       const sdp = payload.sdp;
       if (typeof sdp !== "string" || !sdp.startsWith("v=0")) {
-        return "answer.sdp must be an SDP string starting with 'v=0'";
+        return `${type}.sdp must be an SDP string starting with 'v=0'`;
       }
-      if (sdp.length > MAX_SDP_CHARS) return `answer.sdp is longer than ${MAX_SDP_CHARS} characters`;
+      if (sdp.length > MAX_SDP_CHARS) return `${type}.sdp is longer than ${MAX_SDP_CHARS} characters`;
       return null;
     }
     case "state": {

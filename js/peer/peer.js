@@ -28,6 +28,7 @@ import { needsCredentials, withIceServers } from "../transport/ice.js";
 import { acquireDevice, applyScreenConstraints } from "./device.js";
 import { PICK_KINDS } from "./picker.js";
 import { applyReanswer, renegotiate, rollbackReoffer } from "./renegotiation.js";
+import { answerOffer, watchesServer } from "./answerer.js";
 /** @typedef {import("../transport/comm.js").CommUplink} CommUplink */
 /** @typedef {import("../transport/comm.js").CommDownlink} CommDownlink */
 /** @typedef {import("../transport/comm-audio.js").AudioUplink} AudioUplink */
@@ -154,6 +155,13 @@ export class BrowserPeer extends Session {
     const mode = this.model.get("transport_mode");
     this.transportMode = COMM_KINDS.includes(kind) && (mode === "comm" || mode === "webrtc") ? mode : "auto";
     if (!COMM_KINDS.includes(kind)) this.transportMode = "webrtc";
+    /**
+     * The view watches a media server (a Broadcast through Janus): the page sends
+     * `watch`, the server offers through the kernel and the page answers (answerer.js).
+     * No comm fallback: the media never passes the kernel.
+     */
+    this.watching = watchesServer(kind, this.model.get("sfu"));
+    if (this.watching) this.transportMode = "webrtc";
     /** What carries the media now: "" (nothing yet), "webrtc" or "comm". */
     this.transport = "";
     /** The page asked the kernel for the comm and has not moved back since. */
@@ -337,6 +345,17 @@ export class BrowserPeer extends Session {
     const pc = new PC(peerConfig(rtcConfig));
     this.pc = pc;
     this._wire(pc);
+
+    if (this.watching) {
+      // The server's offer decides the m-lines: no transceiver and no control channel
+      // here (a data channel would need an offer of ours). Candidates follow the answer.
+      this._send("watch", { kind: this.kind, page: this.router.pageId, view: this.viewId });
+      this._offerSent = true; // the kernel knows the stream: state, pings may go
+      this.setState({ type: "offer-sent" });
+      this._heartbeat.start();
+      this._startStats(statsInterval(this.model.get("stats_interval")));
+      return;
+    }
 
     // Devices are opened only once the kernel has accepted the stream (after the
     // answer, see device.js acquireDevice): a widget closed in the very cell that displayed it never
@@ -530,6 +549,15 @@ export class BrowserPeer extends Session {
   _onKernelMessage(msg, buffers) {
     const payload = msg.payload;
     switch (msg.type) {
+      case "offer":
+        if (!this.watching) {
+          this.env.log.debug(`[nbrtc] ${this.id}: ignoring an offer: this view offers itself`);
+          return;
+        }
+        this._applyServerOffer(payload.sdp).catch((err) =>
+          this.env.log.error("[nbrtc] answering the server's offer failed", err),
+        );
+        return;
       case "answer":
         if (this._reoffering) {
           applyReanswer(this, payload.sdp).catch((err) =>
@@ -579,7 +607,7 @@ export class BrowserPeer extends Session {
         // An error never closes a healthy stream, but a refused offer means there is
         // no stream: nothing will ever answer it, so say why and release the camera.
         // The kernel holds nothing for it, so there is nobody to send error/bye to.
-        if (payload.ref?.type === "offer" && this.state.name === "negotiating") {
+        if ((payload.ref?.type === "offer" || payload.ref?.type === "watch") && this.state.name === "negotiating") {
           this.fail(
             {
               name: "OfferRefused",
@@ -613,6 +641,32 @@ export class BrowserPeer extends Session {
       default:
         return; // ping: only feeds the watchdog
     }
+  }
+
+  /**
+   * The media server's offer, relayed by the kernel (a `watch` stream): answer it once
+   * (answerer.js); the kernel hands the answer to the server. Never rejects.
+   * @param {string} sdp
+   */
+  async _applyServerOffer(sdp) {
+    if (this.state.name !== "negotiating" || this._answerSeen || !this.pc) {
+      this.env.log.debug(`[nbrtc] ${this.id}: ignoring an offer in state ${this.state.name}`);
+      return;
+    }
+    this._answerSeen = true;
+    this._watchdog.start();
+    const pc = this.pc;
+    let answer;
+    try {
+      answer = await answerOffer(pc, sdp, () => this.closed || this.pc !== pc);
+    } catch (err) {
+      if (!this.closed) this.fail(describeError(err));
+      return;
+    }
+    if (answer === null) return;
+    this._send("answer", { sdp: answer });
+    this.setState({ type: "answer-applied" });
+    if (pc.connectionState === "connected") this.setState({ type: "connected" });
   }
 
   /** @param {string} sdp */

@@ -86,7 +86,7 @@ const DANGEROUS_KEYS = ["__proto__", "constructor", "prototype", "toString", "va
 // --- the spec (docs/protocol.md, kernel -> browser), written out on its own ----------------
 
 const MAX_MESSAGE_BYTES = 256 * 1024;
-const KERNEL_TYPES = ["answer", "state", "ping", "bye", "error"];
+const KERNEL_TYPES = ["answer", "offer", "state", "ping", "bye", "error"];
 const KERNEL_STATES = ["connecting", "live", "closed", "error"];
 // Bounds js/core/protocol.js enforces beyond the docs (which say only "str"); the kernel's
 // src/nbrtc/_signaling/protocol.py uses the same kind of bounds.
@@ -116,6 +116,7 @@ function wireBytes(value) {
 function payloadMalformed(type, p) {
   switch (type) {
     case "answer":
+    case "offer": // a media server's, relayed (docs/protocol.md "Watching a media server")
       return !isObj(p) || !shortStr(p.sdp, LIMITS.sdp) || !p.sdp.startsWith("v=0");
     case "state":
       return (
@@ -193,6 +194,7 @@ function target(r) {
 function validPayload(r, type) {
   switch (type) {
     case "answer":
+    case "offer":
       return { sdp: r.pick(["v=0\r\n", "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n", "v=0" + r.str(200)]), ...extra(r) };
     case "state":
       return { state: r.pick(KERNEL_STATES), ...(r.chance(0.7) ? { detail: r.str(60) } : {}), ...extra(r) };
@@ -213,7 +215,7 @@ function validPayload(r, type) {
 }
 const extra = (r) => (r.chance(0.2) ? { [key(r)]: jsonValue(r) } : {});
 
-const FIELDS = { answer: ["sdp"], state: ["state", "detail"], ping: ["t"], bye: ["reason"], error: ["code", "message", "ref"] };
+const FIELDS = { answer: ["sdp"], offer: ["sdp"], state: ["state", "detail"], ping: ["t"], bye: ["reason"], error: ["code", "message", "ref"] };
 const OVER = { sdp: LIMITS.sdp, detail: LIMITS.detail, reason: LIMITS.reason, code: LIMITS.code, message: LIMITS.message };
 
 /** A payload with exactly one thing wrong (or, now and then, nothing). */
@@ -256,7 +258,7 @@ function message(r) {
         const m = { ...base };
         r.weighted([
           [2, () => (m.v = r.pick([0, 2, -1, 1.0, 1.0000001, "1", true, null, [1], {}, "v1", 1e21]))],
-          [2, () => (m.type = r.pick(["", "offer", "candidate", "devices", "device", "Answer", "answer ", "ping\n", "__proto__", "toString", "constructor", 1, null, [type], {}, r.str(12)]))],
+          [2, () => (m.type = r.pick(["", "reoffer", "candidate", "devices", "device", "Answer", "answer ", "ping\n", "__proto__", "toString", "constructor", 1, null, [type], {}, r.str(12)]))],
           [2, () => (m.stream = r.pick(["", " ", "bad id!", `${LIVE}\n`, `\n${LIVE}`, `${LIVE} `, "p/1", "ü-1", "a".repeat(65), LIVE.toUpperCase() + "ß", 1, null, [LIVE], {}, r.str(20)]))],
           [1, () => delete m[r.pick(["v", "type", "stream", "payload"])]],
           [1, () => (m[key(r)] = jsonValue(r))],

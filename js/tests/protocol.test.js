@@ -84,7 +84,11 @@ describe("validateKernelMessage refuses", () => {
     ["stream not a string", msg("ping", null, { stream: 7 }), "bad-message"],
     ["type missing", { v: 1, stream: "a-1", payload: null }, "bad-type"],
     ["type unknown", msg("hello", null), "bad-type"],
-    ["browser-only type offer", msg("offer", { sdp: SDP }), "bad-type"],
+    ["browser-only type reoffer", msg("reoffer", { sdp: SDP }), "bad-type"],
+    ["browser-only type watch", msg("watch", { kind: "view" }), "bad-type"],
+    ["offer payload null", msg("offer", null), "bad-message"],
+    ["offer sdp not SDP", msg("offer", { sdp: "hello" }), "bad-message"],
+    ["offer sdp too long", msg("offer", { sdp: "v=0" + "a".repeat(131072) }), "bad-message"],
     ["browser-only type candidate", msg("candidate", null), "bad-type"],
     ["browser-only type devices", msg("devices", []), "bad-type"],
     ["browser-only type device", msg("device", { kind: "video", deviceId: "cam1" }), "bad-type"],
@@ -162,7 +166,8 @@ describe("makeMessage", () => {
     });
   }
   test("refuses kernel-only types", () => {
-    assert.throws(() => makeMessage("answer", "a-1", {}), TypeError);
+    assert.throws(() => makeMessage("members", "a-1", {}), TypeError);
+    assert.throws(() => makeMessage("renegotiate", "a-1", {}), TypeError);
   });
   test("refuses bad stream ids", () => {
     assert.throws(() => makeMessage("ping", "a b", {}), TypeError);

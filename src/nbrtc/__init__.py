@@ -16,6 +16,7 @@ from ._inspection.sdp import ParsedSDP
 from ._media.audio import AudioArray
 from ._media.frames import FrameIterator
 from ._media.recorder import Recorder
+from ._sfu.broadcast import Broadcast
 from ._sfu.janus import Janus
 from ._signaling.manager import PeerManager, manager
 from ._transport.channel import Channel
@@ -44,6 +45,7 @@ _upstream.check()
 __all__ = [
     "AudioArray",
     "AudioView",
+    "Broadcast",
     "Camera",
     "CameraError",
     "Channel",

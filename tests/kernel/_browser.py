@@ -133,6 +133,11 @@ class FakeBrowser:
         task.add_done_callback(self._tasks.discard)
         return task
 
+    def start_task(self, coro: Any) -> None:
+        """Run ``coro`` as a task of this page's loop (from any thread); drained with the
+        page's other tasks."""
+        self.loop.call_soon_threadsafe(self._spawn, coro)
+
     # --- plumbing ---------------------------------------------------------------------------
     def attach(self, widget: StreamWidget) -> None:
         """Route the widget's kernel->browser messages to this fake page."""

@@ -742,7 +742,7 @@ bad_versions = st.one_of(
 )
 bad_types = st.one_of(
     st.sampled_from(
-        ["", "answer", "Offer", "OFFER", "offer ", " ping", "pong", "hello", "x" * 40, "state\n"]
+        ["", "members", "Offer", "OFFER", "offer ", " ping", "pong", "hello", "x" * 40, "state\n"]
     ),
     texts.filter(lambda s: s not in TYPES),
     st.none(),

@@ -32,9 +32,6 @@ import asyncio
 import contextlib
 import json
 import secrets
-import signal
-import subprocess
-import threading
 import time
 import urllib.request
 from collections.abc import Sequence
@@ -44,7 +41,7 @@ from typing import Any
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
-from .netlab import IP, NetLabError, _run, unavailable_reason
+from .netlab import IP, ForegroundServer, NetLabError, _run, unavailable_reason
 
 JANUS = "/usr/bin/janus"
 LIB = Path("/usr/lib/x86_64-linux-gnu/janus")
@@ -164,7 +161,7 @@ _NO_IPV6_NS = (
 # ---------------------------------------------------------------------------- JanusServer
 
 
-class JanusServer:
+class JanusServer(ForegroundServer):
     """Debian's ``janus`` in the foreground in ``lab``'s namespace, started and stopped by
     the test (by PID), its log kept in memory and in ``workdir/janus.log``.
 
@@ -173,6 +170,8 @@ class JanusServer:
     session lives without a request. ``port_offset`` shifts every port (HTTP, admin,
     WebSocket, the RTP range) so that several servers can share the namespace.
     """
+
+    name = "janus"
 
     def __init__(
         self,
@@ -194,11 +193,7 @@ class JanusServer:
         self.session_timeout = session_timeout
         self.api_secret = secrets.token_urlsafe(12) if api_secret == "" else api_secret
         self.admin_secret = admin_secret or secrets.token_urlsafe(12)
-        self.log_path = self.workdir / f"janus-{self.ws_port}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._lines: list[tuple[float, str]] = []
-        self._lock = threading.Lock()
-        self._reader: threading.Thread | None = None
+        super().__init__(self.workdir / f"janus-{self.ws_port}.log")
 
     # --- addresses ----------------------------------------------------------------------
     @property
@@ -274,74 +269,22 @@ class JanusServer:
         """Start janus; return once ``/janus/info`` answers (stop it and raise if not)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         conf = self.write_config()
-        self.proc = subprocess.Popen(
-            [*self.lab.prefix(), *self.argv(conf)],  # `ip netns exec` execs: pid is janus's
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self._reader = threading.Thread(target=self._read, name="janus-log", daemon=True)
-        self._reader.start()
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.info(timeout=1.0)
-                return self
-            except (OSError, ValueError):
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                why = (
-                    f"exited with {self.proc.returncode}"
-                    if self.proc.poll() is not None
-                    else f"did not answer {self.http_url}/info within {timeout} s"
-                )
-                self.stop()
-                raise NetLabError(f"janus {why}; log:\n{self.log_tail()}")
-            time.sleep(0.05)
+        self.launch([*self.lab.prefix(), *self.argv(conf)])  # `ip netns exec` execs
+        self.wait_ready(self._answers, timeout, f"did not answer {self.http_url}/info")
+        return self
 
-    def _read(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        with open(self.log_path, "ab") as log:
-            for raw in self.proc.stdout:  # ends at EOF, when janus exits
-                log.write(raw)
-                log.flush()
-                with self._lock:
-                    self._lines.append((time.monotonic(), raw.decode(errors="replace").rstrip()))
-
-    def stop(self, timeout: float = 5.0) -> float:
-        """SIGTERM by PID, SIGKILL after ``timeout`` s; return the seconds it took."""
-        start = time.monotonic()
-        proc = self.proc
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-        if self._reader is not None:
-            self._reader.join(5)
-        if proc is not None and proc.stdout is not None:
-            proc.stdout.close()
-        return time.monotonic() - start
+    def _answers(self) -> bool:
+        try:
+            self.info(timeout=1.0)
+            return True
+        except (OSError, ValueError):
+            return False
 
     def __enter__(self) -> JanusServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    # --- the log ----------------------------------------------------------------------------
-    def lines(self) -> list[str]:
-        with self._lock:
-            return [text for _t, text in self._lines]
-
-    def log_tail(self, n: int = 40) -> str:
-        return "\n".join(self.lines()[-n:])
 
     # --- HTTP: info and the admin API ---------------------------------------------------------
     def info(self, timeout: float = 5.0) -> dict[str, Any]:
@@ -366,6 +309,32 @@ class JanusServer:
         if reply.get("janus") != "success":
             raise NetLabError(f"admin {request} {path}: {reply.get('error', reply)}")
         return reply
+
+    def plugin(self, plugin: str, request: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+        """A plugin request through the admin API (``message_plugin``); the plugin's data,
+        e.g. ``plugin("janus.plugin.videoroom", {"request": "exists", "room": 1})``."""
+        body = {
+            "janus": "message_plugin",
+            "transaction": secrets.token_hex(6),
+            "admin_secret": self.admin_secret,
+            "plugin": plugin,
+            "request": request,
+        }
+        req = urllib.request.Request(
+            self.admin_url,
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            reply = dict(json.loads(resp.read()))
+        if reply.get("janus") != "success":
+            raise NetLabError(f"admin message_plugin {request}: {reply.get('error', reply)}")
+        return dict(reply.get("response") or {})
+
+    def room_exists(self, room: int) -> bool:
+        """Whether the videoroom ``room`` exists (private ones included)."""
+        data = self.plugin("janus.plugin.videoroom", {"request": "exists", "room": room})
+        return bool(data.get("exists"))
 
     def sessions(self) -> list[int]:
         """Every live Janus session id (admin ``list_sessions``)."""

@@ -39,7 +39,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -351,7 +351,86 @@ class LogLine:
     text: str
 
 
-class Coturn:
+class ForegroundServer:
+    """A server process run in the foreground by a test (coturn, janus): its output read
+    line by line into memory (each line stamped with the monotonic time it was read) and
+    into ``log_path``; stopped by its PID. Subclasses say how to start it and when it is
+    ready (:meth:`launch`, :meth:`wait_ready`)."""
+
+    #: names the reader thread and the errors
+    name = "server"
+
+    def __init__(self, log_path: Path) -> None:
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._lines: list[LogLine] = []
+        self._lock = threading.Lock()
+        self._reader: threading.Thread | None = None
+
+    def launch(self, argv: Sequence[str]) -> None:
+        """Start ``argv`` (already prefixed with ``ip netns exec NS`` when it runs in a
+        namespace: that execs, so the PID is the server's) and start reading its output."""
+        self.proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._reader = threading.Thread(target=self._read, name=f"{self.name}-log", daemon=True)
+        self._reader.start()
+
+    def wait_ready(self, ready: Callable[[], bool], timeout: float, what: str) -> None:
+        """Poll ``ready()`` until true; if the process exits or ``timeout`` passes first,
+        stop it and raise :class:`NetLabError` with ``what`` and the log's tail."""
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if self.proc is None or self.proc.poll() is not None or time.monotonic() > deadline:
+                code = None if self.proc is None else self.proc.poll()
+                why = f"exited with {code}" if code is not None else f"{what} within {timeout} s"
+                self.stop()
+                raise NetLabError(f"{self.name} {why}; log:\n{self.log_tail()}")
+            time.sleep(0.05)
+
+    def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        with open(self.log_path, "ab") as log:
+            for raw in self.proc.stdout:  # ends at EOF, when the server exits
+                log.write(raw)
+                log.flush()
+                line = LogLine(time.monotonic(), raw.decode(errors="replace").rstrip())
+                with self._lock:
+                    self._lines.append(line)
+
+    def stop(self, timeout: float = 5.0) -> float:
+        """SIGTERM by PID, SIGKILL after ``timeout`` s; return the seconds it took."""
+        start = time.monotonic()
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        if self._reader is not None:
+            self._reader.join(5)
+        if proc is not None and proc.stdout is not None:
+            proc.stdout.close()
+        return time.monotonic() - start
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def lines(self) -> list[LogLine]:
+        with self._lock:
+            return list(self._lines)
+
+    def log_tail(self, n: int = 40) -> str:
+        return "\n".join(ln.text for ln in self.lines()[-n:])
+
+
+class Coturn(ForegroundServer):
     """Debian's ``turnserver`` in the foreground in a namespace, started and stopped by
     the test (by PID), its log kept in memory and in ``workdir/turnserver.log``.
 
@@ -360,6 +439,8 @@ class Coturn:
     the monotonic time it was read, so release times are measured here, not from
     coturn's one-second log stamps.
     """
+
+    name = "turnserver"
 
     def __init__(
         self,
@@ -380,11 +461,7 @@ class Coturn:
         self.workdir = Path(workdir)
         self.min_port, self.max_port = min_port, max_port
         self.tls, self.tls_port = tls, tls_port
-        self.log_path = self.workdir / "turnserver.log"
-        self.proc: subprocess.Popen | None = None
-        self._lines: list[LogLine] = []
-        self._lock = threading.Lock()
-        self._reader: threading.Thread | None = None
+        super().__init__(self.workdir / "turnserver.log")
 
     def argv(self) -> list[str]:
         args = [
@@ -410,55 +487,9 @@ class Coturn:
         self.workdir.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             (self.workdir / "turndb").unlink()  # a fresh user database per run
-        self.proc = self.lab.popen(
-            self.ns,
-            self.argv(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self._reader = threading.Thread(target=self._read, name="coturn-log", daemon=True)
-        self._reader.start()
-        deadline = time.monotonic() + timeout
-        while not any(READY in ln.text for ln in self.lines()):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                why = (
-                    f"exited with {self.proc.returncode}"
-                    if self.proc.poll() is not None
-                    else f"not ready after {timeout} s"
-                )
-                self.stop()
-                raise NetLabError(f"turnserver {why}; log:\n{self.log_tail()}")
-            time.sleep(0.05)
+        self.launch([*self.lab.prefix(self.ns), *self.argv()])
+        self.wait_ready(lambda: any(READY in ln.text for ln in self.lines()), timeout, "not ready")
         return self
-
-    def _read(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        with open(self.log_path, "ab") as log:
-            for raw in self.proc.stdout:  # ends at EOF, when turnserver exits
-                log.write(raw)
-                log.flush()
-                line = LogLine(time.monotonic(), raw.decode(errors="replace").rstrip("\n"))
-                with self._lock:
-                    self._lines.append(line)
-
-    def stop(self, timeout: float = 5.0) -> float:
-        """SIGTERM by PID, SIGKILL after ``timeout`` s; return the seconds it took."""
-        start = time.monotonic()
-        proc = self.proc
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-        if self._reader is not None:
-            self._reader.join(5)
-        if proc is not None and proc.stdout is not None:
-            proc.stdout.close()
-        return time.monotonic() - start
 
     def __enter__(self) -> Coturn:
         return self.start()
@@ -467,13 +498,6 @@ class Coturn:
         self.stop()
 
     # --- the log ----------------------------------------------------------------------
-    def lines(self) -> list[LogLine]:
-        with self._lock:
-            return list(self._lines)
-
-    def log_tail(self, n: int = 40) -> str:
-        return "\n".join(ln.text for ln in self.lines()[-n:])
-
     def events(self) -> list[tuple[float, str, str]]:
         """``(time, "new" | "deleted", session id)`` for every allocation line so far."""
         out = []

@@ -23,7 +23,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from .._signaling import renegotiate as _renegotiate
-from ..errors import NotDisplayedError
+from ..errors import NbrtcError, NotDisplayedError
 from .history import History
 
 if TYPE_CHECKING:
@@ -135,6 +135,18 @@ class ConnectionMethods:
         with self._stream_lock:
             return [s for s in self._streams.values() if not s.closed]
 
+    def _no_kernel_peer(self) -> str | None:
+        """Why this widget's streams have no kernel peer to measure or change, or None
+        (they have one). A VideoView of a ``Broadcast`` says why: its pages receive the
+        video from Janus. Any thread."""
+        return None
+
+    def _need_kernel_peer(self, call: str) -> None:
+        """Raise ``NbrtcError`` in words when ``call`` has no kernel peer to act on."""
+        why = self._no_kernel_peer()
+        if why is not None:
+            raise NbrtcError(f"{type(self).__name__}.{call}: {why}")
+
     def _inspected_stream(self) -> KernelStream:
         """The newest stream (live, else the newest closed one), for stats and sdp."""
         stream = self._last_stream or (self._past_streams[-1] if self._past_streams else None)
@@ -155,6 +167,7 @@ class ConnectionMethods:
         the browser's names); ``summary`` rows are what ``stats_log()`` returns per second.
         The browser samples once a second, so a stream younger than that has ``None``.
         """
+        self._need_kernel_peer("stats()")
         stream = self._inspected_stream()
         rows = stream.stats.rows()
         summary: dict[str, Any] = {"browser": None, "kernel": None}
@@ -172,6 +185,7 @@ class ConnectionMethods:
         """One row per side per second (bitrate, fps, resolution, rtt, jitter, loss,
         frames dropped, decode/encode time, codec...) for the newest stream; put it in a
         DataFrame: ``pandas.DataFrame(cam.stats_log())``."""
+        self._need_kernel_peer("stats_log()")
         return self._inspected_stream().stats.rows()
 
     def history(self, chatter: bool = False) -> list[dict[str, Any]]:
@@ -193,10 +207,12 @@ class ConnectionMethods:
     def sdp(self) -> SDPView:
         """The newest stream's offer and answer, parsed (``.remote`` = the browser's
         offer, ``.local`` = the kernel's answer; ``.annotate()``, ``.diff()``)."""
+        self._need_kernel_peer("sdp")
         return SDPView(self._inspected_stream())
 
     def inspect(self, **kwargs: Any) -> Any:
         """An Inspector widget for this connection (display it beside the stream)."""
+        self._need_kernel_peer("inspect()")
         from .inspector import Inspector
 
         return Inspector(self, **kwargs)
@@ -221,6 +237,7 @@ class ConnectionMethods:
         rate to ``rate_kbps``. ``direction``: "both", "send" (kernel -> browser) or
         "recv" (browser -> kernel). Applies at once to live streams and to later ones;
         ``set_network()`` with no arguments (or ``clear_network()``) removes it."""
+        self._need_kernel_peer("set_network()")
         from .netem import check_conditions
 
         conditions = check_conditions(
@@ -237,6 +254,7 @@ class ConnectionMethods:
 
     def clear_network(self) -> None:
         """Remove any impairment (the network as it really is)."""
+        self._need_kernel_peer("clear_network()")
         self.set_network()
 
     @property
@@ -251,6 +269,7 @@ class ConnectionMethods:
         kernel's answer keeps only that codec, so the browser switches encoder. A stream
         the kernel encodes (VideoView) keeps its codec until it reconnects (aiortc cannot
         switch a running encoder); the history says so."""
+        self._need_kernel_peer("set_codec()")
         name = _renegotiate.check_codec(codec)
         self._codec_pref = name
         self._log_action("set_codec", {"codec": name})
@@ -272,6 +291,7 @@ class ConnectionMethods:
         """Cap video at ``bps`` bit/s (None lifts the cap): the renegotiated answer carries
         ``b=AS``/``b=TIAS`` (the browser's encoder obeys them) and the kernel's own video
         encoder is clamped too."""
+        self._need_kernel_peer("set_max_bitrate()")
         value = _renegotiate.check_bitrate(bps)
         self._max_bitrate = value
         self._log_action("set_max_bitrate", {"bps": value})
@@ -284,6 +304,7 @@ class ConnectionMethods:
         """Restart ICE on every live stream: the browser gathers new candidates with new
         credentials, the kernel answers with new credentials too, and the media moves to
         the newly selected pair without a gap (DTLS and the stream stay up)."""
+        self._need_kernel_peer("restart_ice()")
         live = [s for s in self._live_streams() if "answer" in s.timings]
         if not live:
             raise NotDisplayedError(

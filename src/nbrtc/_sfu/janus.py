@@ -27,14 +27,21 @@ import itertools
 import logging
 import math
 import threading
+import weakref
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from .._signaling.manager import manager
 from ..errors import JanusError
 from .janus_api import CLOSE_TIMEOUT, JanusConnection, JanusSession
 from .janus_link import JanusInfo
+
+if TYPE_CHECKING:
+    from aiortc.mediastreams import MediaStreamTrack
+
+    from ..sources import Source
+    from .broadcast import Broadcast
 
 log = logging.getLogger("nbrtc")
 
@@ -119,6 +126,8 @@ class Janus:
         self._close_lock = threading.Lock()
         self._cell_id: str | None = None
         self._manager = manager()
+        #: the broadcasts made through this object: closing it closes them
+        self._broadcasts: weakref.WeakSet[Broadcast] = weakref.WeakSet()
         self._port = JanusPort(self)
         self._manager.register(self._port)  # kernel exit and a re-run of its cell close it
 
@@ -183,6 +192,21 @@ class Janus:
         self._usable("session_async()")
         return await self._hop(self._conn.create_session())
 
+    def broadcast(
+        self, source: Source | MediaStreamTrack | str | None = None, **kwargs: Any
+    ) -> Broadcast:
+        """Publish ``source`` (an nbrtc source, an aiortc video track or a file path;
+        default: a test pattern) once to a private videoroom of this server. Returns at
+        once (``feed.wait()`` blocks until it is live); ``nbrtc.VideoView(feed)`` shows it
+        in any number of cells and tabs, each page receiving it from Janus.
+        ``display=``: the publisher's name in the room."""
+        from .broadcast import Broadcast
+
+        self._usable("broadcast()")
+        feed = Broadcast(self, source, **kwargs)
+        self._broadcasts.add(feed)
+        return feed
+
     # --- closing --------------------------------------------------------------------------
     def close(self) -> None:
         """Destroy every session and handle made through this object, stop the
@@ -192,6 +216,8 @@ class Janus:
             if self._closed:
                 return
             self._closed = True
+        for feed in list(self._broadcasts):  # their views end in words, their rooms go
+            feed.close()
         media = self._manager.media
         if not media.running() and self._conn.server is None:
             return  # never connected: nothing on the server, no need to start a thread

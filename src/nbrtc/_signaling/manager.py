@@ -31,7 +31,10 @@ from .stream import KernelStream
 from .tombstones import TOMBSTONES, Tombstones
 
 if TYPE_CHECKING:
-    from .owner import CellOwned, Handler, SignalingOwner, Silent, StreamOwner
+    from .owner import CellOwned, Handler, ServerStream, SignalingOwner, Silent, StreamOwner
+
+    #: a stream the manager routes: a kernel peer's, or one whose far end is a server
+    AnyStream = KernelStream | ServerStream
 
 log = logging.getLogger("nbrtc")
 
@@ -65,7 +68,7 @@ class PeerManager:
         _redact.install()  # no ICE password in aiortc's or the comm's DEBUG logs
         self.media = MediaLoop()
         self._lock = threading.RLock()
-        self._streams: dict[str, KernelStream] = {}
+        self._streams: dict[str, AnyStream] = {}
         #: closed stream id -> the key of the page that owned it (checked in _dispatch)
         self._dead = Tombstones()
         #: every registered widget's port (the widget holds it: gone with the widget)
@@ -298,7 +301,7 @@ class PeerManager:
             stream = self._streams.get(msg.stream)
             dead_key = self._dead.key(msg.stream)
         dead = dead_key is not None
-        if msg.type == "offer":
+        if msg.type in ("offer", "watch"):
             self._on_offer(widget, msg, stream, dead)
             return
         if (stream is not None and stream.key != msg.key) or (dead and dead_key != msg.key):
@@ -345,7 +348,23 @@ class PeerManager:
             )
             return
         stream.heard()
+        if not isinstance(stream, KernelStream):
+            # its far end is a media server (_sfu/viewer.py): it takes what it relays
+            # (answer, candidates, bye...) and refuses the rest in words
+            stream.receive(msg)
+            return
         stream.history.message("in", msg.type, msg.size, msg.payload)
+        if msg.type == "answer":
+            self.reply_error(
+                widget,
+                ProtocolError(
+                    "out-of-order",
+                    "answer is for a stream that watches a media server; this one offered",
+                    msg.stream,
+                    msg.type,
+                ),
+            )
+            return
         # Tasks go through the stream, so its teardown cancels whatever is still pending.
         if msg.type == "candidate":
             if stream.take_candidate(msg.payload):
@@ -386,7 +405,7 @@ class PeerManager:
             stream.spawn(stream.close(f"browser: {reason}", notify_browser=False))
 
     def _on_ice_servers(
-        self, widget: StreamOwner, msg: Message, stream: KernelStream | None, dead: bool
+        self, widget: StreamOwner, msg: Message, stream: AnyStream | None, dead: bool
     ) -> None:
         """The page asks for the full ICE servers of a stream it is about to start (media
         loop). Answered at widget level, since the stream exists only after its offer;
@@ -424,8 +443,10 @@ class PeerManager:
         # a bye for a stream that never offered needs nothing
 
     def _on_offer(
-        self, widget: StreamOwner, msg: Message, stream: KernelStream | None, dead: bool
+        self, widget: StreamOwner, msg: Message, stream: AnyStream | None, dead: bool
     ) -> None:
+        """An ``offer`` (a kernel peer answers it) or a ``watch`` (the widget's media
+        server offers, _sfu/viewer.py): the same checks, one registry."""
         payload = msg.payload
         refusal: ProtocolError | None = None
         if not self.claim(msg.stream, msg.key):
@@ -447,6 +468,10 @@ class PeerManager:
                 msg.stream,
                 "offer",
             )
+        elif msg.type == "watch" and widget.kind != "view":
+            refusal = ProtocolError(
+                "wrong-kind", f"a {widget.kind} widget watches no media server", msg.stream, "watch"
+            )
         elif len(self._streams) >= config.max_streams:
             refusal = ProtocolError(
                 "limit",
@@ -463,12 +488,30 @@ class PeerManager:
                 msg.stream,
                 "offer",
             )
+        if refusal is None and msg.type == "watch":
+            server = widget.watch(self, msg)
+            if server is None:
+                refusal = ProtocolError(
+                    "wrong-kind",
+                    "this view plays a kernel source: it offers to the kernel, it watches "
+                    "no media server",
+                    msg.stream,
+                    "watch",
+                )
+            else:
+                with self._lock:
+                    self._streams[server.id] = server
+                widget.stream_added(server)  # type: ignore[arg-type]  # a server's stream
+                server.start()
+                return
         if refusal is not None:
+            # the reply names what it answers: an offer or a watch
+            refusal = ProtocolError(refusal.code, refusal.message, refusal.stream, msg.type)
             self.reply_error(widget, refusal)
             if refusal.code in ("closed", "limit", "wrong-kind"):
                 widget.send(make_message("bye", msg.stream, {"reason": refusal.code}))
             return
-        stream = KernelStream(
+        new = KernelStream(
             self,
             widget,
             msg.stream,
@@ -477,14 +520,14 @@ class PeerManager:
             payload.get("view", ""),
             key=msg.key,
         )
-        stream.history.message("in", "offer", msg.size, payload)
+        new.history.message("in", "offer", msg.size, payload)
         with self._lock:
-            self._streams[stream.id] = stream
-        widget.stream_added(stream)
+            self._streams[new.id] = new
+        widget.stream_added(new)
         if payload.get("transport") == "comm":
-            stream.start_comm()
+            new.start_comm()
         else:
-            stream.start(payload["sdp"])
+            new.start(payload["sdp"])
 
     def claim(self, stream_id: str, key: str) -> bool:
         """May the page holding ``key`` start a stream (or join a room) as ``stream_id``?
@@ -517,7 +560,7 @@ class PeerManager:
             return sum(1 for s in live if s.key == key)
         return sum(1 for s in live if not s.key and s.page == page)
 
-    def forget(self, stream: KernelStream) -> None:
+    def forget(self, stream: AnyStream) -> None:
         """Drop ``stream`` and tombstone its id with its page's key (media loop)."""
         with self._lock:
             self._streams.pop(stream.id, None)
@@ -525,7 +568,7 @@ class PeerManager:
 
     # --- closing (any thread) ----------------------------------------------------------------
     def close_streams(
-        self, streams: list[KernelStream], reason: str
+        self, streams: list[AnyStream], reason: str
     ) -> concurrent.futures.Future[None] | None:
         """Close ``streams`` on the media loop; returns a future done when all are torn down."""
         if not streams or not self.media.running():

@@ -62,8 +62,50 @@ class SignalingHost(Protocol):
     def browser_silent(self, subject: Silent, elapsed: float) -> bool:
         """Count ``elapsed`` idle-kernel seconds of silence; True when the page is gone."""
 
-    def forget(self, stream: KernelStream) -> None:
+    def forget(self, stream: KernelStream | ServerStream) -> None:
         """The stream closed: drop it from the registry, keep its tombstone."""
+
+
+class ServerStream(Silent, Protocol):
+    """A stream whose far end is a media server, not a kernel peer (e.g. a view of a
+    ``Broadcast``: the page's pc talks to Janus, the kernel relays the signaling,
+    ``_sfu/viewer.py``). The manager routes the page's messages to it by id after the
+    same checks as for a ``KernelStream`` (the page key, tombstones, bounds) and closes
+    it with its widget, its cell, its page and the kernel. Media loop unless noted."""
+
+    id: str
+    #: the key of the page that asked for it (never logged)
+    key: str
+    page: str
+    created: float
+
+    @property
+    def owner(self) -> StreamOwner | None:
+        """The port of the widget this stream belongs to (None once it is gone)."""
+
+    @property
+    def state(self) -> str: ...
+
+    @property
+    def closed(self) -> bool: ...
+
+    def start(self) -> None:
+        """Begin (once the manager registered it): ask the server, relay its offer."""
+
+    def heard(self) -> None:
+        """The page said something about this stream: its silence starts again."""
+
+    def receive(self, msg: Message) -> None:
+        """A validated message of the page that owns it (not ``watch``)."""
+
+    def spawn(self, coro: Any) -> Any:
+        """Run ``coro`` as a task its teardown cancels."""
+
+    async def close(self, reason: str, notify_browser: bool = True) -> None:
+        """Tear down (idempotent): bye to the page, tombstone, release on the server."""
+
+    def describe(self) -> dict[str, Any]:
+        """Plain data for ``manager().streams()`` (any thread)."""
 
 
 class CellOwned(Protocol):
@@ -132,6 +174,11 @@ class StreamOwner(SignalingOwner, Protocol):
 
     def has_live_stream(self) -> bool:
         """Any of the widget's streams is open (any thread)."""
+
+    def watch(self, host: SignalingHost, msg: Message) -> ServerStream | None:
+        """A page's ``watch`` (checked by the manager: key, tombstone, limits): the
+        widget's stream whose far end is a media server, not started yet; None when this
+        widget's views offer to a kernel peer instead (the manager refuses in words)."""
 
     # --- what a stream needs at birth ------------------------------------------------------
     def ice_servers(self, stream_id: str) -> list[dict[str, Any]]: ...

@@ -50,11 +50,14 @@ BROWSER_TYPES = frozenset(
         "frame-ack",  # a kernel frame was drawn: the kernel may send another
         "audio",  # PCM sound over the comm (s16 in the binary buffer, _comm_audio.py)
         "audio-ack",  # the page played kernel audio up to seq (counters only)
+        "watch",  # a view asks for a stream whose far end is a media server (Janus)
+        "answer",  # the page's answer to the server's offer the kernel relayed (watch)
     }
 )
 KERNEL_TYPES = frozenset(
     {
         "answer",
+        "offer",  # a media server's offer, relayed for a `watch` stream: the page answers
         "state",
         "ping",
         "bye",
@@ -187,6 +190,24 @@ def _check_payload(type_: str, payload: Any) -> str | None:
             if key in payload and not _is_str(payload[key], 64):
                 return f"offer.{key} must be a short string"
         return _check_offer_sdp(sdp, kind)
+    if type_ == "watch":
+        if not isinstance(payload, dict):
+            return "watch payload must be an object"
+        if payload.get("kind") != "view":
+            return "watch.kind must be 'view' (only a view watches a media server)"
+        for key in ("page", "view"):
+            if key in payload and not _is_str(payload[key], 64):
+                return f"watch.{key} must be a short string"
+        return None
+    if type_ == "answer":
+        if not isinstance(payload, dict):
+            return "answer payload must be an object"
+        sdp = payload.get("sdp")
+        if not isinstance(sdp, str) or not sdp.startswith("v=0"):
+            return "answer.sdp must be an SDP string starting with 'v=0'"
+        if len(sdp) > MAX_SDP_CHARS:
+            return f"answer.sdp is longer than {MAX_SDP_CHARS} characters"
+        return _check_answer_sdp(sdp)
     if type_ == "candidate":
         if payload is None:
             return None
@@ -471,6 +492,28 @@ def _check_offer_sdp(sdp: str, kind: str) -> str | None:
             # DTLS-SRTP is mandatory (RFC 8827); aiortc asserts in a background task
             # on an offer without one and the stream would hang in "connecting"
             return f"the offer's {m.kind} section has no a=fingerprint: DTLS-SRTP is mandatory"
+    return None
+
+
+def _check_answer_sdp(sdp: str) -> str | None:
+    """Why a page's answer to a media server's offer must not reach the server (None
+    when it may): it parses, has at most MAX_MEDIA_SECTIONS sections, and each section
+    has ICE credentials and a DTLS fingerprint (its own or the session's)."""
+    from aiortc.sdp import SessionDescription
+
+    try:
+        desc = SessionDescription.parse(sdp)
+    except Exception as exc:  # aiortc raises ValueError, IndexError, KeyError...
+        return f"answer.sdp does not parse: {type(exc).__name__}: {exc}"[:300]
+    if not desc.media or len(desc.media) > MAX_MEDIA_SECTIONS:
+        return (
+            f"the answer has {len(desc.media)} media sections; 1 to {MAX_MEDIA_SECTIONS} expected"
+        )
+    for m in desc.media:
+        if m.ice is None or not m.ice.usernameFragment or not m.ice.password:
+            return f"the answer's {m.kind} section has no ICE credentials"
+        if m.dtls is None or not m.dtls.fingerprints:
+            return f"the answer's {m.kind} section has no a=fingerprint: DTLS-SRTP is mandatory"
     return None
 
 

@@ -37,7 +37,7 @@ from .base import CLOSE_WAIT, SignalingPort, SignalingWidget
 if TYPE_CHECKING:
     from aiortc.mediastreams import MediaStreamTrack
 
-    from .._signaling.owner import DoctorFactory
+    from .._signaling.owner import DoctorFactory, ServerStream, SignalingHost
     from .._signaling.protocol import Message
     from .._signaling.stream import KernelStream
 
@@ -91,6 +91,9 @@ class StreamPort(SignalingPort):
     def has_live_stream(self) -> bool:
         """Any thread."""
         return self._widget._has_live_stream()
+
+    def watch(self, host: SignalingHost, msg: Message) -> ServerStream | None:
+        return self._widget._watch(host, msg)
 
     def ice_servers(self, stream_id: str) -> list[dict[str, Any]]:
         """Any thread."""
@@ -215,6 +218,12 @@ class StreamWidget(ConnectionMethods, SignalingWidget):
         with self._stream_lock:
             return any(not s.closed for s in self._streams.values())
 
+    def _watch(self, host: SignalingHost, msg: Message) -> ServerStream | None:
+        """A page's ``watch`` (media loop): a stream whose far end is a media server, or
+        None (this widget's views offer to a kernel peer; a VideoView of a Broadcast
+        says otherwise)."""
+        return None
+
     def _ice_policy_for(self, stream_id: str) -> str:
         """The kernel peer's ICE transport policy for ``stream_id`` (the widget's; a
         Doctor's probes have one per path). Media loop."""
@@ -223,6 +232,7 @@ class StreamWidget(ConnectionMethods, SignalingWidget):
     def doctor(self) -> Any:
         """An ``nbrtc.Doctor`` for this widget's own ICE servers and policy: which paths
         from the page to the kernel work, and what to do (see ``nbrtc.doctor``)."""
+        self._need_kernel_peer("doctor()")
         if _doctor_factory is None:  # registered by _doctor.py, which `import nbrtc` loads
             raise RuntimeError("nbrtc's doctor is not loaded: import nbrtc first")
         return _doctor_factory(list(self._servers), self._ice_policy)
