@@ -2,7 +2,7 @@
 
 Marker ``janus`` (``pytest -m janus tests/kernel/test_janus.py``; root). The module's
 ``janus_server`` runs one Janus (tests/lab/janus.py: videoroom and streaming plugins only,
-WebSocket and HTTP transports on 203.0.113.1, ``session_timeout`` = SESSION_TIMEOUT s, an
+WebSocket and HTTP transports on the lab's address, ``session_timeout`` = SESSION_TIMEOUT s, an
 API secret) for every test here; the admin API counts sessions independently of nbrtc.
 
 Every wait polls to a deadline. Figures (timings, time to first frame) are printed (-s).
@@ -265,9 +265,10 @@ def test_unreachable_port_is_an_error_in_words_within_a_second(server: jl.JanusS
     janus.close()
 
 
-def test_silent_address_times_out_in_words() -> None:
-    # 203.0.113.77 is on the lab's link but nobody has it: no answer, no refusal
-    janus = nbrtc.Janus(f"ws://{jl.NS_IP[:-1]}77:8188/", timeout=0.5)
+def test_silent_address_times_out_in_words(server: jl.JanusServer) -> None:
+    # SILENT_IP is on the lab's link (up while the module's server runs) but nobody has
+    # it: no answer, no refusal
+    janus = nbrtc.Janus(f"ws://{jl.SILENT_IP}:8188/", timeout=0.5)
     t0 = time.monotonic()
     with pytest.raises(nbrtc.JanusError, match=r"no answer within 0\.5 s"):
         janus.info()

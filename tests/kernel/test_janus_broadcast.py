@@ -175,7 +175,8 @@ def test_kernel_peer_controls_of_a_broadcast_view_refuse_in_words(janus: nbrtc.J
         feed.close()
 
 
-def test_unreachable_server_fails_in_words() -> None:
+def test_unreachable_server_fails_in_words(server: jl.JanusServer) -> None:
+    # the lab is up (the module's server): a port of its address nobody listens on
     janus = nbrtc.Janus(f"ws://{jl.NS_IP}:8199/", timeout=2)
     try:
         feed = janus.broadcast(nbrtc.sources.test_pattern(160, 120, 10))

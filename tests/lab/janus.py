@@ -4,9 +4,12 @@ Everything here is created by the test and removed by it; Janus's traffic stays 
 veth link between the test process (host side) and the namespace:
 
 * :class:`JanusLab` makes a network namespace unique to this process
-  (``nbrtc-janus-<pid>``) joined to the host by a veth pair with TEST-NET-3 addresses
-  (namespace 203.0.113.1/24, host side 203.0.113.2/24), ``lo`` up and IPv6 off on both
-  ends. There is no default route in the namespace, so nothing Janus does can leave it.
+  (``nbrtc-janus-<pid>``) joined to the host by a veth pair with TEST-NET-3 addresses in a
+  /29 of 203.0.113.0/24 chosen by this process's PID (:data:`NS_IP` in the namespace,
+  :data:`HOST_IP` on the host side, :data:`SILENT_IP` unused: an address in the lab where
+  nobody answers), so that two test runs on one machine (a CI run and a benchmark) do not
+  take each other's addresses; ``lo`` up and IPv6 off on both ends. There is no default
+  route in the namespace, so nothing Janus does can leave it.
 * :class:`JanusServer` writes a minimal configuration to a temporary directory (only the
   videoroom and streaming plugins, only the HTTP and WebSocket transports bound to the
   namespace address, the admin API on HTTP with an ``admin_secret``, no event handlers or
@@ -21,7 +24,7 @@ IP" by asking the routing table for a route to the outside; the namespace has no
 without ``interface`` it logs "Couldn't find any address! using 127.0.0.1" (and would
 put 127.0.0.1 in its SDP). :data:`NS_IP` is therefore given as ``general.interface``. ICE
 gathering itself follows ``ice_enforce_list`` (the veth end's name): one host candidate
-on 203.0.113.1 per component, no loopback candidate.
+on :data:`NS_IP` per component, no loopback candidate.
 
 Every wait is bounded; nothing sleeps for a fixed time to let things settle.
 """
@@ -31,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import secrets
 import time
 import urllib.request
@@ -49,8 +53,13 @@ LIB = Path("/usr/lib/x86_64-linux-gnu/janus")
 PLUGINS = ("libjanus_videoroom.so", "libjanus_streaming.so")
 TRANSPORTS = ("libjanus_http.so", "libjanus_websockets.so")
 
-NS_IP = "203.0.113.1"
-HOST_IP = "203.0.113.2"
+#: this process's /29 of TEST-NET-3 (203.0.113.0/24 holds 32 of them)
+_BASE = 8 * (os.getpid() % 32)
+NS_IP = f"203.0.113.{_BASE + 1}"
+HOST_IP = f"203.0.113.{_BASE + 2}"
+#: in the lab's subnet, on nobody's interface: a connection to it goes unanswered
+SILENT_IP = f"203.0.113.{_BASE + 6}"
+PREFIX = 29
 HTTP_PORT, ADMIN_PORT, WS_PORT = 8088, 7088, 8188
 #: RTP/RTCP and ICE ports Janus may bind (its media sockets, one per component)
 RTP_RANGE = (20000, 20200)
@@ -86,8 +95,6 @@ class JanusLab:
     """
 
     def __init__(self, tag: str | None = None) -> None:
-        import os
-
         tag = tag or str(os.getpid())
         self.ns = f"nbrtc-janus-{tag}"
         # interface names are at most 15 characters
@@ -98,6 +105,13 @@ class JanusLab:
         self._made_link = False
 
     def up(self) -> JanusLab:
+        taken = _run([IP, "-o", "-4", "addr", "show"])
+        if f" {self.host_ip}/" in taken:
+            raise NetLabError(
+                f"{self.host_ip} is already on an interface of this machine: another Janus "
+                "lab (a process whose PID is equal to this one's modulo 32) is running; run "
+                "this one after it ends"
+            )
         try:
             _run([IP, "netns", "add", self.ns])
             self._made_ns = True
@@ -107,8 +121,8 @@ class JanusLab:
             self.run(["sh", "-c", _NO_IPV6_NS])
             # the host end: only this interface, the host's other settings stay untouched
             Path(f"/proc/sys/net/ipv6/conf/{self.host_if}/disable_ipv6").write_text("1\n")
-            _run([IP, "-n", self.ns, "addr", "add", f"{self.ns_ip}/24", "dev", self.ns_if])
-            _run([IP, "addr", "add", f"{self.host_ip}/24", "dev", self.host_if])
+            _run([IP, "-n", self.ns, "addr", "add", f"{self.ns_ip}/{PREFIX}", "dev", self.ns_if])
+            _run([IP, "addr", "add", f"{self.host_ip}/{PREFIX}", "dev", self.host_if])
             for argv in (
                 [IP, "-n", self.ns, "link", "set", self.ns_if, "up"],
                 [IP, "-n", self.ns, "link", "set", "lo", "up"],

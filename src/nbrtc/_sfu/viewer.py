@@ -25,13 +25,10 @@ import asyncio
 import contextlib
 import logging
 import time
-import weakref
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .._inspection.history import History
 from .._signaling import liveness
-from .._signaling.protocol import ProtocolError, make_message
-from .._signaling.stream_core import wire_size
+from .._signaling.stream_base import StreamBase
 from ..errors import JanusError, StreamError
 
 if TYPE_CHECKING:
@@ -48,13 +45,6 @@ ANSWER_TIMEOUT = 10.0
 MAX_CANDIDATES = 40
 #: seconds the teardown waits for Janus to detach the handle
 DETACH_TIMEOUT = 1.0
-_ALLOWED = {
-    "new": {"connecting", "error", "closed"},
-    "connecting": {"live", "error", "closed"},
-    "live": {"error", "closed"},
-    "error": {"closed"},
-    "closed": set(),
-}
 #: page messages a viewer takes; any other stream message gets `wrong-kind`
 _TAKES = frozenset({"answer", "candidate", "state", "stats", "ping", "bye", "error", "ice-error"})
 
@@ -67,54 +57,34 @@ class Feed(Protocol):
     def viewer_closed(self, viewer: JanusViewer) -> None: ...
 
 
-class JanusViewer:
+class JanusViewer(StreamBase):
     """The kernel's end of one page's view of a broadcast (see the module docstring)."""
 
-    kind = "view"
     transport = "janus"  # the page's media comes from the server, never the kernel
 
     def __init__(self, host: SignalingHost, owner: StreamOwner, msg: Message, feed: Feed) -> None:
-        self.manager = host
-        self._owner_ref = weakref.ref(owner)
-        self.owner_id = owner.model_id
-        self._feed = feed
-        self.id = msg.stream
-        self.key = msg.key
         payload = msg.payload if isinstance(msg.payload, dict) else {}
-        self.page = str(payload.get("page", ""))
-        self.view = str(payload.get("view", ""))
-        self.created = time.monotonic()
-        self.silence = 0.0
+        super().__init__(
+            host,
+            owner,
+            msg.stream,
+            "view",
+            str(payload.get("page", "")),
+            str(payload.get("view", "")),
+            msg.key,
+        )
+        self._feed = feed
         self.frames = 0  # the kernel sees none of them
-        self.browser: dict[str, str] = {}
-        self.error: StreamError | None = None
-        self.timings: dict[str, float] = {}
-        self.history = History(self.id)
-        self._state = "new"
         self._handle: JanusHandle | None = None
         self._answer: asyncio.Future[str] | None = None
         self._started = False  # Janus has the page's answer: candidates go straight on
         self._candidates: list[dict[str, Any] | None] = []
         self._taken = 0
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._close_task: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"<JanusViewer {self.id} {self._state}>"
 
     # --- what it is ----------------------------------------------------------------------
-    @property
-    def owner(self) -> StreamOwner | None:
-        return self._owner_ref()
-
-    @property
-    def state(self) -> str:
-        return self._state
-
-    @property
-    def closed(self) -> bool:
-        return self._state in ("error", "closed")
-
     def describe(self) -> dict[str, Any]:
         """Plain data for ``manager().streams()`` (any thread)."""
         return {
@@ -133,38 +103,6 @@ class JanusViewer:
         }
 
     # --- state and sending -------------------------------------------------------------------
-    def _set_state(self, new: str, detail: str = "") -> None:
-        """The one place the state changes."""
-        old = self._state
-        if new == old or new not in _ALLOWED[old]:
-            return
-        self._state = new
-        self.timings[new] = time.monotonic() - self.created
-        log.info("stream %s: %s -> %s%s", self.id, old, new, f" ({detail})" if detail else "")
-        self.history.state("kernel", "stream", new, detail)
-        self.send("state", {"state": new, "detail": detail})
-        owner = self.owner
-        if owner is not None:
-            owner.stream_state_changed(self)  # type: ignore[arg-type]  # a server's stream
-
-    def send(self, type_: str, payload: Any) -> None:
-        msg = make_message(type_, self.id, payload)
-        self.history.message("out", type_, wire_size(msg), payload)
-        owner = self.owner
-        if owner is not None:
-            owner.send(msg)
-
-    def _refuse(self, code: str, words: str, type_: str) -> None:
-        owner = self.owner
-        if owner is not None:
-            self.manager.reply_error(owner, ProtocolError(code, words, self.id, type_))
-
-    def spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
     def _fail(self, words: str) -> None:
         """End in words: state ``error`` (the page and the widget show them), then close."""
         if self.closed:
@@ -179,9 +117,6 @@ class JanusViewer:
         self._set_state("connecting")
         self.spawn(self._subscribe())
         self.spawn(liveness.watch(lambda: not self.closed, self._ping, self._judge))
-
-    def heard(self) -> None:
-        self.silence = 0.0
 
     def _ping(self, t: float) -> None:
         self.send("ping", {"t": t})
@@ -317,14 +252,6 @@ class JanusViewer:
             self.history.note(f"Janus refused a candidate: {exc}"[:300])
 
     # --- teardown --------------------------------------------------------------------------
-    async def close(self, reason: str, notify_browser: bool = True) -> None:
-        """Tear down (idempotent: later callers await the first teardown)."""
-        if self._close_task is None:
-            self._close_task = asyncio.get_running_loop().create_task(
-                self._teardown(reason, notify_browser)
-            )
-        await asyncio.shield(self._close_task)
-
     async def _teardown(self, reason: str, notify_browser: bool) -> None:
         if notify_browser:
             self.send("bye", {"reason": reason})

@@ -413,9 +413,6 @@ class KernelStream(CommMixin, IceMixin, InspectMixin, StreamCore):
             widget.on_audio(self, frame)
 
     # --- liveness ----------------------------------------------------------------------------
-    def heard(self) -> None:
-        self.silence = 0.0
-
     async def _ping_loop(self) -> None:
         """Ping the browser (its watchdog) and run ours: close a page that went silent."""
         await liveness.watch(lambda: not self.closed, self._ping, self._judge_silence)
@@ -458,14 +455,6 @@ class KernelStream(CommMixin, IceMixin, InspectMixin, StreamCore):
                 widget.update_state()
             return
         self.spawn(self.fail(err))
-
-    async def close(self, reason: str, notify_browser: bool = True) -> None:
-        """Tear down (idempotent: a second caller awaits the first teardown)."""
-        if self._close_task is None:
-            self._close_task = asyncio.get_running_loop().create_task(
-                self._teardown(reason, notify_browser)
-            )
-        await asyncio.shield(self._close_task)
 
     async def _teardown(self, reason: str, notify_browser: bool) -> None:
         if notify_browser:

@@ -11,37 +11,22 @@ go through ``_set_state`` only, which logs ``old -> new`` and tells the widget.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import time
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 
-from .._inspection.history import History
 from .._transport.comm_audio import CommAudioReceiver, CommAudioSender
 from .._transport.comm_media import CommReceiver, CommSender
 from .._transport.reconnect import Reconnect
 from ..errors import StreamError
-from .protocol import ProtocolError, make_message
+from .stream_base import StreamBase
 
 if TYPE_CHECKING:
     from .owner import SignalingHost, StreamOwner
 
 log = logging.getLogger("nbrtc")
-
-#: stream states, in the order a healthy stream passes through them
-STATES = ("new", "connecting", "live", "error", "closed")
-_TERMINAL = frozenset({"error", "closed"})
-_ALLOWED = {
-    "new": {"connecting", "error", "closed"},
-    "connecting": {"live", "error", "closed"},
-    "live": {"error", "closed"},
-    "error": {"closed"},
-    "closed": set(),
-}
 
 #: kinds whose stream carries media from the browser: live at the first received frame
 SENDING_KINDS = frozenset({"camera", "screen", "microphone"})
@@ -49,7 +34,7 @@ SENDING_KINDS = frozenset({"camera", "screen", "microphone"})
 CLOSE_TIMEOUT = 1.0
 
 
-class StreamCore:
+class StreamCore(StreamBase):
     """The kernel's end of one browser peer of one widget view: fields and state.
 
     Exists only as the base of ``KernelStream``. Where a part hands ``self`` to the widget
@@ -68,24 +53,10 @@ class StreamCore:
         view: str,
         key: str = "",
     ) -> None:
-        self.manager = manager
-        #: the page key of the page that offered this stream: only messages carrying it
-        #: are accepted for it (never logged, never shown; see _manager._dispatch)
-        self.key = key
-        self._widget_ref = weakref.ref(widget)
-        self.owner_id = widget.model_id
-        self.id = stream_id
-        self.kind = kind
-        self.page = page
-        self.view = view
-        self.created = time.monotonic()
-        self.silence = 0.0  # idle-kernel seconds since the browser last said anything
-        self.browser: dict[str, str] = {}
-        self.error: StreamError | None = None
+        super().__init__(manager, widget, stream_id, kind, page, view, key)
         self.frames = 0
         self.frame_size: tuple[int, int] | None = None
         self.audio_frames = 0
-        self._state = "new"
         self._pc: RTCPeerConnection | None = None
         self._remote_set = False
         self._end_pending = False
@@ -106,12 +77,8 @@ class StreamCore:
         # Candidates must reach aiortc in the order the browser sent them (end-of-
         # candidates last); each message is its own task, so a FIFO lock orders them.
         self._candidate_lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._tracks: list[MediaStreamTrack] = []
-        self._close_task: asyncio.Task[None] | None = None
         self._answer_task: asyncio.Task[Any] | None = None
-        self.timings: dict[str, float] = {}
-        self.history = History(stream_id)
         from .._inspection.stats import StatsSeries
 
         self.stats = StatsSeries()
@@ -138,53 +105,6 @@ class StreamCore:
         self._webrtc_doomed: list[str] = []
         #: ICE restarts, then new peers, when a live stream's path is lost (reconnect.py)
         self.reconnect = Reconnect(self)  # type: ignore[arg-type]  # a KernelStream
-
-    @property
-    def state(self) -> str:
-        return self._state
-
-    @property
-    def closed(self) -> bool:
-        return self._state in _TERMINAL
-
-    @property
-    def owner(self) -> StreamOwner | None:
-        """The port of the widget this stream belongs to (None once it is gone)."""
-        return self._widget_ref()
-
-    def _set_state(self, new: str, detail: str = "") -> None:
-        """The one place a stream's state changes."""
-        old = self._state
-        if new == old or new not in _ALLOWED[old]:
-            return
-        self._state = new
-        self.timings[new] = time.monotonic() - self.created
-        log.info("stream %s: %s -> %s%s", self.id, old, new, f" ({detail})" if detail else "")
-        self.history.state("kernel", "stream", new, detail)
-        self.send("state", {"state": new, "detail": detail})
-        widget = self.owner
-        if widget is not None:
-            widget.stream_state_changed(self)  # type: ignore[arg-type]  # a KernelStream
-
-    def send(self, type_: str, payload: Any) -> None:
-        msg = make_message(type_, self.id, payload)
-        self.history.message("out", type_, wire_size(msg), payload)
-        widget = self.owner
-        if widget is not None:
-            widget.send(msg)
-
-    def _refuse(self, code: str, message: str, type_: str) -> None:
-        """An ``error`` reply for a message of this stream that cannot be honoured."""
-        widget = self.owner
-        if widget is not None:
-            self.manager.reply_error(widget, ProtocolError(code, message, self.id, type_))
-
-    def spawn(self, coro: Any) -> asyncio.Task[Any]:
-        """Run ``coro`` as a task of this stream: its teardown cancels it (media loop)."""
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
 
     # --- what the parts ask of each other ---------------------------------------------------
     # Declared for the type checker only: this class comes last in KernelStream's method
@@ -220,14 +140,6 @@ class StreamCore:
     def comm_stats(self) -> list[dict[str, Any]]:
         """The comm transport's counters as stats reports (stream_comm.py)."""
         raise NotImplementedError
-
-
-def wire_size(msg: dict[str, Any]) -> int:
-    """UTF-8 bytes of a message's compact JSON (what the signaling log shows)."""
-    try:
-        return len(json.dumps(msg, separators=(",", ":"), ensure_ascii=False).encode())
-    except (TypeError, ValueError):
-        return 0
 
 
 #: peers being closed apart from their stream (a replaced or given-up peer): held here so
