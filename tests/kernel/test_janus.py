@@ -252,7 +252,7 @@ def test_hundred_open_close_cycles_leave_zero_sessions(server: jl.JanusServer) -
 
 
 def test_unreachable_port_is_an_error_in_words_within_a_second(server: jl.JanusServer) -> None:
-    url = f"ws://{jl.NS_IP}:8199/"  # the namespace has nothing on 8199: refused at once
+    url = f"ws://{server.lab.ns_ip}:8199/"  # the namespace has nothing on 8199: refused at once
     janus = nbrtc.Janus(url)
     t0 = time.monotonic()
     with pytest.raises(nbrtc.JanusError) as err:
@@ -266,9 +266,9 @@ def test_unreachable_port_is_an_error_in_words_within_a_second(server: jl.JanusS
 
 
 def test_silent_address_times_out_in_words(server: jl.JanusServer) -> None:
-    # SILENT_IP is on the lab's link (up while the module's server runs) but nobody has
+    # silent_ip is on the lab's link (up while the module's server runs) but nobody has
     # it: no answer, no refusal
-    janus = nbrtc.Janus(f"ws://{jl.SILENT_IP}:8188/", timeout=0.5)
+    janus = nbrtc.Janus(f"ws://{server.lab.silent_ip}:8188/", timeout=0.5)
     t0 = time.monotonic()
     with pytest.raises(nbrtc.JanusError, match=r"no answer within 0\.5 s"):
         janus.info()
@@ -280,7 +280,7 @@ def test_silent_address_times_out_in_words(server: jl.JanusServer) -> None:
 def test_not_janus_api_is_an_error_in_words(server: jl.JanusServer, port: int) -> None:
     """A WebSocket URL pointing at an HTTP server (Janus's own REST and admin ports)."""
     with (
-        nbrtc.Janus(f"ws://{jl.NS_IP}:{port}/", timeout=2) as janus,
+        nbrtc.Janus(f"ws://{server.lab.ns_ip}:{port}/", timeout=2) as janus,
         pytest.raises(nbrtc.JanusError, match="is not a Janus API"),
     ):
         janus.info()

@@ -177,12 +177,12 @@ def test_kernel_peer_controls_of_a_broadcast_view_refuse_in_words(janus: nbrtc.J
 
 def test_unreachable_server_fails_in_words(server: jl.JanusServer) -> None:
     # the lab is up (the module's server): a port of its address nobody listens on
-    janus = nbrtc.Janus(f"ws://{jl.NS_IP}:8199/", timeout=2)
+    janus = nbrtc.Janus(f"ws://{server.lab.ns_ip}:8199/", timeout=2)
     try:
         feed = janus.broadcast(nbrtc.sources.test_pattern(160, 120, 10))
         with pytest.raises(nbrtc.JanusError, match="failed"):
             feed.wait("live", timeout=10)
-        assert feed.state == "failed" and str(jl.NS_IP) in feed.error, feed.error
+        assert feed.state == "failed" and server.lab.ns_ip in feed.error, feed.error
     finally:
         janus.close()
 

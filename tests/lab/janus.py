@@ -4,11 +4,11 @@ Everything here is created by the test and removed by it; Janus's traffic stays 
 veth link between the test process (host side) and the namespace:
 
 * :class:`JanusLab` makes a network namespace unique to this process
-  (``nbrtc-janus-<pid>``) joined to the host by a veth pair with TEST-NET-3 addresses in a
-  /29 of 203.0.113.0/24 chosen by this process's PID (:data:`NS_IP` in the namespace,
-  :data:`HOST_IP` on the host side, :data:`SILENT_IP` unused: an address in the lab where
-  nobody answers), so that two test runs on one machine (a CI run and a benchmark) do not
-  take each other's addresses; ``lo`` up and IPv6 off on both ends. There is no default
+  (``nbrtc-janus-<pid>``) joined to the host by a veth pair with TEST-NET-3 addresses in the
+  first /29 of 203.0.113.0/24 that no interface of the machine uses when the lab comes up
+  (``ns_ip`` in the namespace, ``host_ip`` on the host side, ``silent_ip`` unused: an
+  address in the lab where nobody answers), so that two test runs on one machine (a CI run
+  and a benchmark) do not take each other's addresses; ``lo`` up and IPv6 off on both ends. There is no default
   route in the namespace, so nothing Janus does can leave it.
 * :class:`JanusServer` writes a minimal configuration to a temporary directory (only the
   videoroom and streaming plugins, only the HTTP and WebSocket transports bound to the
@@ -22,9 +22,9 @@ veth link between the test process (host side) and the namespace:
 What libnice does in the namespace (Janus 1.1.2, libnice 0.1.18): Janus picks its "local
 IP" by asking the routing table for a route to the outside; the namespace has none, so
 without ``interface`` it logs "Couldn't find any address! using 127.0.0.1" (and would
-put 127.0.0.1 in its SDP). :data:`NS_IP` is therefore given as ``general.interface``. ICE
+put 127.0.0.1 in its SDP). The lab's ``ns_ip`` is therefore given as ``general.interface``. ICE
 gathering itself follows ``ice_enforce_list`` (the veth end's name): one host candidate
-on :data:`NS_IP` per component, no loopback candidate.
+on ``ns_ip`` per component, no loopback candidate.
 
 Every wait is bounded; nothing sleeps for a fixed time to let things settle.
 """
@@ -53,13 +53,20 @@ LIB = Path("/usr/lib/x86_64-linux-gnu/janus")
 PLUGINS = ("libjanus_videoroom.so", "libjanus_streaming.so")
 TRANSPORTS = ("libjanus_http.so", "libjanus_websockets.so")
 
-#: this process's /29 of TEST-NET-3 (203.0.113.0/24 holds 32 of them)
-_BASE = 8 * (os.getpid() % 32)
-NS_IP = f"203.0.113.{_BASE + 1}"
-HOST_IP = f"203.0.113.{_BASE + 2}"
-#: in the lab's subnet, on nobody's interface: a connection to it goes unanswered
-SILENT_IP = f"203.0.113.{_BASE + 6}"
+#: each lab takes one /29 of TEST-NET-3 (203.0.113.0/24 holds 32 of them)
 PREFIX = 29
+
+
+def _free_block(taken: str, start: int) -> int:
+    """The first /29 of 203.0.113.0/24, from ``start`` on (wrapping), none of whose
+    addresses appears in ``taken`` (``ip -o -4 addr show``); its base (0, 8, ... 248)."""
+    for i in range(32):
+        base = 8 * ((start + i) % 32)
+        if not any(f" 203.0.113.{base + n}/" in taken for n in range(8)):
+            return base
+    raise NetLabError("every /29 of 203.0.113.0/24 is in use on this machine: too many Janus labs")
+
+
 HTTP_PORT, ADMIN_PORT, WS_PORT = 8088, 7088, 8188
 #: RTP/RTCP and ICE ports Janus may bind (its media sockets, one per component)
 RTP_RANGE = (20000, 20200)
@@ -100,18 +107,15 @@ class JanusLab:
         # interface names are at most 15 characters
         self.ns_if = f"nbjn{tag}"[:15]
         self.host_if = f"nbjh{tag}"[:15]
-        self.ns_ip, self.host_ip = NS_IP, HOST_IP
+        # set by up(): the first free /29 at that moment
+        self.ns_ip = self.host_ip = self.silent_ip = ""
         self._made_ns = False
         self._made_link = False
 
     def up(self) -> JanusLab:
-        taken = _run([IP, "-o", "-4", "addr", "show"])
-        if f" {self.host_ip}/" in taken:
-            raise NetLabError(
-                f"{self.host_ip} is already on an interface of this machine: another Janus "
-                "lab (a process whose PID is equal to this one's modulo 32) is running; run "
-                "this one after it ends"
-            )
+        base = _free_block(_run([IP, "-o", "-4", "addr", "show"]), os.getpid() % 32)
+        self.ns_ip, self.host_ip = f"203.0.113.{base + 1}", f"203.0.113.{base + 2}"
+        self.silent_ip = f"203.0.113.{base + 6}"  # in the lab's subnet, on nobody's interface
         try:
             _run([IP, "netns", "add", self.ns])
             self._made_ns = True
