@@ -8,8 +8,8 @@ veth link between the test process (host side) and the namespace:
   first /29 of 203.0.113.0/24 that no interface of the machine uses when the lab comes up
   (``ns_ip`` in the namespace, ``host_ip`` on the host side, ``silent_ip`` unused: an
   address in the lab where nobody answers), so that two test runs on one machine (a CI run
-  and a benchmark) do not take each other's addresses; ``lo`` up and IPv6 off on both ends. There is no default
-  route in the namespace, so nothing Janus does can leave it.
+  and a benchmark) do not take each other's addresses; ``lo`` up and IPv6 off on both
+  ends. There is no default route in the namespace, so nothing Janus does can leave it.
 * :class:`JanusServer` writes a minimal configuration to a temporary directory (only the
   videoroom and streaming plugins, only the HTTP and WebSocket transports bound to the
   namespace address, the admin API on HTTP with an ``admin_secret``, no event handlers or
