@@ -310,13 +310,10 @@ class JanusServer(ForegroundServer):
         with urllib.request.urlopen(f"{self.http_url}/info", timeout=timeout) as resp:
             return dict(json.loads(resp.read()))
 
-    def admin(self, request: str, path: str = "", timeout: float = 5.0) -> dict[str, Any]:
-        """POST an admin API ``request`` (to ``/admin/<path>``); the reply, checked."""
-        body = {
-            "janus": request,
-            "transaction": secrets.token_hex(6),
-            "admin_secret": self.admin_secret,
-        }
+    def _post_admin(self, body: dict[str, Any], path: str, timeout: float) -> dict[str, Any]:
+        """POST ``body`` (with a transaction and the admin secret) to ``/admin/<path>``;
+        the reply, raising ``NetLabError`` unless Janus says ``success``."""
+        body = {**body, "transaction": secrets.token_hex(6), "admin_secret": self.admin_secret}
         req = urllib.request.Request(
             f"{self.admin_url}/{path}".rstrip("/"),
             data=json.dumps(body).encode(),
@@ -325,29 +322,18 @@ class JanusServer(ForegroundServer):
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             reply = dict(json.loads(resp.read()))
         if reply.get("janus") != "success":
-            raise NetLabError(f"admin {request} {path}: {reply.get('error', reply)}")
+            raise NetLabError(f"admin {body['janus']} {path}: {reply.get('error', reply)}")
         return reply
+
+    def admin(self, request: str, path: str = "", timeout: float = 5.0) -> dict[str, Any]:
+        """POST an admin API ``request`` (to ``/admin/<path>``); the reply, checked."""
+        return self._post_admin({"janus": request}, path, timeout)
 
     def plugin(self, plugin: str, request: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
         """A plugin request through the admin API (``message_plugin``); the plugin's data,
         e.g. ``plugin("janus.plugin.videoroom", {"request": "exists", "room": 1})``."""
-        body = {
-            "janus": "message_plugin",
-            "transaction": secrets.token_hex(6),
-            "admin_secret": self.admin_secret,
-            "plugin": plugin,
-            "request": request,
-        }
-        req = urllib.request.Request(
-            self.admin_url,
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            reply = dict(json.loads(resp.read()))
-        if reply.get("janus") != "success":
-            raise NetLabError(f"admin message_plugin {request}: {reply.get('error', reply)}")
-        return dict(reply.get("response") or {})
+        body = {"janus": "message_plugin", "plugin": plugin, "request": request}
+        return dict(self._post_admin(body, "", timeout).get("response") or {})
 
     def room_exists(self, room: int) -> bool:
         """Whether the videoroom ``room`` exists (private ones included)."""

@@ -74,7 +74,6 @@ class JanusViewer(StreamBase):
             msg.key,
         )
         self._feed = feed
-        self.frames = 0  # the kernel sees none of them
         self._handle: JanusHandle | None = None
         self._answer: asyncio.Future[str] | None = None
         self._started = False  # Janus has the page's answer: candidates go straight on
@@ -85,22 +84,6 @@ class JanusViewer(StreamBase):
         return f"<JanusViewer {self.id} {self._state}>"
 
     # --- what it is ----------------------------------------------------------------------
-    def describe(self) -> dict[str, Any]:
-        """Plain data for ``manager().streams()`` (any thread)."""
-        return {
-            "id": self.id,
-            "widget": self.owner_id,
-            "kind": self.kind,
-            "page": self.page,
-            "state": self._state,
-            "age": round(time.monotonic() - self.created, 3),
-            "frames": 0,
-            "audio_frames": 0,
-            "browser": dict(self.browser),
-            "transport": self.transport,
-            "error": str(self.error) if self.error else None,
-            "timings": {k: round(v, 4) for k, v in self.timings.items()},
-        }
 
     # --- state and sending -------------------------------------------------------------------
     def _fail(self, words: str) -> None:

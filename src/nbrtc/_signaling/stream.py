@@ -498,24 +498,6 @@ class KernelStream(CommMixin, IceMixin, InspectMixin, StreamCore):
             widget.stream_closed(self)
         self.timings["closed"] = time.monotonic() - self.created
 
-    def describe(self) -> dict[str, Any]:
-        """Plain-data summary for ``manager().streams()`` (any thread)."""
-        return {
-            "id": self.id,
-            "widget": self.owner_id,
-            "kind": self.kind,
-            "page": self.page,
-            "state": self._state,
-            "age": round(time.monotonic() - self.created, 3),
-            "frames": self.frames,
-            "audio_frames": self.audio_frames,
-            "browser": dict(self.browser),
-            "transport": self.transport,
-            "error": str(self.error) if self.error else None,
-            # seconds from the offer's arrival: answer sent, first frame, live, closed
-            "timings": {k: round(v, 4) for k, v in self.timings.items()},
-        }
-
 
 #: peers being closed apart from their stream (a replaced or given-up peer): held here so
 #: the tasks are not garbage-collected, and never cancelled (aiortc's close() cancelled

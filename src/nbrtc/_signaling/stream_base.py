@@ -55,6 +55,12 @@ class StreamBase:
     stream classes, the line says ``# type: ignore[arg-type]``: naming them here would
     make an import cycle."""
 
+    #: frames/audio frames the kernel received, and what carries the media ("" before it
+    #: is known): a kernel peer's stream sets them; a media server's stream keeps 0
+    frames = 0
+    audio_frames = 0
+    transport = ""
+
     def __init__(
         self,
         manager: SignalingHost,
@@ -136,6 +142,24 @@ class StreamBase:
     def heard(self) -> None:
         """The page said something about this stream: its silence starts again."""
         self.silence = 0.0
+
+    def describe(self) -> dict[str, Any]:
+        """Plain-data summary for ``manager().streams()`` (any thread)."""
+        return {
+            "id": self.id,
+            "widget": self.owner_id,
+            "kind": self.kind,
+            "page": self.page,
+            "state": self._state,
+            "age": round(time.monotonic() - self.created, 3),
+            "frames": self.frames,
+            "audio_frames": self.audio_frames,
+            "browser": dict(self.browser),
+            "transport": self.transport,
+            "error": str(self.error) if self.error else None,
+            # seconds from the stream's start: answer sent, first frame, live, closed
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }
 
     async def close(self, reason: str, notify_browser: bool = True) -> None:
         """Tear down (idempotent: a second caller awaits the first teardown)."""
