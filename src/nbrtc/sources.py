@@ -26,6 +26,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from ._checks import dimension, rate
 from ._media.fanout import Fanout, SubscriberTrack
 from ._media.file_track import FileTrack, display_name
+from ._media.frames import reformat
 from ._media.pattern import PatternPainter
 from ._media.video_clock import TIME_BASE as _TIME_BASE
 from ._media.video_clock import VIDEO_CLOCK  # also public here: nbrtc.sources.VIDEO_CLOCK
@@ -53,7 +54,7 @@ def _yuv_frame(arr: np.ndarray) -> Any:
     import av
 
     frame = av.VideoFrame.from_ndarray(arr, format="rgb24" if arr.ndim == 3 else "gray")
-    return frame.reformat(format="yuv420p")
+    return reformat(frame, "yuv420p")  # this thread's one swscale context, not one per frame
 
 
 class Source:

@@ -609,7 +609,10 @@ def run_cell(page, index: int, timeout: float = 60.0, wait: bool = True) -> int 
         result["count"] = count
         return True
 
-    wait_for(done, timeout=timeout, message=f"cell {index} finished")
+    try:
+        wait_for(done, timeout=timeout, message=f"cell {index} finished")
+    except TimeoutError as exc:
+        raise TimeoutError(f"{exc}; the page's kernel: {page_kernel_state(page)}") from None
     return result["count"]
 
 
@@ -742,9 +745,11 @@ def restart_kernel(page, via: Literal["ui", "api"] = "ui", timeout: float = 60.0
     page showed a non-idle status and both page and server say idle again.
 
     ``via="api"``: ``POST /api/kernels/<id>/restart`` (as another client would), then
-    wait until the server says idle and the kernel answers. JupyterLab 4.6 often keeps
-    showing "Starting" after such a restart until the next execution (it misses the
-    kernel's idle status), so the page's indicator is not waited for.
+    wait until the server says idle, the kernel answers, and the page's own kernel
+    connection has settled (connected, not restarting, no dialog) for half a second: on a
+    loaded machine the page may learn of the restart late and drop an execution sent
+    before it did. JupyterLab 4.6 often keeps showing "Starting" after such a restart until
+    the next execution (it misses the kernel's idle status), so "starting" counts as settled.
     """
     nb = notebook_of(page)
     kid = current_kernel_id(page) or nb.kernel_id
@@ -774,9 +779,54 @@ def restart_kernel(page, via: Literal["ui", "api"] = "ui", timeout: float = 60.0
 
         wait_for(server_idle, timeout=timeout, message="restarted kernel idle (server)")
         kernel_probe(page, timeout=timeout)  # connects and waits for kernel_info
+        _wait_page_kernel_settled(page, kid, timeout)
     else:
         raise ValueError(f"via must be 'ui' or 'api', not {via!r}")
     return time.monotonic() - start
+
+
+_PAGE_KERNEL_JS = """
+() => {
+  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+  if (!k) return null;
+  return {id: k.id, status: k.status, connection: k.connectionStatus,
+          pending: (k._pendingMessages || []).length};
+}
+"""
+
+
+def page_kernel_state(page) -> dict[str, Any] | None:
+    """The page's own view of its notebook's kernel connection (JupyterLab internals,
+    exposed by the test server's ``expose_app_in_browser``): id, status, connection
+    status and queued messages; ``None`` when there is none. For waits and diagnostics."""
+    try:
+        return page.evaluate(_PAGE_KERNEL_JS)
+    except Exception as exc:  # a closed or crashed page
+        return {"error": str(exc)}
+
+
+def _wait_page_kernel_settled(page, kid: str | None, timeout: float) -> None:
+    """Wait until the page's kernel connection is connected to ``kid``, neither restarting
+    nor unknown, with no dialog up, on two polls 0.25 s apart."""
+    streak = {"n": 0}
+
+    def settled() -> bool:
+        _accept_dialogs(page)  # "Kernel Restarting" after an external restart
+        state = page_kernel_state(page) or {}
+        ok = (
+            not page.locator(DIALOG).count()
+            and state.get("connection") == "connected"
+            and state.get("status") in ("starting", "idle", "busy")
+            and (kid is None or state.get("id") == kid)
+        )
+        streak["n"] = streak["n"] + 1 if ok else 0
+        return streak["n"] >= 2
+
+    try:
+        wait_for(settled, timeout=timeout, interval=0.25, message="page's kernel settled")
+    except TimeoutError as exc:
+        raise TimeoutError(f"{exc}; the page's kernel: {page_kernel_state(page)}") from None
 
 
 _WATCH_STATUS_JS = """

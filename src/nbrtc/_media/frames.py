@@ -62,13 +62,20 @@ def reformat(
     threads using it at the same time deadlock inside libswscale (seen: a processing
     function and a resizing ``frames_async()`` loop froze the kernel). Returns ``frame``
     itself when nothing changes.
+
+    One slice thread (``threads=1``): PyAV >= 17 defaults to one swscale thread per CPU for
+    every context. A conversion is small (~1 ms at 640x480) and runs on a worker thread
+    that is already one of many, so extra threads only add CPU and hand-offs; and the
+    fresh per-frame contexts that ``frame.reformat()`` made (a new thread pool per frame)
+    were where kernels running 16 test-pattern feeds on a saturated machine crashed inside
+    libswscale.
     """
     reformatter = getattr(_local, "reformatter", None)
     if reformatter is None:
         from av.video.reformatter import VideoReformatter
 
         reformatter = _local.reformatter = VideoReformatter()
-    return reformatter.reformat(frame, width=width, height=height, format=fmt)
+    return reformatter.reformat(frame, width=width, height=height, format=fmt, threads=1)
 
 
 def private_copy(frame: Any) -> Any:

@@ -28,6 +28,7 @@ from typing import Any
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from .._media.frames import reformat
 from .._media.video_clock import VIDEO_CLOCK  # the pts clock of frames made from the page's JPEGs
 from .._media.worker import Worker
 
@@ -158,7 +159,8 @@ class _Jpeg:
             # a fixed quantiser: MJPEG's rate control would need a bitrate we do not know
             ctx.qmin = ctx.qmax = qscale
             self._ctx, self._key = ctx, key
-        image = frame.reformat(width=width, height=height, format="yuvj420p")
+        # the frame may be shared with other consumers: this thread's own swscale context
+        image = reformat(frame, "yuvj420p", width, height)
         self._pts += 1
         image.pts = self._pts
         packets = self._ctx.encode(image)
@@ -171,7 +173,7 @@ def _decode(decoder: Any, data: bytes, pts: int) -> Any:
     if not frames:
         raise ValueError("the JPEG decoded to no picture")
     # yuv420p, as WebRTC's decoder gives: recorders and encoders downstream expect it
-    frame = frames[0].reformat(format="yuv420p")
+    frame = reformat(frames[0], "yuv420p")
     frame.pts = pts
     frame.time_base = Fraction(1, VIDEO_CLOCK)
     return frame
