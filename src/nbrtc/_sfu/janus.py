@@ -29,7 +29,7 @@ import math
 import threading
 import weakref
 from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from .._signaling.manager import manager
@@ -50,6 +50,12 @@ T = TypeVar("T")
 #: how long close() waits for the teardown (sessions destroyed, socket closed)
 CLOSE_WAIT = CLOSE_TIMEOUT + 0.5
 _ids = itertools.count(1)
+
+
+class Closable(Protocol):
+    """What ``Janus.adopt`` keeps: something with an idempotent, any-thread ``close()``."""
+
+    def close(self) -> None: ...
 
 
 def _check_url(url: object) -> str:
@@ -126,8 +132,9 @@ class Janus:
         self._close_lock = threading.Lock()
         self._cell_id: str | None = None
         self._manager = manager()
-        #: the broadcasts made through this object: closing it closes them
-        self._broadcasts: weakref.WeakSet[Broadcast] = weakref.WeakSet()
+        #: what was made through this object (broadcasts, rooms, receivers): closing it
+        #: closes them first, so their views end in words and their server objects go
+        self._owned: weakref.WeakSet[Closable] = weakref.WeakSet()
         self._port = JanusPort(self)
         self._manager.register(self._port)  # kernel exit and a re-run of its cell close it
 
@@ -204,8 +211,13 @@ class Janus:
 
         self._usable("broadcast()")
         feed = Broadcast(self, source, **kwargs)
-        self._broadcasts.add(feed)
+        self.adopt(feed)
         return feed
+
+    def adopt(self, thing: Closable) -> None:
+        """Close ``thing`` (a broadcast, a room's server side, a receiver made through this
+        server) when this object closes; held weakly. Any thread."""
+        self._owned.add(thing)
 
     # --- closing --------------------------------------------------------------------------
     def close(self) -> None:
@@ -216,8 +228,8 @@ class Janus:
             if self._closed:
                 return
             self._closed = True
-        for feed in list(self._broadcasts):  # their views end in words, their rooms go
-            feed.close()
+        for thing in list(self._owned):  # their views end in words, their rooms go
+            thing.close()
         media = self._manager.media
         if not media.running() and self._conn.server is None:
             return  # never connected: nothing on the server, no need to start a thread
