@@ -352,8 +352,10 @@ export class BrowserPeer extends Session {
       this._send("watch", { kind: this.kind, page: this.router.pageId, view: this.viewId });
       this._offerSent = true; // the kernel knows the stream: state, pings may go
       this.setState({ type: "offer-sent" });
+      // No stats sampling: the kernel keeps none for a server's stream (its media never
+      // touches the kernel), and with many viewers each sample is a message it must
+      // read. The heartbeat proves the page alive instead.
       this._heartbeat.start();
-      this._startStats(statsInterval(this.model.get("stats_interval")));
       return;
     }
 

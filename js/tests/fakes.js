@@ -297,6 +297,11 @@ export function fakeBrowser({ auto = true } = {}) {
       if (this.closed) throw Object.assign(new Error("closed"), { name: "InvalidStateError" });
       return offer;
     }
+    /** A media server's offer was applied: the page answers (answerer.js). */
+    async createAnswer() {
+      if (this.closed) throw Object.assign(new Error("closed"), { name: "InvalidStateError" });
+      return { type: "answer", sdp: "v=0\r\nfake-answer-of-the-page\r\n" };
+    }
     async setLocalDescription(desc) {
       await this.localStep.promise;
       if (this.closed) throw Object.assign(new Error("closed"), { name: "InvalidStateError" });

@@ -421,3 +421,29 @@ describe("kernel watchdog", () => {
     assert.deepEqual(browser.leaks(), { pcs: 0, tracks: 0 });
   });
 });
+
+describe("a view of a media server (watch)", () => {
+  test("asks the kernel to watch, samples no stats, and proves itself alive with pings", async () => {
+    const { browser, peer, model, kernel } = setup({ kind: "view", traits: { sfu: "janus", stats_interval: 1 } });
+    await peer.start();
+    await flush();
+    assert.equal(model.sentOf("watch").length, 1, "the page asks to watch");
+    assert.equal(model.sentOf("offer").length, 0, "the server offers, not the page");
+    kernel("offer", { sdp: "v=0\r\nfake-server-offer\r\n" });
+    for (let i = 0; i < 5; i++) await flush();
+    browser.world.pcs[0].statsReports = [
+      { id: "IV", type: "inbound-rtp", kind: "video", timestamp: 1, bytesReceived: 1000, framesDecoded: 30 },
+    ];
+    assert.equal(model.sentOf("answer").length, 1, "the page answers the server's offer");
+    for (let i = 0; i < 5; i++) {
+      browser.advance(PING_INTERVAL_MS);
+      kernel("ping", { t: i }); // the kernel's watchdog pings
+      await flush();
+    }
+    assert.notEqual(peer.state.name, "closed");
+    assert.equal(model.sentOf("stats").length, 0, "the kernel keeps no stats of a server's stream");
+    assert.ok(model.sentOf("ping").length >= 4, "the heartbeat pings instead");
+    peer.close("test");
+    assert.deepEqual(browser.leaks(), { pcs: 0, tracks: 0 });
+  });
+});
