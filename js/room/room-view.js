@@ -24,11 +24,15 @@ import { listen } from "../core/listen.js";
 /**
  * The caption line: how many members, and where the media goes. Pure.
  * @param {number} members
+ * @param {string} [via] "janus" when the media goes through a server
  * @returns {string}
  */
-export function roomCaption(members) {
+export function roomCaption(members, via = "") {
   const n = Math.max(0, Math.floor(members));
-  return `${n} member${n === 1 ? "" : "s"} · media flows browser ↔ browser; the kernel only relays signaling`;
+  const where = via
+    ? `media goes through the server (${via}): each member sends its camera once`
+    : "media flows browser ↔ browser";
+  return `${n} member${n === 1 ? "" : "s"} · ${where}; the kernel only relays signaling`;
 }
 
 /**
@@ -210,7 +214,7 @@ export function createRoomView(el, { env: envIn } = {}) {
       const words = roomStatusText(snap);
       badge.textContent = words.badge;
       text.textContent = words.text;
-      caption.textContent = roomCaption(snap.members);
+      caption.textContent = roomCaption(snap.members, snap.via);
       const failures = snap.peers.map((p) => p.failed).filter(Boolean);
       errors.textContent = failures.join(" ");
       errors.hidden = failures.length === 0;

@@ -11,6 +11,11 @@
 //   state {peer, connection, ice, signaling, gathering} on every change, stats {peer, ...}
 //   every second, a ping at each 1 s beat when nothing else went out; bye when this view goes.
 //
+// Through a media server (the `sfu` trait is "janus"; server.js): the same messages, but
+// this view's camera goes once to the server (the link named "server", which this view
+// offers) and every other member's camera comes from the server (Janus offers, this view
+// answers with js/peer/answerer.js answerOffer); the kernel relays between page and server.
+//
 // Every await is followed by a closed check (the member's and the link's): whatever a
 // late promise produced is dropped, never used. Browser globals are looked up lazily
 // (core/env.js) so node can import this file. Lifecycle, liveness, the stats timer and
@@ -26,7 +31,9 @@ import { peerConfig } from "../core/rtc-config.js";
 import { STATS_INTERVAL_MS, Session } from "../core/session.js";
 import { filterLinkStats } from "../core/stats.js";
 import { needsCredentials, withIceServers } from "../transport/ice.js";
+import { answerOffer } from "../peer/answerer.js";
 import { createRoomView } from "./room-view.js";
+import { SERVER_PEER, mayReceiveFrom, roomViaServer, serverRoomState } from "./server.js";
 
 /**
  * @typedef {import("../core/router.js").Router} Router
@@ -62,6 +69,7 @@ import { createRoomView } from "./room-view.js";
  *   state: {name: string, reason: string},
  *   words: string,
  *   members: number,
+ *   via: string,
  *   local: any,
  *   peers: {id: string, seq: number, state: string, stream: any, failed: string}[],
  * }} RoomSnapshot
@@ -85,6 +93,7 @@ const BYE_WORDS = Object.freeze({
     "The room is full (max_members). Close another view of it, or make the room with a higher max_members.",
   "browser-gone": "The kernel heard nothing from this view for a while and dropped it. Run the cell again.",
   "wrong-kind": "The kernel refused this view (wrong kind). Restart the kernel and reload the page.",
+  server: "The room's media server dropped this view. Run the cell again.",
 });
 
 /**
@@ -127,6 +136,8 @@ export class RoomMember extends Session {
     this._joinSent = false;
     /** @type {unknown} the RTCConfiguration every link's pc is made with (set at join) */
     this._rtcConfig = null;
+    /** Whether the media goes through a server (the kernel-owned `sfu` trait, read at start). */
+    this.viaServer = false;
   }
 
   /** @returns {RoomSnapshot} */
@@ -137,8 +148,10 @@ export class RoomMember extends Session {
       state: this.state,
       words: this.words,
       members: this.members.length,
+      via: this.viaServer ? "janus" : "",
       local: this.localStream,
-      peers: [...this.links.values()].map((l) => ({
+      // the link to the server carries this view's own camera: no tile of its own
+      peers: [...this.links.values()].filter((l) => l.id !== SERVER_PEER || !this.viaServer).map((l) => ({
         id: l.id,
         seq: l.seq,
         state: l.closed ? "closed" : String(l.pc?.connectionState ?? "new"),
@@ -158,6 +171,10 @@ export class RoomMember extends Session {
     if (this.closed || this.state.name === "closed" || this.state.name === "error") return this.state.name;
     if (this.phase !== "ready") return this.phase;
     const open = [...this.links.values()].filter((l) => !l.closed);
+    if (this.viaServer) {
+      const states = open.map((l) => ({ state: String(l.pc?.connectionState ?? "new") }));
+      return serverRoomState(states, this.members.length);
+    }
     if (open.some((l) => l.pc?.connectionState === "connected")) return "live";
     return open.length ? "connecting" : "waiting";
   }
@@ -184,6 +201,7 @@ export class RoomMember extends Session {
   start() {
     if (this._started || this.closed) return;
     this._started = true;
+    this.viaServer = roomViaServer(this.model.get("sfu"));
     try {
       this._register();
     } catch (err) {
@@ -266,11 +284,10 @@ export class RoomMember extends Session {
           return;
         }
         // A refused join means this view is not a member: nothing will ever connect.
+        // Through a server the kernel's words are the server's (room full, unreachable...).
         if (p.ref?.type === "join") {
-          this.fail(
-            { name: "JoinRefused", message: `${p.code}: ${p.message}`, words: `The kernel refused this view: ${p.message}` },
-            { tellKernel: false },
-          );
+          const words = this.viaServer ? `${p.message}` : `The kernel refused this view: ${p.message}`;
+          this.fail({ name: "JoinRefused", message: `${p.code}: ${p.message}`, words }, { tellKernel: false });
         }
         return;
       default:
@@ -291,10 +308,12 @@ export class RoomMember extends Session {
       this._watchdog.start();
       this.phase = "acquiring";
       this._media = this._acquire();
+      // through a server: one link, this view's camera to it (offered once the camera is up)
+      if (this.viaServer) this._openLink(SERVER_PEER, 0, true);
     }
     const others = new Map(this.members.filter((m) => m.id !== this.id).map((m) => [m.id, m]));
     for (const id of [...this.links.keys()]) {
-      if (!others.has(id)) {
+      if (!others.has(id) && !(this.viaServer && id === SERVER_PEER)) {
         this.gone.add(id);
         this._closeLink(id);
       }
@@ -302,7 +321,8 @@ export class RoomMember extends Session {
     for (const m of others.values()) {
       const link = this.links.get(m.id);
       if (link) link.seq = m.seq;
-      else if (!this.gone.has(m.id)) this._openLink(m.id, m.seq);
+      // through a server a member's feed comes as the server's offer (_onSignal)
+      else if (!this.gone.has(m.id) && !this.viaServer) this._openLink(m.id, m.seq);
     }
     this._refresh();
   }
@@ -335,16 +355,17 @@ export class RoomMember extends Session {
   /**
    * @param {string} id
    * @param {number} seq
+   * @param {boolean} [offerer] default: the later joiner offers (isOfferer)
    * @returns {Link}
    */
-  _openLink(id, seq) {
+  _openLink(id, seq, offerer) {
     const PC = this.env.RTCPeerConnection;
     const pc = new PC(peerConfig(this._rtcConfig));
     /** @type {Link} */
     const link = {
       id,
       seq,
-      offerer: this.seq !== null && isOfferer(this.seq, seq),
+      offerer: offerer ?? (this.seq !== null && isOfferer(this.seq, seq)),
       pc,
       closed: false,
       remoteSet: false,
@@ -413,7 +434,9 @@ export class RoomMember extends Session {
     on("connectionstatechange", () => {
       report();
       if (pc.connectionState === "failed") {
-        link.failed = `The connection to ${link.id} failed (ICE found no path between the two browsers).`;
+        link.failed = this.viaServer
+          ? `The connection to the media server for ${link.id === SERVER_PEER ? "this camera" : link.id} failed (ICE found no path to it; a TURN server may be needed).`
+          : `The connection to ${link.id} failed (ICE found no path between the two browsers).`;
       } else if (pc.connectionState === "connected") {
         link.failed = "";
       }
@@ -465,10 +488,12 @@ export class RoomMember extends Session {
    */
   _addLocalForOffer(link, local) {
     const kinds = ["video", ...(roomConstraints(this.model).audio ? ["audio"] : [])];
+    // to a server the camera only goes up; the others' come on their own links
+    const send = this.viaServer ? "sendonly" : "sendrecv";
     for (const kind of kinds) {
       const track = local?.getTracks?.().find((/** @type {any} */ t) => t.kind === kind);
-      if (track) link.pc.addTransceiver(track, { direction: "sendrecv", streams: [local] });
-      else link.pc.addTransceiver(kind, { direction: "recvonly" });
+      if (track) link.pc.addTransceiver(track, { direction: send, streams: [local] });
+      else if (!this.viaServer) link.pc.addTransceiver(kind, { direction: "recvonly" });
     }
   }
 
@@ -530,6 +555,25 @@ export class RoomMember extends Session {
   }
 
   /**
+   * The server's offer of another member's camera: answer it, sending nothing back
+   * (answerer.js, as a view of a broadcast does).
+   * @param {Link} link
+   * @param {string} sdp
+   */
+  async _answerServer(link, sdp) {
+    if (link.answered) {
+      this.env.log.warn(`[nbrtc] room ${this.id}: a second server offer for ${link.id} was ignored`);
+      return;
+    }
+    link.answered = true;
+    const answer = await answerOffer(link.pc, sdp, () => this.closed || link.closed);
+    if (answer === null) return;
+    this._remoteSet(link);
+    this._signal(link.id, { type: "answer", sdp: answer });
+    this._descSent(link);
+  }
+
+  /**
    * @param {Link} link
    * @param {string} sdp
    */
@@ -584,6 +628,16 @@ export class RoomMember extends Session {
       return;
     }
     let link = this.links.get(from);
+    if (!link && this.viaServer) {
+      // a member's camera, offered by the server: a new receiving link
+      if (data.type !== "offer" || !mayReceiveFrom(from, this.id, this.members, this.gone)) {
+        this.env.log.debug(`[nbrtc] room ${this.id}: dropped ${data.type} for ${from}`);
+        return;
+      }
+      const m = this.members.find((x) => x.id === from);
+      link = this._openLink(from, m?.seq ?? 0, false);
+      this._refresh(); // its tile appears now; its video when the track comes
+    }
     if (!link) {
       if (data.type === "bye") return;
       // The kernel relays only between members, and its member list always reaches us
@@ -597,7 +651,7 @@ export class RoomMember extends Session {
           this.env.log.warn(`[nbrtc] room ${this.id}: ${from} offered although this side offers`);
           return;
         }
-        this._enqueue(l, () => this._answer(l, data.sdp));
+        this._enqueue(l, () => (this.viaServer ? this._answerServer(l, data.sdp) : this._answer(l, data.sdp)));
         return;
       case "answer":
         this._enqueue(l, () => this._applyAnswer(l, data.sdp));

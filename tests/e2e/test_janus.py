@@ -107,3 +107,86 @@ def test_broadcast_to_three_tabs(page, jupyter_server, janus_server):
         with contextlib.suppress(Exception):  # the test may have failed before it ran
             h.kernel_query(page, "janus.close()", 10)
         h.wait_for(lambda: server.sessions() == [], timeout=12, message="no session left")
+
+
+# Remote videos of every room view in a tab: a thumbnail of each (lab.video's grab).
+ROOM_VIDEOS = "video.nbrtc-room-remote"
+ROOM_STATES = "els => els.map(e => e.dataset.state)"
+
+
+def room_thumbnails(tab) -> list[list[int] | None]:
+    from lab.video import _GRAB_JS  # (imported here: this part was appended to the module)
+
+    videos = tab.locator(ROOM_VIDEOS)
+    return [videos.nth(i).evaluate(_GRAB_JS)["pixels"] for i in range(videos.count())]
+
+
+def test_room_of_four_through_janus(page, jupyter_server, janus_server):
+    """Two tabs x two views of one ``Room(server=janus)``: each member sends its camera
+    once, to Janus, and shows the three others' from Janus; the kernel holds no peer;
+    ``room.close()`` leaves no session on the server."""
+    from lab.video import _changed_fraction
+
+    server = janus_server
+    name = f"janus_room_{secrets.token_hex(3)}.ipynb"
+    setup = (
+        "import nbrtc\n"
+        f"janus = nbrtc.Janus({server.ws_url!r}, api_secret={server.api_secret!r})\n"
+        'room = nbrtc.Room("four", server=janus, max_members=4)\n'
+        "room"
+    )
+    path = h.write_notebook(jupyter_server, name, [setup, "room", "room", "room"])
+    h.open_notebook(page, jupyter_server, path)
+    tabs = [page, open_tab(page, jupyter_server, path)]
+    try:
+        t0 = time.monotonic()
+        run(page, 0)
+        run(page, 1)
+        run(tabs[1], 2)
+        run(tabs[1], 3)
+
+        def ready() -> bool:
+            for tab in tabs:
+                states = tab.eval_on_selector_all(
+                    ".nbrtc-room", "els => els.map(e => e.dataset.state)"
+                )
+                thumbs = room_thumbnails(tab)
+                if states != ["live", "live"] or len(thumbs) != 6 or None in thumbs:
+                    return False
+            return True
+
+        h.wait_for(ready, timeout=20, interval=0.2, message="4 members, each showing 3 videos")
+        print(
+            f"\n4 members live with 3 videos each {time.monotonic() - t0:.2f} s after the first run"
+        )
+        # moving pixels in every remote video of both tabs
+        first = [room_thumbnails(tab) for tab in tabs]
+
+        def all_moved() -> bool:
+            now = [room_thumbnails(tab) for tab in tabs]
+            return all(
+                a is not None and b is not None and _changed_fraction(a, b) >= 0.005
+                for then, later in zip(first, now, strict=True)
+                for a, b in zip(then, later, strict=True)
+            )
+
+        h.wait_for(all_moved, timeout=10, interval=0.2, message="every remote video moves")
+        for tab in tabs:
+            c = h.counters(tab)
+            # two views: each one pc up to Janus and three down from it; one camera each
+            assert (c["peersLive"], c["tracksLive"]) == (2 * 4, 2), c
+        assert kjson(page, "nbrtc.manager().resources()")["peers"] == 0
+        assert handles(server) == [1 + 4 + 4 * 3]  # the room's handle, publishers, subscribers
+        links = kjson(page, "room.links()")
+        assert sorted(link["direction"] for link in links) == ["receive"] * 12 + ["send"] * 4
+        t0 = time.monotonic()
+        kq(page, "room.close()")
+        h.wait_for(lambda: server.sessions() == [], timeout=2, message="zero sessions")
+        print(f"room.close() -> 0 sessions {time.monotonic() - t0:.2f} s")
+        for tab in tabs:
+            h.wait_for(lambda t=tab: h.counters(t)["peersLive"] == 0, timeout=5, message="no pc")
+    finally:
+        tabs[1].close()
+        with contextlib.suppress(Exception):
+            h.kernel_query(page, "janus.close()", 10)
+        h.wait_for(lambda: server.sessions() == [], timeout=12, message="no session left")

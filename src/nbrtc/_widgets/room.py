@@ -22,6 +22,11 @@ Protocol (docs/protocol.md, "Rooms"): ``join`` / ``signal`` / ``state`` (with ``
 ``stats`` (with ``peer``) / ``ping`` / ``bye`` / ``error`` from the browser; ``members`` /
 ``signal`` / ``state`` / ``ping`` / ``bye`` / ``error`` to it. For each pair of members the
 one with the higher ``seq`` (the later joiner) makes the offer, so offers never cross.
+
+Through a media server (``Room(name, server=janus)``, docs/protocol.md "Rooms through a
+media server"): membership, liveness and teardown are the same, but each member's ``signal``
+goes to Janus, not to another member: ``_sfu/room_server.py`` (``RoomServer``) holds the
+videoroom and every member's handles, and this class delegates to it.
 """
 
 from __future__ import annotations
@@ -33,12 +38,13 @@ import logging
 import secrets
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import traitlets
 
 from .._checks import dimension, rate
 from .._config import IceServerSpec
+from .._sfu.room_server import SERVER_PEER, STEP_TIMEOUT, RoomServer, check_server
 from .._signaling import liveness
 from .._signaling.protocol import Message, ProtocolError, make_message
 from .._signaling.tombstones import Tombstones
@@ -56,8 +62,12 @@ from .room_members import (
     RoomHistory,
     check_max_members,
     check_name,
+    server_links,
     summarize,
 )
+
+if TYPE_CHECKING:
+    from .._sfu.janus import Janus
 
 log = logging.getLogger("nbrtc")
 
@@ -70,13 +80,40 @@ MAX_MEMBERS_PER_PAGE = 8
 
 
 class RoomPort(SignalingPort):
-    """A Room as the manager and the Inspector see it."""
+    """A Room as the manager, the Inspector and its ``RoomServer`` (``room_server.Hooks``)
+    see it. The hooks run on the media loop."""
 
     _widget: Room
 
     def inspect_data(self) -> dict[str, Any]:
         """Plain data for the Inspector's ``room`` trait (any thread)."""
         return self._widget._inspect_data()
+
+    def send_signal(self, to: str, sender: str, data: dict[str, Any]) -> None:
+        """Janus's SDP for member ``to`` (``sender``: ``server`` or the feed's member)."""
+        if self._widget._closed or to not in self._widget._members:
+            return
+        size = len(data.get("sdp", ""))
+        self._widget._history.relay(str(data.get("type")), f"janus:{sender}", to, size)
+        self._widget._send_protocol(make_message("signal", to, {"from": sender, "data": data}))
+
+    def seat_failed(self, member: str, words: str, full: bool) -> None:
+        """Member ``member`` cannot take part: its page fails in words, it leaves, and the
+        room keeps the words as its error."""
+        room = self._widget
+        with room._lock:
+            m = room._members.get(member)
+        if m is None:
+            return
+        log.warning("room %s: %s: %s", room.name, member, words)
+        room._refuse(member, "join", "limit" if full else "closed", words)
+        room._room_error = StreamError(words)
+        room._room_error_at = time.monotonic()
+        room._leave(m, "limit" if full else "server", notify=True)
+
+    def note(self, words: str) -> None:
+        log.warning("room %s: %s", self._widget.name, words)
+        self._widget._history.note(words)
 
 
 class Room(SignalingWidget):
@@ -92,6 +129,11 @@ class Room(SignalingWidget):
     and every signal the kernel relayed. ``wait_members(n)`` / ``wait_members_async(n)`` wait
     for ``n`` members. ``close()`` (or re-running the cell) ends every member's
     connections and stops every camera.
+
+    ``server=nbrtc.Janus(url)``: the media goes through a private Janus videoroom instead
+    (each member uploads its camera once and receives the others from Janus); membership,
+    ``links()`` (each member's links to the server) and teardown work the same, and
+    ``close()`` also destroys the videoroom and its Janus session.
     """
 
     _kind = "room"
@@ -102,6 +144,9 @@ class Room(SignalingWidget):
     audio = traitlets.Bool(False, help="Whether members send their microphone too.").tag(sync=True)
     max_members = traitlets.Int(
         8, help="The most members the room takes (a full mesh: n-1 links per browser)."
+    ).tag(sync=True)
+    sfu = traitlets.Unicode(
+        "", help='"janus" when the media goes through a Janus videoroom, "" for the mesh.'
     ).tag(sync=True)
 
     def __init__(
@@ -114,8 +159,10 @@ class Room(SignalingWidget):
         audio: bool = False,
         max_members: int = 8,
         ice_servers: list[IceServerSpec] | None = None,
+        server: Janus | None = None,
         **kwargs: Any,
     ) -> None:
+        janus = check_server(server)
         if "transport" in kwargs:
             # the peer widgets' argument: a room's browsers talk to each other, and there
             # is no notebook connection between two browsers to fall back on
@@ -142,6 +189,7 @@ class Room(SignalingWidget):
         self._room_error_at = 0.0
         self._last_join_at = 0.0
         self._history = RoomHistory(name)
+        self._server: RoomServer | None = None
         super().__init__(
             ice_servers=ice_servers,
             name=name,
@@ -150,8 +198,14 @@ class Room(SignalingWidget):
             frame_rate=frame_rate,
             audio=audio,
             max_members=max_members,
+            sfu="janus" if janus is not None else "",
             **kwargs,
         )
+        if janus is not None:
+            port = self._port
+            assert isinstance(port, RoomPort)  # _make_port's
+            self._server = RoomServer(janus, name, max_members, port)
+            janus.adopt(self)  # closing the Janus closes the room first
         # every message to a room is the room's (its members have no kernel peer)
         self._register_handler("*", self._own_message)
         self._watchdog = liveness.Watchdog(
@@ -261,6 +315,9 @@ class Room(SignalingWidget):
             self._refuse(msg.stream, "join", "unknown-stream", "this id belongs to another page")
             return
         page = str(payload.get("page", ""))
+        if self._server is not None and msg.stream == SERVER_PEER:
+            self._refuse(msg.stream, "join", "wrong-kind", f"{SERVER_PEER!r} names the server")
+            return
         with self._lock:
             # max_members is the kernel's: the page cannot write traits (_kernel_owned)
             limit = self.max_members
@@ -297,6 +354,8 @@ class Room(SignalingWidget):
         log.info("room %s: %s joined (seq %d, %d members)", self.name, member.id, member.seq, count)
         self._history.member("join", member)
         self._broadcast_members()
+        if self._server is not None:  # after the list: the page knows who offers to it
+            self._server.joined(member.id)
         self._update_state()
         self._ensure_pinging()
 
@@ -314,6 +373,8 @@ class Room(SignalingWidget):
         log.info("room %s: %s left (%s; %d members)", self.name, member.id, reason, count)
         if notify:
             self._bye(member.id, reason)
+        if self._server is not None:
+            self._server.left(member.id)
         self._history.member("leave", member, reason)
         # Every remaining member closes its pc to the departed one on this list.
         self._broadcast_members()
@@ -335,6 +396,15 @@ class Room(SignalingWidget):
     def _relay(self, sender: Member, msg: Message) -> None:
         to = msg.payload["to"]
         data = msg.payload["data"]
+        if self._server is not None:  # every signal is for Janus (RoomServer)
+            refused = self._server.signal(sender.id, to, data)
+            if refused is not None:
+                self._refuse(sender.id, "signal", *refused)
+                return
+            with self._lock:
+                self._relayed += msg.size
+            self._history.relay(data["type"], sender.id, f"janus:{to}", msg.size)
+            return
         with self._lock:
             target = self._members.get(to) if to != sender.id else None
         if target is None:
@@ -355,7 +425,7 @@ class Room(SignalingWidget):
     def _member_state(self, member: Member, payload: dict[str, Any]) -> None:
         peer = payload.get("peer")
         with self._lock:
-            if not isinstance(peer, str) or peer not in self._members or peer == member.id:
+            if not isinstance(peer, str) or not self._peer_ok(member, peer):
                 return  # about a pc to a member that already left: nothing to keep
             states = {k: str(v) for k, v in payload.items() if k != "peer"}
             before = member.links.get(peer, {}).get("connection")
@@ -370,8 +440,15 @@ class Room(SignalingWidget):
         peer = payload.get("peer")
         summary = summarize(payload.get("reports") or [])
         with self._lock:
-            if isinstance(peer, str) and peer in self._members and peer != member.id:
+            if isinstance(peer, str) and self._peer_ok(member, peer):
                 member.stats[peer] = summary
+
+    def _peer_ok(self, member: Member, peer: str) -> bool:
+        """Whether ``member`` may report on a link to ``peer``: another member, or (through
+        a server) ``server``, its publisher's link."""
+        if self._server is not None and peer == SERVER_PEER:
+            return True
+        return peer in self._members and peer != member.id
 
     def _member_error(self, member: Member | None, payload: dict[str, Any]) -> None:
         """A member's browser failed (camera refused...): kept as the room's error."""
@@ -410,9 +487,15 @@ class Room(SignalingWidget):
             return "closed", self.error
         with self._lock:
             members = list(self._members.values())
-            live = any(
-                self._pair_state(a, b) == "connected" for a, b in itertools.combinations(members, 2)
-            )
+            if self._server is not None:  # a member's link to the server is up
+                live = any(
+                    s.get("connection") == "connected" for m in members for s in m.links.values()
+                )
+            else:
+                live = any(
+                    self._pair_state(a, b) == "connected"
+                    for a, b in itertools.combinations(members, 2)
+                )
         if live:
             return "live", ""
         err = self._room_error
@@ -529,16 +612,17 @@ class Room(SignalingWidget):
                     "since": m.since,
                     "state": m.state(others),
                     "links": {
-                        o.id: m.links.get(o.id, {}).get("connection", "new")
-                        for o in members
-                        if o is not m
+                        o: m.links.get(o, {}).get("connection", "new")
+                        for o in ([SERVER_PEER] if self._server is not None else [])
+                        + [o.id for o in members if o is not m]
                     },
                 }
                 for m in members
             ]
 
     def links(self) -> list[dict[str, Any]]:
-        """One entry per pair of members (``a`` joined before ``b``).
+        """One entry per pair of members (``a`` joined before ``b``); through a server, one
+        entry per link of a member to the server instead (``room_members.server_links``).
 
         ``state``: the worse of the two sides' connectionState; ``selected``: the ICE
         candidate pair in use (``local`` is ``a``'s side) from the members' getStats, or
@@ -546,6 +630,9 @@ class Room(SignalingWidget):
         browsers sent/received on this link; ``rtt_ms``: the ICE round trip; ``sides``: each
         member's own summary.
         """
+        if self._server is not None:
+            with self._lock:
+                return server_links(self._member_list())
         with self._lock:
             members = sorted(self._members.values(), key=lambda m: m.seq)
             out = []
@@ -602,15 +689,22 @@ class Room(SignalingWidget):
                     "b": link["b"],
                     "state": link["state"],
                     "selected": link["selected"],
-                    "bytes": link["bytes_sent"],
+                    # a link down from the server carries the bytes its member received
+                    "bytes": link["bytes_received"]
+                    if link.get("direction") == "receive"
+                    else link["bytes_sent"],
+                    **({"direction": link["direction"]} if "direction" in link else {}),
                 }
                 for link in links
             ],
             "kernel_relayed_bytes": relayed,
             "kernel_media_bytes": 0,
             "note": (
-                f"media flows browser to browser: the kernel relayed only {relayed} bytes "
-                "of signaling and holds no peer connection"
+                f"media flows through Janus ({self._server.janus.url}): each member sends once; "
+                f"the kernel relayed {relayed} bytes of signaling and holds no peer connection"
+                if self._server is not None
+                else f"media flows browser to browser: the kernel relayed only {relayed} "
+                "bytes of signaling and holds no peer connection"
             ),
         }
 
@@ -693,10 +787,12 @@ class Room(SignalingWidget):
             # No loop: nobody ever joined (members join only on the loop) or the kernel
             # is shutting down; nothing can race with this.
             self._teardown("closed")
+            if self._server is not None and media.running():  # on the loop: cannot wait
+                media.submit(self._server.close())
         else:
             fut = media.submit(self._teardown_async("closed"))
-            try:
-                fut.result(CLOSE_WAIT)
+            try:  # through a server: its videoroom and session go too (bounded requests)
+                fut.result(CLOSE_WAIT + (2 * STEP_TIMEOUT if self._server is not None else 0))
             except concurrent.futures.TimeoutError:
                 log.warning(
                     "nbrtc: room %s teardown took longer than %.1f s", self.name, CLOSE_WAIT
@@ -706,6 +802,8 @@ class Room(SignalingWidget):
 
     async def _teardown_async(self, reason: str) -> None:
         self._teardown(reason)
+        if self._server is not None:
+            await self._server.close()
 
     def _teardown(self, reason: str) -> None:
         with self._lock:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._inspection.history import History
+from .._sfu.room_server import SERVER_PEER
 
 #: the most members a room may be made for (``max_members``)
 MAX_MEMBERS_LIMIT = 64
@@ -161,3 +162,28 @@ def summarize(reports: list[dict[str, Any]]) -> dict[str, Any]:
         "rtt_ms": rtt_ms,
         "at": time.time(),
     }
+
+
+def server_links(members: list[Member]) -> list[dict[str, Any]]:
+    """Each member's links to the server (``members`` in join order): ``a`` the member,
+    ``b`` "janus", ``direction`` "send" (its camera, published once) or "receive" (``feed``:
+    the member whose camera it receives); ``state``, ``selected``, ``bytes_sent``,
+    ``bytes_received`` and ``rtt_ms`` from that member's own getStats of the link."""
+    out = []
+    for m in members:
+        for peer in [SERVER_PEER, *(o for o in m.links if o != SERVER_PEER)]:
+            st = m.stats.get(peer)
+            out.append(
+                {
+                    "a": m.id,
+                    "b": "janus",
+                    "direction": "send" if peer == SERVER_PEER else "receive",
+                    "feed": m.id if peer == SERVER_PEER else peer,
+                    "state": m.links.get(peer, {}).get("connection", "new"),
+                    "selected": dict(st["selected"]) if st and st["selected"] else None,
+                    "bytes_sent": st["bytes_sent"] if st else 0,
+                    "bytes_received": st["bytes_received"] if st else 0,
+                    "rtt_ms": st["rtt_ms"] if st else None,
+                }
+            )
+    return out
