@@ -122,6 +122,11 @@ export class Heartbeat {
     }, PING_INTERVAL_MS);
   }
 
+  /** Whether it runs (between start() and stop()). */
+  get running() {
+    return this._timer !== null;
+  }
+
   /** The owner sent the kernel something else: a ping is not needed for a while. */
   sent() {
     this._sentSinceBeat = true;

@@ -65,6 +65,8 @@ export const MAX_FRAME_SIDE = 4096;
 /** Types of a room signal's data. */
 export const SIGNAL_TYPES = Object.freeze(["offer", "answer", "candidate", "bye"]);
 /** Bounds of a `stats` message (the kernel refuses more). */
+/** Stream ids one ping may vouch for (docs/protocol.md "Liveness"). */
+export const MAX_LIVE = 64;
 export const MAX_STATS_REPORTS = 300;
 export const MAX_STATS_FIELDS = 64;
 /** Values of a kernel `state` message's `state` field. */
@@ -191,6 +193,12 @@ function checkKernelPayload(type, payload) {
       if (!isObject(payload)) return "ping payload must be an object or null";
       if ("t" in payload && (typeof payload.t !== "number" || !Number.isFinite(payload.t))) {
         return "ping.t must be a finite number";
+      }
+      if (
+        "live" in payload &&
+        !(Array.isArray(payload.live) && payload.live.length <= MAX_LIVE && payload.live.every((id) => isShortString(id, 64)))
+      ) {
+        return `ping.live must be a list of at most ${MAX_LIVE} stream ids`;
       }
       return null;
     }

@@ -8,7 +8,8 @@
 // variables would give each evaluation its own page id, counter and pagehide handler.
 // Nothing here touches window/document at import time, so node can load it for tests.
 
-import { makeMessage, validateKernelMessage } from "./protocol.js";
+import { PING_INTERVAL_MS } from "./liveness.js";
+import { MAX_LIVE, makeMessage, validateKernelMessage } from "./protocol.js";
 
 export const ROUTER_KEY = "__nbrtc_router_v1";
 
@@ -51,6 +52,9 @@ export function kernelOf(model) {
  *   handleKernelMessage(msg: import("./protocol.js").Envelope, buffers?: any[]): void,
  *   close(reason?: string, options?: {notify?: boolean}): void,
  *   kernelGone?(why?: string): void,
+ *   kernelHeard?(): void,
+ *   sharesBeat?: boolean,
+ *   beating?: boolean,
  * }} PeerLike
  *
  * The part of a JupyterLab kernel connection (model.widget_manager.kernel) the router
@@ -72,6 +76,7 @@ export function kernelOf(model) {
  *   unregister(streamId: string): void,
  *   isDead(streamId: string): boolean,
  *   send(streamId: string, type: string, payload: any, buffers?: ArrayBuffer[]): boolean,
+ *   beat(streamId: string, now: number): boolean,
  *   deliver(content: unknown): void,
  *   closeAll(reason: string): void,
  *   streams(): {id: string, kind: string, state: string}[],
@@ -191,6 +196,15 @@ export function createRouter(options = {}) {
    * @param {any[] | undefined} buffers a `frame`'s binary data
    */
   function dispatch(msg, buffers) {
+    if (msg.type === "ping" && Array.isArray(msg.payload?.live)) {
+      // One kernel ping per page vouches for every stream it lists (the kernel's
+      // watchdogs share it): each listed session of this page has heard the kernel.
+      // Other pages' ids are simply not here (every page sees every comm message).
+      for (const id of msg.payload.live) {
+        const listed = id === msg.stream ? undefined : streams.get(id);
+        if (listed?.peer.kernelHeard) guarded(log, `ping for ${id}`, () => listed.peer.kernelHeard?.());
+      }
+    }
     const entry = streams.get(msg.stream);
     if (!entry) {
       const why = dead.has(msg.stream) ? "closed" : "unknown";
@@ -324,6 +338,34 @@ export function createRouter(options = {}) {
     }
   }
 
+  let lastBeat = -Infinity;
+  /** @type {Set<string>} the streams the last page heartbeat listed */
+  let lastListed = new Set();
+
+  /**
+   * A session's heartbeat is due (liveness.js; only sessions with `sharesBeat`): one
+   * ping per page and about PING_INTERVAL_MS goes to the kernel, on the asking stream,
+   * listing (`live`) every stream of this page whose heartbeat runs, so that the kernel
+   * hears from all of them through one message (docs/protocol.md "Liveness"). A stream
+   * the last beat listed, less than 0.9 of an interval ago, sends nothing. True when a
+   * ping went out.
+   * @param {string} streamId
+   * @param {number} now the session's clock, ms
+   * @returns {boolean}
+   */
+  function beat(streamId, now) {
+    if (now - lastBeat < 0.9 * PING_INTERVAL_MS && lastListed.has(streamId)) return false;
+    const live = [streamId];
+    for (const [id, { peer }] of streams) {
+      if (live.length >= MAX_LIVE) break;
+      if (id !== streamId && peer.sharesBeat && peer.beating) live.push(id);
+    }
+    if (!send(streamId, "ping", { t: now, live })) return false;
+    lastBeat = now;
+    lastListed = new Set(live);
+    return true;
+  }
+
   /**
    * Close every stream now: `bye` to the kernel, then the peer closes synchronously
    * without sending a second bye. Used on pagehide.
@@ -356,6 +398,7 @@ export function createRouter(options = {}) {
     unregister,
     isDead: (id) => dead.has(id),
     send,
+    beat,
     deliver,
     closeAll,
     streams: streamsSnapshot,

@@ -75,7 +75,13 @@ export class Session {
     /** The kernel knows this session once anything we sent reached the router. */
     this._kernelKnows = false;
     /** Pings the kernel when nothing else went out for a while (the owner starts it). */
-    this._heartbeat = new Heartbeat(this.env, () => this._send("ping", { t: this.env.now() }));
+    this._heartbeat = new Heartbeat(this.env, () => this._beat());
+    /**
+     * Whether this session's heartbeat is shared with the page's other sessions (one
+     * ping per page listing them all, router.beat): a stream's, set by its subclass. A
+     * room member's is not: its room's watchdog counts each member's own messages.
+     */
+    this.sharesBeat = false;
     /** Gives the session up when the kernel falls silent (the owner arms it). */
     this._watchdog = new KernelWatchdog(this.env, () => this.kernelGone());
     /** @type {any} the stats sampling timer (_startStats) */
@@ -126,6 +132,26 @@ export class Session {
     if (sent) this._kernelKnows = true;
     if (sent && type !== "ping") this._heartbeat.sent();
     return sent;
+  }
+
+  /** The heartbeat is due: the page's shared ping, or this session's own. */
+  _beat() {
+    const now = this.env.now();
+    if (this.sharesBeat && this._registered && typeof this.router.beat === "function") {
+      this.router.beat(this.id, now);
+    } else {
+      this._send("ping", { t: now });
+    }
+  }
+
+  /** Whether the heartbeat runs (the kernel knows this session and it is not closed). */
+  get beating() {
+    return this._heartbeat.running && !this.closed;
+  }
+
+  /** A kernel ping on another stream of this page listed this one: the kernel is there. */
+  kernelHeard() {
+    if (!this.closed) this._watchdog.heard();
   }
 
   /**

@@ -92,6 +92,7 @@ export class BrowserPeer extends Session {
     if (!STREAM_KINDS.includes(kind)) throw new TypeError(`unknown kind: ${String(kind)}`);
     super({ model, router, env, viewId, onChange });
     this.kind = kind;
+    this.sharesBeat = true; // one heartbeat per page for all its streams (router.beat)
     this.onChannel = onChannel ?? (() => {});
     /** @type {PeerState} */
     this.state = INITIAL;

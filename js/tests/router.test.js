@@ -399,3 +399,62 @@ describe("kernel status", () => {
     assert.equal(errors.length, 2, "both failures logged, neither thrown");
   });
 });
+
+describe("one heartbeat per page (docs/protocol.md \"Liveness\")", () => {
+  class BeatingPeer extends FakePeer {
+    constructor(sharesBeat = true) {
+      super("view");
+      this.sharesBeat = sharesBeat;
+      this.beating = true;
+      this.heard = 0;
+    }
+    kernelHeard() {
+      this.heard += 1;
+    }
+  }
+
+  test("a kernel ping on one stream is heard by every stream it lists, here only", () => {
+    const { router } = setup();
+    const model = new FakeModel();
+    router.attachModel(model);
+    const ids = [router.nextStreamId(), router.nextStreamId(), router.nextStreamId()];
+    const peers = ids.map((id) => {
+      const p = new BeatingPeer();
+      router.register(id, p, model);
+      return p;
+    });
+    model.emit({ v: 1, type: "ping", stream: ids[0], payload: { t: 1, live: [ids[0], ids[1], "ffffffff-9"] } });
+    assert.equal(peers[0].received.length, 1, "the carrier handles it as any message");
+    assert.equal(peers[0].heard, 0);
+    assert.equal(peers[1].heard, 1, "a listed stream heard the kernel");
+    assert.equal(peers[2].heard, 0, "an unlisted one did not");
+    model.emit({ v: 1, type: "ping", stream: ids[0], payload: { t: 2, live: "all" } });
+    assert.equal(peers[1].heard, 1, "a malformed list is refused as a whole");
+  });
+
+  test("beats of many streams send one ping per interval, listing the beating ones", () => {
+    const { router } = setup();
+    const model = new FakeModel();
+    router.attachModel(model);
+    const ids = [router.nextStreamId(), router.nextStreamId(), router.nextStreamId()];
+    const peers = [new BeatingPeer(), new BeatingPeer(), new BeatingPeer(false)];
+    ids.forEach((id, i) => router.register(id, peers[i], model));
+    let now = 10_000;
+    for (const id of ids.slice(0, 2)) router.beat(id, now);
+    let pings = model.sent.filter((m) => m.type === "ping");
+    assert.equal(pings.length, 1, "the second stream's beat was covered by the first");
+    assert.deepEqual(pings[0].payload.live, [ids[0], ids[1]], "the non-sharing session is not listed");
+    assert.equal(pings[0].stream, ids[0]);
+    now += 1000; // a heartbeat interval later
+    router.beat(ids[1], now);
+    router.beat(ids[0], now + 10);
+    pings = model.sent.filter((m) => m.type === "ping");
+    assert.equal(pings.length, 2);
+    assert.equal(pings[1].stream, ids[1]);
+    // a new stream the last beat did not list gets its own ping at once
+    const late = router.nextStreamId();
+    router.register(late, new BeatingPeer(), model);
+    assert.equal(router.beat(late, now + 20), true);
+    assert.deepEqual(model.sent.filter((m) => m.type === "ping")[2].payload.live.length, 3);
+  });
+});

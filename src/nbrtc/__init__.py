@@ -17,6 +17,7 @@ from ._media.audio import AudioArray
 from ._media.frames import FrameIterator
 from ._media.recorder import Recorder
 from ._sfu.broadcast import Broadcast
+from ._sfu.feed import JanusFeed
 from ._sfu.janus import Janus
 from ._signaling.manager import PeerManager, manager
 from ._transport.channel import Channel
@@ -56,6 +57,7 @@ __all__ = [
     "Inspector",
     "Janus",
     "JanusError",
+    "JanusFeed",
     "Microphone",
     "NbrtcError",
     "NotDisplayedError",

@@ -34,7 +34,7 @@ from ._media.worker import Worker, _tame
 
 log = logging.getLogger("nbrtc")
 
-__all__ = ["Source", "audio", "file", "frames", "test_pattern", "tone", "track"]
+__all__ = ["Source", "audio", "camera", "file", "frames", "test_pattern", "tone", "track"]
 
 #: Seconds a file or URL may take to open, and a playing one between two frames, before
 #: its views say so in ``error`` and its video ends (``sources.file(url, timeout=...)``
@@ -603,8 +603,28 @@ def as_source(value: Any) -> Source:
         return track(value)
     if isinstance(value, (str, os.PathLike)):
         return file(value)
+    if _is_camera(value):
+        return camera(value)
     raise TypeError(
         "VideoView(source=...) takes an nbrtc source (sources.test_pattern(), "
-        "sources.file(path), sources.frames(gen, fps)), an aiortc MediaStreamTrack or a "
-        f"file path; got {type(value).__name__}"
+        "sources.file(path), sources.frames(gen, fps), sources.camera(cam)), an nbrtc "
+        f"Camera, an aiortc MediaStreamTrack or a file path; got {type(value).__name__}"
     )
+
+
+def _is_camera(value: Any) -> bool:
+    # duck-typed: the widgets import this module, so it does not import them
+    return not isinstance(value, type) and callable(getattr(value, "as_source", None))
+
+
+def camera(cam: Any) -> Source:
+    """What ``cam`` (an ``nbrtc.Camera`` or ``ScreenShare``) sends, as a source: its
+    ``process(fn)`` results while set, its own frames otherwise (``cam.as_source()``).
+    ``VideoView(sources.camera(cam))`` shows it in another cell or tab;
+    ``janus.broadcast(cam)`` sends it once to any number of viewers."""
+    if not _is_camera(cam):
+        raise TypeError(f"sources.camera() takes an nbrtc.Camera, got {type(cam).__name__}")
+    source = cam.as_source()
+    if not isinstance(source, Source) or source.kind != "video":
+        raise TypeError(f"{type(cam).__name__}.as_source() gave no video source")
+    return source

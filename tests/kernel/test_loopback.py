@@ -217,6 +217,45 @@ def test_silent_browser_is_closed_by_watchdog(browser, widgets, no_leaks, monkey
     assert took < 3.0
 
 
+def test_one_ping_per_page_vouches_for_all_its_streams(browser, widgets, no_leaks, monkeypatch):
+    """docs/protocol.md "Liveness": the kernel pings a page once for all its streams
+    (``live`` lists them), not once per stream; the page's one heartbeat listing its
+    streams keeps each alive; a stream it stops listing is closed by the watchdog; and
+    another page cannot keep this page's streams alive by listing them."""
+    import nbrtc._signaling.manager as m
+
+    monkeypatch.setattr(m, "BROWSER_TIMEOUT", 1.0)
+    views = [
+        make(widgets, browser, nbrtc.VideoView(sources.test_pattern(160, 120, 5))) for _ in range(4)
+    ]
+    sids = [browser.start(v) for v in views]
+    for v in views:
+        v.wait("live", timeout=10)
+    before = {sid: len(browser.of_type("ping", sid)) for sid in sids}
+    time.sleep(2.0)  # a measurement window: the kernel's pings to this page
+    pings = [p for sid in sids for p in browser.of_type("ping", sid)[before[sid] :]]
+    assert 1 <= len(pings) <= 4, f"{len(pings)} kernel pings in 2 s for one page of 4 streams"
+    assert all(sorted(p["payload"]["live"]) == sorted(sids) for p in pings), pings
+
+    # the page's own pings stop; one heartbeat on the first stream vouches for all four
+    browser.silent = True
+    other = FakeBrowser()  # another page (another key) that knows the ids
+    try:
+        other_cam = make(widgets, other, nbrtc.Camera())
+        other_sid = other.start(other_cam)
+        other_cam.wait("live", timeout=10)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 2.5:  # 2.5x BROWSER_TIMEOUT
+            browser.send(views[0], "ping", sids[0], {"t": time.monotonic(), "live": sids[:3]})
+            other.send(other_cam, "ping", other_sid, {"t": time.monotonic(), "live": sids})
+            time.sleep(0.3)  # the pace of a page's heartbeat (sped up)
+        alive = {s["id"] for s in nbrtc.manager().streams()}
+        assert set(sids[:3]) <= alive, "the vouched-for streams live on"
+        assert sids[3] not in alive, "the unlisted stream (and another page's word) did not"
+    finally:
+        other.close()
+
+
 def test_watchdog_counts_idle_time_between_short_cells(browser, widgets, no_leaks, monkeypatch):
     """A crashed tab must not live on because the user keeps running short cells."""
     import nbrtc._signaling.manager as m

@@ -437,3 +437,44 @@ def test_every_awaitable_twin_is_named_x_async_and_the_old_names_still_work() ->
                 or (cls, name) in old
                 or any((base, name) in old for base in cls.__mro__)
             ), f"{cls.__name__}.{name} is awaitable but not named *_async"
+
+
+def test_camera_as_a_source_for_other_views(browser, widgets, no_leaks):
+    """``VideoView(cam)`` (another cell or tab) shows what the camera sends: its own
+    frames, then ``process(fn)``'s results (computed once for both), then its own again;
+    the source's producer goes with the last view."""
+    cam, cam_sid = live_camera(browser, widgets)
+    src = cam.as_source()
+    assert src is cam.as_source() is sources.camera(cam)
+    view = make(widgets, browser, nbrtc.VideoView(cam))
+    vid = browser.start(view)
+    view.wait("live", timeout=10)
+    wait_for(lambda: browser.frame_counts[vid] >= 5, 10, what="the camera's frames in the view")
+    plain = browser.frames[vid][-1]
+    assert plain.shape == (240, 320, 3)
+    assert plain[:, :8, 0].mean() > 150, "the camera's own red bar"
+
+    calls = []
+
+    def invert(rgb: np.ndarray) -> np.ndarray:
+        calls.append(1)
+        return 255 - rgb
+
+    cam.process(invert)
+    n = browser.frame_counts[vid]
+    wait_for(
+        lambda: (
+            browser.frame_counts[vid] >= n + 10 and browser.frames[vid][-1][:, :8, 0].mean() < 60
+        ),
+        10,
+        what="the processed (inverted) frames in the other view",
+    )
+    sent = browser.frame_counts[cam_sid]
+    assert sent > 0, "the camera's own page gets them too"
+    assert len(calls) <= cam.process_stats()["frames"] + cam.process_stats()["errors"] + 2
+    cam.process(None)
+    wait_for(lambda: browser.frames[vid][-1][:, :8, 0].mean() > 150, 10, what="plain frames again")
+    view.close()
+    wait_for(lambda: not src.running, 5, what="the source released with its last view")
+    with pytest.raises(TypeError, match="Camera"):
+        sources.camera(object())

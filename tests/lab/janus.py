@@ -36,6 +36,7 @@ import contextlib
 import json
 import os
 import secrets
+import sys
 import time
 import urllib.request
 from collections.abc import Sequence
@@ -435,3 +436,100 @@ async def until(predicate: Any, timeout: float, what: str) -> float:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(0.01)
     return time.monotonic() - t0
+
+
+# ------------------------------------------------ a streaming mountpoint and its RTP feed
+
+#: the RTP sender's picture: the left half one colour, the right half another, and a white
+#: 16x16 square moving along the bottom (so consecutive frames differ)
+LEFT_RGB, RIGHT_RGB = (220, 30, 30), (30, 30, 220)
+#: the RTP payload type the sender uses and the mountpoint expects (PyAV's rtp muxer: 96)
+VP8_PT = 96
+
+_RTP_SENDER = """
+import fractions, sys, time
+import av, numpy as np
+host, port, w, h, fps = sys.argv[1], int(sys.argv[2]), *map(int, sys.argv[3:6])
+out = av.open(f"rtp://{host}:{port}", "w", format="rtp")
+st = out.add_stream("libvpx", rate=fps)
+st.width, st.height, st.pix_fmt = w, h, "yuv420p"
+# a keyframe every half second: nothing asks this sender for one when a viewer joins
+st.codec_context.gop_size = max(1, fps // 2)
+st.options = {"deadline": "realtime", "cpu-used": "8", "b": "600k"}
+img = np.zeros((h, w, 3), np.uint8)
+img[:, : w // 2], img[:, w // 2 :] = LEFT, RIGHT
+t0, n = time.monotonic(), 0
+print("sending", flush=True)
+while True:
+    f = img.copy()
+    x = (n * 4) % (w - 16)
+    f[h - 20 : h - 4, x : x + 16] = 255
+    vf = av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="yuv420p")
+    vf.pts, vf.time_base = n, fractions.Fraction(1, fps)
+    for packet in st.encode(vf):
+        out.mux(packet)
+    n += 1
+    time.sleep(max(0.0, t0 + n / fps - time.monotonic()))
+"""
+
+
+class RtpSender(ForegroundServer):
+    """A VP8 RTP sender (PyAV's ``rtp`` muxer, in a Python process of its own) inside
+    ``lab``'s namespace, sending ``width`` x ``height`` at ``fps`` to ``ns_ip:port`` (a
+    streaming mountpoint's port) until stopped by its PID. The picture: LEFT_RGB | RIGHT_RGB
+    halves and a moving white square at the bottom."""
+
+    name = "rtp-sender"
+
+    def __init__(
+        self, lab: JanusLab, workdir: Path, port: int, width: int = 320, height: int = 240,
+        fps: int = 30,
+    ) -> None:  # fmt: skip
+        self.lab, self.port = lab, port
+        self.size, self.fps = (width, height), fps
+        super().__init__(Path(workdir) / f"rtp-sender-{port}.log")
+
+    def start(self, timeout: float = 15.0) -> RtpSender:
+        script = f"LEFT, RIGHT = {LEFT_RGB}, {RIGHT_RGB}\n{_RTP_SENDER}"
+        argv = [sys.executable, "-c", script, self.lab.ns_ip, str(self.port),
+                str(self.size[0]), str(self.size[1]), str(self.fps)]  # fmt: skip
+        self.launch([*self.lab.prefix(), *argv])  # `ip netns exec` execs: the PID is python's
+        self.wait_ready(
+            lambda: any(ln.text == "sending" for ln in self.lines()), timeout, "did not start"
+        )
+        return self
+
+    def __enter__(self) -> RtpSender:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def create_mountpoint(server: JanusServer, mountpoint: int, port: int) -> None:
+    """Create a live RTP mountpoint ``mountpoint`` (VP8, payload VP8_PT, one video stream
+    listening on ``ns_ip:port``) through the streaming plugin's API."""
+    data = server.plugin(
+        "janus.plugin.streaming",
+        {
+            "request": "create",
+            "type": "rtp",
+            "id": mountpoint,
+            "description": f"nbrtc test {mountpoint}",
+            "media": [{"type": "video", "mid": "v", "port": port, "pt": VP8_PT, "codec": "vp8"}],
+        },
+    )
+    if data.get("streaming") != "created":
+        raise NetLabError(f"creating mountpoint {mountpoint} failed: {data}")
+
+
+def destroy_mountpoint(server: JanusServer, mountpoint: int) -> None:
+    """Destroy ``mountpoint`` (its viewers get ``stopped``, then a hangup)."""
+    data = server.plugin("janus.plugin.streaming", {"request": "destroy", "id": mountpoint})
+    if data.get("streaming") != "destroyed":
+        raise NetLabError(f"destroying mountpoint {mountpoint} failed: {data}")
+
+
+def mountpoint_exists(server: JanusServer, mountpoint: int) -> bool:
+    data = server.plugin("janus.plugin.streaming", {"request": "info", "id": mountpoint})
+    return data.get("streaming") == "info"

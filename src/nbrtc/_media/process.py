@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import statistics
 import sys
@@ -38,6 +39,8 @@ from .worker import Worker, _tame
 log = logging.getLogger("nbrtc")
 
 ProcessFn = Callable[[Any], Any]
+#: ``tap(stream_id, frame)``: see Processor.add_tap
+Tap = Callable[[str, Any], None]
 
 #: The largest image ``process`` may send, per side and in all (4096 x 2160, "4K"), in
 #: pixels. Measured with aiortc's encoders: libvpx (VP8) fails to open at 16384 pixels on
@@ -65,6 +68,8 @@ class Processor:
         self._fmt = "rgb24"
         self._pool: Worker | None = None
         self._tracks: dict[str, ProcessedTrack] = {}
+        #: who else wants what the camera sends (``sources.camera``): media loop only
+        self._taps: list[Tap] = []
         self._times: deque[float] = deque(maxlen=90)
         self.frames = 0
         self.errors = 0
@@ -113,10 +118,30 @@ class Processor:
         return track
 
     def feed(self, stream_id: str, frame: Any) -> None:
-        """A camera frame arrived on ``stream_id``: offer it to that stream's track."""
+        """A camera frame arrived on ``stream_id``: offer it to that stream's track (and,
+        while nothing processes, to the taps as it is)."""
         track = self._tracks.get(stream_id)
-        if track is not None and self._fn is not None and track._put(frame):
+        if self._fn is None or track is None:
+            self._emit(stream_id, frame)
+        elif track._put(frame):
             self.dropped += 1
+
+    def add_tap(self, tap: Tap) -> None:
+        """Call ``tap(stream_id, frame)`` with every frame the camera sends: the processed
+        ones while ``process(fn)`` is set, the camera's own otherwise. Media loop; ``tap``
+        must not block (it runs on the media loop) and must not change the frame."""
+        self._taps.append(tap)
+
+    def remove_tap(self, tap: Tap) -> None:
+        with contextlib.suppress(ValueError):
+            self._taps.remove(tap)
+
+    def _emit(self, stream_id: str, frame: Any) -> None:
+        for tap in list(self._taps):
+            try:
+                tap(stream_id, frame)
+            except Exception:  # a broken tap ends its own source, not the camera
+                log.exception("nbrtc: a camera source failed to take a frame")
 
     def _forget(self, track: ProcessedTrack) -> None:
         if self._tracks.get(track.stream_id) is track:
@@ -252,7 +277,9 @@ class ProcessedTrack(MediaStreamTrack):
             if job is None:
                 continue
             try:
-                return await asyncio.wrap_future(job)
+                out = await asyncio.wrap_future(job)
+                self._processor._emit(self.stream_id, out)
+                return out
             except asyncio.CancelledError:
                 task = asyncio.current_task()
                 if job.cancelled() and task is not None and not _cancelling(task):

@@ -1,10 +1,13 @@
-"""What widgets that receive media from the browser share (Camera, ScreenShare, Microphone).
+"""What receivers of media share: widgets the browser sends to (Camera, ScreenShare,
+Microphone) and kernel-side receivers of a media server's feed (``JanusFeed``).
 
-``ReceiverWidget`` routes every decoded frame, on the media thread, to: the newest-frame
-slot (snapshots), each frame iterator's bounded queue, each active recorder, and the
-processing function (Camera). None of these can block the media thread or grow without
-bound. ``VideoMethods`` and ``AudioMethods`` are the user-facing calls, mixed into the
-widgets that have that kind of media.
+``FrameRouter`` routes every decoded frame, on the media thread, to: the newest-frame slot
+(snapshots), each frame iterator's bounded queue and each active recorder. None of these
+can block the media thread or grow without bound. ``ReceiverWidget`` is the widgets' base
+around one router; a non-widget owns a router the same way. ``VideoMethods``,
+``AudioMethods``, ``RecordMethods`` and ``ProcessMethods`` are the user-facing calls, mixed
+into whatever receives that kind of media; they read the router and ask their owner a few
+questions (is it usable, would blocking here deadlock, what went wrong).
 """
 
 from __future__ import annotations
@@ -32,8 +35,11 @@ from .frames import (
     check_size,
 )
 from .frames import to_ndarray as _to_ndarray
+from .process import Processor, check_process_format
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .._signaling.stream import KernelStream
     from .recorder import Recorder
 
@@ -50,22 +56,28 @@ def _positive(name: str, value: Any, *, integer: bool = False, optional: bool = 
     return int(value) if integer else float(value)
 
 
-class ReceiverWidget(StreamWidget):
-    """Base of widgets whose browser end sends media to the kernel. Not for direct use."""
+class FrameRouter:
+    """Where a receiver's decoded media goes: the newest-frame slot, the frame iterators'
+    queues and the active recorders (and the audio buffer).
 
-    def __init__(self, **kwargs: Any) -> None:
-        self._slot = FrameSlot()
-        self._audio_buf = AudioBuffer()
+    ``put_video``/``put_audio`` are called on the media thread and never block; the
+    rest from any thread. ``fail`` wakes waiters with a failure (the stream may still be
+    replaced by a new one: iterators stay attached); ``close`` is the end: waiters get the
+    error, iterators end, recordings are finalized.
+    """
+
+    def __init__(self) -> None:
+        self.slot = FrameSlot()
+        self.audio = AudioBuffer()
         self._queues: weakref.WeakSet[FrameQueue] = weakref.WeakSet()
-        self._queue_lock = threading.Lock()
+        self._lock = threading.Lock()
         self._dropped_done = 0
         self._recorders: list[Recorder] = []
-        super().__init__(**kwargs)
 
-    # --- media loop side ------------------------------------------------------------------
-    def _on_frame(self, stream: KernelStream, frame: Any) -> None:
-        self._slot.put(frame)
-        with self._queue_lock:
+    # --- media thread ---------------------------------------------------------------------
+    def put_video(self, frame: Any) -> None:
+        self.slot.put(frame)
+        with self._lock:
             queues = list(self._queues)
         for queue in queues:
             queue.put(frame)
@@ -74,8 +86,8 @@ class ReceiverWidget(StreamWidget):
             for rec in self._active_recorders():
                 rec.push_video(frame, now)
 
-    def _on_audio(self, stream: KernelStream, frame: Any) -> None:
-        self._audio_buf.put(frame)
+    def put_audio(self, frame: Any) -> None:
+        self.audio.put(frame)
         if self._recorders:
             now = time.monotonic()
             for rec in self._active_recorders():
@@ -88,43 +100,63 @@ class ReceiverWidget(StreamWidget):
             self._recorders = active
         return active
 
-    def _on_error(self, err: str) -> None:
-        exc = self._current_error() or StreamError(err)
-        self._slot.fail_waiters(exc)
-        self._audio_buf.fail_waiters(exc)
+    # --- endings (any thread) --------------------------------------------------------------
+    def fail(self, exc: BaseException) -> None:
+        """Wake everyone waiting for a frame or for audio with ``exc``."""
+        self.slot.fail_waiters(exc)
+        self.audio.fail_waiters(exc)
 
-    def _closed_cleanup(self) -> None:
-        closed = StreamClosedError(f"the {type(self).__name__} was closed")
-        self._slot.fail_waiters(closed)
-        self._audio_buf.fail_waiters(closed)
-        with self._queue_lock:
+    def finish_recordings(self) -> None:
+        """No more media will come: finalize every recording (their files stay playable)."""
+        recorders, self._recorders = list(self._recorders), []
+        for rec in recorders:
+            rec._on_source_closed()
+
+    def close(self, exc: BaseException) -> None:
+        """The receiver closed: waiters get ``exc``, iterators end, recordings finalize."""
+        self.fail(exc)
+        with self._lock:
             queues = list(self._queues)
         for queue in queues:
             queue.close(FramesEnded())
-        for rec in list(self._recorders):
-            rec._on_source_closed()
-        self._recorders.clear()
+        self.finish_recordings()
 
-    # --- frame iterators ----------------------------------------------------------------------
-    def _attach_queue(self, maxsize: int) -> FrameQueue:
+    # --- consumers (any thread) -------------------------------------------------------------
+    def attach(self, maxsize: int) -> FrameQueue:
+        """A new bounded queue that gets every frame from now on (an iterator's)."""
         queue = FrameQueue(maxsize)
-        with self._queue_lock:
+        with self._lock:
             self._queues.add(queue)
         return queue
 
-    def _detach_queue(self, queue: FrameQueue) -> None:
-        with self._queue_lock:
+    def detach(self, queue: FrameQueue) -> None:
+        with self._lock:
             if queue in self._queues:
                 self._queues.discard(queue)
                 self._dropped_done += queue.dropped
 
-    def _timeout_error(self, timeout: float) -> StreamTimeoutError:
-        return StreamTimeoutError(
-            f"no frame arrived within {timeout} s (state is {self.state!r}{self._detail()}"
-            f"{'; error: ' + self.error if self.error else ''})"
-        )
+    @property
+    def dropped(self) -> int:
+        """Frames the iterators skipped or pushed out, the finished ones' included."""
+        with self._lock:
+            return self._dropped_done + sum(q.dropped for q in self._queues)
 
-    # --- recording -----------------------------------------------------------------------------
+    def record(
+        self, path: str | os.PathLike[str], seconds: float | None, *, video: bool, audio: bool
+    ) -> Recorder:
+        """A new recording of what arrives from now on (arguments checked by Recorder)."""
+        from .recorder import Recorder
+
+        rec = Recorder(path, video=video, audio=audio, seconds=seconds)
+        self._recorders = [*self._recorders, rec]
+        return rec
+
+
+class RecordMethods:
+    """``record()`` of a receiver (Camera, Microphone, JanusFeed)."""
+
+    _router: FrameRouter
+
     def record(
         self,
         path: str | os.PathLike[str],
@@ -135,24 +167,20 @@ class ReceiverWidget(StreamWidget):
         """Record what arrives from now on to ``path`` (.mp4, .webm or .mkv).
 
         Returns a :class:`Recorder` at once; it stops after ``seconds`` (or at
-        ``rec.stop()``, or when the widget closes, or at kernel exit) and the file is then
-        finalized and playable. ``audio`` defaults to whether this widget receives sound.
+        ``rec.stop()``, or when the receiver closes, or at kernel exit) and the file is then
+        finalized and playable. ``audio`` defaults to whether this receives sound.
         ``rec.frames`` counts the video frames written: every frame received while
         recording unless the encoder fell behind (then ``rec.dropped`` says how many).
         """
-        from .recorder import Recorder
-
-        self._raise_if_unusable()
-        has_video = self._has_video()
-        want_audio = self._has_audio() if audio is None else bool(audio)
-        if want_audio and not self._has_audio():
+        self._raise_if_unusable()  # type: ignore[attr-defined]
+        has_audio = self._has_audio()
+        want_audio = has_audio if audio is None else bool(audio)
+        if want_audio and not has_audio:
             raise ValueError(
                 f"this {type(self).__name__} receives no sound; make it with audio=True "
                 "or record with audio=False"
             )
-        rec = Recorder(path, video=has_video, audio=want_audio, seconds=seconds)
-        self._recorders = [*self._recorders, rec]
-        return rec
+        return self._router.record(path, seconds, video=self._has_video(), audio=want_audio)
 
     def _has_video(self) -> bool:
         return False
@@ -161,50 +189,79 @@ class ReceiverWidget(StreamWidget):
         return False
 
 
-class VideoMethods:
-    """Video calls of a ReceiverWidget (Camera, ScreenShare)."""
+class ReceiverWidget(RecordMethods, StreamWidget):
+    """Base of widgets whose browser end sends media to the kernel. Not for direct use."""
 
-    _slot: FrameSlot
+    def __init__(self, **kwargs: Any) -> None:
+        self._router = FrameRouter()
+        # the router's parts by their old names (the widgets' reprs and tests read them)
+        self._slot = self._router.slot
+        self._audio_buf = self._router.audio
+        super().__init__(**kwargs)
+
+    # --- media loop side ------------------------------------------------------------------
+    def _on_frame(self, stream: KernelStream, frame: Any) -> None:
+        self._router.put_video(frame)
+
+    def _on_audio(self, stream: KernelStream, frame: Any) -> None:
+        self._router.put_audio(frame)
+
+    def _on_error(self, err: str) -> None:
+        self._router.fail(self._current_error() or StreamError(err))
+
+    def _closed_cleanup(self) -> None:
+        self._router.close(StreamClosedError(f"the {type(self).__name__} was closed"))
+
+    def _timeout_error(self, timeout: float) -> StreamTimeoutError:
+        return StreamTimeoutError(
+            f"no frame arrived within {timeout} s (state is {self.state!r}{self._detail()}"
+            f"{'; error: ' + self.error if self.error else ''})"
+        )
+
+
+class VideoMethods:
+    """Video calls of a receiver (Camera, ScreenShare, JanusFeed): its ``_router``'s frames."""
+
+    _router: FrameRouter
 
     # --- counters ---------------------------------------------------------------------------
     @property
     def frame_count(self) -> int:
         """Frames received from the browser since the widget was created."""
-        return self._slot.count
+        return self._router.slot.count
 
     @property
     def fps(self) -> float:
         """Frames per second received over the last two seconds."""
-        return self._slot.fps()
+        return self._router.slot.fps()
 
     @property
     def dropped(self) -> int:
         """Frames that arrived while a ``frames()``/``capture()`` consumer was busy and
         were skipped (newest-frame-wins) or pushed out of a full queue."""
-        with self._queue_lock:  # type: ignore[attr-defined]
-            live = sum(q.dropped for q in self._queues)  # type: ignore[attr-defined]
-            return self._dropped_done + live  # type: ignore[attr-defined]
+        return self._router.dropped
 
     @property
     def latest_frame(self) -> np.ndarray | None:
         """The newest frame as an (H, W, 3) RGB uint8 array, or None before the first."""
-        frame = self._slot.frame
+        frame = self._router.slot.frame
         return None if frame is None else _to_ndarray(frame, "rgb24")
 
     @property
     def latest_video_frame(self) -> Any:
         """The newest frame as an ``av.VideoFrame`` (None before the first)."""
-        return self._slot.frame
+        return self._router.slot.frame
 
     # --- snapshots --------------------------------------------------------------------------
     def _frame_future(
         self, call: str, acall: str, blocking: bool
     ) -> concurrent.futures.Future[Any]:
         self._raise_if_unusable()  # type: ignore[attr-defined]
-        fut = self._slot.next_frame()
+        slot = self._router.slot
+        fut = slot.next_frame()
         if not fut.done() and blocking and self._blocking_would_deadlock():  # type: ignore[attr-defined]
-            self._slot.discard(fut)
-            latest = self._slot.frame
+            slot.discard(fut)
+            latest = slot.frame
             if latest is not None and self.transport == "comm":  # type: ignore[attr-defined]
                 # no newer frame can arrive before this cell ends: the newest the kernel
                 # has is the best answer (it came before the cell started)
@@ -227,7 +284,7 @@ class VideoMethods:
         try:
             frame = fut.result(timeout)
         except concurrent.futures.TimeoutError:
-            self._slot.discard(fut)
+            self._router.slot.discard(fut)
             raise self._timeout_error(timeout) from None  # type: ignore[attr-defined]
         return _to_ndarray(frame, format)
 
@@ -238,7 +295,7 @@ class VideoMethods:
         try:
             frame = await asyncio.wait_for(asyncio.wrap_future(fut), timeout)
         except asyncio.TimeoutError:
-            self._slot.discard(fut)
+            self._router.slot.discard(fut)
             raise self._timeout_error(timeout) from None  # type: ignore[attr-defined]
         return _to_ndarray(frame, format)
 
@@ -297,10 +354,10 @@ class VideoMethods:
         maxsize = 1 if queue is None else _positive("queue", queue, integer=True)
         timeout = _positive("timeout", timeout)
         self._raise_if_unusable()  # type: ignore[attr-defined]
-        q = self._attach_queue(maxsize)  # type: ignore[attr-defined]
+        q = self._router.attach(maxsize)
         feed = FrameFeed(
             closed=lambda: bool(self._closed),  # type: ignore[attr-defined]
-            detach=self._detach_queue,  # type: ignore[attr-defined]
+            detach=self._router.detach,
             raise_if_unusable=self._raise_if_unusable,  # type: ignore[attr-defined]
             blocking_would_deadlock=self._blocking_would_deadlock,  # type: ignore[attr-defined]
             no_stream_error=self._no_stream_error,  # type: ignore[attr-defined]
@@ -363,9 +420,9 @@ class VideoMethods:
 
 
 class AudioMethods:
-    """Audio calls of a ReceiverWidget (Microphone, Camera(audio=True))."""
+    """Audio calls of a receiver (Microphone, Camera(audio=True), JanusFeed)."""
 
-    _audio_buf: AudioBuffer
+    _router: FrameRouter
 
     def _need_audio(self) -> None:
         if not self._has_audio():  # type: ignore[attr-defined]
@@ -377,28 +434,28 @@ class AudioMethods:
     @property
     def sample_rate(self) -> int:
         """Sample rate (Hz) of the received audio; 0 before the first audio frame."""
-        return self._audio_buf.sample_rate
+        return self._router.audio.sample_rate
 
     @property
     def audio_channels(self) -> int:
         """Channels of the received audio (1 mono, 2 stereo); 0 before the first frame."""
-        return self._audio_buf.channels
+        return self._router.audio.channels
 
     @property
     def audio_frame_count(self) -> int:
         """Audio frames (20 ms each from Chromium) received so far."""
-        return self._audio_buf.frames
+        return self._router.audio.frames
 
     @property
     def level(self) -> float:
         """Loudness of the last 100 ms in dBFS (0 is full scale; -inf is silence)."""
-        return self._audio_buf.level()
+        return self._router.audio.level()
 
     def latest_audio(self, seconds: float = 1.0) -> AudioArray:
         """The newest ``seconds`` of received audio (up to 10 s kept), float32
         ``(channels, samples)`` with ``.sample_rate``; shorter when less has arrived."""
         seconds = _positive("seconds", seconds)
-        return self._audio_buf.latest(seconds)
+        return self._router.audio.latest(seconds)
 
     def capture_audio(self, seconds: float = 2.0, timeout: float | None = None) -> AudioArray:
         """Record the next ``seconds`` of sound: float32 ``(channels, samples)`` in [-1, 1]
@@ -407,15 +464,15 @@ class AudioMethods:
         seconds = _positive("seconds", seconds)
         timeout = seconds + 10.0 if timeout is None else _positive("timeout", timeout)
         self._need_audio()
-        fut = self._audio_buf.capture(seconds)
-        no_audio = self._audio_buf.frames == 0
+        fut = self._router.audio.capture(seconds)
+        no_audio = self._router.audio.frames == 0
         if no_audio and self._blocking_would_deadlock():  # type: ignore[attr-defined]
-            self._audio_buf.discard(fut)
+            self._router.audio.discard(fut)
             raise self._no_stream_error("capture_audio()", "capture_audio_async()")  # type: ignore[attr-defined]
         try:
             return fut.result(timeout).array()
         except concurrent.futures.TimeoutError:
-            self._audio_buf.discard(fut)
+            self._router.audio.discard(fut)
             raise self._audio_timeout(seconds, timeout) from None
 
     async def capture_audio_async(
@@ -425,11 +482,11 @@ class AudioMethods:
         seconds = _positive("seconds", seconds)
         timeout = seconds + 10.0 if timeout is None else _positive("timeout", timeout)
         self._need_audio()
-        fut = self._audio_buf.capture(seconds)
+        fut = self._router.audio.capture(seconds)
         try:
             captured = await asyncio.wait_for(asyncio.wrap_future(fut), timeout)
         except asyncio.TimeoutError:
-            self._audio_buf.discard(fut)
+            self._router.audio.discard(fut)
             raise self._audio_timeout(seconds, timeout) from None
         return captured.array()
 
@@ -437,8 +494,40 @@ class AudioMethods:
     acapture_audio = capture_audio_async
 
     def _audio_timeout(self, seconds: float, timeout: float) -> StreamTimeoutError:
-        got = "no audio has arrived yet" if not self._audio_buf.frames else "audio stopped"
+        got = "no audio has arrived yet" if not self._router.audio.frames else "audio stopped"
         return StreamTimeoutError(
             f"{seconds} s of audio did not arrive within {timeout} s ({got}; state is "
             f"{self.state!r}{self._detail()})"  # type: ignore[attr-defined]
         )
+
+
+class ProcessMethods:
+    """``process(fn)``'s figures, and the one way to set it, for a receiver that owns a
+    :class:`~.process.Processor` (Camera shows ``fn``'s output in the browser; JanusFeed
+    keeps it as ``latest_processed``)."""
+
+    _processor: Processor
+
+    def _set_process(self, fn: Callable[[Any], Any] | None, format: str) -> None:
+        if fn is not None and not callable(fn):
+            raise TypeError(f"process() takes a function of one frame or None, got {fn!r}")
+        fmt = check_process_format(format)
+        self._raise_if_unusable()  # type: ignore[attr-defined]
+        self._processor.set(fn, fmt)
+
+    @property
+    def process_ms(self) -> float | None:
+        """Median milliseconds ``fn`` took per frame recently (None before any)."""
+        return self._processor.ms()
+
+    def process_stats(self) -> dict[str, Any]:
+        """Processed frames, frames skipped (newest-frame-wins), errors, median ms."""
+        p = self._processor
+        return {
+            "active": p.active,
+            "frames": p.frames,
+            "dropped": p.dropped,
+            "errors": p.errors,
+            "ms": p.ms(),
+            "error": p.error,
+        }

@@ -306,7 +306,7 @@ class Broadcast:
             return
         fut = media.submit(self._close_async())
         try:
-            fut.result(CLOSE_WAIT)
+            self._manager.wait_teardown(fut, CLOSE_WAIT)
         except Exception as exc:
             log.warning("broadcast %s: close: %s", self._id, type(exc).__name__)
 
@@ -324,6 +324,13 @@ class Broadcast:
         for task in list(self._tasks):
             if task is not current:
                 task.cancel()
+        # The local peer closes alongside the server's steps, not after them: a server
+        # that hangs (its steps wait STEP_TIMEOUT each) must not keep our peer, its
+        # encoder and sockets alive, least of all at the kernel's exit, which cuts the
+        # teardown short (manager.SHUTDOWN_SHARE).
+        await asyncio.gather(self._leave_server(), self._close_peer(), return_exceptions=True)
+
+    async def _leave_server(self) -> None:
         viewers = list(self._viewers)
         if viewers:
             await asyncio.gather(
@@ -339,6 +346,8 @@ class Broadcast:
         if session is not None:
             with contextlib.suppress(JanusError):
                 await session.destroy(STEP_TIMEOUT)
+
+    async def _close_peer(self) -> None:
         if self._track is not None:
             self._track.stop()  # releases our subscription to the source
             self._track = None

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
     from ..sources import Source
     from .broadcast import Broadcast
+    from .feed import JanusFeed
 
 log = logging.getLogger("nbrtc")
 
@@ -214,6 +215,40 @@ class Janus:
         self.adopt(feed)
         return feed
 
+    def watch(
+        self,
+        *,
+        mountpoint: int | str | None = None,
+        room: int | str | None = None,
+        feed: int | str | None = None,
+        display: str | None = None,
+        pin: str | None = None,
+    ) -> JanusFeed:
+        """Receive an existing feed of this server in the kernel, with the Camera frame API
+        (``snapshot()``, ``frames()``, ``capture()``, ``process(fn)``, ``record(path)``...).
+
+        ``watch(mountpoint=ID, pin=None)``: a streaming plugin mountpoint;
+        ``watch(room=ROOM, feed=ID)`` or ``watch(room=ROOM, display=NAME)``: a videoroom
+        publisher, by its feed id or its display name (``pin``: the room's). Returns at
+        once (``feed.wait()`` blocks until frames arrive); a feed that cannot be watched
+        says why in ``feed.error`` and every blocking call raises it. Closing this
+        ``Janus`` closes the feed.
+        """
+        from .feed import JanusFeed
+
+        self._usable("watch()")
+        receiver = JanusFeed(
+            self,
+            mountpoint=mountpoint,
+            room=room,
+            feed=feed,
+            display=display,
+            pin=pin,
+            timeout=self._timeout,
+        )
+        self.adopt(receiver)
+        return receiver
+
     def adopt(self, thing: Closable) -> None:
         """Close ``thing`` (a broadcast, a room's server side, a receiver made through this
         server) when this object closes; held weakly. Any thread."""
@@ -238,7 +273,7 @@ class Janus:
             return
         fut = media.submit(self._conn.close())
         try:
-            fut.result(CLOSE_WAIT)
+            self._manager.wait_teardown(fut, CLOSE_WAIT)
         except Exception as exc:  # a slow server: the socket closes anyway, Janus then ends it
             log.warning("nbrtc.Janus(%s).close(): %s", self._url, type(exc).__name__)
 

@@ -102,7 +102,7 @@ class JanusViewer(StreamBase):
         self.spawn(liveness.watch(lambda: not self.closed, self._ping, self._judge))
 
     def _ping(self, t: float) -> None:
-        self.send("ping", {"t": t})
+        self.manager.ping_page(self, t)
 
     async def _judge(self, elapsed: float) -> bool:
         if self.manager.browser_silent(self, elapsed):

@@ -26,7 +26,14 @@ from .._loop import MediaLoop
 from .._transport import rtp_recovery as _rtp_recovery
 from .._transport.ice import install_loopback_candidates, install_turn_reports
 from . import cells as _cells
-from .protocol import Message, ProtocolError, make_error, make_message, parse_browser_message
+from .protocol import (
+    MAX_LIVE,
+    Message,
+    ProtocolError,
+    make_error,
+    make_message,
+    parse_browser_message,
+)
 from .stream import KernelStream
 from .tombstones import TOMBSTONES, Tombstones
 
@@ -40,6 +47,14 @@ log = logging.getLogger("nbrtc")
 
 #: how long the browser may stay silent (kernel idle) before its streams are closed
 BROWSER_TIMEOUT = 3.5
+#: a page's streams share one kernel ping per this many seconds (their watchdogs each
+#: ask every 0.8 s, liveness.PING_EVERY_TICKS; the page gives up after 3 s of silence)
+PAGE_PING_GAP = 0.6
+#: seconds that every media-server teardown (Janus sessions, broadcasts, rooms) shares
+#: at the kernel's exit, whatever their number: the rest of the contract's 2 s goes to
+#: the streams and the media thread. A teardown still running then is cut; the server
+#: ends what it left when the kernel's socket closes (or after its session timeout).
+SHUTDOWN_SHARE = 1.0
 #: Validated messages waiting for the media loop. They are dispatched in slices of at
 #: most INBOX_SLICE seconds, so that a flood (thousands of messages from one page) never
 #: holds the media loop longer than that: asyncio runs every ready callback of a loop
@@ -78,6 +93,11 @@ class PeerManager:
         self._cells: _cells.CellRuntime = self._ipython
         self._hooks_installed = False
         self._shut_down = False
+        self._shutdown_deadline: float | None = None
+        #: page key -> (when its last ping went out, the streams that ping listed)
+        self._page_pings: dict[str, tuple[float, frozenset[str]]] = {}
+        #: media-server teardowns started during the kernel's exit (wait_teardown)
+        self._teardowns: list[concurrent.futures.Future[Any]] = []
         self.errors_sent = 0
         self._inbox: collections.deque[tuple[SignalingOwner, Message]] = collections.deque()
         self._inbox_lock = threading.Lock()
@@ -162,6 +182,41 @@ class PeerManager:
         if not self._busy:
             subject.silence += elapsed
         return subject.silence > BROWSER_TIMEOUT
+
+    # --- liveness, one ping per page ---------------------------------------------------
+    def ping_page(self, stream: AnyStream, t: float) -> None:
+        """``stream``'s watchdog wants its page pinged (media loop). One ping goes out
+        per page and PAGE_PING_GAP, on whichever of its streams asks first, listing
+        (``live``) every open stream of that page: the page's router feeds each listed
+        stream's watchdog. A stream the last ping did not list (a new one) gets its own.
+        With 16 views in a page this is one ping where there were 16."""
+        now = time.monotonic()
+        key = stream.key
+        last = self._page_pings.get(key)
+        if last is not None and now - last[0] < PAGE_PING_GAP and stream.id in last[1]:
+            return
+        with self._lock:
+            others = [
+                s.id
+                for s in self._streams.values()
+                if s.key == key and s is not stream and not s.closed
+            ]
+        live = [stream.id, *others][:MAX_LIVE]
+        stream.send("ping", {"t": round(t, 3), "live": live})
+        if len(self._page_pings) > 256:  # pages come and go: forget the long-quiet ones
+            self._page_pings = {k: v for k, v in self._page_pings.items() if now - v[0] < 10}
+        self._page_pings[key] = (now, frozenset(live))
+
+    def _vouched_for(self, carrier: AnyStream, live: Any) -> None:
+        """The page's heartbeat (on ``carrier``) lists its live streams: each of them that
+        belongs to the same page (key) has been heard from. Media loop."""
+        if not isinstance(live, list):
+            return
+        with self._lock:
+            found = [self._streams.get(sid) for sid in live[:MAX_LIVE] if sid != carrier.id]
+        for stream in found:
+            if stream is not None and stream.key == carrier.key:
+                stream.heard()
 
     # --- routing ------------------------------------------------------------------------
     def handle_message(self, widget: SignalingOwner, content: Any, buffers: Any = None) -> None:
@@ -348,6 +403,8 @@ class PeerManager:
             )
             return
         stream.heard()
+        if msg.type == "ping" and isinstance(msg.payload, dict):
+            self._vouched_for(stream, msg.payload.get("live"))
         if not isinstance(stream, KernelStream):
             # its far end is a media server (_sfu/viewer.py): it takes what it relays
             # (answer, candidates, bye...) and refuses the rest in words
@@ -617,6 +674,7 @@ class PeerManager:
         if self._shut_down:
             return
         self._shut_down = True
+        deadline = self._shutdown_deadline = time.monotonic() + SHUTDOWN_SHARE
         try:
             for widget in list(self._widgets):
                 widget.closed_by_shutdown()
@@ -628,7 +686,13 @@ class PeerManager:
                     fut.result(timeout)
                 except Exception:
                     log.debug("streams did not close in time at shutdown", exc_info=True)
+            if self._teardowns:
+                left = max(0.0, deadline - time.monotonic())
+                _done, late = concurrent.futures.wait(self._teardowns, timeout=left)
+                if late:
+                    log.info("%d media-server teardowns cut short by the kernel's exit", len(late))
         finally:
+            self._teardowns = []
             self.media.stop(timeout=1.0)
             try:  # recordings end with the kernel: finalize their files
                 from .._media.recorder import stop_all
@@ -637,6 +701,17 @@ class PeerManager:
             except Exception:
                 log.debug("finalizing recordings at shutdown failed", exc_info=True)
             self._shut_down = False
+            self._shutdown_deadline = None
+
+    def wait_teardown(self, fut: concurrent.futures.Future[Any], wanted: float) -> None:
+        """Wait up to ``wanted`` s for a media-server object's teardown (``fut``, running
+        on the media loop); raises what ``fut.result`` raises. During the kernel's exit
+        it does not wait: ``shutdown`` waits once for all of them together, at most
+        until SHUTDOWN_SHARE has passed, so their number does not add up. Any thread."""
+        if self._shutdown_deadline is not None:
+            self._teardowns.append(fut)
+            return
+        fut.result(wanted)
 
 
 def _count_udp_sockets() -> int:

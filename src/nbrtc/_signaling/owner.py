@@ -65,6 +65,9 @@ class SignalingHost(Protocol):
     def forget(self, stream: KernelStream | ServerStream) -> None:
         """The stream closed: drop it from the registry, keep its tombstone."""
 
+    def ping_page(self, stream: KernelStream | ServerStream, t: float) -> None:
+        """Ping ``stream``'s page: one ping per page for all its streams (media loop)."""
+
 
 class ServerStream(Silent, Protocol):
     """A stream whose far end is a media server, not a kernel peer (e.g. a view of a
@@ -94,6 +97,9 @@ class ServerStream(Silent, Protocol):
 
     def heard(self) -> None:
         """The page said something about this stream: its silence starts again."""
+
+    def send(self, type_: str, payload: Any) -> None:
+        """A kernel -> page message of this stream (any thread)."""
 
     def receive(self, msg: Message) -> None:
         """A validated message of the page that owns it (not ``watch``)."""

@@ -93,6 +93,9 @@ SIGNAL_TYPES = frozenset({"offer", "answer", "candidate", "bye"})
 DEVICE_KINDS = {"video": "videoinput", "audio": "audioinput"}
 #: characters of a deviceId at most (as a ``devices`` entry's fields)
 MAX_DEVICE_ID = 512
+#: stream ids one ping may vouch for (a page's heartbeat lists its live streams:
+#: docs/protocol.md "Liveness")
+MAX_LIVE = 64
 MAX_STATS_REPORTS = 300
 MAX_STATS_FIELDS = 64
 
@@ -290,7 +293,10 @@ def _check_payload(type_: str, payload: Any) -> str | None:
             return None
         t = payload.get("t") if isinstance(payload, dict) else None
         if not isinstance(t, (int, float)) or isinstance(t, bool) or t != t:
-            return "ping payload must be {t: number} or null"
+            return "ping payload must be {t: number, live?: [stream id]} or null"
+        live = payload.get("live", [])
+        if not isinstance(live, list) or len(live) > MAX_LIVE or not all(map(_is_id, live)):
+            return f"ping.live must be a list of at most {MAX_LIVE} stream ids"
         return None
     if type_ == "ice-servers":
         return None if payload is None else "ice-servers payload must be null"

@@ -418,7 +418,7 @@ class KernelStream(CommMixin, IceMixin, InspectMixin, StreamCore):
         await liveness.watch(lambda: not self.closed, self._ping, self._judge_silence)
 
     def _ping(self, t: float) -> None:
-        self.send("ping", {"t": round(t, 3)})
+        self.manager.ping_page(self, t)
 
     async def _judge_silence(self, elapsed: float) -> bool:
         if self.manager.browser_silent(self, elapsed):

@@ -9,8 +9,9 @@ import traitlets
 
 from .._checks import dimension, rate
 from .._config import IceServerSpec
-from .._media.process import Processor, check_process_format
-from .._media.receiver import AudioMethods, ReceiverWidget, VideoMethods
+from .._media.camera_source import CameraSource
+from .._media.process import Processor
+from .._media.receiver import AudioMethods, ProcessMethods, ReceiverWidget, VideoMethods
 from .device_pick import with_audio_device, with_device
 
 _CONSTRAINT_KEYS = ("width", "height", "frame_rate", "device_id", "facing_mode")
@@ -82,7 +83,7 @@ def _traitlet_error(check: Callable[[Any], Any], value: Any) -> Any:
         raise traitlets.TraitError(str(exc)) from None
 
 
-class Camera(VideoMethods, AudioMethods, ReceiverWidget):
+class Camera(VideoMethods, AudioMethods, ProcessMethods, ReceiverWidget):
     """The browser's camera: a live preview in the cell, every frame also in Python.
 
     ``Camera(width=640, height=480, frame_rate=30, device_id=None, facing_mode=None,
@@ -146,6 +147,7 @@ class Camera(VideoMethods, AudioMethods, ReceiverWidget):
         )
         audio = check_audio(audio)
         self._processor = Processor(self._publish_processing)
+        self._source: CameraSource | None = None
         super().__init__(ice_servers=ice_servers, constraints=constraints, audio=audio, **kwargs)
 
     @traitlets.validate("constraints")
@@ -178,28 +180,17 @@ class Camera(VideoMethods, AudioMethods, ReceiverWidget):
         unprocessed.
         ``process_ms`` is its median time per frame.
         """
-        if fn is not None and not callable(fn):
-            raise TypeError(f"process() takes a function of one frame or None, got {fn!r}")
-        fmt = check_process_format(format)
-        self._raise_if_unusable()
-        self._processor.set(fn, fmt)
+        self._set_process(fn, format)
 
-    @property
-    def process_ms(self) -> float | None:
-        """Median milliseconds ``fn`` took per frame recently (None before any)."""
-        return self._processor.ms()
-
-    def process_stats(self) -> dict[str, Any]:
-        """Processed frames, frames skipped (newest-frame-wins), errors, median ms."""
-        p = self._processor
-        return {
-            "active": p.active,
-            "frames": p.frames,
-            "dropped": p.dropped,
-            "errors": p.errors,
-            "ms": p.ms(),
-            "error": p.error,
-        }
+    def as_source(self) -> CameraSource:
+        """What this camera sends, as a source others can show: ``fn``'s results while
+        ``process(fn)`` is set, the camera's own frames otherwise. For
+        ``VideoView(cam)`` in other cells and tabs (sent by the kernel) and
+        ``janus.broadcast(cam)`` (sent once, through Janus). The same object every time.
+        Frames flow while this camera is live in a page."""
+        if self._source is None:
+            self._source = CameraSource(self._processor, f"Camera {self.model_id}")
+        return self._source
 
     def _publish_processing(self, processing: bool, error: str) -> None:
         if self.comm is None:

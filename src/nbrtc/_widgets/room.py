@@ -792,7 +792,8 @@ class Room(SignalingWidget):
         else:
             fut = media.submit(self._teardown_async("closed"))
             try:  # through a server: its videoroom and session go too (bounded requests)
-                fut.result(CLOSE_WAIT + (2 * STEP_TIMEOUT if self._server is not None else 0))
+                wait = CLOSE_WAIT + (2 * STEP_TIMEOUT if self._server is not None else 0)
+                self._manager.wait_teardown(fut, wait)  # shared at the kernel's exit
             except concurrent.futures.TimeoutError:
                 log.warning(
                     "nbrtc: room %s teardown took longer than %.1f s", self.name, CLOSE_WAIT
