@@ -1,5 +1,5 @@
 # Thin wrappers around scripts/; see each script's header for details.
-.PHONY: setup demo test lint format build e2e unit-tests kernel-tests floor-tests net-tests slow-tests screenshot soak clean
+.PHONY: setup demo test lint format build e2e unit-tests kernel-tests floor-tests net-tests slow-tests janus-tests bench-janus screenshot soak clean
 
 PY := .venv/bin/python
 
@@ -43,6 +43,13 @@ net-tests:  ## the real-network scenarios alone (namespaces, nftables, coturn; r
 
 slow-tests:  ## the slowest network scenarios (marker slow: long blackouts, 15 s watchdog gaps)
 	NBRTC_LINT=0 NBRTC_SLOW=1 bash scripts/test.sh tests/net
+
+janus-tests:  ## every test against a real Janus (marker janus: kernel and JupyterLab; root)
+	NBRTC_LINT=0 NBRTC_FLOOR=0 bash scripts/test.sh -m janus tests/kernel tests/e2e
+
+bench-janus: setup  ## issue 13's rows: viewers direct vs through Janus, then a 6-member Room mesh vs Janus
+	$(PY) benchmarks/janus.py
+	$(PY) benchmarks/janus_room.py
 
 soak: setup  ## 10 minutes of a camera with stalled consumers and a slow process(): RSS, latency
 	$(PY) benchmarks/soak.py --minutes 10

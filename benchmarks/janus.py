@@ -44,7 +44,8 @@ cycles, which open and close a second tab. The source is
    cycles (a broadcast made, waited live, closed). Each count is taken once the server
    reaches the expected count or ``SETTLE_S`` s have passed. The kernel's aiortc peers and
    the page's live RTCPeerConnections (``counters.js``) are noted too.
-4. Rooms through Janus: not built yet (printed as such).
+4. Rooms through Janus: ``benchmarks/janus_room.py`` (upload per member of a 6-member Room,
+   mesh vs through Janus).
 
 Prints the table; writes ``benchmarks/results/janus.json`` (machine, versions, date,
 every raw value). Needs root (the namespace), Debian ``janus`` and ``chromium``.
@@ -713,7 +714,7 @@ def report(raw: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
               f"{end['handles']} handles (goal 0)")  # fmt: skip
     if "error" in raw["teardown"]:
         print(f"  row 3 stopped early: {raw['teardown']['error'][:300]}")
-    print("\n4. Room through Janus (upload per member, 6 members): not built yet")
+    print("\n4. Room through Janus (upload per member, 6 members): benchmarks/janus_room.py")
     return table
 
 

@@ -11,6 +11,10 @@ import nbrtc
 
 from ._browser import FakeBrowser, wait_for
 
+# the Janus fixtures (janus_server, server, janus) of the modules that test against a real
+# Janus; a module that defines its own (test_janus.py) overrides them
+from ._janus import janus, janus_server, server  # noqa: F401
+
 logging.getLogger("aioice").setLevel(logging.WARNING)
 
 

@@ -30,33 +30,6 @@ from ._browser import FakeBrowser, wait_for
 
 pytestmark = pytest.mark.janus
 
-SESSION_TIMEOUT = 6
-
-
-@pytest.fixture(scope="module")
-def janus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[jl.JanusServer]:
-    if reason := jl.janus_missing():
-        pytest.skip(reason)
-    with jl.JanusLab() as lab:
-        server = jl.JanusServer(lab, tmp_path_factory.mktemp("janus-bc"), SESSION_TIMEOUT)
-        with server:
-            yield server
-
-
-@pytest.fixture
-def server(janus_server: jl.JanusServer) -> Iterator[jl.JanusServer]:
-    janus_server.wait_sessions(0, SESSION_TIMEOUT + 6)
-    yield janus_server
-    assert janus_server.alive(), janus_server.log_tail()
-    janus_server.wait_sessions(0, SESSION_TIMEOUT + 6)
-
-
-@pytest.fixture
-def janus(server: jl.JanusServer) -> Iterator[nbrtc.Janus]:
-    client = nbrtc.Janus(server.ws_url, api_secret=server.api_secret)
-    yield client
-    client.close()
-
 
 def handles_of(server: jl.JanusServer) -> int:
     return sum(len(server.handles(s)) for s in server.sessions())

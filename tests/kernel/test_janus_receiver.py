@@ -27,39 +27,20 @@ import nbrtc
 from lab import janus as jl
 
 from ._browser import wait_for
+from ._janus import SESSION_TIMEOUT
 
 pytestmark = pytest.mark.janus
 
-SESSION_TIMEOUT = 6
+
+@pytest.fixture(autouse=True)
+def leak_checked(no_leaks: None) -> None:
+    """Every test here is checked for leaked peers, sockets and decoder threads."""
+
+
 MOUNTPOINT = 4242
 #: where the mountpoint listens for RTP (below the lab's RTP range 20000-20200)
 RTP_PORT = 5004
 W, H = 320, 240
-
-
-@pytest.fixture(scope="module")
-def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[jl.JanusServer]:
-    if reason := jl.janus_missing():
-        pytest.skip(reason)
-    with jl.JanusLab() as lab:
-        server = jl.JanusServer(lab, tmp_path_factory.mktemp("janus-rx"), SESSION_TIMEOUT)
-        with server:
-            yield server
-
-
-@pytest.fixture
-def server(lab_server: jl.JanusServer, no_leaks: None) -> Iterator[jl.JanusServer]:
-    lab_server.wait_sessions(0, SESSION_TIMEOUT + 6)
-    yield lab_server
-    assert lab_server.alive(), lab_server.log_tail()
-    lab_server.wait_sessions(0, SESSION_TIMEOUT + 6)
-
-
-@pytest.fixture
-def janus(server: jl.JanusServer) -> Iterator[nbrtc.Janus]:
-    client = nbrtc.Janus(server.ws_url, api_secret=server.api_secret)
-    yield client
-    client.close()
 
 
 @pytest.fixture

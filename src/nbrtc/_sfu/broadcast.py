@@ -32,7 +32,6 @@ import logging
 import secrets
 import threading
 import time
-import weakref
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
@@ -41,6 +40,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from .._signaling.manager import manager
 from ..errors import JanusError
 from ..sources import Source, as_source
+from .port import OwnedPort
 from .viewer import JanusViewer
 
 if TYPE_CHECKING:
@@ -103,7 +103,6 @@ class Broadcast:
         self._cond = threading.Condition()
         self._closed = False
         self._close_lock = threading.Lock()
-        self._cell_id: str | None = None
         self._session: JanusSession | None = None
         self._handle: JanusHandle | None = None
         self._pc: RTCPeerConnection | None = None
@@ -113,7 +112,7 @@ class Broadcast:
         self._ready: asyncio.Event | None = None
         self._teardown_task: asyncio.Task[None] | None = None
         self._manager = manager()
-        self._port = BroadcastPort(self)
+        self._port = BroadcastPort(self, self._id)
         self._manager.register(self._port)  # a re-run of its cell, the kernel's exit
         self._manager.media.call_soon(self._begin)
 
@@ -364,52 +363,16 @@ class Broadcast:
         self.close()
 
 
-class BroadcastPort:
+class BroadcastPort(OwnedPort["Broadcast"]):
     """A ``Broadcast`` as the manager (``owner.CellOwned``) and its viewers see it."""
 
-    def __init__(self, broadcast: Broadcast) -> None:
-        self._ref = weakref.ref(broadcast)
-        self._id = broadcast._id
-
-    @property
-    def model_id(self) -> str:
-        return self._id
-
-    @property
-    def broadcast(self) -> Broadcast | None:
-        return self._ref()
-
-    @property
-    def closed(self) -> bool:
-        b = self._ref()
-        return b is None or b._closed
-
-    @property
-    def cell_id(self) -> str | None:
-        b = self._ref()
-        return None if b is None else b._cell_id
-
-    @cell_id.setter
-    def cell_id(self, value: str | None) -> None:
-        b = self._ref()
-        if b is not None:
-            b._cell_id = value
-
-    def close(self) -> None:
-        b = self._ref()
-        if b is not None:
-            b.close()
-
-    def closed_by_shutdown(self) -> None:
-        self.close()
-
     async def subscribe_target(self) -> tuple[JanusSession, int, int]:
-        b = self._ref()
+        b = self.target
         if b is None:
             raise JanusError("the broadcast ended: it was garbage-collected (publisher gone)")
         return await b.subscribe_target()
 
     def viewer_closed(self, viewer: JanusViewer) -> None:
-        b = self._ref()
+        b = self.target
         if b is not None:
             b.viewer_closed(viewer)

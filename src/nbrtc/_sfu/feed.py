@@ -21,7 +21,7 @@ the error and finalizes recordings. ``_set_state`` is the one place the state ch
 Teardown: ``close()`` (idempotent, any thread; waits up to CLOSE_WAIT = 1 s unless on the
 media thread) ends frame iterators, finalizes recordings, stops processing, closes the peer,
 detaches the handle and destroys the session. The object registers with the manager
-(``FeedPort``, a ``CellOwned``): re-running its cell or the kernel's exit closes it; closing
+(an ``OwnedPort``, a ``CellOwned``): re-running its cell or the kernel's exit closes it; closing
 its ``Janus`` closes it too (``Janus.adopt``).
 
 Threads: the constructor, properties, the frame calls, ``wait`` and ``close`` on any thread;
@@ -37,7 +37,6 @@ import itertools
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -56,6 +55,7 @@ from .._media.receiver import (
 from .._signaling.manager import manager
 from ..errors import JanusError, StreamClosedError, StreamTimeoutError
 from .feed_target import Target, target_of
+from .port import OwnedPort
 
 if TYPE_CHECKING:
     import numpy as np
@@ -121,7 +121,6 @@ class JanusFeed(VideoMethods, AudioMethods, ProcessMethods, RecordMethods):
         self._cond = threading.Condition()
         self._closed = False
         self._close_lock = threading.Lock()
-        self._cell_id: str | None = None
         self._router = FrameRouter()
         self._processor = Processor(self._processing_changed)
         self._processed = FrameSlot()
@@ -136,7 +135,7 @@ class JanusFeed(VideoMethods, AudioMethods, ProcessMethods, RecordMethods):
         self._teardown_task: asyncio.Task[None] | None = None
         self._connecting: asyncio.Task[Any] | None = None
         self._manager = manager()
-        self._port = FeedPort(self)
+        self._port = OwnedPort(self, self._id)
         self._manager.register(self._port)  # a re-run of its cell, the kernel's exit
         self._manager.media.call_soon(self._begin)
 
@@ -497,40 +496,4 @@ class JanusFeed(VideoMethods, AudioMethods, ProcessMethods, RecordMethods):
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class FeedPort:
-    """A ``JanusFeed`` as the manager sees it (``owner.CellOwned``). Any thread."""
-
-    def __init__(self, feed: JanusFeed) -> None:
-        self._ref = weakref.ref(feed)
-        self._id = feed._id
-
-    @property
-    def model_id(self) -> str:
-        return self._id
-
-    @property
-    def closed(self) -> bool:
-        f = self._ref()
-        return f is None or f._closed
-
-    @property
-    def cell_id(self) -> str | None:
-        f = self._ref()
-        return None if f is None else f._cell_id
-
-    @cell_id.setter
-    def cell_id(self, value: str | None) -> None:
-        f = self._ref()
-        if f is not None:
-            f._cell_id = value
-
-    def close(self) -> None:
-        f = self._ref()
-        if f is not None:
-            f.close()
-
-    def closed_by_shutdown(self) -> None:
         self.close()

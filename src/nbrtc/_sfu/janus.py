@@ -29,13 +29,14 @@ import math
 import threading
 import weakref
 from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from .._signaling.manager import manager
 from ..errors import JanusError
 from .janus_api import CLOSE_TIMEOUT, JanusConnection, JanusSession
 from .janus_link import JanusInfo
+from .port import Closable, OwnedPort
 
 if TYPE_CHECKING:
     from aiortc.mediastreams import MediaStreamTrack
@@ -51,12 +52,6 @@ T = TypeVar("T")
 #: how long close() waits for the teardown (sessions destroyed, socket closed)
 CLOSE_WAIT = CLOSE_TIMEOUT + 0.5
 _ids = itertools.count(1)
-
-
-class Closable(Protocol):
-    """What ``Janus.adopt`` keeps: something with an idempotent, any-thread ``close()``."""
-
-    def close(self) -> None: ...
 
 
 def _check_url(url: object) -> str:
@@ -131,12 +126,11 @@ class Janus:
         self._id = f"janus-{next(_ids)}"
         self._closed = False
         self._close_lock = threading.Lock()
-        self._cell_id: str | None = None
         self._manager = manager()
         #: what was made through this object (broadcasts, rooms, receivers): closing it
         #: closes them first, so their views end in words and their server objects go
         self._owned: weakref.WeakSet[Closable] = weakref.WeakSet()
-        self._port = JanusPort(self)
+        self._port = OwnedPort(self, self._id)
         self._manager.register(self._port)  # kernel exit and a re-run of its cell close it
 
     # --- what it is -----------------------------------------------------------------------
@@ -294,35 +288,3 @@ class Janus:
                     media.call_soon(lambda: media.loop.create_task(conn.close()))
         except Exception:
             pass
-
-
-class JanusPort:
-    """A ``Janus`` as the manager sees it (``owner.CellOwned``): closed with its cell and
-    at the kernel's exit. Any thread."""
-
-    def __init__(self, janus: Janus) -> None:
-        self._janus = janus
-
-    @property
-    def model_id(self) -> str:
-        return self._janus._id
-
-    @property
-    def closed(self) -> bool:
-        return self._janus._closed
-
-    @property
-    def cell_id(self) -> str | None:
-        return self._janus._cell_id
-
-    @cell_id.setter
-    def cell_id(self, value: str | None) -> None:
-        self._janus._cell_id = value
-
-    def close(self) -> None:
-        self._janus.close()
-
-    def closed_by_shutdown(self) -> None:
-        """The kernel exits: close now, while the media thread still runs (the manager
-        stops it right after its widgets), so the server hears it and ends the sessions."""
-        self._janus.close()
