@@ -1,5 +1,7 @@
 """The teardown triggers of a broadcast's views that tests/e2e/test_janus.py does not pull:
-output cleared, a crashed tab, and a kernel that dies (SIGKILL) with a broadcast live.
+output cleared, a crashed tab, and a kernel that dies (SIGKILL) with a broadcast live; and
+a kernel receiver of an existing feed (a streaming mountpoint fed by an RTP sender in the
+lab) used from a notebook: frames in a cell, its cell re-run, the kernel restarted.
 
 Janus's admin API is the independent witness: every view is one subscriber handle in the
 broadcast's session, so "the trigger reached the server" is "that handle is gone" (the
@@ -11,12 +13,14 @@ would be ``session_timeout`` after the last keep-alive). Markers ``e2e`` and ``j
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import os
 import secrets
 import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +101,48 @@ def test_cleared_output_crashed_tab_and_dead_kernel(page, jupyter_server, janus_
             with contextlib.suppress(Exception):  # the test may have failed before it ran
                 h.kernel_query(page, "janus.close()", 10)
         h.wait_for(lambda: server.sessions() == [], timeout=12, message="no session left")
+
+
+def test_a_kernel_receiver_of_a_mountpoint_in_a_notebook(
+    page, jupyter_server, janus_server, tmp_path: Path
+):
+    """``janus.watch(mountpoint=...)`` in a notebook cell: a snapshot of the sender's
+    picture; re-running the cell leaves one feed (one session) on the server, not two;
+    restarting the kernel leaves none."""
+    server = janus_server
+    mountpoint, port = 4343, 5006
+    jl.create_mountpoint(server, mountpoint, port)
+    try:
+        with jl.RtpSender(server.lab, tmp_path, port, 320, 240, 30):
+            name = f"janus_feed_{secrets.token_hex(3)}.ipynb"
+            cells = [
+                "import nbrtc\n"
+                f"janus = nbrtc.Janus({server.ws_url!r}, api_secret={server.api_secret!r})",
+                f"feed = janus.watch(mountpoint={mountpoint})\n"
+                "img = feed.snapshot(timeout=15)\n"
+                "img.shape, [int(v) for v in img[120, 40]], [int(v) for v in img[120, 280]]",
+            ]
+            path = h.write_notebook(jupyter_server, name, cells)
+            h.open_notebook(page, jupyter_server, path)
+            run(page, 0)
+            t0 = time.monotonic()
+            run(page, 1)
+            took = time.monotonic() - t0
+            out = h.cell_output_text(page, 1)
+            print(f"\nwatch() -> snapshot in the cell {took:.2f} s: {out}")
+            shape, left, right = ast.literal_eval(out)  # the cell shows a tuple of ints
+            assert shape == (240, 320, 3)
+            assert all(abs(a - b) <= 24 for a, b in zip(left, jl.LEFT_RGB, strict=True)), left
+            assert all(abs(a - b) <= 24 for a, b in zip(right, jl.RIGHT_RGB, strict=True)), right
+            assert len(server.sessions()) == 1
+
+            run(page, 1)  # re-run: the old feed goes, the new one watches
+            assert kq(page, "feed.state") == "live"
+            h.wait_for(lambda: len(server.sessions()) == 1, timeout=2, message="one feed left")
+
+            t0 = time.monotonic()
+            h.restart_kernel(page, via="api")
+            h.wait_for(lambda: server.sessions() == [], timeout=3, message="restart: none left")
+            print(f"kernel restarted -> no session {time.monotonic() - t0:.2f} s after the call")
+    finally:
+        jl.destroy_mountpoint(server, mountpoint)

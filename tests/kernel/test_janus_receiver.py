@@ -62,6 +62,24 @@ def close_to(pixel: np.ndarray, rgb: tuple[int, int, int], tol: int = 16) -> boo
 # ------------------------------------------------------------------ a streaming mountpoint
 
 
+def test_open_close_cycles_leave_nothing_on_the_server(
+    server: jl.JanusServer, janus: nbrtc.Janus, mountpoint: int
+) -> None:
+    """Issue 13's "sessions left after N open/close cycles": feeds closed at once (while
+    their session, handle or peer is still being made) and feeds closed once live."""
+    t0 = time.monotonic()
+    for i in range(30):
+        feed = janus.watch(mountpoint=mountpoint)
+        if i % 3 == 2:
+            feed.wait("live", timeout=10)
+        feed.close()
+        assert feed.closed
+    took = time.monotonic() - t0
+    server.wait_sessions(0, 2)
+    print(f"\n30 watch/close cycles in {took:.1f} s: 0 sessions left")
+    assert nbrtc.manager().resources()["peers"] == 0
+
+
 def test_a_mountpoint_gives_the_camera_frame_api(
     server: jl.JanusServer, janus: nbrtc.Janus, mountpoint: int, tmp_path: Path
 ) -> None:
