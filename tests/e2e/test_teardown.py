@@ -783,9 +783,10 @@ def test_close_in_the_displaying_cell(page, jupyter_server, request):
 def test_close_while_offer_in_flight(page, jupyter_server, request, tmp_path):
     """Row 6b: close while the browser's offer is in flight: nothing is created after."""
     # The browser gets the display and offers while this cell is still running (it waits
-    # for the test to have seen the offer go out); the offer queues behind the cell and
-    # reaches the kernel after close(). The camera opens only once the kernel answers, so
-    # a stream closed before its answer never turns it on.
+    # for the test to have seen the offer go out); close() comes while the offer or its
+    # answer is on the way. The camera opens only once the kernel answers, so a stream
+    # closed before its answer never turns it on; one whose answer won the race is closed
+    # like a live one. Nothing may be created after the close.
     trigger = tmp_path / "offer-seen"
     cell = (
         "cam = nbrtc.Camera(); display(cam)\n"
@@ -814,7 +815,12 @@ def test_close_while_offer_in_flight(page, jupyter_server, request, tmp_path):
     record("close during negotiation: browser clean after close()", at["t"] - t_close)
     h.wait_for(lambda: kernel_clean(kstate(page), base), timeout=5)
     snap = h.counters(page)
-    assert snap == {"peersCreated": 1, "peersLive": 0, "tracksCreated": 0, "tracksLive": 0}
+    # JupyterLab 4.4+ sends the page's messages on a kernel subshell, which ipykernel 7
+    # handles while the cell runs: the offer can be answered before close(), and the
+    # camera then opens (tracksCreated 1) and must be stopped by the close like any live
+    # stream. Either way: one peer, nothing live, nothing created after (assert_quiet).
+    assert snap["peersCreated"] == 1 and snap["tracksCreated"] <= 1, snap
+    assert snap["peersLive"] == 0 and snap["tracksLive"] == 0, snap
     assert_quiet(page, 2.0, snap)
     assert kq(page, "cam.state") == "'closed'"
     assert at["t"] - t_close <= 1.0

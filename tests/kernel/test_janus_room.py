@@ -296,6 +296,7 @@ class GatedSession:
 
     def __init__(self) -> None:
         self.gate = asyncio.Event()
+        self.waiting = 0  # attach calls held at the gate
         self.made: list[GatedHandle] = []
         self.detached: list[GatedHandle] = []
         self.end: str | None = None
@@ -304,6 +305,7 @@ class GatedSession:
         self.end = "destroyed"
 
     async def attach(self, plugin: str, timeout: float | None = None) -> GatedHandle:
+        self.waiting += 1
         await self.gate.wait()
         handle = GatedHandle(self)
         self.made.append(handle)
@@ -337,7 +339,7 @@ def test_a_handle_made_after_its_member_left_is_detached() -> None:
         made.set_result(None)
         rs._setup, rs._session = made, session  # type: ignore[assignment]
         rs.joined("a")
-        await asyncio.sleep(0.01)  # its task now waits in attach
+        await until(lambda: session.waiting == 1, 2, "the member's attach held at the gate")
         rs.left("a")
         session.gate.set()
         await until(lambda: session.detached, 2, "the late handle detached")
