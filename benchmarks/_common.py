@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
+from benchmarks import _js
 from benchmarks._lab import harness as h
-from benchmarks._stack import cpu_rate, percentile, proc_rss_mb
+from benchmarks._stack import cpu_rate, percentile, proc_cpu_seconds, proc_rss_mb
 
 
 def rate_windows(
@@ -77,3 +79,24 @@ def cost_windows(
             }
         )
     return out
+
+
+def echo_window(page: Any, video: Any, pid: int, seconds: float) -> dict[str, Any]:
+    """One window of an echo (a camera sent back to the page it came from), ``seconds`` long:
+    CPU s/s of process ``pid`` (the peer's), frames the page presented per s of ``video``
+    (its echoed ``<video>`` element locator) and the round trip of every presented frame
+    (its stamp decoded in the page, ``_js.READ_STAMPS_JS``, which also paces the window)."""
+    handle = video.element_handle()
+    c0, t0 = proc_cpu_seconds(pid), time.monotonic()
+    r0 = video.evaluate(_js.RENDERED_FRAMES_JS)
+    rt = page.evaluate(_js.READ_STAMPS_JS, [handle, seconds * 1000])
+    r1 = video.evaluate(_js.RENDERED_FRAMES_JS)
+    c1, t1 = proc_cpu_seconds(pid), time.monotonic()
+    span = t1 - t0
+    return {
+        "span_s": span,
+        "cpu_busy": (c1 - c0) / span,
+        "rendered_fps": (r1 - r0) / span,
+        "round_trip": latency_stats(rt),
+        "rss_mb": proc_rss_mb(pid),
+    }

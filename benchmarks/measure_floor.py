@@ -14,6 +14,9 @@ with the same canvas camera and flags; its peer is ``floor/server.py`` (own proc
 * Latency: one-way = server receive time minus the frame's page stamp (clock offset
   applied); round trip = the echoed frame's stamp decoded in the page when presented.
 * Cost: server process CPU s/s and RSS with N receive sessions at 320x240.
+* Processing: one 640x480 echo session without stamp decoding on the server: server CPU
+  s/s (minus idle), echoed frames presented per s and the round trip (both in the page).
+  The echo returns every frame it decodes: it skips none by construction.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import itertools
 from typing import Any
 
 from benchmarks import _js
-from benchmarks._common import cost_windows, latency_stats, rate_windows
+from benchmarks._common import cost_windows, echo_window, latency_stats, rate_windows
 from benchmarks._lab import harness as h
 from benchmarks._stack import Stack, clock_base, cpu_rate
 from benchmarks._stamp import one_way_ms
@@ -158,3 +161,28 @@ class Floor:
         finally:
             for sid in sids:
                 self.stop(sid)
+
+    def processing(self, seconds: float, warm: float) -> dict[str, Any]:
+        """One repetition of the processing row: a fresh 640x480 echo session, warmed up,
+        then one window of :func:`_common.echo_window` (server CPU minus its idle rate)."""
+        idle = cpu_rate(self.pid, min(2.0, seconds))
+        sid, _ = self.start("echo", 640, 480)
+        try:
+            v = self.video(sid)
+            h.wait_for(
+                lambda: v.evaluate("(v) => v.videoWidth") > 0, 20, message="floor echo shown"
+            )
+            h.sample_for(lambda: None, warm, 0.25)  # ramp-up excluded on purpose
+            f0 = self.result(sid)["frames"]
+            out = echo_window(self.page, v, self.pid, seconds)
+            f1 = self.result(sid)["frames"]
+            out.update(
+                cpu_idle=idle,
+                cpu=out["cpu_busy"] - idle,
+                received_fps=(f1 - f0) / out["span_s"],
+                skipped_per_s=0.0,
+                shape=[v.evaluate("(v) => v.videoHeight"), v.evaluate("(v) => v.videoWidth")],
+            )
+            return out
+        finally:
+            self.stop(sid)

@@ -16,6 +16,10 @@ and the kernel is inspected with ``kernel_eval`` (a second ZMQ client).
   ``cam.frames(format="av")`` notes ``time.time()`` per frame and decodes its stamp;
   round trip = the processed video's stamps decoded in the page when presented.
 * Cost: kernel process CPU s/s (/proc/PID/stat) and RSS with N Cameras at 320x240.
+* Processing: one 640x480 Camera with ``cam.process(lambda x: x)`` and no kernel-side
+  stamp reader: kernel CPU s/s (minus its idle rate before the camera started), processed
+  frames presented per s and the round trip (both in the page), and the frames
+  ``process()`` skipped per s (``process_stats()["dropped"]``) against those received.
 * Teardown: cycles of Camera + VideoView, each waited live then closed.
 """
 
@@ -27,7 +31,7 @@ import time
 from typing import Any
 
 from benchmarks import _js, _stamp
-from benchmarks._common import cost_windows, latency_stats, rate_windows
+from benchmarks._common import cost_windows, echo_window, latency_stats, rate_windows
 from benchmarks._lab import harness as h
 from benchmarks._lab import video as e2e_video
 from benchmarks._stack import Stack, clock_base, cpu_rate, proc_rss_mb
@@ -227,6 +231,40 @@ class Nbrtc:
                         "process_ms": self.k("cam.process_ms"),
                     }
                 )
+            return out
+        finally:
+            self.k("cam.close()")
+
+    def processing(self, seconds: float, warm: float) -> dict[str, Any]:
+        """One repetition of the processing row: a fresh 640x480 Camera processing with
+        the identity, warmed up, then one window of :func:`_common.echo_window`."""
+        idle = cpu_rate(self.pid, min(2.0, seconds))
+        self.run(C_CAMERA)
+        try:
+            self.wait_live("cam")
+            self.k("cam.process(lambda x: x)")
+            root = self.cell(C_CAMERA).locator(".nbrtc-root").first
+            h.wait_for(
+                lambda: root.get_attribute("data-showing") == "processed",
+                20,
+                message="processed shown",
+            )
+            h.sample_for(lambda: None, warm, 0.25)  # ramp-up excluded on purpose
+            v = self.video(C_CAMERA)
+            counts = "[time.monotonic(), cam.frame_count, cam.process_stats()]"
+            t0, got0, st0 = self.kjson(counts)
+            out = echo_window(self.page, v, self.pid, seconds)
+            t1, got1, st1 = self.kjson(counts)
+            span = t1 - t0
+            out.update(
+                cpu_idle=idle,
+                cpu=out["cpu_busy"] - idle,
+                received_fps=(got1 - got0) / span,
+                processed_fps=(st1["frames"] - st0["frames"]) / span,
+                skipped_per_s=(st1["dropped"] - st0["dropped"]) / span,
+                process_ms=st1["ms"],
+                shape=[v.evaluate("(v) => v.videoHeight"), v.evaluate("(v) => v.videoWidth")],
+            )
             return out
         finally:
             self.k("cam.close()")

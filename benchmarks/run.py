@@ -2,6 +2,7 @@
 
     python benchmarks/run.py --quick   # 3 repetitions, short windows, 20 teardown cycles
     python benchmarks/run.py           # 5 repetitions, 3 s windows, 16 feeds, 200 cycles
+    python benchmarks/run.py --quick --only process   # the processing row alone (~1 min)
 
 Starts JupyterLab, the floor server (``floor/server.py``: aiohttp + aiortc, no nbrtc)
 and Debian Chromium (headless, the e2e flags); the same canvas camera (pixels carry the
@@ -9,13 +10,20 @@ page clock) feeds both. Floor and nbrtc runs are interleaved per measurement. Ea
 figure is the median of its repetitions with min..max; nbrtc figures are also given as a
 ratio to the floor, next to the issue's target. See ``measure_floor.py`` and
 ``measure_nbrtc.py`` for what each number is and which clock it uses. Writes
-``benchmarks/results/bench.json`` (machine, versions, date, every raw value).
+``benchmarks/results/bench.json`` (machine, versions, date, every raw value) and appends
+one line per run to ``benchmarks/history/perf.jsonl`` (date, commit, machine, the
+figures without raw values; committed, so that a regression shows against earlier runs).
+
+The processing row (issue 14): one 640x480 30 fps camera echoed by the bare aiortc server
+against a ``Camera`` with ``process(lambda x: x)``; each repetition starts a fresh session
+of each, alternately, and measures one window of ``max(3 s, window)``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 import traceback
@@ -29,6 +37,9 @@ from benchmarks.measure_floor import Floor
 from benchmarks.measure_nbrtc import Nbrtc
 
 SIZES = [(320, 240), (640, 480), (1280, 720)]
+HISTORY = Path(__file__).resolve().parent / "history" / "perf.jsonl"
+#: what ``--only`` may pick (default: everything)
+PARTS = ("ttff", "delivery", "latency", "process", "cost", "teardown")
 
 
 def _pick(rows: list[dict], *keys: str) -> list[float | None]:
@@ -63,33 +74,47 @@ def measure(args: argparse.Namespace, log: Any) -> dict[str, Any]:
                     traceback.print_exc()
                 log(f"  {which:5} {name:<22} {time.monotonic() - t:5.1f} s")
 
-        log("time to first frame")
-        for which in stacks:
-            raw[which]["ttff"] = []
-        for _ in range(reps):  # interleaved repetitions
-            for which, obj in stacks.items():
-                try:
-                    raw[which]["ttff"].append(obj.ttff())
-                except Exception as exc:
-                    raw[which]["ttff"].append({"error": str(exc)[:500]})
-                    traceback.print_exc()
-        for w, h in SIZES:
-            log(f"delivery / rendering {w}x{h}")
-            each(f"delivery_{w}x{h}", lambda o, w=w, h=h: o.delivery(w, h, reps, win, warm))
-            each(f"rendered_{w}x{h}", lambda o, w=w, h=h: o.rendered(w, h, reps, win, warm))
-        log("latency")
-        each("latency", lambda o: o.latency(reps, win, warm))
-        for n in args.feeds:
-            log(f"cost, {n} feeds")
-            each(f"cost_{n}", lambda o, n=n: o.cost(n, reps, win, warm))
-        log(f"teardown, {args.cycles} cycles")
-        t = time.monotonic()
-        try:
-            raw["nbrtc"]["teardown"] = nb.teardown(args.cycles)
-        except Exception as exc:
-            raw["nbrtc"]["teardown"] = {"error": str(exc)[:2000]}
-            traceback.print_exc()
-        log(f"  nbrtc teardown {time.monotonic() - t:5.1f} s")
+        def interleaved(name: str, fn: Any) -> None:
+            """``reps`` repetitions of ``fn(stack_obj)``, floor and nbrtc alternating."""
+            for which in stacks:
+                raw[which][name] = []
+            for _ in range(reps):
+                for which, obj in stacks.items():
+                    try:
+                        raw[which][name].append(fn(obj))
+                    except Exception as exc:
+                        raw[which][name].append({"error": str(exc)[:500]})
+                        traceback.print_exc()
+
+        if "ttff" in args.only:
+            log("time to first frame")
+            interleaved("ttff", lambda o: o.ttff())
+        if "delivery" in args.only:
+            for w, h in SIZES:
+                log(f"delivery / rendering {w}x{h}")
+                each(f"delivery_{w}x{h}", lambda o, w=w, h=h: o.delivery(w, h, reps, win, warm))
+                each(f"rendered_{w}x{h}", lambda o, w=w, h=h: o.rendered(w, h, reps, win, warm))
+        if "latency" in args.only:
+            log("latency")
+            each("latency", lambda o: o.latency(reps, win, warm))
+        if "process" in args.only:
+            log("process(identity) 640x480 vs the echo, interleaved")
+            t = time.monotonic()
+            interleaved("process_640x480", lambda o: o.processing(max(3.0, win), warm))
+            log(f"  both {time.monotonic() - t:5.1f} s")
+        if "cost" in args.only:
+            for n in args.feeds:
+                log(f"cost, {n} feeds")
+                each(f"cost_{n}", lambda o, n=n: o.cost(n, reps, win, warm))
+        if "teardown" in args.only:
+            log(f"teardown, {args.cycles} cycles")
+            t = time.monotonic()
+            try:
+                raw["nbrtc"]["teardown"] = nb.teardown(args.cycles)
+            except Exception as exc:
+                raw["nbrtc"]["teardown"] = {"error": str(exc)[:2000]}
+                traceback.print_exc()
+            log(f"  nbrtc teardown {time.monotonic() - t:5.1f} s")
     finally:
         stack.close()
     return raw
@@ -107,6 +132,8 @@ def figures(raw: dict[str, Any], feeds: list[int]) -> list[dict[str, Any]]:
     def add(
         name: str, unit: str, key: str, path: tuple[str, ...], target: str = "", scale: float = 1
     ) -> None:
+        if key not in raw["floor"] and key not in raw["nbrtc"]:
+            return  # not measured in this run (--only)
         vals = {}
         for which in ("floor", "nbrtc"):
             xs = _pick(rows_of(which, key), *path)
@@ -136,6 +163,15 @@ def figures(raw: dict[str, Any], feeds: list[int]) -> list[dict[str, Any]]:
     add("round trip p95", "ms", "latency", ("round_trip", "p95"), "rtt")
     add("one-way browser->Python p50", "ms", "latency", ("one_way", "p50"), "lower")
     add("one-way browser->Python p95", "ms", "latency", ("one_way", "p95"), "lower")
+    p = "process_640x480"
+    # one 640x480 camera: cam.process(lambda x: x) vs the echo, fresh sessions alternating
+    add("process 640x480: CPU (minus idle)", "cpu s/s", p, ("cpu",), "cpu105")
+    add("process 640x480: round trip p50", "ms", p, ("round_trip", "p50"), "rtt100")
+    add("process 640x480: round trip p95", "ms", p, ("round_trip", "p95"), "rtt100")
+    add("process 640x480: echoed frames rendered", "fps", p, ("rendered_fps",), "atleast")
+    add("process 640x480: skipped by process()", "per s", p, ("skipped_per_s",), "noskip")
+    add("process 640x480: frames to Python", "fps", p, ("received_fps",))
+    add("process 640x480: RSS (kernel: + ipykernel)", "MiB", p, ("rss_mb",))
     for n in feeds:
         add(f"CPU per stream, {n} x 320x240", "cpu s/s", f"cost_{n}", ("cpu_per_stream",), "cpu")
         add(f"  process RSS, {n} feeds (kernel has ipykernel)", "MiB", f"cost_{n}", ("rss_mb",))
@@ -157,6 +193,10 @@ TARGETS = {
     "rtt": ("<= 1.3x", lambda r, n: r <= 1.3),
     "cpu": ("<= 1.1x", lambda r, n: r <= 1.1),
     "feed": (">= 90 %", lambda r, n: n >= 90),
+    "cpu105": ("<= 1.05x", lambda r, n: r <= 1.05),
+    "rtt100": ("<= 1.0x", lambda r, n: r <= 1.0),
+    "atleast": (">= 1.0x", lambda r, n: r >= 1.0),
+    "noskip": ("< 0.1/s", lambda r, n: n < 0.1),
     "higher": ("", None),
     "lower": ("", None),
 }
@@ -185,7 +225,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             if (
                 ok is not None
                 and n is not None
-                and (ratio is not None or r["target"] in ("delivery", "feed"))
+                and (ratio is not None or r["target"] in ("delivery", "feed", "noskip"))
             ):
                 r["meets_target"] = bool(ok(ratio, n))
                 tgt = f"{label} {'ok' if r['meets_target'] else 'MISSED'}"
@@ -218,7 +258,17 @@ def main() -> int:
     ap.add_argument(
         "--out", type=Path, default=Path(__file__).resolve().parent / "results" / "bench.json"
     )
+    ap.add_argument(
+        "--only",
+        default=",".join(PARTS),
+        help=f"comma-separated parts to measure, of {','.join(PARTS)} (default: all)",
+    )
+    ap.add_argument("--no-history", action="store_true", help=f"do not append to {HISTORY}")
+    ap.add_argument("--note", default="", help="a word on this run, kept in the history line")
     args = ap.parse_args()
+    args.only = {p.strip() for p in args.only.split(",") if p.strip()}
+    if not args.only or args.only - set(PARTS):
+        ap.error(f"--only takes parts of {','.join(PARTS)}; got {sorted(args.only)}")
     if args.quick:
         args.reps, args.window, args.warm, args.feeds, args.cycles = 3, 1.5, 1.5, [1, 4], 20
     else:
@@ -240,7 +290,8 @@ def main() -> int:
     )
     print(text)
     print()
-    print(teardown_table(raw["nbrtc"].get("teardown", {})))
+    if "teardown" in args.only:
+        print(teardown_table(raw["nbrtc"].get("teardown", {})))
     errors = [
         (w, k)
         for w in ("floor", "nbrtc")
@@ -261,6 +312,7 @@ def main() -> int:
                     "warm_up_s": args.warm,
                     "feeds": args.feeds,
                     "teardown_cycles": args.cycles,
+                    "only": sorted(args.only),
                 },
                 **info,
                 "wall_seconds": round(time.monotonic() - t0, 1),
@@ -273,7 +325,54 @@ def main() -> int:
         + "\n"
     )
     print(f"\nwrote {args.out} ({time.monotonic() - t0:.0f} s)")
+    if not args.no_history:
+        append_history(HISTORY, args, info, rows, time.monotonic() - t0)
+        print(f"appended a line to {HISTORY}")
     return 0
+
+
+def _git(*argv: str) -> str:
+    try:
+        return subprocess.run(
+            ["git", *argv], cwd=HISTORY.parents[2], capture_output=True, text=True, timeout=30
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+def append_history(
+    path: Path, args: argparse.Namespace, info: dict[str, Any], rows: list[dict], wall: float
+) -> None:
+    """One JSON line per run: date, commit (and whether the tree had changes), machine,
+    versions, settings and every figure as median/min/max/n with its ratio (raw values
+    stay in results/bench.json)."""
+    keep = ("median", "min", "max", "n", "failed")
+    line = {
+        "date": info["machine"]["date"],
+        "commit": _git("rev-parse", "HEAD"),
+        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "machine": info["machine"],
+        "versions": info["versions"],
+        "mode": "quick" if args.quick else "full",
+        "only": sorted(args.only),
+        "repetitions": args.reps,
+        "wall_seconds": round(wall, 1),
+        "note": args.note,
+        "rows": [
+            {
+                "name": r["name"].strip(),
+                "unit": r["unit"],
+                "floor": {k: r["floor"].get(k) for k in keep},
+                "nbrtc": {k: r["nbrtc"].get(k) for k in keep},
+                "ratio": r.get("ratio"),
+                "meets_target": r.get("meets_target"),
+            }
+            for r in rows
+        ],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        f.write(json.dumps(line, default=str) + "\n")
 
 
 if __name__ == "__main__":

@@ -478,3 +478,94 @@ def test_camera_as_a_source_for_other_views(browser, widgets, no_leaks):
     wait_for(lambda: not src.running, 5, what="the source released with its last view")
     with pytest.raises(TypeError, match="Camera"):
         sources.camera(object())
+
+
+# --- processing: what is skipped, and when (issue 14) ----------------------------------------
+def _numbered(n: int) -> av.VideoFrame:
+    """A small yuv420p frame carrying ``n`` as its pts (as a decoder hands them over)."""
+    from fractions import Fraction
+
+    frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), n, np.uint8), format="rgb24")
+    frame = frame.reformat(format="yuv420p")
+    frame.pts, frame.time_base = n, Fraction(1, 90000)
+    return frame
+
+
+def _processor(fn) -> tuple:  # type: ignore[no-untyped-def]
+    from nbrtc._media.process import Processor
+
+    p = Processor(lambda processing, error: None)
+    p.set(fn, "rgb24")
+    return p, p.track_for("s1")
+
+
+def test_process_takes_a_burst_of_frames_without_skipping():
+    """Two frames arriving back to back (a jitter buffer releases them so) while the
+    worker is idle are both processed and sent, in order, with their own timestamps: the
+    first goes to the worker at once, the second waits for it. (A slot of one that the
+    sender emptied only when it asked for the next frame lost the first of the two.)"""
+    p, track = _processor(lambda rgb: rgb)
+
+    async def run() -> list[int]:
+        first = asyncio.ensure_future(track.recv())  # the sender waits, as aiortc's does
+        await asyncio.sleep(0)
+        p.feed("s1", _numbered(1))
+        p.feed("s1", _numbered(2))
+        out = [await asyncio.wait_for(first, 5)]
+        out.append(await asyncio.wait_for(track.recv(), 5))
+        return [f.pts for f in out]
+
+    try:
+        assert asyncio.run(run()) == [1, 2]
+        assert (p.frames, p.dropped) == (2, 0)
+    finally:
+        p.close()
+
+
+def test_process_skips_only_while_the_worker_is_busy():
+    """Newest frame wins while the function is still busy with a frame: of the frames that
+    arrive meanwhile only the newest is processed next (the others are counted in
+    ``dropped``), and the frame in the function is not given up."""
+    gate = threading.Event()
+
+    def held(rgb: np.ndarray) -> np.ndarray:
+        assert gate.wait(5), "the test releases the function"
+        return rgb
+
+    p, track = _processor(held)
+
+    async def run() -> list[int]:
+        first = asyncio.ensure_future(track.recv())
+        await asyncio.sleep(0)
+        for n in (1, 2, 3, 4):  # 1 goes to the function; 2 and 3 are replaced by 4
+            p.feed("s1", _numbered(n))
+        gate.set()
+        out = [await asyncio.wait_for(first, 5)]
+        out.append(await asyncio.wait_for(track.recv(), 5))
+        return [f.pts for f in out]
+
+    try:
+        assert asyncio.run(run()) == [1, 4]
+        assert (p.frames, p.dropped) == (2, 2)
+    finally:
+        gate.set()
+        p.close()
+
+
+def test_a_fast_process_function_skips_no_frame(browser, widgets, no_leaks):
+    """A function far faster than the frame interval processes every frame the camera
+    sends over ~3 s (30 fps): processed == received within the frames in flight, none
+    skipped, and the browser gets them."""
+    cam, sid = live_camera(browser, widgets)
+    cam.process(lambda rgb: rgb)
+    wait_for(lambda: browser.frame_counts[sid] >= 10, 10, what="processed frames flowing")
+    got0, stats0, shown0 = cam.frame_count, cam.process_stats(), browser.frame_counts[sid]
+    wait_for(lambda: cam.frame_count >= got0 + 90, 10, what="90 more camera frames")
+    got = cam.frame_count - got0
+    done = cam.process_stats()["frames"] - stats0["frames"]
+    skipped = cam.process_stats()["dropped"] - stats0["dropped"]
+    shown = browser.frame_counts[sid] - shown0
+    print(f"received {got}, processed {done}, skipped {skipped}, shown {shown}")
+    assert skipped == 0, f"{skipped} of {got} frames skipped"
+    assert got - 2 <= done <= got + 2, (got, done)
+    assert shown >= got - 5, (got, shown)

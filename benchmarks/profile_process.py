@@ -1,0 +1,111 @@
+"""Where the kernel's CPU goes with one 640x480 camera and ``process(identity)``, next to
+the bare aiortc echo (issue 14): py-spy samples each process for the same window.
+
+    .venv/bin/pip install py-spy
+    python benchmarks/profile_process.py [--seconds 10] [--native] [--out DIR]
+
+Starts the benchmark stack (``_stack.start_stack``: JupyterLab, the floor server,
+Chromium), runs the nbrtc notebook's camera cell with ``cam.process(lambda x: x)``, warms
+up, then records the kernel with ``py-spy record --format raw --threads`` (collapsed
+stacks, one line per distinct stack with its sample count); then the same for an echo
+session of the floor server. Prints the top frames (self and inclusive) and the share of
+samples per thread for each, and leaves the raw files in ``--out`` (default
+``benchmarks/results/profile/``) for flame graphs (e.g. ``speedscope``, ``flamegraph.pl``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._lab import harness as h
+from benchmarks._stack import start_stack
+from benchmarks.measure_floor import Floor
+from benchmarks.measure_nbrtc import C_CAMERA, Nbrtc
+
+
+def record(pid: int, seconds: float, out: Path, native: bool) -> None:
+    """py-spy on ``pid`` for ``seconds`` (100 Hz, not pausing the process) into ``out``."""
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    cmd = [exe, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "100"]
+    cmd += ["--format", "raw", "--threads", "--nonblocking", "-o", str(out)]
+    if native:
+        cmd.append("--native")
+    subprocess.run(cmd, check=True, capture_output=True, timeout=seconds + 60)
+
+
+def report(path: Path, top: int = 25) -> str:
+    """The threads' shares and the top self/inclusive frames of a raw py-spy file."""
+    threads: collections.Counter[str] = collections.Counter()
+    own: collections.Counter[str] = collections.Counter()
+    incl: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        n = int(count)
+        frames = stack.split(";")
+        total += n
+        threads[frames[0]] += n
+        own[frames[-1]] += n
+        for f in set(frames[1:]):
+            incl[f] += n
+    lines = [f"{path.name}: {total} samples (100 Hz, active only)"]
+    lines += [f"  thread {n:6d} {100 * n / total:5.1f}%  {t}" for t, n in threads.most_common()]
+    lines.append("  self:")
+    lines += [f"    {n:6d} {100 * n / total:5.1f}%  {f}" for f, n in own.most_common(top)]
+    lines.append("  inclusive:")
+    lines += [f"    {n:6d} {100 * n / total:5.1f}%  {f}" for f, n in incl.most_common(top)]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--warm", type=float, default=3.0)
+    ap.add_argument("--native", action="store_true", help="C frames too (swscale, libvpx)")
+    ap.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parent / "results" / "profile"
+    )
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    stack = start_stack()
+    try:
+        nb = Nbrtc(stack)
+        floor = Floor(stack)
+        nb.run(C_CAMERA)
+        try:
+            nb.wait_live("cam")
+            nb.k("cam.process(lambda x: x)")
+            root = nb.cell(C_CAMERA).locator(".nbrtc-root").first
+            h.wait_for(lambda: root.get_attribute("data-showing") == "processed", 20)
+            h.sample_for(lambda: None, args.warm, 0.25)  # ramp-up excluded on purpose
+            record(nb.pid, args.seconds, args.out / "nbrtc.txt", args.native)
+            print(nb.k("print(cam.process_stats())"))
+        finally:
+            nb.k("cam.close()")
+        sid, _ = floor.start("echo", 640, 480)
+        try:
+            v = floor.video(sid)
+            h.wait_for(lambda: v.evaluate("(v) => v.videoWidth") > 0, 20)
+            h.sample_for(lambda: None, args.warm, 0.25)
+            record(floor.pid, args.seconds, args.out / "floor.txt", args.native)
+        finally:
+            floor.stop(sid)
+    finally:
+        stack.close()
+    for name in ("nbrtc.txt", "floor.txt"):
+        print(report(args.out / name))
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
