@@ -77,7 +77,15 @@ def test_broadcast_goes_live_and_a_plain_subscriber_gets_frames(
 
 def test_close_leaves_nothing_on_the_server(server: jl.JanusServer, janus: nbrtc.Janus) -> None:
     feed = janus.broadcast(nbrtc.sources.test_pattern(320, 240, 15))
-    feed.wait("live", timeout=10)
+    media = nbrtc.manager().media
+
+    async def on_the_media_thread() -> None:
+        with pytest.raises(RuntimeError, match=r"use `await Broadcast.wait_async\(\)`"):
+            feed.wait("live", timeout=1)  # would wait for the thread it blocks
+        await feed.wait_async("live", timeout=10)  # the awaitable twin works there
+
+    media.run(on_the_media_thread(), 15)
+    assert feed.state == "live"
     assert len(server.sessions()) == 1 and handles_of(server) == 1
     feed.close()
     assert server.sessions() == [] and not server.room_exists(feed.room)

@@ -40,6 +40,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from .._signaling.manager import manager
 from ..errors import JanusError
 from ..sources import Source, as_source
+from .lifecycle import Lifecycle
 from .port import OwnedPort
 from .viewer import JanusViewer
 
@@ -73,7 +74,7 @@ class Server(Protocol):
     async def session_async(self) -> JanusSession: ...
 
 
-class Broadcast:
+class Broadcast(Lifecycle):
     """A kernel source published once to Janus (make it with ``janus.broadcast(...)``).
 
     ``nbrtc.VideoView(feed)`` shows it in any number of cells and tabs, each page
@@ -83,6 +84,9 @@ class Broadcast:
     ended").
     """
 
+    STATES = STATES
+    NOUN = "Broadcast"
+
     def __init__(
         self, janus: Server, source: Source | MediaStreamTrack | str | None, **kw: Any
     ) -> None:
@@ -91,6 +95,7 @@ class Broadcast:
             raise TypeError(f"broadcast() got unexpected arguments: {sorted(kw)}")
         if not isinstance(display, str) or not 0 < len(display) <= 64:
             raise ValueError(f"display must be a name of 1 to 64 characters, got {display!r}")
+        super().__init__()  # state "publishing", no error, not closed
         self.source = as_source(source)  # a TypeError naming what works
         self.display = display
         self._janus = janus
@@ -98,10 +103,6 @@ class Broadcast:
         #: private: a random id, so no other client of the server guesses it by counting
         self.room = secrets.randbelow(2**52 - 1) + 1
         self.feed: int | None = None
-        self._state = "publishing"
-        self._error = ""
-        self._cond = threading.Condition()
-        self._closed = False
         self._close_lock = threading.Lock()
         self._session: JanusSession | None = None
         self._handle: JanusHandle | None = None
@@ -118,18 +119,6 @@ class Broadcast:
 
     # --- what it is (any thread) ---------------------------------------------------------
     @property
-    def state(self) -> str:
-        return self._state
-
-    @property
-    def error(self) -> str:
-        return self._error
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    @property
     def viewers(self) -> int:
         """Pages watching now: subscriber handles whose media Janus reports up."""
         return sum(1 for v in list(self._viewers) if v.state == "live")
@@ -141,22 +130,11 @@ class Broadcast:
             f"viewers={self.viewers}{why}>"
         )
 
-    def wait(self, state: str = "live", timeout: float = 10.0) -> None:
-        """Block until ``state`` (default "live"); raise ``JanusError`` in words when the
-        broadcast failed or closed first, or on timeout. Not on the media thread."""
-        if state not in STATES:
-            raise ValueError(f"state must be one of {STATES}, got {state!r}")
-        if self._manager.media.in_loop_thread():
-            raise RuntimeError("Broadcast.wait() would block nbrtc's media thread on itself")
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._state != state:
-                if self._state in ("failed", "closed") and state not in ("failed", "closed"):
-                    raise JanusError(f"the broadcast is {self._state}: {self._error or 'closed'}")
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise JanusError(f"the broadcast is still {self._state} after {timeout:g} s")
-                self._cond.wait(left)
+    def _ended_error(self) -> Exception:
+        return JanusError(f"the broadcast is {self._state}: {self._error or 'closed'}")
+
+    def _state_timeout(self, state: str, timeout: float) -> Exception:
+        return JanusError(f"the broadcast is still {self._state} after {timeout:g} s")
 
     # --- the one place the state changes --------------------------------------------------
     def _set_state(self, new: str, error: str = "") -> None:

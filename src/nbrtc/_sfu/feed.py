@@ -55,6 +55,7 @@ from .._media.receiver import (
 from .._signaling.manager import manager
 from ..errors import JanusError, StreamClosedError, StreamTimeoutError
 from .feed_target import Target, target_of
+from .lifecycle import Lifecycle
 from .port import OwnedPort
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ class Server(Protocol):
     async def session_async(self) -> JanusSession: ...
 
 
-class JanusFeed(VideoMethods, AudioMethods, ProcessMethods, RecordMethods):
+class JanusFeed(VideoMethods, AudioMethods, ProcessMethods, RecordMethods, Lifecycle):
     """A Janus feed received in the kernel (make it with ``janus.watch(...)``).
 
     The frame calls of a Camera: ``snapshot()``, ``for f in feed.frames():``,
@@ -98,6 +99,9 @@ class JanusFeed(VideoMethods, AudioMethods, ProcessMethods, RecordMethods):
     first frame's (width, height); ``target`` what it watches. ``close()`` (or a ``with``
     block, a re-run of its cell, closing its ``Janus``) ends it.
     """
+
+    STATES = STATES
+    NOUN = "JanusFeed"
 
     def __init__(
         self,
@@ -111,15 +115,12 @@ class JanusFeed(VideoMethods, AudioMethods, ProcessMethods, RecordMethods):
         timeout: float = 10.0,
     ) -> None:
         self.target: Target = target_of(mountpoint, room, feed, display, pin)
+        Lifecycle.__init__(self)  # state "connecting", no error, not closed
         self._janus = janus
         #: how long each request to Janus may take (the Janus's ``timeout``)
         self._timeout = timeout
         self._id = f"janus-feed-{next(_ids)}"
-        self._state = "connecting"
-        self._error = ""
         self._code: int | None = None
-        self._cond = threading.Condition()
-        self._closed = False
         self._close_lock = threading.Lock()
         self._router = FrameRouter()
         self._processor = Processor(self._processing_changed)
@@ -140,18 +141,6 @@ class JanusFeed(VideoMethods, AudioMethods, ProcessMethods, RecordMethods):
         self._manager.media.call_soon(self._begin)
 
     # --- what it is (any thread) ---------------------------------------------------------
-    @property
-    def state(self) -> str:
-        return self._state
-
-    @property
-    def error(self) -> str:
-        return self._error
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
     @property
     def transport(self) -> str:
         """How the frames arrive: ``"janus"`` (WebRTC from the Janus server)."""
@@ -186,42 +175,10 @@ class JanusFeed(VideoMethods, AudioMethods, ProcessMethods, RecordMethods):
         """
         self._set_process(fn, format)
 
-    def wait(self, state: str = "live", timeout: float = 10.0) -> None:
-        """Block until ``state`` (default "live"); raise ``JanusError`` in words when the
-        feed failed or closed first, ``StreamTimeoutError`` on timeout. Not on the media
-        thread (it decodes the frames this would wait for)."""
-        if state not in STATES:
-            raise ValueError(f"state must be one of {STATES}, got {state!r}")
-        if self._manager.media.in_loop_thread():
-            raise RuntimeError(
-                "JanusFeed.wait() would block nbrtc's media thread on itself; "
-                "use `await feed.wait_async()`"
-            )
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._state != state:
-                self._raise_if_ended(state)
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise self._state_timeout(state, timeout)
-                self._cond.wait(left)
-
-    async def wait_async(self, state: str = "live", timeout: float = 10.0) -> None:
-        """Awaitable twin of :meth:`wait` (any event loop, the media loop included)."""
-        if state not in STATES:
-            raise ValueError(f"state must be one of {STATES}, got {state!r}")
-        deadline = time.monotonic() + timeout
-        while self._state != state:
-            self._raise_if_ended(state)
-            if time.monotonic() >= deadline:
-                raise self._state_timeout(state, timeout)
-            await asyncio.sleep(0.02)
-
-    def _raise_if_ended(self, state: str) -> None:
-        if self._state in ("failed", "closed") and state not in ("failed", "closed"):
-            if self._state == "failed":
-                raise JanusError(self._error, self._code)
-            raise StreamClosedError(f"the JanusFeed of {self.target} was closed")
+    def _ended_error(self) -> Exception:
+        if self._state == "failed":
+            return JanusError(self._error, self._code)
+        return StreamClosedError(f"the JanusFeed of {self.target} was closed")
 
     def _state_timeout(self, state: str, timeout: float) -> StreamTimeoutError:
         return StreamTimeoutError(
