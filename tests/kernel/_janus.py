@@ -17,8 +17,9 @@ import nbrtc
 from lab import janus as jl
 
 SESSION_TIMEOUT = 6
-#: how long past the session timeout a test may leave the server to end what it left
-END_MARGIN = 6
+#: how long after session_timeout Janus may take to end a silent session: its watchdog
+#: runs every 2 s on a whole-second glib timer (janus.c, janus_sessions_watchdog)
+END_MARGIN = 5
 
 
 @pytest.fixture(scope="module")
@@ -33,14 +34,15 @@ def janus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[jl.JanusS
         server = jl.JanusServer(lab, tmp_path_factory.mktemp("janus"), SESSION_TIMEOUT)
         with server:
             yield server
+        assert not server.alive()
 
 
 @pytest.fixture
 def server(janus_server: jl.JanusServer) -> Iterator[jl.JanusServer]:
-    janus_server.wait_sessions(0, SESSION_TIMEOUT + END_MARGIN)
+    janus_server.wait_sessions(0, SESSION_TIMEOUT + END_MARGIN + 1)
     yield janus_server
     assert janus_server.alive(), janus_server.log_tail()
-    janus_server.wait_sessions(0, SESSION_TIMEOUT + END_MARGIN)
+    janus_server.wait_sessions(0, SESSION_TIMEOUT + END_MARGIN + 1)
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,40 +27,14 @@ from aiortc import RTCPeerConnection, VideoStreamTrack
 import nbrtc
 from lab import janus as jl
 from nbrtc._sfu.janus_api import JanusSession
+from nbrtc._sfu.janus_words import STREAMING, VIDEOROOM
+
+# SESSION_TIMEOUT: the lab server's session_timeout (short, so timing tests stay short);
+# END_MARGIN: how long after it Janus may take to end a silent session. The fixtures
+# (janus_server, server) are the kernel tests' shared ones (_janus.py, via conftest).
+from ._janus import END_MARGIN, SESSION_TIMEOUT
 
 pytestmark = pytest.mark.janus
-
-#: the lab server's session_timeout: short, so that timing tests stay short
-SESSION_TIMEOUT = 6
-#: how long after session_timeout Janus may take to end a silent session: its watchdog
-#: runs every 2 s on a whole-second glib timer (janus.c, janus_sessions_watchdog)
-END_MARGIN = 5
-VIDEOROOM = "janus.plugin.videoroom"
-STREAMING = "janus.plugin.streaming"
-
-
-@pytest.fixture(scope="module")
-def janus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[jl.JanusServer]:
-    if reason := jl.janus_missing():
-        pytest.skip(reason)
-    try:
-        import aiohttp  # noqa: F401
-    except ImportError:
-        pytest.skip("aiohttp (the `janus` extra) is not installed: pip install 'nbrtc[janus]'")
-    with jl.JanusLab() as lab:
-        server = jl.JanusServer(lab, tmp_path_factory.mktemp("janus"), SESSION_TIMEOUT)
-        with server:
-            yield server
-        assert not server.alive()
-
-
-@pytest.fixture
-def server(janus_server: jl.JanusServer) -> Iterator[jl.JanusServer]:
-    """The module's Janus, checked clean (no session) before and after each test."""
-    janus_server.wait_sessions(0, SESSION_TIMEOUT + END_MARGIN + 1)
-    yield janus_server
-    assert janus_server.alive(), janus_server.log_tail()
-    janus_server.wait_sessions(0, SESSION_TIMEOUT + END_MARGIN + 1)
 
 
 def media_run(coro: Any, timeout: float = 10.0) -> Any:

@@ -491,6 +491,14 @@ def _numbered(n: int) -> av.VideoFrame:
     return frame
 
 
+async def _until_pulled(track) -> None:  # type: ignore[no-untyped-def]
+    """Let the sender's first ``recv`` start (the track processes nothing before it)."""
+    deadline = time.monotonic() + 5
+    while not track._pulled:
+        assert time.monotonic() < deadline, "the track was never asked for a frame"
+        await asyncio.sleep(0)
+
+
 def _processor(fn) -> tuple:  # type: ignore[no-untyped-def]
     from nbrtc._media.process import Processor
 
@@ -508,7 +516,7 @@ def test_process_takes_a_burst_of_frames_without_skipping():
 
     async def run() -> list[int]:
         first = asyncio.ensure_future(track.recv())  # the sender waits, as aiortc's does
-        await asyncio.sleep(0)
+        await _until_pulled(track)
         p.feed("s1", _numbered(1))
         p.feed("s1", _numbered(2))
         out = [await asyncio.wait_for(first, 5)]
@@ -536,7 +544,7 @@ def test_process_skips_only_while_the_worker_is_busy():
 
     async def run() -> list[int]:
         first = asyncio.ensure_future(track.recv())
-        await asyncio.sleep(0)
+        await _until_pulled(track)
         for n in (1, 2, 3, 4):  # 1 goes to the function; 2 and 3 are replaced by 4
             p.feed("s1", _numbered(n))
         gate.set()

@@ -32,7 +32,7 @@ import logging
 import secrets
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
@@ -40,8 +40,9 @@ from aiortc.mediastreams import MediaStreamTrack
 from .._signaling.manager import manager
 from ..errors import JanusError
 from ..sources import Source, as_source
+from .janus_words import VIDEOROOM
 from .lifecycle import Lifecycle
-from .port import OwnedPort
+from .port import OwnedPort, Server
 from .viewer import JanusViewer
 
 if TYPE_CHECKING:
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("nbrtc")
 
-VIDEOROOM = "janus.plugin.videoroom"
 #: seconds between the keyframe requests Janus sends the publisher (room ``fir_freq``);
 #: a subscriber that joins also gets one at once (Janus sends a PLI on its start)
 FIR_FREQ = 10
@@ -63,15 +63,6 @@ STEP_TIMEOUT = 1.0
 READY_TIMEOUT = 15.0
 STATES = ("publishing", "live", "failed", "closed")
 _ids = itertools.count(1)
-
-
-class Server(Protocol):
-    """What a broadcast needs of its ``nbrtc.Janus`` (janus.py imports this module)."""
-
-    @property
-    def url(self) -> str: ...
-
-    async def session_async(self) -> JanusSession: ...
 
 
 class Broadcast(Lifecycle):

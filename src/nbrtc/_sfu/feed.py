@@ -38,7 +38,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -56,7 +56,7 @@ from .._signaling.manager import manager
 from ..errors import JanusError, StreamClosedError, StreamTimeoutError
 from .feed_target import Target, target_of
 from .lifecycle import Lifecycle
-from .port import OwnedPort
+from .port import OwnedPort, Server
 
 if TYPE_CHECKING:
     import numpy as np
@@ -77,15 +77,6 @@ SILENCE = 1.0
 PROBE_EVERY = 1.0
 STATES = ("connecting", "live", "failed", "closed")
 _ids = itertools.count(1)
-
-
-class Server(Protocol):
-    """What a feed needs of its ``nbrtc.Janus`` (janus.py imports this module)."""
-
-    @property
-    def url(self) -> str: ...
-
-    async def session_async(self) -> JanusSession: ...
 
 
 class JanusFeed(VideoMethods, AudioMethods, ProcessMethods, RecordMethods, Lifecycle):

@@ -11,7 +11,20 @@ Any thread.
 from __future__ import annotations
 
 import weakref
-from typing import Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from .janus_api import JanusSession
+
+
+class Server(Protocol):
+    """What a broadcast, a feed or a room needs of its ``nbrtc.Janus`` (janus.py imports
+    their modules, so they name it by this protocol)."""
+
+    @property
+    def url(self) -> str: ...
+
+    async def session_async(self) -> JanusSession: ...
 
 
 class Closable(Protocol):

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import JanusError
 from . import janus_words as words
+from .port import Server
 
 if TYPE_CHECKING:
     from .janus import Janus
@@ -49,7 +50,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("nbrtc")
 
-VIDEOROOM = "janus.plugin.videoroom"
 #: the peer name of a member's link to the server (its publisher); never a member id, as
 #: the Room refuses a join under this id
 SERVER_PEER = "server"
@@ -124,15 +124,6 @@ class Seat:
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
 
-class Server(Protocol):
-    """What a room needs of its ``nbrtc.Janus``."""
-
-    @property
-    def url(self) -> str: ...
-
-    async def session_async(self) -> JanusSession: ...
-
-
 class RoomServer:
     """The Janus side of one Room (see the module docstring). Media loop only."""
 
@@ -186,7 +177,7 @@ class RoomServer:
         session = self._session = await self.janus.session_async()
         if self.closed:
             return
-        self._admin = await session.attach(VIDEOROOM)
+        self._admin = await session.attach(words.VIDEOROOM)
         await self._admin.message(
             {
                 "request": "create",
@@ -379,7 +370,7 @@ class RoomServer:
     async def _attach(self, session: JanusSession, link: Link) -> JanusHandle:
         """A videoroom handle for ``link``. When the member leaves meanwhile (this task is
         cancelled) the server makes the handle all the same: it is detached once made."""
-        attach = asyncio.ensure_future(session.attach(VIDEOROOM))
+        attach = asyncio.ensure_future(session.attach(words.VIDEOROOM))
         try:
             link.handle = await asyncio.shield(attach)
         except asyncio.CancelledError:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .._signaling import liveness
 from .._signaling.stream_base import StreamBase
 from ..errors import JanusError, StreamError
+from .janus_words import VIDEOROOM
 
 if TYPE_CHECKING:
     from .._signaling.owner import SignalingHost, StreamOwner
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("nbrtc")
 
-VIDEOROOM = "janus.plugin.videoroom"
 #: how long the page may take to answer the server's offer
 ANSWER_TIMEOUT = 10.0
 #: the page's candidates relayed to Janus at most (as MAX_REMOTE_CANDIDATES for a peer)
