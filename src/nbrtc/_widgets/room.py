@@ -49,7 +49,6 @@ from .._signaling import liveness
 from .._signaling.protocol import Message, ProtocolError, make_message
 from .._signaling.tombstones import Tombstones
 from ..errors import (
-    NbrtcError,
     NotDisplayedError,
     StreamClosedError,
     StreamError,
@@ -65,6 +64,7 @@ from .room_members import (
     server_links,
     summarize,
 )
+from .room_refusals import KernelPeerRefusals
 
 if TYPE_CHECKING:
     from .._sfu.janus import Janus
@@ -116,7 +116,7 @@ class RoomPort(SignalingPort):
         self._widget._history.note(words)
 
 
-class Room(SignalingWidget):
+class Room(KernelPeerRefusals, SignalingWidget):
     """A video room: every view of it, in any tab on this kernel, joins the same mesh.
 
     ``room = nbrtc.Room("lesson"); room`` in one cell, then ``room`` in a new cell of the
@@ -143,7 +143,9 @@ class Room(SignalingWidget):
     frame_rate = traitlets.Float(15.0, help="Each member's camera frame rate.").tag(sync=True)
     audio = traitlets.Bool(False, help="Whether members send their microphone too.").tag(sync=True)
     max_members = traitlets.Int(
-        8, help="The most members the room takes (a full mesh: n-1 links per browser)."
+        8,
+        help="The most members the room takes (a mesh: n-1 links per browser; through a "
+        "server: one upload and n-1 downloads each).",
     ).tag(sync=True)
     sfu = traitlets.Unicode(
         "", help='"janus" when the media goes through a Janus videoroom, "" for the mesh.'
@@ -546,54 +548,6 @@ class Room(SignalingWidget):
         if n == 1:
             return "; only one member: display the room in another tab or cell"
         return f"; {n} members"
-
-    # --- controls of a kernel peer, which a room has not --------------------------------
-    def _no_kernel_peer(self, what: str, instead: str) -> NbrtcError:
-        return NbrtcError(
-            f"Room.{what}: a room's members connect browser to browser; the kernel only "
-            f"relays their signaling and has no peer connection of its own to {instead}. "
-            "Use room.links() and room.members() for each link's state and figures, or a "
-            "Camera/VideoView for a connection to the kernel."
-        )
-
-    def stats(self) -> dict[str, Any]:
-        """Not for a room (it raises in words): see ``links()``."""
-        raise self._no_kernel_peer("stats()", "measure")
-
-    def stats_log(self) -> list[dict[str, Any]]:
-        """Not for a room (it raises in words): see ``links()``."""
-        raise self._no_kernel_peer("stats_log()", "measure")
-
-    @property
-    def sdp(self) -> Any:
-        """Not for a room (it raises in words): its offers and answers are between
-        browsers; ``history()`` lists every relayed one."""
-        raise self._no_kernel_peer("sdp", "describe")
-
-    def set_network(self, *args: Any, **kwargs: Any) -> None:
-        """Not for a room (it raises in words): the media never passes the kernel."""
-        raise self._no_kernel_peer("set_network()", "impair")
-
-    def clear_network(self) -> None:
-        """Not for a room (it raises in words)."""
-        raise self._no_kernel_peer("clear_network()", "impair")
-
-    def set_codec(self, codec: str | None) -> None:
-        """Not for a room (it raises in words)."""
-        raise self._no_kernel_peer("set_codec()", "renegotiate")
-
-    def set_max_bitrate(self, bps: int | None) -> None:
-        """Not for a room (it raises in words)."""
-        raise self._no_kernel_peer("set_max_bitrate()", "renegotiate")
-
-    def restart_ice(self) -> None:
-        """Not for a room (it raises in words)."""
-        raise self._no_kernel_peer("restart_ice()", "restart")
-
-    def doctor(self) -> Any:
-        """Not for a room (it raises in words): ``nbrtc.doctor()`` checks the paths from
-        this page to the kernel."""
-        raise self._no_kernel_peer("doctor()", "check; nbrtc.doctor() checks this page's paths")
 
     # --- public ------------------------------------------------------------------------
     def members(self) -> list[dict[str, Any]]:
