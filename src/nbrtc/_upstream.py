@@ -407,6 +407,54 @@ def filter_jitter_buffer(
     jb.add = wrap(jb.add)  # the instance attribute shadows the class's method
 
 
+def complete_frames_on_marker(receiver: Any) -> None:
+    """Shadow the ``add`` of a video receiver's jitter buffer so a frame leaves it with its
+    last packet (the one with the RTP marker bit, RFC 3550/7741) instead of when the first
+    packet of the next frame arrives: aiortc's ``JitterBuffer._remove_frame`` only knows a
+    frame is complete when the timestamp changes, which holds every frame one frame
+    interval (33 ms at 30 fps) before decoding, the first one included.
+
+    Uses the buffer's private ``_origin``, ``_capacity``, ``_packets`` and ``remove(n)``,
+    each packet's ``marker``, ``timestamp`` and ``_data`` (the depayloaded bytes aiortc's
+    receiver sets before ``add``) and ``JitterFrame``. Call before
+    :func:`filter_jitter_buffer` so that filter sees these frames too. Media loop.
+    """
+    from aiortc.jitterbuffer import JitterFrame
+
+    jb = receiver._RTCRtpReceiver__jitter_buffer
+    original_add = jb.add
+    cap = jb._capacity
+    slots = jb._packets
+
+    def add(packet: Any) -> tuple[bool, Any]:
+        pli, frame = original_add(packet)
+        if frame is not None:
+            return pli, frame
+        # only a marked packet, or a late one that filled a hole before later packets,
+        # can complete the frame at the origin
+        if not packet.marker and slots[(packet.sequence_number + 1) % cap] is None:
+            return pli, None
+        origin = jb._origin
+        if origin is None:
+            return pli, None
+        first = slots[origin % cap]
+        if first is None:
+            return pli, None
+        ts = first.timestamp
+        parts = []
+        for count in range(cap):
+            p = slots[(origin + count) % cap]
+            if p is None or p.timestamp != ts:
+                return pli, None  # a hole, or the marked packet is not this frame's
+            parts.append(p._data)
+            if p.marker:
+                jb.remove(count + 1)
+                return pli, JitterFrame(data=b"".join(parts), timestamp=ts)
+        return pli, None
+
+    jb.add = add  # the instance attribute shadows the class's method
+
+
 def reset_jitter_buffer(receiver: Any) -> None:
     """Drop the partial frame state of a receiver's jitter buffer (``remove(capacity)``,
     ``_origin = None``: the next packet is the new origin) and make its NACK generator
@@ -564,6 +612,7 @@ def video_receiver_problems() -> list[str]:
     throwaway receiver (no transport, no loop)."""
     from aiortc.jitterbuffer import JitterBuffer, JitterFrame
     from aiortc.rtcrtpreceiver import RTCRtpReceiver
+    from aiortc.rtp import RtpPacket
 
     problems = _coroutine_methods(
         RTCRtpReceiver, ("_handle_rtp_packet", "_send_rtcp_pli"), "aiortc RTCRtpReceiver"
@@ -578,6 +627,10 @@ def video_receiver_problems() -> list[str]:
                 problems.append("aiortc JitterBuffer._origin/remove()")
             if not isinstance(getattr(jb, "capacity", None), int):
                 problems.append("aiortc JitterBuffer.capacity")
+            if not isinstance(getattr(jb, "_capacity", None), int) or not isinstance(
+                getattr(jb, "_packets", None), list
+            ):
+                problems.append("aiortc JitterBuffer._capacity/_packets")
         nack = getattr(receiver, "_RTCRtpReceiver__nack_generator", None)
         if (
             nack is None
@@ -593,8 +646,10 @@ def video_receiver_problems() -> list[str]:
         ):
             if not isinstance(getattr(receiver, name, None), kind):
                 problems.append(f"aiortc RTCRtpReceiver.{name.replace('_RTCRtpReceiver', '')}")
-        if "data" not in inspect.signature(JitterFrame).parameters:
-            problems.append("aiortc JitterFrame.data")
+        if not {"data", "timestamp"} <= set(inspect.signature(JitterFrame).parameters):
+            problems.append("aiortc JitterFrame(data, timestamp)")
+        if not hasattr(RtpPacket(marker=1), "marker"):
+            problems.append("aiortc RtpPacket.marker")
     except Exception as exc:  # a changed constructor signature and the like
         problems.append(f"{type(exc).__name__}: {exc}")
     return problems

@@ -24,6 +24,11 @@ sequence jump of more than ``SEQ_JUMP`` packets:
 A gap without loss (the sender paused, or the media loop itself stalled while the socket
 kept the packets) changes nothing. Retransmissions (RTX) and audio are left alone.
 
+Every video receiver's frames also leave the jitter buffer with their last packet (the
+RTP marker bit; ``_upstream.complete_frames_on_marker``), not when the next frame's first
+packet arrives: aiortc holds each frame one frame interval (33 ms at 30 fps) otherwise,
+the first frame of a stream included (``FRAMES_ON_MARKER``).
+
 The kernel -> browser direction needs nothing here: Chromium's receiver sends PLIs
 itself, and aiortc's ``RTCRtpSender`` answers a PLI by encoding its next frame as a
 keyframe (``_send_keyframe``; tests/kernel/test_reconnect.py checks it).
@@ -67,6 +72,9 @@ KEYFRAME_RETRY = 0.5
 KEYFRAME_WAIT = 3.0
 #: Set False to turn the recovery off (tests show what aiortc does without it).
 ENABLED = True
+#: Set False to let frames wait for the next frame's first packet, as aiortc does
+#: (benchmarks compare); read when a receiver gets its first media packet.
+FRAMES_ON_MARKER = True
 
 _ATTR = "_nbrtc_recovery"
 _installed = False
@@ -208,9 +216,9 @@ def install_rtp_recovery() -> bool:
 async def _on_media_packet(seen: _upstream.VideoPacket) -> None:
     """Before aiortc handles a media packet of a video receiver (media loop): start a
     recovery when it resumes the stream after a gap."""
+    rec = _recovery(seen.receiver)
     if not ENABLED:
         return
-    rec = _recovery(seen.receiver)
     rec.codec = seen.codec
     now = time.monotonic()
     gap = rec.observe(seen.packet.sequence_number, now)
@@ -233,6 +241,8 @@ def _recovery(receiver: Any) -> Recovery:
     if rec is None:
         rec = Recovery()
         setattr(receiver, _ATTR, rec)
+        if FRAMES_ON_MARKER:  # first: the recovery's filter then sees these frames too
+            _upstream.complete_frames_on_marker(receiver)
         _upstream.filter_jitter_buffer(receiver, lambda add: _filtered_add(add, rec))
     return rec
 
