@@ -8,11 +8,9 @@
 
 import { guard } from "../core/cleanup.js";
 import { audioConstraints } from "../core/constraints.js";
-import { describeError } from "../core/errors.js";
 import { COMM_FALLBACK_MS, CommDownlink, CommUplink, commGlobals } from "../transport/comm.js";
 import { AudioDownlink, AudioUplink, audioGlobals } from "../transport/comm-audio.js";
 import { statsInterval } from "../core/session.js";
-import { acquireDevice } from "./device.js";
 
 /** @typedef {import("./peer.js").BrowserPeer} BrowserPeer */
 
@@ -64,14 +62,7 @@ export async function commConfirmed(peer) {
     peer._answerSeen = true;
     peer._watchdog.start();
     peer.setState({ type: "answer-applied" });
-    if (peer.sending) {
-      try {
-        await acquireDevice(peer);
-      } catch (err) {
-        if (!peer.closed) peer.fail(describeError(err, peer._device()));
-        return;
-      }
-    }
+    if (peer.sending) await peer._openDevice();
   }
   if (peer.closed) return;
   startUplink(peer);

@@ -133,6 +133,8 @@ export class BrowserPeer extends Session {
     this._started = null;
     this._offerSent = false;
     this._answerSeen = false;
+    /** The device's opening (`_openDevice`), once begun. @type {Promise<void> | null} */
+    this._deviceOpening = null;
     /** Messages that must wait for the offer, or the kernel answers `unknown-stream`. */
     /** @type {[string, any][]} */
     this._outbox = [];
@@ -360,10 +362,12 @@ export class BrowserPeer extends Session {
       return;
     }
 
-    // Devices are opened only once the kernel has accepted the stream (after the
-    // answer, see device.js acquireDevice): a widget closed in the very cell that displayed it never
-    // turns the camera on, and getUserMedia overlaps ICE and DTLS instead of delaying
-    // the offer. replaceTrack onto these transceivers needs no renegotiation.
+    // Devices are opened only once the kernel has accepted the stream (its "connecting"
+    // state, sent as the offer arrives, before aiortc makes the answer; see _openDevice):
+    // a widget closed in the very cell that displayed it never turns the camera on, and
+    // the camera's start-up (~60 ms to its first frame) overlaps the answer, ICE and DTLS
+    // instead of following them. replaceTrack onto these transceivers needs no
+    // renegotiation.
     this._audioRequest = this.kind === "camera" || this.kind === "microphone"
       ? audioConstraints(this.model.get("audio"))
       : null;
@@ -574,7 +578,11 @@ export class BrowserPeer extends Session {
         return;
       case "state":
         this.kernelState = payload.state;
-        if (payload.state === "closed") {
+        if (payload.state === "connecting" && this.sending && this._offerSent) {
+          // the kernel holds the stream now: the device may open (see _run)
+          this._openDevice();
+          this._notify();
+        } else if (payload.state === "closed") {
           this.close("closed", { notify: false });
         } else if (payload.state === "error") {
           const detail = typeof payload.detail === "string" && payload.detail ? payload.detail : "";
@@ -691,13 +699,23 @@ export class BrowserPeer extends Session {
     this.setState({ type: "answer-applied" });
     // ICE may already have connected while setRemoteDescription was settling.
     if (pc.connectionState === "connected") this.setState({ type: "connected" });
-    if (this.sending) {
-      try {
-        await acquireDevice(this);
-      } catch (err) {
+    if (this.sending) await this._openDevice();
+  }
+
+  /**
+   * Open the device once the kernel accepted the stream (its "connecting" state, its
+   * answer, or the comm's confirmation: whichever comes first), at most once per peer.
+   * A device error fails the stream. Never rejects.
+   * @returns {Promise<void>}
+   */
+  _openDevice() {
+    if (this.closed) return Promise.resolve();
+    if (!this._deviceOpening) {
+      this._deviceOpening = acquireDevice(this).catch((err) => {
         if (!this.closed) this.fail(describeError(err, this._device()));
-      }
+      });
     }
+    return this._deviceOpening;
   }
 
   /** The camera's video to the kernel over the comm, once it runs (device.js calls it). */

@@ -207,6 +207,60 @@ describe("view start sequence", () => {
   });
 });
 
+describe("the device opens once the kernel holds the stream", () => {
+  test("on the kernel's connecting state, before the answer, once", async () => {
+    const { browser, peer, kernel } = setup({ auto: false });
+    const started = peer.start();
+    await flush();
+    const pc = browser.world.pcs[0];
+    pc.offerStep.resolve({ type: "offer", sdp: "v=0\r\n" });
+    pc.localStep.resolve();
+    await started;
+    assert.equal(browser.world.gum.length, 0, "not before the kernel took the offer");
+    kernel("state", { state: "connecting", detail: "offer received" });
+    await flush();
+    assert.equal(browser.world.gum.length, 1, "camera requested as the kernel took the offer");
+    browser.world.gum[0].resolve(browser.makeStream());
+    await flush();
+    assert.notEqual(pc.transceivers[0].sender.track, null, "its track is on the transceiver");
+    kernel("answer", { sdp: ANSWER_SDP });
+    pc.remoteStep.resolve();
+    await flush();
+    assert.equal(browser.world.gum.length, 1, "the answer does not open it again");
+    peer.close("view-removed");
+    assert.deepEqual(browser.leaks(), { pcs: 0, tracks: 0 });
+  });
+
+  test("a connecting state after close opens nothing", async () => {
+    const { browser, peer, kernel } = setup({ auto: false });
+    const started = peer.start();
+    await flush();
+    const pc = browser.world.pcs[0];
+    pc.offerStep.resolve({ type: "offer", sdp: "v=0\r\n" });
+    pc.localStep.resolve();
+    await started;
+    peer.close("view-removed");
+    kernel("state", { state: "connecting", detail: "offer received" });
+    await flush();
+    assert.equal(browser.world.gumCalls.length, 0);
+    assert.deepEqual(browser.leaks(), { pcs: 0, tracks: 0 });
+  });
+
+  test("a view opens no device on connecting", async () => {
+    const { browser, peer, kernel } = setup({ kind: "view", auto: false });
+    const started = peer.start();
+    await flush();
+    const pc = browser.world.pcs[0];
+    pc.offerStep.resolve({ type: "offer", sdp: "v=0\r\n" });
+    pc.localStep.resolve();
+    await started;
+    kernel("state", { state: "connecting", detail: "offer received" });
+    await flush();
+    assert.equal(browser.world.gumCalls.length, 0);
+    peer.close("view-removed");
+  });
+});
+
 describe("close during negotiation creates nothing afterwards", () => {
   test("while getUserMedia is pending (after the answer)", async () => {
     const { browser, peer, model, kernel } = setup({ auto: false });

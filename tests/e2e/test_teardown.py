@@ -784,9 +784,10 @@ def test_close_while_offer_in_flight(page, jupyter_server, request, tmp_path):
     """Row 6b: close while the browser's offer is in flight: nothing is created after."""
     # The browser gets the display and offers while this cell is still running (it waits
     # for the test to have seen the offer go out); close() comes while the offer or its
-    # answer is on the way. The camera opens only once the kernel answers, so a stream
-    # closed before its answer never turns it on; one whose answer won the race is closed
-    # like a live one. Nothing may be created after the close.
+    # answer is on the way. The camera opens only once the kernel holds the stream (its
+    # "connecting" state as the offer arrives), so a stream closed before that never
+    # turns it on; one the kernel took first is closed like a live one. Nothing may be
+    # created after the close.
     trigger = tmp_path / "offer-seen"
     cell = (
         "cam = nbrtc.Camera(); display(cam)\n"
@@ -799,7 +800,9 @@ def test_close_while_offer_in_flight(page, jupyter_server, request, tmp_path):
     run(page, 1, wait=False)
     h.wait_for(lambda: "negotiating" in view_states(page), timeout=10, message="browser offered")
     c = h.counters(page)
-    assert (c["peersLive"], c["tracksCreated"]) == (1, 0), c
+    # one peer; the camera may be opening already (the kernel takes offers while a cell
+    # runs, on JupyterLab's subshell)
+    assert c["peersLive"] == 1 and c["tracksCreated"] <= 1, c
     trigger.touch()
     h.wait_for(lambda: re.fullmatch(r"\d+\.\d+", h.cell_output_text(page, 1)) is not None, 10)
     t_close = float(h.cell_output_text(page, 1))
@@ -816,7 +819,7 @@ def test_close_while_offer_in_flight(page, jupyter_server, request, tmp_path):
     h.wait_for(lambda: kernel_clean(kstate(page), base), timeout=5)
     snap = h.counters(page)
     # JupyterLab 4.4+ sends the page's messages on a kernel subshell, which ipykernel 7
-    # handles while the cell runs: the offer can be answered before close(), and the
+    # handles while the cell runs: the offer can be taken before close(), and the
     # camera then opens (tracksCreated 1) and must be stopped by the close like any live
     # stream. Either way: one peer, nothing live, nothing created after (assert_quiet).
     assert snap["peersCreated"] == 1 and snap["tracksCreated"] <= 1, snap
