@@ -1,5 +1,6 @@
 // Bundle js/widget.js into src/nbrtc/static/widget.js (what the Python package ships),
-// and js/inspector.js (the Inspector widget) into src/nbrtc/static/inspector.js; their
+// and js/inspector.js (the Inspector widget) into src/nbrtc/static/inspector.js; the
+// loader that imports either once per page (js/loader.js) into static/loader.js; their
 // stylesheets js/widget.css and js/inspector.css (which @import the per-folder .css
 // files) into static/widget.css and static/inspector.css, anywidget's `_css` for them.
 // The bundle's version comes from package.json and must equal the Python package's
@@ -64,6 +65,9 @@ const builds = [
     sourcemap: inlineMap ? "inline" : false,
     define: { __NBRTC_VERSION__: JSON.stringify(version) },
   },
+  // The loader every model's `_esm` is (js/loader.js): it imports the bundle above once
+  // per page; a model carries the bundle in its `_module` trait.
+  { ...common, entryPoints: [join(root, "js", "loader.js")], format: "esm", target: ["es2022"], sourcemap: false },
   // The stylesheets get no source map: inline, it would be a comment as large as the
   // CSS that anywidget copies into the page's <style>.
   { ...common, entryPoints: [join(root, "js", "widget.css"), join(root, "js", "inspector.css")] },

@@ -36,6 +36,7 @@ def test_wheel_contains_the_bundle(tmp_path: pathlib.Path) -> None:
     [wheel] = tmp_path.glob("nbrtc-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "nbrtc/static/widget.js" in names, names
+    assert "nbrtc/static/loader.js" in names, names
     assert "nbrtc/static/inspector.js" in names, names  # the Inspector's own bundle
     # the stylesheets anywidget gets as `_css` (the views inject no style of their own)
     assert "nbrtc/static/widget.css" in names, names

@@ -1,5 +1,11 @@
 """The front-end bundles, as anywidget's ``_esm`` and ``_css`` want them.
 
+``_esm`` is the small loader (``static/loader.js``, from js/loader.js) and the bundle
+itself travels in each model's ``_module`` trait: anywidget imports every model's
+``_esm`` from a fresh blob URL, which made each widget parse and evaluate the whole
+~100 KiB bundle again (7-12 ms of the page's main thread per widget); the loader imports
+it once per page and bundle text. What crosses the comm is the same size as before.
+
 anywidget accepts a path for ``_esm`` and ``_css``, but then connects every new widget
 instance to the file's change signal with a strong reference (anywidget 0.9
 ``AnyWidget.__init__``: ``value.changed.connect(lambda new_contents: setattr(self, key,
@@ -41,9 +47,21 @@ def _bundle(name: str) -> str | pathlib.Path:
 
 
 def esm(name: str) -> str | pathlib.Path:
-    """``static/<name>``'s text (or its path under ANYWIDGET_HMR=1), for ``_esm``; a
-    clear error when the bundle was never built."""
-    return _bundle(name)
+    """The loader's text, for ``_esm`` (the bundle ``name`` goes in ``_module``: see
+    :func:`module`); under ANYWIDGET_HMR=1 ``static/<name>``'s path itself, so anywidget
+    reloads it on change. A clear error when the bundles were never built."""
+    if os.environ.get("ANYWIDGET_HMR") == "1":
+        return _bundle(name)
+    _bundle(name)  # the same clear error when the bundle itself is missing
+    return _bundle("loader.js")
+
+
+def module(name: str) -> str:
+    """``static/<name>``'s text, for the ``_module`` trait the loader imports ("" under
+    ANYWIDGET_HMR=1, where ``_esm`` is the bundle's path and no loader runs)."""
+    if os.environ.get("ANYWIDGET_HMR") == "1":
+        return ""
+    return str(_bundle(name))
 
 
 def css(name: str) -> str | pathlib.Path:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 import anywidget
 import traitlets
 
-from .._bundle import css, esm
+from .._bundle import css, esm, module
 from .._signaling.manager import manager
 from .._upstream import route_comm_by_header
 from .._version import __version__
@@ -87,6 +87,9 @@ class Inspector(KernelOwnedTraits, anywidget.AnyWidget):
 
     _esm = esm("inspector.js")
     _css = css("inspector.css")
+    _module = traitlets.Unicode(
+        module("inspector.js"), help="The front-end bundle _esm's loader imports (_bundle.py)."
+    ).tag(sync=True)
     _version = traitlets.Unicode(__version__).tag(sync=True)
     title = traitlets.Unicode("", help="What is inspected, in a line.").tag(sync=True)
     status = traitlets.Dict(help="Both sides' states and the transport, now.").tag(sync=True)

@@ -41,7 +41,7 @@ import anywidget
 import traitlets
 
 from .. import _redact
-from .._bundle import css, esm
+from .._bundle import css, esm, module
 from .._config import (
     IceServerSpec,
     check_ice_servers,
@@ -159,6 +159,9 @@ class SignalingWidget(KernelOwnedTraits, anywidget.AnyWidget):
 
     _esm = esm("widget.js")
     _css = css("widget.css")
+    _module = traitlets.Unicode(
+        module("widget.js"), help="The front-end bundle _esm's loader imports (_bundle.py)."
+    ).tag(sync=True)
     kind = traitlets.Unicode(
         "view",
         help="What this widget is on the page: camera, screen, microphone, view, audio, room.",
