@@ -31,17 +31,23 @@ function setup({ kind = "camera", auto = true, traits = {} } = {}) {
   return { browser, router, model, peer, snapshots, kernel, types: () => model.sent.map((m) => m.type) };
 }
 
-/**
- * With manual steps (auto: false): offer, answer, and stop where the camera is requested.
- * @returns {Promise<any>} the peer's fake RTCPeerConnection
- */
-async function negotiateUntilCamera(peer, browser, kernel) {
+/** Start `peer` and let its offer go out; its pc. */
+async function offerSent(peer, browser) {
   const started = peer.start();
   await flush();
   const pc = browser.world.pcs[0];
   pc.offerStep.resolve({ type: "offer", sdp: "v=0\r\n" });
   pc.localStep.resolve();
   await started;
+  return pc;
+}
+
+/**
+ * With manual steps (auto: false): offer, answer, and stop where the camera is requested.
+ * @returns {Promise<any>} the peer's fake RTCPeerConnection
+ */
+async function negotiateUntilCamera(peer, browser, kernel) {
+  const pc = await offerSent(peer, browser);
   kernel("answer", { sdp: ANSWER_SDP });
   pc.remoteStep.resolve();
   await flush();
@@ -210,12 +216,7 @@ describe("view start sequence", () => {
 describe("the device opens once the kernel holds the stream", () => {
   test("on the kernel's connecting state, before the answer, once", async () => {
     const { browser, peer, kernel } = setup({ auto: false });
-    const started = peer.start();
-    await flush();
-    const pc = browser.world.pcs[0];
-    pc.offerStep.resolve({ type: "offer", sdp: "v=0\r\n" });
-    pc.localStep.resolve();
-    await started;
+    const pc = await offerSent(peer, browser);
     assert.equal(browser.world.gum.length, 0, "not before the kernel took the offer");
     kernel("state", { state: "connecting", detail: "offer received" });
     await flush();
@@ -233,12 +234,7 @@ describe("the device opens once the kernel holds the stream", () => {
 
   test("a connecting state after close opens nothing", async () => {
     const { browser, peer, kernel } = setup({ auto: false });
-    const started = peer.start();
-    await flush();
-    const pc = browser.world.pcs[0];
-    pc.offerStep.resolve({ type: "offer", sdp: "v=0\r\n" });
-    pc.localStep.resolve();
-    await started;
+    await offerSent(peer, browser);
     peer.close("view-removed");
     kernel("state", { state: "connecting", detail: "offer received" });
     await flush();
@@ -248,12 +244,7 @@ describe("the device opens once the kernel holds the stream", () => {
 
   test("a view opens no device on connecting", async () => {
     const { browser, peer, kernel } = setup({ kind: "view", auto: false });
-    const started = peer.start();
-    await flush();
-    const pc = browser.world.pcs[0];
-    pc.offerStep.resolve({ type: "offer", sdp: "v=0\r\n" });
-    pc.localStep.resolve();
-    await started;
+    await offerSent(peer, browser);
     kernel("state", { state: "connecting", detail: "offer received" });
     await flush();
     assert.equal(browser.world.gumCalls.length, 0);
