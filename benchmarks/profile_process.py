@@ -2,15 +2,17 @@
 the bare aiortc echo (issue 14): py-spy samples each process for the same window.
 
     .venv/bin/pip install py-spy
-    python benchmarks/profile_process.py [--seconds 10] [--native] [--out DIR]
+    python benchmarks/profile_process.py [--seconds 10] [--native] [--out DIR] [--feeds N]
 
 Starts the benchmark stack (``_stack.start_stack``: JupyterLab, the floor server,
 Chromium), runs the nbrtc notebook's camera cell with ``cam.process(lambda x: x)``, warms
 up, then records the kernel with ``py-spy record --format raw --threads`` (collapsed
 stacks, one line per distinct stack with its sample count); then the same for an echo
-session of the floor server. Prints the top frames (self and inclusive) and the share of
-samples per thread for each, and leaves the raw files in ``--out`` (default
-``benchmarks/results/profile/``) for flame graphs (e.g. ``speedscope``, ``flamegraph.pl``).
+session of the floor server. With ``--feeds N``: N plain 320x240 cameras (no processing)
+against N receive sessions of the floor, the cost rows of ``run.py``. Prints the top frames
+(self and inclusive) and the share of samples per thread for each, and leaves the raw files
+in ``--out`` (default ``benchmarks/results/profile/``) for flame graphs (``speedscope``,
+``flamegraph.pl``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._lab import harness as h
 from benchmarks._stack import start_stack
 from benchmarks.measure_floor import Floor
-from benchmarks.measure_nbrtc import C_CAMERA, Nbrtc
+from benchmarks.measure_nbrtc import C_CAMERA, C_CAMS, Nbrtc
 
 
 def record(pid: int, seconds: float, out: Path, native: bool) -> None:
@@ -74,37 +76,67 @@ def main() -> int:
     ap.add_argument(
         "--out", type=Path, default=Path(__file__).resolve().parent / "results" / "profile"
     )
+    ap.add_argument("--feeds", type=int, default=0, help="N plain 320x240 cameras instead")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     stack = start_stack()
     try:
         nb = Nbrtc(stack)
         floor = Floor(stack)
-        nb.run(C_CAMERA)
-        try:
-            nb.wait_live("cam")
-            nb.k("cam.process(lambda x: x)")
-            root = nb.cell(C_CAMERA).locator(".nbrtc-root").first
-            h.wait_for(lambda: root.get_attribute("data-showing") == "processed", 20)
-            h.sample_for(lambda: None, args.warm, 0.25)  # ramp-up excluded on purpose
-            record(nb.pid, args.seconds, args.out / "nbrtc.txt", args.native)
-            print(nb.k("print(cam.process_stats())"))
-        finally:
-            nb.k("cam.close()")
-        sid, _ = floor.start("echo", 640, 480)
-        try:
-            v = floor.video(sid)
-            h.wait_for(lambda: v.evaluate("(v) => v.videoWidth") > 0, 20)
-            h.sample_for(lambda: None, args.warm, 0.25)
-            record(floor.pid, args.seconds, args.out / "floor.txt", args.native)
-        finally:
-            floor.stop(sid)
+        if args.feeds:
+            feeds(nb, floor, args)
+        else:
+            processing(nb, floor, args)
     finally:
         stack.close()
     for name in ("nbrtc.txt", "floor.txt"):
         print(report(args.out / name))
         print()
     return 0
+
+
+def feeds(nb: Nbrtc, floor: Floor, args: argparse.Namespace) -> None:
+    """N plain cameras in the kernel, then N receive sessions of the floor, recorded alike."""
+    nb.k(f"NCAM = {args.feeds}")
+    nb.run(C_CAMS, 320, 240)
+    try:
+        h.wait_for(lambda: nb.k("all(c.state == 'live' for c in cams)") == "True", 60)
+        h.sample_for(lambda: None, args.warm, 0.25)
+        record(nb.pid, args.seconds, args.out / "nbrtc.txt", args.native)
+    finally:
+        nb.k("for c in cams: c.close()")
+    sids = [floor.start("recv", 320, 240)[0] for _ in range(args.feeds)]
+    try:
+        for sid in sids:
+            floor.wait_frames(sid)
+        h.sample_for(lambda: None, args.warm, 0.25)
+        record(floor.pid, args.seconds, args.out / "floor.txt", args.native)
+    finally:
+        for sid in sids:
+            floor.stop(sid)
+
+
+def processing(nb: Nbrtc, floor: Floor, args: argparse.Namespace) -> None:
+    """One 640x480 camera with process(identity), then one echo session of the floor."""
+    nb.run(C_CAMERA)
+    try:
+        nb.wait_live("cam")
+        nb.k("cam.process(lambda x: x)")
+        root = nb.cell(C_CAMERA).locator(".nbrtc-root").first
+        h.wait_for(lambda: root.get_attribute("data-showing") == "processed", 20)
+        h.sample_for(lambda: None, args.warm, 0.25)  # ramp-up excluded on purpose
+        record(nb.pid, args.seconds, args.out / "nbrtc.txt", args.native)
+        print(nb.k("print(cam.process_stats())"))
+    finally:
+        nb.k("cam.close()")
+    sid, _ = floor.start("echo", 640, 480)
+    try:
+        v = floor.video(sid)
+        h.wait_for(lambda: v.evaluate("(v) => v.videoWidth") > 0, 20)
+        h.sample_for(lambda: None, args.warm, 0.25)
+        record(floor.pid, args.seconds, args.out / "floor.txt", args.native)
+    finally:
+        floor.stop(sid)
 
 
 if __name__ == "__main__":

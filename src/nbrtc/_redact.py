@@ -83,6 +83,12 @@ class RedactSecrets(logging.Filter):
     """Replaces every secret in a record's text (message and traceback) with ``<redacted>``."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if not _would_emit(record):
+            # nobody prints it: do not format it. ipykernel's logger is at DEBUG with a
+            # WARNING handler (traitlets' default), so each shell message makes about five
+            # DEBUG records, two with a traceback; formatting them here cost ipykernel's
+            # threads more than nbrtc's own per-stream work (py-spy, 4 feeds)
+            return True
         try:
             text = record.getMessage()
         except Exception:  # a record that cannot be formatted: leave it to the handler
@@ -97,6 +103,25 @@ class RedactSecrets(logging.Filter):
         if record.exc_text:
             record.exc_text = redact(record.exc_text)
         return True
+
+
+def _would_emit(record: logging.LogRecord) -> bool:
+    """Whether a handler will emit ``record`` when it propagates from its logger (the
+    handlers' levels only, as ``Logger.callHandlers`` checks them; logging's last resort
+    when there is no handler at all). A handler's own filter runs after that level check,
+    so for it this is always true."""
+    logger: logging.Logger | None = logging.getLogger(record.name)
+    found = False
+    while logger is not None:
+        for handler in logger.handlers:
+            found = True
+            if record.levelno >= handler.level:
+                return True
+        if not logger.propagate:
+            break
+        logger = logger.parent
+    last = logging.lastResort
+    return not found and last is not None and record.levelno >= last.level
 
 
 #: the old name, kept for anything that imported it
