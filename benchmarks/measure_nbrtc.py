@@ -59,6 +59,8 @@ CYCLE = (
     "display(nbrtc.Grid([tcam, tview], columns=2))"
 )
 C_SETUP, C_CAMERA, C_VIEW, C_CAMS, C_CYCLE = range(5)
+#: seconds the kernel rests before a teardown snapshot (nbrtc._memory.TRIM_DELAY + margin)
+REST = 1.5
 
 KERNEL_HELPERS = (
     "import collections\nfrom typing import Any\n"
@@ -317,15 +319,19 @@ class Nbrtc:
 
         "before" is taken after one warm-up cycle (first-use allocations excluded);
         "after" once the browser has no live peer/track and the kernel no stream (or 10 s).
+        Both at rest: ``REST`` seconds after the settle, so the RSS read is what the kernel
+        keeps, after the memory trim closes schedule (``nbrtc._memory``, 1 s).
         """
         self.cycle()
         self._settle()
+        h.sample_for(lambda: None, REST, 0.25)
         before = self.snapshot()
         t0 = time.monotonic()
         for _ in range(cycles):
             self.cycle()
         per_cycle = (time.monotonic() - t0) / max(1, cycles)
         settle = self._settle()
+        h.sample_for(lambda: None, REST, 0.25)
         after = self.snapshot()
         return {
             "cycles": cycles,

@@ -20,7 +20,7 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from .. import _redact
+from .. import _memory, _redact
 from .._config import config
 from .._loop import MediaLoop
 from .._transport import rtp_recovery as _rtp_recovery
@@ -82,6 +82,8 @@ class PeerManager:
         _rtp_recovery.install_rtp_recovery()  # keyframe at once after a network gap
         _redact.install()  # no ICE password in aiortc's or the comm's DEBUG logs
         self.media = MediaLoop()
+        #: hands the memory closed streams freed back to the system (_memory.py)
+        self.trimmer = _memory.Trimmer()
         self._lock = threading.RLock()
         self._streams: dict[str, AnyStream] = {}
         #: closed stream id -> the key of the page that owned it (checked in _dispatch)
@@ -622,6 +624,11 @@ class PeerManager:
         with self._lock:
             self._streams.pop(stream.id, None)
             self._dead.bury(stream.id, stream.key)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not on a loop (a test's direct call): nothing to schedule
+            return
+        self.trimmer.stream_closed(loop)
 
     # --- closing (any thread) ----------------------------------------------------------------
     def close_streams(
