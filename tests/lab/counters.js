@@ -13,13 +13,24 @@
 //   reads "ended").
 //
 // The wrappers hold strong references on purpose: a peer or track that was dropped
-// without being closed/stopped is exactly the leak these counters exist to find.
+// without being closed/stopped is exactly the leak these counters exist to find. Once
+// closed/stopped it is let go (the newest RECENT are kept for details()): Chromium allows
+// 500 RTCPeerConnection objects per page, and holding every closed one hit that limit
+// after ~250 open/close cycles of a Camera and a VideoView.
 (() => {
   "use strict";
   if (window.__counters) return; // never wrap twice (e.g. script injected again)
 
   const peers = new Set();
   const tracks = new Set();
+  const RECENT = 32;
+  const recentPeers = [];
+  const recentTracks = [];
+  const letGo = (set, recent, item) => {
+    if (!set.delete(item)) return;
+    recent.push(item);
+    if (recent.length > RECENT) recent.shift();
+  };
   const closedPeers = new WeakSet();
   const stoppedTracks = new WeakSet();
   let peersCreated = 0;
@@ -45,7 +56,9 @@
     // is seen.
     NativePC.prototype.close = function close(...args) {
       closedPeers.add(this);
-      return nativeClose.apply(this, args);
+      const result = nativeClose.apply(this, args);
+      letGo(peers, recentPeers, this);
+      return result;
     };
     // The local description as it stood right after each setLocalDescription (what a
     // page sends as its offer): the live localDescription later gains the gathered
@@ -89,7 +102,9 @@
     const nativeStop = TrackProto.stop;
     TrackProto.stop = function stop(...args) {
       stoppedTracks.add(this);
-      return nativeStop.apply(this, args);
+      const result = nativeStop.apply(this, args);
+      letGo(tracks, recentTracks, this);
+      return result;
     };
     const nativeClone = TrackProto.clone;
     TrackProto.clone = function clone(...args) {
@@ -128,14 +143,14 @@
     return { peersCreated, peersLive, tracksCreated, tracksLive };
   };
   const details = () => ({
-    peers: [...peers].map((pc) => ({
+    peers: [...recentPeers, ...peers].map((pc) => ({
       live: peerIsLive(pc),
       closeCalled: closedPeers.has(pc),
       connectionState: pc.connectionState,
       iceConnectionState: pc.iceConnectionState,
       signalingState: pc.signalingState,
     })),
-    tracks: [...tracks].map((t) => ({
+    tracks: [...recentTracks, ...tracks].map((t) => ({
       live: trackIsLive(t),
       stopCalled: stoppedTracks.has(t),
       kind: t.kind,
