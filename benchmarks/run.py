@@ -195,8 +195,6 @@ TARGETS = {
     "ttff": ("<= 1.2x", lambda r, n: r <= 1.2),
     "ttff80": ("<= 0.8x", lambda r, n: r <= 0.8),
     "delivery": (">= 97 %", lambda r, n: n >= 97),
-    "rtt": ("<= 1.3x", lambda r, n: r <= 1.3),
-    "cpu": ("<= 1.1x", lambda r, n: r <= 1.1),
     "feed": (">= 90 %", lambda r, n: n >= 90),
     "cpu105": ("<= 1.05x", lambda r, n: r <= 1.05),
     "rtt100": ("<= 1.0x", lambda r, n: r <= 1.0),

@@ -29,15 +29,21 @@ import pathlib
 STATIC = pathlib.Path(__file__).parent / "static"
 
 
-def _bundle(name: str) -> str | pathlib.Path:
-    """``static/<name>``'s text, or its path under ANYWIDGET_HMR=1; FileNotFoundError
-    saying how to build it when it is missing."""
+def _built(name: str) -> pathlib.Path:
+    """``static/<name>``'s path; FileNotFoundError saying how to build it when missing."""
     path = STATIC / name
     if not path.is_file():
         raise FileNotFoundError(
             f"nbrtc's front-end bundle {path} is missing: build it with `npm run build` "
             "(or `pip install .`, which builds it)"
         )
+    return path
+
+
+def _bundle(name: str) -> str | pathlib.Path:
+    """``static/<name>``'s text, or its path under ANYWIDGET_HMR=1; FileNotFoundError
+    saying how to build it when it is missing."""
+    path = _built(name)
     if os.environ.get("ANYWIDGET_HMR") == "1":
         return path
     text = path.read_text(encoding="utf-8")
@@ -52,7 +58,7 @@ def esm(name: str) -> str | pathlib.Path:
     reloads it on change. A clear error when the bundles were never built."""
     if os.environ.get("ANYWIDGET_HMR") == "1":
         return _bundle(name)
-    _bundle(name)  # the same clear error when the bundle itself is missing
+    _built(name)  # the same clear error when the bundle itself is missing (read by module())
     return _bundle("loader.js")
 
 

@@ -69,12 +69,6 @@ class Trimmer:
             return  # one pending trim covers every close until it runs
         self._handle = loop.call_later(TRIM_DELAY, self._start, loop)
 
-    def cancel(self) -> None:
-        """Forget the pending trim (media loop; the loop is stopping)."""
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
-
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._handle = None
         if not loop.is_closed():
