@@ -51,6 +51,7 @@ from __future__ import annotations
 import collections
 import logging
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -213,18 +214,20 @@ def install_rtp_recovery() -> bool:
     return True
 
 
-async def _on_media_packet(seen: _upstream.VideoPacket) -> None:
+def _on_media_packet(seen: _upstream.VideoPacket) -> Awaitable[None] | None:
     """Before aiortc handles a media packet of a video receiver (media loop): start a
-    recovery when it resumes the stream after a gap."""
+    recovery when it resumes the stream after a gap (then the keyframe request to await
+    before the packet is handled; None otherwise: no coroutine per packet)."""
     rec = _recovery(seen.receiver)
     if not ENABLED:
-        return
+        return None
     rec.codec = seen.codec
     now = time.monotonic()
     gap = rec.observe(seen.packet.sequence_number, now)
-    if gap is not None:
-        _restart_receiver(seen.receiver, rec, gap, now)
-        await _upstream.send_pli(seen.receiver, seen.packet.ssrc)
+    if gap is None:
+        return None
+    _restart_receiver(seen.receiver, rec, gap, now)
+    return _upstream.send_pli(seen.receiver, seen.packet.ssrc)
 
 
 def _on_pli(receiver: Any) -> None:
