@@ -530,6 +530,62 @@ def test_process_takes_a_burst_of_frames_without_skipping():
         p.close()
 
 
+def _sent(fn, n: int = 3) -> list[tuple[bool, np.ndarray]]:  # type: ignore[no-untyped-def]
+    """Feed ``n`` numbered frames through a processor running ``fn``; for each frame sent,
+    whether it is the camera's own frame object and its picture (rgb)."""
+    p, track = _processor(fn)
+
+    async def run() -> list[tuple[bool, np.ndarray]]:
+        out = []
+        pending = asyncio.ensure_future(track.recv())
+        await _until_pulled(track)
+        for k in range(1, n + 1):
+            src = _numbered(10 * k)
+            p.feed("s1", src)
+            got = await asyncio.wait_for(pending, 5)
+            out.append((got is src, got.to_ndarray(format="rgb24")))
+            pending = asyncio.ensure_future(track.recv())
+        pending.cancel()
+        return out
+
+    try:
+        return asyncio.run(run())
+    finally:
+        p.close()
+
+
+def test_process_sends_the_cameras_frame_only_when_nothing_changed():
+    """A function that returns its image untouched sends the camera's own frame (no
+    conversion back); one that draws into the array in place, returns a changed strided
+    view, or changes one byte only every other frame has exactly those frames converted
+    and sent changed. (The comparison reuses one buffer and compares whole images.)"""
+    assert all(own for own, _ in _sent(lambda rgb: rgb)), "identity: the camera's frames"
+    assert all(own for own, _ in _sent(lambda rgb: None)), "looked only: the camera's frames"
+
+    def draw(rgb: np.ndarray) -> None:
+        rgb[:8, :8] = 255  # in place, returns None
+
+    for own, img in _sent(draw):
+        assert not own and (img[:8, :8] > 240).all() and img[20:, 20:].max() < 100
+
+    def last_pixel(rgb: np.ndarray) -> np.ndarray:
+        if int(rgb[0, 0, 0]) in range(15, 25):  # the second frame (pts 20) only
+            rgb[-1, -1] = 255
+        return rgb
+
+    sent = _sent(last_pixel, 3)
+    assert [own for own, _ in sent] == [True, False, True], "only the changed frame converted"
+    assert sent[1][1][-1, -1].min() > 100
+
+    def flipped(rgb: np.ndarray) -> np.ndarray:
+        out = rgb[::-1]  # a strided view: compared by numpy, then converted
+        out[:4] = 0  # the top rows of what is sent
+        return out
+
+    for own, img in _sent(flipped):
+        assert not own and img[:4].max() < 4 and img[8:].min() >= 8
+
+
 def test_process_skips_only_while_the_worker_is_busy():
     """Newest frame wins while the function is still busy with a frame: of the frames that
     arrive meanwhile only the newest is processed next (the others are counted in
