@@ -6,6 +6,10 @@ with the same canvas camera and flags; its peer is ``floor/server.py`` (own proc
 * TTFF Python: page clock from ``start()`` being called (the page is already loaded) to
   the server's first received frame (``time.time()``, converted to the page clock with
   :func:`_stack.clock_base`).
+* TTFF Python from page load (issue 14's floor for the first frame): a new page opened
+  at ``/?auto=ID`` starts a 640x480 receive session as its script runs; from the
+  navigation's start (``performance.timeOrigin``: page clock 0) to the server's first
+  received frame.
 * TTFF browser: page clock from ``start()`` to the first ``requestVideoFrameCallback``
   of a receive-only session showing the server's 640x480 pattern.
 * Delivery: frames the server received per second vs ``framesSent`` per second.
@@ -85,6 +89,7 @@ class Floor:
             out["offer_at"] = (r["created_epoch"] * 1000 - self.base - t0) / 1000
         finally:
             self.stop(sid)
+        out.update(self.ttff_load())
         sid, t0 = self.start("view")
         try:
             h.wait_for(
@@ -98,6 +103,25 @@ class Floor:
         finally:
             self.stop(sid)
         return out
+
+    def ttff_load(self) -> dict[str, float | None]:
+        """One repetition: a fresh page's load -> the server's first frame, seconds."""
+        sid = f"s{next(_ids)}"
+        page = self.stack.new_page()
+        try:
+            page.goto(f"{self.stack.floor_url}?auto={sid}", wait_until="load")
+            base, _err = clock_base(page)  # epoch ms at the page's time origin
+            h.wait_for(
+                lambda: sid in self.stack.floor_get("sessions")["open"],
+                20,
+                message="floor page sent its offer",
+            )
+            self.wait_frames(sid)
+            r = self.result(sid)
+            return {"python_load": (r["first_frame_epoch"] * 1000 - base) / 1000}
+        finally:
+            page.evaluate("(id) => stop(id)", sid)
+            page.close()
 
     def delivery(self, w: int, h_: int, windows: int, seconds: float, warm: float) -> list[dict]:
         """Frames received by the server per s vs frames sent per s, ``windows`` times."""

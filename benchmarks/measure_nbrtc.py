@@ -108,6 +108,17 @@ def _bench_resources():
 )
 
 
+def slope(points: list[tuple[int, float]]) -> float | None:
+    """Least-squares slope of ``(x, y)`` points; None for fewer than three."""
+    if len(points) < 3:
+        return None
+    n = len(points)
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    return sum((x - mx) * (y - my) for x, y in points) / sxx if sxx else None
+
+
 class Nbrtc:
     """The benchmark notebook open in a page of the stack's browser."""
 
@@ -314,31 +325,45 @@ class Nbrtc:
             "kernel_rss_mb": round(proc_rss_mb(self.pid), 1),
         }
 
-    def teardown(self, cycles: int) -> dict[str, Any]:
-        """``cycles`` open/close cycles of Camera + VideoView; counts before and after.
+    def teardown(self, cycles: int, every: int = 50, warm: int = 100) -> dict[str, Any]:
+        """``cycles`` open/close cycles of Camera + VideoView; counts before and after, and
+        the kernel's RSS curve.
 
         "before" is taken after one warm-up cycle (first-use allocations excluded);
         "after" once the browser has no live peer/track and the kernel no stream (or 10 s).
         Both at rest: ``REST`` seconds after the settle, so the RSS read is what the kernel
-        keeps, after the memory trim closes schedule (``nbrtc._memory``, 1 s).
+        keeps, after the memory trim closes schedule (``nbrtc._memory``, 1 s). The curve:
+        the RSS at rest every ``every`` cycles; ``slope_mb_per_cycle`` is the least-squares
+        slope of the readings from cycle ``warm`` on (issue 14: flat after warm-up), None
+        when fewer than three readings are that late.
         """
         self.cycle()
         self._settle()
         h.sample_for(lambda: None, REST, 0.25)
         before = self.snapshot()
-        t0 = time.monotonic()
-        for _ in range(cycles):
+        curve: list[tuple[int, float]] = [(0, before["kernel_rss_mb"])]
+        busy = 0.0  # seconds spent cycling (the readings' rests excluded)
+        for i in range(1, cycles + 1):
+            t = time.monotonic()
             self.cycle()
-        per_cycle = (time.monotonic() - t0) / max(1, cycles)
+            busy += time.monotonic() - t
+            if i % every == 0 and i < cycles:
+                self._settle()
+                h.sample_for(lambda: None, REST, 0.25)
+                curve.append((i, round(proc_rss_mb(self.pid), 2)))
         settle = self._settle()
         h.sample_for(lambda: None, REST, 0.25)
         after = self.snapshot()
+        curve.append((cycles, after["kernel_rss_mb"]))
         return {
             "cycles": cycles,
-            "seconds_per_cycle": per_cycle,
+            "seconds_per_cycle": busy / max(1, cycles),
             "settle_s": settle,
             "before": before,
             "after": after,
+            "rss_curve": curve,
+            "slope_after": warm,
+            "slope_mb_per_cycle": slope([(c, r) for c, r in curve if c >= warm]),
         }
 
     def cycle(self) -> None:

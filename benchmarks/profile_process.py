@@ -2,7 +2,7 @@
 the bare aiortc echo (issue 14): py-spy samples each process for the same window.
 
     .venv/bin/pip install py-spy
-    python benchmarks/profile_process.py [--seconds 10] [--native] [--out DIR] [--feeds N]
+    python benchmarks/profile_process.py [--seconds 10] [--native] [--out DIR] [--feeds N] [--cpu]
 
 Starts the benchmark stack (``_stack.start_stack``: JupyterLab, the floor server,
 Chromium), runs the nbrtc notebook's camera cell with ``cam.process(lambda x: x)``, warms
@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -42,8 +45,62 @@ def record(pid: int, seconds: float, out: Path, native: bool) -> None:
     subprocess.run(cmd, check=True, capture_output=True, timeout=seconds + 60)
 
 
+def _thread_names(pid: int) -> dict[int, str]:
+    """Python thread names of ``pid`` by native thread id (``py-spy dump``: the OS names
+    of Python threads are all "python")."""
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    dump = subprocess.run(
+        [exe, "dump", "--pid", str(pid), "--nonblocking"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    return {int(m[1]): m[2] for m in re.finditer(r'^Thread (\d+) \(\w+\): "(.*)"$', dump, re.M)}
+
+
+def _thread_ticks(pid: int, names: dict[int, str]) -> dict[str, int]:
+    """CPU clock ticks (user + system) per thread family of ``pid``."""
+    out: collections.Counter[str] = collections.Counter()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:  # the thread ended meanwhile
+            continue
+        name = names.get(int(task.name)) or stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        out[_family(name)] += int(fields[11]) + int(fields[12])
+    return out
+
+
+def _family(name: str) -> str:
+    """A thread's name without its instance part (``nbrtc-codec_0`` -> ``nbrtc-codec``)."""
+    if name.startswith("subshell-"):
+        return "subshell"
+    return name.rstrip("0123456789").rstrip("_-") or name
+
+
+def thread_cpu(pid: int, seconds: float, out: Path) -> None:
+    """CPU seconds per second of each thread family of ``pid`` over ``seconds`` (from
+    /proc: exact, unlike sampling), written to ``out`` as ``name rate`` lines."""
+    tick = os.sysconf("SC_CLK_TCK")
+    names = _thread_names(pid)
+    a = _thread_ticks(pid, names)
+    t0 = time.monotonic()
+    time.sleep(seconds)  # the measurement window itself
+    b = _thread_ticks(pid, names)
+    span = time.monotonic() - t0
+    rates = {k: (b[k] - a.get(k, 0)) / tick / span for k in b}
+    total = sum(rates.values())
+    lines = [f"{k} {v:.4f}" for k, v in sorted(rates.items(), key=lambda kv: -kv[1]) if v > 0]
+    out.write_text("\n".join([f"TOTAL {total:.4f}", *lines]) + "\n")
+
+
 def report(path: Path, top: int = 25) -> str:
-    """The threads' shares and the top self/inclusive frames of a raw py-spy file."""
+    """The threads' shares and the top self/inclusive frames of a raw py-spy file (or the
+    per-thread CPU lines of :func:`thread_cpu`, as they are)."""
+    if path.read_text().startswith("TOTAL"):
+        return f"{path.name}: CPU s/s per thread\n" + path.read_text()
     threads: collections.Counter[str] = collections.Counter()
     own: collections.Counter[str] = collections.Counter()
     incl: collections.Counter[str] = collections.Counter()
@@ -77,6 +134,9 @@ def main() -> int:
         "--out", type=Path, default=Path(__file__).resolve().parent / "results" / "profile"
     )
     ap.add_argument("--feeds", type=int, default=0, help="N plain 320x240 cameras instead")
+    ap.add_argument(
+        "--cpu", action="store_true", help="exact CPU s/s per thread (/proc) instead of py-spy"
+    )
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     stack = start_stack()
@@ -95,6 +155,13 @@ def main() -> int:
     return 0
 
 
+def measure(pid: int, args: argparse.Namespace, out: Path) -> None:
+    if args.cpu:
+        thread_cpu(pid, args.seconds, out)
+    else:
+        record(pid, args.seconds, out, args.native)
+
+
 def feeds(nb: Nbrtc, floor: Floor, args: argparse.Namespace) -> None:
     """N plain cameras in the kernel, then N receive sessions of the floor, recorded alike."""
     nb.k(f"NCAM = {args.feeds}")
@@ -102,7 +169,7 @@ def feeds(nb: Nbrtc, floor: Floor, args: argparse.Namespace) -> None:
     try:
         h.wait_for(lambda: nb.k("all(c.state == 'live' for c in cams)") == "True", 60)
         h.sample_for(lambda: None, args.warm, 0.25)
-        record(nb.pid, args.seconds, args.out / "nbrtc.txt", args.native)
+        measure(nb.pid, args, args.out / "nbrtc.txt")
     finally:
         nb.k("for c in cams: c.close()")
     sids = [floor.start("recv", 320, 240)[0] for _ in range(args.feeds)]
@@ -110,7 +177,7 @@ def feeds(nb: Nbrtc, floor: Floor, args: argparse.Namespace) -> None:
         for sid in sids:
             floor.wait_frames(sid)
         h.sample_for(lambda: None, args.warm, 0.25)
-        record(floor.pid, args.seconds, args.out / "floor.txt", args.native)
+        measure(floor.pid, args, args.out / "floor.txt")
     finally:
         for sid in sids:
             floor.stop(sid)
@@ -125,7 +192,7 @@ def processing(nb: Nbrtc, floor: Floor, args: argparse.Namespace) -> None:
         root = nb.cell(C_CAMERA).locator(".nbrtc-root").first
         h.wait_for(lambda: root.get_attribute("data-showing") == "processed", 20)
         h.sample_for(lambda: None, args.warm, 0.25)  # ramp-up excluded on purpose
-        record(nb.pid, args.seconds, args.out / "nbrtc.txt", args.native)
+        measure(nb.pid, args, args.out / "nbrtc.txt")
         print(nb.k("print(cam.process_stats())"))
     finally:
         nb.k("cam.close()")
@@ -134,7 +201,7 @@ def processing(nb: Nbrtc, floor: Floor, args: argparse.Namespace) -> None:
         v = floor.video(sid)
         h.wait_for(lambda: v.evaluate("(v) => v.videoWidth") > 0, 20)
         h.sample_for(lambda: None, args.warm, 0.25)
-        record(floor.pid, args.seconds, args.out / "floor.txt", args.native)
+        measure(floor.pid, args, args.out / "floor.txt")
     finally:
         floor.stop(sid)
 

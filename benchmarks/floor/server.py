@@ -11,8 +11,9 @@ Serves ``page.html`` and takes one non-trickle offer per session at ``POST /offe
 With ``stamps`` every received frame's page-clock stamp is decoded (luma plane) and kept
 with ``time.time()`` at receipt. ``GET /result?id=`` returns the session's counters
 (``frames``, ``first_frame_epoch``, ``created_epoch``) and the stamps collected since the
-last call; ``POST /close?id=`` closes it. Run: ``python server.py --port P``; prints
-``READY <port> <pid>`` when listening. It runs in its own process so that its CPU time
+last call; ``POST /close?id=`` closes it; ``GET /sessions`` lists the open ones. A page
+opened at ``/?auto=ID`` starts a receive session on load. Run: ``python server.py --port
+P``; prints ``READY <port> <pid>`` when listening. It runs in its own process so that its CPU time
 is the floor's cost.
 """
 
@@ -152,6 +153,10 @@ async def result(request: web.Request) -> web.Response:
     )
 
 
+async def open_sessions(_request: web.Request) -> web.Response:
+    return web.json_response({"open": sorted(sessions)})
+
+
 async def close(request: web.Request) -> web.Response:
     s = sessions.pop(request.query["id"], None)
     if s is not None:
@@ -180,6 +185,7 @@ def main() -> None:
     app.router.add_post("/offer", offer)
     app.router.add_get("/result", result)
     app.router.add_post("/close", close)
+    app.router.add_get("/sessions", open_sessions)
 
     async def ready(_app: web.Application) -> None:
         print(f"READY {args.port}", flush=True)
