@@ -415,6 +415,33 @@ def test_many_open_close_cycles_leak_nothing(browser, no_leaks):
     assert now["streams"] == 0
 
 
+def test_closed_widgets_leave_no_ipywidgets_behind(browser, no_leaks):
+    """A closed Camera, VideoView or Inspector leaves nothing in ipywidgets' registry:
+    the Layout ipywidgets made for each is closed with it (it used to stay open, with its
+    comm and a model in the page, for the life of the kernel). A layout the caller passed
+    may be shared: it stays open."""
+    import ipywidgets
+    from ipywidgets.widgets.widget import _instances
+
+    before = set(_instances)
+    for _ in range(3):
+        with nbrtc.Camera() as cam:
+            browser.attach(cam)
+            browser.start(cam)
+            cam.wait("live", timeout=10)
+            cam.inspect().close()
+        with nbrtc.VideoView(nbrtc.sources.test_pattern(64, 48)) as view:
+            browser.attach(view)
+    left = [type(_instances[k]).__name__ for k in set(_instances) - before]
+    assert left == [], f"widgets still open after close: {left}"
+
+    shared = ipywidgets.Layout(width="50%")
+    with nbrtc.Camera(layout=shared) as cam:
+        assert cam.layout is shared
+    assert shared.comm is not None and shared.model_id in _instances, "the caller's layout"
+    shared.close()
+
+
 def test_stream_limit(browser, widgets, no_leaks, monkeypatch):
     monkeypatch.setattr(nbrtc.config, "_max_streams", 1)
     a = make(widgets, browser, nbrtc.Camera())

@@ -33,6 +33,7 @@ from .._upstream import route_comm_by_header
 from .._version import __version__
 from .._widgets.base import SignalingWidget, WidgetPort, port_of
 from .._widgets.kernel_owned import KernelOwnedTraits
+from .._widgets.own_layout import close_own_layout, own_layout
 
 if TYPE_CHECKING:
     from .._signaling.stream import KernelStream
@@ -144,6 +145,7 @@ class Inspector(KernelOwnedTraits, anywidget.AnyWidget):
         self._stream_id: str | None = None
         self._sdp_key: tuple[str, int] | None = None
         super().__init__(**kwargs)
+        self._own_layout = own_layout(self, kwargs)
         self._manager = manager()
         self._port = WidgetPort(self)
         self._manager.register(self._port)  # re-running the cell closes it, like any widget
@@ -302,6 +304,7 @@ class Inspector(KernelOwnedTraits, anywidget.AnyWidget):
             super().close()
         except Exception:
             log.debug("inspector comm close failed", exc_info=True)
+        close_own_layout(self, getattr(self, "_own_layout", None))
 
     def __enter__(self) -> Inspector:
         return self

@@ -57,6 +57,7 @@ from .._upstream import route_comm_by_header
 from .._version import __version__
 from ..errors import NotDisplayedError, StreamClosedError, StreamError, StreamTimeoutError
 from .kernel_owned import KernelOwnedTraits
+from .own_layout import close_own_layout, own_layout
 
 if TYPE_CHECKING:
     from .._loop import MediaLoop
@@ -219,6 +220,7 @@ class SignalingWidget(KernelOwnedTraits, anywidget.AnyWidget):
         self._ice_policy = policy
         self._handlers: dict[str, Handler] = {}
         super().__init__(kind=self._kind, rtc_config=public_rtc_config(servers, policy), **kwargs)
+        self._own_layout = own_layout(self, kwargs)
         self._manager = manager()
         self._port = self._make_port()
         self._manager.register(self._port)
@@ -332,6 +334,7 @@ class SignalingWidget(KernelOwnedTraits, anywidget.AnyWidget):
             super().close()  # the comm
         except Exception:  # the comm may already be gone (kernel shutting down)
             log.debug("comm close failed", exc_info=True)
+        close_own_layout(self, getattr(self, "_own_layout", None))
 
     def _teardown_and_wait(self) -> None:
         """End what the widget runs on the media loop; wait up to CLOSE_WAIT unless on it."""
