@@ -135,6 +135,12 @@ class Nbrtc:
     def k(self, code: str, timeout: float = 30) -> str:
         return h.kernel_eval(self.page, code, timeout=timeout)
 
+    def q(self, expr: str, timeout: float = 20) -> str:
+        """``expr``'s repr, evaluated as a silent user expression: unlike :meth:`k` it goes
+        through no displayhook, so IPython keeps no output history of it (a 1,000-cycle
+        memory run polls thousands of times; those outputs were a growth of their own)."""
+        return h.kernel_query(self.page, expr, timeout=timeout)
+
     def kjson(self, code: str) -> Any:
         return json.loads(self.k(f"print(json.dumps({code}))").strip().splitlines()[-1])
 
@@ -147,7 +153,7 @@ class Nbrtc:
         e2e_video._run(self.page, i)
 
     def wait_live(self, expr: str, timeout: float = 30) -> None:
-        h.wait_for(lambda: self.k(f"{expr}.state") == "'live'", timeout, message=f"{expr} live")
+        h.wait_for(lambda: self.q(f"{expr}.state") == "'live'", timeout, message=f"{expr} live")
 
     def video(self, i: int) -> Any:
         return self.cell(i).locator("video.nbrtc-video").first
@@ -378,7 +384,7 @@ class Nbrtc:
             return (
                 c["peersLive"] == 0
                 and c["tracksLive"] == 0
-                and self.k("len(nbrtc.manager().streams())") == "0"
+                and self.q("len(nbrtc.manager().streams())") == "0"
             )
 
         try:
