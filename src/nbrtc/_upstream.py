@@ -472,21 +472,30 @@ def decoder_worker(
     aiortc hands each frame over with ``run_coroutine_threadsafe(output_q.put(frame))``: a
     coroutine, a Task and two chained futures per frame, all run on the media loop. Here it
     is one ``call_soon_threadsafe(output_q.put_nowait, frame)``: the queue is unbounded, so
-    ``put`` never waits and the order is the same. A frame that fails to decode is logged
-    by aiortc's receiver logger (same words) and sets ``decode_error``; the decoder keeps its
-    state (resetting it would fail every frame until the next keyframe)."""
+    ``put`` never waits and the order is the same (and a loop closed under a running
+    decoder ends the thread quietly instead of with a traceback). A frame that fails to
+    decode is logged by aiortc's receiver logger (same words) and sets ``decode_error``; the
+    decoder keeps its state (resetting it would fail every frame until the next keyframe)."""
     import logging
 
     import av
     from aiortc.codecs import get_decoder
 
     put = output_q.put_nowait
+
+    def deliver(item: Any) -> bool:
+        try:
+            loop.call_soon_threadsafe(put, item)
+        except RuntimeError:  # the loop is closed (the kernel is exiting): nobody reads
+            return False
+        return True
+
     decoder: Any = None
     codec_name = None
     while True:
         task = input_q.get()
         if task is None:
-            loop.call_soon_threadsafe(put, None)
+            deliver(None)
             return
         codec, encoded_frame = task
         if codec.name != codec_name:
@@ -503,7 +512,8 @@ def decoder_worker(
             decode_error.set()
             continue
         for frame in frames:
-            loop.call_soon_threadsafe(put, frame)
+            if not deliver(frame):
+                return
 
 
 _aiortc_decoder_worker: Any = None

@@ -421,8 +421,13 @@ def test_closed_widgets_leave_no_ipywidgets_behind(browser, no_leaks):
     comm and a model in the page, for the life of the kernel). A layout the caller passed
     may be shared: it stays open."""
     import ipywidgets
-    from ipywidgets.widgets.widget import _instances
+    from ipywidgets.widgets import widget as ipywidgets_widget
 
+    # the registry of open widgets: ``_instances`` since ipywidgets 8.1, a class attribute
+    # in 8.0 (the oldest version nbrtc supports)
+    _instances = getattr(ipywidgets_widget, "_instances", None)
+    if _instances is None:
+        _instances = ipywidgets.Widget._active_widgets
     before = set(_instances)
     for _ in range(3):
         with nbrtc.Camera() as cam:

@@ -100,3 +100,27 @@ def test_installed_for_new_receivers_and_switchable() -> None:
         assert rtcrtpreceiver.decoder_worker is _upstream.decoder_worker
     finally:
         decoder_handoff.install(True)
+
+
+def test_a_closed_loop_ends_the_decoder_quietly() -> None:
+    """A loop that closed under a running decoder (kernel exit) ends the thread without an
+    exception (aiortc's own worker dies with 'Event loop is closed')."""
+    loop = asyncio.new_event_loop()
+    loop.close()
+    inq: queue.Queue[object] = queue.Queue()
+    for f in _encoded(2):
+        inq.put((VP8, f))
+    errors: list[BaseException] = []
+    t = threading.Thread(
+        target=lambda: _catch(errors, _upstream.decoder_worker, loop, inq, asyncio.Queue(), None)
+    )
+    t.start()
+    t.join(10)
+    assert not t.is_alive() and errors == []
+
+
+def _catch(errors: list[BaseException], fn: object, *args: object) -> None:
+    try:
+        fn(*args)  # type: ignore[operator]
+    except BaseException as exc:  # the assertion reports it
+        errors.append(exc)
