@@ -316,8 +316,10 @@ def test_hung_user_function_does_not_hold_the_kernel_exit():
         "p.set(lambda rgb: threading.Event().wait(), 'rgb24')\n"
         "frame = av.VideoFrame.from_ndarray(np.zeros((8, 8, 3), np.uint8), format='rgb24')\n"
         "job = p._submit(frame)\n"
-        "time.sleep(0.3)\n"
-        "assert not job.done(), 'the function is stuck'\n"
+        "deadline = time.monotonic() + 5\n"
+        "while not job.running() and time.monotonic() < deadline:\n"
+        "    time.sleep(0.01)\n"
+        "assert job.running() and not job.done(), 'the function is stuck'\n"
         "print('stuck; exiting', flush=True)\n"
     )
     t0 = time.monotonic()

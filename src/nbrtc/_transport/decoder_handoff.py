@@ -5,8 +5,8 @@ hands each decoded frame to the media loop by running a coroutine there, which c
 Task and two chained futures per frame on the loop that also carries every packet of every
 stream. :func:`install` swaps in ``_upstream.decoder_worker``, the same decoding loop with
 a single ``call_soon_threadsafe`` per frame (order, end of track and decode-error reporting
-unchanged). It is on by default; :data:`ENABLED` and :func:`install` let a benchmark
-compare both hand-offs in one kernel.
+unchanged). It is on by default; ``install(False)`` lets a benchmark compare both
+hand-offs in one kernel.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from .. import _upstream
 
 log = logging.getLogger("nbrtc")
 
-#: whether receivers started from now on use the lighter hand-off
-ENABLED = True
 _usable: bool | None = None
 
 
@@ -27,7 +25,7 @@ def install(enabled: bool = True) -> bool:
     on; idempotent, any thread. False when aiortc's internals changed (``import nbrtc``
     already warned which, as :class:`nbrtc._upstream.UpstreamWarning`): frames then reach
     the loop as in plain aiortc and nothing else changes."""
-    global ENABLED, _usable
+    global _usable
     if _usable is None:
         problems = _upstream.decoder_handoff_problems()
         _usable = not problems
@@ -36,5 +34,4 @@ def install(enabled: bool = True) -> bool:
     if not _usable:
         return False
     _upstream.patch_decoder_handoff(enabled)
-    ENABLED = enabled
     return True

@@ -14,10 +14,7 @@ ipywidgets made for this widget is closed.
 from __future__ import annotations
 
 import contextlib
-import logging
 from typing import Any
-
-log = logging.getLogger("nbrtc")
 
 
 def own_layout(widget: Any, kwargs: dict[str, Any]) -> Any:
