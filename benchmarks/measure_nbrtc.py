@@ -130,6 +130,9 @@ class Nbrtc:
         e2e_video._run(self.page, C_SETUP)
         self.k(KERNEL_HELPERS)
         self.pid = int(self.k("os.getpid()"))
+        #: the (W, H) the kernel holds: set again only when it changes (the teardown run
+        #: would otherwise send one more request per cycle, a growth of the harness's own)
+        self._size: tuple[int, int] | None = None
 
     # ------------------------------------------------------------------------ helpers
     def k(self, code: str, timeout: float = 30) -> str:
@@ -148,7 +151,9 @@ class Nbrtc:
         return self.page.locator(h.CELLS).nth(i)
 
     def run(self, i: int, w: int = 640, h_: int = 480) -> None:
-        self.k(f"W, H = {w}, {h_}")
+        if self._size != (w, h_):
+            self.k(f"W, H = {w}, {h_}")
+            self._size = (w, h_)
         self.page.evaluate("([w, h]) => { window.__benchCam = {w, h}; }", [w, h_])
         e2e_video._run(self.page, i)
 

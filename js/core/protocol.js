@@ -69,6 +69,14 @@ export const SIGNAL_TYPES = Object.freeze(["offer", "answer", "candidate", "bye"
 export const MAX_LIVE = 64;
 export const MAX_STATS_REPORTS = 300;
 export const MAX_STATS_FIELDS = 64;
+/**
+ * What the router may hold back briefly and send together in one `batch` (docs/protocol.md
+ * "Batches"): the small, bursty reports of a stream's start. Never an offer, a bye, stats
+ * or anything with a buffer. Same set as the kernel's BATCHABLE.
+ */
+export const BATCHABLE = Object.freeze(["candidate", "state", "ice-error"]);
+/** Messages in one `batch` at most (the kernel's MAX_BATCH). */
+export const MAX_BATCH = 32;
 /** Values of a kernel `state` message's `state` field. */
 export const KERNEL_STATES = Object.freeze(["connecting", "live", "closed", "error"]);
 /**
@@ -111,6 +119,27 @@ export function makeMessage(type, stream, payload) {
     throw new TypeError(`not a stream id: ${String(stream)}`);
   }
   return { v: PROTOCOL_VERSION, type, stream, payload: payload === undefined ? null : payload };
+}
+
+/**
+ * The envelope of a `batch`: `items` (`{type, payload}`, each of a BATCHABLE type, 1 to
+ * MAX_BATCH of them) for one stream, which the kernel takes apart and handles one by one.
+ * @param {string} stream
+ * @param {{type: string, payload: any}[]} items
+ * @returns {{v: number, type: "batch", stream: string, payload: {type: string, payload: any}[]}}
+ */
+export function makeBatch(stream, items) {
+  if (!isStreamId(stream)) throw new TypeError(`not a stream id: ${String(stream)}`);
+  if (items.length < 1 || items.length > MAX_BATCH) throw new RangeError(`a batch holds 1 to ${MAX_BATCH} messages`);
+  for (const { type } of items) {
+    if (!BATCHABLE.includes(type)) throw new TypeError(`${String(type)} cannot go in a batch`);
+  }
+  return {
+    v: PROTOCOL_VERSION,
+    type: "batch",
+    stream,
+    payload: items.map(({ type, payload }) => ({ type, payload: payload === undefined ? null : payload })),
+  };
 }
 
 /**

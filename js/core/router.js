@@ -9,9 +9,19 @@
 // Nothing here touches window/document at import time, so node can load it for tests.
 
 import { PING_INTERVAL_MS } from "./liveness.js";
-import { MAX_LIVE, makeMessage, validateKernelMessage } from "./protocol.js";
+import { BATCHABLE, MAX_BATCH, MAX_LIVE, makeBatch, makeMessage, validateKernelMessage } from "./protocol.js";
 
 export const ROUTER_KEY = "__nbrtc_router_v1";
+
+/**
+ * How long a stream's small reports (BATCHABLE: candidates, pc states) may wait to go
+ * together, ms. A stream's start makes ~16 of them within ~100 ms; each comm message
+ * costs the kernel a dispatch, two IOPub status messages to every page and an entry in
+ * its session's replay-protection set, so they travel in a few `batch`es instead. The
+ * first report after a quiet spell goes at once; only what follows it within this window
+ * waits (docs/protocol.md "Batches"). Offers, byes, pings and stats never wait.
+ */
+export const BATCH_MS = 20;
 
 /** Kernel statuses after which nothing of the old kernel process will ever answer. */
 export const KERNEL_GONE_STATUSES = Object.freeze([
@@ -86,7 +96,22 @@ export function kernelOf(model) {
  *   randomHex?: (chars: number) => string,
  *   pageTarget?: {addEventListener: (type: string, cb: () => void) => void} | null,
  *   log?: Pick<Console, "debug" | "warn" | "error">,
+ *   batchMs?: number,
+ *   now?: () => number,
+ *   setTimer?: (fn: () => void, ms: number) => any,
+ *   clearTimer?: (handle: any) => void,
  * }} RouterOptions
+ *
+ * One registered stream: its peer and model, and the reports waiting to go as a batch.
+ * @typedef {{
+ *   peer: PeerLike,
+ *   model: ModelLike,
+ *   detach: () => void,
+ *   kernel: KernelLike | null,
+ *   pending: {type: string, payload: any}[],
+ *   timer: any,
+ *   lastSent: number,
+ * }} StreamEntry
  */
 
 /**
@@ -129,6 +154,10 @@ function guarded(log, what, fn) {
 export function createRouter(options = {}) {
   const log = options.log ?? console;
   const randomHex = options.randomHex ?? defaultRandomHex;
+  const batchMs = options.batchMs ?? BATCH_MS;
+  const now = options.now ?? (() => globalThis.performance.now());
+  const setTimer = options.setTimer ?? ((fn, ms) => globalThis.setTimeout(fn, ms));
+  const clearTimer = options.clearTimer ?? ((handle) => globalThis.clearTimeout(handle));
   const pageId = randomHex(8);
   // The page key: a secret of this page, sent in the envelope of every message it sends
   // to a kernel. Those go on this page's own connection, while everything the kernel
@@ -137,7 +166,7 @@ export function createRouter(options = {}) {
   const pageKey = randomHex(32);
   let streamCounter = 0;
   let viewCounter = 0;
-  /** @type {Map<string, {peer: PeerLike, model: ModelLike, detach: () => void, kernel: KernelLike | null}>} */
+  /** @type {Map<string, StreamEntry>} */
   const streams = new Map();
   /**
    * Kernel status subscriptions, one per kernel connection, held while a stream of
@@ -299,7 +328,7 @@ export function createRouter(options = {}) {
     const detach = attachModel(model);
     const kernel = kernelOf(model);
     if (kernel) watchKernel(kernel);
-    streams.set(streamId, { peer, model, detach, kernel });
+    streams.set(streamId, { peer, model, detach, kernel, pending: [], timer: null, lastSent: -Infinity });
   }
 
   /** @param {string} streamId */
@@ -308,6 +337,10 @@ export function createRouter(options = {}) {
     dead.add(streamId);
     if (!entry) return;
     streams.delete(streamId);
+    // Reports still waiting are dropped: the kernel drops late messages of a closed id.
+    if (entry.timer !== null) clearTimer(entry.timer);
+    entry.timer = null;
+    entry.pending = [];
     guarded(log, "detaching a model", entry.detach);
     if (entry.kernel) unwatchKernel(entry.kernel);
   }
@@ -327,10 +360,65 @@ export function createRouter(options = {}) {
       log.debug(`[nbrtc] not sending ${type}: stream ${streamId} is not open`);
       return false;
     }
+    if (batchMs > 0 && !buffers && BATCHABLE.includes(type)) {
+      const t = now();
+      if (entry.pending.length > 0 || t - entry.lastSent < batchMs) {
+        entry.pending.push({ type, payload });
+        if (entry.pending.length >= MAX_BATCH) return flush(streamId, entry);
+        if (entry.timer === null) {
+          entry.timer = setTimer(() => {
+            entry.timer = null;
+            if (streams.get(streamId) === entry) flush(streamId, entry);
+          }, Math.max(0, entry.lastSent + batchMs - t));
+        }
+        return true;
+      }
+    }
+    // What waits goes first: the kernel sees one stream's messages in the order they were made.
+    if (!flush(streamId, entry)) return false;
+    let content;
     try {
-      const content = { ...makeMessage(type, streamId, payload), key: pageKey };
+      content = { ...makeMessage(type, streamId, payload), key: pageKey };
+    } catch (err) {
+      log.debug(`[nbrtc] not sending ${type} for ${streamId}`, err);
+      return false;
+    }
+    return post(streamId, entry, type, content, buffers);
+  }
+
+  /**
+   * Send what waits in `entry.pending` (one message alone, several as a `batch`). False
+   * when the comm refused it.
+   * @param {string} streamId
+   * @param {StreamEntry} entry
+   * @returns {boolean}
+   */
+  function flush(streamId, entry) {
+    if (entry.timer !== null) {
+      clearTimer(entry.timer);
+      entry.timer = null;
+    }
+    const items = entry.pending;
+    if (items.length === 0) return true;
+    entry.pending = [];
+    const content =
+      items.length === 1 ? makeMessage(items[0].type, streamId, items[0].payload) : makeBatch(streamId, items);
+    return post(streamId, entry, content.type, { ...content, key: pageKey });
+  }
+
+  /**
+   * @param {string} streamId
+   * @param {StreamEntry} entry
+   * @param {string} type
+   * @param {any} content
+   * @param {ArrayBuffer[]} [buffers]
+   * @returns {boolean}
+   */
+  function post(streamId, entry, type, content, buffers) {
+    try {
       if (buffers) entry.model.send(content, undefined, buffers);
       else entry.model.send(content);
+      entry.lastSent = now();
       return true;
     } catch (err) {
       log.debug(`[nbrtc] sending ${type} for ${streamId} failed`, err);

@@ -12,7 +12,7 @@ const COMM = { id: "comm", label: "comm", url: "", kind: "comm", transport: "com
 function setup() {
   const browser = fakeBrowser();
   let n = 0;
-  const router = createRouter({ log: quietLog(), pageTarget: null, randomHex: () => `abcdef0${n++}` });
+  const router = createRouter({ log: quietLog(), pageTarget: null, batchMs: 0, randomHex: () => `abcdef0${n++}` });
   const model = new FakeModel({ kind: "probe", state: "new", paths: [], table_rows: [], advice: [] });
   const env = { ...browser.env };
   /** The kernel: answers every ice-servers ask of `sid` with `servers`. */

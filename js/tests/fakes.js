@@ -685,7 +685,7 @@ export function fakeTimers() {
  */
 export function peerSetup({ BrowserPeer, createRouter, kind = "camera", auto = true, traits = {} }) {
   const browser = fakeBrowser({ auto });
-  const router = createRouter({ log: quietLog(), pageTarget: null, randomHex: () => "abcdef01" });
+  const router = createRouter({ log: quietLog(), pageTarget: null, batchMs: 0, randomHex: () => "abcdef01" });
   const model = new FakeModel({
     kind,
     constraints: { width: 640, height: 480, frame_rate: null, device_id: null },

@@ -2,12 +2,14 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
   CONTROL_CHANNEL,
+  MAX_BATCH,
   MAX_MESSAGE_BYTES,
   PROTOCOL_VERSION,
   SENDING_KINDS,
   STREAM_KINDS,
   encodedSize,
   isStreamId,
+  makeBatch,
   makeMessage,
   validateKernelMessage,
 } from "../core/protocol.js";
@@ -184,5 +186,26 @@ describe("helpers", () => {
   test("encodedSize counts UTF-8 bytes", () => {
     assert.equal(encodedSize("é"), 4); // "\"é\"" is 1 + 2 + 1 bytes
     assert.equal(encodedSize({ a: 1 }), 7);
+  });
+});
+
+describe("makeBatch", () => {
+  test("one envelope for a stream's reports, null for a missing payload", () => {
+    assert.deepEqual(makeBatch("abcd1234-1", [{ type: "candidate", payload: undefined }, { type: "state", payload: { ice: "new" } }]), {
+      v: 1,
+      type: "batch",
+      stream: "abcd1234-1",
+      payload: [
+        { type: "candidate", payload: null },
+        { type: "state", payload: { ice: "new" } },
+      ],
+    });
+  });
+  test("refuses what the kernel would refuse", () => {
+    const item = { type: "state", payload: {} };
+    assert.throws(() => makeBatch("abcd1234-1", []), RangeError);
+    assert.throws(() => makeBatch("abcd1234-1", Array(MAX_BATCH + 1).fill(item)), RangeError);
+    assert.throws(() => makeBatch("abcd1234-1", [item, { type: "offer", payload: {} }]), TypeError);
+    assert.throws(() => makeBatch("not an id!", [item]), TypeError);
   });
 });

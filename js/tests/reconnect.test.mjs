@@ -75,7 +75,7 @@ describe("PathWatch", () => {
 describe("BrowserPeer with a lost path", () => {
   async function livePeer() {
     const browser = fakeBrowser({ auto: true });
-    const router = createRouter({ log: quietLog(), pageTarget: null, randomHex: () => "abcdef01" });
+    const router = createRouter({ log: quietLog(), pageTarget: null, batchMs: 0, randomHex: () => "abcdef01" });
     const model = new FakeModel({
       kind: "camera",
       constraints: { width: 640, height: 480, frame_rate: null, device_id: null },

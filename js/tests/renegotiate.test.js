@@ -10,7 +10,7 @@ const ANSWER_SDP = "v=0\r\nfake-answer\r\n";
 
 async function livePeer(kind = "camera") {
   const browser = fakeBrowser({ auto: true });
-  const router = createRouter({ log: quietLog(), pageTarget: null, randomHex: () => "abcdef01" });
+  const router = createRouter({ log: quietLog(), pageTarget: null, batchMs: 0, randomHex: () => "abcdef01" });
   const model = new FakeModel({
     kind,
     constraints: { width: 640, height: 480, frame_rate: null, device_id: null },
@@ -129,7 +129,7 @@ describe("renegotiation", () => {
 
   test("renegotiate before the first answer is ignored", async () => {
     const browser = fakeBrowser({ auto: true });
-    const router = createRouter({ log: quietLog(), pageTarget: null, randomHex: () => "abcdef02" });
+    const router = createRouter({ log: quietLog(), pageTarget: null, batchMs: 0, randomHex: () => "abcdef02" });
     const model = new FakeModel({ kind: "view", rtc_config: {} });
     const peer = new BrowserPeer({ model, kind: "view", router, env: browser.env });
     await peer.start();
@@ -163,7 +163,7 @@ describe("stats sampling", () => {
 
   test("no sample before the answer", async () => {
     const browser = fakeBrowser({ auto: true });
-    const router = createRouter({ log: quietLog(), pageTarget: null, randomHex: () => "abcdef03" });
+    const router = createRouter({ log: quietLog(), pageTarget: null, batchMs: 0, randomHex: () => "abcdef03" });
     const model = new FakeModel({ kind: "view", rtc_config: {} });
     const peer = new BrowserPeer({ model, kind: "view", router, env: browser.env });
     await peer.start();
@@ -177,7 +177,7 @@ describe("stats sampling", () => {
 describe("stats_interval", () => {
   test("0 turns sampling off; absent means every second", async () => {
     const browser = fakeBrowser({ auto: true });
-    const router = createRouter({ log: quietLog(), pageTarget: null, randomHex: () => "abcdef04" });
+    const router = createRouter({ log: quietLog(), pageTarget: null, batchMs: 0, randomHex: () => "abcdef04" });
     const model = new FakeModel({ kind: "view", rtc_config: {}, stats_interval: 0 });
     const peer = new BrowserPeer({ model, kind: "view", router, env: browser.env });
     await peer.start();

@@ -42,7 +42,7 @@ function serverBrowser() {
 
 function setup() {
   const browser = serverBrowser();
-  const router = createRouter({ log: quietLog(), pageTarget: null, randomHex: () => "abcdef01" });
+  const router = createRouter({ log: quietLog(), pageTarget: null, batchMs: 0, randomHex: () => "abcdef01" });
   const model = new FakeModel({
     kind: "room",
     name: "lesson",

@@ -79,7 +79,7 @@ function roomBrowser() {
 function setup({ traits = {} } = {}) {
   const browser = roomBrowser();
   const log = quietLog();
-  const router = createRouter({ log, pageTarget: null, randomHex: () => "abcdef01" });
+  const router = createRouter({ log, pageTarget: null, batchMs: 0, randomHex: () => "abcdef01" });
   const model = new FakeModel({
     kind: "room",
     name: "lesson",
@@ -436,7 +436,7 @@ describe("RoomMember", () => {
 describe("the page router closes room members", () => {
   test("a kernel restart closes every member without a bye", async () => {
     const browser = roomBrowser();
-    const router = createRouter({ log: quietLog(), pageTarget: null, randomHex: () => "abcdef01" });
+    const router = createRouter({ log: quietLog(), pageTarget: null, batchMs: 0, randomHex: () => "abcdef01" });
     /** @type {Function[]} */
     const slots = [];
     const kernel = { statusChanged: { connect: (f) => slots.push(f), disconnect: () => {} } };
@@ -459,7 +459,7 @@ describe("the page router closes room members", () => {
   test("pagehide: one bye per member, then everything closed", async () => {
     const browser = roomBrowser();
     const target = new EventTarget();
-    const router = createRouter({ log: quietLog(), pageTarget: target, randomHex: () => "abcdef01" });
+    const router = createRouter({ log: quietLog(), pageTarget: target, batchMs: 0, randomHex: () => "abcdef01" });
     const model = new FakeModel({ kind: "room", rtc_config: {}, audio: false });
     const member = new RoomMember({ model, router, env: browser.env });
     member.start();
@@ -478,7 +478,7 @@ describe("renderRoom", () => {
     const doc = new FakeDocument();
     const saved = globalThis.document;
     globalThis.document = doc;
-    const router = createRouter({ log: quietLog(), pageTarget: null, randomHex: () => "abcdef01" });
+    const router = createRouter({ log: quietLog(), pageTarget: null, batchMs: 0, randomHex: () => "abcdef01" });
     const model = new FakeModel({
       kind: "room",
       width: 320,

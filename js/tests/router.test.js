@@ -458,3 +458,134 @@ describe("one heartbeat per page (docs/protocol.md \"Liveness\")", () => {
     assert.deepEqual(model.sent.filter((m) => m.type === "ping")[2].payload.live.length, 3);
   });
 });
+
+describe("batches", () => {
+  /** A router on a hand-driven clock: `advance(ms)` runs the timers that fall due. */
+  function clocked() {
+    let t = 1000;
+    /** @type {{at: number, fn: () => void, id: number}[]} */
+    let timers = [];
+    let ids = 0;
+    const router = createRouter({
+      log: quietLog(),
+      pageTarget: null,
+      randomHex: () => "abcdef01",
+      now: () => t,
+      setTimer: (fn, ms) => {
+        timers.push({ at: t + ms, fn, id: ++ids });
+        return ids;
+      },
+      clearTimer: (id) => {
+        timers = timers.filter((x) => x.id !== id);
+      },
+    });
+    /** @param {number} ms */
+    const advance = (ms) => {
+      t += ms;
+      for (const due of timers.filter((x) => x.at <= t)) {
+        timers = timers.filter((x) => x !== due);
+        due.fn();
+      }
+    };
+    return { router, advance, pendingTimers: () => timers.length };
+  }
+  const cand = (n) => ({ candidate: `candidate:${n} 1 udp 1 192.0.2.1 ${5000 + n} typ host`, sdpMid: "0", sdpMLineIndex: 0 });
+  const st = (ice) => ({ connection: "new", ice, signaling: "stable", gathering: "gathering" });
+
+  test("the first report goes at once; those that follow within BATCH_MS go as one batch, in order", () => {
+    const { router, advance } = clocked();
+    const m = new FakeModel();
+    router.register("s-1", new FakePeer(), m);
+    assert.equal(router.send("s-1", "state", st("new")), true);
+    assert.equal(m.sent.length, 1, "nothing was sent just before: no wait");
+    router.send("s-1", "candidate", cand(1));
+    advance(5);
+    router.send("s-1", "candidate", cand(2));
+    router.send("s-1", "state", st("checking"));
+    assert.equal(m.sent.length, 1, "held while the window is open");
+    advance(15);
+    assert.equal(m.sent.length, 2);
+    assert.deepEqual(m.sent[1], {
+      v: 1,
+      type: "batch",
+      stream: "s-1",
+      payload: [
+        { type: "candidate", payload: cand(1) },
+        { type: "candidate", payload: cand(2) },
+        { type: "state", payload: st("checking") },
+      ],
+      key: "abcdef01",
+    });
+    advance(100);
+    router.send("s-1", "candidate", null);
+    assert.deepEqual(m.sent[2], { v: 1, type: "candidate", stream: "s-1", payload: null, key: "abcdef01" });
+  });
+
+  test("a lone held report goes as a plain message; other streams keep their own windows", () => {
+    const { router, advance } = clocked();
+    const a = new FakeModel();
+    const b = new FakeModel();
+    router.register("s-1", new FakePeer(), a);
+    router.register("s-2", new FakePeer(), b);
+    router.send("s-1", "state", st("new"));
+    router.send("s-1", "state", st("checking"));
+    router.send("s-2", "state", st("new"));
+    assert.deepEqual([a.sent.length, b.sent.length], [1, 1]);
+    advance(20);
+    assert.equal(a.sent[1].type, "state");
+    assert.deepEqual(a.sent[1].payload, st("checking"));
+  });
+
+  test("an offer, a bye or a ping sends what waits first, then itself: order is kept", () => {
+    const { router, pendingTimers } = clocked();
+    const m = new FakeModel();
+    router.register("s-1", new FakePeer(), m);
+    router.send("s-1", "ping", { t: 1 });
+    router.send("s-1", "candidate", cand(1));
+    router.send("s-1", "state", st("checking"));
+    router.send("s-1", "bye", { reason: "closed" });
+    assert.deepEqual(
+      m.sent.map((x) => x.type),
+      ["ping", "batch", "bye"],
+    );
+    assert.equal(pendingTimers(), 0, "the flush cancelled its timer");
+  });
+
+  test("never more than MAX_BATCH in one batch; stats and buffers never wait", () => {
+    const { router, advance } = clocked();
+    const m = new FakeModel();
+    router.register("s-1", new FakePeer(), m);
+    router.send("s-1", "ping", { t: 1 });
+    for (let i = 0; i < 40; i++) router.send("s-1", "candidate", cand(i));
+    assert.equal(m.sent.length, 2, "the 32nd held report sent the batch at once");
+    assert.equal(m.sent[1].payload.length, 32);
+    router.send("s-1", "stats", { t: 2, reports: [] });
+    assert.deepEqual(
+      m.sent.slice(2).map((x) => [x.type, x.type === "batch" ? x.payload.length : 1]),
+      [["batch", 8], ["stats", 1]],
+    );
+    advance(50);
+    assert.equal(m.sent.length, 4, "no timer left behind");
+  });
+
+  test("an unregistered stream's held reports are dropped with their timer", () => {
+    const { router, advance, pendingTimers } = clocked();
+    const m = new FakeModel();
+    router.register("s-1", new FakePeer(), m);
+    router.send("s-1", "ping", { t: 1 });
+    router.send("s-1", "state", st("failed"));
+    router.unregister("s-1");
+    assert.equal(pendingTimers(), 0);
+    advance(50);
+    assert.deepEqual(m.sent.map((x) => x.type), ["ping"]);
+  });
+
+  test("batchMs 0 sends everything at once", () => {
+    const router = createRouter({ log: quietLog(), pageTarget: null, batchMs: 0 });
+    const m = new FakeModel();
+    router.register("s-1", new FakePeer(), m);
+    router.send("s-1", "state", st("new"));
+    router.send("s-1", "state", st("checking"));
+    assert.deepEqual(m.sent.map((x) => x.type), ["state", "state"]);
+  });
+});

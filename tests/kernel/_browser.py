@@ -156,6 +156,20 @@ class FakeBrowser:
         """Browser -> kernel, through the manager's comm entry point (as the comm would)."""
         widget._manager.handle_message(widget._port, self.envelope(type_, stream, payload))
 
+    def send_batch(
+        self, widget: StreamWidget, stream: str, items: list[tuple[str, Any]], buffers: Any = None
+    ) -> None:
+        """Browser -> kernel: ``items`` ((type, payload) pairs) in one ``batch``, as the
+        page's router sends the reports it held back (js/core/router.js)."""
+        content = {
+            "v": 1,
+            "type": "batch",
+            "stream": stream,
+            "payload": [{"type": t, "payload": p} for t, p in items],
+            "key": self.key,
+        }
+        widget._manager.handle_message(widget._port, content, buffers)
+
     def envelope(self, type_: str, stream: str, payload: Any) -> dict[str, Any]:
         """A browser -> kernel message of this page (with its key)."""
         return {"v": 1, "type": type_, "stream": stream, "payload": payload, "key": self.key}
@@ -233,21 +247,22 @@ class FakeBrowser:
         self.send(widget, "offer", sid, {"sdp": sdp, "kind": kind, "page": self.page, "view": sid})
         self._spawn(self._ping(widget, sid))
         if trickle:
+            # As the page's router does: the first report alone, those right behind it
+            # (the rest of the candidates, the end of them) in one batch
+            items: list[tuple[str, Any]] = []
             for t in pc.getTransceivers():
                 for cand in t.sender.transport.transport.iceGatherer.getLocalCandidates():
                     self.trickled[sid] = self.trickled.get(sid, 0) + 1
-                    self.send(
-                        widget,
-                        "candidate",
-                        sid,
-                        {
-                            "candidate": "candidate:" + candidate_to_sdp(cand),
-                            "sdpMid": t.mid,
-                            "sdpMLineIndex": 0,
-                        },
+                    line = "candidate:" + candidate_to_sdp(cand)
+                    items.append(
+                        ("candidate", {"candidate": line, "sdpMid": t.mid, "sdpMLineIndex": 0})
                     )
                 break  # bundled: one transport
-            self.send(widget, "candidate", sid, None)
+            items.append(("candidate", None))
+            first_type, first = items[0]
+            self.send(widget, first_type, sid, first)
+            if items[1:]:
+                self.send_batch(widget, sid, items[1:])
 
     async def _new_pc(
         self, widget: StreamWidget, sid: str, kind: str, audio: bool

@@ -401,3 +401,81 @@ def test_another_page_cannot_act_for_a_room_member(
     assert len(browser.of_type("signal", a2)) == 1
     assert [m["id"] for m in room.members()] == [a2]
     room.close()
+
+
+# --- batches (docs/protocol.md "Batches") ------------------------------------------------------
+
+
+def test_batches_are_checked_item_by_item_and_bounded(
+    browser: FakeBrowser, attacker: FakeBrowser, widgets: list[Any]
+) -> None:
+    """A page's ``batch`` is taken apart and each message is checked, routed and answered
+    as if it came alone: another page's batch changes nothing of A's stream, a bad item
+    gets its own error while the good ones count; a batch of the wrong shape (an offer
+    inside, too many items, a buffer, too large) is refused whole. A's camera stays live."""
+    cam = nbrtc.Camera()
+    widgets.append(cam)
+    browser.attach(cam)
+    sid = browser.start(cam)
+    cam.wait("live", timeout=10)
+    [stream] = list(cam._streams.values())
+    in_states = lambda: stream.history.counts["in:state"]  # noqa: E731
+
+    attacker.send_batch(
+        cam,
+        sid,
+        [("state", {"connection": "failed", "ice": "failed"}), ("candidate", _candidate(1))],
+    )
+    before = in_states()
+    browser.send_batch(
+        cam,
+        sid,
+        [
+            ("state", {"connection": "connected", "ice": "connected", "signaling": "stable"}),
+            ("candidate", {"candidate": "not a candidate", "sdpMid": "0"}),
+            ("ice-error", {"url": "stun:192.0.2.9:3478", "code": 701, "text": "unreachable"}),
+        ],
+    )
+    wrong_shapes: list[tuple[Any, Any]] = [
+        ([{"type": "offer", "payload": {"sdp": browser.offers[sid], "kind": "camera"}}], None),
+        ([{"type": "state", "payload": {}}] * 33, None),
+        ([], None),
+        ({"type": "state"}, None),
+        ([{"type": "state", "payload": {}}], [b"x"]),
+        ([{"type": "state", "payload": {"pad": "x" * 300_000}}], None),
+    ]
+    for items, buffers in wrong_shapes:
+        cam._manager.handle_message(
+            cam._port,
+            {"v": 1, "type": "batch", "stream": sid, "payload": items, "key": browser.key},
+            buffers,
+        )
+    browser.barrier(cam)
+    assert _codes(browser, sid, "state") == ["unknown-stream"]
+    # (a parse error is answered at once, a routing one from the media loop)
+    assert sorted(_codes(browser, sid, "candidate")) == ["bad-message", "unknown-stream"]
+    assert _codes(browser, sid, "batch") == ["bad-message"] * 5 + ["too-large"]
+    assert in_states() == before + 1, "A's own state in the batch was taken"
+    assert stream.history.counts["in:ice-error"] == 1
+    assert_holds(
+        lambda: cam.state == "live" and not cam.error and not browser.of_type("bye", sid),
+        1.0,
+        what="page A's camera untouched",
+    )
+    [info] = nbrtc.manager().streams()
+    assert info["browser"].get("connection") == "connected", info
+
+
+def test_trickled_candidates_in_a_batch_reach_ice(browser: FakeBrowser, widgets: list[Any]) -> None:
+    """The fake page trickles its first candidate alone and the rest, with the end of
+    candidates, in one batch (as the page's router does): each is in the stream's history
+    as a message of its own, none was refused, and the stream goes live."""
+    cam = nbrtc.Camera()
+    widgets.append(cam)
+    browser.attach(cam)
+    sid = browser.start(cam)
+    cam.wait("live", timeout=10)
+    [stream] = list(cam._streams.values())
+    assert browser.trickled[sid] >= 2, "the batch held at least one candidate and the end"
+    assert stream.history.counts["in:candidate"] == browser.trickled[sid] + 1
+    assert not browser.of_type("error", sid)

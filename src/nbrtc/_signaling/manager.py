@@ -34,6 +34,7 @@ from .protocol import (
     make_error,
     make_message,
     parse_browser_message,
+    split_batch,
 )
 from .stream import KernelStream
 from .tombstones import TOMBSTONES, Tombstones
@@ -224,40 +225,54 @@ class PeerManager:
 
     # --- routing ------------------------------------------------------------------------
     def handle_message(self, widget: SignalingOwner, content: Any, buffers: Any = None) -> None:
-        """Comm handler entry point (kernel main thread). Never raises."""
+        """Comm handler entry point (kernel main thread). Never raises.
+
+        A page's ``batch`` is taken apart here: each of its messages is checked, queued
+        and answered exactly as if it had come alone (docs/protocol.md "Batches")."""
         try:
-            parsed = parse_browser_message(content, buffers)
-            if isinstance(parsed, ProtocolError):
-                self.reply_error(widget, parsed)
-                return
-            counts = self._media_waiting(parsed.type)
-            bound = MAX_AUDIO_WAITING if parsed.type == "audio" else MAX_FRAMES_WAITING
-            with self._inbox_lock:
-                waiting = counts.get(parsed.stream, 0) if counts is not None else 0
-                if len(self._inbox) >= INBOX_SIZE or waiting >= bound:
-                    full = True
-                else:
-                    if counts is not None:
-                        counts[parsed.stream] = waiting + 1
-                    full = False
-                    self._inbox.append((widget, parsed))
-                    start = not self._draining
-                    self._draining = True
-            if full:
-                self.reply_error(
-                    widget,
-                    ProtocolError(
-                        "limit",
-                        f"the kernel has {INBOX_SIZE} messages (or {bound} {parsed.type} "
-                        "messages of this stream) waiting; this one was dropped",
-                        parsed.stream,
-                        parsed.type,
-                    ),
-                )
-            elif start:
-                self.media.call_soon(self._drain)
+            batch = split_batch(content, buffers)
+            if batch is None:
+                self._take(widget, content, buffers)
+            elif isinstance(batch, ProtocolError):
+                self.reply_error(widget, batch)
+            else:
+                for item in batch:
+                    self._take(widget, item, None)
         except Exception:  # pragma: no cover - defensive: a comm handler must not raise
             log.exception("nbrtc: failed to handle a message")
+
+    def _take(self, widget: SignalingOwner, content: Any, buffers: Any) -> None:
+        """Check one page message and queue it for the media loop (or reply its error)."""
+        parsed = parse_browser_message(content, buffers)
+        if isinstance(parsed, ProtocolError):
+            self.reply_error(widget, parsed)
+            return
+        counts = self._media_waiting(parsed.type)
+        bound = MAX_AUDIO_WAITING if parsed.type == "audio" else MAX_FRAMES_WAITING
+        with self._inbox_lock:
+            waiting = counts.get(parsed.stream, 0) if counts is not None else 0
+            if len(self._inbox) >= INBOX_SIZE or waiting >= bound:
+                full = True
+            else:
+                if counts is not None:
+                    counts[parsed.stream] = waiting + 1
+                full = False
+                self._inbox.append((widget, parsed))
+                start = not self._draining
+                self._draining = True
+        if full:
+            self.reply_error(
+                widget,
+                ProtocolError(
+                    "limit",
+                    f"the kernel has {INBOX_SIZE} messages (or {bound} {parsed.type} "
+                    "messages of this stream) waiting; this one was dropped",
+                    parsed.stream,
+                    parsed.type,
+                ),
+            )
+        elif start:
+            self.media.call_soon(self._drain)
 
     def _media_waiting(self, type_: str) -> dict[str, int] | None:
         """The per-stream count of waiting comm media of ``type_`` (None: not media)."""

@@ -98,6 +98,11 @@ MAX_DEVICE_ID = 512
 MAX_LIVE = 64
 MAX_STATS_REPORTS = 300
 MAX_STATS_FIELDS = 64
+#: what a page may send inside a ``batch`` (docs/protocol.md "Batches"): the small,
+#: bursty reports of a stream's start; never an offer, a bye, stats or a buffer
+BATCHABLE = frozenset({"candidate", "state", "ice-error"})
+#: messages in one ``batch`` at most (the page sends at most 32)
+MAX_BATCH = 32
 
 #: error codes of ``error`` replies (docs/protocol.md)
 ERROR_CODES = frozenset(
@@ -532,6 +537,46 @@ def _candidate_shape_ok(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def split_batch(content: Any, buffers: Any = None) -> list[dict[str, Any]] | ProtocolError | None:
+    """The messages of a page's ``batch`` as stand-alone envelopes, in order (never raises).
+
+    None when ``content`` is not a batch. A batch shares one envelope (version, stream,
+    key) among at most MAX_BATCH ``{"type", "payload"}`` items of the BATCHABLE types; each
+    item is then checked and routed exactly as if it had come alone (its own error reply
+    when it is wrong). A batch that breaks these rules is refused whole."""
+    if not isinstance(content, dict) or content.get("type") != "batch":
+        return None
+    stream = content.get("stream")
+    if _size(content) > MAX_MESSAGE_BYTES:
+        return ProtocolError(
+            "too-large", f"message is larger than {MAX_MESSAGE_BYTES} bytes", stream, "batch"
+        )
+    items = content.get("payload")
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
+        return ProtocolError(
+            "bad-message",
+            f"batch payload must be a list of 1 to {MAX_BATCH} messages",
+            stream,
+            "batch",
+        )
+    if buffers:
+        return ProtocolError(
+            "bad-message", "a batch message carries no binary buffer", stream, "batch"
+        )
+    out = []
+    for item in items:
+        if not isinstance(item, dict) or item.get("type") not in BATCHABLE:
+            return ProtocolError(
+                "bad-message",
+                f"a batch may only hold {', '.join(sorted(BATCHABLE))} messages",
+                stream,
+                "batch",
+            )
+        inner = {k: content[k] for k in ("v", "stream", "key") if k in content}
+        out.append({**inner, "type": item["type"], "payload": item.get("payload")})
+    return out
 
 
 def parse_browser_message(content: Any, buffers: Any = None) -> Message | ProtocolError:
