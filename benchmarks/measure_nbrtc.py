@@ -59,6 +59,11 @@ CYCLE = (
     "display(nbrtc.Grid([tcam, tview], columns=2))"
 )
 C_SETUP, C_CAMERA, C_VIEW, C_CAMS, C_CYCLE = range(5)
+#: the processing row's functions: the identity (the camera's frames go back as they came,
+#: passthrough.py) and one that changes every frame (a 16x16 box drawn in place: the
+#: result is converted back and encoded, as for any function that draws)
+IDENTITY = "lambda x: x"
+DRAW = "lambda x: x.__setitem__((slice(0, 16), slice(0, 16)), 255)"
 #: seconds the kernel rests before a teardown snapshot (nbrtc._memory.TRIM_DELAY + margin)
 REST = 1.5
 
@@ -259,14 +264,15 @@ class Nbrtc:
         finally:
             self.k("cam.close()")
 
-    def processing(self, seconds: float, warm: float) -> dict[str, Any]:
+    def processing(self, seconds: float, warm: float, fn: str = IDENTITY) -> dict[str, Any]:
         """One repetition of the processing row: a fresh 640x480 Camera processing with
-        the identity, warmed up, then one window of :func:`_common.echo_window`."""
+        ``fn`` (Python source; the identity, or :data:`DRAW`), warmed up, then one window
+        of :func:`_common.echo_window`."""
         idle = cpu_rate(self.pid, min(2.0, seconds))
         self.run(C_CAMERA)
         try:
             self.wait_live("cam")
-            self.k("cam.process(lambda x: x)")
+            self.k(f"cam.process({fn})")
             root = self.cell(C_CAMERA).locator(".nbrtc-root").first
             h.wait_for(
                 lambda: root.get_attribute("data-showing") == "processed",
@@ -286,6 +292,7 @@ class Nbrtc:
                 received_fps=(got1 - got0) / span,
                 processed_fps=(st1["frames"] - st0["frames"]) / span,
                 skipped_per_s=(st1["dropped"] - st0["dropped"]) / span,
+                forwarded_per_s=(st1["forwarded"] - st0["forwarded"]) / span,
                 process_ms=st1["ms"],
                 shape=[v.evaluate("(v) => v.videoHeight"), v.evaluate("(v) => v.videoWidth")],
             )

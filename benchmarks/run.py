@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._stack import machine, start_stack, summary, versions
 from benchmarks.measure_floor import Floor
-from benchmarks.measure_nbrtc import Nbrtc
+from benchmarks.measure_nbrtc import DRAW, Nbrtc
 
 SIZES = [(320, 240), (640, 480), (1280, 720)]
 HISTORY = Path(__file__).resolve().parent / "history" / "perf.jsonl"
@@ -102,6 +102,15 @@ def measure(args: argparse.Namespace, log: Any) -> dict[str, Any]:
             t = time.monotonic()
             interleaved("process_640x480", lambda o: o.processing(max(3.0, win), warm))
             log(f"  both {time.monotonic() - t:5.1f} s")
+            log("process(draw) 640x480 vs the echo, interleaved")
+            interleaved(
+                "process_draw_640x480",
+                lambda o: (
+                    o.processing(max(3.0, win), warm, DRAW)
+                    if o is nb
+                    else o.processing(max(3.0, win), warm)
+                ),
+            )
         if "cost" in args.only:
             for n in args.feeds:
                 log(f"cost, {n} feeds")
@@ -194,6 +203,13 @@ def figures(raw: dict[str, Any], feeds: list[int]) -> list[dict[str, Any]]:
     add("process 640x480: skipped by process()", "per s", p, ("skipped_per_s",), "noskip")
     add("process 640x480: frames to Python", "fps", p, ("received_fps",))
     add("process 640x480: RSS (kernel: + ipykernel)", "MiB", p, ("rss_mb",))
+    add("process 640x480: sent as the camera encoded them", "per s", p, ("forwarded_per_s",))
+    d = "process_draw_640x480"
+    # a function that changes every frame: converted back and encoded (the echo: identity)
+    add("process(draw) 640x480: CPU (minus idle)", "cpu s/s", d, ("cpu",))
+    add("process(draw) 640x480: round trip p50", "ms", d, ("round_trip", "p50"), "rtt100")
+    add("process(draw) 640x480: echoed frames rendered", "fps", d, ("rendered_fps",), "atleast")
+    add("process(draw) 640x480: skipped by process()", "per s", d, ("skipped_per_s",), "noskip")
     for n in feeds:
         add(f"CPU per stream, {n} x 320x240", "cpu s/s", f"cost_{n}", ("cpu_per_stream",), "cpu105")
         add(f"  process RSS, {n} feeds (kernel has ipykernel)", "MiB", f"cost_{n}", ("rss_mb",))

@@ -492,6 +492,7 @@ def decoder_worker(
 
     decoder: Any = None
     codec_name = None
+    seq = 0  # encoded frames taken, failed ones included (a gap tells passthrough.py one was lost)
     while True:
         task = input_q.get()
         if task is None:
@@ -500,6 +501,7 @@ def decoder_worker(
         codec, encoded_frame = task
         if codec.name != codec_name:
             decoder, codec_name = get_decoder(codec), codec.name
+        seq += 1
         try:
             frames = decoder.decode(encoded_frame)
         except av.FFmpegError as exc:
@@ -512,9 +514,17 @@ def decoder_worker(
             decode_error.set()
             continue
         for frame in frames:
+            if codec_name == "VP8":
+                # the bytes this picture came in, for _media/passthrough.py: sent on as they
+                # are when processing leaves the picture unchanged
+                frame.opaque = ENCODED_TAG, seq, encoded_frame.data
             if not deliver(frame):
                 return
 
+
+#: ``frame.opaque`` of a VP8 frame that :func:`decoder_worker` decoded is
+#: ``(ENCODED_TAG, seq, data)``: the encoded frame's number on its receiver and its bytes
+ENCODED_TAG = "nbrtc:vp8"
 
 _aiortc_decoder_worker: Any = None
 
@@ -550,6 +560,43 @@ def decoder_handoff_problems() -> list[str]:
         problems.append("RTCRtpReceiver.receive starting decoder_worker")
     if not callable(getattr(codecs, "get_decoder", None)):
         problems.append("aiortc.codecs.get_decoder")
+    return problems
+
+
+# --- aiortc: sending a received encoded frame on (_media/passthrough.py) -----------------------
+def transceiver_mime(transceiver: Any) -> str | None:
+    """The negotiated codec a transceiver's sender uses (``_codecs[0]``, the codec aiortc's
+    ``RTCRtpSender.send`` starts with), e.g. ``"video/VP8"``; None before negotiation."""
+    codecs = getattr(transceiver, "_codecs", None)
+    return str(codecs[0].mimeType) if codecs else None
+
+
+def sender_wants_keyframe(sender: Any) -> bool:
+    """Whether ``sender`` owes its page a keyframe (a PLI arrived: ``__force_keyframe``);
+    aiortc clears it when it encodes the next frame, never when it packs one."""
+    return bool(getattr(sender, "_RTCRtpSender__force_keyframe", False))
+
+
+def force_keyframe(sender: Any) -> None:
+    """Make ``sender`` encode its next frame as a keyframe (what a PLI does)."""
+    sender._send_keyframe()
+
+
+def passthrough_problems() -> list[str]:
+    """What :mod:`nbrtc._media.passthrough` needs of aiortc, in words ([] = all there)."""
+    from aiortc.rtcrtpsender import RTCRtpSender
+    from aiortc.rtcrtptransceiver import RTCRtpTransceiver
+
+    problems = decoder_handoff_problems()
+    if "_codecs" not in RTCRtpTransceiver.__init__.__code__.co_names:
+        problems.append("RTCRtpTransceiver._codecs")
+    if not callable(getattr(RTCRtpSender, "_send_keyframe", None)):
+        problems.append("RTCRtpSender._send_keyframe()")
+    if "_RTCRtpSender__force_keyframe" not in RTCRtpSender.__init__.__code__.co_names:
+        problems.append("RTCRtpSender.__force_keyframe")
+    next_frame = getattr(RTCRtpSender, "_next_encoded_frame", None)
+    if "pack" not in getattr(getattr(next_frame, "__code__", None), "co_names", ()):
+        problems.append("RTCRtpSender._next_encoded_frame() packing encoded packets")
     return problems
 
 
@@ -820,6 +867,11 @@ FEATURES: tuple[Feature, ...] = (
         "the lighter decoded-frame hand-off",
         decoder_handoff_problems,
         "decoded frames reach the media loop as in plain aiortc (a little more CPU per frame)",
+    ),
+    Feature(
+        "unchanged processed frames sent without re-encoding",
+        passthrough_problems,
+        "process() re-encodes every frame, also those it left unchanged (more CPU)",
     ),
     Feature(
         "kernel-side stats details",

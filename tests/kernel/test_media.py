@@ -156,6 +156,34 @@ def test_process_sends_processed_video_back(browser, widgets, no_leaks):
     assert stats["frames"] >= 10 and stats["errors"] == 0
 
 
+def test_process_sends_unchanged_frames_as_the_camera_encoded_them(browser, widgets, no_leaks):
+    """A function that only looks has the camera's own VP8 frames sent back (counted in
+    ``forwarded``; nothing is encoded again); one that changes the picture has its results
+    encoded (the first as a keyframe: the page's decoder shows them at once); looking only
+    again, forwarding resumes on the camera's next keyframe (the kernel asks for one)."""
+    cam, sid = live_camera(browser, widgets)
+    seen: list[int] = []
+    cam.process(lambda rgb: seen.append(1))  # looks only (returns None)
+    wait_for(lambda: browser.frame_counts[sid] >= 20, 10, what="frames back")
+    stats = cam.process_stats()
+    assert stats["forwarded"] >= 15 and stats["forwarded"] <= stats["frames"], stats
+    back = browser.frames[sid][-1]
+    assert back.shape == (240, 320, 3) and back[:, :8, 0].mean() > 150, "the camera's picture"
+
+    cam.process(lambda rgb: 255 - rgb)
+    wait_for(
+        lambda: browser.frames[sid][-1][:, :8, 0].mean() < 60, 10, what="inverted frames shown"
+    )
+    n = cam.process_stats()["forwarded"]
+    m = browser.frame_counts[sid]
+    wait_for(lambda: browser.frame_counts[sid] >= m + 10, 10, what="more inverted frames")
+    assert cam.process_stats()["forwarded"] == n, "changed pictures are encoded"
+
+    cam.process(lambda rgb: rgb)
+    wait_for(lambda: cam.process_stats()["forwarded"] >= n + 15, 10, what="forwarding again")
+    wait_for(lambda: browser.frames[sid][-1][:, :8, 0].mean() > 150, 5, what="the camera's picture")
+
+
 def test_process_swap_error_and_recovery(browser, widgets, no_leaks):
     cam, sid = live_camera(browser, widgets)
     cam.process(lambda rgb: np.zeros_like(rgb))

@@ -31,6 +31,10 @@ a copy into a reused buffer and one ``memcmp`` (~0.05 ms). Any other uint8 array
 rows are contiguous is wrapped without a copy and converted back to yuv420p (~1 ms).
 ``format="av"`` skips the conversions: the function gets (a private copy of) the decoded
 frame and may return a yuv420p frame, which goes to the encoder as it is.
+
+Sending (``sender_view``): the camera's own frame (unchanged, or let through after an
+error) goes back to a WebRTC page as the camera encoded it, without encoding it again,
+wherever VP8 decoding allows (passthrough.py); everything else is encoded by aiortc.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from .frames import check_format, reformat, to_ndarray
+from .passthrough import SenderView
 from .worker import Worker, _tame
 
 log = logging.getLogger("nbrtc")
@@ -95,6 +100,8 @@ class Processor:
         self.frames = 0
         self.errors = 0
         self.dropped = 0
+        #: processed frames sent back as the camera encoded them (passthrough.py)
+        self.forwarded = 0
         self.error = ""
 
     # --- user side (any thread) -------------------------------------------------------------
@@ -163,6 +170,9 @@ class Processor:
                 tap(stream_id, frame)
             except Exception:  # a broken tap ends its own source, not the camera
                 log.exception("nbrtc: a camera source failed to take a frame")
+
+    def _forwarded(self) -> None:
+        self.forwarded += 1
 
     def _forget(self, track: ProcessedTrack) -> None:
         if self._tracks.get(track.stream_id) is track:
@@ -405,6 +415,11 @@ class ProcessedTrack(MediaStreamTrack):
         frame, self._pending = self._pending, None
         if frame is not None and self.readyState == "live":
             self._start(frame)
+
+    def sender_view(self, transceiver: Any) -> MediaStreamTrack:
+        """The track ``transceiver``'s sender should read instead of this one: the same
+        frames, the unchanged ones as the camera encoded them (passthrough.py)."""
+        return SenderView(self, transceiver, self._processor._forwarded)
 
     async def recv(self) -> Any:
         if not self._pulled:

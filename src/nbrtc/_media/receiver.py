@@ -521,12 +521,15 @@ class ProcessMethods:
         return self._processor.ms()
 
     def process_stats(self) -> dict[str, Any]:
-        """Processed frames, frames skipped (newest-frame-wins), errors, median ms."""
+        """Processed frames, frames skipped (newest-frame-wins), frames sent back as the
+        camera encoded them (``forwarded``: the function left them unchanged), errors,
+        median ms."""
         p = self._processor
         return {
             "active": p.active,
             "frames": p.frames,
             "dropped": p.dropped,
+            "forwarded": p.forwarded,
             "errors": p.errors,
             "ms": p.ms(),
             "error": p.error,

@@ -67,6 +67,18 @@ def rtc_configuration(ice_servers: list[dict[str, Any]], policy: str = "all") ->
     )
 
 
+def _add_track(pc: RTCPeerConnection, track: MediaStreamTrack) -> None:
+    """``pc.addTrack(track)``; a track that offers its sender a view of itself
+    (``sender_view(transceiver)``, a processing camera's) has that view sent instead. The
+    stream keeps ``track`` itself (the comm transport reads it, teardown stops it)."""
+    sender = pc.addTrack(track)
+    view = getattr(track, "sender_view", None)
+    if view is None:
+        return
+    transceiver = next(t for t in pc.getTransceivers() if t.sender is sender)
+    sender.replaceTrack(view(transceiver))
+
+
 class KernelStream(CommMixin, IceMixin, InspectMixin, StreamCore):
     """The kernel's end of one browser peer of one widget view."""
 
@@ -94,7 +106,7 @@ class KernelStream(CommMixin, IceMixin, InspectMixin, StreamCore):
                 self._remote_set = True
             for track in widget.tracks_for(self):
                 self._tracks.append(track)
-                pc.addTrack(track)
+                _add_track(pc, track)
             prefs = widget.teaching_prefs()
             self._codec = prefs.get("codec")
             _renegotiate.apply_codec_preference(pc, self._codec)
@@ -291,7 +303,7 @@ class KernelStream(CommMixin, IceMixin, InspectMixin, StreamCore):
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             self._remote_set = True
             for track in tracks:
-                pc.addTrack(track)
+                _add_track(pc, track)
             _renegotiate.apply_codec_preference(pc, self._codec)
             if not await self._make_answer(pc):
                 return
