@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import os
 import re
 import types
@@ -37,6 +38,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, NamedTuple
+
+log = logging.getLogger("nbrtc")
 
 #: package -> (lowest tested version, first untested version); pyproject.toml says the same
 TESTED: dict[str, tuple[str, str]] = {
@@ -476,8 +479,6 @@ def decoder_worker(
     decoder ends the thread quietly instead of with a traceback). A frame that fails to
     decode is logged by aiortc's receiver logger (same words) and sets ``decode_error``; the
     decoder keeps its state (resetting it would fail every frame until the next keyframe)."""
-    import logging
-
     import av
     from aiortc.codecs import get_decoder
 
@@ -890,6 +891,22 @@ FEATURES: tuple[Feature, ...] = (
         "a damaged file or stream looks like one that ended, without a reason",
     ),
 )
+
+
+_works: dict[Callable[[], list[str]], bool] = {}
+
+
+def works(probe: Callable[[], list[str]], instead: str) -> bool:
+    """Whether ``probe`` (one of the ``*_problems`` functions) finds nothing missing; probed
+    once per process. When something is missing, ``import nbrtc`` already warned in words
+    (:func:`check`); here it is only logged at debug level with ``instead`` (what nbrtc
+    does instead). Any thread."""
+    if probe not in _works:
+        problems = probe()
+        _works[probe] = not problems
+        if problems:
+            log.debug("nbrtc: %s: %s", instead, ", ".join(problems))
+    return _works[probe]
 
 
 def feature_problem(feature: Feature, problems: list[str]) -> str:

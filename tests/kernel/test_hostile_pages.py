@@ -21,7 +21,7 @@ from nbrtc._config import config
 from nbrtc._signaling import stream as _stream
 from nbrtc._signaling import stream_ice
 
-from ._browser import FakeBrowser, LoopProbe, assert_holds, wait_for
+from ._browser import FakeBrowser, LoopProbe, assert_holds, live, wait_for
 
 
 @pytest.fixture
@@ -413,11 +413,7 @@ def test_batches_are_checked_item_by_item_and_bounded(
     as if it came alone: another page's batch changes nothing of A's stream, a bad item
     gets its own error while the good ones count; a batch of the wrong shape (an offer
     inside, too many items, a buffer, too large) is refused whole. A's camera stays live."""
-    cam = nbrtc.Camera()
-    widgets.append(cam)
-    browser.attach(cam)
-    sid = browser.start(cam)
-    cam.wait("live", timeout=10)
+    cam, sid = live(browser, widgets, nbrtc.Camera())
     [stream] = list(cam._streams.values())
     in_states = lambda: stream.history.counts["in:state"]  # noqa: E731
 
@@ -470,11 +466,7 @@ def test_trickled_candidates_in_a_batch_reach_ice(browser: FakeBrowser, widgets:
     """The fake page trickles its first candidate alone and the rest, with the end of
     candidates, in one batch (as the page's router does): each is in the stream's history
     as a message of its own, none was refused, and the stream goes live."""
-    cam = nbrtc.Camera()
-    widgets.append(cam)
-    browser.attach(cam)
-    sid = browser.start(cam)
-    cam.wait("live", timeout=10)
+    cam, sid = live(browser, widgets, nbrtc.Camera())
     [stream] = list(cam._streams.values())
     assert browser.trickled[sid] >= 2, "the batch held at least one candidate and the end"
     assert stream.history.counts["in:candidate"] == browser.trickled[sid] + 1

@@ -50,21 +50,14 @@ CALM_FRAMES = 15
 #: seconds between two keyframe requests to the camera while waiting to forward
 ASK_INTERVAL = 1.0
 
-_usable: bool | None = None
 #: on by default; a benchmark may compare both ways in one kernel (``ENABLED = False``)
 ENABLED = True
 
 
 def usable() -> bool:
-    """Whether aiortc has what forwarding needs (checked once; ``import nbrtc`` already
+    """Whether aiortc has what forwarding needs (probed once; ``import nbrtc`` already
     warned in words when not)."""
-    global _usable
-    if _usable is None:
-        problems = _upstream.passthrough_problems()
-        _usable = not problems
-        if problems:
-            log.debug("nbrtc: unchanged processed frames are re-encoded: %s", ", ".join(problems))
-    return _usable
+    return _upstream.works(_upstream.passthrough_problems, "unchanged processed frames re-encoded")
 
 
 def is_vp8_keyframe(data: bytes) -> bool:

@@ -11,13 +11,7 @@ hand-offs in one kernel.
 
 from __future__ import annotations
 
-import logging
-
 from .. import _upstream
-
-log = logging.getLogger("nbrtc")
-
-_usable: bool | None = None
 
 
 def install(enabled: bool = True) -> bool:
@@ -25,13 +19,7 @@ def install(enabled: bool = True) -> bool:
     on; idempotent, any thread. False when aiortc's internals changed (``import nbrtc``
     already warned which, as :class:`nbrtc._upstream.UpstreamWarning`): frames then reach
     the loop as in plain aiortc and nothing else changes."""
-    global _usable
-    if _usable is None:
-        problems = _upstream.decoder_handoff_problems()
-        _usable = not problems
-        if problems:
-            log.debug("nbrtc: aiortc's decoder hand-off kept: %s", ", ".join(problems))
-    if not _usable:
+    if not _upstream.works(_upstream.decoder_handoff_problems, "aiortc's decoder hand-off kept"):
         return False
     _upstream.patch_decoder_handoff(enabled)
     return True
