@@ -73,8 +73,14 @@ def test_process_is_visible_swappable_and_recovers(page, jupyter_server, kernel_
         assert _showing(root) == "camera"
         _wait_colour(root, (127, 0, 127), tol=30)  # red | blue, averaged
 
-        kernel_eval("cam.process(lambda rgb: 255 - rgb)")
+        # a function that only looks: Chromium gets its camera's own VP8 frames back
+        forwarded = "cam.process_stats()['forwarded']"
+        kernel_eval("cam.process(lambda rgb: None)")
         h.wait_for(lambda: _showing(root) == "processed", 15, message="processed video shown")
+        h.wait_for(lambda: int(kernel_eval(forwarded)) > 30, 15, message="frames forwarded")
+        _wait_colour(root, (127, 0, 127), tol=30)
+
+        kernel_eval("cam.process(lambda rgb: 255 - rgb)")
         mean = _wait_colour(root, (127, 255, 127), tol=30)  # cyan | yellow
         print(f"inverted picture in the browser: mean RGB {mean}")
 
@@ -89,6 +95,12 @@ def test_process_is_visible_swappable_and_recovers(page, jupyter_server, kernel_
         kernel_eval("cam.process(lambda rgb: np.zeros_like(rgb))")
         _wait_colour(root, (0, 0, 0), tol=20)
         h.wait_for(lambda: not notice.is_visible(), 5, message="error notice cleared")
+
+        # looking only again: forwarding resumes on a keyframe the kernel asks Chromium for
+        n = int(kernel_eval(forwarded))
+        kernel_eval("cam.process(lambda rgb: rgb)")
+        h.wait_for(lambda: int(kernel_eval(forwarded)) > n + 30, 15, message="forwarded again")
+        _wait_colour(root, (127, 0, 127), tol=30)
 
         kernel_eval("cam.process(None)")
         h.wait_for(lambda: _showing(root) == "camera", 5, message="back to the camera")
@@ -142,6 +154,7 @@ def test_processing_round_trip_and_delivery(page, jupyter_server, kernel_eval):
             "min_ms": samples[0],
             "frames": len(samples),
             "process_ms": kernel_eval("cam.process_ms"),
+            "forwarded": int(kernel_eval("cam.process_stats()['forwarded']")),
         }
         print("processing round trip camera -> fn -> browser:", figure)
         h.record_figure(FIGURES, "process_round_trip", figure)

@@ -15,7 +15,8 @@ import pytest
 
 from nbrtc import _upstream
 from nbrtc._media import passthrough
-from nbrtc._media.passthrough import CALM_FRAMES, SenderView, is_vp8_keyframe
+from nbrtc._media.passthrough import CALM_FRAMES, SenderView
+from nbrtc._transport import rtp_recovery
 
 KEY = b"\x10\x02\x00\x9d\x01\x2a"  # first bit 0: a VP8 keyframe
 DELTA = b"\x31\x02\x00"  # first bit 1: an inter frame
@@ -31,20 +32,19 @@ class Sender:
         self.forced += 1
 
 
-class Source:
-    def __init__(self, ssrc: int) -> None:
-        self.source = ssrc
-
-
 class Receiver:
+    """Records the keyframe requests (PLIs) the view makes through rtp_recovery."""
+
     def __init__(self) -> None:
         self.plis: list[int] = []
 
-    def getSynchronizationSources(self) -> list[Source]:
-        return [Source(1234)]
+    async def pli(self) -> None:
+        self.plis.append(1234)
 
-    async def _send_rtcp_pli(self, media_ssrc: int) -> None:
-        self.plis.append(media_ssrc)
+
+@pytest.fixture(autouse=True)
+def plis_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rtp_recovery, "request_keyframe", lambda receiver: receiver.pli())
 
 
 class Codec:
@@ -94,8 +94,8 @@ def make(mime: str = "video/VP8") -> tuple[SenderView, Transceiver, list[int]]:
     return SenderView(None, t, lambda: count.append(1)), t, count  # type: ignore[arg-type]
 
 
-def test_vp8_keyframe_bit() -> None:
-    assert is_vp8_keyframe(KEY) and not is_vp8_keyframe(DELTA) and not is_vp8_keyframe(b"")
+def test_the_test_frames_are_what_they_claim() -> None:
+    assert rtp_recovery.is_keyframe("VP8", KEY) and not rtp_recovery.is_keyframe("VP8", DELTA)
 
 
 def test_unchanged_frames_forward_from_the_first_keyframe() -> None:

@@ -42,6 +42,7 @@ from typing import Any
 from aiortc.mediastreams import MediaStreamTrack
 
 from .. import _upstream
+from .._transport import rtp_recovery
 
 log = logging.getLogger("nbrtc")
 
@@ -58,11 +59,6 @@ def usable() -> bool:
     """Whether aiortc has what forwarding needs (probed once; ``import nbrtc`` already
     warned in words when not)."""
     return _upstream.works(_upstream.passthrough_problems, "unchanged processed frames re-encoded")
-
-
-def is_vp8_keyframe(data: bytes) -> bool:
-    """A VP8 frame's first bit is 0 for a keyframe (RFC 6386, section 9.1)."""
-    return bool(data) and not data[0] & 1
 
 
 class SenderView(MediaStreamTrack):
@@ -131,7 +127,7 @@ class SenderView(MediaStreamTrack):
             return out
         self._calm = self._calm + 1 if in_order else 0
         if self._calm >= CALM_FRAMES:
-            if is_vp8_keyframe(data):
+            if rtp_recovery.is_keyframe("VP8", data):
                 self._switch(True, "a camera keyframe")
                 return self._packet(out, data)
             self._ask_camera()
@@ -165,11 +161,10 @@ class SenderView(MediaStreamTrack):
         if now - self._asked < ASK_INTERVAL:
             return
         self._asked = now
-        receiver = self._transceiver.receiver
-        sources = receiver.getSynchronizationSources()
-        if not sources:
+        pli = rtp_recovery.request_keyframe(self._transceiver.receiver)
+        if pli is None:
             return
-        task = asyncio.ensure_future(_upstream.send_pli(receiver, sources[0].source))
+        task = asyncio.ensure_future(pli)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         # a PLI that cannot go (the transport closed meanwhile) costs nothing but a retry

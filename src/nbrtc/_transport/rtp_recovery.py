@@ -89,6 +89,8 @@ class Recovery:
     last_arrival: float | None = None
     last_seq: int | None = None
     codec: str = ""
+    #: the SSRC of the media (not RTX) packets: where a keyframe request goes
+    ssrc: int | None = None
     #: monotonic time the last recovery started, while a keyframe is awaited
     awaiting_since: float | None = None
     last_pli: float = 0.0
@@ -142,6 +144,15 @@ def is_keyframe(codec: str, data: bytes) -> bool:
             i = data.find(b"\x00\x00\x01", i + 3)
         return False
     return True
+
+
+def request_keyframe(receiver: Any) -> Awaitable[None] | None:
+    """A PLI to the sender of ``receiver``'s video (to await on the media loop), or None
+    before its first media packet (no SSRC known yet)."""
+    rec = recovery_of(receiver)
+    if rec is None or rec.ssrc is None:
+        return None
+    return _upstream.send_pli(receiver, rec.ssrc)
 
 
 def recovery_of(receiver: Any) -> Recovery | None:
@@ -219,6 +230,7 @@ def _on_media_packet(seen: _upstream.VideoPacket) -> Awaitable[None] | None:
     recovery when it resumes the stream after a gap (then the keyframe request to await
     before the packet is handled; None otherwise: no coroutine per packet)."""
     rec = _recovery(seen.receiver)
+    rec.ssrc = seen.packet.ssrc
     if not ENABLED:
         return None
     rec.codec = seen.codec
