@@ -382,7 +382,8 @@ def main() -> int:
     )
     print(f"\nwrote {args.out} ({time.monotonic() - t0:.0f} s)")
     if not args.no_history:
-        append_history(HISTORY, args, info, rows, time.monotonic() - t0)
+        teardown = raw["nbrtc"].get("teardown")
+        append_history(HISTORY, args, info, rows, time.monotonic() - t0, teardown)
         print(f"appended a line to {HISTORY}")
     return 0
 
@@ -397,11 +398,16 @@ def _git(*argv: str) -> str:
 
 
 def append_history(
-    path: Path, args: argparse.Namespace, info: dict[str, Any], rows: list[dict], wall: float
+    path: Path,
+    args: argparse.Namespace,
+    info: dict[str, Any],
+    rows: list[dict],
+    wall: float,
+    teardown: dict[str, Any] | None = None,
 ) -> None:
     """One JSON line per run: date, commit (and whether the tree had changes), machine,
-    versions, settings and every figure as median/min/max/n with its ratio (raw values
-    stay in results/bench.json)."""
+    versions, settings and every figure as median/min/max/n with its ratio, and the
+    teardown run's cycles, RSS curve and slope (raw values stay in results/bench.json)."""
     keep = ("median", "min", "max", "n", "failed")
     line = {
         "date": info["machine"]["date"],
@@ -426,6 +432,17 @@ def append_history(
             for r in rows
         ],
     }
+    if teardown and "error" not in teardown:
+        line["teardown"] = {
+            k: teardown.get(k)
+            for k in (
+                "cycles",
+                "seconds_per_cycle",
+                "rss_curve",
+                "slope_after",
+                "slope_mb_per_cycle",
+            )
+        }
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as f:
         f.write(json.dumps(line, default=str) + "\n")
