@@ -338,8 +338,7 @@ export function createRouter(options = {}) {
     if (!entry) return;
     streams.delete(streamId);
     // Reports still waiting are dropped: the kernel drops late messages of a closed id.
-    if (entry.timer !== null) clearTimer(entry.timer);
-    entry.timer = null;
+    stopTimer(entry);
     entry.pending = [];
     guarded(log, "detaching a model", entry.detach);
     if (entry.kernel) unwatchKernel(entry.kernel);
@@ -366,9 +365,10 @@ export function createRouter(options = {}) {
         entry.pending.push({ type, payload });
         if (entry.pending.length >= MAX_BATCH) return flush(streamId, entry);
         if (entry.timer === null) {
+          // unregister() cancels it: when it fires, the stream is still open
           entry.timer = setTimer(() => {
             entry.timer = null;
-            if (streams.get(streamId) === entry) flush(streamId, entry);
+            flush(streamId, entry);
           }, Math.max(0, entry.lastSent + batchMs - t));
         }
         return true;
@@ -376,14 +376,13 @@ export function createRouter(options = {}) {
     }
     // What waits goes first: the kernel sees one stream's messages in the order they were made.
     if (!flush(streamId, entry)) return false;
-    let content;
-    try {
-      content = { ...makeMessage(type, streamId, payload), key: pageKey };
-    } catch (err) {
-      log.debug(`[nbrtc] not sending ${type} for ${streamId}`, err);
-      return false;
-    }
-    return post(streamId, entry, type, content, buffers);
+    return post(streamId, entry, type, () => makeMessage(type, streamId, payload), buffers);
+  }
+
+  /** @param {StreamEntry} entry */
+  function stopTimer(entry) {
+    if (entry.timer !== null) clearTimer(entry.timer);
+    entry.timer = null;
   }
 
   /**
@@ -394,28 +393,30 @@ export function createRouter(options = {}) {
    * @returns {boolean}
    */
   function flush(streamId, entry) {
-    if (entry.timer !== null) {
-      clearTimer(entry.timer);
-      entry.timer = null;
-    }
+    stopTimer(entry);
     const items = entry.pending;
     if (items.length === 0) return true;
     entry.pending = [];
-    const content =
-      items.length === 1 ? makeMessage(items[0].type, streamId, items[0].payload) : makeBatch(streamId, items);
-    return post(streamId, entry, content.type, { ...content, key: pageKey });
+    if (items.length === 1) {
+      const [{ type, payload }] = items;
+      return post(streamId, entry, type, () => makeMessage(type, streamId, payload));
+    }
+    return post(streamId, entry, "batch", () => makeBatch(streamId, items));
   }
 
   /**
+   * Build a message with `make` (it throws on a bad type or stream id) and send it with the
+   * page key through the stream's model. False instead of throwing.
    * @param {string} streamId
    * @param {StreamEntry} entry
    * @param {string} type
-   * @param {any} content
+   * @param {() => object} make
    * @param {ArrayBuffer[]} [buffers]
    * @returns {boolean}
    */
-  function post(streamId, entry, type, content, buffers) {
+  function post(streamId, entry, type, make, buffers) {
     try {
+      const content = { ...make(), key: pageKey };
       if (buffers) entry.model.send(content, undefined, buffers);
       else entry.model.send(content);
       entry.lastSent = now();

@@ -65,8 +65,9 @@ class SenderView(MediaStreamTrack):
     """The track a processing camera's RTCRtpSender reads: ``source``'s frames, each swapped
     for the camera's encoded frame where that can go as it came (module doc).
 
-    Media loop only. ``count()`` is called once per forwarded frame. Stopping the view does
-    not stop ``source`` (the stream owns it); ``source`` ending ends the view."""
+    Media loop only. ``count()`` is called once per forwarded frame. ``source`` owns the
+    view: its ``stop()`` stops the view (and the keyframe requests in flight), and its
+    ``recv`` raising ends the sender's reads."""
 
     kind = "video"
 
@@ -86,10 +87,7 @@ class SenderView(MediaStreamTrack):
         self._tasks: set[asyncio.Future[Any]] = set()
 
     async def recv(self) -> Any:
-        out = await self._source.recv()
-        if self.readyState != "live":
-            return out
-        return self.choose(out)
+        return self.choose(await self._source.recv())
 
     def choose(self, out: Any) -> Any:
         """``out`` itself (to encode) or an ``av.Packet`` of the camera's bytes for it."""

@@ -367,6 +367,8 @@ class ProcessedTrack(MediaStreamTrack):
         #: processed frames the consumer has not taken yet, oldest first
         self._ready: deque[Any] = deque()
         self._event = asyncio.Event()
+        #: what senders read of this track (``sender_view``): stopped with it
+        self._views: list[SenderView] = []
 
     def _put(self, frame: Any) -> bool:
         """Process ``frame`` now if the worker has nothing of ours, else keep it as the next
@@ -419,7 +421,9 @@ class ProcessedTrack(MediaStreamTrack):
     def sender_view(self, transceiver: Any) -> MediaStreamTrack:
         """The track ``transceiver``'s sender should read instead of this one: the same
         frames, the unchanged ones as the camera encoded them (passthrough.py)."""
-        return SenderView(self, transceiver, self._processor._forwarded)
+        view = SenderView(self, transceiver, self._processor._forwarded)
+        self._views.append(view)
+        return view
 
     async def recv(self) -> Any:
         if not self._pulled:
@@ -441,6 +445,9 @@ class ProcessedTrack(MediaStreamTrack):
             self._event.set()
         self._pending = None
         self._ready.clear()
+        for view in self._views:  # their keyframe requests in flight end too
+            view.stop()
+        self._views.clear()
         self._processor._forget(self)
 
 

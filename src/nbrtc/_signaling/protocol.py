@@ -565,6 +565,7 @@ def split_batch(content: Any, buffers: Any = None) -> list[dict[str, Any]] | Pro
         return ProtocolError(
             "bad-message", "a batch message carries no binary buffer", stream, "batch"
         )
+    envelope = {k: content[k] for k in ("v", "stream", "key") if k in content}
     out = []
     for item in items:
         if not isinstance(item, dict) or item.get("type") not in BATCHABLE:
@@ -574,8 +575,7 @@ def split_batch(content: Any, buffers: Any = None) -> list[dict[str, Any]] | Pro
                 stream,
                 "batch",
             )
-        inner = {k: content[k] for k in ("v", "stream", "key") if k in content}
-        out.append({**inner, "type": item["type"], "payload": item.get("payload")})
+        out.append({**envelope, "type": item["type"], "payload": item.get("payload")})
     return out
 
 

@@ -31,7 +31,10 @@ the first frame of a stream included (``FRAMES_ON_MARKER``).
 
 The kernel -> browser direction needs nothing here: Chromium's receiver sends PLIs
 itself, and aiortc's ``RTCRtpSender`` answers a PLI by encoding its next frame as a
-keyframe (``_send_keyframe``; tests/kernel/test_reconnect.py checks it).
+keyframe (``_send_keyframe``; tests/kernel/test_reconnect.py checks it). A processing
+camera that forwards the camera's own frames answers it too (``_media/passthrough.py``),
+and asks the camera for keyframes through :func:`request_keyframe` (the media SSRC kept
+here: aiortc's ``getSynchronizationSources()`` lists the RTX SSRC as well).
 
 Private internals relied on, all reached through ``nbrtc._upstream`` (which checks them
 at import; ``check_supported()`` raises in words if one is missing):
