@@ -73,6 +73,8 @@ def cost_windows(
                 "cpu_idle": idle,
                 "cpu_busy": busy,
                 "cpu_per_stream": (busy - idle) / streams,
+                # the same per frame received: fair when one side gets fewer frames
+                "cpu_ms_per_frame": (1000 * (busy - idle) * span / (f1 - f0) if f1 > f0 else None),
                 "rss_mb": proc_rss_mb(pid),
                 "fps_total": (f1 - f0) / span,
                 "sent_fps_total": (s1 - s0) / span,

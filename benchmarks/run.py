@@ -74,17 +74,23 @@ def measure(args: argparse.Namespace, log: Any) -> dict[str, Any]:
                     traceback.print_exc()
                 log(f"  {which:5} {name:<22} {time.monotonic() - t:5.1f} s")
 
-        def interleaved(name: str, fn: Any) -> None:
-            """``reps`` repetitions of ``fn(stack_obj)``, floor and nbrtc alternating."""
+        def interleaved(name: str, fn: Any, *, many: bool = False) -> None:
+            """``reps`` repetitions of ``fn(stack_obj)``, floor and nbrtc alternating (so
+            a slow drift of the shared machine's load weighs on both alike); with ``many``
+            each repetition returns a list of rows, which are kept flat."""
             for which in stacks:
                 raw[which][name] = []
             for _ in range(reps):
                 for which, obj in stacks.items():
                     try:
-                        raw[which][name].append(fn(obj))
+                        got = fn(obj)
                     except Exception as exc:
-                        raw[which][name].append({"error": str(exc)[:500]})
+                        got = {"error": str(exc)[:500]}
                         traceback.print_exc()
+                    if many and isinstance(got, list):
+                        raw[which][name].extend(got)
+                    else:
+                        raw[which][name].append(got)
 
         if "ttff" in args.only:
             log("time to first frame")
@@ -113,8 +119,12 @@ def measure(args: argparse.Namespace, log: Any) -> dict[str, Any]:
             )
         if "cost" in args.only:
             for n in args.feeds:
-                log(f"cost, {n} feeds")
-                each(f"cost_{n}", lambda o, n=n: o.cost(n, reps, win, warm))
+                log(f"cost, {n} feeds, interleaved")
+                t = time.monotonic()
+                # a fresh set of n feeds per repetition, one window each, floor and nbrtc
+                # alternating: the ratio is what matters, and the machine's load drifts
+                interleaved(f"cost_{n}", lambda o, n=n: o.cost(n, 1, win, warm), many=True)
+                log(f"  both {time.monotonic() - t:5.1f} s")
         if "teardown" in args.only:
             log(f"teardown, {args.cycles} cycles")
             t = time.monotonic()
@@ -212,6 +222,7 @@ def figures(raw: dict[str, Any], feeds: list[int]) -> list[dict[str, Any]]:
     add("process(draw) 640x480: skipped by process()", "per s", d, ("skipped_per_s",), "noskip")
     for n in feeds:
         add(f"CPU per stream, {n} x 320x240", "cpu s/s", f"cost_{n}", ("cpu_per_stream",), "cpu105")
+        add(f"  CPU per frame received, {n} feeds", "ms", f"cost_{n}", ("cpu_ms_per_frame",))
         add(f"  process RSS, {n} feeds (kernel has ipykernel)", "MiB", f"cost_{n}", ("rss_mb",))
         add(f"  frames to Python, {n} feeds (total)", "fps", f"cost_{n}", ("fps_total",))
         add(f"  frames sent, {n} feeds (total)", "fps", f"cost_{n}", ("sent_fps_total",))
@@ -318,8 +329,19 @@ def main() -> int:
     ap.add_argument(
         "--cycles", type=int, default=0, help="teardown cycles (default: 20 with --quick, else 200)"
     )
+    ap.add_argument(
+        "--feeds",
+        default="",
+        help="feed counts for the cost rows, comma-separated (default: 1,4; full run 1,4,16)",
+    )
     args = ap.parse_args()
     reps, cycles = args.reps, args.cycles
+    try:
+        feeds = [int(n) for n in args.feeds.split(",") if n.strip()]
+    except ValueError:
+        ap.error(f"--feeds takes comma-separated counts; got {args.feeds!r}")
+    if any(n < 1 for n in feeds):
+        ap.error(f"--feeds counts must be >= 1; got {args.feeds!r}")
     args.only = {p.strip() for p in args.only.split(",") if p.strip()}
     if not args.only or args.only - set(PARTS):
         ap.error(f"--only takes parts of {','.join(PARTS)}; got {sorted(args.only)}")
@@ -329,6 +351,7 @@ def main() -> int:
         args.reps, args.window, args.warm, args.feeds, args.cycles = 5, 3.0, 2.0, [1, 4, 16], 200
     args.reps = reps or args.reps
     args.cycles = cycles or args.cycles
+    args.feeds = feeds or args.feeds
     t0 = time.monotonic()
 
     def log(msg: str) -> None:
