@@ -28,6 +28,7 @@ import { needsCredentials, withIceServers } from "../transport/ice.js";
 import { acquireDevice, applyScreenConstraints } from "./device.js";
 import { PICK_KINDS } from "./picker.js";
 import { applyReanswer, renegotiate, rollbackReoffer } from "./renegotiation.js";
+import { ControlLink } from "./control.js";
 import { answerOffer, watchesServer } from "./answerer.js";
 /** @typedef {import("../transport/comm.js").CommUplink} CommUplink */
 /** @typedef {import("../transport/comm.js").CommDownlink} CommDownlink */
@@ -123,6 +124,8 @@ export class BrowserPeer extends Session {
     this._screenConstraintsKey = "";
     /** @type {any} the reserved control channel */
     this._control = null;
+    /** the stream's reports and the kernel's pings on the control channel (control.js) */
+    this._link = new ControlLink(this);
     /** @type {any} the kernel's media: a view's source, or a camera's processed video */
     this.remoteStream = null;
     this.channels = new Channels({
@@ -394,7 +397,7 @@ export class BrowserPeer extends Session {
     // The control channel puts an m=application section in the offer, so channels
     // either side opens later need no renegotiation. Then the channels a page script
     // asked for before the pc existed.
-    this._control = pc.createDataChannel(CONTROL_CHANNEL);
+    this._openControl(pc);
     this.channels.attach(pc);
 
     const offer = await pc.createOffer();
@@ -417,6 +420,38 @@ export class BrowserPeer extends Session {
   }
 
   /**
+   * Open the control channel on `pc` (the previous pc's, if any, is the caller's to
+   * close) and hear the kernel's pings on it (control.js).
+   * @param {any} pc
+   */
+  _openControl(pc) {
+    const dc = pc.createDataChannel(CONTROL_CHANNEL);
+    this._control = dc;
+    this._link.attach(dc, this._abort.signal);
+  }
+
+  /**
+   * Send a periodic report (`stats`) on the control channel when it is open, else
+   * through the comm like any message.
+   * @param {string} type
+   * @param {any} payload
+   * @returns {boolean}
+   */
+  _report(type, payload) {
+    if (this._registered && this._link.send(type, payload)) return true;
+    return this._send(type, payload);
+  }
+
+  /**
+   * The heartbeat is due: a ping on the control channel when it is open, and through
+   * the comm as Session sends it unless the channel works and the comm had the previous
+   * one (control.js: the comm stays the safety net of liveness).
+   */
+  _beat() {
+    if (!this._registered || this._link.beat()) super._beat();
+  }
+
+  /**
    * Send the pc's filtered getStats to the kernel (the Inspector, `stats()`), at most
    * one sample in flight: a frozen page does not pile up getStats calls.
    */
@@ -429,7 +464,7 @@ export class BrowserPeer extends Session {
     try {
       const reports = pc ? await collectStats(pc) : [];
       reports.push(...comm);
-      if (!this.closed && reports.length) this._send("stats", { t: this.env.now(), reports });
+      if (!this.closed && reports.length) this._report("stats", { t: this.env.now(), reports });
     } finally {
       this._statsBusy = false;
     }

@@ -8,7 +8,6 @@
 
 import { guard, stopTracks } from "../core/cleanup.js";
 import { describeError } from "../core/errors.js";
-import { CONTROL_CHANNEL } from "../core/protocol.js";
 import { peerConfig } from "../core/rtc-config.js";
 
 /** @typedef {import("./peer.js").BrowserPeer} BrowserPeer */
@@ -93,7 +92,7 @@ export async function freshPeer(peer, request) {
         pc.addTransceiver("audio", { direction: "recvonly" });
     }
     guard(peer.env.log, "closing the old control channel", () => peer._control?.close());
-    peer._control = pc.createDataChannel(CONTROL_CHANNEL);
+    peer._openControl(pc);
     peer.channels.moveTo(pc);
     // the kernel's media comes again on the new pc's tracks
     stopTracks(peer.remoteStream);

@@ -12,6 +12,7 @@ import concurrent.futures
 import contextlib
 import fractions
 import itertools
+import json
 import secrets
 import threading
 import time
@@ -87,7 +88,13 @@ class BeepTrack(MediaStreamTrack):
 class FakeBrowser:
     """Plays the browser side of one page for any number of widgets."""
 
-    def __init__(self) -> None:
+    def __init__(self, control: bool = True) -> None:
+        """``control``: open the control channel with every pc and, once it is open, send
+        the heartbeat and hear the kernel's pings on it (js/peer/control.js); without
+        it, both go through the comm, as on a page whose channel is not open."""
+        self.control = control
+        #: per stream: the page's control channel (when ``control``)
+        self.controls: dict[str, Any] = {}
         self.page = f"p{next(_ids):07x}"
         #: the page key, as js/core/router.js draws it: every message this page sends carries it
         self.key = secrets.token_hex(16)
@@ -298,9 +305,47 @@ class FakeBrowser:
         def on_datachannel(dc: Any) -> None:
             self._adopt(sid, dc)
 
-        # the page's control channel: every offer carries a data section
-        pc.createDataChannel("nbrtc")
+        if self.control:  # the page's control channel: every offer carries a data section
+            self._control(sid, pc.createDataChannel("nbrtc"))
         return pc
+
+    def _control(self, sid: str, dc: Any) -> None:
+        """Hear the kernel on the control channel: its messages join ``received`` (marked
+        ``"via": "control"``), as the page's control.js hears its pings."""
+        self.controls[sid] = dc
+
+        @dc.on("message")
+        def on_message(data: Any) -> None:
+            try:
+                msg = json.loads(data)
+            except (TypeError, ValueError):
+                return
+            if isinstance(msg, dict):
+                self.received.append({**msg, "via": "control"})
+
+    def _control_send(self, sid: str, data: str | bytes) -> bool:
+        """Send ``data`` on ``sid``'s open control channel (page loop); False if it is not
+        open."""
+        dc = self.controls.get(sid)
+        if dc is None or dc.readyState != "open":
+            return False
+        dc.send(data)
+        return True
+
+    def control_send(self, sid: str, type_: str, payload: Any, stream: str | None = None) -> bool:
+        """Send a ``type_`` envelope (naming ``stream``, by default ``sid``) on ``sid``'s
+        control channel, as js/peer/control.js does (any thread but the page loop)."""
+        text = json.dumps({"v": 1, "type": type_, "stream": stream or sid, "payload": payload})
+        return self.control_raw(sid, text)
+
+    def control_raw(self, sid: str, data: str | bytes) -> bool:
+        """Send ``data`` as it is on ``sid``'s control channel (any thread but the page
+        loop); False if the channel is not open."""
+
+        async def go() -> bool:
+            return self._control_send(sid, data)
+
+        return bool(self.run(go()))
 
     async def _rtc_configuration(self, widget: StreamWidget, sid: str) -> RTCConfiguration:
         """Like the page (peer/peer.js, transport/ice.js): the widget's ``rtc_config``, with the
@@ -319,9 +364,13 @@ class FakeBrowser:
         return rtc_configuration(servers, rtc.get("iceTransportPolicy", "all"))
 
     async def _ping(self, widget: StreamWidget, sid: str) -> None:
-        """Like the real page: a ping every second while the stream is open."""
+        """Like the real page: a ping every second while the stream is open, on the
+        control channel when it is open (the real page's every-other-beat comm ping, its
+        safety net for a UDP blackout, is left out: the channel alone must do here)."""
         while sid in self.pcs and not self.silent:
-            self.send(widget, "ping", sid, {"t": time.monotonic()})
+            ping = {"v": 1, "type": "ping", "stream": sid, "payload": {"t": time.monotonic()}}
+            if not self._control_send(sid, json.dumps(ping)):
+                self.send(widget, "ping", sid, {"t": time.monotonic()})
             await asyncio.sleep(1.0)
 
     async def _read(self, sid: str, track: MediaStreamTrack) -> None:
@@ -415,20 +464,22 @@ class FakeBrowser:
             await old.close()  # after the offer went out, as js/peer/peer.js does
 
     def send_stats(self, sid: str) -> list[dict[str, Any]]:
-        """Send the page peer's getStats as the page does (flat reports); returns them."""
+        """Send the page peer's getStats as the page does (flat reports; on the control
+        channel when it is open); returns them."""
         from nbrtc._inspection.stats import flatten_aiortc
 
         async def sample() -> list[dict[str, Any]]:
             return flatten_aiortc(await self.pcs[sid].getStats())
 
         reports = self.run(sample())
-        self.send(
-            self.widgets[sid], "stats", sid, {"t": time.monotonic() * 1000, "reports": reports}
-        )
+        payload = {"t": time.monotonic() * 1000, "reports": reports}
+        if not self.control_send(sid, "stats", payload):  # the page's control.js
+            self.send(self.widgets[sid], "stats", sid, payload)
         return reports
 
     async def _close(self, sid: str) -> None:
         pc = self.pcs.pop(sid, None)
+        self.controls.pop(sid, None)  # it holds its pc
         if pc is not None:
             for t in pc.getSenders():
                 if t.track:
@@ -460,6 +511,7 @@ class FakeBrowser:
 
     def close(self) -> None:
         self.channels.clear()  # they hold their transports (and so the peers) alive
+        self.controls.clear()
         for sid in list(self.pcs):
             self.run(self._close(sid))
         self.run(self._drain())

@@ -224,6 +224,7 @@ def test_one_ping_per_page_vouches_for_all_its_streams(browser, widgets, no_leak
     another page cannot keep this page's streams alive by listing them."""
     import nbrtc._signaling.manager as m
 
+    browser.control = False  # no control channels: a stream with one is pinged on it
     other = FakeBrowser()  # another page (another key) that will know this page's ids
     other_cam = make(widgets, other, nbrtc.Camera())
     other_sid = other.start(other_cam)

@@ -194,7 +194,9 @@ class PeerManager:
         per page and PAGE_PING_GAP, on whichever of its streams asks first, listing
         (``live``) every open stream of that page: the page's router feeds each listed
         stream's watchdog. A stream the last ping did not list (a new one) gets its own.
-        With 16 views in a page this is one ping where there were 16."""
+        With 16 views in a page this is one ping where there were 16. It goes on the
+        asking stream's control channel when that is open (no IOPub message, control.py)
+        and through the comm too, but only every other time while the channel works."""
         now = time.monotonic()
         key = stream.key
         last = self._page_pings.get(key)
@@ -207,7 +209,9 @@ class PeerManager:
                 if s.key == key and s is not stream and not s.closed
             ]
         live = [stream.id, *others][:MAX_LIVE]
-        stream.send("ping", {"t": round(t, 3), "live": live})
+        payload = {"t": round(t, 3), "live": live}
+        if not isinstance(stream, KernelStream) or stream.control.ping(payload):
+            stream.send("ping", payload)
         if len(self._page_pings) > 256:  # pages come and go: forget the long-quiet ones
             self._page_pings = {k: v for k, v in self._page_pings.items() if now - v[0] < 10}
         self._page_pings[key] = (now, frozenset(live))

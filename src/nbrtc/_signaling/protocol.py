@@ -54,6 +54,10 @@ BROWSER_TYPES = frozenset(
         "answer",  # the page's answer to the server's offer the kernel relayed (watch)
     }
 )
+#: what may travel on a stream's control channel instead of the comm, both ways: the
+#: page's stats and heartbeat, the kernel's ping (docs/protocol.md "Control channel";
+#: js/peer/control.js CONTROL_TYPES)
+CONTROL_TYPES = frozenset({"stats", "ping"})
 KERNEL_TYPES = frozenset(
     {
         "answer",
@@ -579,17 +583,21 @@ def split_batch(content: Any, buffers: Any = None) -> list[dict[str, Any]] | Pro
     return out
 
 
-def parse_browser_message(content: Any, buffers: Any = None) -> Message | ProtocolError:
+def parse_browser_message(
+    content: Any, buffers: Any = None, size: int | None = None
+) -> Message | ProtocolError:
     """Validate a browser -> kernel message and its binary buffers (never raises).
 
     Only a ``frame`` and an ``audio`` carry a buffer: exactly one, of at most
-    MAX_FRAME_BYTES (a frame) or MAX_AUDIO_BYTES and whole samples (an audio chunk)."""
+    MAX_FRAME_BYTES (a frame) or MAX_AUDIO_BYTES and whole samples (an audio chunk).
+    ``size``: the message's bytes on the wire when the caller has them (else counted)."""
     if not isinstance(content, dict):
         return ProtocolError("bad-message", "message must be a JSON object")
     stream = content.get("stream")
     type_ = content.get("type")
     type_name = type_ if isinstance(type_, str) and len(type_) <= 32 else None
-    size = _size(content)
+    if size is None:
+        size = _size(content)
     if size > MAX_MESSAGE_BYTES:
         return ProtocolError(
             "too-large", f"message is larger than {MAX_MESSAGE_BYTES} bytes", stream, type_name
@@ -646,6 +654,49 @@ def parse_browser_message(content: Any, buffers: Any = None) -> Message | Protoc
             "bad-message", f"a {type_name} message carries no binary buffer", stream, type_name
         )
     return Message(type_name, stream, content.get("payload"), size, key, data)
+
+
+def parse_control_message(data: Any, stream_id: str) -> Message | ProtocolError:
+    """Validate a message the page sent on stream ``stream_id``'s control channel (never
+    raises): JSON text of at most MAX_MESSAGE_BYTES, an envelope as on the comm (no key:
+    the channel is the stream's own, DTLS-bound to the page that offered it), naming this
+    stream and of one of CONTROL_TYPES (docs/protocol.md "Control channel")."""
+    if not isinstance(data, str):
+        return ProtocolError(
+            "bad-message", "a control channel message must be JSON text", stream_id, None
+        )
+    size = len(data) if data.isascii() else len(data.encode("utf-8", "surrogatepass"))
+    if size > MAX_MESSAGE_BYTES:
+        return ProtocolError(
+            "too-large", f"message is larger than {MAX_MESSAGE_BYTES} bytes", stream_id, None
+        )
+    try:
+        content = json.loads(data)
+    except (ValueError, RecursionError):
+        content = None
+    if not isinstance(content, dict):
+        return ProtocolError("bad-message", "message must be a JSON object", stream_id, None)
+    type_ = content.get("type")
+    if type_ not in CONTROL_TYPES:
+        name = type_ if type_ in BROWSER_TYPES else None
+        return ProtocolError(
+            "bad-type",
+            f"{str(type_)[:32]!r} does not travel on the control channel (only "
+            f"{', '.join(sorted(CONTROL_TYPES))}); send it through the comm",
+            stream_id,
+            name,
+        )
+    msg = parse_browser_message(content, None, size)
+    if isinstance(msg, ProtocolError):
+        return msg
+    if msg.stream != stream_id:
+        return ProtocolError(
+            "unknown-stream",
+            f"the control channel of {stream_id!r} carries only its own messages",
+            stream_id,
+            msg.type,
+        )
+    return msg
 
 
 def _audio_buffer(payload: Any, blobs: list[Any], stream: str) -> bytes | ProtocolError:

@@ -276,6 +276,7 @@ class KernelStream(CommMixin, IceMixin, InspectMixin, StreamCore):
         # answer's: cancelled inside setLocalDescription, aioice leaks a gathering socket.
         self._answer_task = asyncio.current_task()
         old, self._pc = self._pc, None  # the stream's teardown must not close it twice
+        self.control.close()  # the new pc's page opens a new one
         closing: asyncio.Task[None] | None = None
         try:
             try:
@@ -381,6 +382,9 @@ class KernelStream(CommMixin, IceMixin, InspectMixin, StreamCore):
         widget = self.owner
         if widget is not None and not self.closed:
             widget.on_datachannel(self, channel)
+            # after the widget's bounds: a control channel over them is closing already
+            if channel.readyState == "open":
+                self.control.adopt(channel)
 
     def open_channel(self, label: str) -> Any:
         """A new data channel named ``label`` on this stream's peer (None if it has none)."""
@@ -495,6 +499,7 @@ class KernelStream(CommMixin, IceMixin, InspectMixin, StreamCore):
             self.impairment.close()
             self.impairment = None
         pc, self._pc = self._pc, None
+        self.control.close()
         if pc is not None:
             pc.remove_all_listeners()
             _ice_restart.forget(pc)  # a pending restart's 30 s timer must not outlive us

@@ -195,6 +195,7 @@ class CommMixin(StreamCore):
         if self.transport != "comm" or self.closed:
             return False
         pc, self._pc = self._pc, None
+        self.control.close()
         if pc is not None:
             self.history.note(f"WebRTC given up, the comm carries the stream: {words}")
             pc.remove_all_listeners()

@@ -21,6 +21,7 @@ from .._transport.comm_audio import CommAudioReceiver, CommAudioSender
 from .._transport.comm_media import CommReceiver, CommSender
 from .._transport.reconnect import Reconnect
 from ..errors import StreamError
+from .control import ControlChannel
 from .stream_base import StreamBase
 
 if TYPE_CHECKING:
@@ -105,6 +106,8 @@ class StreamCore(StreamBase):
         self._webrtc_doomed: list[str] = []
         #: ICE restarts, then new peers, when a live stream's path is lost (reconnect.py)
         self.reconnect = Reconnect(self)  # type: ignore[arg-type]  # a KernelStream
+        #: the page's control channel: its periodic reports and the kernel's pings
+        self.control = ControlChannel(self)  # type: ignore[arg-type]  # a KernelStream
 
     # --- what the parts ask of each other ---------------------------------------------------
     # Declared for the type checker only: this class comes last in KernelStream's method

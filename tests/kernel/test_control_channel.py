@@ -1,0 +1,158 @@
+"""The control channel carries a stream's periodic reports (docs/protocol.md "Control
+channel"): once it is open the page's stats and heartbeat and the kernel's pings go on it,
+off the comm (no ipykernel work), with the comm's checks; signaling stays on the comm."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import nbrtc
+from nbrtc._signaling.control import FRESH
+
+from ._browser import FakeBrowser, assert_holds, wait_for
+
+
+def make(widgets: list, browser: FakeBrowser, widget):  # type: ignore[no-untyped-def]
+    widgets.append(widget)
+    browser.attach(widget)
+    return widget
+
+
+def live_on_channel(browser: FakeBrowser, widgets: list):  # type: ignore[no-untyped-def]
+    """A live Camera whose page's control channel is open (the kernel pinged on it):
+    the camera, its stream id and its kernel stream."""
+    cam = make(widgets, browser, nbrtc.Camera())
+    sid = browser.start(cam)
+    cam.wait("live", timeout=10)
+    wait_for(lambda: control_pings(browser, sid), 5, what="the kernel's ping on the channel")
+    return cam, sid, nbrtc.manager()._streams[sid]
+
+
+def control_pings(browser: FakeBrowser, sid: str) -> list[dict]:
+    return [m for m in browser.of_type("ping", sid) if m.get("via") == "control"]
+
+
+def comm_pings(browser: FakeBrowser, sid: str) -> list[dict]:
+    return [m for m in browser.of_type("ping", sid) if m.get("via") != "control"]
+
+
+def test_pings_and_reports_leave_the_comm_once_the_channel_is_open(
+    browser, widgets, no_leaks, monkeypatch
+):
+    import nbrtc._signaling.manager as m
+
+    cam, sid, stream = live_on_channel(browser, widgets)
+    ping = control_pings(browser, sid)[-1]
+    assert set(ping) == {"v", "type", "stream", "payload", "via"}
+    assert isinstance(ping["payload"]["t"], float)
+    assert ping["payload"]["live"] == [sid], "the page's one ping, listing its streams"
+
+    # the page is heard on the channel (its heartbeat): the kernel pings there about
+    # every 0.8 s and through the comm only every other time (its safety net)
+    wait_for(lambda: stream.control.working, 5, what="the page heard on the channel")
+    n_comm, n_control = len(comm_pings(browser, sid)), len(control_pings(browser, sid))
+    time.sleep(3.3)  # a measurement window: how the kernel pings this page
+    on_channel = len(control_pings(browser, sid)) - n_control
+    on_comm = len(comm_pings(browser, sid)) - n_comm
+    assert 3 <= on_channel <= 5, on_channel
+    assert 1 <= on_comm <= 3 and on_comm < on_channel, (on_comm, on_channel)
+
+    # the page's messages stop coming on the channel (a UDP blackout takes the media
+    # path, not the notebook's WebSocket): after FRESH s the kernel pings through the
+    # comm every time
+    real_send = browser._control_send
+    browser._control_send = lambda sid_, data: False  # type: ignore[method-assign]
+    wait_for(lambda: not stream.control.working, 2 * FRESH + 1, what="the channel given up")
+    n_comm = len(comm_pings(browser, sid))
+    time.sleep(2.5)  # a measurement window
+    assert len(comm_pings(browser, sid)) - n_comm >= 2, "every ping through the comm"
+    browser._control_send = real_send  # type: ignore[method-assign]
+    wait_for(lambda: stream.control.working, 5, what="the channel works again")
+
+    # the page's stats sample on the channel is kept like one from the comm
+    browser.send_stats(sid)
+    wait_for(lambda: cam.stats()["browser"], 5, what="the browser's sample, from the channel")
+    assert any(r["side"] == "browser" for r in cam.stats_log())
+    events = cam.history(chatter=True)
+    assert any(e.get("type") == "stats" and e.get("dir") == "in" for e in events), events[-5:]
+
+    # the page's heartbeat on the channel alone keeps the stream: a short watchdog, and
+    # not one message from this page through the comm meanwhile
+    monkeypatch.setattr(m, "BROWSER_TIMEOUT", 2.0)
+    sent: list[str] = []
+    real = browser.send
+    monkeypatch.setattr(browser, "send", lambda w, t, s, p: (sent.append(t), real(w, t, s, p)))
+    assert_holds(lambda: cam.state == "live", 4.0, "live on the channel's heartbeat")
+    assert sent == [], f"the page used the comm: {sent}"
+    n = cam.frame_count
+    wait_for(lambda: cam.frame_count > n + 10, 5, what="frames keep coming")
+
+
+def test_the_channel_takes_only_this_streams_reports(browser, widgets, no_leaks):
+    cam, sid, stream = live_on_channel(browser, widgets)
+    before = len(browser.of_type("error", sid))
+    bad = [
+        "not json",
+        json.dumps([1, 2]),
+        json.dumps({"v": 1, "type": "offer", "stream": sid, "payload": {"sdp": "v=0"}}),
+        json.dumps({"v": 1, "type": "bye", "stream": sid, "payload": {"reason": "x"}}),
+        json.dumps({"v": 2, "type": "ping", "stream": sid, "payload": {"t": 1}}),
+        json.dumps({"v": 1, "type": "ping", "stream": "someone-else", "payload": {"t": 1}}),
+        json.dumps({"v": 1, "type": "stats", "stream": sid, "payload": {"reports": "no"}}),
+        json.dumps({"v": 1, "type": "ping", "stream": sid, "payload": {"t": "x" * 1000}}),
+        b"\x00binary",
+    ]
+    for data in bad:
+        assert browser.control_raw(sid, data)
+    wait_for(
+        lambda: len(browser.of_type("error", sid)) - before >= len(bad),
+        5,
+        what="an error reply (through the comm) for each",
+    )
+    codes = {m["payload"]["code"] for m in browser.of_type("error", sid)[before:]}
+    # (a message over MAX_MESSAGE_BYTES cannot come: that is the kernel's advertised SCTP
+    # a=max-message-size, which the sender's stack enforces; the check stays for others)
+    assert codes == {"bad-message", "bad-type", "version", "unknown-stream"}, codes
+    assert stream.control.refused == len(bad)
+    # nothing was taken for it: the stream is as it was and keeps delivering
+    assert cam.state == "live" and not stream.closed
+    n = cam.frame_count
+    wait_for(lambda: cam.frame_count > n + 10, 5, what="frames keep coming")
+
+
+def test_without_an_open_channel_everything_stays_on_the_comm(widgets, no_leaks):
+    page = FakeBrowser(control=False)
+    try:
+        cam = make(widgets, page, nbrtc.Camera())
+        sid = page.start(cam)
+        cam.wait("live", timeout=10)
+        wait_for(lambda: comm_pings(page, sid), 5, what="the kernel's ping through the comm")
+        assert not control_pings(page, sid)
+        page.send_stats(sid)
+        wait_for(lambda: cam.stats()["browser"], 5, what="the browser's sample, from the comm")
+    finally:
+        cam.close()
+        page.close()
+
+
+def test_a_flood_on_the_channel_is_dropped_unread(browser, widgets, no_leaks):
+    """docs/protocol.md "Bounds": at most 10 control messages a second per stream are
+    read; a page sending hundreds costs no parsing and no replies, and harms nothing."""
+    from nbrtc._signaling.control import MAX_PER_SECOND
+
+    cam, sid, stream = live_on_channel(browser, widgets)
+    errors = len(browser.of_type("error", sid))
+    flood = json.dumps({"v": 1, "type": "bye", "stream": sid, "payload": {"reason": "x"}})
+
+    async def burst() -> None:
+        for _ in range(200):
+            browser._control_send(sid, flood)
+
+    browser.run(burst())
+    wait_for(lambda: stream.control.dropped + stream.control.refused >= 200, 5, what="all 200 seen")
+    assert stream.control.dropped >= 200 - 2 * MAX_PER_SECOND, stream.control.dropped
+    assert len(browser.of_type("error", sid)) - errors <= 2 * MAX_PER_SECOND
+    assert cam.state == "live" and not stream.closed
+    n = cam.frame_count
+    wait_for(lambda: cam.frame_count > n + 10, 5, what="frames keep coming")
