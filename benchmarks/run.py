@@ -122,8 +122,11 @@ def measure(args: argparse.Namespace, log: Any) -> dict[str, Any]:
                 log(f"cost, {n} feeds, interleaved")
                 t = time.monotonic()
                 # a fresh set of n feeds per repetition, one window each, floor and nbrtc
-                # alternating: the ratio is what matters, and the machine's load drifts
-                interleaved(f"cost_{n}", lambda o, n=n: o.cost(n, 1, win, warm), many=True)
+                # alternating: the ratio is what matters, and the machine's load drifts.
+                # The warm-up grows with n: a page starting 16 cameras ramps up for
+                # seconds, and the slowest-feed row reads the newest 5 s of stats rows
+                ramp = warm + 0.25 * n
+                interleaved(f"cost_{n}", lambda o, n=n, r=ramp: o.cost(n, 1, win, r), many=True)
                 log(f"  both {time.monotonic() - t:5.1f} s")
         if "teardown" in args.only:
             log(f"teardown, {args.cycles} cycles")
