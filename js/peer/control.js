@@ -37,7 +37,7 @@ const MAX_CONTROL_CHARS = 8192;
  * }} ControlOwner
  */
 
-/** One peer's use of its control channel (the channel itself is the peer's `_control`). */
+/** One peer's control channel and its use (the peer's `_link`). */
 export class ControlLink {
   /** @param {ControlOwner} owner */
   constructor(owner) {
@@ -69,6 +69,13 @@ export class ControlLink {
       },
       { signal, isClosed: () => owner.closed, log: owner.env.log, what: "control channel " },
     );
+  }
+
+  /** Close the channel (the pc is closing or being replaced); idempotent. */
+  close() {
+    const dc = this.dc;
+    this.dc = null;
+    dc?.close();
   }
 
   /** Whether the channel can carry a message now. */

@@ -122,9 +122,7 @@ export class BrowserPeer extends Session {
     this._audioRequest = null;
     /** @type {string} the getDisplayMedia constraints used, to catch later changes */
     this._screenConstraintsKey = "";
-    /** @type {any} the reserved control channel */
-    this._control = null;
-    /** the stream's reports and the kernel's pings on the control channel (control.js) */
+    /** the reserved control channel: the stream's reports and the kernel's pings (control.js) */
     this._link = new ControlLink(this);
     /** @type {any} the kernel's media: a view's source, or a camera's processed video */
     this.remoteStream = null;
@@ -425,9 +423,7 @@ export class BrowserPeer extends Session {
    * @param {any} pc
    */
   _openControl(pc) {
-    const dc = pc.createDataChannel(CONTROL_CHANNEL);
-    this._control = dc;
-    this._link.attach(dc, this._abort.signal);
+    this._link.attach(pc.createDataChannel(CONTROL_CHANNEL), this._abort.signal);
   }
 
   /**
@@ -799,8 +795,7 @@ export class BrowserPeer extends Session {
     // Channels close with the pc anyway; closing them first also reports each label's
     // end to the view and drops queued messages.
     guard(log, "closing data channels", () => this.channels.close());
-    guard(log, "closing the control channel", () => this._control?.close());
-    this._control = null;
+    guard(log, "closing the control channel", () => this._link.close());
     if (this.pc) {
       guard(log, "pc.close", () => this.pc.close());
       this.pc = null;

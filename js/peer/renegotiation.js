@@ -91,7 +91,7 @@ export async function freshPeer(peer, request) {
       default:
         pc.addTransceiver("audio", { direction: "recvonly" });
     }
-    guard(peer.env.log, "closing the old control channel", () => peer._control?.close());
+    guard(peer.env.log, "closing the old control channel", () => peer._link.close());
     peer._openControl(pc);
     peer.channels.moveTo(pc);
     // the kernel's media comes again on the new pc's tracks

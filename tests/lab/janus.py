@@ -113,7 +113,27 @@ class JanusLab:
         self._made_ns = False
         self._made_link = False
 
+    @staticmethod
+    def sweep() -> list[str]:
+        """Delete the namespaces of labs whose process is gone (``nbrtc-janus-<pid>``): a
+        run killed by a signal skips its finalizers, and its namespace would stay behind.
+        Returns the names deleted."""
+        gone = []
+        for line in _run([IP, "netns", "list"]).splitlines():
+            name = line.split()[0] if line.split() else ""
+            pid = name.removeprefix("nbrtc-janus-")
+            if (
+                name.startswith("nbrtc-janus-")
+                and pid.isdigit()
+                and not Path(f"/proc/{pid}").exists()
+            ):
+                with contextlib.suppress(NetLabError):
+                    _run([IP, "netns", "delete", name])
+                    gone.append(name)
+        return gone
+
     def up(self) -> JanusLab:
+        self.sweep()
         base = _free_block(_run([IP, "-o", "-4", "addr", "show"]), os.getpid() % 32)
         self.ns_ip, self.host_ip = f"203.0.113.{base + 1}", f"203.0.113.{base + 2}"
         self.silent_ip = f"203.0.113.{base + 6}"  # in the lab's subnet, on nobody's interface
