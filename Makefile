@@ -41,8 +41,8 @@ floor-tests: setup  ## every unit and kernel test at the oldest versions pyproje
 net-tests:  ## the real-network scenarios alone (namespaces, nftables, coturn; root)
 	NBRTC_LINT=0 bash scripts/test.sh tests/net
 
-slow-tests:  ## the slowest network scenarios (marker slow: long blackouts, 15 s watchdog gaps)
-	NBRTC_LINT=0 NBRTC_SLOW=1 bash scripts/test.sh tests/net
+slow-tests:  ## the slowest scenarios (marker slow: long blackouts, 15 s watchdog gaps, multi-tab rooms, Janus timeouts)
+	NBRTC_LINT=0 NBRTC_SLOW=1 bash scripts/test.sh tests
 
 janus-tests:  ## every test against a real Janus (marker janus: kernel and JupyterLab; root)
 	NBRTC_LINT=0 NBRTC_FLOOR=0 bash scripts/test.sh -m janus tests/kernel tests/e2e

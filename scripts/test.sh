@@ -4,8 +4,8 @@
 # end-to-end, network), then the unit and kernel tests again at the oldest dependency
 # versions claimed (scripts/test-floor.sh). Arguments go to pytest:
 #
-#   bash scripts/test.sh                 # everything but the slowest network scenarios
-#   NBRTC_SLOW=1 bash scripts/test.sh tests/net   # only those (marker `slow`)
+#   bash scripts/test.sh                 # everything but the slowest scenarios
+#   NBRTC_SLOW=1 bash scripts/test.sh tests       # only those (marker `slow`)
 #   bash scripts/test.sh -k harness      # lints + JS tests + only matching pytest tests
 #   NBRTC_LINT=0 bash scripts/test.sh tests/e2e   # skip lints and JS tests
 #   NBRTC_SETUP=0 ...                    # skip scripts/setup.sh
@@ -20,7 +20,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 VENV=$PWD/.venv
 export PYTHONUNBUFFERED=1
 
-say() { printf '\n[test] %s\n' "$*"; }
+# each line says when (seconds since the start): where the 25 minutes go
+say() { printf '\n[test +%ds] %s\n' "$SECONDS" "$*"; }
 
 if [ "${NBRTC_SETUP:-1}" != 0 ]; then
   bash scripts/setup.sh
@@ -49,19 +50,31 @@ step() {  # step NAME CMD...: run, record a failure, keep going
   return 0
 }
 
+# replay CMD RC: what a background step printed (test-artifacts/mypy.log), with its status
+replay() { cat test-artifacts/mypy.log; return "$2"; }
+
 if [ "${NBRTC_LINT:-1}" != 0 ]; then
   py_paths=()
   for p in src tests benchmarks; do if [ -d "$p" ]; then py_paths+=("$p"); fi; done
   step "ruff check" "$VENV/bin/ruff" check "${py_paths[@]}"
   step "ruff format" "$VENV/bin/ruff" format --check "${py_paths[@]}"
-  # mypy over src/nbrtc with pyproject.toml's [tool.mypy]; it prints file:line per error
+  # mypy over src/nbrtc with pyproject.toml's [tool.mypy]; it prints file:line per error.
+  # It runs beside the JS steps (each uses one core for ~20 s); its output follows theirs.
+  mypy_pid=
   if [ "${NBRTC_MYPY:-1}" != 0 ]; then
-    step "mypy" "$VENV/bin/mypy"
+    mkdir -p test-artifacts
+    "$VENV/bin/mypy" >test-artifacts/mypy.log 2>&1 &
+    mypy_pid=$!
   fi
   step "eslint" npm run --silent lint
   # tsc --checkJs over the JSDoc (tsconfig.json); tsc prints file(line,col) per error
   step "typecheck (tsc)" npm run --silent typecheck
   step "node tests" npm test --silent
+  if [ -n "$mypy_pid" ]; then
+    mypy_rc=0
+    wait "$mypy_pid" || mypy_rc=$?
+    step "mypy" replay "$VENV/bin/mypy" "$mypy_rc"
+  fi
 fi
 
 # Default to the whole tests/ folder unless a path (or path::test) was given.
@@ -70,7 +83,7 @@ for a in "$@"; do
   case $a in -*) ;; *) if [ -e "${a%%::*}" ]; then targets=(); break; fi ;; esac
 done
 mkdir -p test-artifacts
-# The slowest network scenarios (marker `slow`) stay out of the default run, which must
+# The slowest scenarios (marker `slow`) stay out of the default run, which must
 # fit in 25 minutes; `make slow-tests` (NBRTC_SLOW=1) runs them. A -m given here wins.
 select=(-m "not slow")
 if [ "${NBRTC_SLOW:-0}" = 1 ]; then select=(-m slow); fi

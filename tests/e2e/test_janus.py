@@ -44,6 +44,9 @@ def handles(server: jl.JanusServer) -> list[int]:
     return [len(server.handles(s)) for s in server.sessions()]
 
 
+# slow: the multi-tab SFU scenarios (~20 s each) run in `make slow-tests` and
+# `make janus-tests`; tests/kernel/test_janus*.py and test_janus_teardown.py stay in `make test`
+@pytest.mark.slow
 def test_broadcast_to_three_tabs(page, jupyter_server, janus_server):
     server = janus_server
     name = f"janus_{secrets.token_hex(3)}.ipynb"
@@ -121,6 +124,7 @@ def room_thumbnails(tab) -> list[list[int] | None]:
     return [videos.nth(i).evaluate(_GRAB_JS)["pixels"] for i in range(videos.count())]
 
 
+@pytest.mark.slow
 def test_room_of_four_through_janus(page, jupyter_server, janus_server):
     """Two tabs x two views of one ``Room(server=janus)``: each member sends its camera
     once, to Janus, and shows the three others' from Janus; the kernel holds no peer;

@@ -30,6 +30,8 @@ import json
 import secrets
 import time
 
+import pytest
+
 from lab import jupyter as h
 
 FIGURES = h.ARTIFACTS_DIR / "room-figures.json"
@@ -168,6 +170,8 @@ def open_tab(page, server, path: str):
     return tab
 
 
+# slow: ~25 s of three JupyterLab tabs; test_two_views_in_one_page keeps the mesh in `make test`
+@pytest.mark.slow
 def test_three_tabs_mesh(page, jupyter_server, request):
     """Three tabs, one room: a full mesh browser to browser; a tab closing, then close()."""
     name = f"room_{secrets.token_hex(3)}.ipynb"

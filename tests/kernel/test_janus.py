@@ -102,6 +102,8 @@ def test_aiohttp_is_imported_only_when_needed(monkeypatch: pytest.MonkeyPatch) -
 # ------------------------------------------------------------------------ keep-alive
 
 
+# slow: waits out twice Janus's session timeout (~12 s)
+@pytest.mark.slow
 def test_keepalive_keeps_the_session_past_twice_the_timeout(server: jl.JanusServer) -> None:
     """A session with nbrtc's keep-alive (default: session_timeout / 3) outlives 2x the
     server's session_timeout; the control, a session whose keep-alive is far too slow,
@@ -328,6 +330,8 @@ time.sleep(60)
 """
 
 
+# slow: waits out Janus's session timeout (~11 s per transport)
+@pytest.mark.slow
 @pytest.mark.parametrize("transport", ["ws", "http"])
 def test_killed_client_session_ends_within_the_session_timeout(
     server: jl.JanusServer, transport: str
