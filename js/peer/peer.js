@@ -23,6 +23,7 @@ import { peerConfig } from "../core/rtc-config.js";
 import { Session, statsInterval } from "../core/session.js";
 import { INITIAL, reduce } from "../core/state.js";
 import { collectStats } from "../core/stats.js";
+import { StatsDelta } from "../core/stats-delta.js";
 import { COMM_FALLBACK_MS } from "../transport/comm.js";
 import { needsCredentials, withIceServers } from "../transport/ice.js";
 import { acquireDevice, applyScreenConstraints } from "./device.js";
@@ -143,6 +144,8 @@ export class BrowserPeer extends Session {
     this._lastStateKey = "";
     this._abort = new AbortController();
     this._statsBusy = false;
+    /** the stats samples' unchanged reports go by id (stats-delta.js) */
+    this._statsDelta = new StatsDelta();
     /** A reoffer is out and its answer not applied yet (one renegotiation at a time). */
     this._reoffering = false;
     /** @type {any} a renegotiate request that arrived while another was in flight */
@@ -460,7 +463,11 @@ export class BrowserPeer extends Session {
     try {
       const reports = pc ? await collectStats(pc) : [];
       reports.push(...comm);
-      if (!this.closed && reports.length) this._report("stats", { t: this.env.now(), reports });
+      if (!this.closed && reports.length) {
+        // the route a sample takes: the control channel (one per pc) or the comm
+        const route = this._registered && this._link.open ? this._link.dc : "comm";
+        this._report("stats", { t: this.env.now(), ...this._statsDelta.pack(reports, route) });
+      }
     } finally {
       this._statsBusy = false;
     }

@@ -95,6 +95,8 @@ class FakeBrowser:
         self.control = control
         #: per stream: the page's control channel (when ``control``)
         self.controls: dict[str, Any] = {}
+        #: per stream: the content of each report of the previous stats sample sent
+        self._stats_sent: dict[str, dict[str, str]] = {}
         self.page = f"p{next(_ids):07x}"
         #: the page key, as js/core/router.js draws it: every message this page sends carries it
         self.key = secrets.token_hex(16)
@@ -463,23 +465,38 @@ class FakeBrowser:
         finally:
             await old.close()  # after the offer went out, as js/peer/peer.js does
 
-    def send_stats(self, sid: str) -> list[dict[str, Any]]:
+    def send_stats(self, sid: str, delta: bool = True) -> list[dict[str, Any]]:
         """Send the page peer's getStats as the page does (flat reports; on the control
-        channel when it is open); returns them."""
+        channel when it is open; with ``delta``, reports unchanged since this stream's
+        previous sample but for their timestamp go by id, as js/core/stats-delta.js
+        sends them); returns them, whole."""
         from nbrtc._inspection.stats import flatten_aiortc
 
         async def sample() -> list[dict[str, Any]]:
             return flatten_aiortc(await self.pcs[sid].getStats())
 
         reports = self.run(sample())
-        payload = {"t": time.monotonic() * 1000, "reports": reports}
+        payload = {"t": time.monotonic() * 1000, **self.pack_stats(sid, reports, delta)}
         if not self.control_send(sid, "stats", payload):  # the page's control.js
             self.send(self.widgets[sid], "stats", sid, payload)
         return reports
 
+    def pack_stats(self, sid: str, reports: list[dict[str, Any]], delta: bool) -> dict[str, Any]:
+        """``{"reports"}`` or ``{"reports", "same"}`` for ``reports`` (stats-delta.js)."""
+        contents = {
+            r["id"]: json.dumps({k: v for k, v in r.items() if k != "timestamp"}, sort_keys=True)
+            for r in reports
+        }
+        before, self._stats_sent[sid] = self._stats_sent.get(sid, {}), contents
+        same = [rid for rid, text in contents.items() if delta and before.get(rid) == text]
+        if not same:
+            return {"reports": reports}
+        return {"reports": [r for r in reports if r["id"] not in same], "same": same}
+
     async def _close(self, sid: str) -> None:
         pc = self.pcs.pop(sid, None)
         self.controls.pop(sid, None)  # it holds its pc
+        self._stats_sent.pop(sid, None)
         if pc is not None:
             for t in pc.getSenders():
                 if t.track:

@@ -158,3 +158,40 @@ def test_a_flood_on_the_channel_is_dropped_unread(browser, widgets, no_leaks):
     assert cam.state == "live" and not stream.closed
     n = cam.frame_count
     wait_for(lambda: cam.frame_count > n + 10, 5, what="frames keep coming")
+
+
+def test_unchanged_stats_reports_go_by_id_and_the_kernel_keeps_whole_samples(
+    browser, widgets, no_leaks, monkeypatch
+):
+    """The page sends a report that changed nothing but its timestamp by id (``same``;
+    js/core/stats-delta.js): the kernel's sample is whole again, with the new timestamp,
+    and the Inspector's rows are computed from it as from a whole sample."""
+    import nbrtc._signaling.stream_inspect as inspect_
+
+    # the samples go back to back here, not a second apart as from a page
+    monkeypatch.setattr(inspect_, "MIN_BROWSER_STATS_GAP", 0.0)
+    cam, sid, stream = live_on_channel(browser, widgets)
+
+    def sample(ts: float, sent: int) -> list[dict]:
+        return [
+            {"id": "CO1", "type": "codec", "timestamp": ts, "mimeType": "video/VP8"},
+            {"id": "LC1", "type": "local-candidate", "timestamp": ts, "port": 9},
+            {"id": "OT1", "type": "outbound-rtp", "timestamp": ts, "kind": "video",
+             "bytesSent": sent, "framesSent": sent // 100},
+        ]  # fmt: skip
+
+    ts = 1_796_000_000_000.0
+    for i, ts_i in enumerate((ts, ts + 1000, ts + 2000)):
+        payload = {"t": i * 1000, **browser.pack_stats(sid, sample(ts_i, 10_000 * (i + 1)), True)}
+        assert ("same" in payload) == (i > 0), payload
+        assert browser.control_send(sid, "stats", payload), "the channel is open"
+        wait_for(
+            lambda ts_i=ts_i: (stream.stats.latest("browser") or [{}])[0].get("timestamp") == ts_i,
+            5,
+            what=f"sample {i} in the kernel",
+        )
+        got = {r["id"]: r for r in stream.stats.latest("browser")}
+        assert got == {r["id"]: r for r in sample(ts_i, 10_000 * (i + 1))}, got
+    assert stream._browser_reports.missed == 0
+    row = [r for r in cam.stats_log() if r["side"] == "browser"][-1]
+    assert row["fps_out"] == 100, row  # 100 frames more in one second of the page's clock

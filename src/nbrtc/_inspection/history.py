@@ -129,7 +129,9 @@ def _summary(type_: str, payload: Any) -> str:
             return f"stream {p['state']}" + (f": {p['detail']}" if p.get("detail") else "")
         return " ".join(f"{k}={v}" for k, v in p.items() if k != "peer")
     if type_ == "stats":
-        return f"{len(p.get('reports') or [])} reports"
+        same = p.get("same")
+        kept = f" (+{len(same)} unchanged)" if isinstance(same, list) and same else ""
+        return f"{len(p.get('reports') or [])} reports{kept}"
     if type_ == "bye":
         return f"bye: {p.get('reason', '')}".rstrip(": ")
     if type_ == "error":

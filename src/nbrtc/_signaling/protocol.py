@@ -413,7 +413,9 @@ def _is_number(value: Any) -> bool:
 
 
 def _check_stats(payload: Any) -> str | None:
-    """A filtered getStats: {t, reports: [{id, type, ...}], peer?}; flat scalar fields only."""
+    """A filtered getStats: {t, reports: [{id, type, ...}], same?: [id], peer?}; flat
+    scalar fields only. ``same`` names reports unchanged since the page's previous sample
+    but for their timestamp (``_inspection/stats_carry.py``)."""
     if not isinstance(payload, dict):
         return "stats payload must be an object"
     if not _is_number(payload.get("t")):
@@ -423,6 +425,16 @@ def _check_stats(payload: Any) -> str | None:
     reports = payload.get("reports")
     if not isinstance(reports, list) or len(reports) > MAX_STATS_REPORTS:
         return f"stats.reports must be a list of at most {MAX_STATS_REPORTS} reports"
+    same = payload.get("same", [])
+    if (
+        not isinstance(same, list)
+        or len(reports) + len(same) > MAX_STATS_REPORTS
+        or not all(_is_str(rid, 256) for rid in same)
+    ):
+        return (
+            "stats.same must be a list of report ids, with stats.reports at most "
+            f"{MAX_STATS_REPORTS} in all"
+        )
     for report in reports:
         if not isinstance(report, dict) or len(report) > MAX_STATS_FIELDS:
             return f"each stats report must be an object of at most {MAX_STATS_FIELDS} fields"

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aiortc import RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 
+from .._inspection.stats_carry import CarriedReports
 from .._transport.comm_audio import CommAudioReceiver, CommAudioSender
 from .._transport.comm_media import CommReceiver, CommSender
 from .._transport.reconnect import Reconnect
@@ -70,6 +71,8 @@ class StreamCore(StreamBase):
         #: of those, the ones asking for a new peer connection (``fresh``, reconnection)
         self._fresh_expected = 0
         self._last_browser_stats = 0.0
+        #: the page's newest whole stats sample (its unchanged reports come by id only)
+        self._browser_reports = CarriedReports()
         self.stats_dropped = 0
         #: TURN failures of either side, in words (kernel: from aioice; browser: its
         #: icecandidateerror events), newest last, at most MAX_TURN_ERRORS

@@ -78,13 +78,16 @@ class InspectMixin(StreamCore):
 
     def browser_stats(self, payload: dict[str, Any]) -> None:
         """The browser's getStats sample (media loop); a sample that comes sooner than
-        MIN_BROWSER_STATS_GAP after the previous one is dropped and counted."""
+        MIN_BROWSER_STATS_GAP after the previous one is dropped and counted. Its
+        unchanged reports come by id (``same``): they are carried over first, so a
+        dropped sample's reports still count for the next one's."""
+        reports = self._browser_reports.take(payload)
         now = time.monotonic()
         if now - self._last_browser_stats < MIN_BROWSER_STATS_GAP:
             self.stats_dropped += 1
             return
         self._last_browser_stats = now
-        self.stats.add("browser", time.time(), payload.get("reports") or [])
+        self.stats.add("browser", time.time(), reports)
 
     async def _stats_loop(self, interval: float) -> None:
         """Sample the kernel peer's getStats every ``interval`` seconds (media loop)."""
