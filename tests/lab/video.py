@@ -220,10 +220,36 @@ def _close_all(kernel_eval) -> None:
         )
 
 
+# The canvas cameras paint until every track of theirs (clones included: the comm uplink
+# clones the camera) is stopped. track.stop() fires no "ended", so painting is what polls:
+# a page that opens cameras over a whole run (the benchmarks) would otherwise paint every
+# one it ever opened, every 5 ms, and its main thread would starve the newest ones.
+UNTIL_STOPPED_JS = """
+  const untilStopped = (stream, paint, ms) => {
+    const tracks = new Set();
+    const watch = (track) => {
+      tracks.add(track);
+      const clone = track.clone.bind(track);
+      track.clone = () => watch(clone());
+      return track;
+    };
+    stream.getTracks().forEach(watch);
+    const timer = setInterval(() => {
+      if ([...tracks].every((t) => t.readyState === 'ended')) clearInterval(timer);
+      else paint();
+    }, ms);
+    return stream;
+  };
+"""
+
 # A camera whose picture we know: left half pure red, right half pure blue (a corner
 # blinks so that the canvas keeps producing frames).
-_RED_BLUE_CAMERA_JS = """
+_RED_BLUE_CAMERA_JS = (
+    """
 (() => {
+"""
+    + UNTIL_STOPPED_JS
+    + """
   const fake = async function () {
     const c = document.createElement('canvas');
     c.width = 640; c.height = 480;
@@ -235,20 +261,24 @@ _RED_BLUE_CAMERA_JS = """
       ctx.fillStyle = (n++ % 2) ? '#ffffff' : '#000000'; ctx.fillRect(0, 0, 16, 16);
     };
     paint();
-    setInterval(paint, 33);
-    return c.captureStream(30);
+    return untilStopped(c.captureStream(30), paint, 33);
   };
   MediaDevices.prototype.getUserMedia = fake;
 })();
 """
+)
 
 
 # A camera whose pixels carry the page clock: 16 black/white blocks (each w/16 wide)
 # along the top encode performance.now() in ms (mod 65536); VP8 keeps blocks this large
 # intact. Size from window.__benchCam = {w, h} (default 640x480). Add it BEFORE
 # counters.js when its tracks must be counted. Shared with benchmarks/.
-STAMP_CAMERA_JS = """
+STAMP_CAMERA_JS = (
+    """
 (() => {
+"""
+    + UNTIL_STOPPED_JS
+    + """
   MediaDevices.prototype.getUserMedia = async function () {
     const size = window.__benchCam || {w: 640, h: 480};
     const w = size.w, h = size.h, bw = Math.floor(w / 16);
@@ -264,11 +294,11 @@ STAMP_CAMERA_JS = """
       }
     };
     paint();
-    setInterval(paint, 5);
-    return c.captureStream(30);
+    return untilStopped(c.captureStream(30), paint, 5);
   };
 })();
 """
+)
 
 # (video, ms) -> [now - stamp] for every frame the video presents during ms (page clock).
 READ_STAMPS_JS = """
