@@ -42,6 +42,10 @@ def test_a_sample_without_timestamps_keeps_the_old_ones() -> None:
     carry.take({"t": 1, "reports": _sample(1000.0, 10)})
     out = carry.take({"t": 2, "reports": [{"id": "X", "type": "comm"}], "same": ["CO1"]})
     assert out[1] == _sample(1000.0, 10)[0]
+    # a page's "timestamp": true is no time either
+    odd = {"id": "Y", "type": "comm", "timestamp": True}
+    out = carry.take({"t": 3, "reports": [odd], "same": ["CO1"]})
+    assert out[1] == _sample(1000.0, 10)[0]
 
 
 def _stats(payload: dict) -> object:

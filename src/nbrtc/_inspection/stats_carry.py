@@ -27,7 +27,7 @@ class CarriedReports:
 
     def __init__(self) -> None:
         self._last: dict[str, Report] = {}
-        #: ids of ``same`` lists the previous sample did not hold (left out)
+        #: how many ``same`` ids named a report the held sample did not have (left out)
         self.missed = 0
 
     def take(self, payload: dict[str, Any]) -> list[Report]:
@@ -37,7 +37,10 @@ class CarriedReports:
         same = payload.get("same") or []
         if same:
             stamps = [r.get("timestamp") for r in reports]
-            newest = max((s for s in stamps if isinstance(s, (int, float))), default=None)
+            newest = max(
+                (s for s in stamps if isinstance(s, (int, float)) and not isinstance(s, bool)),
+                default=None,
+            )
             for rid in same:
                 old = self._last.get(rid)
                 if old is None:
