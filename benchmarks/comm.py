@@ -60,9 +60,14 @@ RESULTS = REPO / "benchmarks" / "results" / "comm.json"
 TC = "/usr/sbin/tc"
 CAP = ["rate", "4mbit", "burst", "32kbit", "latency", "400ms"]
 
-#: the stamp camera over a moving texture (see the module docstring)
-CAMERA_JS = """
+#: the stamp camera over a moving texture (see the module docstring); it stops painting once
+#: its tracks are stopped (``UNTIL_STOPPED_JS``, tests/lab/video.py)
+CAMERA_JS = (
+    """
 (() => {
+"""
+    + e2e_video.UNTIL_STOPPED_JS.replace("%", "%%")
+    + """
   MediaDevices.prototype.getUserMedia = async function () {
     const size = window.__benchCam || {w: 640, h: 480};
     const amp = window.__benchNoise === undefined ? %(noise)d : window.__benchNoise;
@@ -99,11 +104,11 @@ CAMERA_JS = """
       }
     };
     paint();
-    setInterval(paint, 5);
-    return c.captureStream(30);
+    return untilStopped(c.captureStream(30), paint, 5);
   };
 })();
 """
+)
 
 SETUP = "import json, threading, time\nimport nbrtc"
 CAMERA = (
