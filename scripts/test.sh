@@ -50,8 +50,8 @@ step() {  # step NAME CMD...: run, record a failure, keep going
   return 0
 }
 
-# replay CMD RC: what a background step printed (test-artifacts/mypy.log), with its status
-replay() { cat test-artifacts/mypy.log; return "$2"; }
+# replay LOG RC: what a background step printed, with its exit status
+replay() { cat "$1"; return "$2"; }
 
 if [ "${NBRTC_LINT:-1}" != 0 ]; then
   py_paths=()
@@ -73,7 +73,7 @@ if [ "${NBRTC_LINT:-1}" != 0 ]; then
   if [ -n "$mypy_pid" ]; then
     mypy_rc=0
     wait "$mypy_pid" || mypy_rc=$?
-    step "mypy" replay "$VENV/bin/mypy" "$mypy_rc"
+    step "mypy" replay test-artifacts/mypy.log "$mypy_rc"
   fi
 fi
 

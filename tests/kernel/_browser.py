@@ -465,30 +465,30 @@ class FakeBrowser:
         finally:
             await old.close()  # after the offer went out, as js/peer/peer.js does
 
-    def send_stats(self, sid: str, delta: bool = True) -> list[dict[str, Any]]:
+    def send_stats(self, sid: str) -> list[dict[str, Any]]:
         """Send the page peer's getStats as the page does (flat reports; on the control
-        channel when it is open; with ``delta``, reports unchanged since this stream's
-        previous sample but for their timestamp go by id, as js/core/stats-delta.js
-        sends them); returns them, whole."""
+        channel when it is open; reports unchanged since this stream's previous sample
+        but for their timestamp go by id, as js/core/stats-delta.js sends them); returns
+        them, whole."""
         from nbrtc._inspection.stats import flatten_aiortc
 
         async def sample() -> list[dict[str, Any]]:
             return flatten_aiortc(await self.pcs[sid].getStats())
 
         reports = self.run(sample())
-        payload = {"t": time.monotonic() * 1000, **self.pack_stats(sid, reports, delta)}
+        payload = {"t": time.monotonic() * 1000, **self.pack_stats(sid, reports)}
         if not self.control_send(sid, "stats", payload):  # the page's control.js
             self.send(self.widgets[sid], "stats", sid, payload)
         return reports
 
-    def pack_stats(self, sid: str, reports: list[dict[str, Any]], delta: bool) -> dict[str, Any]:
+    def pack_stats(self, sid: str, reports: list[dict[str, Any]]) -> dict[str, Any]:
         """``{"reports"}`` or ``{"reports", "same"}`` for ``reports`` (stats-delta.js)."""
         contents = {
             r["id"]: json.dumps({k: v for k, v in r.items() if k != "timestamp"}, sort_keys=True)
             for r in reports
         }
         before, self._stats_sent[sid] = self._stats_sent.get(sid, {}), contents
-        same = [rid for rid, text in contents.items() if delta and before.get(rid) == text]
+        same = [rid for rid, text in contents.items() if before.get(rid) == text]
         if not same:
             return {"reports": reports}
         return {"reports": [r for r in reports if r["id"] not in same], "same": same}

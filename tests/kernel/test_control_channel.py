@@ -182,7 +182,7 @@ def test_unchanged_stats_reports_go_by_id_and_the_kernel_keeps_whole_samples(
 
     ts = 1_796_000_000_000.0
     for i, ts_i in enumerate((ts, ts + 1000, ts + 2000)):
-        payload = {"t": i * 1000, **browser.pack_stats(sid, sample(ts_i, 10_000 * (i + 1)), True)}
+        payload = {"t": i * 1000, **browser.pack_stats(sid, sample(ts_i, 10_000 * (i + 1)))}
         assert ("same" in payload) == (i > 0), payload
         assert browser.control_send(sid, "stats", payload), "the channel is open"
         wait_for(
