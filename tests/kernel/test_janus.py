@@ -29,6 +29,8 @@ from lab import janus as jl
 from nbrtc._sfu.janus_api import JanusSession
 from nbrtc._sfu.janus_words import STREAMING, VIDEOROOM
 
+from ._browser import wait_for
+
 # SESSION_TIMEOUT: the lab server's session_timeout (short, so timing tests stay short);
 # END_MARGIN: how long after it Janus may take to end a silent session. The fixtures
 # (janus_server, server) are the kernel tests' shared ones (_janus.py, via conftest).
@@ -122,10 +124,7 @@ def test_keepalive_keeps_the_session_past_twice_the_timeout(server: jl.JanusServ
             time.sleep(0.25)
         assert starved_gone_at is not None, "the session without keep-alive never timed out"
         # the server's timeout reaches nbrtc's side too: the session says it ended
-        deadline = time.monotonic() + 3
-        while dying.end is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert dying.end is not None
+        wait_for(lambda: dying.end is not None, 3, what="the starved session's end")
         print(
             f"\nkept alive {2 * SESSION_TIMEOUT} s; the starved session ended after "
             f"{starved_gone_at:.1f} s (session_timeout {SESSION_TIMEOUT} s)"
@@ -311,9 +310,7 @@ def test_session_gone_on_the_server_is_an_error_in_words(server: jl.JanusServer)
     with client(server, keepalive=600) as janus:
         session = media_run(janus.session_async())
         server.wait_sessions(0, SESSION_TIMEOUT + END_MARGIN + 1)  # the server times it out
-        deadline = time.monotonic() + 3
-        while session.end is None and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: session.end is not None, 3, what="the session's end")
         with pytest.raises(nbrtc.JanusError) as err:
             media_run(session.attach(VIDEOROOM))
         assert err.value.code == 458 and "has ended" in str(err.value)
