@@ -10,6 +10,8 @@ with the same canvas camera and flags; its peer is ``floor/server.py`` (own proc
   at ``/?auto=ID`` starts a 640x480 receive session as its script runs; from the
   navigation's start (``performance.timeOrigin``: page clock 0) to the server's first
   received frame.
+* Its split: offer taken -> answer made (the server's ``answer_epoch``), and answer made
+  -> first frame (the page applies the answer, ICE, DTLS, the first frame decoded).
 * TTFF browser: page clock from ``start()`` to the first ``requestVideoFrameCallback``
   of a receive-only session showing the server's 640x480 pattern.
 * Delivery: frames the server received per second vs ``framesSent`` per second.
@@ -87,6 +89,8 @@ class Floor:
             r = self.result(sid)
             out["python"] = (r["first_frame_epoch"] * 1000 - self.base - t0) / 1000
             out["offer_at"] = (r["created_epoch"] * 1000 - self.base - t0) / 1000
+            out["offer_to_answer"] = r["answer_epoch"] - r["created_epoch"]
+            out["answer_to_frame"] = r["first_frame_epoch"] - r["answer_epoch"]
         finally:
             self.stop(sid)
         out.update(self.ttff_load())

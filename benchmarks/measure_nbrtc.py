@@ -6,6 +6,7 @@ and the kernel is inspected with ``kernel_eval`` (a second ZMQ client).
 * TTFF Python: kernel ``time.monotonic()`` from the first line of the cell that makes
   the Camera (``T0``) to the stream's first frame (``created + timings['first_frame']``
   from ``cam.streams``, same clock).
+  Its split from the same timings: offer in -> answer sent, answer sent -> first frame.
 * TTFF browser: VideoView of ``test_pattern(640, 480)``: the cell's ``time.time()`` at
   its start converted to the page clock (:func:`_stack.clock_base`) to the first
   ``requestVideoFrameCallback`` of its ``<video>`` (page clock). Also reported: from the
@@ -188,6 +189,12 @@ class Nbrtc:
             out["python"] = got["ttff"]
             out["offer_at"] = got["offer_at"]
             out["stream_timings"] = got["timings"]
+            # the same split as the floor's: the kernel's answer, then the rest of the way
+            # (answer to the page, applied, ICE, DTLS, the first frame decoded)
+            timings = got["timings"]
+            if "answer" in timings and "first_frame" in timings:
+                out["offer_to_answer"] = timings["answer"]
+                out["answer_to_frame"] = timings["first_frame"] - timings["answer"]
         finally:
             self.k("cam.close()")
         self.run(C_VIEW)

@@ -192,6 +192,8 @@ def figures(raw: dict[str, Any], feeds: list[int]) -> list[dict[str, Any]]:
     # stricter: the echo's clock starts at start() on a page that is already loaded
     add("TTFF to Python (cell start / start() on loaded page)", "s", "ttff", ("python",), "lower")
     add("  offer reaches Python", "s", "ttff", ("offer_at",))
+    add("  offer in -> answer out (Python)", "s", "ttff", ("offer_to_answer",))
+    add("  answer out -> first frame in Python", "s", "ttff", ("answer_to_frame",))
     add("TTFF rendered in page (VideoView / view)", "s", "ttff", ("browser",), "ttff")
     add("  VideoView: <video> added -> 1st frame", "s", "ttff", ("browser_from_video",))
     for w, h in SIZES:

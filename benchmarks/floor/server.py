@@ -10,11 +10,11 @@ Serves ``page.html`` and takes one non-trickle offer per session at ``POST /offe
 
 With ``stamps`` every received frame's page-clock stamp is decoded (luma plane) and kept
 with ``time.time()`` at receipt. ``GET /result?id=`` returns the session's counters
-(``frames``, ``first_frame_epoch``, ``created_epoch``) and the stamps collected since the
-last call; ``POST /close?id=`` closes it; ``GET /sessions`` lists the open ones. A page
-opened at ``/?auto=ID`` starts a receive session on load. Run: ``python server.py --port
-P``; prints ``READY <port> <pid>`` when listening. It runs in its own process so that its CPU time
-is the floor's cost.
+(``frames``, ``created_epoch``: the offer taken, ``answer_epoch``: the answer made,
+``first_frame_epoch``) and the stamps collected since the last call; ``POST /close?id=``
+closes it; ``GET /sessions`` lists the open ones. A page opened at ``/?auto=ID`` starts a
+receive session on load. Run: ``python server.py --port P``; prints ``READY <port> <pid>``
+when listening. It runs in its own process so that its CPU time is the floor's cost.
 """
 
 from __future__ import annotations
@@ -46,8 +46,9 @@ class Session:
         self.id = sid
         self.mode = mode
         self.want_stamps = stamps
+        self.created_epoch = time.time()  # before the pc, as nbrtc's stream is made first
         self.pc = RTCPeerConnection()
-        self.created_epoch = time.time()
+        self.answer_epoch: float | None = None  # the answer made, as it leaves in the reply
         self.first_frame_epoch: float | None = None
         self.frames = 0
         self.stamps: list[tuple[float, int]] = []
@@ -136,6 +137,7 @@ async def offer(request: web.Request) -> web.Response:
     await s.pc.setRemoteDescription(RTCSessionDescription(sdp=params["sdp"], type=params["type"]))
     await s.pc.setLocalDescription(await s.pc.createAnswer())
     d = s.pc.localDescription
+    s.answer_epoch = time.time()
     return web.json_response({"sdp": d.sdp, "type": d.type})
 
 
@@ -146,6 +148,7 @@ async def result(request: web.Request) -> web.Response:
         {
             "frames": s.frames,
             "created_epoch": s.created_epoch,
+            "answer_epoch": s.answer_epoch,
             "first_frame_epoch": s.first_frame_epoch,
             "stamps": stamps,
             "state": s.pc.connectionState,
