@@ -10,6 +10,13 @@ from benchmarks import _js
 from benchmarks._lab import harness as h
 from benchmarks._stack import cpu_rate, percentile, proc_cpu_seconds, proc_rss_mb
 
+#: seconds between polls while a first frame is timed, on both stacks: each poll is work
+#: for the peer's process (a kernel request, whose status messages the page handles too;
+#: an HTTP request to the echo server) in the very window measured. Every peer notes its
+#: own first frame, so a slow poll changes nothing measured but that load (a poll every
+#: 50 ms made the kernel's answer 18 ms instead of 10, medians of 12 alternating runs).
+TTFF_POLL = 0.25
+
 
 def rate_windows(
     read: Callable[[], tuple[float, float]], windows: int, seconds: float

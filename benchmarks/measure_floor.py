@@ -31,7 +31,13 @@ import itertools
 from typing import Any
 
 from benchmarks import _js
-from benchmarks._common import cost_windows, echo_window, latency_stats, rate_windows
+from benchmarks._common import (
+    TTFF_POLL,
+    cost_windows,
+    echo_window,
+    latency_stats,
+    rate_windows,
+)
 from benchmarks._lab import harness as h
 from benchmarks._stack import Stack, clock_base, cpu_rate
 from benchmarks._stamp import one_way_ms
@@ -76,8 +82,15 @@ class Floor:
         got = sum(self.result(s)["frames"] for s in sids)
         return got, (s0 + self.sent()) / 2
 
-    def wait_frames(self, sid: str, n: int = 1, timeout: float = 20) -> None:
-        h.wait_for(lambda: self.result(sid)["frames"] >= n, timeout, message=f"floor {sid} frames")
+    def wait_frames(
+        self, sid: str, n: int = 1, timeout: float = 20, interval: float = 0.05
+    ) -> None:
+        h.wait_for(
+            lambda: self.result(sid)["frames"] >= n,
+            timeout,
+            interval=interval,
+            message=f"floor {sid} frames",
+        )
 
     # ------------------------------------------------------------------ measurements
     def ttff(self) -> dict[str, float | None]:
@@ -85,7 +98,7 @@ class Floor:
         out: dict[str, Any] = {"python": None, "browser": None}
         sid, t0 = self.start("recv")
         try:
-            self.wait_frames(sid)
+            self.wait_frames(sid, interval=TTFF_POLL)
             r = self.result(sid)
             out["python"] = (r["first_frame_epoch"] * 1000 - self.base - t0) / 1000
             out["offer_at"] = (r["created_epoch"] * 1000 - self.base - t0) / 1000
@@ -118,9 +131,10 @@ class Floor:
             h.wait_for(
                 lambda: sid in self.stack.floor_get("sessions")["open"],
                 20,
+                interval=TTFF_POLL,
                 message="floor page sent its offer",
             )
-            self.wait_frames(sid)
+            self.wait_frames(sid, interval=TTFF_POLL)
             r = self.result(sid)
             return {"python_load": (r["first_frame_epoch"] * 1000 - base) / 1000}
         finally:
