@@ -8,7 +8,10 @@
 // which sends the kernel a `device` message (docs/protocol.md "The device picker"), never
 // a trait write: the kernel checks the id against the page's `devices`, sets the widget's
 // own constraints, and that restarts this view's stream with the device (widget.js).
-// Pure helpers first; createPicker touches the DOM only through the `make` it is given.
+// Pure helpers first; createPicker touches the DOM only through the `make` it is given
+// (and writes a property only when it changes: core/dom.js).
+
+import { setDisabled, setHidden } from "../core/dom.js";
 
 /** enumerateDevices kinds of the picker's kinds. */
 export const PICK_KINDS = Object.freeze({ video: "videoinput", audio: "audioinput" });
@@ -133,7 +136,7 @@ export function createPicker({ box, widgetKind, make, on, onPick }) {
         const options = kinds.includes(kind) ? pickerOptions(devices, kind) : [];
         if (options.length < 2) {
           const entry = selects.get(kind);
-          if (entry) entry.select.hidden = true;
+          if (entry) setHidden(entry.select, true);
           continue;
         }
         shown += 1;
@@ -151,11 +154,11 @@ export function createPicker({ box, widgetKind, make, on, onPick }) {
         // Unknown while a new stream starts: the one picked last stays shown.
         const current = currentDevice(local, kind);
         if (current) entry.current = current;
-        if (entry.current) entry.select.value = entry.current;
-        entry.select.hidden = false;
-        entry.select.disabled = state !== "live";
+        if (entry.current && entry.select.value !== entry.current) entry.select.value = entry.current;
+        setHidden(entry.select, false);
+        setDisabled(entry.select, state !== "live");
       }
-      box.hidden = shown === 0;
+      setHidden(box, shown === 0);
     },
     /** @param {PickKind} kind @returns {any} the select of `kind` (null before one was needed) */
     select(kind) {

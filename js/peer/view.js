@@ -24,6 +24,7 @@ import { describeData } from "../core/channels.js";
 import { createMeter } from "./meter.js";
 import { createPicker } from "./picker.js";
 import { listen } from "../core/listen.js";
+import { setData, setHidden, setText } from "../core/dom.js";
 
 /** Messages kept per channel in the panel. */
 export const MAX_LOG = 50;
@@ -542,21 +543,23 @@ export function createView(el, { kind, env: envIn, onSend, onPickDevice }) {
       height: video?.videoHeight ?? 0,
       transport: last?.transport ?? "",
     });
-    root.dataset.transport = last?.transport ?? "";
-    root.dataset.state = state.name;
+    setData(root, "transport", last?.transport ?? "");
+    setData(root, "state", state.name);
     // Only size the box by the video once the video knows its size: before
     // loadedmetadata it would fall back to 300x150 and make the notebook jump.
     const media = video ? (video === local ? localStream : remoteStream) : last?.media;
-    root.dataset.media = media && (!video || video.videoWidth > 0) ? "yes" : "no";
-    badge.textContent = label;
-    text.textContent = words;
+    setData(root, "media", media && (!video || video.videoWidth > 0) ? "yes" : "no");
+    setText(badge, label);
+    setText(text, words);
     // A browser-side error already says why in its own words; repeat nothing.
-    kernelError.textContent =
+    setText(
+      kernelError,
       kernelErrorText && state.name !== "error" && kernelErrorText !== words
         ? `Kernel: ${kernelErrorText}`
-        : "";
-    if (unmuteButton) unmuteButton.hidden = !(needUnmute && tracksOf(remoteStream, "audio").length > 0);
-    if (playButton) playButton.hidden = !needClick;
+        : "",
+    );
+    if (unmuteButton) setHidden(unmuteButton, !(needUnmute && tracksOf(remoteStream, "audio").length > 0));
+    if (playButton) setHidden(playButton, !needClick);
   }
 
   for (const v of [local, remote]) {

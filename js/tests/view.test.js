@@ -65,6 +65,53 @@ describe("createView", () => {
       globalThis.document = saved;
     }
   });
+
+  test("a redraw that changes nothing writes nothing to the DOM", () => {
+    const doc = new FakeDocument();
+    const saved = globalThis.document;
+    globalThis.document = doc;
+    try {
+      const el = doc.createElement("div");
+      const view = createView(el, { kind: "camera" });
+      const root = el.children[0];
+      const stream = { id: "s" };
+      const snap = (state) => ({ id: "x", kind: "camera", state: st(state), words: "", media: stream, kernelState: state });
+      view.update(snap("connecting"));
+      // Count every write of the data-* attributes, texts, `hidden` and `disabled` from now on.
+      const writes = [];
+      root.dataset = new Proxy(root.dataset, {
+        set(target, key, value) {
+          writes.push(`data-${String(key)}`);
+          target[key] = value;
+          return true;
+        },
+      });
+      const watch = (node) => {
+        for (const prop of ["textContent", "hidden", "disabled"]) {
+          let value = node[prop];
+          Object.defineProperty(node, prop, {
+            get: () => value,
+            set: (v) => {
+              writes.push(`${node.className || node.tagName}.${prop}`);
+              value = v;
+            },
+          });
+        }
+        for (const child of node.children) watch(child);
+      };
+      watch(root);
+      view.update(snap("connecting"));
+      view.update(snap("connecting"));
+      root.find("nbrtc-local").dispatchEvent(new Event("loadedmetadata"));
+      assert.deepEqual(writes, [], "equal redraws rewrote the view");
+      view.update(snap("live"));
+      assert.ok(writes.includes("data-state"), `a new state is drawn: ${writes}`);
+      assert.equal(root.dataset.state, "live");
+      view.destroy();
+    } finally {
+      globalThis.document = saved;
+    }
+  });
 });
 
 // ---- kinds, processed video, notice, channels, meter, autoplay, cleanup ----------------
