@@ -66,11 +66,8 @@ describe("createView", () => {
     }
   });
 
-  test("a redraw that changes nothing writes nothing to the DOM", () => {
-    const doc = new FakeDocument();
-    const saved = globalThis.document;
-    globalThis.document = doc;
-    try {
+  test("a redraw that changes nothing writes nothing to the DOM", () =>
+    withDoc((doc) => {
       const el = doc.createElement("div");
       const view = createView(el, { kind: "camera" });
       const root = el.children[0];
@@ -108,10 +105,7 @@ describe("createView", () => {
       assert.ok(writes.includes("data-state"), `a new state is drawn: ${writes}`);
       assert.equal(root.dataset.state, "live");
       view.destroy();
-    } finally {
-      globalThis.document = saved;
-    }
-  });
+    }));
 });
 
 // ---- kinds, processed video, notice, channels, meter, autoplay, cleanup ----------------
