@@ -5,10 +5,9 @@
  * Of a camera's 16-19 reports a second, 10-13 (the codec, the candidates, the pairs not
  * in use) change nothing but their `timestamp` (6.6 KB a sample, 2.8 KB without them).
  * `StatsDelta.pack` sends those by id only, in the sample's `same` list, and the kernel
- * puts its copy back. A whole sample goes every
- * FULL_EVERY samples, and whenever the path (control channel or comm) or the peer
- * connection changed since the previous one, so that a sample the kernel missed costs at
- * most a few seconds of those reports.
+ * puts its copy back. A whole sample goes every FULL_EVERY samples, and whenever the path
+ * (control channel or comm) or the peer connection changed since the previous one, so
+ * that a sample the kernel missed costs at most a few seconds of those reports.
  */
 
 /** Every this many samples, every report is sent whole. */

@@ -538,12 +538,15 @@ class FakeBrowser:
         self.loop.close()
 
 
-def assert_holds(predicate: Callable[[], Any], seconds: float, what: str = "") -> None:
-    """Fail as soon as ``predicate`` is falsy within ``seconds`` (it must hold throughout)."""
+def assert_holds(
+    predicate: Callable[[], Any], seconds: float, what: str = "", interval: float = 0.02
+) -> None:
+    """Fail as soon as ``predicate`` is falsy within ``seconds`` (it must hold throughout),
+    looking every ``interval`` seconds."""
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         assert predicate(), f"stopped holding: {what or predicate}"
-        time.sleep(0.02)
+        time.sleep(interval)
 
 
 def wait_for(

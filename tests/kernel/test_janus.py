@@ -29,7 +29,7 @@ from lab import janus as jl
 from nbrtc._sfu.janus_api import JanusSession
 from nbrtc._sfu.janus_words import STREAMING, VIDEOROOM
 
-from ._browser import wait_for
+from ._browser import assert_holds, wait_for
 
 # SESSION_TIMEOUT: the lab server's session_timeout (short, so timing tests stay short);
 # END_MARGIN: how long after it Janus may take to end a silent session. The fixtures
@@ -116,12 +116,16 @@ def test_keepalive_keeps_the_session_past_twice_the_timeout(server: jl.JanusServ
         assert sorted(server.sessions()) == sorted([live.id, dying.id])
         t0 = time.monotonic()
         starved_gone_at = None
-        while time.monotonic() - t0 < 2 * SESSION_TIMEOUT:
+
+        def kept_alive() -> bool:
+            """The kept session is there; notes when the starved one went."""
+            nonlocal starved_gone_at
             now = server.sessions()
-            assert live.id in now, f"kept session gone after {time.monotonic() - t0:.1f} s"
             if starved_gone_at is None and dying.id not in now:
                 starved_gone_at = time.monotonic() - t0
-            time.sleep(0.25)
+            return live.id in now
+
+        assert_holds(kept_alive, 2 * SESSION_TIMEOUT, "the kept session", interval=0.25)
         assert starved_gone_at is not None, "the session without keep-alive never timed out"
         # the server's timeout reaches nbrtc's side too: the session says it ended
         wait_for(lambda: dying.end is not None, 3, what="the starved session's end")
@@ -136,10 +140,12 @@ def test_http_long_poll_keeps_its_session(server: jl.JanusServer) -> None:
     with client(server, "http") as janus:
         session: JanusSession = media_run(janus.session_async())
         media_run(session.attach(VIDEOROOM))
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < SESSION_TIMEOUT + 2:
-            assert session.id in server.sessions()
-            time.sleep(0.5)
+        assert_holds(
+            lambda: session.id in server.sessions(),
+            SESSION_TIMEOUT + 2,
+            "the long-polled session",
+            interval=0.5,
+        )
         assert len(server.handles(session.id)) == 1
     assert server.sessions() == []
 
