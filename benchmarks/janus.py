@@ -168,17 +168,6 @@ def _cpu_of(pids: list[int]) -> dict[int, float]:
     return out
 
 
-def _thread_cpu(pid: int) -> dict[int, float]:
-    """utime + stime of every thread of ``pid`` (/proc/PID/task/TID/stat), by TID."""
-    out = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            raw = (task / "stat").read_text()
-            fields = raw[raw.rindex(")") + 2 :].split()
-            out[int(task.name)] = (int(fields[11]) + int(fields[12])) / _stack.CLK_TCK
-    return out
-
-
 def _thread_names(pid: int, python_names: dict[str, str]) -> dict[int, str]:
     """TID -> the Python thread's name, else "native:" + the OS thread name (comm)."""
     out = {}
@@ -369,14 +358,14 @@ def cpu_once(b: Bench, path: str, n: int, warm: float, window: float) -> dict[st
         py_names = b.kjson("json.dumps({t.native_id: t.name for t in threading.enumerate()})")
         msgs0 = b.kjson("_bench_msgs()")
         c0 = {k: _cpu_of(v) for k, v in pids.items()}
-        th0 = _thread_cpu(b.kernel_pid)
+        th0 = _stack.thread_cpu_seconds(b.kernel_pid)
         m0 = _machine_busy()
         t0 = time.monotonic()
         h.sample_for(lambda: None, window, 0.25)  # the window IS the measurement
         span = time.monotonic() - t0
         m1 = _machine_busy()
         c1 = {k: _cpu_of(v) for k, v in pids.items()}
-        th1 = _thread_cpu(b.kernel_pid)
+        th1 = _stack.thread_cpu_seconds(b.kernel_pid)
         f1 = b.views(cell) if n else []
         msgs1 = b.kjson("_bench_msgs()")
         mspan = msgs1["t"] - msgs0["t"]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import collections
-import os
+import contextlib
 import re
 import shutil
 import subprocess
@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._lab import harness as h
-from benchmarks._stack import start_stack
+from benchmarks._stack import start_stack, thread_cpu_seconds
 from benchmarks.measure_floor import Floor
 from benchmarks.measure_nbrtc import C_CAMERA, C_CAMS, Nbrtc
 
@@ -59,17 +59,15 @@ def _thread_names(pid: int) -> dict[int, str]:
     return {int(m[1]): m[2] for m in re.finditer(r'^Thread (\d+) \(\w+\): "(.*)"$', dump, re.M)}
 
 
-def _thread_ticks(pid: int, names: dict[int, str]) -> dict[str, int]:
-    """CPU clock ticks (user + system) per thread family of ``pid``."""
+def _thread_seconds(pid: int, names: dict[int, str]) -> dict[str, float]:
+    """CPU seconds used so far per thread family of ``pid`` (live threads)."""
     out: collections.Counter[str] = collections.Counter()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            stat = (task / "stat").read_text()
-        except OSError:  # the thread ended meanwhile
-            continue
-        name = names.get(int(task.name)) or stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
-        out[_family(name)] += int(fields[11]) + int(fields[12])
+    for tid, seconds in thread_cpu_seconds(pid).items():
+        name = names.get(tid)
+        if name is None:  # not a Python thread: the OS name
+            with contextlib.suppress(OSError):
+                name = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
+        out[_family(name or str(tid))] += seconds
     return out
 
 
@@ -81,16 +79,16 @@ def _family(name: str) -> str:
 
 
 def thread_cpu(pid: int, seconds: float, out: Path) -> None:
-    """CPU seconds per second of each thread family of ``pid`` over ``seconds`` (from
-    /proc: exact, unlike sampling), written to ``out`` as ``name rate`` lines."""
-    tick = os.sysconf("SC_CLK_TCK")
+    """CPU seconds per second of each thread family of ``pid`` over ``seconds`` (the
+    scheduler's run time per thread: exact, unlike sampling), written to ``out`` as
+    ``name rate`` lines."""
     names = _thread_names(pid)
-    a = _thread_ticks(pid, names)
+    a = _thread_seconds(pid, names)
     t0 = time.monotonic()
     time.sleep(seconds)  # the measurement window itself
-    b = _thread_ticks(pid, names)
+    b = _thread_seconds(pid, names)
     span = time.monotonic() - t0
-    rates = {k: (b[k] - a.get(k, 0)) / tick / span for k in b}
+    rates = {k: (b[k] - a.get(k, 0.0)) / span for k in b}
     total = sum(rates.values())
     lines = [f"{k} {v:.4f}" for k, v in sorted(rates.items(), key=lambda kv: -kv[1]) if v > 0]
     out.write_text("\n".join([f"TOTAL {total:.4f}", *lines]) + "\n")
