@@ -43,8 +43,8 @@ def cpu_clock_id(pid: int) -> int:
     """The POSIX CPU-time clock of process ``pid``, as ``clock_getcpuclockid`` makes it on
     Linux: ``(~pid << 3) | CPUCLOCK_SCHED``. Read with ``time.clock_gettime``: the
     nanosecond run time of all the process's threads, ended ones included. (Linux refuses
-    the per-thread clocks of another process, EINVAL, so per-thread figures stay on
-    /proc's ticks.)"""
+    the per-thread clocks of another process, EINVAL: per-thread figures come from
+    :func:`thread_cpu_seconds`.)"""
     return (~pid << 3) | 2
 
 
