@@ -35,6 +35,26 @@ def handles_of(server: jl.JanusServer) -> int:
     return sum(len(server.handles(s)) for s in server.sessions())
 
 
+def open_tcp_to(port: int) -> int:
+    """This process's open TCP sockets whose remote port is ``port``: the socket inodes of
+    its file descriptors, looked up in its network namespace's TCP tables (/proc). A
+    socket this process closed is not counted, whatever state the kernel keeps it in."""
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            link = os.readlink(f"/proc/self/fd/{fd}")
+            if link.startswith("socket:["):
+                inodes.add(link[len("socket:[") : -1])
+    count = 0
+    for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as f:
+            for line in f.read().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[2].rsplit(":", 1)[1], 16) == port and fields[9] in inodes:
+                    count += 1
+    return count
+
+
 # --------------------------------------------------------------------- the publisher
 
 
@@ -113,12 +133,17 @@ def test_kernel_exit_with_a_frozen_server_stays_within_its_bound(server: jl.Janu
     for f in feeds:
         f.wait("live", timeout=10)
     assert server.proc is not None
+    assert open_tcp_to(server.ws_port) == 1  # the Janus's WebSocket
     pid = server.proc.pid
     os.kill(pid, signal.SIGSTOP)  # the lab's janus, started by this module's fixture
     try:
         t0 = time.monotonic()
         nbrtc.manager().shutdown()
         took = time.monotonic() - t0
+        # the teardown cut short still dropped the WebSocket: no socket outlives the media
+        # loop (it used to stay open until garbage collection, whose aiohttp cleanup then
+        # failed on the closed loop)
+        wait_for(lambda: open_tcp_to(server.ws_port) == 0, 2, what="the WebSocket closed")
     finally:
         os.kill(pid, signal.SIGCONT)
     print(f"\nshutdown with a frozen Janus and 3 broadcasts: {took:.2f} s")

@@ -278,14 +278,25 @@ class JanusConnection:
 
     async def _close(self, timeout: float) -> None:
         sessions = list(self.sessions.values())
-        if sessions and self.lost is None:
-            await asyncio.gather(*(s.destroy(timeout) for s in sessions), return_exceptions=True)
-        for s in sessions:
-            s.ended("closed", "nbrtc closed the connection")
-        link, self._link = self._link, None
-        if link is not None:
-            with contextlib.suppress(Exception):
-                await link.close()
+        link = self._link
+        try:
+            if sessions and self.lost is None:
+                await asyncio.gather(
+                    *(s.destroy(timeout) for s in sessions), return_exceptions=True
+                )
+            for s in sessions:
+                s.ended("closed", "nbrtc closed the connection")
+            self._link = None
+            if link is not None:
+                with contextlib.suppress(Exception):
+                    await link.close()
+        finally:
+            # Cut short (the kernel's exit cancels what is left on the media loop, e.g.
+            # while a frozen server keeps the destroys waiting): drop the connection
+            # without its handshakes, or its socket would outlive the loop.
+            self._link = None
+            if link is not None:
+                link.abort()
         self._lost("nbrtc closed the connection")
 
 

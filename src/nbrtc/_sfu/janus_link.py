@@ -143,6 +143,11 @@ class Link(Protocol):
     async def close(self) -> None:
         """Close the link (bounded); the callback's ``lost`` runs once afterwards."""
 
+    def abort(self) -> None:
+        """Drop the connection at once, without any handshake: for a close cut short (the
+        kernel's exit cancels what is left on the media loop), so that no socket outlives
+        the loop. Idempotent; nothing to do after ``close()``. Media loop."""
+
 
 class WsLink:
     """A ``Link`` over one WebSocket with the ``janus-protocol`` subprotocol."""
@@ -227,6 +232,28 @@ class WsLink:
                 await asyncio.wait_for(self._reader, 1.0)
         if self._http is not None:
             await self._http.close()
+
+    def abort(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+        _drop_connections(self._http)
+
+
+#: tasks awaiting a dropped session's connector (held until done: the loop keeps only
+#: weak references to its tasks)
+_DROPPING: set[asyncio.Future[Any]] = set()
+
+
+def _drop_connections(http: Any) -> None:
+    """Close every connection of aiohttp session ``http`` now: its connector closes their
+    transports before it returns, and a task awaits the rest, as aiohttp asks. Nothing
+    when there is no session or it is closed already. Media loop."""
+    if http is None or http.closed:
+        return
+    with contextlib.suppress(Exception):
+        task = asyncio.ensure_future(http.connector.close())
+        _DROPPING.add(task)
+        task.add_done_callback(_DROPPING.discard)
 
 
 def connect_error(url: str, exc: BaseException, timeout: float) -> JanusError:
@@ -360,3 +387,9 @@ class HttpLink:
         if self._http is not None:
             await self._http.close()
         self._on_lost("nbrtc closed the connection")
+
+    def abort(self) -> None:
+        polls, self._polls = list(self._polls.values()), {}
+        for task in polls:
+            task.cancel()
+        _drop_connections(self._http)
