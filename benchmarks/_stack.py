@@ -84,6 +84,18 @@ def thread_cpu_seconds(pid: int) -> dict[int, float]:
     return out
 
 
+def thread_names(pid: int, python_names: dict[int, str]) -> dict[int, str]:
+    """TID -> name for each live thread of ``pid``: the Python thread's name from
+    ``python_names`` (by native id; the OS names of Python threads are all "python"), else
+    "native:" + the OS thread name (comm)."""
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError, ValueError):
+            tid = int(task.name)
+            out[tid] = python_names.get(tid) or "native:" + (task / "comm").read_text().strip()
+    return out
+
+
 def proc_rss_mb(pid: int) -> float:
     """Resident set size of ``pid`` in MiB, from /proc/PID/statm."""
     return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_SIZE / 2**20

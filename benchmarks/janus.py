@@ -168,17 +168,6 @@ def _cpu_of(pids: list[int]) -> dict[int, float]:
     return out
 
 
-def _thread_names(pid: int, python_names: dict[str, str]) -> dict[int, str]:
-    """TID -> the Python thread's name, else "native:" + the OS thread name (comm)."""
-    out = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(OSError):
-            out[int(task.name)] = python_names.get(task.name) or (
-                "native:" + (task / "comm").read_text().strip()
-            )
-    return out
-
-
 def _machine_busy() -> tuple[float, float]:
     """(busy, total) jiffies of all CPUs together, from /proc/stat."""
     f = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -378,7 +367,7 @@ def cpu_once(b: Bench, path: str, n: int, warm: float, window: float) -> dict[st
             both = set(c0[k]) & set(c1[k])
             row[f"cpu_{k}"] = sum(c1[k][p] - c0[k][p] for p in both) / span
         # the kernel's CPU by thread, grouped by name (a thread alive at both ends)
-        names = _thread_names(b.kernel_pid, py_names)
+        names = _stack.thread_names(b.kernel_pid, {int(k): v for k, v in py_names.items()})
         groups: dict[str, float] = {}
         for tid in set(th0) & set(th1):
             name = names.get(tid, "?")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import contextlib
 import re
 import shutil
 import subprocess
@@ -30,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._lab import harness as h
-from benchmarks._stack import start_stack, thread_cpu_seconds
+from benchmarks._stack import start_stack, thread_cpu_seconds, thread_names
 from benchmarks.measure_floor import Floor
 from benchmarks.measure_nbrtc import C_CAMERA, C_CAMS, Nbrtc
 
@@ -63,11 +62,7 @@ def _thread_seconds(pid: int, names: dict[int, str]) -> dict[str, float]:
     """CPU seconds used so far per thread family of ``pid`` (live threads)."""
     out: collections.Counter[str] = collections.Counter()
     for tid, seconds in thread_cpu_seconds(pid).items():
-        name = names.get(tid)
-        if name is None:  # not a Python thread: the OS name
-            with contextlib.suppress(OSError):
-                name = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
-        out[_family(name or str(tid))] += seconds
+        out[_family(names.get(tid, str(tid)))] += seconds
     return out
 
 
@@ -82,7 +77,7 @@ def thread_cpu(pid: int, seconds: float, out: Path) -> None:
     """CPU seconds per second of each thread family of ``pid`` over ``seconds`` (the
     scheduler's run time per thread: exact, unlike sampling), written to ``out`` as
     ``name rate`` lines."""
-    names = _thread_names(pid)
+    names = thread_names(pid, _thread_names(pid))
     a = _thread_seconds(pid, names)
     t0 = time.monotonic()
     time.sleep(seconds)  # the measurement window itself

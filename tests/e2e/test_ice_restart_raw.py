@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import os
 import re
 import threading
 import time
@@ -34,6 +33,7 @@ from aiortc import (
 )
 
 from lab import jupyter as h
+from lab.sockets import own_sockets
 from nbrtc._transport import ice_restart as _ice_restart
 
 from .raw_peer.server import RawPeer
@@ -322,18 +322,7 @@ CONSENT_WINDOW = aioice.ice.CONSENT_FAILURES * (1.2 * CONSENT_INTERVAL + stun.RE
 
 def _udp_inodes() -> set[str]:
     """Inodes of the UDP sockets this process holds (Linux)."""
-    inodes: set[str] = set()
-    for name in ("udp", "udp6"):
-        with contextlib.suppress(OSError), open(f"/proc/net/{name}") as f:
-            for line in f.readlines()[1:]:
-                inodes.add(line.split()[9])
-    mine: set[str] = set()
-    for fd in os.listdir("/proc/self/fd"):
-        with contextlib.suppress(OSError):
-            link = os.readlink(f"/proc/self/fd/{fd}")
-            if link.startswith("socket:["):
-                mine.add(link[8:-1])
-    return mine & inodes
+    return own_sockets(("udp", "udp6"))
 
 
 def _wait(what: str, predicate: Callable[[], Any], timeout: float, step: float = 0.1) -> Any:

@@ -25,6 +25,7 @@ from aiortc.mediastreams import MediaStreamError
 
 import nbrtc
 from lab import janus as jl
+from lab.sockets import own_sockets
 
 from ._browser import FakeBrowser, wait_for
 
@@ -36,23 +37,8 @@ def handles_of(server: jl.JanusServer) -> int:
 
 
 def open_tcp_to(port: int) -> int:
-    """This process's open TCP sockets whose remote port is ``port``: the socket inodes of
-    its file descriptors, looked up in its network namespace's TCP tables (/proc). A
-    socket this process closed is not counted, whatever state the kernel keeps it in."""
-    inodes = set()
-    for fd in os.listdir("/proc/self/fd"):
-        with contextlib.suppress(OSError):
-            link = os.readlink(f"/proc/self/fd/{fd}")
-            if link.startswith("socket:["):
-                inodes.add(link[len("socket:[") : -1])
-    count = 0
-    for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
-        with contextlib.suppress(OSError), open(table) as f:
-            for line in f.read().splitlines()[1:]:
-                fields = line.split()
-                if int(fields[2].rsplit(":", 1)[1], 16) == port and fields[9] in inodes:
-                    count += 1
-    return count
+    """This process's open TCP sockets whose remote port is ``port``."""
+    return len(own_sockets(("tcp", "tcp6"), remote_port=port))
 
 
 # --------------------------------------------------------------------- the publisher
