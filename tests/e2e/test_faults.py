@@ -45,6 +45,12 @@ def view_states(page) -> list[str]:
     return page.eval_on_selector_all(".nbrtc-root", "els => els.map(e => e.dataset.state)")
 
 
+def console_tail(page, n: int = 15) -> str:
+    """The page's last ``n`` console lines (the page fixture collects them)."""
+    lines = getattr(page, "console_messages", [])[-n:]
+    return "the page's console:\n" + "\n".join(lines)
+
+
 def kernel_clean(st: dict, base: dict) -> bool:
     res = st["res"]
     return (
@@ -61,8 +67,16 @@ def record(what: str, seconds: float) -> None:
 
 def test_kernel_interrupt_during_negotiation(page, jupyter_server, request):
     """A cell displays a Camera and then blocks; the page's offer queues behind the cell
-    (ipykernel handles comm messages only between requests). The kernel is interrupted
+    on the kernel's main shell. The kernel is interrupted
     (``POST /api/kernels/<id>/interrupt``, what Kernel > Interrupt does).
+
+    The page sends its comm messages on the main shell here, as JupyterLab before 4.4,
+    Notebook 6 and hosts without kernel subshells do: JupyterLab 4.4+ would send them on a
+    subshell, which ipykernel 7 serves while the cell runs, so no offer would queue. With
+    subshells on, *this* widget (the kernel's first) raced the subshell's creation: its
+    offer went on the main shell when it left before the subshell existed (most runs) and
+    was answered during the cell otherwise (2 runs in 11 here), so the
+    test sets JupyterLab's ``commsOverSubshells`` to ``disabled`` (its Kernels setting).
 
     Then: the cell ends with KeyboardInterrupt in its output; the queued offer is
     handled (ipykernel aborts only queued *execute* requests after an error, never comm
@@ -75,13 +89,26 @@ def test_kernel_interrupt_during_negotiation(page, jupyter_server, request):
     name = f"faults_interrupt_{secrets.token_hex(3)}.ipynb"
     path = h.write_notebook(jupyter_server, name, [IMPORTS, cell])
     h.open_notebook(page, jupyter_server, path)
+    # every kernel connection and comm of the page (the setter propagates to both)
+    page.evaluate(
+        "() => { window.jupyterapp.serviceManager.kernels.commsOverSubshells = 'disabled'; }"
+    )
     h.run_cell(page, 0)
     base = kstate(page)["res"]
     assert base["streams"] == 0 and base["peers"] == 0, base
 
     h.run_cell(page, 1, wait=False)
     # the page rendered the view and sent its offer; the kernel, asleep, has not seen it
-    h.wait_for(lambda: view_states(page) == ["negotiating"], 20, message="browser offered")
+    h.wait_equal(
+        lambda: view_states(page),
+        ["negotiating"],
+        20,
+        message="browser offered",
+        detail=lambda: (
+            f"the page's kernel: {h.page_kernel_state(page)}; the cell's output: "
+            f"{h.cell_output_text(page, 1)!r}; {console_tail(page)}"
+        ),
+    )
     c = h.counters(page)
     assert (c["peersLive"], c["tracksCreated"]) == (1, 0), c  # no camera before an answer
 
@@ -94,7 +121,13 @@ def test_kernel_interrupt_during_negotiation(page, jupyter_server, request):
         message="KeyboardInterrupt in the cell's output",
     )
     record("interrupt -> KeyboardInterrupt shown", time.monotonic() - t0)
-    h.wait_for(lambda: view_states(page) == ["live"], 20, message="camera live after interrupt")
+    h.wait_equal(
+        lambda: view_states(page),
+        ["live"],
+        20,
+        message="camera live after interrupt",
+        detail=lambda: console_tail(page),
+    )
     record("interrupt -> camera live in the page", time.monotonic() - t0)
     output = h.cell_output_text(page, 1)
     assert "sleep finished" not in output, output

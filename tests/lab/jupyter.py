@@ -123,6 +123,29 @@ def wait_for(
         time.sleep(interval)
 
 
+def wait_equal(
+    fn: Callable[[], Any],
+    want: Any,
+    timeout: float = 10.0,
+    message: str | None = None,
+    detail: Callable[[], str] | None = None,
+) -> float:
+    """:func:`wait_for` ``fn() == want``; its timeout names ``fn``'s last value (and
+    ``detail()``, e.g. the page's last console lines), not just ``False``."""
+    last: list[Any] = []
+
+    def equal() -> bool:
+        last[:] = [fn()]
+        return last[0] == want
+
+    try:
+        return wait_for(equal, timeout=timeout, message=message)
+    except TimeoutError as exc:
+        extra = f"; {detail()}" if detail else ""
+        got = last[0] if last else None
+        raise TimeoutError(f"{exc}: wanted {want!r}, last {got!r}{extra}") from None
+
+
 def sample_for(fn: Callable[[], Any], seconds: float, interval: float = 0.05) -> list[Any]:
     """Call ``fn`` every ``interval`` for ``seconds`` and return what it returned.
 
@@ -584,12 +607,42 @@ def _prompt_done(changed: bool, text: str) -> int | None:
     return int(m.group(1)) if changed and m else None
 
 
+def _wait_started(page, cell, index: int, timeout: float = 5.0) -> None:
+    """Return once cell ``index``'s prompt has changed since the key press.
+
+    JupyterLab sets the prompt to ``[*]`` in the same task that sends the execute
+    request (queued or running alike), so a prompt unchanged after ``timeout`` means the
+    key press never reached the notebook (focus taken between the click and the key):
+    the cell is selected and run once more. Only then is it an error, naming the page's
+    kernel state. A second press can therefore never run a cell twice.
+    """
+
+    def started() -> bool:
+        return bool(cell.evaluate(f"(c) => ({_PROMPT_STATE_JS.strip()})([c])[0][0]"))
+
+    try:
+        wait_for(started, timeout=timeout, message=f"cell {index} started")
+        return
+    except TimeoutError:
+        pass
+    print(f"[harness] cell {index}: no [*] {timeout:.0f} s after Ctrl+Enter; pressing it again")
+    _select_cell(page, index)
+    page.keyboard.press("Control+Enter")
+    try:
+        wait_for(started, timeout=timeout, message=f"cell {index} started")
+    except TimeoutError as exc:
+        state = page_kernel_state(page)
+        msg = f"{exc} (Ctrl+Enter pressed twice); the page's kernel: {state}"
+        raise TimeoutError(msg) from None
+
+
 def run_cell(page, index: int, timeout: float = 60.0, wait: bool = True) -> int | None:
     """Run code cell ``index`` with Ctrl+Enter; return its execution count.
 
     Ctrl+Enter ("run, stay on the cell") is used rather than Shift+Enter so that running
     the last cell does not append a new one. With ``wait`` the call returns when the
-    prompt went through ``[*]`` and shows ``[n]`` again.
+    prompt went through ``[*]`` and shows ``[n]`` again; without it, as soon as the
+    prompt shows the cell started (:func:`_wait_started`).
     """
     cell = _cell(page, index)
     if "jp-CodeCell" not in (cell.get_attribute("class") or ""):
@@ -597,6 +650,7 @@ def run_cell(page, index: int, timeout: float = 60.0, wait: bool = True) -> int 
     cell.evaluate(f"(c) => ({_WATCH_PROMPTS_JS.strip()})([c])")
     _select_cell(page, index)
     page.keyboard.press("Control+Enter")
+    _wait_started(page, cell, index)
     if not wait:
         return None
     result: dict[str, int] = {}
