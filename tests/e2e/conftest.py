@@ -5,9 +5,11 @@ Every test under tests/e2e is marked ``e2e``. Fixtures:
 * ``jupyter_server`` (session): a ``jupyter lab`` on a free port with isolated config,
   runtime and workspaces; log in ``test-artifacts/jupyter-server.log``.
 * ``browser`` (session): headless Debian Chromium with fake camera and microphone.
-* ``page`` (function): a fresh context (camera+microphone granted, 1280x900, the
-  counting init script ``counters.js``); console saved to test-artifacts on failure,
-  the kernels of notebooks it opened shut down afterwards.
+* ``page`` (function): a JupyterLab tab (camera+microphone granted, 1280x900, the
+  counting init script ``counters.js``): the one the previous test handed over when
+  nothing of that test can reach this one (its notebooks closed, nothing live, no init
+  script added, no failure; see ``_refuse_reuse``), else a fresh context. Console saved to
+  test-artifacts on failure, the kernels of notebooks it opened shut down afterwards.
 * ``kernel_eval`` (function): ``kernel_eval(code, timeout=30) -> str`` in the kernel of
   the notebook open in ``page``.
 """
@@ -84,23 +86,112 @@ def browser():
             b.close()
 
 
-@pytest.fixture
-def page(browser, jupyter_server, request):
+#: A reused page is let go after this many tests: what a renderer accumulates (heap,
+#: evaluated widget modules) stays bounded.
+MAX_USES = 20
+#: NBRTC_E2E_FRESH_PAGE=1 gives every test a fresh page (to rule the reuse out).
+FRESH_PAGES = os.environ.get("NBRTC_E2E_FRESH_PAGE") == "1"
+
+_CLOSE_NOTEBOOKS_JS = """
+() => { for (const w of Array.from(window.jupyterapp.shell.widgets('main'))) w.dispose(); }
+"""
+
+
+@pytest.fixture(scope="session")
+def _spare_tab():
+    """The booted JupyterLab page the last test handed over: {"context", "page", "uses"}."""
+    spare: dict = {"context": None, "page": None, "uses": 0, "fresh": 0, "reused": 0, "why": {}}
+    try:
+        yield spare
+    finally:
+        # how often a test got a booted page, and why the others did not (for the record)
+        summary = {k: spare[k] for k in ("fresh", "reused", "why")}
+        h.record_figure(h.ARTIFACTS_DIR / "e2e-pages.json", "pages", summary)
+        if spare["context"] is not None:
+            with contextlib.suppress(Exception):
+                spare["context"].close()
+
+
+def _new_tab(browser, jupyter_server):
+    """A fresh context and page (h.capture_context) whose console lines go to the list
+    ``page.console_messages`` of the test holding it, and whose ``add_init_script`` marks
+    it single-use (an init script runs in every later document of the page)."""
     context = h.capture_context(browser, jupyter_server.url)
     pg = context.new_page()
-    console: list[str] = []
-    t0 = time.monotonic()
 
-    def stamp() -> str:
-        return f"{time.monotonic() - t0:8.3f}"
+    def line(text: str) -> None:
+        pg.console_messages.append(f"{time.monotonic() - pg.console_t0:8.3f} {text}")
 
-    pg.on("console", lambda m: console.append(f"{stamp()} [{m.type}] {m.text}"))
-    pg.on("pageerror", lambda e: console.append(f"{stamp()} [pageerror] {e}"))
-    pg.on("crash", lambda _p: console.append(f"{stamp()} [crash] page crashed"))
-    pg.console_messages = console  # tests may inspect it
+    pg.on("console", lambda m: line(f"[{m.type}] {m.text}"))
+    pg.on("pageerror", lambda e: line(f"[pageerror] {e}"))
+    pg.on("crash", lambda _p: line("[crash] page crashed"))
+    native_add_init_script = pg.add_init_script
+
+    def add_init_script(*args, **kwargs):
+        h.single_use(pg, "the test added an init script")
+        return native_add_init_script(*args, **kwargs)
+
+    pg.add_init_script = add_init_script
+    pg._harness_native_add_init_script = native_add_init_script  # h.add_observer_script
+    return context, pg
+
+
+def _refuse_reuse(pg, context, jupyter_server, request, uses: int) -> str | None:
+    """Why ``pg`` may not go to the next test, or None once it is ready to: the test's
+    notebooks are closed (their views removed, so nbrtc closes their streams), nothing is
+    live in the page's counters (then reset), no dialog is open."""
+    if FRESH_PAGES:
+        return "NBRTC_E2E_FRESH_PAGE=1"
+    if _failed(request):
+        return "the test failed"
+    if uses >= MAX_USES:
+        return f"used by {uses} tests"
+    why = h.single_use_reason(pg)
+    if why:
+        return why
+    if pg.is_closed() or len(context.pages) != 1:
+        return "the test closed it or left other tabs open"
+    if not h.lab_booted_for(pg, jupyter_server):
+        return "not the JupyterLab the harness booted (navigated, reloaded or crashed)"
+    try:
+        pg.evaluate(_CLOSE_NOTEBOOKS_JS)
+
+        def quiet() -> bool:
+            c = h.counters(pg)
+            return c["peersLive"] == 0 and c["tracksLive"] == 0
+
+        h.wait_for(quiet, timeout=5, message="nothing live once the notebooks closed")
+        if pg.locator(h.DIALOG).count():
+            return "a dialog is open"
+        if not pg.evaluate("() => window.__counters.reset()"):
+            return "the counters refused to reset"
+    except Exception as exc:  # a page that cannot answer is not handed on
+        return f"not ready for another test: {exc}"
+    return None
+
+
+@pytest.fixture
+def page(browser, jupyter_server, request, _spare_tab):
+    """A JupyterLab tab for one test: the page the previous test handed over (its notebooks
+    closed, nothing live, counters at zero; the first ``open_notebook`` opens in it), else
+    a fresh one. Console lines in ``page.console_messages``, saved on failure."""
+    spare = _spare_tab
+    if spare["page"] is not None:
+        context, pg = spare["context"], spare["page"]
+        spare["context"] = spare["page"] = None
+        h.allow_open_in_app(pg)
+        spare["reused"] += 1
+    else:
+        context, pg = _new_tab(browser, jupyter_server)
+        spare["uses"] = 0
+        spare["fresh"] += 1
+    spare["uses"] += 1
+    pg.console_messages = []  # tests may inspect it
+    pg.console_t0 = time.monotonic()
     try:
         yield pg
     finally:
+        console = pg.console_messages
         stem = h.artifact_name(request.node.nodeid)
         if _failed(request) or os.environ.get("NBRTC_KEEP_CONSOLE"):
             h.ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
@@ -109,7 +200,12 @@ def page(browser, jupyter_server, request):
                 with contextlib.suppress(Exception):
                     h.screenshot(pg, f"{stem}.failure")
         h.forget_page(pg)
-        context.close()
+        refused = _refuse_reuse(pg, context, jupyter_server, request, spare["uses"])
+        if refused is None:
+            spare["context"], spare["page"] = context, pg
+        else:
+            spare["why"][refused] = spare["why"].get(refused, 0) + 1
+            context.close()
         # Tests run one at a time: end every session and kernel this test started, so
         # the next test starts from a quiet server.
         jupyter_server.shutdown_sessions()

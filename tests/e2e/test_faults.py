@@ -90,6 +90,7 @@ def test_kernel_interrupt_during_negotiation(page, jupyter_server, request):
     path = h.write_notebook(jupyter_server, name, [IMPORTS, cell])
     h.open_notebook(page, jupyter_server, path)
     # every kernel connection and comm of the page (the setter propagates to both)
+    h.single_use(page, "JupyterLab's commsOverSubshells turned off")
     page.evaluate(
         "() => { window.jupyterapp.serviceManager.kernels.commsOverSubshells = 'disabled'; }"
     )

@@ -567,6 +567,7 @@ def _run_quickstart(page, jupyter_server, kernel_eval, name: str, ui: h.UI, shot
 def _quickstart_screenshot(page, views, first_code_cell: int, target: Path) -> None:
     """The README picture: the first code cell, the test pattern and the camera, all live."""
     # Two 480 px videos with their cells do not fit 900 px: a taller page, no file browser.
+    h.single_use(page, "the left area collapsed for the README picture")
     page.set_viewport_size({"width": 1280, "height": 1400})
     page.evaluate(
         """() => {

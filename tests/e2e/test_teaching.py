@@ -367,7 +367,10 @@ def test_inspector_shows_the_real_connection(page, jupyter_server, kernel_eval):
         assert (looks["radius"], looks["panels"], looks["tab"]) == ("4px", "460px", "solid"), looks
         assert looks["root"] == "inline-flex", looks
         classes = sorted(i.rsplit(".", 1)[-1] for i in looks["sheets"])
-        assert classes == ["Camera", "Inspector"], looks
+        # (a page an earlier test used keeps the sheets of the classes it showed: anywidget
+        # never removes them, so only "these two, each once" is this test's to assert)
+        assert {"Camera", "Inspector"} <= set(classes), looks
+        assert len(classes) == len(set(classes)), looks
         h.wait_for(
             lambda: page.locator('.nbrtc-sdp[data-side="answer"] .nbrtc-sdp-line').count() > 10,
             15,

@@ -44,11 +44,17 @@ VIEW_CELL = "view = nbrtc.VideoView()\nview"
 # It also tracks the highest number of camera tracks that were live at once.
 EVENTS_JS = r"""
 (() => {
-  if (window.__td) return;
+  // A page the previous test handed over may have it already: start its records again.
+  if (window.__td) return window.__td.reset();
   const now = () => performance.timeOrigin + performance.now();
   const events = [];
   const live = new Set();
   let maxLive = 0;
+  const reset = () => {
+    events.length = 0;
+    live.clear();
+    maxLive = 0;
+  };
   const log = (ev, extra) => events.push(Object.assign({ t: now(), ev }, extra || {}));
   const TP = window.MediaStreamTrack && window.MediaStreamTrack.prototype;
   if (TP) {
@@ -93,7 +99,7 @@ EVENTS_JS = r"""
     },
     true,
   );
-  window.__td = { events, maxLive: () => maxLive, liveTracks: () => live.size, now };
+  window.__td = { events, maxLive: () => maxLive, liveTracks: () => live.size, now, reset };
 })();
 """
 
@@ -226,7 +232,7 @@ def run(page, index: int, wait: bool = True) -> int | None:
 
 def open_nb(page, server, request, cells: list[str]) -> tuple[str, dict]:
     """Write and open a fresh notebook, run the imports cell; return (path, baseline)."""
-    page.add_init_script(EVENTS_JS)
+    h.add_observer_script(page, EVENTS_JS)
     path = h.write_notebook(server, fresh_name(request), [IMPORTS, *cells])
     h.open_notebook(page, server, path)
     run(page, 0)

@@ -5,6 +5,7 @@
 // bookkeeping, so a test can tell whether the widget really released them:
 //
 //   window.__counters.snapshot() -> {peersCreated, peersLive, tracksCreated, tracksLive}
+//   window.__counters.reset()    -> counts from zero again, refused (false) while any is live
 //
 // * A peer is every RTCPeerConnection constructed; it is live until `close()` is called
 //   on it (or its connectionState reads "closed").
@@ -207,8 +208,22 @@
     return n;
   };
 
+  // The harness hands a booted JupyterLab page to the next test only once nothing is
+  // live in it; the counts then start again from zero. Refused (false) while anything is.
+  const reset = () => {
+    const now = snapshot();
+    if (now.peersLive || now.tracksLive) return false;
+    peersCreated = 0;
+    tracksCreated = 0;
+    peers.clear();
+    tracks.clear();
+    recentPeers.length = 0;
+    recentTracks.length = 0;
+    return true;
+  };
+
   Object.defineProperty(window, "__counters", {
-    value: Object.freeze({ snapshot, details, stats, endTracks, descriptions, peerStats }),
+    value: Object.freeze({ snapshot, details, stats, endTracks, descriptions, peerStats, reset }),
     configurable: false,
     enumerable: false,
     writable: false,

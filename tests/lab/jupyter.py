@@ -289,6 +289,9 @@ def _write_jupyter_config(config_dir: Path) -> None:
     (settings / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False})
     )
+    (settings / "kernels-settings.jupyterlab-settings").write_text(
+        json.dumps({"kernelInfoTimeout": 1000})
+    )
 
 
 def start_jupyter_server(
@@ -494,6 +497,66 @@ def _wait_kernel_idle(
     return found["id"]
 
 
+# ------------------------------------------------------------- a booted JupyterLab, again
+#
+# Booting JupyterLab in a fresh page costs ~3.5 s of this machine's time per test, opening a
+# notebook in a page that has it booted ~0.8 s. The e2e ``page`` fixture therefore hands a
+# page whose JupyterLab a previous test booted to the next test, when nothing of that test
+# can reach the next (tests/e2e/conftest.py decides; docs/architecture.md "Tests"): its
+# first :func:`open_notebook` then opens the notebook in the running JupyterLab.
+
+#: window property naming the server whose JupyterLab this document booted (a reload, a
+#: navigation or a crash loses it, and with it the page's claim to be reused)
+_BOOTED = "__harnessLabOf"
+
+
+def lab_booted_for(page, server: JupyterServer) -> bool:
+    """Whether ``page``'s document is a JupyterLab that :func:`open_notebook` booted for
+    ``server`` (False for a closed or crashed page, another document, another server)."""
+    try:
+        return page.evaluate(f"() => window.{_BOOTED} || null") == server.url
+    except Exception:
+        return False
+
+
+def single_use(page, why: str) -> None:
+    """Say that ``page`` must not be handed to another test: ``why`` (e.g. an init script
+    was added, which would run in every later document of the page, or a JupyterLab
+    setting was changed). Tests call it right where they change such things."""
+    page._harness_single_use = why
+
+
+def single_use_reason(page) -> str | None:
+    """What :func:`single_use` recorded for ``page``, or None."""
+    return getattr(page, "_harness_single_use", None)
+
+
+def add_observer_script(page, script: str) -> None:
+    """Run ``script`` in ``page``'s current document and, as an init script, in every later
+    one, *without* making the page single-use: for scripts that only watch (wrap an API to
+    record its calls) and start their records again when run a second time in a document,
+    so a test that handed the page over leaves nothing the next one would see."""
+    native = getattr(page, "_harness_native_add_init_script", page.add_init_script)
+    native(script)
+    page.evaluate(f"() => {{ {script} }}")
+
+
+def allow_open_in_app(page) -> None:
+    """Let the next :func:`open_notebook` on ``page`` open its notebook in the page's running
+    JupyterLab (the e2e fixture's reused page); any open consumes the permission."""
+    page._harness_open_in_app = True
+
+
+_OPEN_IN_APP_JS = """
+(path) => {
+  const app = window.jupyterapp;
+  for (const w of Array.from(app.shell.widgets('main'))) w.dispose();
+  // not awaited: the command settles seconds after the notebook shows
+  app.commands.execute('docmanager:open', {path, factory: 'Notebook'});
+}
+"""
+
+
 def open_notebook(
     page, server: JupyterServer, path: str, ui: UI = "lab", timeout: float = 60.0
 ) -> OpenNotebook:
@@ -501,6 +564,8 @@ def open_notebook(
 
     Accepts any dialog that shows up while loading (e.g. "Select Kernel") and returns
     once the cells are rendered and the kernel is idle both on the server and in the UI.
+    On a page the e2e fixture reused (:func:`allow_open_in_app`, the first open of a test)
+    the notebook opens in the JupyterLab already running there; else the page navigates.
     """
     quoted = urllib.parse.quote(path)
     token = urllib.parse.quote(server.token)
@@ -512,8 +577,14 @@ def open_notebook(
         url = f"{server.url}notebooks/{quoted}?token={token}"
     else:
         raise ValueError(f"ui must be 'lab' or 'notebook7', not {ui!r}")
+    in_app = (
+        ui == "lab"
+        and getattr(page, "_harness_open_in_app", False)
+        and single_use_reason(page) is None
+        and lab_booted_for(page, server)
+    )
+    page._harness_open_in_app = False
     forget_page(page)
-    page.goto(url, wait_until="domcontentloaded", timeout=timeout * 1000)
 
     accepted: list[str] = []
 
@@ -521,7 +592,19 @@ def open_notebook(
         _accept_dialogs(page, accepted)
         return page.locator(CELLS).count() > 0
 
-    wait_for(cells_shown, timeout=timeout, interval=0.1, message=f"cells of {path} shown")
+    if in_app:
+        page.evaluate(_OPEN_IN_APP_JS, path)
+        try:
+            wait_for(cells_shown, timeout=15, interval=0.05, message=f"cells of {path} shown")
+            url = page.url
+        except TimeoutError:
+            print(f"[harness] {path} did not open in the running JupyterLab; loading it afresh")
+            in_app = False
+    if not in_app:
+        page.goto(url, wait_until="domcontentloaded", timeout=timeout * 1000)
+        wait_for(cells_shown, timeout=timeout, interval=0.1, message=f"cells of {path} shown")
+        if ui == "lab":
+            page.evaluate(f"(u) => {{ window.{_BOOTED} = u; }}", server.url)
     kernel_id = _wait_kernel_idle(page, server, path, timeout, accepted)
     nb = OpenNotebook(
         page=page,
