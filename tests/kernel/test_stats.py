@@ -585,6 +585,11 @@ _reports = st.lists(
 )
 
 
+# Hypothesis warns when the global `random` state moves while it draws. These strategies
+# draw nothing from `random`; another thread of this process can (aiortc paces RTCP and
+# aioice its consent checks with random.random() wherever a peer is alive), which made the
+# warning appear in 1 run of 3 of the whole suite. A false positive for this pure test.
+@pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
 @settings(max_examples=150, deadline=None)
 @given(prev=st.one_of(st.none(), _reports), cur=_reports, dt=_scalars)
 def test_metrics_never_raises_nor_goes_negative(
