@@ -357,11 +357,7 @@ class FakeBrowser:
         servers = rtc.get("iceServers") or []
         if rtc.get("credentials") == "ask":
             self.send(widget, "ice-servers", sid, None)
-            deadline = time.monotonic() + 5
-            while not self.of_type("ice-servers", sid):
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"no ice-servers reply for {sid}")
-                await asyncio.sleep(0.01)
+            await until(lambda: self.of_type("ice-servers", sid), 5, f"ice-servers reply for {sid}")
             servers = self.of_type("ice-servers", sid)[-1]["payload"]["iceServers"]
         return rtc_configuration(servers, rtc.get("iceTransportPolicy", "all"))
 

@@ -273,8 +273,7 @@ start = time.monotonic()
 tone = (np.sin(np.arange(960) * 2 * np.pi * 440 / 48000) * 8000).astype(np.int16)
 for n in range(3000):  # 60 s at most: the test kills it long before
     t = n * 0.01  # a 100 Hz clock: video every 1/30 s, audio every 20 ms
-    while time.monotonic() < start + t:
-        time.sleep(0.001)
+    time.sleep(max(0.0, start + t - time.monotonic()))
     now = time.monotonic()
     if n % 2 == 0:
         sound = av.AudioFrame.from_ndarray(np.repeat(tone, 2).reshape(1, -1), format="s16",

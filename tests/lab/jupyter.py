@@ -289,9 +289,6 @@ def _write_jupyter_config(config_dir: Path) -> None:
     (settings / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False})
     )
-    (settings / "kernels-settings.jupyterlab-settings").write_text(
-        json.dumps({"kernelInfoTimeout": 1000})
-    )
 
 
 def start_jupyter_server(
