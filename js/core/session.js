@@ -45,6 +45,22 @@ export function statsInterval(seconds) {
 }
 
 /**
+ * Whether a stats sample is due at a tick of the sampling timer: at every tick while the
+ * kernel says someone reads the stats (the `stats_read` trait; absent counts as read),
+ * else once `stats_idle_interval` has passed since the last sample (half a tick of slack,
+ * so a timer that fires a little early does not wait one more tick).
+ * @param {{get(name: string): any}} model
+ * @param {number} sinceMs time since the last sample sent
+ * @param {number} everyMs the timer's period
+ * @returns {boolean}
+ */
+export function statsDue(model, sinceMs, everyMs) {
+  if (model.get("stats_read") !== false) return true;
+  const idleMs = statsInterval(model.get("stats_idle_interval")) || everyMs;
+  return sinceMs >= idleMs - everyMs / 2;
+}
+
+/**
  * @template Snapshot
  */
 export class Session {
@@ -86,6 +102,8 @@ export class Session {
     this._watchdog = new KernelWatchdog(this.env, () => this.kernelGone());
     /** @type {any} the stats sampling timer (_startStats) */
     this._statsTimer = null;
+    /** When the subclass last sent a stats sample (env.now(); it sets this). */
+    this._statsSentAt = -Infinity;
     /** @type {IceServersRequest | null} the pending ask for TURN logins (ice.js) */
     this._iceRequest = null;
   }
@@ -155,16 +173,19 @@ export class Session {
   }
 
   /**
-   * Sample stats every `everyMs` (0: never) until the session ends.
+   * Sample stats every `everyMs` (0: never) while the kernel says someone reads them,
+   * else every `stats_idle_interval` (statsDue), until the session ends.
    * @param {number} everyMs
    */
   _startStats(everyMs) {
     if (everyMs > 0 && this._statsTimer === null && !this.closed) {
-      this._statsTimer = this.env.setInterval(() => this._sampleStats(), everyMs);
+      this._statsTimer = this.env.setInterval(() => {
+        if (statsDue(this.model, this.env.now() - this._statsSentAt, everyMs)) this._sampleStats();
+      }, everyMs);
     }
   }
 
-  /** One stats sample; the subclass sends it. */
+  /** One stats sample; the subclass sends it and notes when in `_statsSentAt`. */
   _sampleStats() {}
 
   /**

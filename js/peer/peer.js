@@ -466,7 +466,8 @@ export class BrowserPeer extends Session {
       if (!this.closed && reports.length) {
         // the route a sample takes: the control channel (one per pc) or the comm
         const route = this._registered && this._link.open ? this._link.dc : "comm";
-        this._report("stats", { t: this.env.now(), ...this._statsDelta.pack(reports, route) });
+        this._statsSentAt = this.env.now();
+        this._report("stats", { t: this._statsSentAt, ...this._statsDelta.pack(reports, route) });
       }
     } finally {
       this._statsBusy = false;

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { KERNEL_SILENCE_MS, PING_INTERVAL_MS, WATCHDOG_TICK_MS } from "../core/liveness.js";
 import { createRouter } from "../core/router.js";
-import { STATS_INTERVAL_MS, Session, statsInterval } from "../core/session.js";
+import { STATS_INTERVAL_MS, Session, statsDue, statsInterval } from "../core/session.js";
 import { FakeModel, fakeBrowser, quietLog } from "./fakes.js";
 
 class Probe extends Session {
@@ -29,6 +29,7 @@ class Probe extends Session {
   }
   _sampleStats() {
     this.samples += 1;
+    this._statsSentAt = this.env.now();
   }
   _enterFinal(state) {
     this.calls.push(`final ${state.name}`);
@@ -140,6 +141,44 @@ describe("Session", () => {
     session.close();
     browser.advance(10 * STATS_INTERVAL_MS);
     assert.equal(session.samples, 2, "no sample after close");
+  });
+
+  test("stats sample every tick while read, every stats_idle_interval while not", () => {
+    const { session, browser, model, kernel } = setup();
+    Object.assign(model.traits, { stats_read: false, stats_idle_interval: 5 });
+    session.start();
+    /** @param {number} n ticks, the kernel pinging at each (its watchdog stays fed) */
+    const ticks = (n) => {
+      for (let i = 0; i < n; i++) {
+        browser.advance(STATS_INTERVAL_MS);
+        kernel("ping");
+      }
+    };
+    ticks(1);
+    assert.equal(session.samples, 1, "the first tick samples at once");
+    ticks(4);
+    assert.equal(session.samples, 1, "nobody reads: nothing more for 5 s");
+    ticks(1);
+    assert.equal(session.samples, 2, "5 s after the first");
+    model.traits.stats_read = true;
+    ticks(3);
+    assert.equal(session.samples, 5, "read: every tick");
+    model.traits.stats_read = false;
+    ticks(4);
+    assert.equal(session.samples, 5, "not read any more: the idle pace");
+    ticks(1);
+    assert.equal(session.samples, 6);
+    assert.equal(session.closed, false);
+    session.close();
+  });
+
+  test("statsDue: an absent stats_read counts as read; a bad idle interval as none", () => {
+    assert.equal(statsDue(new FakeModel({}), 0, 1000), true);
+    assert.equal(statsDue(new FakeModel({ stats_read: true, stats_idle_interval: 5 }), 0, 1000), true);
+    const idle = new FakeModel({ stats_read: false, stats_idle_interval: 5 });
+    assert.equal(statsDue(idle, 4000, 1000), false);
+    assert.equal(statsDue(idle, 4600, 1000), true, "half a tick of slack");
+    assert.equal(statsDue(new FakeModel({ stats_read: false, stats_idle_interval: "x" }), 1000, 1000), true);
   });
 
   test("_startStats(0) samples never; statsInterval maps the trait", () => {

@@ -43,8 +43,12 @@ class Config:
     - ``ice_loopback``: also offer 127.0.0.1 as a kernel candidate (default True), so a
       browser on the same machine connects even when the host has no other interface.
     - ``stats_interval``: seconds between getStats samples of each side for ``stats()``,
-      ``stats_log()`` and the Inspector (default 1.0; 0 turns sampling off, which saves a
-      little CPU per stream). Read when a widget is made.
+      ``stats_log()`` and the Inspector while someone reads them (default 1.0; 0 turns
+      sampling off). Read when a widget is made.
+    - ``stats_idle_interval``: seconds between those samples while nobody reads a
+      stream's stats (none of these calls and no Inspector for 30 s; default 5.0). A read
+      brings the stream back to ``stats_interval`` within a second; set it equal to
+      ``stats_interval`` to sample at that pace always. Read when a widget is made.
     """
 
     def __init__(self) -> None:
@@ -55,6 +59,7 @@ class Config:
         self._max_streams_per_page = 32
         self.ice_loopback = True
         self._stats_interval = 1.0
+        self._stats_idle_interval = 5.0
 
     @property
     def ice_servers(self) -> list[IceServerSpec]:
@@ -144,6 +149,20 @@ class Config:
     def stats_interval(self, value: float) -> None:
         self._stats_interval = check_stats_interval(value, "nbrtc.config.stats_interval")
 
+    @property
+    def stats_idle_interval(self) -> float:
+        return self._stats_idle_interval
+
+    @stats_idle_interval.setter
+    def stats_idle_interval(self, value: float) -> None:
+        name = "nbrtc.config.stats_idle_interval"
+        if check_stats_interval(value, name) == 0:
+            raise ValueError(
+                f"{name} must be between 0.25 and 60 seconds, got {value!r} "
+                "(stats_interval = 0 turns sampling off)"
+            )
+        self._stats_idle_interval = float(value)
+
     def __repr__(self) -> str:
         servers = [
             s.urls if isinstance(s, TurnRestServer) else s.get("urls") for s in self._ice_servers
@@ -153,7 +172,8 @@ class Config:
             f"ice_transport_policy={self._ice_transport_policy!r}, "
             f"max_streams={self._max_streams}, "
             f"max_streams_per_page={self._max_streams_per_page}, "
-            f"ice_loopback={self.ice_loopback}, stats_interval={self._stats_interval})"
+            f"ice_loopback={self.ice_loopback}, stats_interval={self._stats_interval}, "
+            f"stats_idle_interval={self._stats_idle_interval})"
         )
 
 

@@ -173,6 +173,38 @@ def test_impairment_changes_both_sides_stats(page, jupyter_server, kernel_eval):
         _remove(jupyter_server, name)
 
 
+# ---------------------------------------------------------------------------- stats pace
+def test_stats_pace_follows_readers(page, jupyter_server, kernel_eval):
+    """Nobody reads the camera's stats: the page sends a sample every 5 s
+    (stats_idle_interval). cam.stats_log() sets the widget's stats_read trait, and the
+    real page samples every second from then on. The samples are counted in the
+    stream's history counters, which reading does not touch."""
+    name = "teach_pace.ipynb"
+    _camera_live(page, jupyter_server, name)
+    count = "print(cam._last_stream.history.counts['in:stats'])"
+    try:
+        h.wait_for(lambda: int(kernel_eval(count)) >= 1, 10, message="the page's first sample")
+        assert kernel_eval("print(cam.stats_read)").strip() == "False"
+        n0 = int(kernel_eval(count))
+        h.sample_for(lambda: None, 6.0, 0.5)  # a window nobody reads the stats in
+        unread = int(kernel_eval(count)) - n0
+        assert 1 <= unread <= 2, f"{unread} samples in 6 s unread (one every 5 s)"
+        kernel_eval("cam.stats_log()")
+        h.wait_for(
+            lambda: kernel_eval("print(cam.stats_read)").strip() == "True",
+            5,
+            message="stats_read after a read",
+        )
+        n1 = int(kernel_eval(count))
+        h.sample_for(lambda: kernel_eval("cam.stats_log()"), 4.0, 0.5)  # read throughout
+        read = int(kernel_eval(count)) - n1
+        assert read >= 3, f"{read} samples in 4 s while read (one a second)"
+        h.record_figure(FIGURES, "stats_pace", {"unread_6s": unread, "read_4s": read})
+    finally:
+        _close_all(kernel_eval)
+        _remove(jupyter_server, name)
+
+
 # ---------------------------------------------------------------------------- codec
 def test_set_codec_and_bitrate_cap_change_the_browsers_encoder(page, jupyter_server, kernel_eval):
     """set_codec("H264") renegotiates: the page's sender encodes H264, the kernel decodes

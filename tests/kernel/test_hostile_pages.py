@@ -146,15 +146,20 @@ def _page_writes(widget: Any, state: dict[str, Any]) -> None:
 
 def test_traits_written_by_a_page_are_ignored(browser: FakeBrowser, widgets: list[Any]) -> None:
     """A page wrote state="live" (so cam.wait("live") returned for a camera that never
-    connected), stats_interval=0.0001 (the media thread at 24 % of a core) and a room's
+    connected), stats_interval=0.0001 (the media thread at 24 % of a core), stats_read
+    (every page sampling at the full pace) and a room's
     max_members=200 (200 joins taken). The kernel's traits are read-only for the page."""
     cam = nbrtc.Camera()
     widgets.append(cam)
     sent: list[Any] = []
     cam.send_state = lambda key=None: sent.append(key)  # type: ignore[method-assign]
-    _page_writes(cam, {"state": "live", "error": "", "stats_interval": 0.0001, "junk": 1})
+    _page_writes(
+        cam,
+        {"state": "live", "error": "", "stats_interval": 0.0001, "stats_read": True, "junk": 1},
+    )
     assert cam.state == "new" and cam.stats_interval == config.stats_interval
-    assert sent == [["error", "state", "stats_interval"]], "the page is told the truth"
+    assert cam.stats_read is False, "pages sample at the full pace only when the kernel says"
+    assert sent == [["error", "state", "stats_interval", "stats_read"]], "the page hears the truth"
     with pytest.raises(nbrtc.StreamTimeoutError):
         cam.wait("live", timeout=0.5)
 

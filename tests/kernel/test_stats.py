@@ -477,6 +477,26 @@ def test_series_rows() -> None:
         series.latest("page")
 
 
+def test_series_notes_its_readers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """rows(), latest() and chart_data() count as reading (the stream's stats loop paces
+    both sides by it); adding samples and len() do not."""
+    clock = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    series = StatsSeries()
+    assert not series.read_within(1e9), "never read"
+    _fill(series)
+    assert len(series) == 5 and not series.read_within(1e9)
+    for read in (series.rows, lambda: series.latest("kernel"), series.chart_data):
+        clock[0] += 100
+        assert not series.read_within(30)
+        read()
+        assert series.read_within(30)
+        clock[0] += 29.9
+        assert series.read_within(30)
+        clock[0] += 0.2
+        assert not series.read_within(30)
+
+
 def test_series_chart_data() -> None:
     series = StatsSeries()
     _fill(series)

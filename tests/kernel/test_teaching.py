@@ -3,6 +3,8 @@ the Inspector's data — against a real aiortc peer standing in for the browser.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 import nbrtc
@@ -277,6 +279,49 @@ def test_stats_interval_zero_samples_nothing(browser, widgets, no_leaks, monkeyp
     wait_for(lambda: cam.frame_count > n0 + 40, 10, what="1.3 s of frames")
     assert cam.stats()["kernel"] is None and cam.stats_log() == []
     assert nbrtc.config.stats_interval == 0
+
+
+def test_stats_pace_follows_readers(browser, widgets, no_leaks, monkeypatch):
+    """Nobody reads a stream's stats: the kernel samples every stats_idle_interval and
+    the widget tells its pages (stats_read False). A read (stats_log(), stats(), an
+    Inspector) brings both to stats_interval within a tick, until READ_HOLD s after the
+    last read. Samples are counted with len(), which is no read."""
+    import nbrtc._inspection.stats as stats_module
+
+    monkeypatch.setattr(nbrtc.config, "stats_interval", 0.25)
+    monkeypatch.setattr(nbrtc.config, "stats_idle_interval", 1.0)
+    monkeypatch.setattr(stats_module, "READ_HOLD", 2.0)
+    with pytest.raises(ValueError, match="stats_idle_interval"):
+        nbrtc.config.stats_idle_interval = 0
+    cam, _ = live(browser, widgets, nbrtc.Camera())
+    assert cam.stats_interval == 0.25 and cam.stats_idle_interval == 1.0
+    stream = cam._last_stream
+
+    def samples_in(seconds: float, read: bool) -> int:
+        n0 = len(stream.stats)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:  # a measurement window, read or not
+            if read:
+                cam.stats_log()
+            time.sleep(0.05)
+        return len(stream.stats) - n0
+
+    wait_for(lambda: len(stream.stats) >= 1, 5, what="the first kernel sample")
+    assert stream.stats_read is False and cam.stats_read is False
+    unread = samples_in(3.0, read=False)
+    assert 1 <= unread <= 4, f"{unread} samples in 3 s unread (idle pace: about 3)"
+    cam.stats_log()
+    wait_for(lambda: cam.stats_read, 2, what="stats_read after a read")
+    read = samples_in(3.0, read=True)
+    assert read >= 8, f"{read} samples in 3 s while read (full pace: about 12)"
+    t_read = time.monotonic()
+    wait_for(lambda: not cam.stats_read, 6, what="stats_read False after READ_HOLD")
+    assert time.monotonic() - t_read >= 1.5, "not before READ_HOLD (2 s) has passed"
+    insp = cam.inspect(interval=0.2)  # an Inspector reads its charts: full pace again
+    try:
+        wait_for(lambda: cam.stats_read, 3, what="stats_read with an Inspector")
+    finally:
+        insp.close()
 
 
 def test_closed_widgets_are_freed(browser, widgets, no_leaks):

@@ -165,7 +165,11 @@ class ConnectionMethods:
         ``{"stream", "t", "browser": [reports], "kernel": [reports], "summary": {"browser":
         row, "kernel": row}}``; reports are flat dicts (``id``, ``type`` and scalar fields,
         the browser's names); ``summary`` rows are what ``stats_log()`` returns per second.
-        The browser samples once a second, so a stream younger than that has ``None``.
+        Both sides sample once a second (``nbrtc.config.stats_interval``) while someone
+        reads the stats and for 30 s after; a stream nobody read for longer samples every
+        5 s (``stats_idle_interval``), and a call brings it back to once a second within
+        two seconds. So a stream younger than a second has ``None``, and after a long
+        pause the newest sample may be up to 5 s old (its ``t`` says when).
         """
         self._need_kernel_peer("stats()")
         stream = self._inspected_stream()
@@ -184,7 +188,8 @@ class ConnectionMethods:
     def stats_log(self) -> list[dict[str, Any]]:
         """One row per side per second (bitrate, fps, resolution, rtt, jitter, loss,
         frames dropped, decode/encode time, codec...) for the newest stream; put it in a
-        DataFrame: ``pandas.DataFrame(cam.stats_log())``."""
+        DataFrame: ``pandas.DataFrame(cam.stats_log())``. Rows from a time nobody read
+        the stats are 5 s apart (their rates are 5 s averages; see ``stats()``)."""
         self._need_kernel_peer("stats_log()")
         return self._inspected_stream().stats.rows()
 

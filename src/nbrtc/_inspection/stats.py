@@ -6,6 +6,10 @@ and the kernel samples aiortc's ``getStats()``; :func:`flatten_aiortc` brings ai
 report to the browser's shape and units, :func:`metrics` turns two consecutive samples
 of one side into a row of rates, and :class:`StatsSeries` keeps the samples of both
 sides and serves the rows (for a DataFrame) and the chart series (for live charts).
+That pace (``nbrtc.config.stats_interval``) holds while someone reads the stream's stats
+(``stats()``, ``stats_log()``, an Inspector) and for :data:`READ_HOLD` seconds after;
+a stream nobody reads samples both sides every ``stats_idle_interval`` seconds instead
+(issue 14: a plain feed's kernel CPU), so its rows are farther apart until it is read.
 
 Units follow webrtc-stats: timestamps are epoch milliseconds, ``jitter`` and round-trip
 times are seconds, ``fractionLost`` is 0..1. aiortc 1.16 differs on two of these, which
@@ -25,6 +29,7 @@ import dataclasses
 import datetime
 import math
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeGuard
@@ -32,6 +37,7 @@ from typing import Any, TypeGuard
 __all__ = [
     "CHART_IDS",
     "MAX_SAMPLES",
+    "READ_HOLD",
     "ROW_FIELDS",
     "SIDES",
     "StatsSeries",
@@ -41,6 +47,9 @@ __all__ = [
 ]
 
 SIDES = ("browser", "kernel")
+#: Seconds after the last read of a stream's stats during which both sides keep sampling
+#: at the full rate (``stats_interval``); then at ``stats_idle_interval``.
+READ_HOLD = 30.0
 #: Samples kept per side: ten minutes at one a second.
 MAX_SAMPLES = 600
 #: The kernel's bounds of a flat report (``_protocol.MAX_STATS_FIELDS`` and its 512-char
@@ -637,6 +646,10 @@ class StatsSeries:
         # The chart's time origin: the first sample ever added, so the x axis does not
         # shift when the rings start dropping old samples.
         self._t0: float | None = None
+        # When rows, charts or the newest sample were last read (time.monotonic()): the
+        # stream samples at its full rate only while someone reads (read_within). One
+        # float assignment, so readers need not take the lock for it.
+        self._read_at = -math.inf
 
     def add(self, side: str, t: float, reports: list[Report]) -> None:
         """Add a sample: ``side`` "browser" or "kernel", ``t`` the kernel's epoch seconds
@@ -665,10 +678,16 @@ class StatsSeries:
             if self._t0 is None:
                 self._t0 = t
 
+    def read_within(self, seconds: float) -> bool:
+        """Whether :meth:`latest`, :meth:`rows` or :meth:`chart_data` was called in the
+        last ``seconds`` (the stream's stats loop asks, to choose its pace). Any thread."""
+        return time.monotonic() - self._read_at <= seconds
+
     def latest(self, side: str) -> list[Report] | None:
         """A copy of the side's newest sample, or None before any."""
         if side not in SIDES:
             raise ValueError(f"side must be one of {SIDES}, got {side!r}")
+        self._read_at = time.monotonic()
         with self._lock:
             ring = self._samples[side]
             newest = ring[-1][1] if ring else None  # the newest sample keeps its reports
@@ -680,6 +699,7 @@ class StatsSeries:
 
     def rows(self) -> list[dict[str, Any]]:
         """Copies of all rows of both sides, by ``t`` (browser first on a tie)."""
+        self._read_at = time.monotonic()
         with self._lock:
             rows = [dict(row) for ring in self._samples.values() for (_, _, row) in ring]
         order = {side: i for i, side in enumerate(SIDES)}
@@ -697,6 +717,7 @@ class StatsSeries:
         both fall into), and ``values`` hold None where a side has no sample. Lines
         without a single value are left out, and so are charts without lines.
         """
+        self._read_at = time.monotonic()
         with self._lock:
             samples = {
                 side: [(t, row) for (t, _, row) in ring] for side, ring in self._samples.items()

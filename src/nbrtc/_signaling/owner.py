@@ -159,7 +159,16 @@ class StreamOwner(SignalingOwner, Protocol):
     see it."""
 
     @property
-    def stats_interval(self) -> float: ...
+    def stats_interval(self) -> float:
+        """Seconds between stats samples while someone reads them (0: never)."""
+
+    @property
+    def stats_idle_interval(self) -> float:
+        """Seconds between stats samples while nobody reads them."""
+
+    def stats_read(self, stream: KernelStream, read: bool) -> None:
+        """``stream``'s stats started (True) or stopped (False) being read, or its stats
+        loop starts (either): the widget tells its pages the pace."""
 
     @property
     def transport_mode(self) -> str: ...

@@ -133,7 +133,7 @@ class KernelStream(CommMixin, IceMixin, InspectMixin, StreamCore):
             )
             self.send("answer", {"sdp": text})
             if widget.stats_interval > 0:
-                self.spawn(self._stats_loop(widget.stats_interval))
+                self.spawn(self._stats_loop(widget.stats_interval, widget.stats_idle_interval))
             self.spawn(self._ice_watchdog())
             if policy == "relay":
                 self.spawn(self._page_relay_watch())

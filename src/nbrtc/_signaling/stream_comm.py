@@ -43,7 +43,7 @@ class CommMixin(StreamCore):
         self.spawn(self._ping_loop())
         widget = self.owner
         if widget is not None and widget.stats_interval > 0:
-            self.spawn(self._stats_loop(widget.stats_interval))
+            self.spawn(self._stats_loop(widget.stats_interval, widget.stats_idle_interval))
         self._use_comm("transport='comm' was asked for")
 
     def page_transport(self, use: str, why: str) -> None:

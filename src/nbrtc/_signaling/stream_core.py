@@ -86,6 +86,9 @@ class StreamCore(StreamBase):
         from .._inspection.stats import StatsSeries
 
         self.stats = StatsSeries()
+        #: whether someone reads ``stats`` (its stats loop's view: None before its first
+        #: look): both sides sample every stats_interval while True, else less often
+        self.stats_read: bool | None = None
         #: every offer/answer exchange: {"round", "reason", "offer", "answer", "t"}
         self.sdp_rounds: list[dict[str, Any]] = []
         self.impairment: Any = None  # nbrtc._inspection.netem.Impairment, made on first set_network
@@ -127,7 +130,7 @@ class StreamCore(StreamBase):
         """The page's liveness (stream.py)."""
         raise NotImplementedError
 
-    async def _stats_loop(self, interval: float) -> None:
+    async def _stats_loop(self, interval: float, idle: float) -> None:
         """Sample the kernel peer's stats (stream_inspect.py)."""
         raise NotImplementedError
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from typing import Any
 
@@ -89,26 +90,42 @@ class InspectMixin(StreamCore):
         self._last_browser_stats = now
         self.stats.add("browser", time.time(), reports)
 
-    async def _stats_loop(self, interval: float) -> None:
-        """Sample the kernel peer's getStats every ``interval`` seconds (media loop)."""
+    async def _stats_loop(self, interval: float, idle: float) -> None:
+        """Sample the kernel peer's stats every ``interval`` seconds while someone reads
+        them (``StatsSeries.read_within(READ_HOLD)``), else every ``idle`` seconds, and
+        tell the widget when that changes, so that the page keeps the same pace (media
+        loop). The loop ticks every ``interval`` either way: a read takes effect within
+        one tick, and the bitrate cap is applied to an encoder made since the last one."""
+        from .._inspection.stats import READ_HOLD, flatten_aiortc
+
+        sampled = -math.inf  # when the last sample was taken (time.monotonic())
         while not self.closed:
+            read = self.stats.read_within(READ_HOLD)
+            if read != self.stats_read:
+                self.stats_read = read
+                widget = self.owner
+                if widget is not None:
+                    widget.stats_read(self, read)  # type: ignore[arg-type]  # a KernelStream
+            # half a tick of slack: a tick that comes a little early must not wait another
+            due = read or time.monotonic() - sampled >= idle - interval / 2
             pc = self._pc
             if pc is not None and pc.connectionState == "connected":
-                try:
-                    report = await pc.getStats()
-                except Exception as exc:  # a closing transport: try again next tick
-                    log.debug("stream %s: getStats: %s", self.id, exc)
-                else:
-                    # the kernel's encoder exists only from its first frame on
-                    _renegotiate.cap_sender_bitrate(pc, self.max_bitrate)
-                    extra = self._kernel_extra_stats(pc)
-                    from .._inspection.stats import flatten_aiortc
-
-                    reports = flatten_aiortc(report)
-                    _renegotiate.fix_inbound_reports(pc, reports)
-                    self._add_frame_counts(reports)
-                    self.stats.add("kernel", time.time(), reports + extra + self.comm_stats())
-            elif self.transport == "comm":
+                # the kernel's encoder exists only from its first frame on
+                _renegotiate.cap_sender_bitrate(pc, self.max_bitrate)
+                if due:
+                    try:
+                        report = await pc.getStats()
+                    except Exception as exc:  # a closing transport: try again next tick
+                        log.debug("stream %s: getStats: %s", self.id, exc)
+                    else:
+                        sampled = time.monotonic()
+                        extra = self._kernel_extra_stats(pc)
+                        reports = flatten_aiortc(report)
+                        _renegotiate.fix_inbound_reports(pc, reports)
+                        self._add_frame_counts(reports)
+                        self.stats.add("kernel", time.time(), reports + extra + self.comm_stats())
+            elif self.transport == "comm" and due:
+                sampled = time.monotonic()
                 self.stats.add("kernel", time.time(), self.comm_stats())
             await asyncio.sleep(interval)
 

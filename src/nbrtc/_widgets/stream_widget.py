@@ -72,6 +72,13 @@ class StreamPort(SignalingPort):
         return float(self._widget.stats_interval)
 
     @property
+    def stats_idle_interval(self) -> float:
+        return float(self._widget.stats_idle_interval)
+
+    def stats_read(self, stream: KernelStream, read: bool) -> None:
+        self._widget._stats_read(stream, read)
+
+    @property
     def transport_mode(self) -> str:
         return str(self._widget.transport_mode)
 
@@ -154,6 +161,17 @@ class StreamWidget(ConnectionMethods, SignalingWidget):
     stats_interval = traitlets.Float(
         1.0, help="Seconds between getStats samples on both sides (0: none); from nbrtc.config."
     ).tag(sync=True)
+    #: seconds between those samples while nobody reads the stats; from nbrtc.config
+    stats_idle_interval = traitlets.Float(
+        5.0,
+        help="Seconds between getStats samples on both sides while nobody reads the stats "
+        "(stats(), stats_log(), an Inspector); from nbrtc.config.",
+    ).tag(sync=True)
+    #: whether someone reads a stream's stats (set by the kernel's stats loops): the page
+    #: samples every stats_interval while it is True, every stats_idle_interval otherwise
+    stats_read = traitlets.Bool(
+        False, help="Someone reads the stats: both sides sample every stats_interval."
+    ).tag(sync=True)
     #: how new streams start: "auto" (WebRTC, the comm when WebRTC has not connected
     #: after a short delay), "webrtc" (never the comm) or "comm" (never WebRTC)
     transport_mode = traitlets.Unicode(
@@ -199,6 +217,7 @@ class StreamWidget(ConnectionMethods, SignalingWidget):
             ice_servers=ice_servers,
             ice_transport_policy=ice_transport_policy,
             stats_interval=config.stats_interval,
+            stats_idle_interval=config.stats_idle_interval,
             transport_mode=transport,
             **kwargs,
         )
@@ -244,6 +263,15 @@ class StreamWidget(ConnectionMethods, SignalingWidget):
             self._last_stream = stream
         if self.warning:
             self.warning = ""
+
+    def _stats_read(self, stream: KernelStream, read: bool) -> None:
+        """``stream``'s stats loop saw its stats start or stop being read (media loop):
+        ``stats_read`` tells the pages whether any open stream of the widget is read."""
+        with self._stream_lock:
+            streams = list(self._streams.values())
+        anyone = read or any(s.stats_read for s in streams if s is not stream)
+        if self.stats_read != anyone:
+            self.stats_read = anyone
 
     def _stream_warning(self, stream: KernelStream, words: str) -> None:
         """``stream`` has a problem that does not end it (yet) (media loop): the newest
