@@ -269,7 +269,8 @@ class StreamWidget(ConnectionMethods, SignalingWidget):
         ``stats_read`` tells the pages whether any open stream of the widget is read."""
         with self._stream_lock:
             streams = list(self._streams.values())
-        anyone = read or any(s.stats_read for s in streams if s is not stream)
+        # a server's stream (a Broadcast's view) samples nothing and has no such flag
+        anyone = read or any(getattr(s, "stats_read", False) for s in streams if s is not stream)
         if self.stats_read != anyone:
             self.stats_read = anyone
 
