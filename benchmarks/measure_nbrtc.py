@@ -102,8 +102,9 @@ def _bench_collect(seconds):
     return t
 
 def _bench_feed_pct(c, n=5):
-    """One feed's frames to Python as % of what its browser sent, over its newest n
-    seconds (both sides' per-second rows from stats_log())."""
+    """One feed's frames to Python as % of what its browser sent: medians of both
+    sides' newest n rate rows from stats_log() (read after the CPU windows, so rows
+    5 s apart, stats_idle_interval; None until each side has two samples)."""
     import statistics
     rows = c.stats_log()
     got = [r["fps_in"] for r in rows if r["side"] == "kernel" and r["fps_in"]][-n:]
