@@ -313,7 +313,8 @@ def test_stats_pace_follows_readers(browser, widgets, no_leaks, monkeypatch):
     cam.stats_log()
     wait_for(lambda: cam.stats_read, 2, what="stats_read after a read")
     read = samples_in(3.0, read=True)
-    assert read >= 8, f"{read} samples in 3 s while read (full pace: about 12)"
+    # full pace is about 12; a loaded media loop ticks late, and idle gives about 3
+    assert read >= 6, f"{read} samples in 3 s while read (full pace: about 12)"
     t_read = time.monotonic()
     wait_for(lambda: not cam.stats_read, 6, what="stats_read False after READ_HOLD")
     assert time.monotonic() - t_read >= 1.5, "not before READ_HOLD (2 s) has passed"
