@@ -71,6 +71,9 @@ C_SETUP, C_CAMERA, C_VIEW, C_CAMS, C_CYCLE = range(5)
 #: result is converted back and encoded, as for any function that draws)
 IDENTITY = "lambda x: x"
 DRAW = "lambda x: x.__setitem__((slice(0, 16), slice(0, 16)), 255)"
+#: seconds of per-second stats rows waited for after the cost windows (the slowest-feed
+#: row): two seconds for both sides to come to that pace, then three rows of each
+FEED_ROWS_WAIT = 5.5
 #: seconds the kernel rests before a teardown snapshot (nbrtc._memory.TRIM_DELAY + margin)
 REST = 1.5
 
@@ -101,12 +104,12 @@ def _bench_collect(seconds):
     t.start()
     return t
 
-def _bench_feed_pct(c, n=5):
+def _bench_feed_pct(c, since, n=5):
     """One feed's frames to Python as % of what its browser sent: medians of both
-    sides' newest n rate rows from stats_log() (read after the CPU windows, so rows
-    5 s apart, stats_idle_interval; None until each side has two samples)."""
+    sides' newest n per-second rows from stats_log() dated after ``since`` (epoch s;
+    None when a side has none)."""
     import statistics
-    rows = c.stats_log()
+    rows = [r for r in c.stats_log() if r["t"] > since]
     got = [r["fps_in"] for r in rows if r["side"] == "kernel" and r["fps_in"]][-n:]
     sent = [r["fps_out"] for r in rows if r["side"] == "browser" and r["fps_out"]][-n:]
     if not got or not sent:
@@ -351,8 +354,16 @@ class Nbrtc:
                 windows,
                 seconds,
             )
-            # each feed on its own: kernel frames / browser framesSent (both from stats)
-            per_feed = [v for v in self.kjson("[_bench_feed_pct(c) for c in cams]") if v]
+            # each feed on its own: kernel frames / browser framesSent (both from stats).
+            # Nobody read the stats during the windows (their CPU is part of what is
+            # measured), so both sides sampled every stats_idle_interval; reading them now
+            # brings both to a sample a second within two: the rows of the next seconds,
+            # after the one that straddles the change, are per-second rows again.
+            t_read = self.kjson("[time.time(), [c.stats_log() for c in cams]][0]")
+            h.sample_for(lambda: None, FEED_ROWS_WAIT, 0.25)
+            per_feed = [
+                v for v in self.kjson(f"[_bench_feed_pct(c, {t_read + 2.5}) for c in cams]") if v
+            ]
             for row in rows:
                 row["slowest_feed_pct"] = min(per_feed) if per_feed else None
                 row["feeds_measured"] = len(per_feed)

@@ -124,8 +124,8 @@ def measure(args: argparse.Namespace, log: Any) -> dict[str, Any]:
                 # a fresh set of n feeds per repetition, one window each, floor and nbrtc
                 # alternating: the ratio is what matters, and the machine's load drifts.
                 # The warm-up grows with n: a page starting 16 cameras ramps up for
-                # seconds, and the slowest-feed row needs two stats samples of each side
-                # (5 s apart: nobody reads the stats during the CPU windows)
+                # seconds (the slowest-feed row reads per-second stats rows taken after
+                # the CPU windows, measure_nbrtc.FEED_ROWS_WAIT)
                 ramp = warm + 0.25 * n
                 interleaved(f"cost_{n}", lambda o, n=n, r=ramp: o.cost(n, 1, win, r), many=True)
                 log(f"  both {time.monotonic() - t:5.1f} s")
