@@ -71,8 +71,10 @@ C_SETUP, C_CAMERA, C_VIEW, C_CAMS, C_CYCLE = range(5)
 #: result is converted back and encoded, as for any function that draws)
 IDENTITY = "lambda x: x"
 DRAW = "lambda x: x.__setitem__((slice(0, 16), slice(0, 16)), 255)"
-#: seconds of per-second stats rows waited for after the cost windows (the slowest-feed
-#: row): two seconds for both sides to come to that pace, then three rows of each
+#: the slowest-feed row, after the cost windows: reading the stats brings both sides to a
+#: sample a second within FEED_ROWS_FROM seconds; rows dated later are per-second rows,
+#: and FEED_ROWS_WAIT seconds give about three of each side
+FEED_ROWS_FROM = 2.5
 FEED_ROWS_WAIT = 5.5
 #: seconds the kernel rests before a teardown snapshot (nbrtc._memory.TRIM_DELAY + margin)
 REST = 1.5
@@ -361,9 +363,8 @@ class Nbrtc:
             # after the one that straddles the change, are per-second rows again.
             t_read = self.kjson("[time.time(), [c.stats_log() for c in cams]][0]")
             h.sample_for(lambda: None, FEED_ROWS_WAIT, 0.25)
-            per_feed = [
-                v for v in self.kjson(f"[_bench_feed_pct(c, {t_read + 2.5}) for c in cams]") if v
-            ]
+            since = t_read + FEED_ROWS_FROM
+            per_feed = [v for v in self.kjson(f"[_bench_feed_pct(c, {since}) for c in cams]") if v]
             for row in rows:
                 row["slowest_feed_pct"] = min(per_feed) if per_feed else None
                 row["feeds_measured"] = len(per_feed)

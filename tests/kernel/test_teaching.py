@@ -10,7 +10,7 @@ import pytest
 import nbrtc
 from nbrtc import sources
 
-from ._browser import FakeBrowser, wait_for
+from ._browser import FakeBrowser, assert_holds, wait_for
 
 
 def make(widgets: list, browser: FakeBrowser, widget):  # type: ignore[no-untyped-def]
@@ -298,12 +298,15 @@ def test_stats_pace_follows_readers(browser, widgets, no_leaks, monkeypatch):
     stream = cam._last_stream
 
     def samples_in(seconds: float, read: bool) -> int:
+        """Kernel samples in a window of ``seconds`` (reading the stats throughout, or
+        not), in which the camera must stay live."""
         n0 = len(stream.stats)
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:  # a measurement window, read or not
-            if read:
-                cam.stats_log()
-            time.sleep(0.05)
+        assert_holds(
+            lambda: (not read or cam.stats_log() is not None) and cam.state == "live",
+            seconds,
+            "the camera stays live",
+            interval=0.05,
+        )
         return len(stream.stats) - n0
 
     wait_for(lambda: len(stream.stats) >= 1, 5, what="the first kernel sample")
