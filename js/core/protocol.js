@@ -229,6 +229,7 @@ function checkKernelPayload(type, payload) {
       ) {
         return `ping.live must be a list of at most ${MAX_LIVE} stream ids`;
       }
+      if ("ask" in payload && typeof payload.ask !== "boolean") return "ping.ask must be a boolean";
       return null;
     }
     case "bye": {

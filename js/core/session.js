@@ -154,6 +154,11 @@ export class Session {
 
   /** The heartbeat is due: the page's shared ping, or this session's own. */
   _beat() {
+    this._commBeat();
+  }
+
+  /** The heartbeat through the comm: the page's shared ping, or this session's own. */
+  _commBeat() {
     const now = this.env.now();
     if (this.sharesBeat && this._registered && typeof this.router.beat === "function") {
       this.router.beat(this.id, now);
@@ -210,6 +215,9 @@ export class Session {
   handleKernelMessage(msg, buffers) {
     if (this.closed) return;
     this._watchdog.heard();
+    // The kernel has not heard this page for a while (its path to the kernel may be
+    // blacked out while the comm works) and asks for the heartbeat through the comm now.
+    if (msg.type === "ping" && msg.payload?.ask === true && this.beating) this._commBeat();
     this._onKernelMessage(msg, buffers);
   }
 

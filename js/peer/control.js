@@ -12,11 +12,15 @@
 // streams without a kernel peer.
 //
 // The comm stays the safety net of liveness: the channel travels the media path, which a
-// network can black out while the notebook's WebSocket (TCP) works on. So while the
-// channel works (the kernel was heard on it within CONTROL_FRESH_MS) the heartbeat still
-// goes through the comm every other beat, and at every beat once it stops working: each
-// side's watchdog then hears the other through the comm at least every 2 s, well within
-// its 3 s (page) and 3.5 s (kernel).
+// network can black out while the notebook's WebSocket (TCP) works on. The heartbeat goes
+// through the comm at every beat while the page hears the kernel on none of its control
+// channels (CONTROL_FRESH_MS), and whenever the kernel asks: a kernel that has not heard
+// a stream for 1.2-1.6 s pings through the comm with `ask` (at every 0.4 s tick until it
+// hears), and the session answers through the comm at once (core/session.js). So a path
+// blacked out in either direction is bridged within about 1.6 s, inside the kernel's
+// 3.5 s, and a healthy page sends the kernel's ipykernel no heartbeat at all. The kernel's
+// own ping still goes through the comm every other time (at least every 1.6 s), inside
+// the page's 3 s.
 
 import { makeMessage, PROTOCOL_VERSION } from "../core/protocol.js";
 import { listen } from "../core/listen.js";
@@ -25,6 +29,13 @@ import { listen } from "../core/listen.js";
 export const CONTROL_TYPES = Object.freeze(["stats", "ping"]);
 /** The channel works while the kernel was heard on it this recently (it pings every 0.8 s). */
 export const CONTROL_FRESH_MS = 2000;
+
+/**
+ * When the kernel was last heard on any control channel of this page, per router (the
+ * kernel pings one page once, on one stream's channel, for all its streams).
+ * @type {WeakMap<object, number>}
+ */
+const heardOnPage = new WeakMap();
 /** Longest kernel message taken on the control channel (a ping listing 64 streams). */
 const MAX_CONTROL_CHARS = 8192;
 
@@ -46,10 +57,6 @@ export class ControlLink {
     this.dc = null;
     /** When the kernel was last heard on it (env.now() ms). */
     this._heardAt = -Infinity;
-    /** A report went on the channel since the previous beat: no ping needed there. */
-    this._sentSinceBeat = false;
-    /** The previous beat left the comm out (it is used every other beat at most). */
-    this._commSkipped = false;
   }
 
   /**
@@ -83,9 +90,15 @@ export class ControlLink {
     return this.dc !== null && this.dc.readyState === "open";
   }
 
-  /** Whether the channel works: open, and the kernel was heard on it lately. */
+  /**
+   * Whether the channel works: open, and the kernel was heard lately on it or on another
+   * control channel of this page (the kernel's one ping per page travels on one of them;
+   * a stream whose own path failed is caught by the kernel's `ask`).
+   */
   get working() {
-    return this.open && this.owner.env.now() - this._heardAt < CONTROL_FRESH_MS;
+    if (!this.open) return false;
+    const page = heardOnPage.get(this.owner.router) ?? -Infinity;
+    return this.owner.env.now() - Math.max(this._heardAt, page) < CONTROL_FRESH_MS;
   }
 
   /**
@@ -104,26 +117,22 @@ export class ControlLink {
       this.owner.env.log.debug(`[nbrtc] ${this.owner.id}: ${type} on the control channel failed`, err);
       return false;
     }
-    if (type !== "ping") this._sentSinceBeat = true;
     return true;
   }
 
   /**
    * The heartbeat is due (nothing went through the comm since the previous one): a ping
-   * on the channel unless a report went there meanwhile. Returns whether the comm must
-   * carry a ping too: always while the channel does not work, every other beat while it
-   * does.
+   * on the channel, even when a stats sample went there since the previous beat (the
+   * kernel asks for the comm after 1.2 s without a word, and a sample early in one beat
+   * followed by no ping at the next would leave up to 2 s; a ping on the channel costs
+   * the kernel next to nothing). Returns whether the comm must carry a ping too: only
+   * while the channel does not work (the kernel asks for one when it misses this
+   * stream: Session.handleKernelMessage).
    * @returns {boolean}
    */
   beat() {
-    if (this.open && !this._sentSinceBeat) this.send("ping", { t: this.owner.env.now() });
-    this._sentSinceBeat = false;
-    if (!this.working) {
-      this._commSkipped = false;
-      return true;
-    }
-    this._commSkipped = !this._commSkipped;
-    return !this._commSkipped;
+    if (this.open) this.send("ping", { t: this.owner.env.now() });
+    return !this.working;
   }
 
   /**
@@ -144,6 +153,7 @@ export class ControlLink {
     }
     if (msg?.v === PROTOCOL_VERSION && msg.type === "ping" && msg.stream === owner.id) {
       this._heardAt = owner.env.now();
+      heardOnPage.set(owner.router, this._heardAt);
       owner.router.deliver(msg);
     } else {
       owner.env.log.debug(`[nbrtc] ${owner.id}: ignored a control channel message`);

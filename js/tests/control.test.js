@@ -62,13 +62,13 @@ describe("control channel", () => {
     assert.equal(samples[0].v, 1);
     assert.ok(Array.isArray(samples[0].payload.reports));
     assert.equal(model.sentOf("stats").length, 0, "no stats through the comm");
-    assert.equal(onControl("ping").length, 0, "the stats speak for the page on the channel");
+    assert.ok(onControl("ping").length >= 3, "and the heartbeat, at every beat (the kernel hears it each second)");
     assert.ok(model.sentOf("ping").length - comm0 >= 3, "the channel is not known to work: the comm pings each beat");
     assert.equal(peer.closed, false);
     peer.close();
   });
 
-  test("while the kernel is heard on the channel the comm pings every other beat, and each beat again once it is not", async () => {
+  test("while the kernel is heard on the channel the heartbeat stays off the comm, and goes through it each beat once it is not", async () => {
     const { browser, model, peer, dc } = await connected();
     dc.open();
     const commPings = () => model.sentOf("ping").length;
@@ -81,8 +81,7 @@ describe("control channel", () => {
       kernelPing(dc, peer);
       await run(browser, PING_INTERVAL_MS);
     }
-    const half = commPings() - before;
-    assert.ok(half >= 3 && half <= 5, `every other beat through the comm: ${half} in 8`);
+    assert.equal(commPings() - before, 0, "no heartbeat through the comm while the channel works");
     // the channel goes quiet (a UDP blackout): the kernel pings through the comm only
     before = commPings();
     for (let beat = 0; beat < 6; beat++) {
@@ -92,6 +91,35 @@ describe("control channel", () => {
     const after = commPings() - before;
     assert.ok(after >= 4, `each beat once the channel is silent for ${CONTROL_FRESH_MS} ms: ${after} in 6`);
     assert.equal(peer.closed, false, "the comm kept both watchdogs fed");
+    peer.close();
+  });
+
+  test("a kernel ping through the comm that asks is answered through the comm at once", async () => {
+    const { browser, model, peer, dc } = await connected({ stats_interval: 0 });
+    dc.open();
+    for (let beat = 0; beat < 3; beat++) {
+      kernelPing(dc, peer);
+      await run(browser, PING_INTERVAL_MS);
+    }
+    const before = model.sentOf("ping").length;
+    // the kernel's ping without `ask` (its every-other-time copy) wants no answer
+    model.emit({ v: 1, type: "ping", stream: peer.id, payload: { t: 1, live: [peer.id] } });
+    await flush();
+    assert.equal(model.sentOf("ping").length, before, "no answer to a plain ping");
+    // the kernel misses this page (its path to the kernel is dark one way): it asks
+    model.emit({ v: 1, type: "ping", stream: peer.id, payload: { t: 2, live: [peer.id], ask: true } });
+    await flush();
+    const pings = model.sentOf("ping");
+    assert.equal(pings.length, before + 1, "answered at once, without waiting for a beat");
+    assert.deepEqual(pings.at(-1).payload.live, [peer.id], "the page's shared ping, listing the stream");
+    // asked again within the same beat: the page's one comm ping per beat already went
+    model.emit({ v: 1, type: "ping", stream: peer.id, payload: { t: 3, live: [peer.id], ask: true } });
+    await flush();
+    assert.equal(model.sentOf("ping").length, before + 1, "at most one comm ping per beat");
+    browser.advance(PING_INTERVAL_MS);
+    model.emit({ v: 1, type: "ping", stream: peer.id, payload: { t: 4, live: [peer.id], ask: true } });
+    await flush();
+    assert.ok(model.sentOf("ping").length >= before + 2, "asked a beat later: answered again");
     peer.close();
   });
 
@@ -119,7 +147,7 @@ describe("control channel", () => {
     peer.close();
   });
 
-  test("with stats off the heartbeat pings on the channel every beat", async () => {
+  test("with stats off the heartbeat pings on the channel every beat, and not through the comm", async () => {
     const { browser, model, peer, dc, onControl } = await connected({ stats_interval: 0 });
     dc.open();
     const comm0 = model.sentOf("ping").length;
@@ -131,8 +159,7 @@ describe("control channel", () => {
     const pings = onControl("ping");
     assert.ok(pings.length >= 5, `pings on the channel: ${pings.length}`);
     assert.equal(typeof pings[0].payload.t, "number");
-    const comm = model.sentOf("ping").length - comm0;
-    assert.ok(comm >= 2 && comm <= 4, `and every other one through the comm: ${comm}`);
+    assert.equal(model.sentOf("ping").length - comm0, 0, "and none through the comm");
     peer.close();
   });
 
@@ -165,6 +192,38 @@ describe("control channel", () => {
     assert.equal(a.peer.closed, false);
     assert.equal(b.peer.closed, false, "listed: heard through a's channel");
     assert.equal(c.peer.closed, true, "not listed, no ping of its own: the kernel is given up");
+    a.peer.close();
+    b.peer.close();
+  });
+
+  test("the kernel heard on one stream's channel keeps every open channel of the page working", async () => {
+    const a = await connected({ stats_interval: 0 });
+    const b = await connected({ stats_interval: 0 }, { browser: a.browser, router: a.router });
+    a.dc.open();
+    b.dc.open();
+    const commPings = () => a.model.sentOf("ping").length + b.model.sentOf("ping").length;
+    for (let beat = 0; beat < 2; beat++) {
+      kernelPing(a.dc, a.peer, [a.peer.id, b.peer.id]);
+      await run(a.browser, PING_INTERVAL_MS);
+    }
+    const before = commPings();
+    for (let beat = 0; beat < 6; beat++) {
+      // the kernel's one ping per page goes on a's channel and lists b
+      kernelPing(a.dc, a.peer, [a.peer.id, b.peer.id]);
+      await run(a.browser, PING_INTERVAL_MS);
+    }
+    assert.equal(commPings() - before, 0, "neither stream's heartbeat goes through the comm");
+    assert.ok(b.onControl("ping").length >= 5, "b's heartbeat goes on b's own channel");
+    assert.equal(b.peer.closed, false);
+    // a's channel closes: b's channel has not heard the kernel itself, so the page has
+    // no working channel any more and b's heartbeat goes through the comm again
+    a.dc.close();
+    const closedAt = commPings();
+    for (let beat = 0; beat < 5; beat++) {
+      b.model.emit({ v: 1, type: "ping", stream: b.peer.id, payload: { t: beat, live: [b.peer.id] } });
+      await run(a.browser, PING_INTERVAL_MS);
+    }
+    assert.ok(commPings() - closedAt >= 2, `the comm again: ${commPings() - closedAt}`);
     a.peer.close();
     b.peer.close();
   });

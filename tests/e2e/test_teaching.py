@@ -178,17 +178,35 @@ def test_stats_pace_follows_readers(page, jupyter_server, kernel_eval):
     """Nobody reads the camera's stats: the page sends a sample every 5 s
     (stats_idle_interval). cam.stats_log() sets the widget's stats_read trait, and the
     real page samples every second from then on. The samples are counted in the
-    stream's history counters, which reading does not touch."""
+    stream's history counters, which reading does not touch.
+
+    Meanwhile the page's reports (stats, heartbeat) all travel on the control channel:
+    through the comm (each a shell message for ipykernel) it sends none while it hears
+    the kernel on the channel (before the kernel's ``ask``, one every other second)."""
     name = "teach_pace.ipynb"
     _camera_live(page, jupyter_server, name)
     count = "print(cam._last_stream.history.counts['in:stats'])"
+    # the page's reports (pings and stats, either path) and those the channel carried
+    reports = (
+        "s = cam._last_stream; c = s.history.counts\n"
+        "print(c['in:ping'] + c['in:stats'], s.control.received)"
+    )
+
+    def comm_and_channel() -> tuple[int, int]:
+        total, channel = map(int, kernel_eval(reports).split())
+        return total - channel, channel
+
     try:
         h.wait_for(lambda: int(kernel_eval(count)) >= 1, 10, message="the page's first sample")
         assert kernel_eval("print(cam.stats_read)").strip() == "False"
         n0 = int(kernel_eval(count))
+        comm0, channel0 = comm_and_channel()
         h.sample_for(lambda: None, 6.0, 0.5)  # a window nobody reads the stats in
         unread = int(kernel_eval(count)) - n0
+        comm1, channel1 = comm_and_channel()
         assert 1 <= unread <= 2, f"{unread} samples in 6 s unread (one every 5 s)"
+        assert channel1 - channel0 >= 5, f"{channel1 - channel0} reports on the channel in 6 s"
+        assert comm1 - comm0 <= 1, f"{comm1 - comm0} reports through the comm in 6 s"
         kernel_eval("cam.stats_log()")
         h.wait_for(
             lambda: kernel_eval("print(cam.stats_read)").strip() == "True",
@@ -199,7 +217,16 @@ def test_stats_pace_follows_readers(page, jupyter_server, kernel_eval):
         h.sample_for(lambda: kernel_eval("cam.stats_log()"), 4.0, 0.5)  # read throughout
         read = int(kernel_eval(count)) - n1
         assert read >= 3, f"{read} samples in 4 s while read (one a second)"
-        h.record_figure(FIGURES, "stats_pace", {"unread_6s": unread, "read_4s": read})
+        h.record_figure(
+            FIGURES,
+            "stats_pace",
+            {
+                "unread_6s": unread,
+                "read_4s": read,
+                "page_reports_6s_comm": comm1 - comm0,
+                "page_reports_6s_channel": channel1 - channel0,
+            },
+        )
     finally:
         _close_all(kernel_eval)
         _remove(jupyter_server, name)

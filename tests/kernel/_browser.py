@@ -131,6 +131,9 @@ class FakeBrowser:
         self._n = 0
         self.drop_answers = False
         self.silent = False
+        #: answer a kernel ping that asks (``ask``) through the comm at once, as the page's
+        #: core/session.js does; False: a page that ignores it (a test's negative control)
+        self.answer_asks = True
         self._tasks: set[asyncio.Future[Any]] = set()
         #: closes started by the kernel's bye: _drain lets them finish, never cancels them
         #: (a pc.close() cancelled half-way leaves its ICE sockets open)
@@ -363,8 +366,9 @@ class FakeBrowser:
 
     async def _ping(self, widget: StreamWidget, sid: str) -> None:
         """Like the real page: a ping every second while the stream is open, on the
-        control channel when it is open (the real page's every-other-beat comm ping, its
-        safety net for a UDP blackout, is left out: the channel alone must do here)."""
+        control channel when it is open, through the comm otherwise; and through the comm
+        at once when the kernel asks (``_handle``), the page's safety net for a path that
+        lost the page's messages."""
         while sid in self.pcs and not self.silent:
             ping = {"v": 1, "type": "ping", "stream": sid, "payload": {"t": time.monotonic()}}
             if not self._control_send(sid, json.dumps(ping)):
@@ -425,6 +429,18 @@ class FakeBrowser:
                 self._closing.add(task)
         elif msg["type"] == "bye" and pc is not None:
             self._closing.add(self._spawn(self._close(sid)))
+        elif (
+            msg["type"] == "ping"
+            and isinstance(msg["payload"], dict)
+            and msg["payload"].get("ask") is True
+            and self.answer_asks
+            and not self.silent
+            and sid in self.widgets
+            and pc is not None
+        ):
+            # like the page's router.beat: one comm ping listing the page's open streams
+            live = [sid, *(s for s in self.pcs if s != sid)][:64]
+            self.send(self.widgets[sid], "ping", sid, {"t": time.monotonic(), "live": live})
 
     async def _reoffer(self, sid: str, request: dict[str, Any]) -> None:
         """Like the page: a new offer on the same peer (aiortc cannot restart ICE), or

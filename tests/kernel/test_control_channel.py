@@ -5,9 +5,11 @@ off the comm (no ipykernel work), with the comm's checks; signaling stays on the
 from __future__ import annotations
 
 import json
+import time
 
 import nbrtc
 from nbrtc._signaling.control import FRESH
+from nbrtc._signaling.liveness import ASK_AFTER, WATCHDOG_TICK
 
 from ._browser import FakeBrowser, assert_holds, wait_for
 
@@ -89,6 +91,45 @@ def test_pings_and_reports_leave_the_comm_once_the_channel_is_open(
     assert sent == [], f"the page used the comm: {sent}"
     n = cam.frame_count
     wait_for(lambda: cam.frame_count > n + 10, 5, what="frames keep coming")
+
+
+def test_a_page_unheard_on_the_channel_is_asked_through_the_comm(browser, widgets, no_leaks):
+    """The page's heartbeat stays off the comm while it hears the kernel on its channel;
+    when the page's messages stop arriving (the media path lost them one way), the
+    kernel's next ping through the comm asks, the page answers there at once, and the
+    stream stays live on those answers. A page that does not answer is given up."""
+    cam, sid, stream = live_on_channel(browser, widgets)
+    wait_for(lambda: stream.control.working, 5, what="the page heard on the channel")
+
+    def asks() -> list[dict]:
+        return [m for m in comm_pings(browser, sid) if (m["payload"] or {}).get("ask") is True]
+
+    assert asks() == [], "a page heard on its channel is never asked"
+    answers: list[str] = []
+    real = browser.send
+
+    def send(w, t, s, p):  # type: ignore[no-untyped-def]
+        answers.append(t)
+        real(w, t, s, p)
+
+    browser.send = send  # type: ignore[method-assign]
+    browser._control_send = lambda sid_, data: True  # type: ignore[method-assign]  # sent, lost
+    t0 = time.monotonic()
+    took = wait_for(lambda: asks(), ASK_AFTER + 3 * WATCHDOG_TICK, what="a ping that asks")
+    # asked once silent ASK_AFTER (at most; counted from the last heartbeat, which came
+    # before the loss), at a watchdog tick
+    assert took < ASK_AFTER + WATCHDOG_TICK + 0.2, f"asked {took:.2f} s after the loss"
+    assert asks()[0]["payload"]["live"] == [sid]
+    assert_holds(lambda: cam.state == "live", 5.0, "live on the page's answers through the comm")
+    assert answers.count("ping") >= 4, f"the page's answers in {time.monotonic() - t0:.1f} s"
+    assert stream.silence < ASK_AFTER + WATCHDOG_TICK * 1.5 + 0.5, stream.silence
+    assert stream.asked >= 4, stream.asked  # each ask was for this stream
+    said = [e["summary"] for e in cam.history(chatter=True) if e.get("type") == "ping"]
+    assert "ping (asks for an answer through the comm)" in said, said[-6:]
+    # negative control: a page that no longer answers is given up as before
+    browser.answer_asks = False
+    wait_for(lambda: cam.state != "live", 8, what="the unanswering page's stream closed")
+    assert [m["payload"]["reason"] for m in browser.of_type("bye", sid)] == ["browser-gone"]
 
 
 def test_the_channel_takes_only_this_streams_reports(browser, widgets, no_leaks):

@@ -250,10 +250,15 @@ class Firewall:
         return self
 
     def block_udp_between(
-        self, a: str = CLIENT_IP, b: str = SERVER_IP, except_ports: Sequence[int] = ()
+        self,
+        a: str = CLIENT_IP,
+        b: str = SERVER_IP,
+        except_ports: Sequence[int] = (),
+        one_way: bool = False,
     ) -> Firewall:
-        """Drop UDP between ``a`` and ``b`` (both ways), except packets from or to one of
-        ``except_ports`` (e.g. 3478 for TURN over UDP). Counter: ``udp_dropped``."""
+        """Drop UDP between ``a`` and ``b`` (both ways; with ``one_way`` only from ``a`` to
+        ``b``), except packets from or to one of ``except_ports`` (e.g. 3478 for TURN over
+        UDP). Counter: ``udp_dropped``."""
         keep = ""
         if except_ports:
             ports = ", ".join(str(p) for p in except_ports)
@@ -261,10 +266,10 @@ class Firewall:
         rules = "".join(
             f"    ip saddr {s} ip daddr {d} meta l4proto udp {keep}"
             'counter name "udp_dropped" drop\n'
-            for s, d in ((a, b), (b, a))
+            for s, d in (((a, b),) if one_way else ((a, b), (b, a)))
         )
         return self._apply(
-            f"block_udp_between({a}, {b}, except={list(except_ports)})",
+            f"block_udp_between({a}, {b}, except={list(except_ports)}, one_way={one_way})",
             ["udp_dropped"],
             _chain("input", rules) + _chain("output", rules),
         )

@@ -90,7 +90,7 @@ _st = _rr.stats(_s._pc)
 print(json.dumps({"t": _rec["t"], "states": _rec["states"], "now": time.monotonic(),
                   "notes": _notes, "reconnect": _s.reconnect.state,
                   "restarts": _s.reconnect.restarts, "recoveries": _s.reconnect.recoveries,
-                  "fresh_peers": _s.reconnect.fresh_peers,
+                  "fresh_peers": _s.reconnect.fresh_peers, "asked": _s.asked,
                   "rtp": {k: _st[k] for k in ("resumes", "plis", "frames_dropped",
                                               "longest_gap", "pli_times", "resume_times")},
                   "browser": _s.browser, "error": cam.error}))"""
@@ -101,11 +101,19 @@ def _count_after(kernel_eval, t: float) -> int:
 
 
 def _blackout(
-    page, open_nb, kernel_eval, scenario, seconds: float, name: str, setup: str = ""
+    page,
+    open_nb,
+    kernel_eval,
+    scenario,
+    seconds: float,
+    name: str,
+    setup: str = "",
+    one_way: bool = False,
 ) -> dict:
-    """Go live, record, drop all UDP between the namespaces for ``seconds``, remove the
-    rule, wait for frames; return the figures (also recorded under ``name``). ``setup``
-    runs in the kernel once the stream is live."""
+    """Go live, record, drop all UDP between the namespaces (``one_way``: only from the
+    browser to the kernel) for ``seconds``, remove the rule, wait for frames; return the
+    figures (also recorded under ``name``). ``setup`` runs in the kernel once the stream
+    is live."""
     without = bool(os.environ.get("NBRTC_BLACKOUT_WITHOUT_RECOVERY"))
     got = _go_live(page, open_nb, kernel_eval, f"net_{name}.ipynb")
     if setup:
@@ -122,7 +130,7 @@ def _blackout(
         message="two seconds of frames before the blackout",
     )
     t_block = time.monotonic()
-    scenario.block_udp_between(nl.CLIENT_IP, nl.SERVER_IP)
+    scenario.block_udp_between(nl.CLIENT_IP, nl.SERVER_IP, one_way=one_way)
     time.sleep(seconds)  # the scenario's duration, not a wait for a condition
     dropped = scenario.counters().get("udp_dropped", 0)
     scenario.remove()
@@ -163,6 +171,7 @@ def _blackout(
         "error": res["error"],
         "ice_restarts_asked": res["restarts"],
         "new_peer_connections_asked": res["fresh_peers"],
+        "kernel_pings_that_asked": res["asked"],
         "reconnect_state": res["reconnect"],
         "path_recoveries": res["recoveries"],
         "rtp_recoveries": rtp["resumes"],
@@ -209,6 +218,26 @@ def test_udp_blackout_video_back_within_bound(page, open_nb, kernel_eval, coturn
     try:
         data = _blackout(page, open_nb, kernel_eval, scenario, BLACKOUT, "blackout_5s")
         _assert_back(data)
+        _close_clean(page, kernel_eval, coturn, egress, data)
+    finally:
+        scenario.remove()
+        _close_all(kernel_eval)
+
+
+def test_one_way_blackout_the_kernel_asks_and_the_page_answers_through_the_comm(
+    page, open_nb, kernel_eval, coturn, egress, scenario
+):
+    """5 s in which the browser's UDP to the kernel is dropped but the kernel's reaches
+    the browser: the page still hears the kernel on its control channel, so only the
+    kernel's ping that asks (after 1.2-1.6 s of silence) gets the page's heartbeat through
+    the comm; the stream stays live, and frames are back within BOUND."""
+    egress.reset()
+    try:
+        data = _blackout(
+            page, open_nb, kernel_eval, scenario, BLACKOUT, "blackout_5s_one_way", one_way=True
+        )
+        _assert_back(data)
+        assert data["kernel_pings_that_asked"] >= 2, data
         _close_clean(page, kernel_eval, coturn, egress, data)
     finally:
         scenario.remove()

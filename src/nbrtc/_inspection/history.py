@@ -141,7 +141,8 @@ def _summary(type_: str, payload: Any) -> str:
     if type_ == "renegotiate":
         return ("ICE restart, " if p.get("ice_restart") else "") + str(p.get("reason", ""))
     if type_ == "ping":
-        return "ping"
+        # the kernel's ping that asks a quiet page to answer through the comm (liveness.py)
+        return "ping (asks for an answer through the comm)" if p.get("ask") is True else "ping"
     if type_ == "devices":
         return f"{len(payload) if isinstance(payload, list) else 0} devices"
     if type_ == "signal":

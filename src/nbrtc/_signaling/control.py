@@ -13,6 +13,9 @@ network can black out while the notebook's WebSocket (TCP) works on. While the c
 works (the page was heard on it within FRESH seconds) the kernel's ping also goes through
 the comm every other time, and every time once it stops working, so the page's watchdog
 (3 s) hears the kernel through the comm at least every 1.6 s whatever the media path does.
+The other way the page keeps its heartbeat off the comm while it hears the kernel on a
+control channel; a stream the kernel has not heard for ``liveness.ASK_AFTER`` gets a ping
+through the comm that asks (``PeerManager.ping_page``), which the page answers there.
 
 Trust: the channel belongs to the stream's own peer connection, whose DTLS peer is the
 page that offered the stream, so it needs no page key; its messages pass the comm's

@@ -25,23 +25,35 @@ PING_EVERY_TICKS = 2
 #: a watchdog tick that came later than this many ticks counts as this many: the rest
 #: was the kernel's own stall (a busy media loop), during which it could not read
 STALL_TOLERANCE = 1.5
+#: The page speaks about once a second (on the stream's control channel once it is
+#: open). Silent this long in idle-kernel seconds (counted in whole ticks, so 1.2-1.6 s
+#: of real silence, more than a heartbeat's period plus a tick: a healthy page is never
+#: asked), the kernel's ping through the comm asks the page to answer through the comm
+#: at once (``ask``), at every tick until it is heard. The page sends its heartbeat
+#: through the comm only when asked or when it hears the kernel on none of its control
+#: channels, so a media path that lost the page's messages is bridged about 1.6 s into
+#: the silence, well inside BROWSER_TIMEOUT (3.5 s).
+ASK_AFTER = 1.6
 
 
 async def watch(
     alive: Callable[[], bool],
     ping: Callable[[float], None],
     judge: Callable[[float], Awaitable[bool]],
+    urgent: Callable[[], bool] | None = None,
 ) -> None:
     """Run the watchdog until ``alive()`` is false or ``judge`` says it is done.
 
     ``ping(t)`` sends the page a ping stamped ``t`` (monotonic seconds); ``judge(elapsed)``
     counts ``elapsed`` seconds of silence and returns True when the watch should end (the
-    one page it watched is gone). Cancelling the task ends the watch at once.
+    one page it watched is gone); while ``urgent()`` is true (the page has been silent
+    for ASK_AFTER) it pings at every tick instead of every PING_EVERY_TICKS-th.
+    Cancelling the task ends the watch at once.
     """
     prev = time.monotonic()
     tick = 0
     while alive():
-        if tick % PING_EVERY_TICKS == 0:
+        if tick % PING_EVERY_TICKS == 0 or (urgent is not None and urgent()):
             ping(prev)
         tick += 1
         await asyncio.sleep(WATCHDOG_TICK)

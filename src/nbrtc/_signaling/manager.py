@@ -27,6 +27,7 @@ from .._transport import decoder_handoff as _decoder_handoff
 from .._transport import rtp_recovery as _rtp_recovery
 from .._transport.ice import install_loopback_candidates, install_turn_reports
 from . import cells as _cells
+from .liveness import WATCHDOG_TICK
 from .protocol import (
     MAX_LIVE,
     Message,
@@ -196,22 +197,38 @@ class PeerManager:
         stream's watchdog. A stream the last ping did not list (a new one) gets its own.
         With 16 views in a page this is one ping where there were 16. It goes on the
         asking stream's control channel when that is open (no IOPub message, control.py)
-        and through the comm too, but only every other time while the channel works."""
+        and through the comm too, but only every other time while the channel works.
+        While a stream of the page has been silent for ``liveness.ASK_AFTER`` the ping
+        also goes through the comm, at every watchdog tick, with ``"ask": true``: the
+        page answers it through the comm at once (its heartbeat stays off the comm while
+        it hears the kernel on a control channel, js/peer/control.js)."""
         now = time.monotonic()
         key = stream.key
-        last = self._page_pings.get(key)
-        if last is not None and now - last[0] < PAGE_PING_GAP and stream.id in last[1]:
-            return
         with self._lock:
             others = [
-                s.id
+                s
                 for s in self._streams.values()
                 if s.key == key and s is not stream and not s.closed
             ]
-        live = [stream.id, *others][:MAX_LIVE]
+        # A page that went quiet (liveness.ASK_AFTER) is asked to answer through the comm
+        # at once: it sends its heartbeat there only when asked, or when it hears the
+        # kernel on no control channel (js/peer/control.js).
+        silent = [s for s in (stream, *others) if isinstance(s, KernelStream) and s.wants_answer()]
+        ask = bool(silent)
+        last = self._page_pings.get(key)
+        if (
+            last is not None
+            and now - last[0] < (0.9 * WATCHDOG_TICK if ask else PAGE_PING_GAP)
+            and stream.id in last[1]
+        ):
+            return
+        live = [stream.id, *(s.id for s in others)][:MAX_LIVE]
         payload = {"t": round(t, 3), "live": live}
-        if not isinstance(stream, KernelStream) or stream.control.ping(payload):
-            stream.send("ping", payload)
+        on_comm = not isinstance(stream, KernelStream) or stream.control.ping(payload)
+        if on_comm or ask:
+            stream.send("ping", {**payload, "ask": True} if ask else payload)
+            for s in silent:
+                s.asked += 1
         if len(self._page_pings) > 256:  # pages come and go: forget the long-quiet ones
             self._page_pings = {k: v for k, v in self._page_pings.items() if now - v[0] < 10}
         self._page_pings[key] = (now, frozenset(live))

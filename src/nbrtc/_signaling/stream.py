@@ -431,7 +431,14 @@ class KernelStream(CommMixin, IceMixin, InspectMixin, StreamCore):
     # --- liveness ----------------------------------------------------------------------------
     async def _ping_loop(self) -> None:
         """Ping the browser (its watchdog) and run ours: close a page that went silent."""
-        await liveness.watch(lambda: not self.closed, self._ping, self._judge_silence)
+        await liveness.watch(
+            lambda: not self.closed, self._ping, self._judge_silence, self.wants_answer
+        )
+
+    def wants_answer(self) -> bool:
+        """The page has been silent for ``liveness.ASK_AFTER`` idle-kernel seconds: the
+        kernel's ping asks it to answer through the comm (media loop)."""
+        return self.silence >= liveness.ASK_AFTER
 
     def _ping(self, t: float) -> None:
         self.manager.ping_page(self, t)

@@ -59,6 +59,9 @@ class StreamCore(StreamBase):
         self.frames = 0
         self.frame_size: tuple[int, int] | None = None
         self.audio_frames = 0
+        #: kernel pings through the comm that asked this stream's page to answer there
+        #: (it had been silent for liveness.ASK_AFTER: its media path lost its messages)
+        self.asked = 0
         self._pc: RTCPeerConnection | None = None
         self._remote_set = False
         self._end_pending = False
