@@ -13,6 +13,16 @@
  * healthy stream.
  */
 export const KERNEL_SILENCE_MS = 3000;
+/**
+ * Silence after which the owner asks the kernel for a word through the comm (its ping
+ * with `ask`, which the kernel answers there at once): the kernel pings every 0.8 s, on
+ * the stream's control channel when it works and through the comm only when it does not
+ * (from the kernel's side) or when asked, so a media path dark towards the page is
+ * bridged well inside KERNEL_SILENCE_MS. Then again at most every ASK_EVERY_MS.
+ */
+export const ASK_KERNEL_MS = 1250;
+/** How often a quiet owner asks again while it still hears nothing. */
+export const ASK_EVERY_MS = 1000;
 /** How often the watchdog looks; ticks that come late reveal a page that was stalled. */
 export const WATCHDOG_TICK_MS = 250;
 /**
@@ -37,10 +47,16 @@ export class KernelWatchdog {
    * @param {WatchdogEnv} env the owner's clock and timers (fake ones in unit tests)
    * @param {() => void} onSilent called once per silence, on a timer tick; the owner
    *   normally closes, which stops the watchdog
+   * @param {() => void} [onQuiet] called on a tick once the kernel has been silent for
+   *   ASK_KERNEL_MS, then at most every ASK_EVERY_MS until it is heard (the owner asks it
+   *   through the comm)
    */
-  constructor(env, onSilent) {
+  constructor(env, onSilent, onQuiet) {
     this.env = env;
     this.onSilent = onSilent;
+    this.onQuiet = onQuiet;
+    /** When onQuiet was last called in this silence (-Infinity: not yet). */
+    this._askedAt = -Infinity;
     /** @type {any} */
     this._timer = null;
     /** Stopped for good: the owner is closing, a late start() must not arm a timer. */
@@ -72,7 +88,14 @@ export class KernelWatchdog {
       const late = now - lastTick - WATCHDOG_TICK_MS;
       lastTick = now;
       if (late > WATCHDOG_TICK_MS) this._stalledMs += late;
-      if (now - this._heardAt - this._stalledMs <= KERNEL_SILENCE_MS) return;
+      const silent = now - this._heardAt - this._stalledMs;
+      if (silent <= KERNEL_SILENCE_MS) {
+        if (silent >= ASK_KERNEL_MS && now - this._askedAt >= ASK_EVERY_MS && this.onQuiet) {
+          this._askedAt = now;
+          this.onQuiet();
+        }
+        return;
+      }
       this.stop();
       this.onSilent();
     }, WATCHDOG_TICK_MS);
@@ -82,6 +105,7 @@ export class KernelWatchdog {
   heard() {
     this._heardAt = this.env.now();
     this._stalledMs = 0;
+    this._askedAt = -Infinity;
   }
 
   /** Stop watching, for good (idempotent; start() afterwards does nothing). */

@@ -99,7 +99,11 @@ export class Session {
      */
     this.sharesBeat = false;
     /** Gives the session up when the kernel falls silent (the owner arms it). */
-    this._watchdog = new KernelWatchdog(this.env, () => this.kernelGone());
+    this._watchdog = new KernelWatchdog(
+      this.env,
+      () => this.kernelGone(),
+      () => this._askKernel(),
+    );
     /** @type {any} the stats sampling timer (_startStats) */
     this._statsTimer = null;
     /** When the subclass last sent a stats sample (env.now(); it sets this). */
@@ -165,6 +169,17 @@ export class Session {
     } else {
       this._send("ping", { t: now });
     }
+  }
+
+  /**
+   * The kernel has not been heard for ASK_KERNEL_MS (its pings on the control channel
+   * may be lost on a media path dark towards the page): ask it through the comm for one
+   * there now (a ping with `ask`, which it answers at once; docs/protocol.md "Control
+   * channel").
+   */
+  _askKernel() {
+    if (this.closed || !this._kernelKnows) return;
+    this._send("ping", { t: this.env.now(), ask: true });
   }
 
   /** Whether the heartbeat runs (the kernel knows this session and it is not closed). */

@@ -18,9 +18,10 @@
 // a stream for 1.2-1.6 s pings through the comm with `ask` (at every 0.4 s tick until it
 // hears), and the session answers through the comm at once (core/session.js). So a path
 // blacked out in either direction is bridged within about 1.6 s, inside the kernel's
-// 3.5 s, and a healthy page sends the kernel's ipykernel no heartbeat at all. The kernel's
-// own ping still goes through the comm every other time (at least every 1.6 s), inside
-// the page's 3 s.
+// 3.5 s, and a healthy page sends the kernel's ipykernel no heartbeat at all. The other
+// way round, the kernel's ping goes through the comm only while the kernel does not hear
+// the page on the channel, or when a session that has not heard the kernel for 1.25 s
+// asks (core/liveness.js ASK_KERNEL_MS, core/session.js _askKernel): it answers at once.
 
 import { makeMessage, PROTOCOL_VERSION } from "../core/protocol.js";
 import { listen } from "../core/listen.js";

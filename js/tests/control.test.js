@@ -123,6 +123,31 @@ describe("control channel", () => {
     peer.close();
   });
 
+  test("the kernel unheard for 1.25 s is asked through the comm; its answer there keeps the stream", async () => {
+    const { browser, model, peer, dc } = await connected({ stats_interval: 0 });
+    dc.open();
+    const asks = () => model.sentOf("ping").filter((m) => m.payload?.ask === true).length;
+    for (let beat = 0; beat < 4; beat++) {
+      kernelPing(dc, peer);
+      await run(browser, PING_INTERVAL_MS);
+    }
+    assert.equal(asks(), 0, "the kernel heard on the channel is never asked");
+    // the kernel's pings stop reaching the page (its path towards the page is dark): the
+    // page asks through the comm; the kernel answers each ask there
+    for (let i = 0; i < 8; i++) {
+      const before = asks();
+      await run(browser, 500);
+      if (asks() > before) {
+        model.emit({ v: 1, type: "ping", stream: peer.id, payload: { t: i, live: [peer.id] } });
+      }
+    }
+    assert.ok(asks() >= 2, `asked through the comm: ${asks()}`);
+    assert.equal(peer.closed, false, "the answers through the comm kept the stream");
+    // nobody answers any more: the page gives the kernel up as before
+    await run(browser, KERNEL_SILENCE_MS + 1000);
+    assert.equal(peer.closed, true);
+  });
+
   test("before the channel opens and after it closes, stats go through the comm", async () => {
     const { browser, model, peer, dc, onControl } = await connected();
     await run(browser, STATS_INTERVAL_MS + 100);

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
+  ASK_EVERY_MS,
+  ASK_KERNEL_MS,
   Heartbeat,
   KERNEL_SILENCE_MS,
   KernelWatchdog,
@@ -36,6 +38,40 @@ describe("KernelWatchdog", () => {
     assert.equal(browser.world.timers.size, 0, "its timer is gone");
     browser.advance(10 * KERNEL_SILENCE_MS);
     assert.equal(silences(), 1, "said once");
+  });
+
+  test("a quiet kernel is asked after ASK_KERNEL_MS, then every ASK_EVERY_MS, not once heard", () => {
+    const browser = fakeBrowser();
+    const asks = [];
+    let silences = 0;
+    const dog = new KernelWatchdog(
+      browser.env,
+      () => {
+        silences += 1;
+      },
+      () => asks.push(browser.env.now()),
+    );
+    dog.start();
+    const t0 = browser.env.now();
+    browser.advance(ASK_KERNEL_MS - WATCHDOG_TICK_MS);
+    assert.equal(asks.length, 0, "not before ASK_KERNEL_MS");
+    browser.advance(WATCHDOG_TICK_MS);
+    assert.equal(asks.length, 1, "asked at the first tick past ASK_KERNEL_MS");
+    assert.ok(asks[0] - t0 >= ASK_KERNEL_MS && asks[0] - t0 < ASK_KERNEL_MS + WATCHDOG_TICK_MS);
+    browser.advance(ASK_EVERY_MS - WATCHDOG_TICK_MS);
+    assert.equal(asks.length, 1, "not at every tick");
+    browser.advance(WATCHDOG_TICK_MS);
+    assert.equal(asks.length, 2, "again after ASK_EVERY_MS");
+    dog.heard(); // the kernel's answer
+    browser.advance(ASK_KERNEL_MS - WATCHDOG_TICK_MS);
+    assert.equal(asks.length, 2, "heard: quiet again only after ASK_KERNEL_MS");
+    browser.advance(WATCHDOG_TICK_MS);
+    assert.equal(asks.length, 3);
+    browser.advance(KERNEL_SILENCE_MS);
+    assert.equal(silences, 1, "asking does not stop the watchdog from giving up");
+    const n = asks.length;
+    browser.advance(5 * ASK_EVERY_MS);
+    assert.equal(asks.length, n, "stopped: no more asks");
   });
 
   test("a stalled page is not a silent kernel; stop() is idempotent", () => {

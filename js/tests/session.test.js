@@ -131,12 +131,14 @@ describe("Session", () => {
 
   test("the heartbeat pings only when nothing else went out; stats sample on the interval", () => {
     const { session, browser, model } = setup();
+    // the heartbeat's pings (the kernel is silent here, so the watchdog also asks it)
+    const beats = () => model.sentOf("ping").filter((m) => m.payload?.ask !== true).length;
     session.start();
     browser.advance(PING_INTERVAL_MS);
-    assert.equal(model.sentOf("ping").length, 1);
+    assert.equal(beats(), 1);
     session._send("stats", { t: 0, reports: [] });
     browser.advance(PING_INTERVAL_MS);
-    assert.equal(model.sentOf("ping").length, 1, "the stats message proved the page alive");
+    assert.equal(beats(), 1, "the stats message proved the page alive");
     assert.equal(session.samples, 2);
     session.close();
     browser.advance(10 * STATS_INTERVAL_MS);

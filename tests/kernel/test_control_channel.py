@@ -50,7 +50,7 @@ def test_pings_and_reports_leave_the_comm_once_the_channel_is_open(
     assert ping["payload"]["live"] == [sid], "the page's one ping, listing its streams"
 
     # the page is heard on the channel (its heartbeat): the kernel pings there about
-    # every 0.8 s and through the comm only every other time (its safety net)
+    # every 0.8 s and not through the comm (the page asks there when it misses them)
     wait_for(lambda: stream.control.working, 5, what="the page heard on the channel")
     n_comm, n_control = len(comm_pings(browser, sid)), len(control_pings(browser, sid))
     took = wait_for(
@@ -58,7 +58,19 @@ def test_pings_and_reports_leave_the_comm_once_the_channel_is_open(
     )
     on_comm = len(comm_pings(browser, sid)) - n_comm
     assert took < 5.0, f"4 pings on the channel took {took:.1f} s (one per 0.8 s)"
-    assert 1 <= on_comm <= 3, f"{on_comm} through the comm meanwhile (every other one)"
+    assert on_comm == 0, f"{on_comm} through the comm meanwhile"
+
+    # the page has not heard the kernel for a while (its path towards the page is dark):
+    # its ping through the comm asks, and the kernel's answers there at once
+    n_comm = len(comm_pings(browser, sid))
+    t_ask = time.monotonic()
+    browser.send(cam, "ping", sid, {"t": 1.0, "ask": True})
+    took = wait_for(lambda: len(comm_pings(browser, sid)) > n_comm, 2, what="the kernel's answer")
+    assert took < 0.5, f"answered through the comm {took:.2f} s after the ask"
+    answer = comm_pings(browser, sid)[-1]
+    assert answer["payload"]["live"] == [sid] and "ask" not in answer["payload"], answer
+    assert stream.page_asked == 1
+    assert time.monotonic() - t_ask < 2
 
     # the page's messages stop coming on the channel (a UDP blackout takes the media
     # path, not the notebook's WebSocket): after FRESH s the kernel pings through the

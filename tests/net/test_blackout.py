@@ -91,6 +91,7 @@ print(json.dumps({"t": _rec["t"], "states": _rec["states"], "now": time.monotoni
                   "notes": _notes, "reconnect": _s.reconnect.state,
                   "restarts": _s.reconnect.restarts, "recoveries": _s.reconnect.recoveries,
                   "fresh_peers": _s.reconnect.fresh_peers, "asked": _s.asked,
+                  "page_asked": _s.page_asked,
                   "rtp": {k: _st[k] for k in ("resumes", "plis", "frames_dropped",
                                               "longest_gap", "pli_times", "resume_times")},
                   "browser": _s.browser, "error": cam.error}))"""
@@ -108,12 +109,12 @@ def _blackout(
     seconds: float,
     name: str,
     setup: str = "",
-    one_way: bool = False,
+    one_way: str = "",
 ) -> dict:
-    """Go live, record, drop all UDP between the namespaces (``one_way``: only from the
-    browser to the kernel) for ``seconds``, remove the rule, wait for frames; return the
-    figures (also recorded under ``name``). ``setup`` runs in the kernel once the stream
-    is live."""
+    """Go live, record, drop all UDP between the namespaces (``one_way="to-kernel"``:
+    only the browser's packets to the kernel; ``"to-page"``: only the kernel's to the
+    browser) for ``seconds``, remove the rule, wait for frames; return the figures (also
+    recorded under ``name``). ``setup`` runs in the kernel once the stream is live."""
     without = bool(os.environ.get("NBRTC_BLACKOUT_WITHOUT_RECOVERY"))
     got = _go_live(page, open_nb, kernel_eval, f"net_{name}.ipynb")
     if setup:
@@ -130,7 +131,10 @@ def _blackout(
         message="two seconds of frames before the blackout",
     )
     t_block = time.monotonic()
-    scenario.block_udp_between(nl.CLIENT_IP, nl.SERVER_IP, one_way=one_way)
+    src, dst = nl.CLIENT_IP, nl.SERVER_IP
+    if one_way == "to-page":
+        src, dst = dst, src
+    scenario.block_udp_between(src, dst, one_way=bool(one_way))
     time.sleep(seconds)  # the scenario's duration, not a wait for a condition
     dropped = scenario.counters().get("udp_dropped", 0)
     scenario.remove()
@@ -172,6 +176,7 @@ def _blackout(
         "ice_restarts_asked": res["restarts"],
         "new_peer_connections_asked": res["fresh_peers"],
         "kernel_pings_that_asked": res["asked"],
+        "page_pings_that_asked": res["page_asked"],
         "reconnect_state": res["reconnect"],
         "path_recoveries": res["recoveries"],
         "rtp_recoveries": rtp["resumes"],
@@ -234,10 +239,43 @@ def test_one_way_blackout_the_kernel_asks_and_the_page_answers_through_the_comm(
     egress.reset()
     try:
         data = _blackout(
-            page, open_nb, kernel_eval, scenario, BLACKOUT, "blackout_5s_one_way", one_way=True
+            page,
+            open_nb,
+            kernel_eval,
+            scenario,
+            BLACKOUT,
+            "blackout_5s_one_way",
+            one_way="to-kernel",
         )
         _assert_back(data)
         assert data["kernel_pings_that_asked"] >= 2, data
+        _close_clean(page, kernel_eval, coturn, egress, data)
+    finally:
+        scenario.remove()
+        _close_all(kernel_eval)
+
+
+def test_one_way_blackout_the_page_asks_and_the_kernel_answers_through_the_comm(
+    page, open_nb, kernel_eval, coturn, egress, scenario
+):
+    """5 s in which the kernel's UDP to the browser is dropped but the browser's video
+    reaches the kernel: the kernel still hears the page on the control channel, so its
+    pings stay off the comm, and only the page's ping that asks (after 1.25 s without a
+    word) gets one back through the comm; the stream stays live (the page would give the
+    kernel up after 3 s) and frames keep coming."""
+    egress.reset()
+    try:
+        data = _blackout(
+            page,
+            open_nb,
+            kernel_eval,
+            scenario,
+            BLACKOUT,
+            "blackout_5s_one_way_to_page",
+            one_way="to-page",
+        )
+        _assert_back(data)
+        assert data["page_pings_that_asked"] >= 2, data
         _close_clean(page, kernel_eval, coturn, egress, data)
     finally:
         scenario.remove()

@@ -71,3 +71,12 @@ def test_the_page_sends_the_same_types() -> None:
     found = re.search(r"CONTROL_TYPES = Object\.freeze\(\[([^\]]*)\]\)", CONTROL_JS.read_text())
     assert found, "js/peer/control.js declares CONTROL_TYPES"
     assert set(re.findall(r'"([^"]+)"', found.group(1))) == set(CONTROL_TYPES)
+
+
+def test_a_ping_may_ask_with_a_boolean_only() -> None:
+    """The page's ping that asks for the kernel's through the comm (``ask``) is taken;
+    anything but a boolean there is refused in words."""
+    asked = parse_control_message(_text("ping", payload={"t": 2.5, "ask": True}), SID)
+    assert isinstance(asked, Message) and asked.payload["ask"] is True
+    refused = _refused(_text("ping", payload={"t": 2.5, "ask": "yes"}))
+    assert refused.code == "bad-message" and "ask" in refused.message, refused

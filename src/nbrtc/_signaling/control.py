@@ -9,13 +9,13 @@ for every stream; on the channel it is one SCTP message on the media loop. Signa
 stays on the comm, which is also the path before the channel opens and after it closes.
 
 The comm stays the safety net of liveness: the channel travels the media path, which a
-network can black out while the notebook's WebSocket (TCP) works on. While the channel
-works (the page was heard on it within FRESH seconds) the kernel's ping also goes through
-the comm every other time, and every time once it stops working, so the page's watchdog
-(3 s) hears the kernel through the comm at least every 1.6 s whatever the media path does.
-The other way the page keeps its heartbeat off the comm while it hears the kernel on a
-control channel; a stream the kernel has not heard for ``liveness.ASK_AFTER`` gets a ping
-through the comm that asks (``PeerManager.ping_page``), which the page answers there.
+network can black out while the notebook's WebSocket (TCP) works on. Each side keeps its
+pings off the comm while it hears the other on a control channel, and asks through the
+comm when it has not heard the other for a while: the kernel after ``liveness.ASK_AFTER``
+(``PeerManager.ping_page`` sends its ping with ``ask``, which the page answers there), the
+page after 1.25 s (its ping with ``ask``, which ``PeerManager`` answers at once with the
+page's ping through the comm). While the channel does not work (the page not heard on it
+within FRESH seconds) the kernel's ping goes through the comm every time.
 
 Trust: the channel belongs to the stream's own peer connection, whose DTLS peer is the
 page that offered the stream, so it needs no page key; its messages pass the comm's
@@ -75,7 +75,6 @@ class ControlChannel:
         self._window = 0.0  # monotonic second the count below is for
         self._count = 0
         self._heard_at = -FRESH  # monotonic time of the page's last good message on it
-        self._comm_skipped = False  # the previous ping left the comm out
 
     @property
     def open(self) -> bool:
@@ -152,13 +151,10 @@ class ControlChannel:
     def ping(self, payload: dict[str, Any]) -> bool:
         """Send the page's ``ping`` (``PeerManager.ping_page``: its stamp and the page's
         ``live`` streams) on the channel when it is open. Returns whether the comm must
-        carry it too: always while the channel does not work, every other time while it
-        does (the module's doc: the comm is the safety net of liveness)."""
-        if self.open and self._send_ping(payload) and self.working:
-            self._comm_skipped = not self._comm_skipped
-            return not self._comm_skipped
-        self._comm_skipped = False
-        return True
+        carry it too: only while the channel does not work (the module's doc: the comm is
+        the safety net of liveness; a page that misses the kernel asks for it)."""
+        sent = self.open and self._send_ping(payload)
+        return not (sent and self.working)
 
     def _send_ping(self, payload: dict[str, Any]) -> bool:
         text = json.dumps(make_message("ping", self._stream.id, payload), separators=(",", ":"))

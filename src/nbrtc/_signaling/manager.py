@@ -190,18 +190,20 @@ class PeerManager:
         return subject.silence > BROWSER_TIMEOUT
 
     # --- liveness, one ping per page ---------------------------------------------------
-    def ping_page(self, stream: AnyStream, t: float) -> None:
+    def ping_page(self, stream: AnyStream, t: float, asked: bool = False) -> None:
         """``stream``'s watchdog wants its page pinged (media loop). One ping goes out
         per page and PAGE_PING_GAP, on whichever of its streams asks first, listing
         (``live``) every open stream of that page: the page's router feeds each listed
         stream's watchdog. A stream the last ping did not list (a new one) gets its own.
         With 16 views in a page this is one ping where there were 16. It goes on the
         asking stream's control channel when that is open (no IOPub message, control.py)
-        and through the comm too, but only every other time while the channel works.
+        and through the comm too only while the channel does not work.
         While a stream of the page has been silent for ``liveness.ASK_AFTER`` the ping
         also goes through the comm, at every watchdog tick, with ``"ask": true``: the
         page answers it through the comm at once (its heartbeat stays off the comm while
-        it hears the kernel on a control channel, js/peer/control.js)."""
+        it hears the kernel on a control channel, js/peer/control.js). ``asked``: the page
+        asked for this ping (its ping with ``ask``, after 1.25 s without a word from the
+        kernel): it goes through the comm now, whatever the gap."""
         now = time.monotonic()
         key = stream.key
         with self._lock:
@@ -217,7 +219,8 @@ class PeerManager:
         ask = bool(silent)
         last = self._page_pings.get(key)
         if (
-            last is not None
+            not asked
+            and last is not None
             and now - last[0] < (0.9 * WATCHDOG_TICK if ask else PAGE_PING_GAP)
             and stream.id in last[1]
         ):
@@ -225,7 +228,7 @@ class PeerManager:
         live = [stream.id, *(s.id for s in others)][:MAX_LIVE]
         payload = {"t": round(t, 3), "live": live}
         on_comm = not isinstance(stream, KernelStream) or stream.control.ping(payload)
-        if on_comm or ask:
+        if on_comm or ask or asked:
             stream.send("ping", {**payload, "ask": True} if ask else payload)
             for s in silent:
                 s.asked += 1
@@ -445,6 +448,12 @@ class PeerManager:
         stream.heard()
         if msg.type == "ping" and isinstance(msg.payload, dict):
             self._vouched_for(stream, msg.payload.get("live"))
+            if msg.payload.get("ask") is True:
+                # the page has not heard the kernel for a while (the media path may be
+                # dark towards it): its ping through the comm asks for one back there now
+                if isinstance(stream, KernelStream):
+                    stream.page_asked += 1
+                self.ping_page(stream, time.monotonic(), asked=True)
         if not isinstance(stream, KernelStream):
             # its far end is a media server (_sfu/viewer.py): it takes what it relays
             # (answer, candidates, bye...) and refuses the rest in words

@@ -306,6 +306,8 @@ def _check_payload(type_: str, payload: Any) -> str | None:
         live = payload.get("live", [])
         if not isinstance(live, list) or len(live) > MAX_LIVE or not all(map(_is_id, live)):
             return f"ping.live must be a list of at most {MAX_LIVE} stream ids"
+        if not isinstance(payload.get("ask", False), bool):
+            return "ping.ask must be a boolean"
         return None
     if type_ == "ice-servers":
         return None if payload is None else "ice-servers payload must be null"

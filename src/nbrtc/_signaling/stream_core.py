@@ -62,6 +62,9 @@ class StreamCore(StreamBase):
         #: kernel pings through the comm that asked this stream's page to answer there
         #: (it had been silent for liveness.ASK_AFTER: its media path lost its messages)
         self.asked = 0
+        #: the page's pings that asked for the kernel's through the comm (it had not heard
+        #: the kernel for 1.25 s: the media path towards it lost the kernel's pings)
+        self.page_asked = 0
         self._pc: RTCPeerConnection | None = None
         self._remote_set = False
         self._end_pending = False
