@@ -64,18 +64,30 @@ def cost_windows(
     idle: float,
     windows: int,
     seconds: float,
-) -> list[dict[str, float]]:
+    packets: Callable[[], float] | None = None,
+) -> list[dict[str, float | None]]:
     """Per window: CPU seconds per second of process ``pid`` (minus ``idle``) per stream,
-    its RSS, and the frames received / sent per second that ``aligned()`` counts."""
-    out = []
+    its RSS, and the frames received / sent per second that ``aligned()`` counts; with
+    ``packets`` (the RTP packets the sending page has sent so far) also the packets a
+    second and the CPU per packet: the page's encoder sends between about 60 and 125
+    packets a second for the same camera from one window to the next, and the receiving
+    process's CPU follows them, so per packet the two stacks compare more tightly."""
+    out: list[dict[str, float | None]] = []
     for _ in range(windows):
         t0 = time.monotonic()
         f0, s0 = aligned()
+        p0 = packets() if packets else 0.0
         busy = cpu_rate(pid, seconds)
+        p1 = packets() if packets else 0.0
         f1, s1 = aligned()
         span = time.monotonic() - t0
+        per_packet = None
+        if packets and p1 > p0:
+            per_packet = 1e6 * (busy - idle) * span / (p1 - p0)
         out.append(
             {
+                "packets_total_per_s": (p1 - p0) / span if packets else None,
+                "cpu_us_per_packet": per_packet,
                 "streams": streams,
                 "cpu_idle": idle,
                 "cpu_busy": busy,

@@ -52,6 +52,18 @@ VIDEO_WATCH_JS = """
 """
 
 
+# RTP packets the page's live peers have sent so far, video only (the counting init
+# script's getStats of every live peer): what the receiving process has to handle.
+PACKETS_SENT_JS = """
+async () => {
+  let n = 0;
+  for (const r of await window.__counters.stats()) {
+    if (r.type === "outbound-rtp" && r.kind === "video") n += r.packetsSent || 0;
+  }
+  return n;
+}
+"""
+
 # video -> frames presented so far (decoded minus dropped).
 RENDERED_FRAMES_JS = """
 (v) => { const q = v.getVideoPlaybackQuality();

@@ -199,7 +199,15 @@ class Floor:
             for sid in sids:
                 self.wait_frames(sid)
             h.sample_for(lambda: None, warm, 0.25)
-            return cost_windows(lambda: self._aligned(sids), self.pid, n, idle, windows, seconds)
+            return cost_windows(
+                lambda: self._aligned(sids),
+                self.pid,
+                n,
+                idle,
+                windows,
+                seconds,
+                lambda: self.page.evaluate(_js.PACKETS_SENT_JS),
+            )
         finally:
             for sid in sids:
                 self.stop(sid)

@@ -355,6 +355,7 @@ class Nbrtc:
                 idle,
                 windows,
                 seconds,
+                lambda: self.page.evaluate(_js.PACKETS_SENT_JS),
             )
             # each feed on its own: kernel frames / browser framesSent (both from stats).
             # Nobody read the stats during the windows (their CPU is part of what is

@@ -229,6 +229,10 @@ def figures(raw: dict[str, Any], feeds: list[int]) -> list[dict[str, Any]]:
     for n in feeds:
         add(f"CPU per stream, {n} x 320x240", "cpu s/s", f"cost_{n}", ("cpu_per_stream",), "cpu105")
         add(f"  CPU per frame received, {n} feeds", "ms", f"cost_{n}", ("cpu_ms_per_frame",))
+        # the page's encoder sends 60-125 packets a second for the same camera between
+        # windows, and the CPU follows: per packet the stacks compare more tightly
+        add(f"  CPU per RTP packet sent, {n} feeds", "us", f"cost_{n}", ("cpu_us_per_packet",))
+        add(f"  RTP packets sent, {n} feeds (total)", "/s", f"cost_{n}", ("packets_total_per_s",))
         add(f"  process RSS, {n} feeds (kernel has ipykernel)", "MiB", f"cost_{n}", ("rss_mb",))
         add(f"  frames to Python, {n} feeds (total)", "fps", f"cost_{n}", ("fps_total",))
         add(f"  frames sent, {n} feeds (total)", "fps", f"cost_{n}", ("sent_fps_total",))
