@@ -206,6 +206,11 @@ class PeerManager:
         kernel): it goes through the comm now, whatever the gap."""
         now = time.monotonic()
         key = stream.key
+        last = self._page_pings.get(key)
+        # seconds since the page's last ping listed this stream (None: never, or asked)
+        age = now - last[0] if not asked and last is not None and stream.id in last[1] else None
+        if age is not None and age < 0.9 * WATCHDOG_TICK:  # within either gap: done
+            return
         with self._lock:
             others = [
                 s
@@ -217,13 +222,7 @@ class PeerManager:
         # kernel on no control channel (js/peer/control.js).
         silent = [s for s in (stream, *others) if isinstance(s, KernelStream) and s.wants_answer()]
         ask = bool(silent)
-        last = self._page_pings.get(key)
-        if (
-            not asked
-            and last is not None
-            and now - last[0] < (0.9 * WATCHDOG_TICK if ask else PAGE_PING_GAP)
-            and stream.id in last[1]
-        ):
+        if age is not None and not ask and age < PAGE_PING_GAP:
             return
         live = [stream.id, *(s.id for s in others)][:MAX_LIVE]
         payload = {"t": round(t, 3), "live": live}
