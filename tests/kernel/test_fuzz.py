@@ -128,6 +128,18 @@ def wire_size(content: Any) -> int | None:
         return None
 
 
+def well_formed(content: Any) -> bool:
+    """Whether all of ``content``'s text is well-formed Unicode (docs/protocol.md: a lone
+    surrogate, which JSON's escape carries and UTF-8 cannot, is refused)."""
+    try:
+        json.dumps(content, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    except (RecursionError, ValueError, TypeError):
+        return True
+    return True
+
+
 def offer_sdp_problem(sdp: str, kind: str) -> str | None:
     """docs/protocol.md "offer": why the kernel cannot answer ``sdp`` for ``kind`` (None when
     it can). "Parses" and "section" are as aiortc's SDP parser reads the text; the checks on
@@ -288,6 +300,8 @@ def expect(
     codes: set[str] = set()
     if size > MAX_MESSAGE_BYTES:
         codes.add("too-large")
+    if not well_formed(content):  # a lone surrogate anywhere: no reply could quote it
+        codes.add("bad-message")
     v = content.get("v", _MISSING)
     # "integer, must equal 1": JSON has one number type and a browser cannot tell 1.0 from
     # 1, so 1.0 is version 1; a bool is not a number.
@@ -556,6 +570,10 @@ class Live:
             f"logged at ERROR on {what()}: "
             f"{[(r.getMessage(), r.exc_info) for r in self.log_errors.records]}"
         )
+        # what the kernel sends must survive jupyter_client's packer (UTF-8 JSON): a reply
+        # that quoted a page's lone surrogate would raise there and never arrive
+        unsendable = [m for m in new if not well_formed(m)]
+        assert not unsendable, f"the kernel sent text UTF-8 cannot carry on {what()}: {unsendable}"
         replies = [m for m in new if m["type"] == "error"]
         codes = [m["payload"]["code"] for m in replies]
         assert set(codes) <= ERROR_CODES, f"undocumented error code on {what()}: {codes}"
@@ -1523,8 +1541,10 @@ def test_fuzz_offers_that_make_streams(live: Live, caplog: pytest.LogCaptureFixt
     )
     def offers(sdp: str, extra: dict[str, Any]) -> None:
         sid = f"fuzz-offer-{next(ids)}"
-        problem = offer_sdp_problem(sdp, "camera")
         content = _msg("offer", sid, {"sdp": sdp, "kind": "camera", **extra})
+        problem = offer_sdp_problem(sdp, "camera")
+        if problem is None and not well_formed(content):
+            problem = "a lone surrogate (docs/protocol.md)"
         live.begin("cam", content)
         before = len(live.browser.received)
         live.send("cam", content)
@@ -1667,6 +1687,14 @@ channel_texts = st.one_of(
     st.builds(lambda n: "x" * n, st.sampled_from([65_536, 200_000, 262_144])),
     texts,
     json_values.map(lambda v: json.dumps(v, ensure_ascii=False)),
+    # escaped: a lone surrogate reaches json.loads as "\\ud800" (as a page's JSON.stringify
+    # writes one), and control messages with one in their text
+    json_values.map(json.dumps),
+    st.builds(
+        lambda t, v: json.dumps({"v": 1, "type": t, "stream": "s", "payload": v}),
+        st.sampled_from(["ping", "stats", "state"]),
+        json_values,
+    ),
     st.sampled_from(["", "NaN", "[1, 2", "{}", "null", "1e999"]),
 )
 #: a page's text is UTF-8 on the wire: a lone surrogate goes as U+FFFD (as a browser does)

@@ -170,11 +170,34 @@ def make_error(err: ProtocolError) -> dict[str, Any]:
 
 def _size(content: Any) -> int:
     """UTF-8 bytes of the compact JSON, as the wire (and js/core/protocol.js) counts them."""
+    return _wire(content)[0]
+
+
+def _wire(content: Any) -> tuple[int, bool]:
+    """``content``'s size as :func:`_size` counts it (a lone surrogate as the 3 bytes of its
+    code point), and whether all its text is well-formed Unicode. JSON's ``\\ud800``
+    escape carries a lone surrogate, which UTF-8 cannot: the kernel could neither log it
+    nor send it back in a reply or a trait (jupyter_client's packer raises)."""
     try:
         text = json.dumps(content, separators=(",", ":"), default=str, ensure_ascii=False)
-        return len(text.encode("utf-8", "surrogatepass"))
     except (TypeError, ValueError, RecursionError):
-        return MAX_MESSAGE_BYTES + 1
+        return MAX_MESSAGE_BYTES + 1, True
+    if text.isascii():
+        return len(text), True
+    try:
+        return len(text.encode("utf-8")), True
+    except UnicodeEncodeError:
+        return len(text.encode("utf-8", "surrogatepass")), False
+
+
+#: a JSON escape of a surrogate (\ud800..\udfff): only text with one can decode to a lone
+#: surrogate (a page's well-formed pairs travel unescaped, as JSON.stringify writes them)
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+#: what a page whose text was not well-formed Unicode is told
+NOT_UNICODE = (
+    "message text is not well-formed Unicode (a lone surrogate, which UTF-8 cannot carry); "
+    "the page must send well-formed strings"
+)
 
 
 def _is_str(value: Any, max_len: int) -> bool:
@@ -609,13 +632,18 @@ def parse_browser_message(
         return ProtocolError("bad-message", "message must be a JSON object")
     stream = content.get("stream")
     type_ = content.get("type")
-    type_name = type_ if isinstance(type_, str) and len(type_) <= 32 else None
+    # the refused type is named in the reply and the log only when it is one of ours: any
+    # other text from the page stays out of both (it may be anything, see _wire)
+    type_name = type_ if isinstance(type_, str) and type_ in BROWSER_TYPES else None
+    well_formed = True
     if size is None:
-        size = _size(content)
+        size, well_formed = _wire(content)
     if size > MAX_MESSAGE_BYTES:
         return ProtocolError(
             "too-large", f"message is larger than {MAX_MESSAGE_BYTES} bytes", stream, type_name
         )
+    if not well_formed:
+        return ProtocolError("bad-message", NOT_UNICODE, stream, type_name)
     if content.get("v") != PROTOCOL_VERSION or isinstance(content.get("v"), bool):
         return ProtocolError(
             "version",
@@ -631,7 +659,7 @@ def parse_browser_message(
         return ProtocolError(
             "bad-message", "key must be 16 to 64 letters or digits", stream, type_name
         )
-    if type_name not in BROWSER_TYPES:
+    if type_name is None:
         return ProtocolError("bad-type", f"unknown message type {type_!r}", stream, None)
     why = _check_payload(type_name, content.get("payload"))
     if why is not None:
@@ -691,6 +719,9 @@ def parse_control_message(data: Any, stream_id: str) -> Message | ProtocolError:
     if not isinstance(content, dict):
         return ProtocolError("bad-message", "message must be a JSON object", stream_id, None)
     type_ = content.get("type")
+    if _SURROGATE_ESCAPE.search(data) and not _wire(content)[1]:
+        name = type_ if type_ in BROWSER_TYPES else None
+        return ProtocolError("bad-message", NOT_UNICODE, stream_id, name)
     if type_ not in CONTROL_TYPES:
         name = type_ if type_ in BROWSER_TYPES else None
         return ProtocolError(
