@@ -58,15 +58,19 @@ if [ "$have_version" != "$python_version" ]; then
   exit 1
 fi
 
-want=$(printf '%s\n' "$("$PYTHON" --version 2>&1)" "${pins[@]}" | sha256sum | cut -d' ' -f1)
+# the test tools (any version: they are not nbrtc's claim); pytest-xdist runs the tests
+# NBRTC_WORKERS at a time, as scripts/test.sh runs the main unit and kernel tests
+tools=("pytest>=8" "pytest-timeout>=2.3" "pytest-xdist>=3.5" "hypothesis>=6.100")
+want=$(printf '%s\n' "$("$PYTHON" --version 2>&1)" "${pins[@]}" "${tools[@]}" | sha256sum \
+  | cut -d' ' -f1)
 if [ ! -x "$FLOOR/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null || true)" != "$want" ]; then
   say "creating .venv-floor: $("$PYTHON" --version 2>&1), ${pins[*]}"
   rm -rf "$FLOOR"
   "$PYTHON" -m venv "$FLOOR"
   "$FLOOR/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
-  # the floors exactly, and the test tools (any version: they are not nbrtc's claim)
+  # the floors exactly, and the test tools
   "$FLOOR/bin/python" -m pip install --disable-pip-version-check --progress-bar off \
-    "${pins[@]}" "pytest>=8" "pytest-timeout>=2.3" "hypothesis>=6.100"
+    "${pins[@]}" "${tools[@]}"
   echo "$want" >"$STAMP"
 else
   say ".venv-floor up to date ($("$FLOOR/bin/python" --version 2>&1), ${pins[*]})"
@@ -100,6 +104,9 @@ fi
 mkdir -p test-artifacts
 say "pytest at the floors: ${tests[*]}"
 # nbrtc from the source tree (no install: the floors must not be upgraded by its deps)
-PYTHONPATH=$ROOT/src exec "$FLOOR/bin/python" -m pytest "${tests[@]}" -q \
+workers=${NBRTC_WORKERS:-3}
+xdist=(-n "$workers" --dist loadfile)
+if [ "$workers" -le 1 ]; then xdist=(); fi
+PYTHONPATH=$ROOT/src exec "$FLOOR/bin/python" -m pytest "${tests[@]}" -q "${xdist[@]}" \
   -m "not slow" -p no:cacheprovider -p no:warnings \
   --junitxml=test-artifacts/junit-floor.xml "$@"

@@ -11,6 +11,7 @@
 #   NBRTC_SETUP=0 ...                    # skip scripts/setup.sh
 #   NBRTC_MYPY=0 ...                     # skip mypy (the other lints still run)
 #   NBRTC_FLOOR=0 ...                    # skip the floor-versions run (scripts/test-floor.sh)
+#   NBRTC_WORKERS=1 ...                  # unit and kernel tests one at a time (default 3)
 #
 # Every step runs even if an earlier one failed; the exit code is non-zero when any did.
 # pytest's exit code 5 (no test collected) counts as a failure.
@@ -78,18 +79,53 @@ if [ "${NBRTC_LINT:-1}" != 0 ]; then
 fi
 
 # Default to the whole tests/ folder unless a path (or path::test) was given.
-targets=(tests)
+paths=()
 for a in "$@"; do
-  case $a in -*) ;; *) if [ -e "${a%%::*}" ]; then targets=(); break; fi ;; esac
+  case $a in -*) ;; *) if [ -e "${a%%::*}" ]; then paths+=("$a"); fi ;; esac
 done
 mkdir -p test-artifacts
 # The slowest scenarios (marker `slow`) stay out of the default run, which must
 # fit in 25 minutes; `make slow-tests` (NBRTC_SLOW=1) runs them. A -m given here wins.
 select=(-m "not slow")
 if [ "${NBRTC_SLOW:-0}" = 1 ]; then select=(-m slow); fi
-# --durations and the JUnit file say where the 25 minutes go (test-artifacts/junit.xml).
-step "pytest" "$VENV/bin/python" -m pytest "${targets[@]}" -v "${select[@]}" \
-  --durations=25 --junitxml=test-artifacts/junit.xml "$@"
+# The unit and kernel-side tests run NBRTC_WORKERS at a time (pytest-xdist, each file on
+# one worker process, so a module's coturn or Janus is started once): they mostly wait on
+# loopback ICE and timers, and one at a time they took 8 of the 25 minutes. The browser
+# and network tests then run one at a time: they share Chromium, JupyterLab, namespaces
+# and the machine's two cores, and measure frame rates and deadlines.
+workers=${NBRTC_WORKERS:-3}
+parallel_only() {  # every path given is under tests/unit or tests/kernel (or a tests/test_*.py)
+  local p
+  [ $# -gt 0 ] || return 1
+  for p in "$@"; do
+    case $p in tests/unit* | tests/kernel* | tests/test_*.py*) ;; *) return 1 ;; esac
+  done
+}
+xdist=(-n "$workers" --dist loadfile)
+if [ "$workers" -le 1 ]; then xdist=(); fi
+# --durations and the JUnit files say where the 25 minutes go (test-artifacts/).
+pytest=("$VENV/bin/python" -m pytest -v "${select[@]}" --durations=25)
+if [ ${#paths[@]} -gt 0 ]; then
+  # the paths given, in one run: in parallel when they are all unit or kernel tests
+  if parallel_only "${paths[@]}"; then pytest+=("${xdist[@]}"); fi
+  step "pytest" "${pytest[@]}" --junitxml=test-artifacts/junit.xml "$@"
+else
+  rc_fast=0
+  rc_slow=0
+  say "pytest, unit and kernel ($workers at a time)"
+  "${pytest[@]}" "${xdist[@]}" --junitxml=test-artifacts/junit-kernel.xml \
+    tests/unit tests/kernel tests/test_*.py "$@" || rc_fast=$?
+  say "pytest, browser and network (one at a time)"
+  "${pytest[@]}" --junitxml=test-artifacts/junit.xml tests/e2e tests/net "$@" || rc_slow=$?
+  # 5 (nothing collected) is a failure only when neither part collected a test (-k ...)
+  for part in "unit and kernel:$rc_fast" "browser and network:$rc_slow"; do
+    rc=${part##*:}
+    if [ "$rc" -ne 0 ] && { [ "$rc" -ne 5 ] || [ "$rc_fast$rc_slow" = 55 ]; }; then
+      failed+=("pytest, ${part%%:*} (exit $rc)")
+      say "pytest, ${part%%:*} FAILED (exit $rc)"
+    fi
+  done
+fi
 
 # The oldest versions pyproject.toml claims (scripts/test-floor.sh: its own .venv-floor,
 # unit and kernel-side tests at the floor of every dependency range). Only in a full run
