@@ -277,6 +277,19 @@ def test_one_ping_per_page_vouches_for_all_its_streams(browser, widgets, no_leak
         other.close()
 
 
+def test_the_first_kernel_ping_follows_the_answer(browser, widgets, no_leaks):
+    """docs/protocol.md "ping": nothing of the watchdog's queues ahead of the answer (the
+    page's watchdog starts with it; a ping before it is one more comm message on the
+    first frame's path), and pings come from then on."""
+    browser.control = False  # every kernel ping comes through the comm, where it is seen
+    cam = make(widgets, browser, nbrtc.Camera())
+    sid = browser.start(cam)
+    cam.wait("live", timeout=10)
+    wait_for(lambda: browser.of_type("ping", sid), 3, what="a kernel ping after the answer")
+    order = [m["type"] for m in list(browser.received) if m["stream"] == sid]
+    assert "answer" in order and order.index("answer") < order.index("ping"), order
+
+
 def test_watchdog_counts_idle_time_between_short_cells(browser, widgets, no_leaks, monkeypatch):
     """A crashed tab must not live on because the user keeps running short cells."""
     import nbrtc._signaling.manager as m

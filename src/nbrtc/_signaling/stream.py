@@ -441,7 +441,11 @@ class KernelStream(CommMixin, IceMixin, InspectMixin, StreamCore):
         return self.silence >= liveness.ASK_AFTER
 
     def _ping(self, t: float) -> None:
-        self.manager.ping_page(self, t)
+        # Not before the answer is out: the page's watchdog starts with the answer
+        # (js/peer/peer.js), and the watchdog's first tick comes as the offer is answered,
+        # where a ping would only queue one more comm message ahead of the answer.
+        if "answer" in self.timings:
+            self.manager.ping_page(self, t)
 
     async def _judge_silence(self, elapsed: float) -> bool:
         if self.manager.browser_silent(self, elapsed):
