@@ -1692,7 +1692,7 @@ channel_texts = st.one_of(
     json_values.map(json.dumps),
     st.builds(
         lambda t, v: json.dumps({"v": 1, "type": t, "stream": "s", "payload": v}),
-        st.sampled_from(["ping", "stats", "state"]),
+        st.sampled_from(["ping", "stats", "state"]) | json_values,  # a type of any shape
         json_values,
     ),
     st.sampled_from(["", "NaN", "[1, 2", "{}", "null", "1e999"]),

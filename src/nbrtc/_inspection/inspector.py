@@ -262,8 +262,11 @@ class Inspector(KernelOwnedTraits, anywidget.AnyWidget):
                 return
             action = content.get("action")
             args = content.get("args") or {}
-            if action not in _CONTROL_ACTIONS or not isinstance(args, dict):
+            if not isinstance(action, str) or action not in _CONTROL_ACTIONS:
                 self.error = f"unknown control {action!r}"
+                return
+            if not isinstance(args, dict):
+                self.error = f"control {action!r}: args must be an object"
                 return
             target = self._target()
             if target is None or self._is_room:

@@ -204,6 +204,12 @@ def _is_str(value: Any, max_len: int) -> bool:
     return isinstance(value, str) and len(value) <= max_len
 
 
+def is_one_of(value: Any, names: frozenset[str]) -> bool:
+    """Whether a page's ``value`` is one of ``names``. Never raises: a list or an object
+    from JSON is unhashable, and ``value in names`` would raise TypeError on it."""
+    return isinstance(value, str) and value in names
+
+
 def _check_payload(type_: str, payload: Any) -> str | None:
     """Return why ``payload`` is wrong for ``type_``, or None when it is fine."""
     if type_ == "offer":
@@ -383,8 +389,8 @@ def _check_comm_offer(payload: dict[str, Any]) -> str | None:
     if payload.get("sdp") is not None:
         return "an offer with transport 'comm' carries no sdp"
     kind = payload.get("kind")
-    if kind not in COMM_KINDS:
-        return f"transport 'comm' is for kinds {sorted(COMM_KINDS)}, not {kind!r}"
+    if not is_one_of(kind, COMM_KINDS):
+        return f"transport 'comm' is for kinds {sorted(COMM_KINDS)}, not {kind!r:.40}"
     for key in ("page", "view"):
         if key in payload and not _is_str(payload[key], 64):
             return f"offer.{key} must be a short string"
@@ -482,7 +488,7 @@ def _check_signal(payload: Any) -> str | None:
     if not _is_id(payload.get("to")):
         return "signal.to must be a member's stream id"
     data = payload.get("data")
-    if not isinstance(data, dict) or data.get("type") not in SIGNAL_TYPES:
+    if not isinstance(data, dict) or not is_one_of(data.get("type"), SIGNAL_TYPES):
         return f"signal.data must be an object whose type is one of {sorted(SIGNAL_TYPES)}"
     if data["type"] in ("offer", "answer"):
         sdp = data.get("sdp")
@@ -609,7 +615,7 @@ def split_batch(content: Any, buffers: Any = None) -> list[dict[str, Any]] | Pro
     envelope = {k: content[k] for k in ("v", "stream", "key") if k in content}
     out = []
     for item in items:
-        if not isinstance(item, dict) or item.get("type") not in BATCHABLE:
+        if not isinstance(item, dict) or not is_one_of(item.get("type"), BATCHABLE):
             return ProtocolError(
                 "bad-message",
                 f"a batch may only hold {', '.join(sorted(BATCHABLE))} messages",
@@ -634,7 +640,7 @@ def parse_browser_message(
     type_ = content.get("type")
     # the refused type is named in the reply and the log only when it is one of ours: any
     # other text from the page stays out of both (it may be anything, see _wire)
-    type_name = type_ if isinstance(type_, str) and type_ in BROWSER_TYPES else None
+    type_name = type_ if is_one_of(type_, BROWSER_TYPES) else None
     well_formed = True
     if size is None:
         size, well_formed = _wire(content)
@@ -719,11 +725,10 @@ def parse_control_message(data: Any, stream_id: str) -> Message | ProtocolError:
     if not isinstance(content, dict):
         return ProtocolError("bad-message", "message must be a JSON object", stream_id, None)
     type_ = content.get("type")
+    name = type_ if is_one_of(type_, BROWSER_TYPES) else None
     if _SURROGATE_ESCAPE.search(data) and not _wire(content)[1]:
-        name = type_ if type_ in BROWSER_TYPES else None
         return ProtocolError("bad-message", NOT_UNICODE, stream_id, name)
-    if type_ not in CONTROL_TYPES:
-        name = type_ if type_ in BROWSER_TYPES else None
+    if name not in CONTROL_TYPES:
         return ProtocolError(
             "bad-type",
             f"{str(type_)[:32]!r} does not travel on the control channel (only "
