@@ -227,6 +227,11 @@ def test_inspector_panels_follow_the_stream(browser, widgets, no_leaks):
             insp, {"type": "control", "action": "set_network", "args": {"loss": 2}}, []
         )
         assert "loss" in insp.error and cam.network == {}
+        # a page's JSON of any shape: refused in words (a list was unhashable: TypeError)
+        insp._on_control(insp, {"type": "control", "action": ["set_network"], "args": {}}, [])
+        assert insp.error.startswith("unknown control")
+        insp._on_control(insp, {"type": "control", "action": "set_network", "args": [1]}, [])
+        assert insp.error == "control 'set_network': args must be an object"
         insp._on_control(
             insp,
             {"type": "control", "action": "set_network", "args": {"loss": 0.05, "delay_ms": 50}},
