@@ -142,6 +142,28 @@ export function makeBatch(stream, items) {
   };
 }
 
+/** A lone surrogate: a high one not followed by a low one, or a low one not after a high one. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * `value` as text of at most `max` UTF-16 units for a message to the kernel, cut on a
+ * character boundary. The kernel refuses a message with a lone surrogate anywhere
+ * (docs/protocol.md "Envelope": UTF-8 cannot carry one), and a plain `slice` can cut an
+ * emoji in half; a lone surrogate already in `value` becomes U+FFFD.
+ * @param {unknown} value
+ * @param {number} max
+ * @returns {string}
+ */
+export function clipText(value, max) {
+  let text = String(value ?? "");
+  if (text.length > max) {
+    text = text.slice(0, max);
+    const last = text.charCodeAt(text.length - 1);
+    if (last >= 0xd800 && last <= 0xdbff) text = text.slice(0, -1);
+  }
+  return text.replace(LONE_SURROGATE, "\uFFFD");
+}
+
 /**
  * @param {unknown} value
  * @returns {value is string}

@@ -21,6 +21,7 @@ import { defaultEnv } from "./env.js";
 import { kernelGone } from "./errors.js";
 import { Heartbeat, KernelWatchdog } from "./liveness.js";
 import { IceServersRequest } from "../transport/ice.js";
+import { clipText } from "./protocol.js";
 
 /**
  * @typedef {import("./router.js").Router} Router
@@ -264,7 +265,11 @@ export class Session {
     this.env.log.warn(`[nbrtc] ${this.label} failed: ${described.name}: ${described.message}`);
     this.words = described.words;
     this._enterFinal({ name: "error", reason: described.words });
-    if (tellKernel) this._send("error", { name: described.name, message: described.message });
+    // within the kernel's bounds (docs/protocol.md: name 128, message 4096 characters), or
+    // the kernel would refuse the report and never learn why the view failed
+    if (tellKernel) {
+      this._send("error", { name: clipText(described.name, 128), message: clipText(described.message, 4096) });
+    }
     this._teardown("error", tellKernel);
   }
 

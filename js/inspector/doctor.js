@@ -10,6 +10,7 @@
 // publishes the table. Browser globals are looked up lazily, so node can test this.
 
 import { listen } from "../core/listen.js";
+import { clipText } from "../core/protocol.js";
 
 /** How long a WebRTC probe may take to connect and echo. */
 export const PROBE_TIMEOUT_MS = 8000;
@@ -263,7 +264,7 @@ export class Probe {
       result,
       rtt_ms: rtt === null ? null : Math.min(60000, Math.max(0, Math.round(rtt * 10) / 10)),
       ...(pair ?? {}),
-      why: why.slice(0, MAX_WHY),
+      why: clipText(why, MAX_WHY),
       errors: this.errors.slice(0, MAX_ROW_ERRORS),
     };
   }
@@ -322,9 +323,9 @@ export class Probe {
       on(pc, "icecandidateerror", (ev) => {
         if (this.errors.length >= MAX_ROW_ERRORS) return;
         const err = {
-          url: String(ev.url ?? "").slice(0, 256),
+          url: clipText(ev.url, 256),
           code: Number.isInteger(ev.errorCode) ? ev.errorCode : 0,
-          text: String(ev.errorText ?? "").slice(0, 256),
+          text: clipText(ev.errorText, 256),
         };
         this.errors.push(err);
         if (this._offered) this._send("ice-error", err);

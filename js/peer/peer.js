@@ -18,7 +18,7 @@ import { audioConstraints } from "../core/constraints.js";
 import { listen } from "../core/listen.js";
 import { describeError, deviceFor, iceFailed, pathLost } from "../core/errors.js";
 import { PathWatch } from "../transport/reconnect.js";
-import { COMM_KINDS, CONTROL_CHANNEL, SENDING_KINDS, STREAM_KINDS } from "../core/protocol.js";
+import { COMM_KINDS, CONTROL_CHANNEL, SENDING_KINDS, STREAM_KINDS, clipText } from "../core/protocol.js";
 import { peerConfig } from "../core/rtc-config.js";
 import { Session, statsInterval } from "../core/session.js";
 import { INITIAL, reduce } from "../core/state.js";
@@ -524,9 +524,9 @@ export class BrowserPeer extends Session {
       if (iceErrors >= MAX_ICE_ERRORS) return;
       iceErrors += 1;
       this._sendAfterOffer("ice-error", {
-        url: String(ev.url ?? "").slice(0, 1024),
+        url: clipText(ev.url, 1024),
         code: Number.isInteger(ev.errorCode) ? ev.errorCode : 0,
-        text: String(ev.errorText ?? "").slice(0, 256),
+        text: clipText(ev.errorText, 256),
       });
     });
     on("connectionstatechange", () => {

@@ -8,6 +8,7 @@
 
 import { guard, stopTracks } from "../core/cleanup.js";
 import { describeError } from "../core/errors.js";
+import { clipText } from "../core/protocol.js";
 import { peerConfig } from "../core/rtc-config.js";
 
 /** @typedef {import("./peer.js").BrowserPeer} BrowserPeer */
@@ -44,7 +45,7 @@ export async function renegotiate(peer, request) {
     await pc.setLocalDescription(offer);
     if (peer.closed) return;
     const sdp = pc.localDescription?.sdp ?? offer.sdp;
-    peer._send("reoffer", { sdp, reason: String(request.reason ?? "").slice(0, 128) });
+    peer._send("reoffer", { sdp, reason: clipText(request.reason, 128) });
   } catch (err) {
     peer._reoffering = false;
     peer.env.log.warn("[nbrtc] renegotiation failed to start", err);
@@ -103,7 +104,7 @@ export async function freshPeer(peer, request) {
     await pc.setLocalDescription(offer);
     if (peer.closed || peer.pc !== pc) return;
     const sdp = pc.localDescription?.sdp ?? offer.sdp;
-    const reason = String(request.reason ?? "").slice(0, 128);
+    const reason = clipText(request.reason, 128);
     peer._send("reoffer", { sdp, reason, fresh: true });
     peer._sendPcState();
   } catch (err) {

@@ -7,6 +7,7 @@ import {
   PROTOCOL_VERSION,
   SENDING_KINDS,
   STREAM_KINDS,
+  clipText,
   encodedSize,
   isStreamId,
   makeBatch,
@@ -15,6 +16,17 @@ import {
 } from "../core/protocol.js";
 
 const SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n";
+
+describe("clipText", () => {
+  test("cuts on a character boundary and leaves no lone surrogate", () => {
+    assert.equal(clipText("abc", 2), "ab");
+    assert.equal(clipText("a\u{1F600}b", 2), "a"); // not the emoji's first half
+    assert.equal(clipText("a\u{1F600}b", 3), "a\u{1F600}");
+    assert.equal(clipText("x\uD800y\uDC00", 10), "x\uFFFDy\uFFFD");
+    assert.equal(clipText(undefined, 5), "");
+    assert.equal(clipText(42, 5), "42");
+  });
+});
 
 /** A valid kernel message of `type` with `payload`, overridable per field. */
 function msg(type, payload, extra = {}) {

@@ -111,6 +111,20 @@ describe("Session", () => {
     assert.equal(b.session.closed, true);
   });
 
+  test("fail's report stays within the kernel's bounds, cut on a character boundary", () => {
+    // the kernel refuses an error name over 128 or a message over 4096 characters, and any
+    // message with a lone surrogate: it would never learn why the view failed
+    const a = setup();
+    a.session.start();
+    a.session._send("state", {});
+    const long = "x".repeat(4095) + "\u{1F600}" + "tail";
+    a.session.fail({ name: "N".repeat(200), message: long, words: "boom" });
+    const [{ payload: report }] = a.model.sentOf("error");
+    assert.equal(report.name, "N".repeat(128));
+    assert.equal(report.message, "x".repeat(4095)); // not half of the emoji
+    assert.equal(/[\uD800-\uDFFF]/.test(report.message), false);
+  });
+
   test("kernel messages feed the watchdog; silence closes without a bye", () => {
     const { session, kernel, browser, model } = setup();
     session.start();
