@@ -5,6 +5,7 @@
 
 import { guard, stopTracks } from "../core/cleanup.js";
 import { deviceRequest, displayConstraints } from "../core/constraints.js";
+import { clipText } from "../core/protocol.js";
 
 /** @typedef {import("./peer.js").BrowserPeer} BrowserPeer */
 
@@ -114,7 +115,7 @@ export function reportDevices(peer, md) {
       const devices = list.slice(0, 256).map((d) => ({
         deviceId: String(d.deviceId ?? ""),
         kind: String(d.kind ?? ""),
-        label: String(d.label ?? ""),
+        label: clipText(d.label, 512), // the kernel's bound: a longer one would refuse them all
         groupId: String(d.groupId ?? ""),
       }));
       peer._sendAfterOffer("devices", devices);
