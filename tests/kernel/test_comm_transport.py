@@ -55,6 +55,17 @@ def test_camera_over_the_comm_gives_python_the_frames(browser, widgets, page):
     wait_for(lambda: not nbrtc.manager().streams(), 3, what="stream gone")
 
 
+def test_a_stream_started_on_the_comm_is_pinged(browser, widgets, page):
+    """The kernel's watchdog pings a stream that started on the comm (it has no answer to
+    wait for, unlike a WebRTC stream's first ping): the page's watchdog hears the kernel
+    without having to ask."""
+    cam = make(widgets, browser, nbrtc.Camera(transport="comm"))
+    sid = page.offer(cam)
+    wait_for(lambda: browser.of_type("ping", sid), 3, what="a kernel ping on the comm stream")
+    cam.close()
+    wait_for(lambda: not nbrtc.manager().streams(), 3, what="stream gone")
+
+
 def test_view_over_the_comm_is_flow_controlled(browser, widgets, page):
     view = make(widgets, browser, nbrtc.VideoView(nbrtc.sources.test_pattern(), transport="comm"))
     sid = page.view(view, withhold_acks=True)

@@ -441,10 +441,13 @@ class KernelStream(CommMixin, IceMixin, InspectMixin, StreamCore):
         return self.silence >= liveness.ASK_AFTER
 
     def _ping(self, t: float) -> None:
-        # Not before the answer is out: the page's watchdog starts with the answer
-        # (js/peer/peer.js), and the watchdog's first tick comes as the offer is answered,
-        # where a ping would only queue one more comm message ahead of the answer.
-        if "answer" in self.timings:
+        # Not while the first answer is being made: the page's watchdog starts with the
+        # answer (js/peer/peer.js), and the watchdog's first tick comes as the offer is
+        # answered, where a ping would only queue one more comm message ahead of it. A
+        # stream started on the comm has no answer to wait for (its page's watchdog starts
+        # when the kernel takes it: js/peer/comm-transport.js).
+        answering = self._answer_task is not None and not self._answer_task.done()
+        if not (answering and "answer" not in self.timings):
             self.manager.ping_page(self, t)
 
     async def _judge_silence(self, elapsed: float) -> bool:
