@@ -1,4 +1,5 @@
-"""Argument checks shared by widgets and sources: each error names the argument."""
+"""Argument checks shared by widgets and sources: each error names the argument. Also
+the one shape check that the page's validators share (:func:`is_one_of`)."""
 
 from __future__ import annotations
 
@@ -35,3 +36,9 @@ def rate(name: str, value: Any, *, optional: bool = False) -> float | None:
         extra = " (or None)" if optional else ""
         raise ValueError(f"{name} must be a number in (0, 120]{extra}, got {value!r}")
     return float(value)
+
+
+def is_one_of(value: Any, names: frozenset[str]) -> bool:
+    """Whether a page's ``value`` is one of ``names``. Never raises: a list or an object
+    from JSON is unhashable, and ``value in names`` would raise TypeError on it."""
+    return isinstance(value, str) and value in names

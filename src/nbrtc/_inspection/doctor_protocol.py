@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .._checks import is_one_of
+
 DOCTOR_OPS = frozenset({"probe", "row"})
 PATH_ID_RE = re.compile(r"^[a-z]{2,8}(-[0-9]{1,3})?\Z")
 ROW_RESULTS = frozenset({"ok", "failed"})
@@ -31,14 +33,9 @@ def _is_str(value: Any, max_len: int) -> bool:
     return isinstance(value, str) and len(value) <= max_len
 
 
-def _one_of(value: Any, names: frozenset[str]) -> bool:
-    # a list or an object from JSON is unhashable: `value in names` would raise
-    return isinstance(value, str) and value in names
-
-
 def check_doctor(payload: Any) -> str | None:
     """Why a ``doctor`` payload is wrong, or None when it is fine."""
-    if not isinstance(payload, dict) or not _one_of(payload.get("op"), DOCTOR_OPS):
+    if not isinstance(payload, dict) or not is_one_of(payload.get("op"), DOCTOR_OPS):
         return "doctor payload must be an object whose op is 'probe' or 'row'"
     path = payload.get("path")
     if not isinstance(path, str) or not PATH_ID_RE.match(path):
@@ -47,7 +44,7 @@ def check_doctor(payload: Any) -> str | None:
         if "remote" in payload and not isinstance(payload["remote"], bool):
             return "doctor.remote must be a boolean"
         return None
-    if not _one_of(payload.get("result"), ROW_RESULTS):
+    if not is_one_of(payload.get("result"), ROW_RESULTS):
         return "doctor.result must be 'ok' or 'failed'"
     rtt = payload.get("rtt_ms")
     if rtt is not None and (

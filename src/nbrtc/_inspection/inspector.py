@@ -28,6 +28,7 @@ import anywidget
 import traitlets
 
 from .._bundle import css, esm, module
+from .._checks import is_one_of
 from .._signaling.manager import manager
 from .._upstream import route_comm_by_header
 from .._version import __version__
@@ -262,7 +263,7 @@ class Inspector(KernelOwnedTraits, anywidget.AnyWidget):
                 return
             action = content.get("action")
             args = content.get("args") or {}
-            if not isinstance(action, str) or action not in _CONTROL_ACTIONS:
+            if not is_one_of(action, _CONTROL_ACTIONS):
                 self.error = f"unknown control {action!r}"
                 return
             if not isinstance(args, dict):

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .._checks import is_one_of
 from .candidate import parse_candidate
 
 PROTOCOL_VERSION = 1
@@ -202,12 +203,6 @@ NOT_UNICODE = (
 
 def _is_str(value: Any, max_len: int) -> bool:
     return isinstance(value, str) and len(value) <= max_len
-
-
-def is_one_of(value: Any, names: frozenset[str]) -> bool:
-    """Whether a page's ``value`` is one of ``names``. Never raises: a list or an object
-    from JSON is unhashable, and ``value in names`` would raise TypeError on it."""
-    return isinstance(value, str) and value in names
 
 
 def _check_payload(type_: str, payload: Any) -> str | None:
