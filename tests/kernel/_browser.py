@@ -162,7 +162,12 @@ class FakeBrowser:
             self.comm_frame_count[msg["stream"]] = self.comm_frame_count.get(msg["stream"], 0) + 1
             return
         self.received.append(msg)
-        self.loop.call_soon_threadsafe(self._handle, msg)
+        # A closed page drops what the kernel still sends it, as a real comm whose page is
+        # gone does: attach() replaced the widget's _send_protocol, which never raises, so
+        # raising here would fail the kernel's teardown (its bye) and strand the stream.
+        if not self.loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # closed between the check and the call
+                self.loop.call_soon_threadsafe(self._handle, msg)
 
     def send(self, widget: StreamWidget, type_: str, stream: str, payload: Any) -> None:
         """Browser -> kernel, through the manager's comm entry point (as the comm would)."""
