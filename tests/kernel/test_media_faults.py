@@ -202,6 +202,30 @@ def test_url_that_stalls_mid_stream_is_reported(browser, widgets, no_leaks, tmp_
         server.close()
 
 
+def test_open_ended_by_ffmpegs_own_timeout_is_the_same_silence(
+    browser, widgets, no_leaks, monkeypatch
+):
+    """FFmpeg's interrupt callback has the same timeout as the kernel's wait for the open,
+    and under load it can end the open first, with ``av.ExitError`` ("Immediate exit
+    requested"). The view says what the kernel's own deadline says: no answer within the
+    timeout (seen in a rehearsal: the words were FFmpeg's)."""
+    import av
+
+    from nbrtc._media import file_track
+
+    def open_ended_by_ffmpeg(self):
+        raise av.ExitError(-0x20544958, "Immediate exit requested", self._path)
+
+    monkeypatch.setattr(file_track.FileTrack, "_open", open_ended_by_ffmpeg)
+    view = make(widgets, browser, nbrtc.VideoView(sources.file("http://u:pw@127.0.0.1:9/x.mp4")))
+    browser.start(view)
+    wait_for(lambda: view.error, 5, what="the silence in words")
+    assert view.error.startswith(
+        "could not open http://127.0.0.1:9/x.mp4: no answer within 10 s"
+    ), view.error
+    assert "pw" not in view.error and "Immediate exit" not in view.error, view.error
+
+
 def test_open_that_ffmpeg_cannot_interrupt_is_abandoned(browser, widgets, no_leaks, tmp_path):
     """``file://`` to a named pipe nobody writes to: the open blocks inside the OS, where
     FFmpeg's own timeout cannot reach it. The kernel's deadline still reports it in

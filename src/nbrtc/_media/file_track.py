@@ -90,6 +90,12 @@ class FileTrack(MediaStreamTrack):
         """``exc`` as text, with the full URL (which may hold a password) masked."""
         return f"{type(exc).__name__}: {exc}".replace(self._path, self._name)
 
+    def _no_answer(self) -> str:
+        return (
+            f"could not open {self._name}: no answer within {self._timeout:g} s; check the "
+            "URL and that the server or camera is up (other streams are unaffected)"
+        )
+
     async def _open_player(self) -> Any:
         """Open a player off the media loop within ``timeout`` s, or raise MediaStreamError
         after reporting why."""
@@ -98,16 +104,17 @@ class FileTrack(MediaStreamTrack):
             player = await asyncio.wait_for(asyncio.wrap_future(job), self._timeout)
         except asyncio.TimeoutError:
             job.add_done_callback(_release_late_player)
-            raise self._fail(
-                f"could not open {self._name}: no answer within {self._timeout:g} s; check the "
-                "URL and that the server or camera is up (other streams are unaffected)"
-            ) from None
+            raise self._fail(self._no_answer()) from None
         except asyncio.CancelledError:  # the last view left while opening
             job.add_done_callback(_release_late_player)
             raise
         except _NoVideo:
             raise self._fail(f"file({self._name}) has no video stream") from None
         except Exception as exc:
+            if isinstance(exc, _exit_error()):
+                # FFmpeg's own timeout (the interrupt callback, same seconds) can end the
+                # open a moment before wait_for does: the same silence, the same words
+                raise self._fail(self._no_answer()) from None
             raise self._fail(f"could not open {self._name}: {self._words(exc)}") from None
         if self.readyState != "live":  # stopped while opening
             _stop_player(player)
