@@ -350,23 +350,15 @@ def stream_clockrate(stats: Any) -> int:
     return int(getattr(stats, "_clockrate", 0) or 0)
 
 
-@dataclass(frozen=True)
-class VideoPacket:
-    """What the video-receiver hook learns of one incoming RTP packet (media loop)."""
-
-    receiver: Any
-    packet: Any
-    codec: str
-
-
 def patch_video_receiver(
-    on_media_packet: Callable[[VideoPacket], Awaitable[None] | None],
+    on_media_packet: Callable[[Any, Any, str], Awaitable[None] | None],
     on_pli: Callable[[Any], None],
 ) -> None:
     """Wrap aiortc's ``RTCRtpReceiver`` once, class-wide (before any peer exists).
 
-    ``on_media_packet(VideoPacket)`` (awaited when it returns an awaitable: a plain call
-    per packet, a coroutine only when there is something to wait for) runs before aiortc's private
+    ``on_media_packet(receiver, packet, codec_name)`` (awaited when it returns an awaitable:
+    a plain call per packet, a coroutine only when there is something to wait for; no
+    object made per packet) runs before aiortc's private
     ``_handle_rtp_packet`` for each media (not RTX) packet of an enabled video receiver
     (its private ``_enabled``, name-mangled ``__kind``, ``__codecs`` and ``__rtx_ssrc``);
     ``on_pli(receiver)`` runs before each PLI it sends (private ``_send_rtcp_pli``).
@@ -386,7 +378,7 @@ def patch_video_receiver(
                 and not is_rtx(codec)
                 and packet.ssrc not in self._RTCRtpReceiver__rtx_ssrc
             ):
-                pending = on_media_packet(VideoPacket(self, packet, codec.name))
+                pending = on_media_packet(self, packet, codec.name)
                 if pending is not None:
                     await pending
         await original_handle(self, packet, arrival_time_ms)
@@ -561,6 +553,89 @@ def decoder_handoff_problems() -> list[str]:
         problems.append("RTCRtpReceiver.receive starting decoder_worker")
     if not callable(getattr(codecs, "get_decoder", None)):
         problems.append("aiortc.codecs.get_decoder")
+    return problems
+
+
+# --- aiortc: the receive-side bitrate estimate (_transport/bitrate.py) ------------------------
+_aiortc_estimator: Any = None
+
+
+def patch_bitrate_estimator(make_rate: Callable[[int, int], Any] | None) -> None:
+    """Make every video receiver made from now on estimate with ``make_rate(window_ms,
+    scale)`` as its ``incoming_bitrate`` (aiortc's is ``RateCounter(1000, 8000)``) and a
+    built-in ``min`` for its ``OveruseEstimator.update_min_frame_period``; ``None`` puts
+    aiortc's own back. ``RTCRtpReceiver.__init__`` looks up the module-level
+    ``rtcrtpreceiver.RemoteBitrateEstimator`` for each video receiver. Idempotent;
+    receivers already made keep theirs. Any thread."""
+    global _aiortc_estimator
+    from aiortc import rate, rtcrtpreceiver
+
+    if _aiortc_estimator is None:
+        _aiortc_estimator = rtcrtpreceiver.RemoteBitrateEstimator
+    if make_rate is None:
+        rtcrtpreceiver.RemoteBitrateEstimator = _aiortc_estimator  # type: ignore[misc]
+        return
+    history = rate.MIN_FRAME_PERIOD_HISTORY_LENGTH
+    aiortc_counter = rate.RateCounter(1000, 8000)
+    window, scale = aiortc_counter._window_size, aiortc_counter._scale
+
+    class OveruseEstimator(rate.OveruseEstimator):
+        def update_min_frame_period(self, ts_delta: float) -> float:
+            # aiortc: the smallest of the last ``history`` intervals and this one, found
+            # with a Python loop per frame
+            hist = self.ts_delta_hist
+            if len(hist) >= history:
+                del hist[0]
+            smallest = min(hist, default=ts_delta)
+            hist.append(ts_delta)
+            return min(smallest, ts_delta)
+
+    base: Any = _aiortc_estimator
+
+    make: Callable[[int, int], Any] = make_rate
+
+    class RemoteBitrateEstimator(base):
+        def __init__(self) -> None:
+            super().__init__()
+            self.incoming_bitrate = make(window, scale)
+            self.estimator = OveruseEstimator()
+
+    rtcrtpreceiver.RemoteBitrateEstimator = RemoteBitrateEstimator  # type: ignore[misc]
+
+
+def bitrate_estimator_problems() -> list[str]:
+    """What :func:`patch_bitrate_estimator` needs of aiortc, in words ([] = all there)."""
+    from aiortc import rate, rtcrtpreceiver
+
+    problems = []
+    if "= RemoteBitrateEstimator()" not in _source(rtcrtpreceiver.RTCRtpReceiver):
+        problems.append("RTCRtpReceiver.__init__ making rtcrtpreceiver.RemoteBitrateEstimator")
+    if not isinstance(getattr(rate, "MIN_FRAME_PERIOD_HISTORY_LENGTH", None), int):
+        problems.append("aiortc.rate.MIN_FRAME_PERIOD_HISTORY_LENGTH")
+    try:
+        counter = rate.RateCounter(1000, 8000)
+        if not isinstance(getattr(counter, "_window_size", None), int) or not isinstance(
+            getattr(counter, "_scale", None), int
+        ):
+            problems.append("aiortc RateCounter._window_size/_scale")
+        estimator = (_aiortc_estimator or rtcrtpreceiver.RemoteBitrateEstimator)()
+        incoming = getattr(estimator, "incoming_bitrate", None)
+        if type(incoming) is not rate.RateCounter:
+            problems.append("aiortc RemoteBitrateEstimator.incoming_bitrate (a RateCounter)")
+        overuse = getattr(estimator, "estimator", None)
+        if type(overuse) is not rate.OveruseEstimator or not isinstance(
+            getattr(overuse, "ts_delta_hist", None), list
+        ):
+            problems.append("aiortc RemoteBitrateEstimator.estimator (ts_delta_hist)")
+        for cls, names in (
+            (rate.RateCounter, ("add", "rate", "reset")),
+            (rate.OveruseEstimator, ("update_min_frame_period",)),
+        ):
+            for name in names:
+                if not callable(getattr(cls, name, None)):
+                    problems.append(f"aiortc {cls.__name__}.{name}")
+    except Exception as exc:  # a changed constructor signature and the like
+        problems.append(f"{type(exc).__name__}: {exc}")
     return problems
 
 
@@ -868,6 +943,11 @@ FEATURES: tuple[Feature, ...] = (
         "the lighter decoded-frame hand-off",
         decoder_handoff_problems,
         "decoded frames reach the media loop as in plain aiortc (a little more CPU per frame)",
+    ),
+    Feature(
+        "the lighter receive-side bitrate estimate",
+        bitrate_estimator_problems,
+        "video receivers estimate the bitrate as in plain aiortc (a little more CPU per packet)",
     ),
     Feature(
         "unchanged processed frames sent without re-encoding",

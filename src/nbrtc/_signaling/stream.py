@@ -413,12 +413,15 @@ class KernelStream(CommMixin, IceMixin, InspectMixin, StreamCore):
             self.frames += 1
             self.frame_size = (frame.width, frame.height)
             first = self.frames == 1
-            what = f"first frame {frame.width}x{frame.height}"
         else:
             self.audio_frames += 1
             first = self.audio_frames == 1
-            what = f"first audio {frame.sample_rate} Hz {frame.layout.name}"
         if first:
+            what = (
+                f"first frame {frame.width}x{frame.height}"
+                if video
+                else f"first audio {frame.sample_rate} Hz {frame.layout.name}"
+            )
             self.timings["first_frame" if video else "first_audio"] = (
                 time.monotonic() - self.created
             )

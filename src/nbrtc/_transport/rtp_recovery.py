@@ -228,21 +228,21 @@ def install_rtp_recovery() -> bool:
     return True
 
 
-def _on_media_packet(seen: _upstream.VideoPacket) -> Awaitable[None] | None:
-    """Before aiortc handles a media packet of a video receiver (media loop): start a
-    recovery when it resumes the stream after a gap (then the keyframe request to await
+def _on_media_packet(receiver: Any, packet: Any, codec: str) -> Awaitable[None] | None:
+    """Before aiortc handles a media ``packet`` of a video ``receiver`` (media loop): start
+    a recovery when it resumes the stream after a gap (then the keyframe request to await
     before the packet is handled; None otherwise: no coroutine per packet)."""
-    rec = _recovery(seen.receiver)
-    rec.ssrc = seen.packet.ssrc
+    rec = _recovery(receiver)
+    rec.ssrc = packet.ssrc
     if not ENABLED:
         return None
-    rec.codec = seen.codec
+    rec.codec = codec
     now = time.monotonic()
-    gap = rec.observe(seen.packet.sequence_number, now)
+    gap = rec.observe(packet.sequence_number, now)
     if gap is None:
         return None
-    _restart_receiver(seen.receiver, rec, gap, now)
-    return _upstream.send_pli(seen.receiver, seen.packet.ssrc)
+    _restart_receiver(receiver, rec, gap, now)
+    return _upstream.send_pli(receiver, packet.ssrc)
 
 
 def _on_pli(receiver: Any) -> None:
