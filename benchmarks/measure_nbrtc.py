@@ -78,6 +78,14 @@ FEED_ROWS_FROM = 2.5
 FEED_ROWS_WAIT = 5.5
 #: seconds the kernel rests before a teardown snapshot (nbrtc._memory.TRIM_DELAY + margin)
 REST = 1.5
+#: the teardown run's bound on the kernel's replay-protection set (jupyter_client's
+#: ``Session.digest_history``: the signature of every message the kernel receives, 20-36
+#: a cycle here, many of them this benchmark's own requests). Its default bound, 65,536,
+#: fills after 1,800-3,000 cycles, so over 1,000 cycles it grew ~0.005 MiB a cycle of the
+#: host's, not nbrtc's; 1,024 fills in the first ~50 cycles of the warm-up, after which
+#: the set is culled by a tenth whenever it passes the bound and stays flat. 0 would store
+#: none (and take the protection away); None leaves the default.
+DIGEST_HISTORY = 1024
 
 KERNEL_HELPERS = (
     "import collections\nfrom typing import Any\n"
@@ -381,7 +389,13 @@ class Nbrtc:
             "kernel_rss_mb": round(proc_rss_mb(self.pid), 1),
         }
 
-    def teardown(self, cycles: int, every: int = 50, warm: int = 100) -> dict[str, Any]:
+    def teardown(
+        self,
+        cycles: int,
+        every: int = 50,
+        warm: int = 100,
+        digest_history: int | None = DIGEST_HISTORY,
+    ) -> dict[str, Any]:
         """``cycles`` open/close cycles of Camera + VideoView; counts before and after, and
         the kernel's RSS curve.
 
@@ -391,8 +405,29 @@ class Nbrtc:
         keeps, after the memory trim closes schedule (``nbrtc._memory``, 1 s). The curve:
         the RSS at rest every ``every`` cycles; ``slope_mb_per_cycle`` is the least-squares
         slope of the readings from cycle ``warm`` on (issue 14: flat after warm-up), None
-        when fewer than three readings are that late.
+        when fewer than three readings are that late. ``digest_history``: the kernel's
+        replay-protection bound for the run (see ``DIGEST_HISTORY``), put back after it.
         """
+        default = None
+        if digest_history is not None:
+            default = int(
+                self.k(
+                    "_bench_session = get_ipython().kernel.session\n"
+                    "print(_bench_session.digest_history_size)\n"
+                    f"_bench_session.digest_history_size = {int(digest_history)}"
+                ).strip()
+            )
+        try:
+            result = self._teardown(cycles, every, warm)
+            result["digest_history"] = digest_history
+            # at its bound by now (culled by a tenth each time it passes it) when set
+            result["digests_held"] = int(self.q("len(get_ipython().kernel.session.digest_history)"))
+            return result
+        finally:
+            if default is not None:
+                self.k(f"_bench_session.digest_history_size = {default}")
+
+    def _teardown(self, cycles: int, every: int, warm: int) -> dict[str, Any]:
         self.cycle()
         self._settle()
         h.sample_for(lambda: None, REST, 0.25)

@@ -299,7 +299,13 @@ def teardown_table(td: dict[str, Any]) -> str:
     b, a = td["before"], td["after"]
     lines = [
         f"teardown: {td['cycles']} cycles of Camera + VideoView (320x240), "
-        f"{td['seconds_per_cycle']:.2f} s per cycle, all closed {td['settle_s']} s after the last",
+        f"{td['seconds_per_cycle']:.2f} s per cycle, all closed {td['settle_s']} s after the last"
+        + (
+            f"; the kernel's replay-protection set bounded at {td['digest_history']} digests"
+            f" ({td.get('digests_held')} held at the end)"
+            if td.get("digest_history")
+            else ""
+        ),
         f"  {'count':<30} {'before':>8} {'after':>8}",
     ]
     for k in ("peersCreated", "peersLive", "tracksCreated", "tracksLive"):
@@ -474,6 +480,8 @@ def append_history(
                 "rss_curve",
                 "slope_after",
                 "slope_mb_per_cycle",
+                "digest_history",
+                "digests_held",
             )
         }
     path.parent.mkdir(parents=True, exist_ok=True)
