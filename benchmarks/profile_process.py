@@ -34,10 +34,10 @@ from benchmarks.measure_floor import Floor
 from benchmarks.measure_nbrtc import C_CAMERA, C_CAMS, Nbrtc
 
 
-def record(pid: int, seconds: float, out: Path, native: bool) -> None:
-    """py-spy on ``pid`` for ``seconds`` (100 Hz, not pausing the process) into ``out``."""
+def record(pid: int, seconds: float, out: Path, native: bool, rate: int = 100) -> None:
+    """py-spy on ``pid`` for ``seconds`` (``rate`` Hz, not pausing the process) into ``out``."""
     exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    cmd = [exe, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "100"]
+    cmd = [exe, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", str(rate)]
     cmd += ["--format", "raw", "--threads", "--nonblocking", "-o", str(out)]
     if native:
         cmd.append("--native")
@@ -109,7 +109,7 @@ def report(path: Path, top: int = 25) -> str:
         own[frames[-1]] += n
         for f in set(frames[1:]):
             incl[f] += n
-    lines = [f"{path.name}: {total} samples (100 Hz, active only)"]
+    lines = [f"{path.name}: {total} samples (active only)"]
     lines += [f"  thread {n:6d} {100 * n / total:5.1f}%  {t}" for t, n in threads.most_common()]
     lines.append("  self:")
     lines += [f"    {n:6d} {100 * n / total:5.1f}%  {f}" for f, n in own.most_common(top)]
@@ -123,6 +123,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--warm", type=float, default=3.0)
     ap.add_argument("--native", action="store_true", help="C frames too (swscale, libvpx)")
+    ap.add_argument("--rate", type=int, default=100, help="py-spy samples per second")
     ap.add_argument(
         "--out", type=Path, default=Path(__file__).resolve().parent / "results" / "profile"
     )
@@ -152,7 +153,7 @@ def measure(pid: int, args: argparse.Namespace, out: Path) -> None:
     if args.cpu:
         thread_cpu(pid, args.seconds, out)
     else:
-        record(pid, args.seconds, out, args.native)
+        record(pid, args.seconds, out, args.native, args.rate)
 
 
 def feeds(nb: Nbrtc, floor: Floor, args: argparse.Namespace) -> None:
