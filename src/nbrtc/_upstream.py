@@ -558,6 +558,8 @@ def decoder_handoff_problems() -> list[str]:
 
 # --- aiortc: the receive-side bitrate estimate (_transport/bitrate.py) ------------------------
 _aiortc_estimator: Any = None
+#: (make_rate, the estimator class made for it) of the last patch: patching again is a no-op
+_patched_estimator: tuple[Any, Any] | None = None
 
 
 def patch_bitrate_estimator(make_rate: Callable[[int, int], Any] | None) -> None:
@@ -567,13 +569,16 @@ def patch_bitrate_estimator(make_rate: Callable[[int, int], Any] | None) -> None
     aiortc's own back. ``RTCRtpReceiver.__init__`` looks up the module-level
     ``rtcrtpreceiver.RemoteBitrateEstimator`` for each video receiver. Idempotent;
     receivers already made keep theirs. Any thread."""
-    global _aiortc_estimator
+    global _aiortc_estimator, _patched_estimator
     from aiortc import rate, rtcrtpreceiver
 
     if _aiortc_estimator is None:
         _aiortc_estimator = rtcrtpreceiver.RemoteBitrateEstimator
     if make_rate is None:
         rtcrtpreceiver.RemoteBitrateEstimator = _aiortc_estimator  # type: ignore[misc]
+        return
+    if _patched_estimator is not None and _patched_estimator[0] is make_rate:
+        rtcrtpreceiver.RemoteBitrateEstimator = _patched_estimator[1]  # type: ignore[misc]
         return
     history = rate.MIN_FRAME_PERIOD_HISTORY_LENGTH
     aiortc_counter = rate.RateCounter(1000, 8000)
@@ -591,7 +596,6 @@ def patch_bitrate_estimator(make_rate: Callable[[int, int], Any] | None) -> None
             return min(smallest, ts_delta)
 
     base: Any = _aiortc_estimator
-
     make: Callable[[int, int], Any] = make_rate
 
     class RemoteBitrateEstimator(base):
@@ -600,6 +604,7 @@ def patch_bitrate_estimator(make_rate: Callable[[int, int], Any] | None) -> None
             self.incoming_bitrate = make(window, scale)
             self.estimator = OveruseEstimator()
 
+    _patched_estimator = (make_rate, RemoteBitrateEstimator)
     rtcrtpreceiver.RemoteBitrateEstimator = RemoteBitrateEstimator  # type: ignore[misc]
 
 

@@ -114,7 +114,9 @@ def test_uninstalled_receivers_get_aiortcs_own():
         assert type(rtcrtpreceiver.RemoteBitrateEstimator().incoming_bitrate) is rate.RateCounter
     finally:
         assert bitrate.install()
-    assert rtcrtpreceiver.RemoteBitrateEstimator is not rate.RemoteBitrateEstimator
+    patched = rtcrtpreceiver.RemoteBitrateEstimator
+    assert patched is not rate.RemoteBitrateEstimator
+    assert bitrate.install() and rtcrtpreceiver.RemoteBitrateEstimator is patched  # idempotent
 
 
 def test_a_changed_estimator_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
