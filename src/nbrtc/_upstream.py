@@ -581,7 +581,8 @@ def patch_bitrate_estimator(make_rate: Callable[[int, int], Any] | None) -> None
         rtcrtpreceiver.RemoteBitrateEstimator = _patched_estimator[1]  # type: ignore[misc]
         return
     history = rate.MIN_FRAME_PERIOD_HISTORY_LENGTH
-    aiortc_counter = rate.RateCounter(1000, 8000)
+    # the window and scale aiortc's own estimator counts with
+    aiortc_counter = _aiortc_estimator().incoming_bitrate
     window, scale = aiortc_counter._window_size, aiortc_counter._scale
 
     class OveruseEstimator(rate.OveruseEstimator):
@@ -618,15 +619,14 @@ def bitrate_estimator_problems() -> list[str]:
     if not isinstance(getattr(rate, "MIN_FRAME_PERIOD_HISTORY_LENGTH", None), int):
         problems.append("aiortc.rate.MIN_FRAME_PERIOD_HISTORY_LENGTH")
     try:
-        counter = rate.RateCounter(1000, 8000)
-        if not isinstance(getattr(counter, "_window_size", None), int) or not isinstance(
-            getattr(counter, "_scale", None), int
-        ):
-            problems.append("aiortc RateCounter._window_size/_scale")
         estimator = (_aiortc_estimator or rtcrtpreceiver.RemoteBitrateEstimator)()
         incoming = getattr(estimator, "incoming_bitrate", None)
         if type(incoming) is not rate.RateCounter:
             problems.append("aiortc RemoteBitrateEstimator.incoming_bitrate (a RateCounter)")
+        elif not isinstance(getattr(incoming, "_window_size", None), int) or not isinstance(
+            getattr(incoming, "_scale", None), int
+        ):
+            problems.append("aiortc RateCounter._window_size/_scale")
         overuse = getattr(estimator, "estimator", None)
         if type(overuse) is not rate.OveruseEstimator or not isinstance(
             getattr(overuse, "ts_delta_hist", None), list

@@ -123,7 +123,13 @@ def test_a_changed_estimator_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     """When aiortc's estimator changes shape, the probe says what (import nbrtc warns and
     receivers keep aiortc's own: tests/unit/test_upstream.py covers the warning)."""
     monkeypatch.delattr(rate.OveruseEstimator, "update_min_frame_period")
-    monkeypatch.setattr(rate, "RateCounter", lambda window, scale: object())
+    init = rate.RateCounter.__init__
+
+    def without_window(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        del self._window_size
+
+    monkeypatch.setattr(rate.RateCounter, "__init__", without_window)
     problems = _upstream.bitrate_estimator_problems()
     assert "aiortc RateCounter._window_size/_scale" in problems, problems
     assert "aiortc OveruseEstimator.update_min_frame_period" in problems, problems

@@ -32,7 +32,7 @@ class WindowRate:
     ``RateCounter`` with the same ``add``/``rate``/``reset`` and results, in amortized
     O(1) per ``add``. Not thread-safe (one receiver's media loop)."""
 
-    __slots__ = ("_count", "_factor", "_times", "_total", "_values", "_window", "_window_start")
+    __slots__ = ("_factor", "_times", "_total", "_values", "_window", "_window_start")
 
     def __init__(self, window_ms: int, scale: int = 8000) -> None:
         self._window = window_ms
@@ -41,7 +41,6 @@ class WindowRate:
         # ms of each entry, ascending, and its value (two deques: no tuple per packet)
         self._times: collections.deque[int] = collections.deque()
         self._values: collections.deque[int] = collections.deque()
-        self._count = 0
         self._total = 0
 
     def add(self, value: int, now_ms: int) -> None:
@@ -62,7 +61,6 @@ class WindowRate:
             i = bisect.bisect_right(times, at)
             times.insert(i, at)
             self._values.insert(i, value)
-        self._count += 1
         self._total += value
 
     def rate(self, now_ms: int) -> int | None:
@@ -72,7 +70,7 @@ class WindowRate:
             return None
         self._erase_old(now_ms)
         active = now_ms - self._window_start + 1
-        if self._count > 0 and active > 1:
+        if self._times and active > 1:
             return round(self._factor * self._total / active)
         return None
 
@@ -80,7 +78,6 @@ class WindowRate:
         self._window_start = None
         self._times.clear()
         self._values.clear()
-        self._count = 0
         self._total = 0
 
     def _erase_old(self, now_ms: int) -> None:
@@ -91,7 +88,6 @@ class WindowRate:
         times, values = self._times, self._values
         while times and times[0] < start:
             times.popleft()
-            self._count -= 1
             self._total -= values.popleft()
 
 
