@@ -207,6 +207,19 @@ def _overwrite(path: str, start: float, length: float, seed: int = 0) -> None:
         fh.write(rng.integers(0, 256, int(size * length), dtype=np.uint8).tobytes())
 
 
+def _decode_fails_midway(clip: str) -> bool:
+    """Whether PyAV raises while decoding ``clip``, after more than 5 and fewer than 80
+    frames."""
+    decoded = 0
+    try:
+        with av.open(clip) as container:
+            for _frame in container.decode(video=0):
+                decoded += 1
+    except av.FFmpegError:
+        return 5 < decoded < 80
+    return False
+
+
 def test_file_whose_decoder_fails_mid_stream(browser, widgets, no_leaks, tmp_path):
     """A 3 s H.264 clip in Matroska whose middle fifth is random bytes: PyAV decodes the
     first ~0.8 s, then the decoder raises ``InvalidDataError``. The video must stop (no
@@ -214,8 +227,14 @@ def test_file_whose_decoder_fails_mid_stream(browser, widgets, no_leaks, tmp_pat
     why in words: ``view.error`` (and ``source.error``) names the decoding failure,
     rather than the view looking exactly like a healthy file that simply ended."""
     clip = str(tmp_path / "damaged.mkv")
-    _write_clip(clip, "h264")
-    _overwrite(clip, 0.4, 0.2)
+    # Matroska writes a random segment id and x264 threads vary the bytes a little, so the
+    # same damage does not always break decoding (about 1 clip in 3 decoded to its end on
+    # one machine): take the first seed whose damage PyAV itself fails on (bounded)
+    for seed in range(20):
+        _write_clip(clip, "h264")
+        _overwrite(clip, 0.4, 0.2, seed)
+        if _decode_fails_midway(clip):
+            break
     with av.open(clip) as container:  # the fault is real: PyAV itself raises mid-file
         decoded = 0
         with pytest.raises(av.FFmpegError):
