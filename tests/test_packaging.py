@@ -42,6 +42,12 @@ def test_wheel_contains_the_bundle(tmp_path: pathlib.Path) -> None:
     assert "nbrtc/static/widget.css" in names, names
     assert "nbrtc/static/inspector.css" in names, names
     assert "nbrtc/__init__.py" in names
+    # the Jupyter server extension and the file that enables it where the wheel goes
+    assert "nbrtc_server/__init__.py" in names, names
+    config = [n for n in names if n.endswith("etc/jupyter/jupyter_server_config.d/nbrtc.json")]
+    assert config and ".data/data/" in config[0], names
+    enabled = json.loads(zipfile.ZipFile(wheel).read(config[0]))
+    assert enabled == {"ServerApp": {"jpserver_extensions": {"nbrtc_server": True}}}
     # PEP 561 marker: without it a user's type checker ignores nbrtc's annotations
     assert "nbrtc/py.typed" in names, names
 
