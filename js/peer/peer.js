@@ -31,6 +31,8 @@ import { PICK_KINDS } from "./picker.js";
 import { applyReanswer, renegotiate, rollbackReoffer } from "./renegotiation.js";
 import { ControlLink } from "./control.js";
 import { answerOffer, watchesServer } from "./answerer.js";
+import { addSections } from "./sections.js";
+import { adopt as adoptWarm, offerKey, take as takeWarm } from "./warm.js";
 /** @typedef {import("../transport/comm.js").CommUplink} CommUplink */
 /** @typedef {import("../transport/comm.js").CommDownlink} CommDownlink */
 /** @typedef {import("../transport/comm-audio.js").AudioUplink} AudioUplink */
@@ -348,10 +350,26 @@ export class BrowserPeer extends Session {
     }
     // kept for a new pc when a lost path needs one (renegotiation.js freshPeer)
     this._rtcConfig = rtcConfig;
-    // Created and stored with no await in between, so close() always sees it.
-    const pc = new PC(peerConfig(rtcConfig));
+    const config = peerConfig(rtcConfig);
+    // Devices are opened only once the kernel has accepted the stream (its "connecting"
+    // state, sent as the offer arrives, before aiortc makes the answer; see _openDevice):
+    // a widget closed in the very cell that displayed it never turns the camera on, and
+    // the camera's start-up (~60 ms to its first frame) overlaps the answer, ICE and DTLS
+    // instead of following them. replaceTrack onto the offer's transceivers needs no
+    // renegotiation.
+    this._audioRequest =
+      !this.watching && (this.kind === "camera" || this.kind === "microphone")
+        ? audioConstraints(this.model.get("audio"))
+        : null;
+    // The pc the model prepared before this view rendered (warm.js), when it is the one
+    // this view would make; else a new one. Stored with no await in between, so close()
+    // always sees it.
+    const warm = this.watching
+      ? null
+      : takeWarm(this.model, PC, offerKey(this.kind, this._audioRequest !== null, config));
+    const pc = warm ? warm.pc : new PC(config);
     this.pc = pc;
-    this._wire(pc);
+    if (!warm) this._wire(pc);
 
     if (this.watching) {
       // The server's offer decides the m-lines: no transceiver and no control channel
@@ -366,52 +384,45 @@ export class BrowserPeer extends Session {
       return;
     }
 
-    // Devices are opened only once the kernel has accepted the stream (its "connecting"
-    // state, sent as the offer arrives, before aiortc makes the answer; see _openDevice):
-    // a widget closed in the very cell that displayed it never turns the camera on, and
-    // the camera's start-up (~60 ms to its first frame) overlaps the answer, ICE and DTLS
-    // instead of following them. replaceTrack onto these transceivers needs no
-    // renegotiation.
-    this._audioRequest = this.kind === "camera" || this.kind === "microphone"
-      ? audioConstraints(this.model.get("audio"))
-      : null;
-    switch (this.kind) {
-      case "camera":
-      case "screen":
-        // sendrecv: the kernel may send processed video back on the same m-line.
-        this._videoTx = pc.addTransceiver("video", { direction: "sendrecv" });
-        if (this.kind === "camera" && this._audioRequest !== null) {
-          this._audioTx = pc.addTransceiver("audio", { direction: "sendonly" });
-        }
-        break;
-      case "microphone":
-        this._audioTx = pc.addTransceiver("audio", { direction: "sendonly" });
-        break;
-      case "view":
-        // audio too: a kernel source may have sound (the answer says whether it has).
-        pc.addTransceiver("video", { direction: "recvonly" });
-        pc.addTransceiver("audio", { direction: "recvonly" });
-        break;
-      default: // audio
-        pc.addTransceiver("audio", { direction: "recvonly" });
+    /** the prepared pc's gathering ended before this view wired it (warm.js) */
+    let gathered = false;
+    /** @type {string} */
+    let sdp;
+    if (warm) {
+      this._videoTx = warm.videoTx;
+      this._audioTx = warm.audioTx;
+      this._link.attach(warm.control, this._abort.signal);
+      this.channels.attach(pc);
+      await warm.ready;
+      if (this.closed) return;
+      // wired in the same task as the SDP is read below: every candidate is in one or
+      // the other, never in both or neither
+      const early = adoptWarm(warm);
+      this._wire(pc, early.errors);
+      gathered = early.ended;
+      sdp = String(pc.localDescription?.sdp ?? "");
+    } else {
+      const tx = addSections(pc, this.kind, { audio: this._audioRequest !== null });
+      this._videoTx = tx.videoTx;
+      this._audioTx = tx.audioTx;
+      // The control channel puts an m=application section in the offer, so channels
+      // either side opens later need no renegotiation. Then the channels a page script
+      // asked for before the pc existed.
+      this._openControl(pc);
+      this.channels.attach(pc);
+      const offer = await pc.createOffer();
+      if (this.closed) return;
+      await pc.setLocalDescription(offer);
+      if (this.closed) return;
+      sdp = pc.localDescription?.sdp ?? offer.sdp;
     }
-    // The control channel puts an m=application section in the offer, so channels
-    // either side opens later need no renegotiation. Then the channels a page script
-    // asked for before the pc existed.
-    this._openControl(pc);
-    this.channels.attach(pc);
-
-    const offer = await pc.createOffer();
-    if (this.closed) return;
-    await pc.setLocalDescription(offer);
-    if (this.closed) return;
 
     // Sent at once: candidates trickle after it, so ICE gathering is not waited for.
-    const sdp = pc.localDescription?.sdp ?? offer.sdp;
     this._send("offer", { sdp, kind: this.kind, page: this.router.pageId, view: this.viewId });
     this._offerSent = true;
     this.setState({ type: "offer-sent" });
     for (const [type, payload] of this._outbox.splice(0)) this._send(type, payload);
+    if (gathered) this._send("candidate", null);
     this._sendPcState();
     this._heartbeat.start();
     this._startStats(statsInterval(this.model.get("stats_interval")));
@@ -476,9 +487,12 @@ export class BrowserPeer extends Session {
 
   /**
    * Listeners go through the AbortController so close() removes them all at once.
+   * `early`: `icecandidateerror` events a prepared pc saw before this (warm.js), reported
+   * as if they came now.
    * @param {any} pc
+   * @param {any[]} [early]
    */
-  _wire(pc) {
+  _wire(pc, early = []) {
     const options = {
       signal: this._abort.signal,
       // a pc replaced by freshPeer (or dropped for the comm) says nothing any more
@@ -520,7 +534,8 @@ export class BrowserPeer extends Session {
     // A STUN/TURN server that failed this pc (a TURN 401, an unreachable server): the
     // kernel names it when it explains why ICE failed (docs/protocol.md "ice-error").
     let iceErrors = 0;
-    on("icecandidateerror", (ev) => {
+    /** @param {any} ev */
+    const iceError = (ev) => {
       if (iceErrors >= MAX_ICE_ERRORS) return;
       iceErrors += 1;
       this._sendAfterOffer("ice-error", {
@@ -528,7 +543,9 @@ export class BrowserPeer extends Session {
         code: Number.isInteger(ev.errorCode) ? ev.errorCode : 0,
         text: clipText(ev.errorText, 256),
       });
-    });
+    };
+    on("icecandidateerror", iceError);
+    for (const ev of early) iceError(ev);
     on("connectionstatechange", () => {
       this._sendPcState();
       if (pc.connectionState === "connected") {

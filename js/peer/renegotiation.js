@@ -10,6 +10,7 @@ import { guard, stopTracks } from "../core/cleanup.js";
 import { describeError } from "../core/errors.js";
 import { clipText } from "../core/protocol.js";
 import { peerConfig } from "../core/rtc-config.js";
+import { addSections } from "./sections.js";
 
 /** @typedef {import("./peer.js").BrowserPeer} BrowserPeer */
 
@@ -76,22 +77,9 @@ export async function freshPeer(peer, request) {
     const local = peer.localStream;
     const video = local?.getVideoTracks?.()[0] ?? null;
     const sound = local?.getAudioTracks?.()[0] ?? null;
-    switch (peer.kind) {
-      case "camera":
-      case "screen":
-        peer._videoTx = pc.addTransceiver(video ?? "video", { direction: "sendrecv" });
-        if (peer._audioTx) peer._audioTx = pc.addTransceiver(sound ?? "audio", { direction: "sendonly" });
-        break;
-      case "microphone":
-        peer._audioTx = pc.addTransceiver(sound ?? "audio", { direction: "sendonly" });
-        break;
-      case "view":
-        pc.addTransceiver("video", { direction: "recvonly" });
-        pc.addTransceiver("audio", { direction: "recvonly" });
-        break;
-      default:
-        pc.addTransceiver("audio", { direction: "recvonly" });
-    }
+    const tx = addSections(pc, peer.kind, { audio: peer._audioTx !== null, video, sound });
+    if (tx.videoTx) peer._videoTx = tx.videoTx;
+    if (tx.audioTx) peer._audioTx = tx.audioTx;
     guard(peer.env.log, "closing the old control channel", () => peer._link.close());
     peer._openControl(pc);
     peer.channels.moveTo(pc);

@@ -1,0 +1,41 @@
+// The media sections (transceivers) a stream's offer carries, by kind: one place for a
+// stream's first pc (peer.js), a pc prepared before its view renders (warm.js) and the
+// fresh pc of a reconnection (renegotiation.js), so that the three always offer alike.
+
+/**
+ * Add the transceivers of a `kind` stream to `pc`.
+ *
+ * camera/screen: video sendrecv (the kernel may send processed video back on the same
+ * m-line), and for a camera with sound an audio sendonly; microphone: audio sendonly;
+ * view: video and audio recvonly (a kernel source may have sound: the answer says);
+ * anything else: audio recvonly. `video`/`sound` are the tracks to send when a device is
+ * already open (a fresh pc), else the section goes out empty and `replaceTrack` fills it
+ * later without renegotiation.
+ * @param {any} pc
+ * @param {string} kind
+ * @param {{audio: boolean, video?: any, sound?: any}} options `audio`: a camera sends sound
+ * @returns {{videoTx: any, audioTx: any}} the sending transceivers (null when none)
+ */
+export function addSections(pc, kind, { audio, video = null, sound = null }) {
+  let videoTx = null;
+  let audioTx = null;
+  switch (kind) {
+    case "camera":
+    case "screen":
+      videoTx = pc.addTransceiver(video ?? "video", { direction: "sendrecv" });
+      if (kind === "camera" && audio) {
+        audioTx = pc.addTransceiver(sound ?? "audio", { direction: "sendonly" });
+      }
+      break;
+    case "microphone":
+      audioTx = pc.addTransceiver(sound ?? "audio", { direction: "sendonly" });
+      break;
+    case "view":
+      pc.addTransceiver("video", { direction: "recvonly" });
+      pc.addTransceiver("audio", { direction: "recvonly" });
+      break;
+    default: // audio
+      pc.addTransceiver("audio", { direction: "recvonly" });
+  }
+  return { videoTx, audioTx };
+}
