@@ -25,6 +25,7 @@ from .._config import config
 from .._loop import MediaLoop
 from .._transport import bitrate as _bitrate
 from .._transport import decoder_handoff as _decoder_handoff
+from .._transport import ice_prompt as _ice_prompt
 from .._transport import rtp_recovery as _rtp_recovery
 from .._transport.ice import install_loopback_candidates, install_turn_reports
 from . import cells as _cells
@@ -86,6 +87,7 @@ class PeerManager:
         _rtp_recovery.install_rtp_recovery()  # keyframe at once after a network gap
         _decoder_handoff.install()  # decoded frames to the media loop without a Task each
         _bitrate.install()  # the REMB estimate without a Python step per millisecond
+        _ice_prompt.install()  # DTLS starts as ICE completes, not at aioice's next tick
         _redact.install()  # no ICE password in aiortc's or the comm's DEBUG logs
         self.media = MediaLoop()
         #: hands the memory closed streams freed back to the system (_memory.py)

@@ -321,13 +321,13 @@ class StreamWidget(ConnectionMethods, SignalingWidget):
         elif stream is None:
             new, err = "new", ""
         elif stream.state in ("new", "connecting"):
-            new, err = "connecting", ""
+            new, err = "connecting", self._standing_error()
         elif stream.state == "closed":
             # its views are gone but the widget is open: displaying it again starts a
             # new stream, so it is back to "new", not "closed"
             new, err = "new", ""
         else:
-            new, err = stream.state, ""
+            new, err = stream.state, self._standing_error()
         if new == "error":
             self._on_error(err)
         if self.state != new or self.error != err:
@@ -357,6 +357,11 @@ class StreamWidget(ConnectionMethods, SignalingWidget):
 
     def _on_error(self, err: str) -> None:
         """Hook for subclasses: wake waiters when the stream failed."""
+
+    def _standing_error(self) -> str:
+        """Hook for subclasses: words that stay in ``error`` while the stream connects or
+        runs (a kernel source that failed), "" for none. Media loop."""
+        return ""
 
     def _tracks_for(self, stream: KernelStream) -> list[MediaStreamTrack]:
         """Tracks the kernel sends on ``stream`` (media loop)."""

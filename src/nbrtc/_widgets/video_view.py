@@ -31,6 +31,12 @@ class _SourceView(StreamWidget):
         if not self._closed and self.error != text:
             self.error = text
 
+    def _standing_error(self) -> str:
+        # A source's failure stays in ``error`` when the stream's state changes after it
+        # (a URL refused at once, before the stream is live): the state alone would say
+        # "live" with no word of why nothing plays.
+        return "; ".join(src.error for src in self._sources if src.error)
+
     def _tracks_for(self, stream: Any) -> list[MediaStreamTrack]:
         return [src._subscribe() for src in self._sources]
 
