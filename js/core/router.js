@@ -86,6 +86,7 @@ export function kernelOf(model) {
  *   unregister(streamId: string): void,
  *   isDead(streamId: string): boolean,
  *   send(streamId: string, type: string, payload: any, buffers?: ArrayBuffer[]): boolean,
+ *   flushNow(streamId: string): boolean,
  *   beat(streamId: string, now: number): boolean,
  *   deliver(content: unknown): void,
  *   closeAll(reason: string): void,
@@ -405,6 +406,19 @@ export function createRouter(options = {}) {
   }
 
   /**
+   * Send what waits for `streamId` now, as one message, instead of at the end of its
+   * window: what a session made before its offer went out (its first candidates, which
+   * the kernel's connectivity checks wait for) must not wait BATCH_MS more behind the
+   * offer. False when the stream is not open or the comm refused it.
+   * @param {string} streamId
+   * @returns {boolean}
+   */
+  function flushNow(streamId) {
+    const entry = streams.get(streamId);
+    return entry ? flush(streamId, entry) : false;
+  }
+
+  /**
    * Build a message with `make` (it throws on a bad type or stream id) and send it with the
    * page key through the stream's model. False instead of throwing.
    * @param {string} streamId
@@ -487,6 +501,7 @@ export function createRouter(options = {}) {
     unregister,
     isDead: (id) => dead.has(id),
     send,
+    flushNow,
     beat,
     deliver,
     closeAll,

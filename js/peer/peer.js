@@ -424,6 +424,9 @@ export class BrowserPeer extends Session {
     for (const [type, payload] of this._outbox.splice(0)) this._send(type, payload);
     if (gathered) this._send("candidate", null);
     this._sendPcState();
+    // the candidates and states made while the offer was: one batch now, not BATCH_MS
+    // after the offer (a page's router from an older bundle has no flushNow)
+    if (typeof this.router.flushNow === "function") this.router.flushNow(this.id);
     this._heartbeat.start();
     this._startStats(statsInterval(this.model.get("stats_interval")));
     if (this.transportMode === "auto") {

@@ -580,6 +580,30 @@ describe("batches", () => {
     assert.deepEqual(m.sent.map((x) => x.type), ["ping"]);
   });
 
+  test("flushNow sends what waits as one message at once; the window restarts from it", () => {
+    const { router, advance, pendingTimers } = clocked();
+    const m = new FakeModel();
+    router.register("s-1", new FakePeer(), m);
+    router.send("s-1", "offer", { sdp: "v=0\r\n", kind: "camera" });
+    router.send("s-1", "candidate", cand(1));
+    router.send("s-1", "candidate", cand(2));
+    router.send("s-1", "state", st("new"));
+    assert.deepEqual(m.sent.map((x) => x.type), ["offer"], "held behind the offer");
+    assert.equal(router.flushNow("s-1"), true);
+    assert.deepEqual(m.sent.map((x) => [x.type, x.type === "batch" ? x.payload.length : 1]), [
+      ["offer", 1],
+      ["batch", 3],
+    ]);
+    assert.equal(pendingTimers(), 0, "its timer went with it");
+    assert.equal(router.flushNow("s-1"), true, "nothing waits: nothing sent");
+    assert.equal(m.sent.length, 2);
+    router.send("s-1", "candidate", cand(3)); // within the window the batch opened
+    assert.equal(m.sent.length, 2);
+    advance(20);
+    assert.equal(m.sent.length, 3);
+    assert.equal(router.flushNow("s-9"), false, "an unknown stream");
+  });
+
   test("batchMs 0 sends everything at once", () => {
     const router = createRouter({ log: quietLog(), pageTarget: null, batchMs: 0 });
     const m = new FakeModel();
