@@ -384,8 +384,6 @@ export class BrowserPeer extends Session {
       return;
     }
 
-    /** the prepared pc's gathering ended before this view wired it (warm.js) */
-    let gathered = false;
     /** @type {string} */
     let sdp;
     if (warm) {
@@ -395,12 +393,11 @@ export class BrowserPeer extends Session {
       this.channels.attach(pc);
       await warm.ready;
       if (this.closed) return;
-      // wired in the same task as the SDP is read below: every candidate is in one or
-      // the other, never in both or neither
-      const early = adoptWarm(warm);
-      this._wire(pc, early.errors);
-      gathered = early.ended;
-      sdp = String(pc.localDescription?.sdp ?? "");
+      // Wired in the same task as the events kept so far are taken: each ICE event is
+      // handled once, those before now as if they came after the offer (it goes as set,
+      // and its candidates trickle after it, as from a pc of this view's own).
+      this._wire(pc, adoptWarm(warm));
+      sdp = warm.sdp;
     } else {
       const tx = addSections(pc, this.kind, { audio: this._audioRequest !== null });
       this._videoTx = tx.videoTx;
@@ -422,7 +419,6 @@ export class BrowserPeer extends Session {
     this._offerSent = true;
     this.setState({ type: "offer-sent" });
     for (const [type, payload] of this._outbox.splice(0)) this._send(type, payload);
-    if (gathered) this._send("candidate", null);
     this._sendPcState();
     // the candidates and states made while the offer was: one batch now, not BATCH_MS
     // after the offer (a page's router from an older bundle has no flushNow)
@@ -490,8 +486,8 @@ export class BrowserPeer extends Session {
 
   /**
    * Listeners go through the AbortController so close() removes them all at once.
-   * `early`: `icecandidateerror` events a prepared pc saw before this (warm.js), reported
-   * as if they came now.
+   * `early`: the `icecandidate` and `icecandidateerror` events a prepared pc had before
+   * this (warm.js), handled in order as if they came now.
    * @param {any} pc
    * @param {any[]} [early]
    */
@@ -509,7 +505,8 @@ export class BrowserPeer extends Session {
      */
     const on = (type, fn) => listen(pc, type, fn, options);
 
-    on("icecandidate", (ev) => {
+    /** @param {any} ev */
+    const candidate = (ev) => {
       const c = ev.candidate;
       if (!c) {
         this._sendAfterOffer("candidate", null);
@@ -533,7 +530,8 @@ export class BrowserPeer extends Session {
         sdpMid: c.sdpMid ?? null,
         sdpMLineIndex: c.sdpMLineIndex ?? null,
       });
-    });
+    };
+    on("icecandidate", candidate);
     // A STUN/TURN server that failed this pc (a TURN 401, an unreachable server): the
     // kernel names it when it explains why ICE failed (docs/protocol.md "ice-error").
     let iceErrors = 0;
@@ -548,7 +546,7 @@ export class BrowserPeer extends Session {
       });
     };
     on("icecandidateerror", iceError);
-    for (const ev of early) iceError(ev);
+    for (const ev of early) (ev.type === "icecandidateerror" ? iceError : candidate)(ev);
     on("connectionstatechange", () => {
       this._sendPcState();
       if (pc.connectionState === "connected") {

@@ -14,9 +14,10 @@
 // only once the kernel holds the stream (peer.js _openDevice). A pc no view takes is
 // closed when the model goes (widget.js initialize's cleanup) or after WARM_MS.
 //
-// Events before the take: a candidate gathered then is already in the offer's SDP
-// (Chromium adds each to the local description before firing `icecandidate`), so only
-// the end of gathering and any `icecandidateerror` are kept, for the taker to report.
+// Events before the take: the pc's `icecandidate` (its candidates and the end of
+// gathering) and `icecandidateerror` events are kept, in order, and the taker handles them
+// as if they came after its offer, which is the SDP as set (no candidates in it): the
+// kernel sees what an unprepared pc sends.
 
 import { guard } from "../core/cleanup.js";
 import { audioConstraints } from "../core/constraints.js";
@@ -28,8 +29,8 @@ import { addSections } from "./sections.js";
 
 /** A prepared pc no view took within this long is closed (ms). */
 export const WARM_MS = 10_000;
-/** At most this many `icecandidateerror` events are kept (peer.js reports as many). */
-const MAX_EARLY_ERRORS = 8;
+/** At most this many events are kept before the take (a pc gathers a few candidates). */
+const MAX_EARLY_EVENTS = 64;
 
 /**
  * @typedef {{
@@ -40,15 +41,16 @@ const MAX_EARLY_ERRORS = 8;
  *   audioTx: any,
  *   control: any,
  *   ready: Promise<unknown>,
- *   ended: boolean,
- *   errors: any[],
+ *   sdp: string,
+ *   early: any[],
  *   stop: AbortController,
  *   timer: any,
  *   clearTimer: (id: any) => void,
  *   log: Pick<Console, "debug">,
  * }} Warm
  * `ready`: resolves once createOffer and setLocalDescription are done, rejects with their
- * error. `ended`/`errors`: the end of gathering and the ICE errors seen before the take.
+ * error. `sdp`: the offer as set. `early`: the pc's `icecandidate` and
+ * `icecandidateerror` events before the take, in order.
  */
 
 /**
@@ -120,28 +122,22 @@ export function prepare(model, env) {
       audioTx: tx.audioTx,
       control: pc.createDataChannel(CONTROL_CHANNEL),
       ready: Promise.resolve(),
-      ended: false,
-      errors: [],
+      sdp: "",
+      early: [],
       stop,
       timer: null,
       clearTimer: (id) => env.clearTimeout(id),
       log: env.log,
     };
-    pc.addEventListener(
-      "icecandidate",
-      (/** @type {any} */ ev) => {
-        if (!ev.candidate) warm.ended = true;
-      },
-      { signal: stop.signal },
-    );
-    pc.addEventListener(
-      "icecandidateerror",
-      (/** @type {any} */ ev) => {
-        if (warm.errors.length < MAX_EARLY_ERRORS) warm.errors.push(ev);
-      },
-      { signal: stop.signal },
-    );
-    warm.ready = pc.createOffer().then((/** @type {any} */ offer) => pc.setLocalDescription(offer));
+    const keep = (/** @type {any} */ ev) => {
+      if (warm.early.length < MAX_EARLY_EVENTS) warm.early.push(ev);
+    };
+    pc.addEventListener("icecandidate", keep, { signal: stop.signal });
+    pc.addEventListener("icecandidateerror", keep, { signal: stop.signal });
+    warm.ready = pc.createOffer().then((/** @type {any} */ offer) => {
+      warm.sdp = String(offer.sdp ?? "");
+      return pc.setLocalDescription(offer);
+    });
     warm.ready.catch(() => {}); // the taker reads it; unclaimed, it only closes
     warm.timer = env.setTimeout(() => discard(model, warm), WARM_MS);
     prepared.set(key, warm);
@@ -176,14 +172,15 @@ export function take(model, PC, key) {
 }
 
 /**
- * The taker wires the pc itself from here: the early listeners go, and what they saw
- * is returned (call it synchronously with the wiring, so no event falls between).
+ * The taker wires the pc itself from here: the early listeners go, and the events they
+ * kept are returned, in order (call it synchronously with the wiring, so that no event
+ * falls between).
  * @param {Warm} warm
- * @returns {{ended: boolean, errors: any[]}}
+ * @returns {any[]}
  */
 export function adopt(warm) {
   warm.stop.abort();
-  return { ended: warm.ended, errors: warm.errors.splice(0) };
+  return warm.early.splice(0);
 }
 
 /**

@@ -46,7 +46,7 @@ describe("a pc prepared at initialize", () => {
     assert.equal(peer._videoTx, pc.transceivers[0]);
     assert.equal(pc.offerOptions.length, 1, "no second offer");
     assert.deepEqual(types().filter((t) => t !== "state"), ["offer"]);
-    assert.equal(model.sentOf("offer")[0].payload.sdp, pc.localDescription.sdp);
+    assert.equal(model.sentOf("offer")[0].payload.sdp, pc.localDescription.sdp, "the offer as set");
     // taken: the model's cleanup leaves it to its view
     discard(model);
     assert.equal(pc.closed, false);
@@ -54,12 +54,15 @@ describe("a pc prepared at initialize", () => {
     assert.deepEqual(browser.leaks(), { pcs: 0, tracks: 0 });
   });
 
-  test("what happened before the take is reported after the offer", async () => {
+  test("what happened before the take is reported after the offer, in order", async () => {
     const { browser, model, view } = world();
     prepare(model, browser.env);
     await flush();
     const [pc] = browser.world.pcs;
-    // a STUN server failed, and gathering ended, before the view rendered
+    // a candidate was gathered, a STUN server failed, and gathering ended, before the view
+    // rendered
+    const early = { candidate: "candidate:0 1 udp 1 192.0.2.1 8 typ host", sdpMid: "0", sdpMLineIndex: 0 };
+    pc.candidate(early);
     pc.dispatchEvent(
       Object.assign(new Event("icecandidateerror"), { url: "stun:192.0.2.9:3478", errorCode: 701, errorText: "x" }),
     );
@@ -68,14 +71,17 @@ describe("a pc prepared at initialize", () => {
     await peer.start();
     const sent = model.sent.map((m) => [m.type, m.payload]);
     assert.equal(sent[0][0], "offer");
+    // the offer as set: its candidates trickle after it, as from a pc made by the view
+    assert.equal(sent[0][1].sdp, "v=0\r\nfake-offer\r\n");
     const after = sent.slice(1).filter(([t]) => t !== "state");
     assert.deepEqual(after, [
+      ["candidate", early],
       ["ice-error", { url: "stun:192.0.2.9:3478", code: 701, text: "x" }],
       ["candidate", null],
     ]);
-    // a candidate after the take trickles as usual
+    // a candidate after the take trickles as usual, once
     pc.candidate({ candidate: "candidate:1 1 udp 1 192.0.2.1 9 typ host", sdpMid: "0", sdpMLineIndex: 0 });
-    assert.equal(model.sentOf("candidate").length, 2);
+    assert.equal(model.sentOf("candidate").length, 3);
     peer.close("test");
   });
 
