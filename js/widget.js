@@ -16,8 +16,6 @@ import { PROBE_KIND, STREAM_KINDS } from "./core/protocol.js";
 import { renderRoom } from "./room/room.js";
 import { getRouter } from "./core/router.js";
 import { createView } from "./peer/view.js";
-import { discard, prepare } from "./peer/warm.js";
-import { defaultEnv } from "./core/env.js";
 
 /** Injected by js/build.mjs from package.json; "dev" when run unbundled. */
 export const BUNDLE_VERSION =
@@ -50,10 +48,7 @@ export default {
     } catch (err) {
       console.error("[nbrtc] could not attach the model to the router", err);
     }
-    // The first view's pc, offer and all, made while JupyterLab renders the output
-    // (warm.js): closed here if no view took it.
-    prepare(model, defaultEnv());
-    return () => runAll([detach, () => discard(model)]);
+    return () => runAll([detach]);
   },
 
   /** @param {{model: any, el: HTMLElement, signal?: AbortSignal}} ctx */

@@ -32,7 +32,6 @@ import { applyReanswer, renegotiate, rollbackReoffer } from "./renegotiation.js"
 import { ControlLink } from "./control.js";
 import { answerOffer, watchesServer } from "./answerer.js";
 import { addSections } from "./sections.js";
-import { adopt as adoptWarm, offerKey, take as takeWarm } from "./warm.js";
 /** @typedef {import("../transport/comm.js").CommUplink} CommUplink */
 /** @typedef {import("../transport/comm.js").CommDownlink} CommDownlink */
 /** @typedef {import("../transport/comm-audio.js").AudioUplink} AudioUplink */
@@ -350,26 +349,10 @@ export class BrowserPeer extends Session {
     }
     // kept for a new pc when a lost path needs one (renegotiation.js freshPeer)
     this._rtcConfig = rtcConfig;
-    const config = peerConfig(rtcConfig);
-    // Devices are opened only once the kernel has accepted the stream (its "connecting"
-    // state, sent as the offer arrives, before aiortc makes the answer; see _openDevice):
-    // a widget closed in the very cell that displayed it never turns the camera on, and
-    // the camera's start-up (~60 ms to its first frame) overlaps the answer, ICE and DTLS
-    // instead of following them. replaceTrack onto the offer's transceivers needs no
-    // renegotiation.
-    this._audioRequest =
-      !this.watching && (this.kind === "camera" || this.kind === "microphone")
-        ? audioConstraints(this.model.get("audio"))
-        : null;
-    // The pc the model prepared before this view rendered (warm.js), when it is the one
-    // this view would make; else a new one. Stored with no await in between, so close()
-    // always sees it.
-    const warm = this.watching
-      ? null
-      : takeWarm(this.model, PC, offerKey(this.kind, this._audioRequest !== null, config));
-    const pc = warm ? warm.pc : new PC(config);
+    // Created and stored with no await in between, so close() always sees it.
+    const pc = new PC(peerConfig(rtcConfig));
     this.pc = pc;
-    if (!warm) this._wire(pc);
+    this._wire(pc);
 
     if (this.watching) {
       // The server's offer decides the m-lines: no transceiver and no control channel
@@ -384,36 +367,30 @@ export class BrowserPeer extends Session {
       return;
     }
 
-    /** @type {string} */
-    let sdp;
-    if (warm) {
-      this._videoTx = warm.videoTx;
-      this._audioTx = warm.audioTx;
-      this._link.attach(warm.control, this._abort.signal);
-      this.channels.attach(pc);
-      await warm.ready;
-      if (this.closed) return;
-      // Wired in the same task as the events kept so far are taken: each ICE event is
-      // handled once, those before now as if they came after the offer (it goes as set,
-      // and its candidates trickle after it, as from a pc of this view's own).
-      this._wire(pc, adoptWarm(warm));
-      sdp = warm.sdp;
-    } else {
-      const tx = addSections(pc, this.kind, { audio: this._audioRequest !== null });
-      this._videoTx = tx.videoTx;
-      this._audioTx = tx.audioTx;
-      // The control channel puts an m=application section in the offer, so channels
-      // either side opens later need no renegotiation. Then the channels a page script
-      // asked for before the pc existed.
-      this._openControl(pc);
-      this.channels.attach(pc);
-      const offer = await pc.createOffer();
-      if (this.closed) return;
-      await pc.setLocalDescription(offer);
-      if (this.closed) return;
-      sdp = pc.localDescription?.sdp ?? offer.sdp;
-    }
+    // Devices are opened only once the kernel has accepted the stream (its "connecting"
+    // state, sent as the offer arrives, before aiortc makes the answer; see _openDevice):
+    // a widget closed in the very cell that displayed it never turns the camera on, and
+    // the camera's start-up (~60 ms to its first frame) overlaps the answer, ICE and DTLS
+    // instead of following them. replaceTrack onto these transceivers needs no
+    // renegotiation.
+    this._audioRequest = this.kind === "camera" || this.kind === "microphone"
+      ? audioConstraints(this.model.get("audio"))
+      : null;
+    const tx = addSections(pc, this.kind, { audio: this._audioRequest !== null });
+    this._videoTx = tx.videoTx;
+    this._audioTx = tx.audioTx;
+    // The control channel puts an m=application section in the offer, so channels
+    // either side opens later need no renegotiation. Then the channels a page script
+    // asked for before the pc existed.
+    this._openControl(pc);
+    this.channels.attach(pc);
 
+    const offer = await pc.createOffer();
+    if (this.closed) return;
+    await pc.setLocalDescription(offer);
+    if (this.closed) return;
+
+    const sdp = pc.localDescription?.sdp ?? offer.sdp;
     // Sent at once: candidates trickle after it, so ICE gathering is not waited for.
     this._send("offer", { sdp, kind: this.kind, page: this.router.pageId, view: this.viewId });
     this._offerSent = true;
@@ -486,12 +463,9 @@ export class BrowserPeer extends Session {
 
   /**
    * Listeners go through the AbortController so close() removes them all at once.
-   * `early`: the `icecandidate` and `icecandidateerror` events a prepared pc had before
-   * this (warm.js), handled in order as if they came now.
    * @param {any} pc
-   * @param {any[]} [early]
    */
-  _wire(pc, early = []) {
+  _wire(pc) {
     const options = {
       signal: this._abort.signal,
       // a pc replaced by freshPeer (or dropped for the comm) says nothing any more
@@ -505,8 +479,7 @@ export class BrowserPeer extends Session {
      */
     const on = (type, fn) => listen(pc, type, fn, options);
 
-    /** @param {any} ev */
-    const candidate = (ev) => {
+    on("icecandidate", (ev) => {
       const c = ev.candidate;
       if (!c) {
         this._sendAfterOffer("candidate", null);
@@ -530,13 +503,11 @@ export class BrowserPeer extends Session {
         sdpMid: c.sdpMid ?? null,
         sdpMLineIndex: c.sdpMLineIndex ?? null,
       });
-    };
-    on("icecandidate", candidate);
+    });
     // A STUN/TURN server that failed this pc (a TURN 401, an unreachable server): the
     // kernel names it when it explains why ICE failed (docs/protocol.md "ice-error").
     let iceErrors = 0;
-    /** @param {any} ev */
-    const iceError = (ev) => {
+    on("icecandidateerror", (ev) => {
       if (iceErrors >= MAX_ICE_ERRORS) return;
       iceErrors += 1;
       this._sendAfterOffer("ice-error", {
@@ -544,9 +515,7 @@ export class BrowserPeer extends Session {
         code: Number.isInteger(ev.errorCode) ? ev.errorCode : 0,
         text: clipText(ev.errorText, 256),
       });
-    };
-    on("icecandidateerror", iceError);
-    for (const ev of early) (ev.type === "icecandidateerror" ? iceError : candidate)(ev);
+    });
     on("connectionstatechange", () => {
       this._sendPcState();
       if (pc.connectionState === "connected") {

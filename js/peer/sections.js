@@ -1,6 +1,6 @@
 // The media sections (transceivers) a stream's offer carries, by kind: one place for a
-// stream's first pc (peer.js), a pc prepared before its view renders (warm.js) and the
-// fresh pc of a reconnection (renegotiation.js), so that the three always offer alike.
+// stream's first pc (peer.js) and the fresh pc of a reconnection (renegotiation.js), so
+// that the two always offer alike.
 
 /**
  * Add the transceivers of a `kind` stream to `pc`.

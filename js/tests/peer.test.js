@@ -492,3 +492,37 @@ describe("a view of a media server (watch)", () => {
     assert.deepEqual(browser.leaks(), { pcs: 0, tracks: 0 });
   });
 });
+
+describe("the offer's first reports", () => {
+  test("what was gathered while the offer was made goes right after it, as one batch", async () => {
+    // a router that batches (BATCH_MS) on the fake clock: the offer opens its window
+    const browser = fakeBrowser({ auto: false });
+    const model = new FakeModel({
+      kind: "camera",
+      constraints: { width: 640, height: 480, frame_rate: null, device_id: null },
+      rtc_config: { iceServers: [] },
+    });
+    const router = createRouter({
+      log: quietLog(),
+      pageTarget: null,
+      now: () => browser.world.nowMs,
+      setTimer: (fn, ms) => browser.env.setTimeout(fn, ms),
+      clearTimer: (id) => browser.env.clearTimeout(id),
+    });
+    const peer = new BrowserPeer({ model, kind: "camera", router, env: browser.env });
+    const started = peer.start();
+    await flush();
+    const [pc] = browser.world.pcs;
+    pc.offerStep.resolve({ type: "offer", sdp: "v=0\r\n" });
+    await flush();
+    pc.candidate({ candidate: "candidate:1 1 udp 1 192.0.2.1 9 typ host", sdpMid: "0", sdpMLineIndex: 0 });
+    pc.candidate({ candidate: "candidate:2 1 udp 1 192.0.2.2 9 typ host", sdpMid: "0", sdpMLineIndex: 0 });
+    pc.localStep.resolve();
+    await started;
+    const sent = model.sent.map((m) => m.type);
+    assert.deepEqual(sent, ["offer", "batch"], "no time passed: nothing waits for a timer");
+    const batch = model.sent[1].payload.map((/** @type {any} */ x) => x.type);
+    assert.deepEqual(batch.filter((t) => t === "candidate").length, 2);
+    peer.close("test");
+  });
+});
