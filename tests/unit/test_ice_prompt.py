@@ -138,7 +138,10 @@ def test_cancelled_connect_ends_aioices(prompt_cls, loopback) -> None:
         await b.gather_candidates()
         b.remote_username, b.remote_password = "rmte", "remotePassword0123456789"
         task = asyncio.ensure_future(b.connect())
-        await asyncio.sleep(0.05)
+        for _ in range(400):  # until aioice's connect runs in its task (bounded)
+            if b._nbrtc_inner is not None:
+                break
+            await asyncio.sleep(0.005)
         task.cancel()
         await asyncio.wait((task,))
         inner = b._nbrtc_inner
