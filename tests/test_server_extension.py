@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -31,6 +30,7 @@ from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebso
 from traitlets.config import Config
 
 import nbrtc_server
+from kernel._browser import until
 
 
 class Plain:
@@ -70,9 +70,7 @@ async def _open_with(conn_cls: type) -> dict[str, Any]:
     server.add_sockets([sock])
     client = await tornado.websocket.websocket_connect(f"ws://127.0.0.1:{port}/ws")
     try:
-        deadline = time.monotonic() + 10
-        while "after" not in seen and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+        await until(lambda: "after" in seen, 10, "the handler's open()")
     finally:
         client.close()
         server.stop()

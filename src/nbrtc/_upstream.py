@@ -666,9 +666,7 @@ def _make_prompt_connection(base: Any) -> Any:
         _nbrtc_inner: asyncio.Task[None] | None = None
 
         async def connect(self) -> None:
-            previous = self._nbrtc_inner
-            if previous is not None and not previous.done():
-                await asyncio.wait((previous,))  # a former connect's last pacing tick
+            # (aiortc calls it once per connection: RTCIceTransport.start guards it)
             settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._nbrtc_settled = settled
             inner = asyncio.ensure_future(super().connect())

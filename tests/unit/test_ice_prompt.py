@@ -20,6 +20,7 @@ import pytest
 from aiortc import RTCIceParameters, rtcicetransport, rtcpeerconnection
 from aiortc.exceptions import InvalidStateError
 
+from kernel._browser import until
 from nbrtc import _upstream
 
 STRETCHED = 3.0  # seconds aioice's 20 ms pacing sleep lasts in these tests
@@ -138,10 +139,7 @@ def test_cancelled_connect_ends_aioices(prompt_cls, loopback) -> None:
         await b.gather_candidates()
         b.remote_username, b.remote_password = "rmte", "remotePassword0123456789"
         task = asyncio.ensure_future(b.connect())
-        for _ in range(400):  # until aioice's connect runs in its task (bounded)
-            if b._nbrtc_inner is not None:
-                break
-            await asyncio.sleep(0.005)
+        await until(lambda: b._nbrtc_inner is not None, 2, "aioice's connect in its task")
         task.cancel()
         await asyncio.wait((task,))
         inner = b._nbrtc_inner
