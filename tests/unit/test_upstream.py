@@ -254,3 +254,75 @@ def test_a_pages_comm_messages_stay_on_the_subshell_it_named() -> None:
     assert comm._reply_subshell_for({"method": "custom"}, "page-subshell") == "page-subshell"
     assert comm._reply_subshell_for({"content": {"id": "x"}}, None) is None
     assert _upstream.route_comm_by_header(None) is False
+
+
+class _Sample:
+    """A class whose body has what a cut by indentation must keep."""
+
+    def method(
+        self,
+        x: int,
+    ) -> int:
+        # a comment at the body's indentation
+
+        return x  # the blank line above is inside
+
+    @staticmethod
+    def decorated() -> None:
+        pass
+
+
+def test_probe_sources_are_inspects_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probes' fast source reader gives exactly what ``inspect.getsource`` gives, for
+    every upstream class and function the probes read and for a class of multi-line
+    signatures, comments, blank lines and decorators; '' where no source exists."""
+    import inspect
+
+    from aiortc import rtcicetransport, rtcpeerconnection
+    from aiortc.contrib.media import MediaPlayer
+
+    targets: list[Any] = [
+        RTCRtpReceiver,
+        RTCDtlsTransport,
+        rtcicetransport.RTCIceGatherer.__init__,
+        rtcicetransport.RTCIceTransport.start,
+        rtcpeerconnection.RTCPeerConnection,
+        aioice.ice.Connection.connect,
+        aioice.ice.Connection._check_list_maybe_complete,
+        aioice.stun.Transaction,
+        MediaPlayer,
+        _Sample,
+        _Sample.method,
+        _Sample.decorated,
+    ]
+    for target in targets:
+        assert _upstream._source(target) == inspect.getsource(target), target
+    assert _upstream._source(len) == ""
+    assert _upstream._source(None) == ""
+
+
+def test_every_probe_reads_the_same_with_inspect(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every feature's probe finds the same with the fast reader as with
+    ``inspect.getsource`` (nothing missing on the installed versions)."""
+    import inspect
+
+    features = [f for f in vars(_upstream).values() if isinstance(f, _upstream.Feature)]
+    features += [
+        f
+        for v in vars(_upstream).values()
+        if isinstance(v, list | tuple)
+        for f in v
+        if isinstance(f, _upstream.Feature)
+    ]
+    assert len(features) >= 10
+    fast = {f.name: f.probe() for f in features}
+
+    def slow(obj: Any) -> str:
+        try:
+            return inspect.getsource(obj)
+        except (OSError, TypeError):
+            return ""
+
+    monkeypatch.setattr(_upstream, "_source", slow)
+    assert {f.name: f.probe() for f in features} == fast
+    assert all(problems == [] for problems in fast.values())
