@@ -290,11 +290,16 @@ describe("close during negotiation creates nothing afterwards", () => {
     const pc = browser.world.pcs[0];
     pc.offerStep.resolve({ type: "offer", sdp: "v=0\r\n" });
     await flush();
+    // the offer went while setLocalDescription ran (the kernel answers meanwhile)
+    assert.equal(model.sentOf("offer").length, 1);
     peer.close("view-removed");
     pc.localStep.resolve();
     await started;
     await flush();
-    assert.equal(model.sentOf("offer").length, 0);
+    // the kernel hears the close; nothing follows it
+    const types = model.sent.map((m) => m.type);
+    assert.equal(types.at(-1), "bye");
+    assert.equal(types.filter((t) => t === "offer").length, 1);
     assert.equal(peer.state.name, "closed");
     assert.deepEqual(browser.leaks(), { pcs: 0, tracks: 0 });
   });
@@ -494,6 +499,41 @@ describe("a view of a media server (watch)", () => {
 });
 
 describe("the offer's first reports", () => {
+  test("the offer goes to the kernel while setLocalDescription runs", async () => {
+    const { browser, peer, model } = setup({ auto: false });
+    const started = peer.start();
+    await flush();
+    const [pc] = browser.world.pcs;
+    const sdp = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n";
+    pc.offerStep.resolve({ type: "offer", sdp });
+    await flush();
+    // the SDP createOffer made, before setLocalDescription settled
+    assert.equal(model.sentOf("offer").length, 1);
+    assert.equal(model.sentOf("offer")[0].payload.sdp, sdp);
+    assert.equal(pc.localDescription, null);
+    assert.equal(peer.state.name, "negotiating");
+    pc.localStep.resolve();
+    await started;
+    assert.equal(pc.localDescription?.sdp, sdp);
+    peer.close("test");
+  });
+
+  test("setLocalDescription refused after the offer went: the stream fails in words", async () => {
+    const { browser, peer, model } = setup({ auto: false });
+    const started = peer.start();
+    await flush();
+    const [pc] = browser.world.pcs;
+    pc.offerStep.resolve({ type: "offer", sdp: "v=0\r\n" });
+    await flush();
+    pc.localStep.reject(Object.assign(new Error("bad SDP"), { name: "OperationError" }));
+    await started;
+    await flush();
+    assert.equal(peer.state.name, "error");
+    assert.equal(model.sentOf("error").length, 1);
+    assert.equal(model.sentOf("error")[0].payload.name, "OperationError");
+    assert.deepEqual(browser.leaks(), { pcs: 0, tracks: 0 });
+  });
+
   test("what was gathered while the offer was made goes right after it, as one batch", async () => {
     // a router that batches (BATCH_MS) on the fake clock: the offer opens its window
     const browser = fakeBrowser({ auto: false });
