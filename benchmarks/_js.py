@@ -22,6 +22,7 @@ SENT_FRAMES_JS: str = e2e_video.SENT_FRAMES_JS
 STAMP_CAMERA_JS: str = e2e_video.STAMP_CAMERA_JS
 
 __all__ = [
+    "PRESENTED_AT_JS",
     "READ_STAMPS_JS",
     "RENDERED_FRAMES_JS",
     "SENT_FRAMES_JS",
@@ -68,4 +69,11 @@ async () => {
 RENDERED_FRAMES_JS = """
 (v) => { const q = v.getVideoPlaybackQuality();
          return q.totalVideoFrames - q.droppedVideoFrames; }
+"""
+
+# video -> [page clock (ms), frames presented so far]: one reading, so a rate over two of
+# them needs no clock of the driver's (whose reads straddle each evaluation's round trip).
+PRESENTED_AT_JS = """
+(v) => { const q = v.getVideoPlaybackQuality();
+         return [performance.now(), q.totalVideoFrames - q.droppedVideoFrames]; }
 """
