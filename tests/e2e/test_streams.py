@@ -107,6 +107,62 @@ def test_camera_snapshot_fps_and_preview(page, jupyter_server, kernel_eval):
         _remove(jupyter_server, name)
 
 
+def test_the_bundle_crosses_once_per_page(page, jupyter_server, kernel_eval):
+    """The front-end bundle goes with the kernel's first widget only (nbrtc/_bundle.py):
+    the next camera's model carries the bundle's id alone and the page runs it from its
+    cache, asking nothing; a second tab, which lacks it, asks that widget once and shows
+    the camera live too."""
+    name = "streams_bundle.ipynb"
+    path = _open(
+        page,
+        jupyter_server,
+        name,
+        [
+            "import json\nimport nbrtc\nimport nbrtc._bundle as _b\n"
+            "_asked = []\n_answer = _b.answer_request\n"
+            "def _count(name, content, replies):\n"
+            "    _asked.append(content.get('nbrtc_module'))\n"
+            "    return _answer(name, content, replies)\n"
+            "_b.answer_request = _count\n"
+            "cam = nbrtc.Camera()\ncam",
+            "cam2 = nbrtc.Camera()\ncam2",
+            "cam2",
+        ],
+    )
+    tab = None
+    try:
+        _run(page, 0)
+        _wait_state(_root(page, 0), "live")
+        _run(page, 1)
+        _wait_state(_root(page, 1), "live")
+        got = _kjson(
+            kernel_eval,
+            "print(json.dumps([len(cam._module), len(cam2._module), cam2._module_id, _asked]))",
+        )
+        first_len, second_len, bundle_id, asked = got
+        assert first_len > 10_000 and second_len == 0, got
+        assert bundle_id.startswith("widget.js:") and asked == [], got
+        # Only cam2 (no text) is left for a new tab to restore: it must ask for the bundle.
+        kernel_eval("cam.close()")
+        tab = page.context.new_page()
+        tab.on("dialog", lambda d: d.accept())
+        h.open_notebook(tab, jupyter_server, path)
+        _run(tab, 2)
+        _wait_state(_root(tab, 2), "live", timeout=30)
+        asked = _kjson(kernel_eval, "print(json.dumps(_asked))")
+        assert asked == [bundle_id], asked
+        # the widget's state is its newest stream's: the second tab's, live in the kernel
+        # a moment after the page shows it
+        h.wait_for(lambda: kernel_eval("cam2.state") == "'live'", 10, message="cam2 live")
+    finally:
+        if tab is not None:
+            h.forget_page(tab)
+            if not tab.is_closed():
+                tab.close()
+        _close_all(kernel_eval)
+        _remove(jupyter_server, name)
+
+
 def test_camera_frames_are_rgb(page, jupyter_server, kernel_eval):
     """A camera showing red | blue: snapshot() is RGB (red left, blue right), bgr24 and
     gray on request."""

@@ -27,12 +27,13 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 import anywidget
 import traitlets
 
-from .._bundle import css, esm, module
+from .._bundle import css, esm
 from .._checks import is_one_of
 from .._signaling.manager import manager
 from .._upstream import route_comm_by_header
 from .._version import __version__
 from .._widgets.base import SignalingWidget, WidgetPort, port_of
+from .._widgets.bundle_traits import BundleTraits
 from .._widgets.kernel_owned import KernelOwnedTraits
 from .._widgets.own_layout import close_own_layout, own_layout
 
@@ -80,7 +81,7 @@ class _InspectedRoom(Protocol):
     def inspect_data(self) -> dict[str, Any]: ...
 
 
-class Inspector(KernelOwnedTraits, anywidget.AnyWidget):
+class Inspector(KernelOwnedTraits, BundleTraits, anywidget.AnyWidget):
     """A live view inside one widget's connection (see the module docstring).
 
     ``target``: a Camera, ScreenShare, Microphone, VideoView, AudioView or Room.
@@ -89,9 +90,7 @@ class Inspector(KernelOwnedTraits, anywidget.AnyWidget):
 
     _esm = esm("inspector.js")
     _css = css("inspector.css")
-    _module = traitlets.Unicode(
-        module("inspector.js"), help="The front-end bundle _esm's loader imports (_bundle.py)."
-    ).tag(sync=True)
+    _bundle_name = "inspector.js"
     _version = traitlets.Unicode(__version__).tag(sync=True)
     title = traitlets.Unicode("", help="What is inspected, in a line.").tag(sync=True)
     status = traitlets.Dict(help="Both sides' states and the transport, now.").tag(sync=True)
@@ -258,6 +257,8 @@ class Inspector(KernelOwnedTraits, anywidget.AnyWidget):
     # --- controls (kernel main thread) -----------------------------------------------------
     def _on_control(self, _widget: Any, content: Any, _buffers: Any) -> None:
         """A control request from the panel. Never raises: errors go to ``error``."""
+        if self._bundle_message(content):
+            return
         try:
             if not isinstance(content, dict) or content.get("type") != "control":
                 return

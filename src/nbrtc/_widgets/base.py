@@ -41,7 +41,7 @@ import anywidget
 import traitlets
 
 from .. import _redact
-from .._bundle import css, esm, module
+from .._bundle import css, esm
 from .._config import (
     IceServerSpec,
     check_ice_servers,
@@ -56,6 +56,7 @@ from .._signaling.protocol import make_message
 from .._upstream import route_comm_by_header
 from .._version import __version__
 from ..errors import NotDisplayedError, StreamClosedError, StreamError, StreamTimeoutError
+from .bundle_traits import BundleTraits
 from .kernel_owned import KernelOwnedTraits
 from .own_layout import close_own_layout, own_layout
 
@@ -155,14 +156,12 @@ class SignalingPort(WidgetPort):
         self._widget._answer_ice_servers(stream_id)
 
 
-class SignalingWidget(KernelOwnedTraits, anywidget.AnyWidget):
+class SignalingWidget(KernelOwnedTraits, BundleTraits, anywidget.AnyWidget):
     """Base of every nbrtc widget the page signals to. Not for direct use."""
 
     _esm = esm("widget.js")
     _css = css("widget.css")
-    _module = traitlets.Unicode(
-        module("widget.js"), help="The front-end bundle _esm's loader imports (_bundle.py)."
-    ).tag(sync=True)
+    _bundle_name = "widget.js"
     kind = traitlets.Unicode(
         "view",
         help="What this widget is on the page: camera, screen, microphone, view, audio, room.",
@@ -237,6 +236,8 @@ class SignalingWidget(KernelOwnedTraits, anywidget.AnyWidget):
 
     # --- comm ----------------------------------------------------------------------------
     def _on_custom_msg(self, _widget: Any, content: Any, buffers: Any) -> None:
+        if self._bundle_message(content):
+            return
         self._manager.handle_message(self._port, content, buffers)
 
     def _on_comm_close(self, _msg: Any) -> None:
