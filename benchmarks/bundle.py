@@ -1,35 +1,33 @@
-"""The release bundle (minified, no source map) against the former one (minified with an
-inline source map), in the real stack: what the lean bundle changes for a user.
+"""The front-end bundle once per kernel and page (nbrtc/_bundle.py) against its text in
+every widget's ``comm_open`` (as before), in the real stack: what it changes for a user.
 
     python benchmarks/bundle.py              # 3 repetitions each, a Grid of 16 feeds
     python benchmarks/bundle.py --reps 5 --feeds 16
     python benchmarks/bundle.py --mbps 10    # the page's traffic at 10 Mbit/s, 20 ms
 
-anywidget syncs ``_esm`` (the bundle's text) with every widget model: it is in the
-``comm_open`` message of each widget, the kernel's memory, a notebook saved with widget
-state and every HTML export. Both builds run in one JupyterLab kernel: before each
-repetition the widgets' ``_esm`` is set to that build's text, and each repetition opens
-the notebook in a fresh page (so the page loads that build's module, not a cached one).
-Builds alternate (lean, inline map, lean, ...). Figures per build, median (min..max):
+A widget's ``_module`` carries the bundle's ~105 KiB text until a page of the kernel has
+shown it holds the bundle; later widgets carry "" and the bundle's id. "every" puts the
+text back in every widget (``_bundle.module_for_new_widget`` replaced by
+``_bundle.module`` in the kernel), which is what nbrtc did before. Both ways run in one
+JupyterLab server, alternating (once, every, once, ...); each repetition opens a notebook
+of its own (a fresh kernel) in a fresh page, as a user opening a notebook does. Figures
+per way, median (min..max):
 
-* bytes each widget model carries (``len(_esm)``), and x feeds for the Grid;
+* bytes of bundle text the Grid's widget models carry (``len(_module)`` summed);
 * TTFF: one 640x480 Camera, the cell's start -> its first frame in Python (kernel clock);
+  it is the kernel's first widget, so it carries the text either way;
 * Grid startup: ``--feeds`` 320x240 Cameras in a Grid, the cell's start -> the slowest
   camera's first frame in Python (kernel clock), i.e. every feed delivering.
 
 Writes ``benchmarks/results/bundle.json`` (``bundle-<N>mbps.json`` with ``--mbps``).
-Needs ``scripts/setup.sh`` (JupyterLab, Chromium, the release bundle in
-``src/nbrtc/static``) and Node (the inline-map build is made into a temporary folder
-with ``node js/build.mjs --inline-map --outdir``).
+Needs ``scripts/setup.sh`` (JupyterLab, Chromium, the bundle in ``src/nbrtc/static``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
-import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -46,17 +44,6 @@ from benchmarks.measure_nbrtc import C_CAMS, Nbrtc  # noqa: E402
 RESULTS_DIR = REPO / "benchmarks" / "results"
 
 
-def build_inline_map(outdir: Path) -> Path:
-    """The former release build (minified + inline map) into ``outdir``; its widget.js."""
-    subprocess.run(
-        ["node", str(REPO / "js" / "build.mjs"), "--inline-map", "--outdir", str(outdir)],
-        check=True,
-        cwd=REPO,
-        capture_output=True,
-    )
-    return outdir / "widget.js"
-
-
 def throttle(page: Any, mbps: float) -> None:
     """Chromium's network emulation on ``page`` (its HTTP and WebSocket traffic, so the
     comm's ``comm_open`` messages): ``mbps`` each way and 20 ms latency, like a notebook
@@ -70,20 +57,28 @@ def throttle(page: Any, mbps: float) -> None:
     )
 
 
-def one_rep(stack: Any, bundle: Path, feeds: int, mbps: float) -> dict[str, Any]:
-    """One repetition with ``bundle`` as every nbrtc widget's ``_esm``, in a fresh page
-    (throttled to ``mbps`` once the notebook is open, when ``mbps`` > 0)."""
-    nb = Nbrtc(stack)
+#: the kernel's code for each way: which function fills a new widget's ``_module``
+WAYS = {
+    "once": "import nbrtc._bundle as _b\n"
+    "_b.module_for_new_widget = globals().setdefault('_once', _b.module_for_new_widget)",
+    "every": "import nbrtc._bundle as _b\n"
+    "globals().setdefault('_once', _b.module_for_new_widget)\n"
+    "_b.module_for_new_widget = _b.module",
+}
+
+
+def one_rep(stack: Any, way: str, feeds: int, mbps: float, rep: int) -> dict[str, Any]:
+    """One repetition the ``way`` (:data:`WAYS`), in a fresh page of a fresh kernel
+    (throttled to ``mbps`` once the notebook is open, when ``mbps`` > 0): the page is the
+    kernel's first, as when a user opens a notebook. The kernel is shut down after."""
+    nb = Nbrtc(stack, f"bundle-{way}-{rep}.ipynb")
     out: dict[str, Any] = {}
     try:
         if mbps > 0:
             throttle(nb.page, mbps)
-        nb.k(
-            "from nbrtc._widgets.base import SignalingWidget\n"
-            f"SignalingWidget._esm = open({str(bundle)!r}, encoding='utf-8').read()"
-        )
-        out["esm_bytes"] = int(nb.k("len(SignalingWidget._esm.encode())"))
+        nb.k(WAYS[way])
         out["ttff"] = nb.ttff()["python"]
+        out["ttff_module_bytes"] = int(nb.k("len(cam._module.encode())"))
         nb.k(f"NCAM = {feeds}")
         nb.run(C_CAMS, 320, 240)
         try:
@@ -97,11 +92,12 @@ def one_rep(stack: Any, bundle: Path, feeds: int, mbps: float) -> dict[str, Any]
             firsts = nb.kjson("[json.loads(_bench_ttff(c))['ttff'] for c in cams]")
             out["grid_all_first_frames"] = max(firsts)
             out["grid_median_first_frame"] = sorted(firsts)[len(firsts) // 2]
-            out["grid_esm_bytes"] = int(nb.k("sum(len(c._esm.encode()) for c in cams)"))
+            out["grid_module_bytes"] = int(nb.k("sum(len(c._module.encode()) for c in cams)"))
         finally:
             nb.k("for c in cams: c.close()")
     finally:
         nb.page.close()
+        stack.server.shutdown_kernels()
     return out
 
 
@@ -113,32 +109,29 @@ def main() -> int:
         "--mbps", type=float, default=0, help="throttle the page's traffic (0: loopback as is)"
     )
     args = ap.parse_args()
-    lean = REPO / "src" / "nbrtc" / "static" / "widget.js"
-    with tempfile.TemporaryDirectory(prefix="nbrtc-bundle-") as tmp:
-        mapped = build_inline_map(Path(tmp))
-        builds = {"lean": lean, "inline_map": mapped}
-        raw: dict[str, list[dict[str, Any]]] = {name: [] for name in builds}
-        started = time.time()
-        stack = start_stack()
-        try:
-            for rep in range(args.reps):
-                for name, path in builds.items():  # alternate the builds
-                    t = time.monotonic()
-                    try:
-                        raw[name].append(one_rep(stack, path, args.feeds, args.mbps))
-                    except Exception as exc:
-                        raw[name].append({"error": f"{type(exc).__name__}: {exc}"[:1000]})
-                        traceback.print_exc()
-                    print(f"rep {rep + 1} {name:<10} {time.monotonic() - t:5.1f} s", flush=True)
-        finally:
-            stack.close()
+    builds = WAYS
+    raw: dict[str, list[dict[str, Any]]] = {name: [] for name in builds}
+    started = time.time()
+    stack = start_stack()
+    try:
+        for rep in range(args.reps):
+            for name in builds:  # alternate the ways
+                t = time.monotonic()
+                try:
+                    raw[name].append(one_rep(stack, name, args.feeds, args.mbps, rep))
+                except Exception as exc:
+                    raw[name].append({"error": f"{type(exc).__name__}: {exc}"[:1000]})
+                    traceback.print_exc()
+                print(f"rep {rep + 1} {name:<10} {time.monotonic() - t:5.1f} s", flush=True)
+    finally:
+        stack.close()
     rows = []
     for key, label, unit in (
-        ("esm_bytes", "bundle each widget model carries", "KiB"),
+        ("ttff_module_bytes", "bundle text the first Camera's model carries", "KiB"),
         ("ttff", "TTFF, one Camera 640x480 (cell start -> Python)", "s"),
         ("grid_all_first_frames", f"Grid of {args.feeds}: every feed's first frame", "s"),
         ("grid_median_first_frame", f"Grid of {args.feeds}: median feed's first frame", "s"),
-        ("grid_esm_bytes", f"Grid of {args.feeds}: bundle bytes in its models", "KiB"),
+        ("grid_module_bytes", f"Grid of {args.feeds}: bundle bytes in its models", "KiB"),
     ):
         scale = 1 / 1024 if unit == "KiB" else 1
         row: dict[str, Any] = {"figure": label, "unit": unit}
@@ -146,10 +139,10 @@ def main() -> int:
             row[name] = summary(
                 [None if "error" in r else r.get(key) * scale for r in raw[name]]  # type: ignore[operator]
             )
-        lean_m, map_m = row["lean"]["median"], row["inline_map"]["median"]
-        row["ratio"] = round(lean_m / map_m, 3) if lean_m and map_m else None
+        once_m, every_m = row["once"]["median"], row["every"]["median"]
+        row["ratio"] = round(once_m / every_m, 3) if once_m is not None and every_m else None
         rows.append(row)
-    print(f"\n{'figure':<52} {'lean':>22} {'inline map':>22} {'lean/map':>9}")
+    print(f"\n{'figure':<52} {'once':>22} {'every':>22} {'once/every':>10}")
     for row in rows:
         cells = []
         for name in builds:
@@ -160,7 +153,7 @@ def main() -> int:
                 else f"{s['median']:.2f} ({s['min']:.2f}..{s['max']:.2f})"
             )
         ratio = "" if row["ratio"] is None else f"{row['ratio']:.2f}"
-        print(f"{row['figure']:<52} {cells[0]:>22} {cells[1]:>22} {ratio:>9}  {row['unit']}")
+        print(f"{row['figure']:<52} {cells[0]:>22} {cells[1]:>22} {ratio:>10}  {row['unit']}")
     results = RESULTS_DIR / (f"bundle-{args.mbps:g}mbps.json" if args.mbps else "bundle.json")
     results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text(

@@ -148,10 +148,12 @@ def slope(points: list[tuple[int, float]]) -> float | None:
 class Nbrtc:
     """The benchmark notebook open in a page of the stack's browser."""
 
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: Stack, name: str = "bench.ipynb") -> None:
+        """A fresh page on notebook ``name`` (its kernel: a new one for a new name, the
+        same one for a name opened before)."""
         self.stack = stack
         self.page = stack.new_page()
-        path = h.write_notebook(stack.server, "bench.ipynb", [SETUP, CAMERA, VIEW, CAMS, CYCLE])
+        path = h.write_notebook(stack.server, name, [SETUP, CAMERA, VIEW, CAMS, CYCLE])
         h.open_notebook(self.page, stack.server, path)
         e2e_video._run(self.page, C_SETUP)
         self.k(KERNEL_HELPERS)
