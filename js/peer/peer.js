@@ -404,19 +404,24 @@ export class BrowserPeer extends Session {
     this._offerSent = true;
     this.setState({ type: "offer-sent" });
     for (const [type, payload] of this._outbox.splice(0)) this._send(type, payload);
-    // the offer and what waited for it: one batch now, not BATCH_MS after the offer (a
-    // page's router from an older bundle has no flushNow)
-    if (typeof this.router.flushNow === "function") this.router.flushNow(this.id);
+    this._flushNow(); // the offer and what waited for it
     await settingLocal;
     if (this.closed) return;
     this._sendPcState();
-    // and the candidates gathered while it settled, as one batch
-    if (typeof this.router.flushNow === "function") this.router.flushNow(this.id);
+    this._flushNow(); // and the candidates gathered while it settled
     this._heartbeat.start();
     this._startStats(statsInterval(this.model.get("stats_interval")));
     if (this.transportMode === "auto") {
       this._fallbackTimer = env.setTimeout(() => fallBack(this), COMM_FALLBACK_MS);
     }
+  }
+
+  /**
+   * Send what the router holds for this stream as one batch now, not BATCH_MS later (a
+   * page's router from an older bundle has no flushNow).
+   */
+  _flushNow() {
+    if (typeof this.router.flushNow === "function") this.router.flushNow(this.id);
   }
 
   /**

@@ -111,9 +111,9 @@ REQUEST_WINDOW = 10.0
 #: longest bundle id a request may name
 MAX_ID_LENGTH = 200
 
-#: bundle names a page of this kernel has shown it holds (page_holds)
+#: bundle names a page of this kernel has shown it holds (page_holds; a set's add and
+#: clear are atomic, so comm handler threads need no lock of their own)
 _held: set[str] = set()
-_held_lock = threading.Lock()
 
 
 @functools.cache
@@ -136,15 +136,12 @@ def module_for_new_widget(name: str) -> str:
 def page_holds(name: str) -> None:
     """A page sent a message through a widget of bundle ``name``: it runs that bundle
     (comm handler thread; a set add, no I/O)."""
-    if name not in _held:
-        with _held_lock:
-            _held.add(name)
+    _held.add(name)
 
 
 def forget_pages() -> None:
     """Widgets made from now on carry their bundle's text again (tests; any thread)."""
-    with _held_lock:
-        _held.clear()
+    _held.clear()
 
 
 def is_request(content: Any) -> bool:

@@ -44,9 +44,9 @@ class BundleTraits(traitlets.HasTraits):
         if not _bundle.is_request(content):
             _bundle.page_holds(self._bundle_name)
             return False
-        replies = self.__dict__.get("_bundle_replies")
-        if replies is None:
-            replies = self.__dict__.setdefault("_bundle_replies", _bundle.Replies())
+        # made at the first request (most widgets never get one); setdefault keeps one
+        # per widget if two comm handler threads ask at once
+        replies = self.__dict__.setdefault("_bundle_replies", _bundle.Replies())
         try:
             self.send(_bundle.answer_request(self._bundle_name, content, replies))  # type: ignore[attr-defined]
         except Exception:  # the comm closed meanwhile: nobody left to answer
