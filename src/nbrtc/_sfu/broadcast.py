@@ -38,6 +38,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from .._signaling.manager import manager
+from .._transport.peer_close import close_quietly
 from ..errors import JanusError
 from ..sources import Source, as_source
 from .janus_words import VIDEOROOM
@@ -322,8 +323,7 @@ class Broadcast(Lifecycle):
         pc, self._pc = self._pc, None
         if pc is not None:
             pc.remove_all_listeners()
-            with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
-                await asyncio.wait_for(asyncio.shield(pc.close()), STEP_TIMEOUT)
+            await close_quietly(pc, "Janus broadcast", STEP_TIMEOUT)
 
     def __enter__(self) -> Broadcast:
         return self

@@ -53,6 +53,7 @@ from .._media.receiver import (
     VideoMethods,
 )
 from .._signaling.manager import manager
+from .._transport.peer_close import close_quietly
 from ..errors import JanusError, StreamClosedError, StreamTimeoutError
 from .feed_target import Target, target_of
 from .lifecycle import Lifecycle
@@ -428,8 +429,7 @@ class JanusFeed(VideoMethods, AudioMethods, ProcessMethods, RecordMethods, Lifec
             return
         pc.remove_all_listeners()
         # a slower close goes on in its task (never cancelled half-way: its sockets)
-        with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
-            await asyncio.wait_for(asyncio.shield(pc.close()), PC_CLOSE_TIMEOUT)
+        await close_quietly(pc, f"Janus feed {self.target}", PC_CLOSE_TIMEOUT)
 
     async def _leave_server(self) -> None:
         handle, session = self._handle, self._session

@@ -26,19 +26,13 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from .._transport import ice as _ice
 from .._transport import ice_restart as _ice_restart
+from .._transport.peer_close import CLOSE_TIMEOUT, close_quietly, start_close
 from ..errors import StreamError
 from . import liveness
 from . import renegotiate as _renegotiate
 from .protocol import _check_offer_sdp
 from .stream_comm import CommMixin
-from .stream_core import (
-    CLOSE_TIMEOUT,
-    SENDING_KINDS,
-    StreamCore,
-    close_quietly,
-    log,
-    start_close,
-)
+from .stream_core import SENDING_KINDS, StreamCore, log
 from .stream_ice import IceMixin, pair_kind
 from .stream_inspect import InspectMixin
 from .stream_words import browser_error
@@ -289,7 +283,7 @@ class KernelStream(CommMixin, IceMixin, InspectMixin, StreamCore):
                         with contextlib.suppress(Exception):
                             self.impairment.close()
                         self.impairment = None
-                    closing = start_close(old, self.id)
+                    closing = start_close(old, f"stream {self.id}")
             if closing is not None:
                 await asyncio.wait({closing}, timeout=CLOSE_TIMEOUT)
             if self.closed:
@@ -522,7 +516,7 @@ class KernelStream(CommMixin, IceMixin, InspectMixin, StreamCore):
             _ice_restart.forget(pc)  # a pending restart's 30 s timer must not outlive us
             # never cancelled half-way (that leaks its sockets): waited for at most
             # CLOSE_TIMEOUT s, a slower close goes on by itself
-            await close_quietly(pc, self.id)
+            await close_quietly(pc, f"stream {self.id}")
         # A closed stream is kept a while for history()/stats(): it must not keep the
         # answer task (whose exception would hold the failed peer through its traceback).
         self._answer_task = None
@@ -531,9 +525,3 @@ class KernelStream(CommMixin, IceMixin, InspectMixin, StreamCore):
         if widget is not None:
             widget.stream_closed(self)
         self.timings["closed"] = time.monotonic() - self.created
-
-
-#: peers being closed apart from their stream (a replaced or given-up peer): held here so
-#: the tasks are not garbage-collected, and never cancelled (aiortc's close() cancelled
-#: half-way leaves the ICE sockets open and a second close() waiting forever)
-_CLOSING: set[asyncio.Task[None]] = set()

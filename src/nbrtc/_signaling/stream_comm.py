@@ -13,8 +13,9 @@ from typing import Any
 from .._transport import ice_restart as _ice_restart
 from .._transport.comm_audio import CommAudioReceiver, CommAudioSender
 from .._transport.comm_media import CommReceiver, CommSender
+from .._transport.peer_close import CLOSE_TIMEOUT, start_close
 from .protocol import COMM_KINDS, make_message
-from .stream_core import CLOSE_TIMEOUT, SENDING_KINDS, StreamCore, start_close
+from .stream_core import SENDING_KINDS, StreamCore
 from .stream_ice import pair_kind
 
 log = logging.getLogger("nbrtc")
@@ -200,7 +201,7 @@ class CommMixin(StreamCore):
             self.history.note(f"WebRTC given up, the comm carries the stream: {words}")
             pc.remove_all_listeners()
             _ice_restart.forget(pc)
-            start_close(pc, self.id)
+            start_close(pc, f"stream {self.id}")
         return True
 
     def comm_stats(self) -> list[dict[str, Any]]:

@@ -33,8 +33,6 @@ log = logging.getLogger("nbrtc")
 #: kinds whose stream carries media from the browser: live at the first received frame
 SENDING_KINDS = frozenset({"camera", "screen", "microphone"})
 
-CLOSE_TIMEOUT = 1.0
-
 
 class StreamCore(StreamBase):
     """The kernel's end of one browser peer of one widget view: fields and state.
@@ -155,30 +153,3 @@ class StreamCore(StreamBase):
     def comm_stats(self) -> list[dict[str, Any]]:
         """The comm transport's counters as stats reports (stream_comm.py)."""
         raise NotImplementedError
-
-
-#: peers being closed apart from their stream (a replaced or given-up peer): held here so
-#: the tasks are not garbage-collected, and never cancelled (aiortc's close() cancelled
-#: half-way leaves the ICE sockets open and a second close() waiting forever)
-_CLOSING: set[asyncio.Task[None]] = set()
-
-
-def start_close(pc: RTCPeerConnection, stream_id: str) -> asyncio.Task[None]:
-    """Close ``pc`` in a task of its own, held in _CLOSING until done (media loop)."""
-
-    async def close() -> None:
-        try:
-            await pc.close()
-        except Exception as exc:
-            log.warning("stream %s: peer close: %s", stream_id, repr(exc))
-
-    task = asyncio.get_running_loop().create_task(close())
-    _CLOSING.add(task)
-    task.add_done_callback(_CLOSING.discard)
-    return task
-
-
-async def close_quietly(pc: RTCPeerConnection, stream_id: str) -> None:
-    """Close ``pc`` and wait for it at most CLOSE_TIMEOUT s; the close goes on if this
-    wait is cancelled or times out (media loop)."""
-    await asyncio.wait({start_close(pc, stream_id)}, timeout=CLOSE_TIMEOUT)
