@@ -557,6 +557,23 @@ def decoder_handoff_problems() -> list[str]:
     return problems
 
 
+# --- aiortc / aioice: the first peer's one-time costs (_transport/warmup.py) ------------------
+def warm_peer_machinery() -> None:
+    """Pay now what the process's first peer connection would pay once: a certificate and
+    its DTLS context (the first use of cryptography's and OpenSSL's), a VP8 decoder
+    (libvpx's first context) and aioice's host addresses. Uses aiortc's private
+    ``RTCCertificate._create_ssl_context`` and ``rtcdtlstransport.SRTP_PROFILES``; raises
+    whatever a changed aiortc raises (the caller logs it). Any thread; ~15 ms cold."""
+    import aioice.ice
+    from aiortc.codecs import get_decoder
+    from aiortc.rtcdtlstransport import SRTP_PROFILES, RTCCertificate
+    from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+    RTCCertificate.generateCertificate()._create_ssl_context(srtp_profiles=SRTP_PROFILES)
+    get_decoder(RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96))
+    aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True)
+
+
 # --- aiortc: the receive-side bitrate estimate (_transport/bitrate.py) ------------------------
 _aiortc_estimator: Any = None
 #: (make_rate, the estimator class made for it) of the last patch: patching again is a no-op

@@ -53,6 +53,7 @@ from .._config import (
 )
 from .._signaling.manager import manager
 from .._signaling.protocol import make_message
+from .._transport import warmup
 from .._upstream import route_comm_by_header
 from .._version import __version__
 from ..errors import NotDisplayedError, StreamClosedError, StreamError, StreamTimeoutError
@@ -317,6 +318,14 @@ class SignalingWidget(KernelOwnedTraits, BundleTraits, anywidget.AnyWidget):
             f"browser's messages queue behind it. Call {call} from the next cell, or use "
             f"`await {acall}` in this one."
         )
+
+    # --- display ---------------------------------------------------------------------------
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """ipywidgets' display hook (main thread): the first nbrtc widget displayed in the
+        process also has the media loop pay the first peer's one-time costs while the page
+        renders it (_transport/warmup.py)."""
+        warmup.schedule()
+        return super()._repr_mimebundle_(**kwargs)
 
     # --- closing ---------------------------------------------------------------------------
     def close(self) -> None:
