@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import time
 import weakref
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,12 +21,7 @@ from aiortc import RTCPeerConnection
 
 from nbrtc._transport.peer_close import close_quietly
 
-
-async def _until(predicate: Callable[[], Any], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
-        await asyncio.sleep(0.02)
+from ._browser import until
 
 
 async def _close_during_handshake(sealed: bool) -> tuple[list[str], weakref.ref[Any]]:
@@ -48,7 +41,7 @@ async def _close_during_handshake(sealed: bool) -> tuple[list[str], weakref.ref[
         at_stop: list[str] = []
 
         async def stop_after_the_handshake() -> None:
-            await _until(lambda: dtls.state != "connecting", 10, "the kernel's handshake")
+            await until(lambda: dtls.state != "connecting", 10, "the kernel's handshake")
             at_stop.append(dtls.state)
             await stop()
 
@@ -63,7 +56,7 @@ async def _close_during_handshake(sealed: bool) -> tuple[list[str], weakref.ref[
                 closing.append(asyncio.ensure_future(close))
 
         await page.setRemoteDescription(kernel.localDescription)
-        await _until(lambda: closing, 10, "the kernel's handshake to start")
+        await until(lambda: closing, 10, "the kernel's handshake to start")
         await closing[0]
         assert at_stop == ["connected"], f"the handshake did not finish during close(): {at_stop}"
         states = []

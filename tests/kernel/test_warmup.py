@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any
 
@@ -62,7 +63,5 @@ def test_a_failing_warm_up_is_logged_and_nothing_else(
 
 
 async def _turns() -> None:
-    import asyncio
-
     for _ in range(3):
         await asyncio.sleep(0)
