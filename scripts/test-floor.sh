@@ -37,7 +37,10 @@ if python is None:
     raise SystemExit(f"requires-python {project['requires-python']!r} has no '>=X.Y' floor")
 pins = []
 for req in project["dependencies"]:
-    m = re.fullmatch(r"([A-Za-z0-9_.\-\[\]]+)\s*>=\s*([^,;\s]+)\s*(,.*)?", req.strip())
+    # a marker (`; sys_platform != 'win32'`) is left out of the pin: the floor runs here
+    m = re.fullmatch(
+        r"([A-Za-z0-9_.\-\[\]]+)\s*>=\s*([^,;\s]+)\s*(,[^;]*)?(;.*)?", req.strip()
+    )
     if m is None:
         raise SystemExit(f"dependency {req!r} has no '>=' floor to test")
     pins.append(f"{m.group(1)}=={m.group(2)}")

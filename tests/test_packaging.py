@@ -87,6 +87,7 @@ MODULE_DIST = {
     "traitlets": "traitlets",
     "numpy": "numpy",
     "IPython": "ipython",
+    "uvloop": "uvloop",
 }
 #: imported only inside ``try: ... except Exception`` for an optional feature: not declared
 OPTIONAL = {

@@ -9,6 +9,7 @@ import warnings
 from typing import Any
 
 from . import _redact
+from ._loop import LOOP_KINDS, uvloop_available
 from ._transport.turn import TurnRestServer, turn
 
 log = logging.getLogger("nbrtc")
@@ -19,6 +20,8 @@ IceServerSpec = dict[str, Any] | TurnRestServer
 ICE_TRANSPORT_POLICIES = ("all", "relay")
 #: the environment variable a hub administrator sets for every kernel (JSON)
 ENV_ICE_SERVERS = "NBRTC_ICE_SERVERS"
+#: the environment variable that sets ``media_loop`` for every kernel ("asyncio" opts out)
+ENV_MEDIA_LOOP = "NBRTC_MEDIA_LOOP"
 #: the file searched in Jupyter's config path (``jupyter --paths``), first found wins
 CONFIG_FILE = "nbrtc.json"
 
@@ -60,6 +63,7 @@ class Config:
         self.ice_loopback = True
         self._stats_interval = 1.0
         self._stats_idle_interval = 5.0
+        self._media_loop = "auto"
 
     @property
     def ice_servers(self) -> list[IceServerSpec]:
@@ -85,6 +89,12 @@ class Config:
         that cannot be used is reported with a warning naming its source and ignored
         (an import must not fail over it); the secret is never in the warning."""
         environ = os.environ if environ is None else environ
+        loop_kind = environ.get(ENV_MEDIA_LOOP)
+        if loop_kind:
+            try:
+                self.media_loop = loop_kind.strip()
+            except ValueError as exc:
+                _warn(f"${ENV_MEDIA_LOOP} was ignored: {exc}")
         text = environ.get(ENV_ICE_SERVERS)
         if text:
             try:
@@ -163,6 +173,14 @@ class Config:
             )
         self._stats_idle_interval = float(value)
 
+    @property
+    def media_loop(self) -> str:
+        return self._media_loop
+
+    @media_loop.setter
+    def media_loop(self, value: str) -> None:
+        self._media_loop = check_media_loop(value, "nbrtc.config.media_loop")
+
     def __repr__(self) -> str:
         servers = [
             s.urls if isinstance(s, TurnRestServer) else s.get("urls") for s in self._ice_servers
@@ -173,8 +191,22 @@ class Config:
             f"max_streams={self._max_streams}, "
             f"max_streams_per_page={self._max_streams_per_page}, "
             f"ice_loopback={self.ice_loopback}, stats_interval={self._stats_interval}, "
-            f"stats_idle_interval={self._stats_idle_interval})"
+            f"stats_idle_interval={self._stats_idle_interval}, "
+            f"media_loop={self._media_loop!r})"
         )
+
+
+def check_media_loop(value: Any, name: str) -> str:
+    """One of LOOP_KINDS, and "uvloop" only when it can be imported; ValueError naming
+    ``name`` otherwise."""
+    if not isinstance(value, str) or value not in LOOP_KINDS:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, LOOP_KINDS))}, got {value!r}")
+    if value == "uvloop" and not uvloop_available():
+        raise ValueError(
+            f"{name} = 'uvloop' needs the uvloop package, which cannot be imported here "
+            "(pip install uvloop; there is none for Windows). 'auto' uses it when it is there."
+        )
+    return value
 
 
 def check_policy(value: Any, name: str) -> str:

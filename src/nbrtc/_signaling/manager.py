@@ -89,7 +89,8 @@ class PeerManager:
         _bitrate.install()  # the REMB estimate without a Python step per millisecond
         _ice_prompt.install()  # DTLS starts as ICE completes, not at aioice's next tick
         _redact.install()  # no ICE password in aiortc's or the comm's DEBUG logs
-        self.media = MediaLoop()
+        # the loop's implementation is read at each start of the media thread
+        self.media = MediaLoop(lambda: config.media_loop)
         #: hands the memory closed streams freed back to the system (_memory.py)
         self.trimmer = _memory.Trimmer()
         self._lock = threading.RLock()
