@@ -7,7 +7,7 @@ kernel's main thread only hands work over with :meth:`MediaLoop.submit`.
 Which loop: uvloop's (libuv) when it can be imported, else asyncio's own
 (``nbrtc.config.media_loop``). The media loop wakes for every UDP datagram (a 320x240
 camera sends about 120 a second), and uvloop does the loop's own share of each wake (the
-poll, the read, the callback bookkeeping) in C: a receiving camera costs the kernel 5-9 %
+poll, the read, the callback bookkeeping) in C: a receiving camera costs the kernel 6-8 %
 less CPU, the same aiortc code running on it (benchmarks in the README).
 """
 
