@@ -84,10 +84,11 @@ class Config:
         self._ice_transport_policy = check_policy(value, "nbrtc.config.ice_transport_policy")
 
     def load_defaults(self, environ: Any = None, paths: list[str] | None = None) -> None:
-        """Read ``$NBRTC_ICE_SERVERS`` or else the first ``nbrtc.json`` in ``paths``
-        (default: Jupyter's config path). Called once when nbrtc is imported. A setting
-        that cannot be used is reported with a warning naming its source and ignored
-        (an import must not fail over it); the secret is never in the warning."""
+        """Read ``$NBRTC_MEDIA_LOOP``, and ``$NBRTC_ICE_SERVERS`` or else the first
+        ``nbrtc.json`` in ``paths`` (default: Jupyter's config path). Called once when
+        nbrtc is imported. A setting that cannot be used is reported with a warning naming
+        its source and ignored (an import must not fail over it); the secret is never in
+        the warning."""
         environ = os.environ if environ is None else environ
         loop_kind = environ.get(ENV_MEDIA_LOOP)
         if loop_kind:

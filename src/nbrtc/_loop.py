@@ -31,13 +31,19 @@ THREAD_NAME = "nbrtc-media"
 LOOP_KINDS = ("auto", "uvloop", "asyncio")
 
 
-def uvloop_available() -> bool:
-    """Whether uvloop can be imported (it does not exist for Windows)."""
+def _uvloop() -> Any:
+    """The uvloop module, or None when it cannot be imported (it does not exist for
+    Windows)."""
     try:
-        import uvloop  # noqa: F401
+        import uvloop
     except ImportError:
-        return False
-    return True
+        return None
+    return uvloop
+
+
+def uvloop_available() -> bool:
+    """Whether uvloop can be imported."""
+    return _uvloop() is not None
 
 
 def new_event_loop(kind: str) -> tuple[asyncio.AbstractEventLoop, str]:
@@ -45,14 +51,11 @@ def new_event_loop(kind: str) -> tuple[asyncio.AbstractEventLoop, str]:
     "uvloop" or "asyncio". "uvloop" that cannot be imported (uninstalled since the setting
     was checked) falls back to asyncio's with a warning in the log: the media thread must
     start either way."""
-    if kind in ("auto", "uvloop"):
-        try:
-            import uvloop
-        except ImportError:
-            if kind == "uvloop":
-                log.warning("nbrtc: uvloop cannot be imported; the media loop is asyncio's")
-        else:
-            return uvloop.new_event_loop(), "uvloop"
+    uvloop = _uvloop() if kind in ("auto", "uvloop") else None
+    if uvloop is not None:
+        return uvloop.new_event_loop(), "uvloop"
+    if kind == "uvloop":
+        log.warning("nbrtc: uvloop cannot be imported; the media loop is asyncio's")
     return asyncio.new_event_loop(), "asyncio"
 
 
