@@ -132,10 +132,13 @@ def test_a_page_unheard_on_the_channel_is_asked_through_the_comm(browser, widget
     # before the loss), at a watchdog tick
     assert took < ASK_AFTER + WATCHDOG_TICK + 0.2, f"asked {took:.2f} s after the loss"
     assert asks()[0]["payload"]["live"] == [sid]
-    assert_holds(lambda: cam.state == "live", 5.0, "live on the page's answers through the comm")
-    assert answers.count("ping") >= 4, f"the page's answers in {time.monotonic() - t0:.1f} s"
+    # Live for well past BROWSER_TIMEOUT (3.5 s) on the answers alone. Each answer resets
+    # the silence, so the next ask comes ASK_AFTER later, at a tick: one every 1.6-2.0 s,
+    # later on a loaded machine (the answer may miss the tick it raced): 3 in 6 s at least.
+    assert_holds(lambda: cam.state == "live", 6.0, "live on the page's answers through the comm")
+    assert answers.count("ping") >= 3, f"the page's answers in {time.monotonic() - t0:.1f} s"
     assert stream.silence < ASK_AFTER + WATCHDOG_TICK * 1.5 + 0.5, stream.silence
-    assert stream.asked >= 4, stream.asked  # each ask was for this stream
+    assert stream.asked >= 3, stream.asked  # each ask was for this stream
     said = [e["summary"] for e in cam.history(chatter=True) if e.get("type") == "ping"]
     assert "ping (asks for an answer through the comm)" in said, said[-6:]
     # negative control: a page that no longer answers is given up as before
