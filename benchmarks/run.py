@@ -1,7 +1,8 @@
 """nbrtc benchmarks against a bare-aiortc floor, in the real stack; prints a table, writes JSON.
 
     python benchmarks/run.py --quick   # 3 repetitions, short windows, 20 teardown cycles
-    python benchmarks/run.py           # 5 repetitions, 3 s windows, 16 feeds, 200 cycles
+    python benchmarks/run.py           # 5 repetitions, 3 s windows (10 s for CPU), 16 feeds,
+                                       # 200 cycles
     python benchmarks/run.py --quick --only process   # the processing row alone (~1 min)
 
 Starts JupyterLab, the floor server (``floor/server.py``: aiohttp + aiortc, no nbrtc)
@@ -16,7 +17,13 @@ figures without raw values; committed, so that a regression shows against earlie
 
 The processing row (issue 14): one 640x480 30 fps camera echoed by the bare aiortc server
 against a ``Camera`` with ``process(lambda x: x)``; each repetition starts a fresh session
-of each, alternately, and measures one window of ``max(3 s, window)``.
+of each, alternately, and measures one window of ``cpu_window``.
+
+The rows that read CPU or echoed frames (``process``, ``cost``) take ``--cpu-window``
+seconds a window (10 in a full run): at 3 s, one feed's CPU read from 0.72x to 1.23x of
+the floor's from one window pair to the next, and echoed frames per second move by a whole
+frame in 3 s (0.33 fps) where the rows compare tenths; periodic work of either side (a
+stats sample every 5 s) also lands in some 3 s windows and not in others.
 """
 
 from __future__ import annotations
@@ -54,7 +61,7 @@ def _pick(rows: list[dict], *keys: str) -> list[float | None]:
 
 def measure(args: argparse.Namespace, log: Any) -> dict[str, Any]:
     """Run every measurement on both stacks; return raw rows per measurement."""
-    reps, win, warm = args.reps, args.window, args.warm
+    reps, win, warm, cpu_win = args.reps, args.window, args.warm, args.cpu_window
     raw: dict[str, Any] = {"floor": {}, "nbrtc": {}}
     stack = start_stack()
     try:
@@ -106,15 +113,13 @@ def measure(args: argparse.Namespace, log: Any) -> dict[str, Any]:
         if "process" in args.only:
             log("process(identity) 640x480 vs the echo, interleaved")
             t = time.monotonic()
-            interleaved("process_640x480", lambda o: o.processing(max(3.0, win), warm))
+            interleaved("process_640x480", lambda o: o.processing(cpu_win, warm))
             log(f"  both {time.monotonic() - t:5.1f} s")
             log("process(draw) 640x480 vs the echo, interleaved")
             interleaved(
                 "process_draw_640x480",
                 lambda o: (
-                    o.processing(max(3.0, win), warm, DRAW)
-                    if o is nb
-                    else o.processing(max(3.0, win), warm)
+                    o.processing(cpu_win, warm, DRAW) if o is nb else o.processing(cpu_win, warm)
                 ),
             )
         if "cost" in args.only:
@@ -127,7 +132,7 @@ def measure(args: argparse.Namespace, log: Any) -> dict[str, Any]:
                 # seconds (the slowest-feed row reads per-second stats rows taken after
                 # the CPU windows, measure_nbrtc.FEED_ROWS_WAIT)
                 ramp = warm + 0.25 * n
-                interleaved(f"cost_{n}", lambda o, n=n, r=ramp: o.cost(n, 1, win, r), many=True)
+                interleaved(f"cost_{n}", lambda o, n=n, r=ramp: o.cost(n, 1, cpu_win, r), many=True)
                 log(f"  both {time.monotonic() - t:5.1f} s")
         if "teardown" in args.only:
             log(f"teardown, {args.cycles} cycles")
@@ -350,8 +355,23 @@ def main() -> int:
         default="",
         help="feed counts for the cost rows, comma-separated (default: 1,4; full run 1,4,16)",
     )
+    ap.add_argument(
+        "--window",
+        type=float,
+        default=0.0,
+        help="seconds per measurement window (default: 1.5 with --quick, else 3)",
+    )
+    ap.add_argument(
+        "--cpu-window",
+        type=float,
+        default=0.0,
+        help="seconds per window of the CPU and echo rows, process and cost "
+        "(default: 3 with --quick, else 10)",
+    )
     args = ap.parse_args()
-    reps, cycles = args.reps, args.cycles
+    reps, cycles, window, cpu_window = args.reps, args.cycles, args.window, args.cpu_window
+    if window < 0 or cpu_window < 0:
+        ap.error(f"--window and --cpu-window take seconds > 0; got {window}, {cpu_window}")
     try:
         feeds = [int(n) for n in args.feeds.split(",") if n.strip()]
     except ValueError:
@@ -363,9 +383,13 @@ def main() -> int:
         ap.error(f"--only takes parts of {','.join(PARTS)}; got {sorted(args.only)}")
     if args.quick:
         args.reps, args.window, args.warm, args.feeds, args.cycles = 3, 1.5, 1.5, [1, 4], 20
+        args.cpu_window = 3.0
     else:
         args.reps, args.window, args.warm, args.feeds, args.cycles = 5, 3.0, 2.0, [1, 4, 16], 200
+        args.cpu_window = 10.0
     args.reps = reps or args.reps
+    args.window = window or args.window
+    args.cpu_window = cpu_window or args.cpu_window
     args.cycles = cycles or args.cycles
     args.feeds = feeds or args.feeds
     t0 = time.monotonic()
@@ -381,7 +405,8 @@ def main() -> int:
     print(
         f"nbrtc {info['versions']['nbrtc']} vs bare aiortc {info['versions']['aiortc']}; "
         f"{info['versions']['chromium']}; {info['machine']['cpus']} CPUs; "
-        f"{'quick' if args.quick else 'full'}: {args.reps} repetitions, median [min..max]"
+        f"{'quick' if args.quick else 'full'}: {args.reps} repetitions, median [min..max]; "
+        f"windows {args.window:g} s, CPU and echo rows {args.cpu_window:g} s"
     )
     print(text)
     print()
@@ -404,6 +429,7 @@ def main() -> int:
                 "settings": {
                     "repetitions": args.reps,
                     "window_s": args.window,
+                    "cpu_window_s": args.cpu_window,
                     "warm_up_s": args.warm,
                     "feeds": args.feeds,
                     "teardown_cycles": args.cycles,
@@ -457,6 +483,8 @@ def append_history(
         "mode": "quick" if args.quick else "full",
         "only": sorted(args.only),
         "repetitions": args.reps,
+        "window_s": args.window,
+        "cpu_window_s": args.cpu_window,
         "wall_seconds": round(wall, 1),
         "note": args.note,
         "rows": [
