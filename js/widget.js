@@ -162,6 +162,9 @@ export default {
     };
     model.on("change:constraints", onConstraints);
     model.on("change:audio", onAudio);
+    // The page's jitter buffer for the kernel's video (peer/playout.js), live.
+    const onJitterBuffer = () => peer?.applyJitterBuffer();
+    model.on("change:jitter_buffer_ms", onJitterBuffer);
 
     // The session's start, its close on the kernel's "closed" and on cleanup (mount.js);
     // after it, this view's own listeners, then the DOM.
@@ -175,6 +178,7 @@ export default {
         },
         () => model.off("change:constraints", onConstraints),
         () => model.off("change:audio", onAudio),
+        () => model.off("change:jitter_buffer_ms", onJitterBuffer),
         () => model.off("change:processing", onProcessing),
         () => model.off("change:process_error", onNotice),
         () => model.off("change:warning", onNotice),

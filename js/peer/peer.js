@@ -32,6 +32,7 @@ import { applyReanswer, renegotiate, rollbackReoffer } from "./renegotiation.js"
 import { ControlLink } from "./control.js";
 import { answerOffer, watchesServer } from "./answerer.js";
 import { addSections } from "./sections.js";
+import { applyJitterTarget, jitterTarget } from "./playout.js";
 /** @typedef {import("../transport/comm.js").CommUplink} CommUplink */
 /** @typedef {import("../transport/comm.js").CommDownlink} CommDownlink */
 /** @typedef {import("../transport/comm-audio.js").AudioUplink} AudioUplink */
@@ -563,9 +564,25 @@ export class BrowserPeer extends Session {
       // A microphone receives nothing; a camera or screen only its processed video.
       if (this.kind === "microphone") return;
       if ((this.kind === "camera" || this.kind === "screen") && track.kind !== "video") return;
+      if (track.kind === "video") {
+        applyJitterTarget(ev.receiver, jitterTarget(this.model.get("jitter_buffer_ms")), this.env.log);
+      }
       this._addRemoteTrack(track, ev.streams?.[0]);
     });
     on("datachannel", (ev) => this.channels.adopt(ev.channel));
+  }
+
+  /**
+   * The `jitter_buffer_ms` trait changed: every live video receiver of this stream takes
+   * it now (new ones take it in their `track` event).
+   */
+  applyJitterBuffer() {
+    const pc = this.pc;
+    if (!pc || this.closed || typeof pc.getReceivers !== "function") return;
+    const ms = jitterTarget(this.model.get("jitter_buffer_ms"));
+    for (const receiver of pc.getReceivers()) {
+      if (receiver.track?.kind === "video") applyJitterTarget(receiver, ms, this.env.log);
+    }
   }
 
   /**

@@ -224,6 +224,8 @@ export function fakeBrowser({ auto = true } = {}) {
       this.signalingState = "stable";
       /** @type {any[]} */
       this.transceivers = [];
+      /** receivers of the kernel's tracks (remoteTrack) */
+      this.receivers = [];
       /** @type {FakeDataChannel[]} */
       this.channels = [];
       this.localDescription = null;
@@ -288,8 +290,25 @@ export function fakeBrowser({ auto = true } = {}) {
     remoteTrack(kind = "video", stream = undefined) {
       const track = new FakeTrack(kind);
       const streams = stream === null ? [] : [stream ?? new FakeStream([track])];
-      this.dispatchEvent(Object.assign(new Event("track"), { track, streams }));
+      // like Chromium's RTCRtpReceiver: jitterBufferTarget null until set, RangeError
+      // beyond 4000 ms
+      let target = null;
+      const receiver = {
+        track,
+        get jitterBufferTarget() {
+          return target;
+        },
+        set jitterBufferTarget(ms) {
+          if (ms !== null && !(ms >= 0 && ms <= 4000)) throw new RangeError(`bad target ${ms}`);
+          target = ms;
+        },
+      };
+      this.receivers.push(receiver);
+      this.dispatchEvent(Object.assign(new Event("track"), { track, streams, receiver }));
       return track;
+    }
+    getReceivers() {
+      return [...this.receivers];
     }
     async createOffer(options) {
       this.offerOptions.push(options ?? null);

@@ -352,6 +352,55 @@ describe("the kernel's media", () => {
     ctx.peer.close();
   });
 
+  test("the kernel's video plays with the jitter_buffer_ms target; audio keeps its own", async () => {
+    const ctx = setup({ kind: "view", traits: { jitter_buffer_ms: 40 } });
+    await startAndAnswer(ctx);
+    const pc = ctx.browser.world.pcs[0];
+    pc.remoteTrack("video");
+    pc.remoteTrack("audio");
+    const [video, audio] = pc.receivers;
+    assert.equal(video.jitterBufferTarget, 40);
+    assert.equal(audio.jitterBufferTarget, null, "audio is the browser's to pace");
+    // a change from Python reaches the live receiver; 0 gives the browser's own back
+    ctx.model.traits.jitter_buffer_ms = 120;
+    ctx.peer.applyJitterBuffer();
+    assert.equal(video.jitterBufferTarget, 120);
+    ctx.model.traits.jitter_buffer_ms = 0;
+    ctx.peer.applyJitterBuffer();
+    assert.equal(video.jitterBufferTarget, null);
+    ctx.peer.close();
+    ctx.model.traits.jitter_buffer_ms = 80;
+    ctx.peer.applyJitterBuffer(); // a closed stream is left alone
+    assert.equal(video.jitterBufferTarget, null);
+  });
+
+  test("a camera's processed video takes the target; bad values leave the browser's own", async () => {
+    const ctx = setup({ kind: "camera", traits: { jitter_buffer_ms: 99999 } });
+    await startAndAnswer(ctx);
+    const pc = ctx.browser.world.pcs[0];
+    pc.remoteTrack("video");
+    assert.equal(pc.receivers[0].jitterBufferTarget, 4000, "capped at the browser's bound");
+    for (const bad of [-5, "40", null, Number.NaN]) {
+      ctx.model.traits.jitter_buffer_ms = bad;
+      ctx.peer.applyJitterBuffer();
+      assert.equal(pc.receivers[0].jitterBufferTarget, null, String(bad));
+    }
+    ctx.peer.close();
+  });
+
+  test("a browser without jitterBufferTarget plays as before", async () => {
+    const ctx = setup({ kind: "view", traits: { jitter_buffer_ms: 40 } });
+    await startAndAnswer(ctx);
+    const pc = ctx.browser.world.pcs[0];
+    const track = new EventTarget();
+    Object.assign(track, { kind: "video", readyState: "live", stop() {} });
+    const ev = Object.assign(new Event("track"), { track, streams: [], receiver: { track } });
+    pc.dispatchEvent(ev);
+    assert.equal("jitterBufferTarget" in ev.receiver, false);
+    assert.deepEqual(ctx.snapshots.at(-1).remote.getTracks(), [track]);
+    ctx.peer.close();
+  });
+
   test("a microphone ignores remote tracks", async () => {
     const ctx = setup({ kind: "microphone" });
     await startAndAnswer(ctx);

@@ -22,6 +22,10 @@ ICE_TRANSPORT_POLICIES = ("all", "relay")
 ENV_ICE_SERVERS = "NBRTC_ICE_SERVERS"
 #: the environment variable that sets ``media_loop`` for every kernel ("asyncio" opts out)
 ENV_MEDIA_LOOP = "NBRTC_MEDIA_LOOP"
+#: the page's jitter buffer target for the kernel's video, ms (js/peer/playout.js)
+DEFAULT_JITTER_BUFFER_MS = 0
+#: the browser's bound for ``jitterBufferTarget`` (W3C WebRTC extensions)
+MAX_JITTER_BUFFER_MS = 4000
 #: the file searched in Jupyter's config path (``jupyter --paths``), first found wins
 CONFIG_FILE = "nbrtc.json"
 
@@ -48,6 +52,13 @@ class Config:
     - ``stats_interval``: seconds between getStats samples of each side for ``stats()``,
       ``stats_log()`` and the Inspector while someone reads them (default 1.0; 0 turns
       sampling off). Read when a widget is made.
+    - ``jitter_buffer_ms``: how long the page's jitter buffer holds the video the kernel
+      sends (a view's video, a camera's or screen's processed video) before showing it,
+      0 to 4000 (default 0: the browser's own, about 7 ms here, the lowest latency). More
+      is smoother and later: the kernel's frames reach the page a few ms early or late,
+      and some sessions drop frames in the page's compositor (26 of 30 a second shown);
+      a 50 ms target stopped that in such a session. Read when a widget is made;
+      ``widget.jitter_buffer_ms`` changes one widget's live streams at once.
     - ``stats_idle_interval``: seconds between those samples while nobody reads a
       stream's stats (none of these calls and no Inspector for 30 s; default 5.0). A read
       brings the stream back to ``stats_interval`` within a second; set it equal to
@@ -64,6 +75,7 @@ class Config:
         self._stats_interval = 1.0
         self._stats_idle_interval = 5.0
         self._media_loop = "auto"
+        self._jitter_buffer_ms = DEFAULT_JITTER_BUFFER_MS
 
     @property
     def ice_servers(self) -> list[IceServerSpec]:
@@ -175,6 +187,14 @@ class Config:
         self._stats_idle_interval = float(value)
 
     @property
+    def jitter_buffer_ms(self) -> int:
+        return self._jitter_buffer_ms
+
+    @jitter_buffer_ms.setter
+    def jitter_buffer_ms(self, value: int) -> None:
+        self._jitter_buffer_ms = check_jitter_buffer_ms(value, "nbrtc.config.jitter_buffer_ms")
+
+    @property
     def media_loop(self) -> str:
         return self._media_loop
 
@@ -193,7 +213,7 @@ class Config:
             f"max_streams_per_page={self._max_streams_per_page}, "
             f"ice_loopback={self.ice_loopback}, stats_interval={self._stats_interval}, "
             f"stats_idle_interval={self._stats_idle_interval}, "
-            f"media_loop={self._media_loop!r})"
+            f"media_loop={self._media_loop!r}, jitter_buffer_ms={self._jitter_buffer_ms})"
         )
 
 
@@ -270,6 +290,20 @@ def _positive_int(value: Any, name: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
     return value
+
+
+def check_jitter_buffer_ms(value: Any, name: str) -> int:
+    """0 (the browser's own) to MAX_JITTER_BUFFER_MS whole ms; ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(
+            f"{name} must be a whole number of milliseconds (0 = the browser's own), got {value!r}"
+        )
+    if not 0 <= value <= MAX_JITTER_BUFFER_MS:
+        raise ValueError(
+            f"{name} must be between 0 (the browser's own, lowest latency) and "
+            f"{MAX_JITTER_BUFFER_MS} ms, got {value!r}"
+        )
+    return int(value)
 
 
 def check_stats_interval(value: Any, name: str) -> float:

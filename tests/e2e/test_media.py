@@ -164,6 +164,49 @@ def test_processing_round_trip_and_delivery(page, jupyter_server, kernel_eval):
         _remove(jupyter_server, name)
 
 
+def test_kernel_video_plays_with_the_jitter_buffer_target(page, jupyter_server, kernel_eval):
+    """A view's video gets the page's jitter buffer target from ``jitter_buffer_ms``: the
+    browser's own by default (nbrtc.config's 0), a change from Python reaches the live
+    receiver at once, 0 gives the browser's own back, frames are shown throughout."""
+    name = "media_jitter_buffer.ipynb"
+    cell = "import nbrtc\nview = nbrtc.VideoView(nbrtc.sources.test_pattern(320, 240, 30))\nview"
+    _open(page, jupyter_server, name, [cell])
+
+    def targets() -> list:
+        got = page.evaluate("() => window.__counters.receivers()")
+        return [r["jitterBufferTarget"] for r in got if r["kind"] == "video"]
+
+    def presented() -> int:
+        return int(
+            _root(page, 0)
+            .locator("video.nbrtc-video")
+            .evaluate(
+                "(v) => { const q = v.getVideoPlaybackQuality();"
+                " return q.totalVideoFrames - q.droppedVideoFrames; }"
+            )
+        )
+
+    try:
+        _run(page, 0)
+        _wait_state(_root(page, 0), "live")
+        assert kernel_eval("view.jitter_buffer_ms") == "0"
+        h.wait_for(lambda: targets() == [None], 10, message=f"the browser's own: {targets()}")
+        for value, expected in ((60, 60), (0, None), (150, 150)):
+            kernel_eval(f"view.jitter_buffer_ms = {value}")
+            h.wait_for(lambda e=expected: targets() == [e], 10, message=f"{value}: {targets()}")
+            n = presented()
+            h.wait_for(lambda n=n: presented() > n + 15, 10, message=f"frames shown at {value}")
+        # a bad value is refused in Python and the page keeps what it had
+        said = kernel_eval(
+            "try:\n    view.jitter_buffer_ms = 9000\nexcept ValueError as e:\n    print(e)"
+        )
+        assert "between 0" in said and "4000" in said, said
+        assert targets() == [150]
+    finally:
+        _close_all(kernel_eval)
+        _remove(jupyter_server, name)
+
+
 # ---------------------------------------------------------------------------- recording
 def test_recordings_are_playable(page, jupyter_server, kernel_eval):
     """record() to mp4 and webm: PyAV decodes exactly the frames the recorder wrote, the

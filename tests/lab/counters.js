@@ -6,6 +6,7 @@
 //
 //   window.__counters.snapshot() -> {peersCreated, peersLive, tracksCreated, tracksLive}
 //   window.__counters.reset()    -> counts from zero again, refused (false) while any is live
+//   window.__counters.receivers() -> [{kind, jitterBufferTarget}] of the live peers' receivers
 //
 // * A peer is every RTCPeerConnection constructed; it is live until `close()` is called
 //   on it (or its connectionState reads "closed").
@@ -222,8 +223,27 @@
     return true;
   };
 
+  // The receivers of the live peers: the kind of each one's track and the jitter buffer
+  // target the page gave it (null: the browser's own).
+  const receivers = () =>
+    [...peers].filter(peerIsLive).flatMap((pc) =>
+      pc.getReceivers().map((r) => ({
+        kind: r.track ? r.track.kind : null,
+        jitterBufferTarget: "jitterBufferTarget" in r ? r.jitterBufferTarget : "unsupported",
+      })),
+    );
+
   Object.defineProperty(window, "__counters", {
-    value: Object.freeze({ snapshot, details, stats, endTracks, descriptions, peerStats, reset }),
+    value: Object.freeze({
+      snapshot,
+      details,
+      stats,
+      endTracks,
+      descriptions,
+      peerStats,
+      receivers,
+      reset,
+    }),
     configurable: false,
     enumerable: false,
     writable: false,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import traitlets
 
-from .._config import IceServerSpec, config
+from .._config import DEFAULT_JITTER_BUFFER_MS, IceServerSpec, check_jitter_buffer_ms, config
 from .._inspection.controls import ConnectionMethods
 from .._signaling.protocol import COMM_KINDS, ProtocolError
 from .._transport.channel import (
@@ -172,6 +172,20 @@ class StreamWidget(ConnectionMethods, SignalingWidget):
     stats_read = traitlets.Bool(
         False, help="Someone reads the stats: both sides sample every stats_interval."
     ).tag(sync=True)
+    #: ms the page's jitter buffer holds the kernel's video before showing it (0: the
+    #: browser's own); from nbrtc.config, applied to live streams at once (js/peer/playout.js)
+    jitter_buffer_ms = traitlets.Int(
+        DEFAULT_JITTER_BUFFER_MS,
+        help="Milliseconds the page's jitter buffer holds the video the kernel sends before "
+        "showing it: more is smoother, less is sooner (0, the default: the browser's own, "
+        "lowest latency; up to 4000); from nbrtc.config.jitter_buffer_ms. Changes apply "
+        "at once.",
+    ).tag(sync=True)
+
+    @traitlets.validate("jitter_buffer_ms")
+    def _check_jitter_buffer_ms(self, proposal: Any) -> int:
+        return check_jitter_buffer_ms(proposal["value"], "jitter_buffer_ms")
+
     #: how new streams start: "auto" (WebRTC, the comm when WebRTC has not connected
     #: after a short delay), "webrtc" (never the comm) or "comm" (never WebRTC)
     transport_mode = traitlets.Unicode(
@@ -219,7 +233,7 @@ class StreamWidget(ConnectionMethods, SignalingWidget):
             stats_interval=config.stats_interval,
             stats_idle_interval=config.stats_idle_interval,
             transport_mode=transport,
-            **kwargs,
+            **{"jitter_buffer_ms": config.jitter_buffer_ms, **kwargs},
         )
         #: the widget's data channels (guarded by the stream lock, like the streams)
         self._channels = ChannelTable(self._port, self._stream_lock)
