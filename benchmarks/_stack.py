@@ -274,6 +274,15 @@ def summary(values: list[float]) -> dict[str, Any]:
     }
 
 
+def fmt_summary(s: dict[str, Any]) -> str:
+    """A :func:`summary` as ``median [min..max]``, with as many decimals as its size needs."""
+    if not s or s.get("median") is None:
+        return "n/a"
+    m, lo, hi = s["median"], s["min"], s["max"]
+    d = 3 if abs(m) < 1 else 2 if abs(m) < 10 else 1 if abs(m) < 100 else 0
+    return f"{m:.{d}f} [{lo:.{d}f}..{hi:.{d}f}]"
+
+
 def percentile(values: list[float], q: float) -> float | None:
     """Nearest-rank percentile ``q`` (0..1) of ``values``; None when empty."""
     if not values:

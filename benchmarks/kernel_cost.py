@@ -32,10 +32,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
-import statistics
 import subprocess
 import sys
 import threading
@@ -45,30 +43,23 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from benchmarks._stack import fmt_summary, summary, thread_cpu_seconds  # noqa: E402
+
 MODES = ("nbrtc", "bare")
 
 
 def thread_cpu(tids: list[int]) -> float:
     """CPU seconds the threads ``tids`` of this process ran so far (ended ones: 0)."""
-    total = 0.0
-    for tid in tids:
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            total += int(Path(f"/proc/self/task/{tid}/schedstat").read_text().split()[0]) / 1e9
-    return total
-
-
-def _wait(pred: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} within {timeout} s")
-        time.sleep(0.05)
+    ran = thread_cpu_seconds(os.getpid())
+    return sum(ran.get(tid, 0.0) for tid in tids)
 
 
 def _nbrtc(n: int) -> tuple[Callable[[], int], Callable[[str], bool], Callable[[], None]]:
     """``n`` live Cameras fed by the test suite's fake page; (frames, receiving thread?,
     close)."""
-    sys.path.insert(0, str(REPO))
     from tests.kernel._browser import FakeBrowser
 
     import nbrtc
@@ -97,10 +88,9 @@ def _nbrtc(n: int) -> tuple[Callable[[], int], Callable[[str], bool], Callable[[
 
 def _bare(n: int) -> tuple[Callable[[], int], Callable[[str], bool], Callable[[], None]]:
     """``n`` bare aiortc receivers (their own loop thread) fed by aiortc senders."""
-    sys.path.insert(0, str(REPO))
     from aiortc import RTCPeerConnection, RTCSessionDescription
     from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-    from tests.kernel._browser import CountingTrack
+    from tests.kernel._browser import CountingTrack, wait_for
 
     def loop_thread(name: str) -> asyncio.AbstractEventLoop:
         loop = asyncio.new_event_loop()
@@ -144,7 +134,7 @@ def _bare(n: int) -> tuple[Callable[[], int], Callable[[str], bool], Callable[[]
         r = run(media_loop, receiver(s.localDescription.sdp))
         run(sender_loop, answered(s, r.localDescription.sdp))
         pcs += [(s, sender_loop), (r, media_loop)]
-    _wait(lambda: frames[0] >= n, 30, f"{n} bare receivers' first frames")
+    wait_for(lambda: frames[0] >= n, 30, what=f"{n} bare receivers' first frames")
 
     def close() -> None:
         for pc, loop in pcs:
@@ -206,13 +196,6 @@ def round_of(n: int, seconds: float, warm: float) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _s(values: list[float], fmt: str = "{:.3f}") -> str:
-    if not values:
-        return "n/a"
-    med = statistics.median(values)
-    return f"{fmt.format(med)} [{fmt.format(min(values))}..{fmt.format(max(values))}]"
-
-
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         mode, n, seconds, warm = (
@@ -260,7 +243,8 @@ def main() -> int:
             for r in rs
             if r["nbrtc"]["ms_per_frame"] and r["bare"]["ms_per_frame"]
         ]
-        print(f"{n:>5}  {_s(bare_ms):>24}  {_s(nb_ms):>24}  {_s(ratio):>24}")
+        cols = [fmt_summary(summary(v)) for v in (bare_ms, nb_ms, ratio)]
+        print(f"{n:>5}  {cols[0]:>24}  {cols[1]:>24}  {cols[2]:>24}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({str(n): rs for n, rs in rounds.items()}, indent=1) + "\n")

@@ -39,7 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._stack import machine, start_stack, summary, versions
+from benchmarks._stack import fmt_summary, machine, start_stack, summary, versions
 from benchmarks.measure_floor import Floor
 from benchmarks.measure_nbrtc import DRAW, Nbrtc
 
@@ -265,14 +265,6 @@ TARGETS = {
 }
 
 
-def _fmt(s: dict[str, Any]) -> str:
-    if not s or s.get("median") is None:
-        return "n/a"
-    m, lo, hi = s["median"], s["min"], s["max"]
-    d = 3 if abs(m) < 1 else 2 if abs(m) < 10 else 1 if abs(m) < 100 else 0
-    return f"{m:.{d}f} [{lo:.{d}f}..{hi:.{d}f}]"
-
-
 def table(rows: list[dict[str, Any]]) -> str:
     head = (
         f"{'measurement':<46} {'unit':<7} {'floor (aiortc)':>22} {'nbrtc':>22} {'ratio':>6}  target"
@@ -293,7 +285,7 @@ def table(rows: list[dict[str, Any]]) -> str:
                 r["meets_target"] = bool(ok(ratio, n))
                 tgt = f"{label} {'ok' if r['meets_target'] else 'MISSED'}"
         rstr = f"{ratio:.2f}x" if ratio is not None else "-"
-        cols = f"{_fmt(r['floor']):>22} {_fmt(r['nbrtc']):>22} {rstr:>6}"
+        cols = f"{fmt_summary(r['floor']):>22} {fmt_summary(r['nbrtc']):>22} {rstr:>6}"
         out.append(f"{r['name']:<46} {r['unit']:<7} {cols}  {tgt}")
     return "\n".join(out)
 

@@ -564,17 +564,15 @@ export class BrowserPeer extends Session {
       // A microphone receives nothing; a camera or screen only its processed video.
       if (this.kind === "microphone") return;
       if ((this.kind === "camera" || this.kind === "screen") && track.kind !== "video") return;
-      if (track.kind === "video") {
-        applyJitterTarget(ev.receiver, jitterTarget(this.model.get("jitter_buffer_ms")), this.env.log);
-      }
+      if (track.kind === "video") this.applyJitterBuffer(); // its receiver is among the pc's
       this._addRemoteTrack(track, ev.streams?.[0]);
     });
     on("datachannel", (ev) => this.channels.adopt(ev.channel));
   }
 
   /**
-   * The `jitter_buffer_ms` trait changed: every live video receiver of this stream takes
-   * it now (new ones take it in their `track` event).
+   * Every video receiver of this stream's pc takes the `jitter_buffer_ms` trait's target:
+   * called when the trait changes (widget.js) and for each new video track.
    */
   applyJitterBuffer() {
     const pc = this.pc;
