@@ -1,4 +1,5 @@
-"""Give the memory closed streams freed back to the system (glibc's ``malloc_trim``).
+"""Give the memory closed streams freed back to the system (glibc's ``malloc_trim``), and
+collect reference cycles while no stream runs.
 
 Why: a stream's native parts (codec contexts, decoded frames, SRTP sessions, socket
 buffers) are allocated by aiortc's and PyAV's threads, each of which glibc serves from
@@ -15,6 +16,20 @@ cell) costs one, and steady open/close cycles at most one a second.
 pool); ctypes releases the GIL for the call, so no Python thread waits on it, and the
 media loop only schedules it. A no-op where there is no glibc ``malloc_trim`` (macOS,
 Windows, musl). ``ENABLED = False`` turns it off (benchmarks compare).
+
+Idle collection: when that moment comes and the kernel has no stream at all
+(``PeerManager._no_streams``, read on the media loop), the same executor job first runs a
+full ``gc.collect()``. Why: starting a stream makes thousands of long-lived objects
+(aiortc's peer, SDP, transports); after enough of them Python collects the whole kernel
+heap, stopping every Python thread, and that fell on a stream's start. Measured
+(benchmarks stack, a camera opened and closed 6-8 times in one kernel): the 6th start had
+its answer 55-180 ms late in 8 runs of 11; a ``gc.callbacks`` probe showed a full collection
+there (88 ms and 97 ms, inside aiortc's ``setRemoteDescription``). Collecting when nothing
+streams resets Python's count, so the starts that follow do not pay it, and the closed
+streams' reference cycles are freed before the trim. With a stream open or opening nothing
+is collected here (it would stop that stream's threads as long). A collection holds the
+GIL (~50-90 ms in a notebook kernel): a cell running then waits that long, as it does for
+Python's own collections. ``COLLECT = False`` turns it off.
 """
 
 from __future__ import annotations
@@ -22,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import gc
 import logging
 import sys
 import time
@@ -33,6 +49,8 @@ log = logging.getLogger("nbrtc")
 TRIM_DELAY = 1.0
 #: set False to keep freed memory in the allocator's arenas (as before)
 ENABLED = True
+#: set False to leave every collection to Python's own thresholds (as before)
+COLLECT = True
 
 
 def _load_malloc_trim() -> Callable[[int], int] | None:
@@ -53,29 +71,70 @@ _malloc_trim = _load_malloc_trim()
 
 
 class Trimmer:
-    """One pending trim after the newest close (media loop); ``trims`` counts those run."""
+    """One pending trim after the newest close (media loop); ``trims`` counts those run,
+    ``collections`` the idle collections that ran before them."""
 
-    def __init__(self, trim: Callable[[int], int] | None = _malloc_trim) -> None:
+    def __init__(
+        self,
+        trim: Callable[[int], int] | None = _malloc_trim,
+        idle: Callable[[], bool] = lambda: False,
+        collect: Callable[[], object] = gc.collect,
+    ) -> None:
+        """``idle``: whether the kernel has no stream (media loop); ``collect``: the full
+        collection to run then (``gc.collect``; tests pass a recorder)."""
         self._trim = trim
+        self._idle = idle
+        self._collect = collect
         self._handle: asyncio.TimerHandle | None = None
+        #: the loop ``_handle`` waits on: a media loop that stopped with a job pending
+        #: (the media thread restarts: a new loop implementation, a shutdown) never runs
+        #: it, and the next loop must not take that dead handle for a pending job
+        self._handle_loop: asyncio.AbstractEventLoop | None = None
         #: trims run so far, and the last one's duration in seconds (any thread reads)
         self.trims = 0
         self.last_seconds = 0.0
+        #: idle collections run so far, and the last one's duration in seconds
+        self.collections = 0
+        self.last_collect_seconds = 0.0
 
     def stream_closed(self, loop: asyncio.AbstractEventLoop) -> None:
         """A stream closed: a trim ``TRIM_DELAY`` s from now unless one is pending (media
         loop)."""
-        if not ENABLED or self._trim is None or loop.is_closed() or self._handle is not None:
+        if not ENABLED or loop.is_closed():
+            return
+        if self._handle is not None and self._handle_loop is loop:
             return  # one pending trim covers every close until it runs
+        if self._trim is None and not COLLECT:
+            return
         self._handle = loop.call_later(TRIM_DELAY, self._start, loop)
+        self._handle_loop = loop
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._handle = None
-        if not loop.is_closed():
-            loop.run_in_executor(None, self._run)
+        """Media loop: hand the job to the executor, with a collection if nothing streams."""
+        if self._handle_loop is loop:
+            self._handle = None
+            self._handle_loop = None
+        if loop.is_closed():
+            return
+        collect = COLLECT and self._idle()
+        loop.run_in_executor(None, self._run, collect)
 
-    def _run(self) -> None:
-        """Executor thread: hand freed memory back to the system."""
+    def _run(self, collect: bool = False) -> None:
+        """Executor thread: collect reference cycles when asked, then hand freed memory
+        back to the system. Never raises (housekeeping must not fail a stream)."""
+        if collect:
+            t0 = time.perf_counter()
+            try:
+                self._collect()
+            except Exception:
+                log.debug("nbrtc: the idle collection failed", exc_info=True)
+            else:
+                self.last_collect_seconds = time.perf_counter() - t0
+                self.collections += 1
+                log.debug(
+                    "nbrtc: idle collection after closed streams took %.1f ms",
+                    self.last_collect_seconds * 1e3,
+                )
         trim = self._trim
         if trim is None:
             return

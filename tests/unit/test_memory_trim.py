@@ -23,7 +23,7 @@ class _Loop:
 
     def __init__(self) -> None:
         self.timers: list[tuple[float, Any, tuple[Any, ...], _Handle]] = []
-        self.executed: list[Any] = []
+        self.executed: list[tuple[Any, tuple[Any, ...]]] = []
 
     def is_closed(self) -> bool:
         return False
@@ -33,16 +33,16 @@ class _Loop:
         self.timers.append((delay, fn, args, handle))
         return handle
 
-    def run_in_executor(self, _executor: Any, fn: Any) -> None:
-        self.executed.append(fn)
+    def run_in_executor(self, _executor: Any, fn: Any, *args: Any) -> None:
+        self.executed.append((fn, args))
 
     def fire(self) -> None:
         """Run every timer not cancelled, then what they handed to the executor."""
         for _delay, fn, args, handle in self.timers:
             if not handle.cancelled():
                 fn(*args)
-        for fn in self.executed:
-            fn()
+        for fn, args in self.executed:
+            fn(*args)
 
 
 def test_a_burst_of_closes_makes_one_trim_after_the_last() -> None:
@@ -59,11 +59,10 @@ def test_a_burst_of_closes_makes_one_trim_after_the_last() -> None:
     assert len(loop.timers) == 2, "a close after the trim ran schedules the next"
 
 
-def test_no_malloc_trim_or_switched_off_does_nothing(monkeypatch: Any) -> None:
+def test_switched_off_does_nothing(monkeypatch: Any) -> None:
     loop = _Loop()
-    _memory.Trimmer(None).stream_closed(loop)  # type: ignore[arg-type]
     monkeypatch.setattr(_memory, "ENABLED", False)
-    _memory.Trimmer(lambda pad: 1).stream_closed(loop)  # type: ignore[arg-type]
+    _memory.Trimmer(lambda pad: 1, idle=lambda: True).stream_closed(loop)  # type: ignore[arg-type]
     assert loop.timers == []
 
 
@@ -80,3 +79,93 @@ def test_glibc_has_it_here() -> None:
     # these machines run glibc: the real function is found (elsewhere it may be None)
     assert _memory._malloc_trim is not None
     assert _memory._malloc_trim(0) in (0, 1)
+
+
+def test_with_no_stream_left_a_full_collection_runs_before_the_trim() -> None:
+    order: list[str] = []
+    trimmer = _memory.Trimmer(
+        lambda pad: order.append("trim") or 1,
+        idle=lambda: True,
+        collect=lambda: order.append("collect"),
+    )
+    loop = _Loop()
+    trimmer.stream_closed(loop)  # type: ignore[arg-type]
+    assert order == [], "nothing runs on the media loop itself"
+    loop.fire()
+    assert order == ["collect", "trim"]
+    assert trimmer.collections == 1 and trimmer.trims == 1
+    assert trimmer.last_collect_seconds >= 0.0
+
+
+def test_while_a_stream_is_open_nothing_is_collected() -> None:
+    order: list[str] = []
+    streams = ["s1"]
+    trimmer = _memory.Trimmer(
+        lambda pad: order.append("trim") or 1,
+        idle=lambda: not streams,
+        collect=lambda: order.append("collect"),
+    )
+    loop = _Loop()
+    trimmer.stream_closed(loop)  # type: ignore[arg-type]
+    loop.fire()
+    assert order == ["trim"] and trimmer.collections == 0
+    # the last stream closed meanwhile: the next job collects (idle is read when it runs)
+    streams.clear()
+    later = _Loop()
+    trimmer.stream_closed(later)  # type: ignore[arg-type]
+    later.fire()
+    assert order == ["trim", "collect", "trim"] and trimmer.collections == 1
+
+
+def test_without_malloc_trim_the_idle_collection_still_runs(monkeypatch: Any) -> None:
+    collected: list[int] = []
+    loop = _Loop()
+    trimmer = _memory.Trimmer(None, idle=lambda: True, collect=lambda: collected.append(1))
+    trimmer.stream_closed(loop)  # type: ignore[arg-type]
+    loop.fire()
+    assert collected == [1] and trimmer.trims == 0
+    # switched off, with no trim either: nothing is even scheduled
+    monkeypatch.setattr(_memory, "COLLECT", False)
+    other = _Loop()
+    _memory.Trimmer(None, idle=lambda: True, collect=lambda: collected.append(2)).stream_closed(
+        other  # type: ignore[arg-type]
+    )
+    assert other.timers == []
+
+
+def test_collect_switched_off_leaves_collections_to_python(monkeypatch: Any) -> None:
+    monkeypatch.setattr(_memory, "COLLECT", False)
+    order: list[str] = []
+    trimmer = _memory.Trimmer(
+        lambda pad: order.append("trim") or 1,
+        idle=lambda: True,
+        collect=lambda: order.append("collect"),
+    )
+    loop = _Loop()
+    trimmer.stream_closed(loop)  # type: ignore[arg-type]
+    loop.fire()
+    assert order == ["trim"]
+
+
+def test_a_failing_collection_is_only_logged_and_the_trim_still_runs() -> None:
+    def broken() -> None:
+        raise RuntimeError("no")
+
+    calls: list[int] = []
+    trimmer = _memory.Trimmer(lambda pad: calls.append(pad) or 1, idle=lambda: True, collect=broken)
+    trimmer._run(True)
+    assert trimmer.collections == 0 and calls == [0] and trimmer.trims == 1
+
+
+def test_a_job_left_on_a_stopped_loop_does_not_block_the_next_loop() -> None:
+    # the media thread restarted (a new loop implementation, a shutdown) with a job
+    # pending: the old loop never runs it, and closes on the new loop must still trim
+    calls: list[int] = []
+    trimmer = _memory.Trimmer(lambda pad: calls.append(pad) or 1)
+    old, new = _Loop(), _Loop()
+    trimmer.stream_closed(old)  # type: ignore[arg-type]
+    trimmer.stream_closed(new)  # type: ignore[arg-type]
+    trimmer.stream_closed(new)  # type: ignore[arg-type]
+    assert len(new.timers) == 1, "one job on the new loop"
+    new.fire()
+    assert calls == [0] and trimmer.trims == 1

@@ -91,10 +91,11 @@ class PeerManager:
         _redact.install()  # no ICE password in aiortc's or the comm's DEBUG logs
         # the loop's implementation is read at each start of the media thread
         self.media = MediaLoop(lambda: config.media_loop)
-        #: hands the memory closed streams freed back to the system (_memory.py)
-        self.trimmer = _memory.Trimmer()
         self._lock = threading.RLock()
         self._streams: dict[str, AnyStream] = {}
+        #: hands the memory closed streams freed back to the system, and collects
+        #: reference cycles when no stream is left (_memory.py)
+        self.trimmer = _memory.Trimmer(idle=self._no_streams)
         #: closed stream id -> the key of the page that owned it (checked in _dispatch)
         self._dead = Tombstones()
         #: every registered widget's port (the widget holds it: gone with the widget)
@@ -669,6 +670,11 @@ class PeerManager:
         if key:
             return sum(1 for s in live if s.key == key)
         return sum(1 for s in live if not s.key and s.page == page)
+
+    def _no_streams(self) -> bool:
+        """Whether this kernel has no stream at all, open or opening (any thread)."""
+        with self._lock:
+            return not self._streams
 
     def forget(self, stream: AnyStream) -> None:
         """Drop ``stream`` and tombstone its id with its page's key (media loop)."""
