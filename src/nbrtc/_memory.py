@@ -23,7 +23,7 @@ full ``gc.collect()``. Why: starting a stream makes thousands of long-lived obje
 (aiortc's peer, SDP, transports); after enough of them Python collects the whole kernel
 heap, stopping every Python thread, and that fell on a stream's start. Measured
 (benchmarks stack, a camera opened and closed 6-8 times in one kernel): the 6th start had
-its answer 55-180 ms late in 8 runs of 11; a ``gc.callbacks`` probe showed a full collection
+its answer 75-180 ms late in 9 runs of 13; a ``gc.callbacks`` probe showed a full collection
 there (88 ms and 97 ms, inside aiortc's ``setRemoteDescription``). Collecting when nothing
 streams resets Python's count, so the starts that follow do not pay it, and the closed
 streams' reference cycles are freed before the trim. With a stream open or opening nothing

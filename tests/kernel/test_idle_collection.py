@@ -43,7 +43,7 @@ def no_auto_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _live_camera(browser: FakeBrowser, widgets: list) -> nbrtc.Camera:  # type: ignore[type-arg]
+def _live_camera(browser: FakeBrowser, widgets: list[nbrtc.Camera]) -> nbrtc.Camera:
     cam = nbrtc.Camera()
     widgets.append(cam)
     browser.attach(cam)
@@ -63,8 +63,8 @@ def _wait_collection(mgr: nbrtc.PeerManager, before: int) -> None:
 
 def test_with_no_stream_left_the_cycles_of_closed_streams_are_collected(
     browser: FakeBrowser,
-    widgets: list,
-    no_auto_gc: None,  # type: ignore[type-arg]
+    widgets: list[nbrtc.Camera],
+    no_auto_gc: None,
 ) -> None:
     mgr = nbrtc.manager()
     cam = _live_camera(browser, widgets)
@@ -79,8 +79,8 @@ def test_with_no_stream_left_the_cycles_of_closed_streams_are_collected(
 
 def test_while_a_stream_is_open_closing_another_collects_nothing(
     browser: FakeBrowser,
-    widgets: list,
-    no_auto_gc: None,  # type: ignore[type-arg]
+    widgets: list[nbrtc.Camera],
+    no_auto_gc: None,
 ) -> None:
     mgr = nbrtc.manager()
     first = _live_camera(browser, widgets)

@@ -81,13 +81,18 @@ def test_glibc_has_it_here() -> None:
     assert _memory._malloc_trim(0) in (0, 1)
 
 
-def test_with_no_stream_left_a_full_collection_runs_before_the_trim() -> None:
-    order: list[str] = []
-    trimmer = _memory.Trimmer(
+def _recording(order: list[str], idle: Any = lambda: True) -> _memory.Trimmer:
+    """A trimmer whose trim and collection append "trim" / "collect" to ``order``."""
+    return _memory.Trimmer(
         lambda pad: order.append("trim") or 1,
-        idle=lambda: True,
+        idle=idle,
         collect=lambda: order.append("collect"),
     )
+
+
+def test_with_no_stream_left_a_full_collection_runs_before_the_trim() -> None:
+    order: list[str] = []
+    trimmer = _recording(order)
     loop = _Loop()
     trimmer.stream_closed(loop)  # type: ignore[arg-type]
     assert order == [], "nothing runs on the media loop itself"
@@ -100,11 +105,7 @@ def test_with_no_stream_left_a_full_collection_runs_before_the_trim() -> None:
 def test_while_a_stream_is_open_nothing_is_collected() -> None:
     order: list[str] = []
     streams = ["s1"]
-    trimmer = _memory.Trimmer(
-        lambda pad: order.append("trim") or 1,
-        idle=lambda: not streams,
-        collect=lambda: order.append("collect"),
-    )
+    trimmer = _recording(order, idle=lambda: not streams)
     loop = _Loop()
     trimmer.stream_closed(loop)  # type: ignore[arg-type]
     loop.fire()
@@ -136,11 +137,7 @@ def test_without_malloc_trim_the_idle_collection_still_runs(monkeypatch: Any) ->
 def test_collect_switched_off_leaves_collections_to_python(monkeypatch: Any) -> None:
     monkeypatch.setattr(_memory, "COLLECT", False)
     order: list[str] = []
-    trimmer = _memory.Trimmer(
-        lambda pad: order.append("trim") or 1,
-        idle=lambda: True,
-        collect=lambda: order.append("collect"),
-    )
+    trimmer = _recording(order)
     loop = _Loop()
     trimmer.stream_closed(loop)  # type: ignore[arg-type]
     loop.fire()
