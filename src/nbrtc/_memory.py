@@ -29,7 +29,9 @@ streams resets Python's count, so the starts that follow do not pay it, and the 
 streams' reference cycles are freed before the trim. With a stream open or opening nothing
 is collected here (it would stop that stream's threads as long). A collection holds the
 GIL (~50-90 ms in a notebook kernel): a cell running then waits that long, as it does for
-Python's own collections. ``COLLECT = False`` turns it off.
+Python's own collections; and at most ``COLLECT_DUTY`` (10 %) of the kernel's time goes to
+them (a heap whose collection takes 2 s gets one every 20 s at most). ``COLLECT = False``
+turns it off.
 """
 
 from __future__ import annotations
@@ -51,6 +53,11 @@ TRIM_DELAY = 1.0
 ENABLED = True
 #: set False to leave every collection to Python's own thresholds (as before)
 COLLECT = True
+#: idle collections take at most this share of the kernel's time: after one that took
+#: ``d`` seconds, the next may run ``d / COLLECT_DUTY`` seconds later at the soonest (a
+#: kernel holding a huge heap, where a collection takes seconds, is not paused for one
+#: after every close; the ~50-90 ms of a notebook kernel allow one a second)
+COLLECT_DUTY = 0.1
 
 
 def _load_malloc_trim() -> Callable[[int], int] | None:
@@ -79,12 +86,18 @@ class Trimmer:
         trim: Callable[[int], int] | None = _malloc_trim,
         idle: Callable[[], bool] = lambda: False,
         collect: Callable[[], object] = gc.collect,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``idle``: whether the kernel has no stream (media loop); ``collect``: the full
-        collection to run then (``gc.collect``; tests pass a recorder)."""
+        collection to run then (``gc.collect``); ``clock``: seconds, for the collections'
+        duty bound (tests pass their own)."""
         self._trim = trim
         self._idle = idle
         self._collect = collect
+        self._clock = clock
+        #: no idle collection before this clock reading (COLLECT_DUTY); written by the
+        #: executor thread, read on the media loop (one float: no lock needed)
+        self._next_collect = 0.0
         self._handle: asyncio.TimerHandle | None = None
         #: the loop ``_handle`` waits on: a media loop that stopped with a job pending
         #: (the media thread restarts: a new loop implementation, a shutdown) never runs
@@ -116,20 +129,21 @@ class Trimmer:
             self._handle_loop = None
         if loop.is_closed():
             return
-        collect = COLLECT and self._idle()
+        collect = COLLECT and self._clock() >= self._next_collect and self._idle()
         loop.run_in_executor(None, self._run, collect)
 
     def _run(self, collect: bool = False) -> None:
         """Executor thread: collect reference cycles when asked, then hand freed memory
         back to the system. Never raises (housekeeping must not fail a stream)."""
         if collect:
-            t0 = time.perf_counter()
+            t0 = self._clock()
             try:
                 self._collect()
             except Exception:
                 log.debug("nbrtc: the idle collection failed", exc_info=True)
             else:
-                self.last_collect_seconds = time.perf_counter() - t0
+                self.last_collect_seconds = self._clock() - t0
+                self._next_collect = t0 + self.last_collect_seconds / COLLECT_DUTY
                 self.collections += 1
                 log.debug(
                     "nbrtc: idle collection after closed streams took %.1f ms",

@@ -166,3 +166,29 @@ def test_a_job_left_on_a_stopped_loop_does_not_block_the_next_loop() -> None:
     assert len(new.timers) == 1, "one job on the new loop"
     new.fire()
     assert calls == [0] and trimmer.trims == 1
+
+
+def test_idle_collections_take_at_most_a_tenth_of_the_kernels_time() -> None:
+    # a huge heap: each collection takes 2 s (the test's clock), so one every 20 s at most
+    now = [100.0]
+
+    def slow_collect() -> None:
+        now[0] += 2.0
+
+    trimmer = _memory.Trimmer(
+        lambda pad: 1, idle=lambda: True, collect=slow_collect, clock=lambda: now[0]
+    )
+
+    def job() -> None:
+        loop = _Loop()
+        trimmer.stream_closed(loop)  # type: ignore[arg-type]
+        loop.fire()
+
+    job()
+    assert trimmer.collections == 1 and trimmer.last_collect_seconds == 2.0
+    now[0] += 10.0  # 12 s after the first began
+    job()
+    assert trimmer.collections == 1 and trimmer.trims == 2, "trimmed, not collected"
+    now[0] += 8.0  # 20 s after
+    job()
+    assert trimmer.collections == 2
