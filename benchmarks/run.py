@@ -1,8 +1,8 @@
 """nbrtc benchmarks against a bare-aiortc floor, in the real stack; prints a table, writes JSON.
 
     python benchmarks/run.py --quick   # 3 repetitions, short windows, 20 teardown cycles
-    python benchmarks/run.py           # 5 repetitions, 3 s windows (10 s for CPU), 16 feeds,
-                                       # 200 cycles
+    python benchmarks/run.py           # 5 repetitions (11 for the first frame), 3 s windows
+                                       # (10 s for CPU), 16 feeds, 200 cycles
     python benchmarks/run.py --quick --only process   # the processing row alone (~1 min)
 
 Starts JupyterLab, the floor server (``floor/server.py``: aiohttp + aiortc, no nbrtc)
@@ -81,13 +81,13 @@ def measure(args: argparse.Namespace, log: Any) -> dict[str, Any]:
                     traceback.print_exc()
                 log(f"  {which:5} {name:<22} {time.monotonic() - t:5.1f} s")
 
-        def interleaved(name: str, fn: Any, *, many: bool = False) -> None:
+        def interleaved(name: str, fn: Any, *, many: bool = False, times: int = 0) -> None:
             """``reps`` repetitions of ``fn(stack_obj)``, floor and nbrtc alternating (so
             a slow drift of the shared machine's load weighs on both alike); with ``many``
             each repetition returns a list of rows, which are kept flat."""
             for which in stacks:
                 raw[which][name] = []
-            for _ in range(reps):
+            for _ in range(times or reps):
                 for which, obj in stacks.items():
                     try:
                         got = fn(obj)
@@ -101,7 +101,9 @@ def measure(args: argparse.Namespace, log: Any) -> dict[str, Any]:
 
         if "ttff" in args.only:
             log("time to first frame")
-            interleaved("ttff", lambda o: o.ttff())
+            # more repetitions than the other rows: each is a few seconds, and its median
+            # decides a goal that one slow answer in five moved past (stop 38's full run)
+            interleaved("ttff", lambda o: o.ttff(), times=args.ttff_reps)
         if "delivery" in args.only:
             for w, h in SIZES:
                 log(f"delivery / rendering {w}x{h}")
@@ -343,6 +345,13 @@ def main() -> int:
         "--cycles", type=int, default=0, help="teardown cycles (default: 20 with --quick, else 200)"
     )
     ap.add_argument(
+        "--ttff-reps",
+        type=int,
+        default=0,
+        help="repetitions of the first-frame rows (default: --reps when given, else 3 with "
+        "--quick, else 11)",
+    )
+    ap.add_argument(
         "--feeds",
         default="",
         help="feed counts for the cost rows, comma-separated (default: 1,4; full run 1,4,16)",
@@ -379,6 +388,9 @@ def main() -> int:
     else:
         args.reps, args.window, args.warm, args.feeds, args.cycles = 5, 3.0, 2.0, [1, 4, 16], 200
         args.cpu_window = 10.0
+    if args.ttff_reps < 0:
+        ap.error(f"--ttff-reps takes a count >= 1; got {args.ttff_reps}")
+    args.ttff_reps = args.ttff_reps or reps or (3 if args.quick else 11)
     args.reps = reps or args.reps
     args.window = window or args.window
     args.cpu_window = cpu_window or args.cpu_window
@@ -397,7 +409,8 @@ def main() -> int:
     print(
         f"nbrtc {info['versions']['nbrtc']} vs bare aiortc {info['versions']['aiortc']}; "
         f"{info['versions']['chromium']}; {info['machine']['cpus']} CPUs; "
-        f"{'quick' if args.quick else 'full'}: {args.reps} repetitions, median [min..max]; "
+        f"{'quick' if args.quick else 'full'}: {args.reps} repetitions "
+        f"({args.ttff_reps} for the first frame), median [min..max]; "
         f"windows {args.window:g} s, CPU and echo rows {args.cpu_window:g} s"
     )
     print(text)
@@ -420,6 +433,7 @@ def main() -> int:
                 "mode": "quick" if args.quick else "full",
                 "settings": {
                     "repetitions": args.reps,
+                    "ttff_repetitions": args.ttff_reps,
                     "window_s": args.window,
                     "cpu_window_s": args.cpu_window,
                     "warm_up_s": args.warm,
@@ -475,6 +489,7 @@ def append_history(
         "mode": "quick" if args.quick else "full",
         "only": sorted(args.only),
         "repetitions": args.reps,
+        "ttff_repetitions": args.ttff_reps,
         "window_s": args.window,
         "cpu_window_s": args.cpu_window,
         "wall_seconds": round(wall, 1),
