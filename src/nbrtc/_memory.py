@@ -98,11 +98,11 @@ class Trimmer:
         #: no idle collection before this clock reading (COLLECT_DUTY); written by the
         #: executor thread, read on the media loop (one float: no lock needed)
         self._next_collect = 0.0
-        self._handle: asyncio.TimerHandle | None = None
-        #: the loop ``_handle`` waits on: a media loop that stopped with a job pending
-        #: (the media thread restarts: a new loop implementation, a shutdown) never runs
-        #: it, and the next loop must not take that dead handle for a pending job
-        self._handle_loop: asyncio.AbstractEventLoop | None = None
+        #: the loop a job is pending on (None: none). Kept as the loop, not the timer: a
+        #: media loop that stopped with a job pending (the media thread restarts: a new
+        #: loop implementation, a shutdown) never runs it, and the next loop must not take
+        #: it for a job of its own
+        self._pending_on: asyncio.AbstractEventLoop | None = None
         #: trims run so far, and the last one's duration in seconds (any thread reads)
         self.trims = 0
         self.last_seconds = 0.0
@@ -115,18 +115,17 @@ class Trimmer:
         loop)."""
         if not ENABLED or loop.is_closed():
             return
-        if self._handle is not None and self._handle_loop is loop:
+        if self._pending_on is loop:
             return  # one pending trim covers every close until it runs
         if self._trim is None and not COLLECT:
             return
-        self._handle = loop.call_later(TRIM_DELAY, self._start, loop)
-        self._handle_loop = loop
+        loop.call_later(TRIM_DELAY, self._start, loop)
+        self._pending_on = loop
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Media loop: hand the job to the executor, with a collection if nothing streams."""
-        if self._handle_loop is loop:
-            self._handle = None
-            self._handle_loop = None
+        if self._pending_on is loop:
+            self._pending_on = None
         if loop.is_closed():
             return
         collect = COLLECT and self._clock() >= self._next_collect and self._idle()
