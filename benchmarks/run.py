@@ -325,6 +325,17 @@ def teardown_table(td: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def kernel_offer() -> bool:
+    """Whether the benchmark's kernels make the camera's offer (``nbrtc.config.kernel_offer``
+    as ``$NBRTC_KERNEL_OFFER`` sets it for them; they inherit this process's environment).
+    With it, the first-frame split's "offer" is the page's answer reaching Python."""
+    from nbrtc._config import Config
+
+    probe = Config()
+    probe.load_defaults(paths=[])
+    return probe.kernel_offer
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="about 4 minutes")
@@ -411,7 +422,8 @@ def main() -> int:
         f"{info['versions']['chromium']}; {info['machine']['cpus']} CPUs; "
         f"{'quick' if args.quick else 'full'}: {args.reps} repetitions "
         f"({args.ttff_reps} for the first frame), median [min..max]; "
-        f"windows {args.window:g} s, CPU and echo rows {args.cpu_window:g} s"
+        f"windows {args.window:g} s, CPU and echo rows {args.cpu_window:g} s; "
+        f"kernel offer {'on' if kernel_offer() else 'off'}"
     )
     print(text)
     print()
@@ -434,6 +446,7 @@ def main() -> int:
                 "settings": {
                     "repetitions": args.reps,
                     "ttff_repetitions": args.ttff_reps,
+                    "kernel_offer": kernel_offer(),
                     "window_s": args.window,
                     "cpu_window_s": args.cpu_window,
                     "warm_up_s": args.warm,
@@ -490,6 +503,7 @@ def append_history(
         "only": sorted(args.only),
         "repetitions": args.reps,
         "ttff_repetitions": args.ttff_reps,
+        "kernel_offer": kernel_offer(),
         "window_s": args.window,
         "cpu_window_s": args.cpu_window,
         "wall_seconds": round(wall, 1),

@@ -75,16 +75,27 @@ export default {
     });
     view.setWarning(versionWarning(model));
 
-    const newPeer = () =>
+    /** @param {string} [kernelOffer] the kernel's offer this peer may answer */
+    const newPeer = (kernelOffer = "") =>
       new BrowserPeer({
         model,
         kind,
         router,
         onChange: (snap) => view.update(snap),
         onChannel: (ev) => view.channelEvent(ev),
+        kernelOffer,
+        // the offer went to another view or page: this view offers itself instead
+        onOfferRefused: () => {
+          if (kernelClosed() || signal?.aborted) return;
+          peer = newPeer();
+          peer.start();
+        },
       });
     if (STREAM_KINDS.includes(kind)) {
-      peer = newPeer();
+      // The first peer of this view may answer the kernel's offer (the widget's
+      // `_kernel_offer`, made as it was displayed); a restart offers itself.
+      const offered = model.get("_kernel_offer");
+      peer = newPeer(typeof offered === "string" ? offered : "");
     } else {
       view.update({
         id: "",

@@ -22,6 +22,8 @@ export const ROUTER_KEY = "__nbrtc_router_v1";
  * waits (docs/protocol.md "Batches"). Offers, byes, pings and stats never wait.
  */
 export const BATCH_MS = 20;
+/** Kernel offers a page holds for views not rendered yet (the oldest goes first). */
+export const MAX_KERNEL_OFFERS = 8;
 
 /** Kernel statuses after which nothing of the old kernel process will ever answer. */
 export const KERNEL_GONE_STATUSES = Object.freeze([
@@ -70,6 +72,7 @@ export function kernelOf(model) {
  * The part of a JupyterLab kernel connection (model.widget_manager.kernel) the router
  * uses: its status signal (a Lumino Signal).
  * @typedef {{
+ *   status?: string,
  *   statusChanged?: {
  *     connect(slot: (sender: any, status: string) => void): boolean | void,
  *     disconnect(slot: (sender: any, status: string) => void): boolean | void,
@@ -81,6 +84,7 @@ export function kernelOf(model) {
  *   nextStreamId(): string,
  *   nextViewId(): string,
  *   attachModel(model: ModelLike): () => void,
+ *   takeKernelOffer(id: string, ms: number): Promise<string>,
  *   listenerCount(model: ModelLike): number,
  *   register(streamId: string, peer: PeerLike, model: ModelLike): void,
  *   unregister(streamId: string): void,
@@ -236,6 +240,11 @@ export function createRouter(options = {}) {
       }
     }
     const entry = streams.get(msg.stream);
+    if (!entry && !dead.has(msg.stream) && msg.type === "offer" && msg.payload?.kernel === true) {
+      keepKernelOffer(msg.stream, msg.payload.sdp);
+      return;
+    }
+    if (!entry && msg.type === "bye" && kernelOffers.delete(msg.stream)) return; // expired
     if (!entry) {
       const why = dead.has(msg.stream) ? "closed" : "unknown";
       if (msg.type === "error" && !dead.has(msg.stream)) {
@@ -248,6 +257,69 @@ export function createRouter(options = {}) {
     guarded(log, `handling ${msg.type} for ${msg.stream}`, () =>
       entry.peer.handleKernelMessage(msg, buffers),
     );
+  }
+
+  /**
+   * The kernel's offers for views not rendered yet (a camera's kernel offers as the
+   * widget is displayed, docs/protocol.md "The kernel's offer"): stream id -> SDP, at
+   * most MAX_KERNEL_OFFERS (the oldest goes), each taken once by the view that answers.
+   * @type {Map<string, string>}
+   */
+  const kernelOffers = new Map();
+  /** @type {Map<string, ((sdp: string) => void)[]>} views waiting for an offer */
+  const offerWaiters = new Map();
+
+  /**
+   * @param {string} id
+   * @param {string} sdp
+   */
+  function keepKernelOffer(id, sdp) {
+    const waiting = offerWaiters.get(id);
+    if (waiting && waiting.length > 0) {
+      offerWaiters.delete(id);
+      const first = /** @type {(sdp: string) => void} */ (waiting.shift());
+      guarded(log, `taking the kernel's offer ${id}`, () => first(sdp));
+      for (const other of waiting) guarded(log, "a second view", () => other(""));
+      return;
+    }
+    kernelOffers.delete(id);
+    kernelOffers.set(id, sdp);
+    while (kernelOffers.size > MAX_KERNEL_OFFERS) {
+      kernelOffers.delete(/** @type {string} */ (kernelOffers.keys().next().value));
+    }
+  }
+
+  /**
+   * Take the kernel's offer `id` for one view: its SDP, at once when it is here, else
+   * when it arrives within `ms`; "" when it does not (or another view took it), and the
+   * view offers itself.
+   * @param {string} id
+   * @param {number} ms
+   * @returns {Promise<string>}
+   */
+  function takeKernelOffer(id, ms) {
+    const sdp = kernelOffers.get(id);
+    if (sdp !== undefined) {
+      kernelOffers.delete(id);
+      return Promise.resolve(sdp);
+    }
+    if (dead.has(id) || streams.has(id) || !(ms > 0)) return Promise.resolve("");
+    return new Promise((resolve) => {
+      const list = offerWaiters.get(id) ?? [];
+      const waiter = (/** @type {string} */ got) => {
+        clearTimer(timer);
+        resolve(got);
+      };
+      const timer = setTimer(() => {
+        const now = offerWaiters.get(id) ?? [];
+        const i = now.indexOf(waiter);
+        if (i >= 0) now.splice(i, 1);
+        if (now.length === 0) offerWaiters.delete(id);
+        resolve("");
+      }, ms);
+      list.push(waiter);
+      offerWaiters.set(id, list);
+    });
   }
 
   /**
@@ -496,6 +568,7 @@ export function createRouter(options = {}) {
     nextStreamId: () => `${pageId}-${++streamCounter}`,
     nextViewId: () => `${pageId}-v${++viewCounter}`,
     attachModel,
+    takeKernelOffer,
     listenerCount,
     register,
     unregister,

@@ -11,6 +11,17 @@ export const LABEL = "SDP";
 export const TRAIT = "sdp";
 
 /**
+ * A column's title: which description, and which side wrote it.
+ * @param {string} side "offer" | "answer"
+ * @param {string} offerer "browser" | "kernel" (nbrtc.config.kernel_offer)
+ * @returns {string}
+ */
+function sideTitle(side, offerer) {
+  const writer = (side === "offer") === (offerer === "kernel") ? "kernel" : "browser";
+  return `${side === "offer" ? "Offer" : "Answer"} (${writer})`;
+}
+
+/**
  * Build the offer/answer view inside `el` (its panel).
  * @type {import("./tab.js").MountTab}
  */
@@ -40,13 +51,17 @@ export function mount(el, ctx) {
   sdpCols.dataset.expanded = "false";
   /** @type {Record<string, any>} */
   const sdpBodies = {};
+  /** @type {Record<string, any>} */
+  const sdpHeads = {};
   for (const side of ["offer", "answer"]) {
     const col = make("div", "nbrtc-sdp");
     col.dataset.side = side;
     const body = make("div", "nbrtc-sdp-body");
-    col.append(make("div", "nbrtc-sdp-head", side === "offer" ? "Offer" : "Answer"), body);
+    const head = make("div", "nbrtc-sdp-head", sideTitle(side, "browser"));
+    col.append(head, body);
     sdpCols.appendChild(col);
     sdpBodies[side] = body;
+    sdpHeads[side] = head;
   }
   el.append(sdpBar, sdpSummary, sdpCols);
   let sdpSig = "";
@@ -99,7 +114,7 @@ export function mount(el, ctx) {
   /** @param {any} value */
   const setSdp = (value) => {
     const s = obj(value);
-    const sig = JSON.stringify([s.round ?? null, s.reason ?? null, s.offer ?? null, s.answer ?? null, s.summary ?? null]);
+    const sig = JSON.stringify([s.round ?? null, s.reason ?? null, s.offerer ?? null, s.offer ?? null, s.answer ?? null, s.summary ?? null]);
     if (sig === sdpSig) return;
     sdpSig = sig;
     sdpSummary.replaceChildren(...arr(s.summary).map((x) => make("li", undefined, str(x))));
@@ -114,6 +129,8 @@ export function mount(el, ctx) {
         ? `Renegotiation ${round}${reason}`
         : `First negotiation${reason}`;
     sdpRound.dataset.round = String(round);
+    const offerer = s.offerer === "kernel" ? "kernel" : "browser";
+    for (const side of ["offer", "answer"]) sdpHeads[side].textContent = sideTitle(side, offerer);
     sdpLineEls = [];
     sdpText = new Map();
     for (const side of ["offer", "answer"]) {

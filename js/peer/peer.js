@@ -18,6 +18,7 @@ import { audioConstraints } from "../core/constraints.js";
 import { listen } from "../core/listen.js";
 import { describeError, deviceFor, iceFailed, pathLost } from "../core/errors.js";
 import { PathWatch } from "../transport/reconnect.js";
+import { kernelOf } from "../core/router.js";
 import { COMM_KINDS, CONTROL_CHANNEL, SENDING_KINDS, STREAM_KINDS, clipText } from "../core/protocol.js";
 import { peerConfig } from "../core/rtc-config.js";
 import { Session, statsInterval } from "../core/session.js";
@@ -75,6 +76,11 @@ export const MAX_ICE_ERRORS = 8;
 
 /** What the view shows when the user ends a screen share from the browser's own UI. */
 export const SCREEN_ENDED_WORDS = "Screen sharing was stopped in the browser.";
+/**
+ * How long a view waits for the kernel's offer that its widget announced (it normally
+ * arrived before the display; a page that opened later never sees it), then offers itself.
+ */
+export const KERNEL_OFFER_WAIT_MS = 250;
 
 /**
  * One stream of one view (a Session, core/session.js).
@@ -89,10 +95,14 @@ export class BrowserPeer extends Session {
    *   viewId?: string,
    *   onChange?: (snapshot: PeerSnapshot) => void,
    *   onChannel?: (event: PeerChannelEvent) => void,
+   *   kernelOffer?: string,
+   *   onOfferRefused?: () => void,
    *   env?: Partial<PeerEnv>,
-   * }} options
+   * }} options `kernelOffer`: the id of the kernel's offer this view may answer
+   *   (the widget's `_kernel_offer`); `onOfferRefused`: the kernel gave that offer to
+   *   another view or page, so this peer closed and the caller starts one that offers
    */
-  constructor({ model, kind, router, viewId, onChange, onChannel, env }) {
+  constructor({ model, kind, router, viewId, onChange, onChannel, kernelOffer, onOfferRefused, env }) {
     if (!STREAM_KINDS.includes(kind)) throw new TypeError(`unknown kind: ${String(kind)}`);
     super({ model, router, env, viewId, onChange });
     this.kind = kind;
@@ -193,6 +203,11 @@ export class BrowserPeer extends Session {
     this._rtcConfig = null;
     /** New peer connections made for the kernel's reconnection (a lost path). */
     this.freshPeers = 0;
+    /** The kernel's offer this view may answer ("" when it offers itself). */
+    this._kernelOfferId = typeof kernelOffer === "string" ? kernelOffer : "";
+    /** This peer answered the kernel's offer (and took its stream id). */
+    this.answering = false;
+    this._onOfferRefused = onOfferRefused ?? null;
   }
 
   /** Whether this kind opens a local device. */
@@ -323,6 +338,18 @@ export class BrowserPeer extends Session {
 
   async _run() {
     if (this.closed) return;
+    /** @type {string} */
+    let kernelSdp = "";
+    if (this._kernelOfferId && this.transportMode !== "comm" && !this.watching && this.kind === "camera") {
+      // The kernel offered as the widget was displayed: its offer is normally here
+      // already (it left before the display); this view answers it as its stream.
+      kernelSdp = await this.router.takeKernelOffer(this._kernelOfferId, KERNEL_OFFER_WAIT_MS);
+      if (this.closed) return;
+      if (kernelSdp) {
+        this.id = this._kernelOfferId;
+        this.answering = true;
+      }
+    }
     this._register();
     const env = this.env;
     if (this.transportMode === "comm") {
@@ -355,6 +382,10 @@ export class BrowserPeer extends Session {
     this.pc = pc;
     this._wire(pc);
 
+    if (this.answering) {
+      await this._answerKernel(pc, kernelSdp);
+      return;
+    }
     if (this.watching) {
       // The server's offer decides the m-lines: no transceiver and no control channel
       // here (a data channel would need an offer of ours). Candidates follow the answer.
@@ -388,6 +419,63 @@ export class BrowserPeer extends Session {
 
     const offer = await pc.createOffer();
     if (this.closed) return;
+    await this._sendAndSettle(pc, offer, "offer");
+  }
+
+  /**
+   * Answer the kernel's offer `sdp` on `pc` (the widget's `_kernel_offer`, docs/protocol.md
+   * "The kernel's offer"): its sections become this stream's (video sendrecv, audio
+   * sendonly when the camera has sound), the kernel's control channel arrives as a
+   * `datachannel` event, and ICE starts as the answer is set, while the answer travels.
+   * The device opens at once when the kernel is idle, else once the kernel took the
+   * answer (its "connecting" state, or the pc connecting).
+   * @param {any} pc
+   * @param {string} sdp
+   */
+  async _answerKernel(pc, sdp) {
+    listen(
+      pc,
+      "datachannel",
+      (/** @type {any} */ event) => {
+        if (event?.channel?.label === CONTROL_CHANNEL) this._link.attach(event.channel, this._abort.signal);
+      },
+      { signal: this._abort.signal, isClosed: () => this.closed, log: this.env.log, what: "kernel channel " },
+    );
+    this.channels.attach(pc);
+    this._audioRequest = audioConstraints(this.model.get("audio"));
+    await pc.setRemoteDescription({ type: "offer", sdp });
+    if (this.closed) return;
+    for (const tx of pc.getTransceivers()) {
+      const kind = tx.receiver?.track?.kind;
+      if (kind === "video" && !this._videoTx) {
+        tx.direction = "sendrecv";
+        this._videoTx = tx;
+      } else if (kind === "audio" && !this._audioTx && this._audioRequest !== null) {
+        tx.direction = "sendonly";
+        this._audioTx = tx;
+      }
+    }
+    // The kernel idle means the cell that displayed this widget has ended, so no close
+    // from that cell can follow: the device opens now and starts while ICE and DTLS run.
+    // (A busy kernel may still close the widget in that cell: then it waits for the
+    // kernel to take the answer, as an offering view waits for its offer to be taken.)
+    if (this.sending && kernelOf(this.model)?.status === "idle") this._openDevice();
+    const answer = await pc.createAnswer();
+    if (this.closed) return;
+    this._answerSeen = true; // the SDP exchange is ours to finish: no answer will come
+    await this._sendAndSettle(pc, answer, "answer");
+  }
+
+  /**
+   * Send this stream's first SDP (`offer`, or `answer` to the kernel's offer) while
+   * setLocalDescription runs, then what waited for it; the stream's timers start.
+   * @param {any} pc
+   * @param {any} description
+   * @param {"offer" | "answer"} type
+   */
+  async _sendAndSettle(pc, description, type) {
+    const env = this.env;
+    const offer = description;
     // The offer goes to the kernel while setLocalDescription runs, not after it: it is
     // the very SDP being set (ICE credentials and fingerprint final, candidates trickle
     // after it), and the browser applies the kernel's answer only once this settles
@@ -396,7 +484,7 @@ export class BrowserPeer extends Session {
     // spends making its answer instead of waiting. A rejection fails the stream below.
     const settingLocal = pc.setLocalDescription(offer);
     // Sent at once: candidates trickle after it, so ICE gathering is not waited for.
-    this._send("offer", {
+    this._send(type, {
       sdp: offer.sdp,
       kind: this.kind,
       page: this.router.pageId,
@@ -404,7 +492,7 @@ export class BrowserPeer extends Session {
     });
     this._offerSent = true;
     this.setState({ type: "offer-sent" });
-    for (const [type, payload] of this._outbox.splice(0)) this._send(type, payload);
+    for (const [queued, payload] of this._outbox.splice(0)) this._send(queued, payload);
     this._flushNow(); // the offer and what waited for it
     await settingLocal;
     if (this.closed) return;
@@ -552,6 +640,9 @@ export class BrowserPeer extends Session {
         return;
       }
       if (this._path.connectionChanged(pc.connectionState)) return; // the kernel restores it
+      // Answering the kernel's offer, a connected pc proves the kernel took the answer
+      // (its DTLS needs it), maybe before its "connecting" state crossed: the device opens.
+      if (pc.connectionState === "connected" && this.answering && this.sending) this._openDevice();
       if (pc.connectionState === "connected") this.setState({ type: "connected" });
       else if (pc.connectionState === "failed") this.fail(iceFailed());
     });
@@ -636,7 +727,13 @@ export class BrowserPeer extends Session {
         return;
       case "state":
         this.kernelState = payload.state;
-        if (payload.state === "connecting" && this.sending && this._offerSent) {
+        if (payload.state === "connecting" && this.answering && this.state.name === "negotiating") {
+          // the kernel took this view's answer to its offer: the exchange is complete
+          this._watchdog.start();
+          this.setState({ type: "answer-applied" });
+          if (this.pc?.connectionState === "connected") this.setState({ type: "connected" });
+          if (this.sending) this._openDevice();
+        } else if (payload.state === "connecting" && this.sending && this._offerSent) {
           // the kernel holds the stream now: the device may open (see _run)
           this._openDevice();
           this._notify();
@@ -676,6 +773,13 @@ export class BrowserPeer extends Session {
         // An error never closes a healthy stream, but a refused offer means there is
         // no stream: nothing will ever answer it, so say why and release the camera.
         // The kernel holds nothing for it, so there is nobody to send error/bye to.
+        if (payload.ref?.type === "answer" && this.answering && this.state.name === "negotiating") {
+          // Another view or page answered the kernel's offer first, or it expired: this
+          // peer goes without a word to the kernel, and the view starts one that offers.
+          this.close("kernel-offer-taken", { notify: false });
+          this._onOfferRefused?.();
+          return;
+        }
         if ((payload.ref?.type === "offer" || payload.ref?.type === "watch") && this.state.name === "negotiating") {
           this.fail(
             {

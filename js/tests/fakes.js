@@ -339,9 +339,20 @@ export function fakeBrowser({ auto = true } = {}) {
       if (this.closed) throw Object.assign(new Error("closed"), { name: "InvalidStateError" });
       return new Map(this.statsReports.map((r) => [r.id, r]));
     }
+    /** Like the browser: a remote offer's media sections become recvonly transceivers. */
+    getTransceivers() {
+      return [...this.transceivers];
+    }
     async setRemoteDescription(desc) {
       await this.remoteStep.promise;
       if (this.closed) throw Object.assign(new Error("closed"), { name: "InvalidStateError" });
+      if (desc?.type === "offer" && this.transceivers.length === 0) {
+        for (const [, kind] of String(desc.sdp).matchAll(/^m=(video|audio) /gm)) {
+          const tx = this.addTransceiver(kind, { direction: "recvonly" });
+          tx.direction = "recvonly";
+          tx.receiver = { track: new FakeTrack(kind) };
+        }
+      }
       this.remoteDescription = desc;
       this.setState("signalingState", "stable", "signalingstatechange");
     }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ROUTER_KEY, createRouter, getRouter } from "../core/router.js";
+import { MAX_KERNEL_OFFERS, ROUTER_KEY, createRouter, getRouter } from "../core/router.js";
 import { FakeModel, quietLog } from "./fakes.js";
 
 class FakePeer {
@@ -611,5 +611,53 @@ describe("batches", () => {
     router.send("s-1", "state", st("new"));
     router.send("s-1", "state", st("checking"));
     assert.deepEqual(m.sent.map((x) => x.type), ["state", "state"]);
+  });
+});
+
+describe("the kernel's offers (docs/protocol.md \"The kernel's offer\")", () => {
+  const SDP = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n";
+  const offer = (stream, sdp = SDP) => ({ v: 1, type: "offer", stream, payload: { sdp, kernel: true } });
+
+  test("an offer for no stream is kept and taken once", async () => {
+    const { router } = setup();
+    router.deliver(offer("kabc-0"));
+    assert.equal(await router.takeKernelOffer("kabc-0", 0), SDP);
+    assert.equal(await router.takeKernelOffer("kabc-0", 0), "", "a second view offers itself");
+  });
+
+  test("a view waits for an offer on its way, and gives up after its bound", async () => {
+    const { router } = setup();
+    const waiting = router.takeKernelOffer("kw-0", 1000);
+    router.deliver(offer("kw-0"));
+    assert.equal(await waiting, SDP);
+    const t0 = Date.now();
+    assert.equal(await router.takeKernelOffer("never-0", 30), "");
+    assert.ok(Date.now() - t0 >= 25);
+  });
+
+  test("a page-made offer (no kernel flag) and one for a dead id are not kept", async () => {
+    const { router } = setup();
+    router.deliver({ v: 1, type: "offer", stream: "kx-0", payload: { sdp: SDP } });
+    assert.equal(await router.takeKernelOffer("kx-0", 0), "");
+    const model = new FakeModel();
+    router.register("kd-0", { handleKernelMessage() {}, close() {} }, model);
+    router.unregister("kd-0");
+    router.deliver(offer("kd-0"));
+    assert.equal(await router.takeKernelOffer("kd-0", 50), "", "dead: at once, no wait");
+  });
+
+  test("the kernel's bye for an expired offer drops it", async () => {
+    const { router } = setup();
+    router.deliver(offer("ke-0"));
+    router.deliver({ v: 1, type: "bye", stream: "ke-0", payload: { reason: "expired" } });
+    assert.equal(await router.takeKernelOffer("ke-0", 0), "");
+  });
+
+  test("at most MAX_KERNEL_OFFERS are kept: the oldest goes", async () => {
+    const { router } = setup();
+    for (let i = 0; i < MAX_KERNEL_OFFERS + 2; i += 1) router.deliver(offer(`k${i}-0`));
+    assert.equal(await router.takeKernelOffer("k0-0", 0), "");
+    assert.equal(await router.takeKernelOffer("k1-0", 0), "");
+    assert.equal(await router.takeKernelOffer(`k${MAX_KERNEL_OFFERS + 1}-0`, 0), SDP);
   });
 });

@@ -22,6 +22,8 @@ ICE_TRANSPORT_POLICIES = ("all", "relay")
 ENV_ICE_SERVERS = "NBRTC_ICE_SERVERS"
 #: the environment variable that sets ``media_loop`` for every kernel ("asyncio" opts out)
 ENV_MEDIA_LOOP = "NBRTC_MEDIA_LOOP"
+#: the environment variable that sets ``kernel_offer`` for every kernel ("1" or "0")
+ENV_KERNEL_OFFER = "NBRTC_KERNEL_OFFER"
 #: the page's jitter buffer target for the kernel's video, ms (js/peer/playout.js)
 DEFAULT_JITTER_BUFFER_MS = 0
 #: the browser's bound for ``jitterBufferTarget`` (W3C WebRTC extensions)
@@ -63,6 +65,12 @@ class Config:
       stream's stats (none of these calls and no Inspector for 30 s; default 5.0). A read
       brings the stream back to ``stats_interval`` within a second; set it equal to
       ``stats_interval`` to sample at that pace always. Read when a widget is made.
+    - ``kernel_offer``: a camera's kernel makes the WebRTC offer as the widget is
+      displayed, and the page answers it (default True; False: the page offers). The
+      offer then reaches the page with the display, which takes a trip through the
+      notebook server and the kernel's answer off the path to the first frame
+      (docs/protocol.md "The kernel's offer"). Read when a camera is displayed;
+      ``$NBRTC_KERNEL_OFFER=0`` turns it off for every kernel.
     """
 
     def __init__(self) -> None:
@@ -76,6 +84,7 @@ class Config:
         self._stats_idle_interval = 5.0
         self._media_loop = "auto"
         self._jitter_buffer_ms = DEFAULT_JITTER_BUFFER_MS
+        self._kernel_offer = True
 
     @property
     def ice_servers(self) -> list[IceServerSpec]:
@@ -95,13 +104,30 @@ class Config:
     def ice_transport_policy(self, value: str) -> None:
         self._ice_transport_policy = check_policy(value, "nbrtc.config.ice_transport_policy")
 
+    @property
+    def kernel_offer(self) -> bool:
+        return self._kernel_offer
+
+    @kernel_offer.setter
+    def kernel_offer(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise TypeError(
+                f"nbrtc.config.kernel_offer must be True or False, not {type(value).__name__}"
+            )
+        self._kernel_offer = value
+
     def load_defaults(self, environ: Any = None, paths: list[str] | None = None) -> None:
-        """Read ``$NBRTC_MEDIA_LOOP``, and ``$NBRTC_ICE_SERVERS`` or else the first
-        ``nbrtc.json`` in ``paths`` (default: Jupyter's config path). Called once when
-        nbrtc is imported. A setting that cannot be used is reported with a warning naming
-        its source and ignored (an import must not fail over it); the secret is never in
-        the warning."""
+        """Read ``$NBRTC_MEDIA_LOOP``, ``$NBRTC_KERNEL_OFFER``, and ``$NBRTC_ICE_SERVERS``
+        or else the first ``nbrtc.json`` in ``paths`` (default: Jupyter's config path).
+        Called once when nbrtc is imported. A setting that cannot be used is reported with
+        a warning naming its source and ignored (an import must not fail over it); the
+        secret is never in the warning."""
         environ = os.environ if environ is None else environ
+        offer = environ.get(ENV_KERNEL_OFFER, "").strip()
+        if offer in ("1", "0"):
+            self._kernel_offer = offer == "1"
+        elif offer:
+            _warn(f"${ENV_KERNEL_OFFER} was ignored: it must be 1 or 0, not {offer!r}")
         loop_kind = environ.get(ENV_MEDIA_LOOP)
         if loop_kind:
             try:
@@ -213,7 +239,8 @@ class Config:
             f"max_streams_per_page={self._max_streams_per_page}, "
             f"ice_loopback={self.ice_loopback}, stats_interval={self._stats_interval}, "
             f"stats_idle_interval={self._stats_idle_interval}, "
-            f"media_loop={self._media_loop!r}, jitter_buffer_ms={self._jitter_buffer_ms})"
+            f"media_loop={self._media_loop!r}, jitter_buffer_ms={self._jitter_buffer_ms}, "
+            f"kernel_offer={self._kernel_offer})"
         )
 
 

@@ -443,8 +443,20 @@ def test_inspector_shows_the_real_connection(page, jupyter_server, kernel_eval):
         desc = _descriptions(page)[0]
         # SDP: the browser's offer is the page's local description as set, the kernel's
         # answer what the page passed to setRemoteDescription (passwords are masked in the
-        # panel: compared apart)
-        for side, real in (("offer", desc["localAsSet"]), ("answer", desc["remoteAsGiven"])):
+        # panel: compared apart); with the kernel's offer (nbrtc.config.kernel_offer) the
+        # other way round, and the panel says so
+        page_side, kernel_side = desc["localAsSet"], desc["remoteAsGiven"]
+        offerer = insp["sdp"].get("offerer")
+        pairs = [("offer", page_side), ("answer", kernel_side)]
+        if offerer == "kernel":
+            pairs = [("offer", kernel_side), ("answer", page_side)]
+        heads = page.locator(".nbrtc-sdp-head").all_inner_texts()
+        assert heads == (
+            ["Offer (kernel)", "Answer (browser)"]
+            if offerer == "kernel"
+            else ["Offer (browser)", "Answer (kernel)"]
+        ), heads
+        for side, real in pairs:
             shown = [x["line"] for x in insp["sdp"][side]["lines"]]
             masked = [i for i, x in enumerate(insp["sdp"][side]["lines"]) if x["masked"]]
             real_lines = real.strip().splitlines()
@@ -516,10 +528,14 @@ def test_inspector_shows_the_real_connection(page, jupyter_server, kernel_eval):
             message="the bitrate chart updates",
         )
 
-        # the signaling log shows both directions with sizes
+        # the signaling log shows both directions with sizes (the kernel's offer goes out
+        # and the page's answer comes in when the kernel offered)
         rows = page.locator("tr.nbrtc-log-row")
-        assert page.locator('tr.nbrtc-log-row[data-dir="in"][data-type="offer"]').count() == 1
-        assert page.locator('tr.nbrtc-log-row[data-dir="out"][data-type="answer"]').count() == 1
+        offer_dir, answer_dir = ("out", "in") if offerer == "kernel" else ("in", "out")
+        offers = f'tr.nbrtc-log-row[data-dir="{offer_dir}"][data-type="offer"]'
+        answers = f'tr.nbrtc-log-row[data-dir="{answer_dir}"][data-type="answer"]'
+        assert page.locator(offers).count() == 1
+        assert page.locator(answers).count() == 1
         assert rows.count() >= 4
 
         # The Controls tab drives the widget: a click in the page, a trait in Python

@@ -282,6 +282,63 @@ class FakeBrowser:
             if items[1:]:
                 self.send_batch(widget, sid, items[1:])
 
+    def kernel_offer(self, widget: StreamWidget, sid: str) -> str:
+        """The kernel's offer ``sid`` (preoffer.py) this page received ("" if none)."""
+        got = [m for m in self.of_type("offer", sid) if m["payload"].get("kernel") is True]
+        return got[-1]["payload"]["sdp"] if got else ""
+
+    def answer_kernel(self, widget: StreamWidget, sid: str, audio: bool = False) -> None:
+        """Answer the kernel's offer ``sid`` as the page's peer.js does (_answerKernel):
+        the camera's track on the offer's video section (sendrecv), the kernel's control
+        channel adopted when it arrives, the answer sent with what the page is."""
+        sdp = self.kernel_offer(widget, sid)
+        assert sdp, f"no kernel offer {sid} reached this page"
+        self.widgets[sid] = widget
+        self.run(self._answer_kernel(widget, sid, sdp, audio))
+
+    async def _answer_kernel(self, widget: StreamWidget, sid: str, sdp: str, audio: bool) -> None:
+        self.frames[sid] = []
+        self.frame_counts[sid] = 0
+        self.audio_frames[sid] = 0
+        self.kinds[sid] = ("camera", audio)
+        pc = RTCPeerConnection(await self._rtc_configuration(widget, sid))
+        self.pcs[sid] = pc
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            self._spawn(self._read(sid, track))
+
+        @pc.on("datachannel")
+        def on_datachannel(dc: Any) -> None:
+            if dc.label == "nbrtc":
+                if self.control:
+                    self._control(sid, dc)
+            else:
+                self._adopt(sid, dc)
+
+        await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+        for t in pc.getTransceivers():
+            if t.kind == "video":
+                track = CountingTrack()
+                self.tracks.append(track)
+                t.direction = "sendrecv"
+                t.sender.replaceTrack(track)
+            elif t.kind == "audio" and audio:
+                beep = BeepTrack()
+                self.tracks.append(beep)
+                t.direction = "sendonly"
+                t.sender.replaceTrack(beep)
+        answer = await pc.createAnswer()
+        await pc.setLocalDescription(answer)
+        self.offers[sid] = pc.localDescription.sdp
+        self.send(
+            widget,
+            "answer",
+            sid,
+            {"sdp": pc.localDescription.sdp, "kind": "camera", "page": self.page, "view": sid},
+        )
+        self._spawn(self._ping(widget, sid))
+
     async def _new_pc(
         self, widget: StreamWidget, sid: str, kind: str, audio: bool
     ) -> RTCPeerConnection:

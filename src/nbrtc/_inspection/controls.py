@@ -45,8 +45,10 @@ KEEP_STREAMS = 8
 class SDPView:
     """The offer and answer of one stream, parsed (``cam.sdp``).
 
-    From the kernel's point of view: ``local`` is the kernel's answer (as the browser
-    received it), ``remote`` the browser's offer. ``rounds`` has every renegotiation.
+    From the kernel's point of view: ``local`` is the kernel's SDP (its answer as the
+    browser received it, or its own offer with ``nbrtc.config.kernel_offer``), ``remote``
+    the browser's; ``offer`` and ``answer`` are whichever side made them (``offerer``).
+    ``rounds`` has every renegotiation.
     """
 
     def __init__(self, stream: KernelStream) -> None:
@@ -59,17 +61,31 @@ class SDPView:
             )
 
     @property
+    def offerer(self) -> str:
+        """Who made the newest offer: "browser", or "kernel" (``config.kernel_offer``)."""
+        return "kernel" if self._rounds[-1].get("offerer") == "kernel" else "browser"
+
+    @property
     def remote(self) -> _sdp.ParsedSDP:
-        """The browser's newest offer."""
-        return _sdp_module().parse(self._rounds[-1]["offer"], "offer")
+        """The browser's newest SDP (its offer, or its answer to the kernel's offer)."""
+        side = "answer" if self.offerer == "kernel" else "offer"
+        return _sdp_module().parse(_renegotiate.page_sdp(self._rounds[-1]), side)
 
     @property
     def local(self) -> _sdp.ParsedSDP:
-        """The kernel's newest answer."""
-        return _sdp_module().parse(self._rounds[-1]["answer"], "answer")
+        """The kernel's newest SDP (its answer, or its own offer)."""
+        side = "offer" if self.offerer == "kernel" else "answer"
+        return _sdp_module().parse(_renegotiate.kernel_sdp(self._rounds[-1]), side)
 
-    offer = remote
-    answer = local
+    @property
+    def offer(self) -> _sdp.ParsedSDP:
+        """The newest offer, whoever made it."""
+        return _sdp_module().parse(self._rounds[-1]["offer"], "offer")
+
+    @property
+    def answer(self) -> _sdp.ParsedSDP:
+        """The newest answer, whoever made it."""
+        return _sdp_module().parse(self._rounds[-1]["answer"], "answer")
 
     @property
     def rounds(self) -> list[dict[str, Any]]:
@@ -79,6 +95,7 @@ class SDPView:
                 "round": r["round"],
                 "reason": r["reason"],
                 "t": r["t"],
+                "offerer": r.get("offerer", "browser"),
                 "offer": _sdp_module().parse(r["offer"], "offer"),
                 "answer": _sdp_module().parse(r["answer"], "answer"),
             }
@@ -210,8 +227,9 @@ class ConnectionMethods:
 
     @property
     def sdp(self) -> SDPView:
-        """The newest stream's offer and answer, parsed (``.remote`` = the browser's
-        offer, ``.local`` = the kernel's answer; ``.annotate()``, ``.diff()``)."""
+        """The newest stream's offer and answer, parsed (``.remote`` = the browser's SDP,
+        ``.local`` = the kernel's, ``.offerer`` = who offered; ``.annotate()``,
+        ``.diff()``)."""
         self._need_kernel_peer("sdp")
         return SDPView(self._inspected_stream())
 

@@ -389,7 +389,12 @@ def _sdp_panel(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     newest = rounds[-1]
     offer, answer = newest["offer"], newest["answer"]
     diff = _sdp.diff(offer, answer)
-    panel: dict[str, Any] = {"round": len(rounds) - 1, "reason": newest["reason"]}
+    panel: dict[str, Any] = {
+        "round": len(rounds) - 1,
+        "reason": newest["reason"],
+        # who offered: the browser, or the kernel (nbrtc.config.kernel_offer)
+        "offerer": "kernel" if newest.get("offerer") == "kernel" else "browser",
+    }
     for side, text in (("offer", offer), ("answer", answer)):
         lines = _sdp.annotate(text, side)
         statuses = diff.get(side) or []

@@ -30,6 +30,7 @@ from .._transport import rtp_recovery as _rtp_recovery
 from .._transport.ice import install_loopback_candidates, install_turn_reports
 from . import cells as _cells
 from .liveness import WATCHDOG_TICK
+from .preoffer import KernelOffers
 from .protocol import (
     MAX_LIVE,
     Message,
@@ -123,6 +124,8 @@ class PeerManager:
         self._page_keys: collections.OrderedDict[str, str] = collections.OrderedDict()
         #: (type, code) -> (time of the last warning logged, refusals not logged since)
         self._error_log: dict[tuple[str | None, str], tuple[float, int]] = {}
+        #: the kernel's offers no page answered yet (preoffer.py)
+        self.offers = KernelOffers(self)
 
     # --- widgets and cells (main thread) ----------------------------------------------------
     def register(self, owner: CellOwned) -> None:
@@ -407,6 +410,9 @@ class PeerManager:
         if msg.type in ("offer", "watch"):
             self._on_offer(widget, msg, stream, dead)
             return
+        if msg.type == "answer" and stream is None and not dead:
+            self.offers.answered(widget, msg)
+            return
         if (stream is not None and stream.key != msg.key) or (dead and dead_key != msg.key):
             # Every page sees every stream id (the kernel's messages are broadcast on
             # IOPub), so an id proves nothing: only the page that offered the stream,
@@ -583,22 +589,8 @@ class PeerManager:
             refusal = ProtocolError(
                 "wrong-kind", f"a {widget.kind} widget watches no media server", msg.stream, "watch"
             )
-        elif len(self._streams) >= config.max_streams:
-            refusal = ProtocolError(
-                "limit",
-                f"this kernel already has {config.max_streams} streams "
-                "(nbrtc.config.max_streams); close some widgets first",
-                msg.stream,
-                "offer",
-            )
-        elif self._page_streams(msg.key, payload.get("page", "")) >= config.max_streams_per_page:
-            refusal = ProtocolError(
-                "limit",
-                f"this page already has {config.max_streams_per_page} streams "
-                "(nbrtc.config.max_streams_per_page); close some widgets first",
-                msg.stream,
-                "offer",
-            )
+        elif (over := self.stream_limits(msg.key, payload.get("page", ""))) is not None:
+            refusal = ProtocolError(*over, msg.stream, "offer")
         if refusal is None and msg.type == "watch":
             server = widget.watch(self, msg)
             if server is None:
@@ -632,9 +624,11 @@ class PeerManager:
             key=msg.key,
         )
         new.history.message("in", "offer", msg.size, payload)
-        with self._lock:
-            self._streams[new.id] = new
+        self.add_stream(new)
         widget.stream_added(new)
+        # a view that offers did not take the kernel's offer (its page never saw it, e.g.
+        # Voila's, which connects after the cells ran): its peer need not wait 30 s
+        self.offers.drop(widget.model_id, "a view offered itself")
         if payload.get("transport") == "comm":
             new.start_comm()
         else:
@@ -663,6 +657,39 @@ class PeerManager:
             self._page_keys.move_to_end(page_id)
             return owner == key
 
+    def stream_limits(self, key: str, page: str) -> tuple[str, str] | None:
+        """("limit", words) when a new stream of the page holding ``key`` (or, keyless,
+        ``page``) would pass ``max_streams`` or ``max_streams_per_page``; else None."""
+        with self._lock:
+            total = len(self._streams)
+        if total >= config.max_streams:
+            return (
+                "limit",
+                f"this kernel already has {config.max_streams} streams "
+                "(nbrtc.config.max_streams); close some widgets first",
+            )
+        if self._page_streams(key, page) >= config.max_streams_per_page:
+            return (
+                "limit",
+                f"this page already has {config.max_streams_per_page} streams "
+                "(nbrtc.config.max_streams_per_page); close some widgets first",
+            )
+        return None
+
+    def stream_count(self) -> int:
+        """Open and opening streams (any thread)."""
+        with self._lock:
+            return len(self._streams)
+
+    def add_stream(self, stream: AnyStream) -> None:
+        """Route ``stream``'s messages from now on (media loop)."""
+        with self._lock:
+            self._streams[stream.id] = stream
+
+    def tombstone(self, stream_id: str) -> None:
+        """No stream may ever use ``stream_id`` (an offer of the kernel's that ended)."""
+        self._dead.bury(stream_id, "")
+
     def _page_streams(self, key: str, page: str) -> int:
         """How many open streams the page of ``key`` (or, keyless, of ``page``) holds."""
         with self._lock:
@@ -674,7 +701,7 @@ class PeerManager:
     def _no_streams(self) -> bool:
         """Whether this kernel has no stream at all, open or opening (any thread)."""
         with self._lock:
-            return not self._streams
+            return not self._streams and not self.offers
 
     def forget(self, stream: AnyStream) -> None:
         """Drop ``stream`` and tombstone its id with its page's key (media loop)."""
@@ -750,6 +777,12 @@ class PeerManager:
                     fut.result(timeout)
                 except Exception:
                     log.debug("streams did not close in time at shutdown", exc_info=True)
+            dropping = self.offers.drop(None, "kernel-shutdown")
+            if dropping is not None:
+                try:
+                    dropping.result(max(0.1, deadline - time.monotonic()))
+                except Exception:
+                    log.debug("kernel offers did not close in time at shutdown", exc_info=True)
             if self._teardowns:
                 left = max(0.0, deadline - time.monotonic())
                 _done, late = concurrent.futures.wait(self._teardowns, timeout=left)

@@ -69,6 +69,35 @@ class SignalingHost(Protocol):
         """Ping ``stream``'s page: one ping per page for all its streams (media loop)."""
 
 
+class OfferHost(SignalingHost, Protocol):
+    """The manager, as its kernel offers (preoffer.KernelOffers) see it."""
+
+    def stream_count(self) -> int:
+        """Open and opening streams (any thread)."""
+
+    def stream_limits(self, key: str, page: str) -> tuple[str, str] | None:
+        """("limit", words) when a new stream of that page would pass a bound."""
+
+    def add_stream(self, stream: KernelStream) -> None:
+        """Route ``stream``'s messages from now on (media loop)."""
+
+    def tombstone(self, stream_id: str) -> None:
+        """No stream may ever use ``stream_id``."""
+
+
+class TakenOffer(Protocol):
+    """A kernel offer a page answered, as the ``KernelStream`` it becomes sees it
+    (preoffer.PreOffer; ``KernelStream.start_offered``)."""
+
+    #: the offer as the page got it
+    sdp: str
+    codec: str | None
+    max_bitrate: int | None
+
+    def take(self) -> tuple[Any, list[MediaStreamTrack], Any]:
+        """The peer, the tracks and the control channel; the offer then owns nothing."""
+
+
 class ServerStream(Silent, Protocol):
     """A stream whose far end is a media server, not a kernel peer (e.g. a view of a
     ``Broadcast``: the page's pc talks to Janus, the kernel relays the signaling,
@@ -216,6 +245,10 @@ class StreamOwner(SignalingOwner, Protocol):
     def stream_warning(self, stream: KernelStream, words: str) -> None: ...
 
     def stream_closed(self, stream: KernelStream) -> None: ...
+
+    def kernel_offer_done(self, stream_id: str) -> None:
+        """The kernel's offer ``stream_id`` was taken or dropped (preoffer.py): a view
+        rendered from now on offers itself (media loop)."""
 
     def update_state(self) -> None: ...
 

@@ -52,7 +52,7 @@ BROWSER_TYPES = frozenset(
         "audio",  # PCM sound over the comm (s16 in the binary buffer, _comm_audio.py)
         "audio-ack",  # the page played kernel audio up to seq (counters only)
         "watch",  # a view asks for a stream whose far end is a media server (Janus)
-        "answer",  # the page's answer to the server's offer the kernel relayed (watch)
+        "answer",  # the page's answer to a media server's offer (watch) or the kernel's
     }
 )
 #: what may travel on a stream's control channel instead of the comm, both ways: the
@@ -62,7 +62,7 @@ CONTROL_TYPES = frozenset({"stats", "ping"})
 KERNEL_TYPES = frozenset(
     {
         "answer",
-        "offer",  # a media server's offer, relayed for a `watch` stream: the page answers
+        "offer",  # a media server's offer (`watch`), or the kernel's own: the page answers
         "state",
         "ping",
         "bye",
@@ -243,6 +243,12 @@ def _check_payload(type_: str, payload: Any) -> str | None:
             return "answer.sdp must be an SDP string starting with 'v=0'"
         if len(sdp) > MAX_SDP_CHARS:
             return f"answer.sdp is longer than {MAX_SDP_CHARS} characters"
+        # an answer to the kernel's own offer also says what it is and where from
+        if "kind" in payload and payload["kind"] not in STREAM_KINDS:
+            return f"answer.kind must be one of {sorted(STREAM_KINDS)}"
+        for key in ("page", "view"):
+            if key in payload and not _is_str(payload[key], 64):
+                return f"answer.{key} must be a short string"
         return _check_answer_sdp(sdp)
     if type_ == "candidate":
         if payload is None:

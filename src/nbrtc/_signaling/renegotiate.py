@@ -142,6 +142,17 @@ def ice_ufrag(sdp: str) -> str | None:
     return match.group(1) if match else None
 
 
+def page_sdp(entry: dict[str, Any]) -> str:
+    """The page's SDP of an offer/answer round (``KernelStream.sdp_rounds``): its offer,
+    or its answer when the kernel offered (``"offerer": "kernel"``, preoffer.py)."""
+    return str(entry["answer"] if entry.get("offerer") == "kernel" else entry["offer"])
+
+
+def kernel_sdp(entry: dict[str, Any]) -> str:
+    """The kernel's SDP of an offer/answer round (its answer, or its own offer)."""
+    return str(entry["offer"] if entry.get("offerer") == "kernel" else entry["answer"])
+
+
 def ice_restart_requested(previous_offer: str, offer: str) -> bool:
     """True when a reoffer carries new ICE credentials (the browser restarted ICE)."""
     old, new = ice_ufrag(previous_offer), ice_ufrag(offer)

@@ -38,7 +38,7 @@ from .stream_inspect import InspectMixin
 from .stream_words import browser_error
 
 if TYPE_CHECKING:
-    from .owner import StreamOwner
+    from .owner import StreamOwner, TakenOffer
 
 #: renegotiation rounds kept for ``sdp.rounds`` and the Inspector: the first (initial)
 #: exchange and the newest ones (a page cannot make the kernel hold its reoffers forever)
@@ -138,18 +138,79 @@ class KernelStream(CommMixin, IceMixin, InspectMixin, StreamCore):
                 log.warning("stream %s: negotiation failed: %s", self.id, str(exc))
                 await self.fail(StreamError(f"negotiation failed: {exc}"))
 
+    def start_offered(self, pre: TakenOffer, sdp: str) -> None:
+        """Begin with the kernel's own offer ``pre``, which this stream's page answered
+        with ``sdp`` (media loop; preoffer.py)."""
+        self._set_state("connecting", "answer to the kernel's offer received")
+        self._answer_task = self.spawn(self._accept_answer(pre, sdp))
+        self.spawn(self._ping_loop())
+
+    async def _accept_answer(self, pre: TakenOffer, sdp: str) -> None:
+        pc, tracks, control = pre.take()
+        try:
+            widget = self.owner
+            if widget is None:
+                raise StreamError("the widget was garbage-collected")
+            if pc is None:
+                raise StreamError("the kernel's offer was closed before the page answered")
+            self._adopt_pc(pc)
+            self._tracks.extend(tracks)
+            if control is not None:
+                self.control.adopt(control)
+            self._codec = pre.codec
+            async with self._candidate_lock:
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+                if self.closed:
+                    return
+                for cand in self._pending:
+                    await self._apply_candidate(cand)
+                self._pending.clear()
+                self._remote_set = True
+            network = widget.teaching_prefs().get("network")
+            if network is not None and network.active():
+                self._impair(network)
+            widget.stream_negotiated(self)
+            self.timings["answer"] = time.monotonic() - self.created
+            self.max_bitrate = pre.max_bitrate
+            # the kernel offered this round: renegotiate.page_sdp/kernel_sdp read it
+            self.sdp_rounds.append(
+                {
+                    "round": 0,
+                    "reason": "initial",
+                    "offer": pre.sdp,
+                    "answer": sdp,
+                    "offerer": "kernel",
+                    "t": time.time(),
+                }
+            )
+            if widget.stats_interval > 0:
+                self.spawn(self._stats_loop(widget.stats_interval, widget.stats_idle_interval))
+            self.spawn(self._ice_watchdog())
+        except Exception as exc:
+            if pc is not None and self._pc is not pc:  # not ours yet: teardown misses it
+                for track in tracks:
+                    track.stop()
+                await close_quietly(pc, f"stream {self.id}")
+            if not self.closed:
+                log.warning("stream %s: negotiation failed: %s", self.id, str(exc))
+                await self.fail(StreamError(f"negotiation failed: {exc}"))
+
     def _new_pc(self, widget: StreamOwner, policy: str) -> RTCPeerConnection:
         """A kernel peer connection for this stream, its events wired (media loop)."""
         pc = RTCPeerConnection(rtc_configuration(widget.ice_servers(self.id), policy))
+        self._adopt_pc(pc)
+        # a failed TURN allocation while the kernel gathers is reported to us
+        _ice.turn_report.set(self.turn_failed)
+        return pc
+
+    def _adopt_pc(self, pc: RTCPeerConnection) -> None:
+        """Make ``pc`` this stream's peer connection and wire its events (media loop)."""
         self._pc = pc
         self._kernel_pc_states = {}
         self._watch_pc_states(pc)
         pc.on("connectionstatechange", self._on_pc_state)
         pc.on("track", self._on_track)
         pc.on("datachannel", self._on_datachannel)
-        # a failed TURN allocation while the kernel gathers is reported to us
-        _ice.turn_report.set(self.turn_failed)
-        return pc
 
     async def reoffer(self, sdp: str, reason: str = "", fresh: bool = False) -> None:
         """A renegotiation offer for this live stream (codec, bitrate cap, ICE restart),
@@ -186,7 +247,9 @@ class KernelStream(CommMixin, IceMixin, InspectMixin, StreamCore):
             prefs = widget.teaching_prefs() if widget is not None else {}
             try:
                 restart = None
-                if _renegotiate.ice_restart_requested(self.sdp_rounds[-1]["offer"], sdp):
+                if _renegotiate.ice_restart_requested(
+                    _renegotiate.page_sdp(self.sdp_rounds[-1]), sdp
+                ):
                     restart = await _ice_restart.restart(pc, sdp)
                 # aiortc cannot switch the codec of a video it already encodes: a
                 # kernel-sent stream keeps the codec its first answer chose.

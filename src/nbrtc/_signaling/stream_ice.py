@@ -82,7 +82,7 @@ class IceMixin(StreamCore):
         if (
             self._reoffers_expected > 0
             and self.sdp_rounds
-            and _renegotiate.ice_restart_requested(self.sdp_rounds[-1]["offer"], sdp)
+            and _renegotiate.ice_restart_requested(_renegotiate.page_sdp(self.sdp_rounds[-1]), sdp)
         ):
             self._candidates_taken = 0
 
@@ -114,7 +114,7 @@ class IceMixin(StreamCore):
             log.debug("stream %s: unparsable candidate %r: %s", self.id, text, exc)
             return
         if ufrag is not None and self.sdp_rounds:
-            current = _renegotiate.ice_ufrag(self.sdp_rounds[-1]["offer"])
+            current = _renegotiate.ice_ufrag(_renegotiate.page_sdp(self.sdp_rounds[-1]))
             if current is not None and ufrag != current:
                 # a candidate of the ICE generation an ICE restart replaced
                 log.debug("stream %s: dropped a candidate of an old ICE generation", self.id)
@@ -150,7 +150,7 @@ class IceMixin(StreamCore):
         await asyncio.sleep(PAGE_RELAY_WAIT)
         if self._pc is not pc:
             return
-        offered = self.sdp_rounds[0]["offer"] if self.sdp_rounds else ""
+        offered = _renegotiate.page_sdp(self.sdp_rounds[0]) if self.sdp_rounds else ""
         if (
             pc is None
             or self.closed

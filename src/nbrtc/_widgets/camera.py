@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
 import traitlets
 
 from .._checks import dimension, rate
-from .._config import IceServerSpec
+from .._config import IceServerSpec, config
 from .._media.camera_source import CameraSource
 from .._media.process import Processor
 from .._media.receiver import AudioMethods, ProcessMethods, ReceiverWidget, VideoMethods
@@ -83,6 +84,13 @@ def _traitlet_error(check: Callable[[Any], Any], value: Any) -> Any:
         raise traitlets.TraitError(str(exc)) from None
 
 
+def _under_voila() -> bool:
+    """Voila runs every cell before its page connects: an offer made at the display would
+    reach no page, and the view would wait for it before offering itself. (Voila sets
+    these in its kernels' environment.)"""
+    return "VOILA_KERNEL_ID" in os.environ or "VOILA_APP_PORT" in os.environ
+
+
 class Camera(VideoMethods, AudioMethods, ProcessMethods, ReceiverWidget):
     """The browser's camera: a live preview in the cell, every frame also in Python.
 
@@ -123,6 +131,9 @@ class Camera(VideoMethods, AudioMethods, ProcessMethods, ReceiverWidget):
     process_error = traitlets.Unicode(
         "", help="The processing function's last error, in words ('' when none since set)."
     ).tag(sync=True)
+    #: the stream id of the kernel's offer for the next view ("" when the view offers
+    #: itself): set as the widget is displayed (nbrtc.config.kernel_offer, preoffer.py)
+    _kernel_offer = traitlets.Unicode("").tag(sync=True)
 
     def __init__(
         self,
@@ -200,6 +211,27 @@ class Camera(VideoMethods, AudioMethods, ProcessMethods, ReceiverWidget):
             self.process_error = error
 
     # --- media loop side ------------------------------------------------------------------
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """The display hook (main thread): with ``nbrtc.config.kernel_offer`` the kernel
+        makes its offer for the view now, so it reaches the page with the display."""
+        if self._kernel_offers():
+            self._kernel_offer = self._manager.offers.make(self._port, bool(self.audio))
+        return super()._repr_mimebundle_(**kwargs)
+
+    def _kernel_offers(self) -> bool:
+        """Whether this widget's next view answers a kernel offer: WebRTC may be used, and
+        the page's peer needs nothing from the kernel first (no TURN logins to ask for, no
+        relay-only policy, which the page's answer would have to wait for)."""
+        rtc = self.rtc_config
+        return (
+            config.kernel_offer
+            and not _under_voila()
+            and not self._closed
+            and self.transport_mode != "comm"
+            and rtc.get("credentials") != "ask"
+            and rtc.get("iceTransportPolicy", "all") == "all"
+        )
+
     def _tracks_for(self, stream: Any) -> list[Any]:
         return [self._processor.track_for(stream.id)]
 

@@ -13,6 +13,7 @@ browser and Python both learn about state changes while a cell is still running.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import logging
 import threading
 import time
@@ -132,6 +133,9 @@ class StreamPort(SignalingPort):
 
     def stream_closed(self, stream: KernelStream) -> None:
         self._widget._stream_closed(stream)
+
+    def kernel_offer_done(self, stream_id: str) -> None:
+        self._widget._kernel_offer_done(stream_id)
 
     def update_state(self) -> None:
         self._widget._update_state()
@@ -390,6 +394,12 @@ class StreamWidget(ConnectionMethods, SignalingWidget):
     def _on_audio(self, stream: KernelStream, frame: Any) -> None:
         """A decoded audio frame from ``stream`` (media loop)."""
 
+    def _kernel_offer_done(self, stream_id: str) -> None:
+        """The kernel's offer ``stream_id`` was taken or dropped (a camera's, preoffer.py):
+        forget it, so that a view rendered later (a reloaded page) does not wait for it."""
+        if getattr(self, "_kernel_offer", "") == stream_id:
+            self._kernel_offer = ""
+
     def _stream_negotiated(self, stream: KernelStream) -> None:
         """``stream`` has its answer: open the channels Python asked for on it (media loop;
         labels only the page opened stay on the views that opened them)."""
@@ -477,7 +487,11 @@ class StreamWidget(ConnectionMethods, SignalingWidget):
         closed) and the data channels; waits up to CLOSE_WAIT unless on the media loop."""
         with self._stream_lock:
             live = list(self._streams.values())
+        offers = self._manager.offers.drop(self.model_id, "widget closed")  # nobody took them
         fut = self._manager.close_streams(live, "closed")
+        if offers is not None:
+            with contextlib.suppress(Exception):
+                offers.result(CLOSE_WAIT)
         if fut is not None:
             try:
                 fut.result(CLOSE_WAIT)

@@ -1,0 +1,214 @@
+"""The kernel's offer (``nbrtc.config.kernel_offer``, _signaling/preoffer.py): the camera's
+kernel offers as the widget is displayed, the page answers. Real manager, real aiortc page
+(``FakeBrowser.answer_kernel``, shaped like js/peer/peer.js ``_answerKernel``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+import nbrtc
+from nbrtc._signaling import preoffer as _preoffer
+
+from ._browser import FakeBrowser, wait_for
+
+
+@pytest.fixture
+def kernel_offers() -> Iterator[None]:
+    was = nbrtc.config.kernel_offer
+    nbrtc.config.kernel_offer = True
+    try:
+        yield
+    finally:
+        nbrtc.config.kernel_offer = was
+
+
+def _displayed(browser: FakeBrowser, widgets: list[nbrtc.Camera], **kw: object) -> nbrtc.Camera:
+    """A camera the page sees displayed: the display hook runs (and makes the offer)."""
+    cam = nbrtc.Camera(**kw)  # type: ignore[arg-type]
+    widgets.append(cam)
+    browser.attach(cam)
+    cam._repr_mimebundle_()
+    return cam
+
+
+def _offer_id(browser: FakeBrowser, cam: nbrtc.Camera) -> str:
+    sid = cam._kernel_offer
+    assert sid, "the display made no kernel offer"
+    wait_for(lambda: browser.kernel_offer(cam, sid), 5, what="the kernel's offer at the page")
+    return sid
+
+
+def test_answered_offer_goes_live_as_the_kernels_stream(
+    browser: FakeBrowser, widgets: list[nbrtc.Camera], kernel_offers: None
+) -> None:
+    cam = _displayed(browser, widgets)
+    sid = _offer_id(browser, cam)
+    offer = browser.kernel_offer(cam, sid)
+    # what the page would have offered: video, and the data section of the control channel
+    assert "m=video" in offer and "m=application" in offer and "a=setup:actpass" in offer
+    browser.answer_kernel(cam, sid)
+    cam.wait("live", timeout=10)
+    frame = cam.snapshot(timeout=5)
+    assert frame.shape == (240, 320, 3)
+    (stream,) = cam.streams
+    assert stream["id"] == sid
+    assert cam._kernel_offer == ""  # taken: a view rendered later offers itself
+    kstream = nbrtc.manager()._streams[sid]
+    first = kstream.sdp_rounds[0]
+    assert first["offerer"] == "kernel" and first["offer"] == offer
+    # the lesson's view says who offered: the kernel's SDP is the offer this time
+    view = cam.sdp
+    assert view.offerer == "kernel"
+    assert view.local.type == "offer" and view.offer.text == offer
+    assert view.remote.type == "answer" and "a=setup:active" in view.remote.text
+    # the kernel's control channel carries the page's heartbeat
+    wait_for(lambda: kstream.control.open, 5, what="the control channel open")
+    states = [m["payload"]["state"] for m in browser.of_type("state", sid)]
+    assert states[:1] == ["connecting"]
+
+
+def test_processed_video_comes_back_on_the_offered_section(
+    browser: FakeBrowser, widgets: list[nbrtc.Camera], kernel_offers: None
+) -> None:
+    cam = _displayed(browser, widgets)
+    sid = _offer_id(browser, cam)
+    cam.process(lambda x: 255 - x)
+    browser.answer_kernel(cam, sid)
+    cam.wait("live", timeout=10)
+    wait_for(lambda: browser.frame_counts.get(sid, 0) >= 3, 10, what="processed frames")
+    assert np.asarray(browser.frames[sid][-1]).shape[2] == 3
+
+
+def test_a_second_answer_is_refused_and_the_first_stream_lives_on(
+    browser: FakeBrowser, widgets: list[nbrtc.Camera], kernel_offers: None
+) -> None:
+    cam = _displayed(browser, widgets)
+    sid = _offer_id(browser, cam)
+    browser.answer_kernel(cam, sid)
+    cam.wait("live", timeout=10)
+    other = FakeBrowser()
+    try:
+        other.attach(cam)  # the second page hears the kernel from now on
+        other.received.extend(browser.of_type("offer", sid))  # it had seen the offer too
+        other.answer_kernel(cam, sid)
+
+        def refusal() -> list[dict[str, object]]:
+            errors = [m["payload"] for m in other.of_type("error", sid)]
+            return [e for e in errors if e["ref"]["type"] == "answer"]
+
+        wait_for(refusal, 5, what="the refusal")
+        assert refusal()[0]["code"] == "unknown-stream"
+        assert len(cam.streams) == 1 and cam.streams[0]["state"] == "live"
+    finally:
+        browser.attach(cam)
+        other.close()
+
+
+def test_an_offer_nobody_answers_closes_with_its_widget(
+    browser: FakeBrowser, widgets: list[nbrtc.Camera], kernel_offers: None
+) -> None:
+    mgr = nbrtc.manager()
+    cam = _displayed(browser, widgets)
+    sid = _offer_id(browser, cam)
+    assert mgr.resources()["peers"] >= 1  # the offer's peer waits
+    cam.close()
+    wait_for(lambda: not mgr.offers, 5, what="the offer dropped")
+    # a late answer takes nothing: it is refused, no stream is made
+    browser.answer_kernel(cam, sid)
+    browser.barrier(cam)
+    assert not mgr.streams()
+
+
+def test_an_offer_nobody_answers_expires(
+    browser: FakeBrowser,
+    widgets: list[nbrtc.Camera],
+    kernel_offers: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_preoffer, "TTL", 0.3)
+    mgr = nbrtc.manager()
+    cam = _displayed(browser, widgets)
+    sid = _offer_id(browser, cam)
+    wait_for(lambda: browser.of_type("bye", sid), 5, what="the offer's bye")
+    wait_for(lambda: not mgr.offers, 5, what="the offer dropped")
+    assert cam._kernel_offer == ""
+    # the next display makes a new offer, which goes live
+    cam._repr_mimebundle_()
+    again = _offer_id(browser, cam)
+    assert again != sid
+    browser.answer_kernel(cam, again)
+    cam.wait("live", timeout=10)
+
+
+def test_a_view_that_offers_itself_drops_the_waiting_offer(
+    browser: FakeBrowser, widgets: list[nbrtc.Camera], kernel_offers: None
+) -> None:
+    """A page that never saw the kernel's offer (Voila's connects after the cells ran)
+    offers itself: the kernel's peer for that offer goes then, not 30 s later."""
+    mgr = nbrtc.manager()
+    cam = _displayed(browser, widgets)
+    _offer_id(browser, cam)
+    assert len(mgr.offers) == 1
+    browser.start(cam)
+    cam.wait("live", timeout=10)
+    wait_for(lambda: not mgr.offers, 5, what="the waiting offer dropped")
+    assert cam._kernel_offer == ""
+    wait_for(lambda: mgr.resources()["peers"] == 1 + 1, 5, what="the stream's peer and the page's")
+
+
+def test_two_displays_share_the_waiting_offer(
+    browser: FakeBrowser, widgets: list[nbrtc.Camera], kernel_offers: None
+) -> None:
+    cam = _displayed(browser, widgets)
+    sid = _offer_id(browser, cam)
+    cam._repr_mimebundle_()
+    assert cam._kernel_offer == sid and len(nbrtc.manager().offers) == 1
+    # a view that finds it taken offers itself: a second stream of its own
+    browser.answer_kernel(cam, sid)
+    second = browser.start(cam)
+    wait_for(lambda: len([s for s in cam.streams if s["state"] == "live"]) == 2, 10, what="two")
+    assert {s["id"] for s in cam.streams} == {sid, second}
+
+
+def test_off_when_switched_off_and_never_for_the_comm_or_turn_logins(
+    browser: FakeBrowser,
+    widgets: list[nbrtc.Camera],
+    kernel_offers: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    nbrtc.config.kernel_offer = False
+    assert _displayed(browser, widgets)._kernel_offer == ""
+    nbrtc.config.kernel_offer = True
+    with monkeypatch.context() as m:  # Voila runs the cells before its page connects
+        m.setenv("VOILA_APP_PORT", "8866")
+        assert _displayed(browser, widgets)._kernel_offer == ""
+    assert _displayed(browser, widgets, transport="comm")._kernel_offer == ""
+    turn = [{"urls": "turn:192.0.2.1:3478", "username": "u", "credential": "p"}]
+    assert _displayed(browser, widgets, ice_servers=turn)._kernel_offer == ""
+    assert not nbrtc.manager().offers
+
+
+def test_renegotiation_of_a_kernel_offered_stream(
+    browser: FakeBrowser, widgets: list[nbrtc.Camera], kernel_offers: None
+) -> None:
+    """The kernel asks the page for a new offer (as the Inspector's codec or bitrate
+    controls do): the page, which answered first, offers now, and the stream lives on."""
+    cam = _displayed(browser, widgets)
+    sid = _offer_id(browser, cam)
+    browser.answer_kernel(cam, sid)
+    cam.wait("live", timeout=10)
+    kstream = nbrtc.manager()._streams[sid]
+    mgr = nbrtc.manager()
+    assert mgr.media.submit(_renegotiate(kstream)).result(5)
+    wait_for(lambda: len(kstream.sdp_rounds) >= 2, 10, what="the renegotiated round")
+    assert kstream.sdp_rounds[-1].get("offerer") is None  # the page offered this time
+    count = cam.frame_count
+    wait_for(lambda: cam.frame_count > count + 5, 10, what="frames after the renegotiation")
+    assert cam.streams[0]["state"] == "live"
+
+
+async def _renegotiate(stream: object) -> bool:
+    return bool(stream.renegotiate("test"))  # type: ignore[attr-defined]
