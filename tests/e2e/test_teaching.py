@@ -473,7 +473,6 @@ def test_inspector_shows_the_real_connection(page, jupyter_server, kernel_eval):
 
         # candidates and selected pairs, against the page's getStats
         h.wait_for(lambda: _page_selected(_page_stats(page)), 10, message="page selected pair")
-        sel = _page_selected(_page_stats(page))
 
         def inspector_candidates() -> dict:
             return _kjson(kernel_eval, "import json\nprint(json.dumps(insp.candidates))")
@@ -483,15 +482,29 @@ def test_inspector_shows_the_real_connection(page, jupyter_server, kernel_eval):
             10,
             message="the Inspector has the browser's selected pair",
         )
-        cands = inspector_candidates()
-        b_sel, k_sel = cands["selected"]["browser"], cands["selected"]["kernel"]
-        assert (b_sel["local"]["port"], b_sel["remote"]["port"]) == (
-            sel["local"]["port"],
-            sel["remote"]["port"],
-        )
-        # the kernel's pair, seen from the other end: its remote is the page's local
-        assert k_sel["remote"]["port"] == sel["local"]["port"]
-        assert k_sel["local"]["port"] == sel["remote"]["port"]
+
+        found: list[tuple[dict, dict]] = []
+
+        def same_pair() -> bool:
+            """The Inspector shows the page's selected pair, from both ends (the kernel's
+            pair seen from the other end: its remote is the page's local). The Inspector's
+            view of the browser is its newest stats sample (up to a second old), and ICE
+            may still move to a better pair just after it connected (the kernel, which
+            controls ICE when it offered, nominates each pair that works), so the three
+            are compared until they agree."""
+            now, cands = _page_selected(_page_stats(page)), inspector_candidates()
+            sel = cands["selected"] or {}
+            b, k = sel.get("browser") or {}, sel.get("kernel") or {}
+            ports = (now["local"]["port"], now["remote"]["port"])
+            if (b.get("local", {}).get("port"), b.get("remote", {}).get("port")) != ports:
+                return False
+            if (k.get("remote", {}).get("port"), k.get("local", {}).get("port")) != ports:
+                return False
+            found.append((now, cands))
+            return True
+
+        h.wait_for(same_pair, 10, message="the Inspector shows the page's selected pair")
+        sel, cands = found[-1]
         page_local_ports = {r["port"] for r in _page_stats(page) if r["type"] == "local-candidate"}
         assert {c["port"] for c in cands["browser"] if c["side"] == "local"} <= page_local_ports
         sel_rows = page.locator('.nbrtc-cands [data-selected="true"]')

@@ -90,14 +90,8 @@ class KernelStream(CommMixin, IceMixin, InspectMixin, StreamCore):
                 raise StreamError("the widget was garbage-collected")
             policy = widget.ice_policy_for(self.id)  # a doctor's probes differ per path
             pc = self._new_pc(widget, policy)
-            async with self._candidate_lock:
-                await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-                if self.closed:
-                    return
-                for cand in self._pending:
-                    await self._apply_candidate(cand)
-                self._pending.clear()
-                self._remote_set = True
+            if not await self._set_remote(pc, sdp, "offer"):
+                return
             for track in widget.tracks_for(self):
                 self._tracks.append(track)
                 _add_track(pc, track)
@@ -158,14 +152,8 @@ class KernelStream(CommMixin, IceMixin, InspectMixin, StreamCore):
             if control is not None:
                 self.control.adopt(control)
             self._codec = pre.codec
-            async with self._candidate_lock:
-                await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
-                if self.closed:
-                    return
-                for cand in self._pending:
-                    await self._apply_candidate(cand)
-                self._pending.clear()
-                self._remote_set = True
+            if not await self._set_remote(pc, sdp, "answer"):
+                return
             network = widget.teaching_prefs().get("network")
             if network is not None and network.active():
                 self._impair(network)
@@ -194,6 +182,20 @@ class KernelStream(CommMixin, IceMixin, InspectMixin, StreamCore):
             if not self.closed:
                 log.warning("stream %s: negotiation failed: %s", self.id, str(exc))
                 await self.fail(StreamError(f"negotiation failed: {exc}"))
+
+    async def _set_remote(self, pc: RTCPeerConnection, sdp: str, type_: str) -> bool:
+        """The page's first SDP (its offer, or its answer to the kernel's) on ``pc``, then
+        the candidates that waited for it, in order (the candidate lock held). False when
+        the stream closed meanwhile (the caller stops there)."""
+        async with self._candidate_lock:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=type_))
+            if self.closed:
+                return False
+            for cand in self._pending:
+                await self._apply_candidate(cand)
+            self._pending.clear()
+            self._remote_set = True
+        return True
 
     def _new_pc(self, widget: StreamOwner, policy: str) -> RTCPeerConnection:
         """A kernel peer connection for this stream, its events wired (media loop)."""
