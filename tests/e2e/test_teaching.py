@@ -483,7 +483,7 @@ def test_inspector_shows_the_real_connection(page, jupyter_server, kernel_eval):
             message="the Inspector has the browser's selected pair",
         )
 
-        found: list[tuple[dict, dict]] = []
+        found: list[dict] = []
 
         def same_pair() -> bool:
             """The Inspector shows the page's selected pair, from both ends (the kernel's
@@ -500,11 +500,11 @@ def test_inspector_shows_the_real_connection(page, jupyter_server, kernel_eval):
                 return False
             if (k.get("remote", {}).get("port"), k.get("local", {}).get("port")) != ports:
                 return False
-            found.append((now, cands))
+            found.append(cands)
             return True
 
         h.wait_for(same_pair, 10, message="the Inspector shows the page's selected pair")
-        sel, cands = found[-1]
+        cands = found[-1]
         page_local_ports = {r["port"] for r in _page_stats(page) if r["type"] == "local-candidate"}
         assert {c["port"] for c in cands["browser"] if c["side"] == "local"} <= page_local_ports
         sel_rows = page.locator('.nbrtc-cands [data-selected="true"]')
