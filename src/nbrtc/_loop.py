@@ -157,6 +157,14 @@ class MediaLoop:
             raise RuntimeError("submit() called on the media thread; use create_task")
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
+    def start(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T] | None:
+        """Start ``coro`` on the media loop from any thread: a task when called on the media
+        thread itself (None: it cannot wait there), else a concurrent Future to wait on."""
+        if self.in_loop_thread():
+            self.loop.create_task(coro)
+            return None
+        return self.submit(coro)
+
     def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` on the media loop soon (from any thread)."""
         if self.in_loop_thread():

@@ -725,10 +725,7 @@ class PeerManager:
         async def close_all() -> None:
             await asyncio.gather(*(s.close(reason) for s in streams), return_exceptions=True)
 
-        if self.media.in_loop_thread():
-            self.media.loop.create_task(close_all())
-            return None
-        return self.media.submit(close_all())
+        return self.media.start(close_all())
 
     def __repr__(self) -> str:
         with self._lock:

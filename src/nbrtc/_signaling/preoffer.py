@@ -25,7 +25,6 @@ import concurrent.futures
 import contextlib
 import secrets
 import threading
-import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -65,7 +64,6 @@ class PreOffer:
         self.id = stream_id
         self.owner_id = widget.model_id
         self._owner_ref = weakref.ref(widget)
-        self.created = time.monotonic()
         self.pc: RTCPeerConnection | None = None
         self.tracks: list[MediaStreamTrack] = []
         self.control: Any = None
@@ -121,7 +119,6 @@ class PreOffer:
 
     async def close(self, reason: str) -> None:
         """Close what nobody took (idempotent)."""
-        self.closed = True
         pc, tracks, _ = self.take()
         for track in tracks:
             track.stop()
@@ -162,8 +159,9 @@ class KernelOffers:
         if mgr.media.in_loop_thread():
             return ""  # it could not wait for its own offer; the view offers itself
         with self._lock:
+            # an offer leaves _waiting before it is taken or closed: each one here waits
             for waiting in self._waiting.values():
-                if waiting.owner_id == widget.model_id and not waiting.closed:
+                if waiting.owner_id == widget.model_id:
                     return waiting.id
             if mgr.stream_count() + len(self._waiting) >= config.max_streams:
                 return ""  # the page offers, and is refused in words as before
@@ -221,10 +219,7 @@ class KernelOffers:
         async def drop_all() -> None:
             await asyncio.gather(*(self._drop_one(p, reason) for p in mine))
 
-        if media.in_loop_thread():
-            media.loop.create_task(drop_all())
-            return None
-        return media.submit(drop_all())
+        return media.start(drop_all())
 
     def answered(self, widget: StreamOwner, msg: Message) -> None:
         """A page answers the offer ``msg.stream``: the first answer takes it and becomes
@@ -233,7 +228,7 @@ class KernelOffers:
         payload = msg.payload
         pre = self.get(msg.stream)
         refusal: tuple[str, str] | None = None
-        if pre is None or pre.owner_id != widget.model_id or not pre.sdp or pre.closed:
+        if pre is None or pre.owner_id != widget.model_id or not pre.sdp:
             refusal = ("unknown-stream", "no kernel offer of this id waits here (taken or expired)")
         elif widget.closed:
             refusal = ("closed", "this widget is closed")
@@ -244,10 +239,10 @@ class KernelOffers:
             )
         else:
             refusal = mgr.stream_limits(msg.key, payload.get("page", ""))
-        if refusal is not None or pre is None:
-            code, words = refusal or ("unknown-stream", "no kernel offer")
-            mgr.reply_error(widget, ProtocolError(code, words, msg.stream, "answer"))
+        if refusal is not None:
+            mgr.reply_error(widget, ProtocolError(*refusal, msg.stream, "answer"))
             return
+        assert pre is not None  # no refusal: the offer waits
         with self._lock:
             del self._waiting[pre.id]
         widget.kernel_offer_done(pre.id)

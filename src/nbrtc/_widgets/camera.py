@@ -232,6 +232,12 @@ class Camera(VideoMethods, AudioMethods, ProcessMethods, ReceiverWidget):
             and rtc.get("iceTransportPolicy", "all") == "all"
         )
 
+    def _kernel_offer_done(self, stream_id: str) -> None:
+        """Forget the taken or dropped offer, so that a view rendered later (a reloaded
+        page) does not wait for it (media loop)."""
+        if self._kernel_offer == stream_id:
+            self._kernel_offer = ""
+
     def _tracks_for(self, stream: Any) -> list[Any]:
         return [self._processor.track_for(stream.id)]
 

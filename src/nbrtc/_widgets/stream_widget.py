@@ -395,10 +395,8 @@ class StreamWidget(ConnectionMethods, SignalingWidget):
         """A decoded audio frame from ``stream`` (media loop)."""
 
     def _kernel_offer_done(self, stream_id: str) -> None:
-        """The kernel's offer ``stream_id`` was taken or dropped (a camera's, preoffer.py):
-        forget it, so that a view rendered later (a reloaded page) does not wait for it."""
-        if getattr(self, "_kernel_offer", "") == stream_id:
-            self._kernel_offer = ""
+        """The kernel's offer ``stream_id`` was taken or dropped (media loop; only a Camera
+        makes one, preoffer.py)."""
 
     def _stream_negotiated(self, stream: KernelStream) -> None:
         """``stream`` has its answer: open the channels Python asked for on it (media loop;
