@@ -401,7 +401,13 @@ class Watcher:
         self.frames = 0
         self.first: float | None = None
         self.started = 0.0
+        self.connected: float | None = None
         self.pc.on("track", self._on_track)
+        self.pc.on("connectionstatechange", self._on_state)
+
+    def _on_state(self) -> None:
+        if self.pc.connectionState == "connected" and self.connected is None:
+            self.connected = time.monotonic()
 
     def _on_track(self, track: Any) -> None:
         async def read() -> None:
@@ -416,7 +422,17 @@ class Watcher:
 
     @property
     def ttff(self) -> float | None:
+        """Seconds from the answer to the first decoded frame."""
         return None if self.first is None else self.first - self.started
+
+    @property
+    def after_connected(self) -> float | None:
+        """Seconds from ICE+DTLS up to the first decoded frame: the keyframe's own wait,
+        without the connection time (which a lost DTLS flight stretches by aiortc's 1 s
+        retransmission timer)."""
+        if self.first is None or self.connected is None:
+            return None
+        return self.first - self.connected
 
     async def subscribe(self, session: Any, room: int, feed: int) -> None:
         handle = await session.attach("janus.plugin.videoroom")
@@ -431,6 +447,22 @@ class Watcher:
             {"request": "start"}, jsep={"type": "answer", "sdp": self.pc.localDescription.sdp}
         )
         assert started.data.get("started") == "ok", started
+
+
+def assert_keyframe_on_join(watcher: Watcher) -> None:
+    """A subscriber's first frame came from a keyframe asked for when it joined, not from
+    the publisher's own schedule (aiortc's VP8 encoder: one keyframe per 3000 frames, 100 s).
+
+    Measured from the subscriber's ICE+DTLS "connected", because the connection itself can
+    take a second more when a DTLS flight is lost (aiortc retransmits after 1 s). The bound
+    is 2 s, not the usual ~0.05 s: Janus 1.1's videoroom sends a publisher at most one PLI
+    per second and defers a second request to the next second, so a join right after
+    another keyframe request (a PLI from another subscriber's receiver) waits up to 1 s."""
+    assert watcher.ttff is not None and watcher.after_connected is not None
+    assert watcher.after_connected < 2.0, (
+        f"first frame {watcher.after_connected:.3f} s after connecting: no keyframe on join"
+    )
+    assert watcher.ttff < 4.0, f"first frame {watcher.ttff:.3f} s after the answer"
 
 
 async def publish(session: Any, room: int, pc: RTCPeerConnection) -> tuple[Any, int]:
