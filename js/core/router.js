@@ -22,8 +22,9 @@ export const ROUTER_KEY = "__nbrtc_router_v1";
  * waits (docs/protocol.md "Batches"). Offers, byes, pings and stats never wait.
  */
 export const BATCH_MS = 20;
-/** Kernel offers a page holds for views not rendered yet (the oldest goes first). */
-export const MAX_KERNEL_OFFERS = 8;
+/** Kernel offers a page holds for views not rendered yet (the oldest goes first): one per
+ * camera of a Grid as large as a page may have streams (max_streams_per_page, 32). */
+export const MAX_KERNEL_OFFERS = 32;
 
 /** Kernel statuses after which nothing of the old kernel process will ever answer. */
 export const KERNEL_GONE_STATUSES = Object.freeze([

@@ -65,11 +65,11 @@ class Config:
       stream's stats (none of these calls and no Inspector for 30 s; default 5.0). A read
       brings the stream back to ``stats_interval`` within a second; set it equal to
       ``stats_interval`` to sample at that pace always. Read when a widget is made.
-    - ``kernel_offer``: a camera's kernel makes the WebRTC offer as the widget is
-      displayed, and the page answers it (default True; False: the page offers). The
-      offer then reaches the page with the display, which takes a trip through the
-      notebook server and the kernel's answer off the path to the first frame
-      (docs/protocol.md "The kernel's offer"). Read when a camera is displayed;
+    - ``kernel_offer``: a camera's kernel makes the WebRTC offer as the widget (or the
+      ``Grid`` holding it) is displayed, and the page answers it (default True; False:
+      the page offers). The offer then reaches the page with the display, which takes a
+      trip through the notebook server and the kernel's answer off the path to the first
+      frame (docs/protocol.md "The kernel's offer"). Read when a camera is displayed;
       ``$NBRTC_KERNEL_OFFER=0`` turns it off for every kernel.
     """
 

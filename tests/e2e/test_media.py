@@ -409,6 +409,43 @@ def test_grid_of_sixteen_feeds(page, jupyter_server, kernel_eval):
         _remove(jupyter_server, name)
 
 
+def test_grid_of_cameras_answers_the_kernels_offers(page, jupyter_server, kernel_eval):
+    """A Grid of three Cameras: the grid's display hook makes the kernel's offer for each
+    camera (nbrtc.config.kernel_offer, on by default), every view answers its own, all go
+    live with frames in Python, and no offer is left waiting; closing the grid stops every
+    camera track and peer."""
+    name = "media_grid_cams.ipynb"
+    cell = (
+        "import nbrtc\n"
+        "cams = [nbrtc.Camera(width=320, height=240) for _ in range(3)]\n"
+        "grid = nbrtc.Grid(cams, columns=3)\ngrid"
+    )
+    _open(page, jupyter_server, name, [cell])
+    try:
+        _run(page, 0, timeout=60)
+        roots = page.locator(h.CELLS).nth(0).locator(".nbrtc-root")
+        h.wait_for(lambda: roots.count() == 3, 20, message="3 views")
+        states = lambda: [roots.nth(i).get_attribute("data-state") for i in range(3)]  # noqa: E731
+        h.wait_for(lambda: set(states()) == {"live"}, 30, message="all 3 live")
+        got = _kjson(
+            kernel_eval,
+            "import json\nprint(json.dumps({'ids': [[s['id'] for s in c.streams] for c in cams],"
+            " 'shapes': [list(c.snapshot(timeout=5).shape) for c in cams],"
+            " 'offerers': [c.sdp.offerer for c in cams],"
+            " 'waiting': len(nbrtc.manager().offers)}))",
+        )
+        assert got["shapes"] == [[240, 320, 3]] * 3, got
+        # one stream per camera, each under the id of the kernel's own offer
+        assert [len(ids) for ids in got["ids"]] == [1, 1, 1], got
+        assert all(ids[0].startswith("k") for ids in got["ids"]), got
+        assert got["offerers"] == ["kernel"] * 3 and got["waiting"] == 0, got
+        kernel_eval("grid.close()")
+        h.wait_for(lambda: _live_counters_zero(page), 10, message="3 peers and tracks closed")
+    finally:
+        _close_all(kernel_eval)
+        _remove(jupyter_server, name)
+
+
 # ------------------------------------------------------------------------------- screen
 def test_screen_share(page, jupyter_server, kernel_eval):
     """ScreenShare: the shared screen reaches Python like a camera; stopping the share in

@@ -212,3 +212,35 @@ def test_renegotiation_of_a_kernel_offered_stream(
 
 async def _renegotiate(stream: object) -> bool:
     return bool(stream.renegotiate("test"))  # type: ignore[attr-defined]
+
+
+def test_a_grid_offers_for_its_cameras_at_once(
+    browser: FakeBrowser,
+    widgets: list[nbrtc.Camera | nbrtc.VideoView],
+    kernel_offers: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A displayed ``Grid``'s hook offers for each of its cameras (one wait for all), not
+    for its other feeds; each camera's view answers its own offer and goes live. Past
+    ``max_streams`` the rest get none and offer themselves (refused in words as before)."""
+    mgr = nbrtc.manager()
+    cams = [nbrtc.Camera() for _ in range(3)]
+    view = nbrtc.VideoView(nbrtc.sources.test_pattern(160, 120, 15))
+    widgets.extend([*cams, view])
+    grid = nbrtc.Grid([*cams, view], columns=2)
+    for w in (*cams, view):
+        browser.attach(w)
+    monkeypatch.setattr(nbrtc.config, "_max_streams", 2)
+    grid._repr_mimebundle_()
+    ids = [c._kernel_offer for c in cams]
+    assert ids[0] and ids[1] and len(set(ids[:2])) == 2 and ids[2] == ""
+    assert len(mgr.offers) == 2
+    for cam, sid in zip(cams[:2], ids[:2], strict=True):
+        _offer_id(browser, cam)
+        browser.answer_kernel(cam, sid)
+    for cam in cams[:2]:
+        cam.wait("live", timeout=10)
+        assert cam.snapshot(timeout=5).shape == (240, 320, 3)
+    assert not mgr.offers
+    assert {s["id"] for c in cams[:2] for s in c.streams} == set(ids[:2])
+    grid.close()

@@ -148,30 +148,44 @@ class KernelOffers:
         with self._lock:
             return self._waiting.get(stream_id)
 
-    def make(self, widget: StreamOwner, audio: bool) -> str:
-        """Make the kernel's offer for ``widget``'s next view (main thread, as it is
-        displayed); returns the stream id a page answers it as, "" when none was made.
+    def make(self, widgets: list[tuple[StreamOwner, bool]]) -> list[str]:
+        """Make the kernel's offers for the next views of ``widgets`` (each with whether it
+        has sound), displayed together (main thread, as they are displayed: one camera, or
+        the cameras of a ``Grid``); returns the stream ids pages answer them as, one per
+        widget, "" where none was made.
 
         A second display before a page answered shares the waiting offer (its view,
-        finding it taken, offers itself). Waits up to DISPLAY_WAIT s for the offer to go
-        out, so that it reaches the page before the display does."""
+        finding it taken, offers itself). Waits up to DISPLAY_WAIT s in all for the offers
+        to go out, so that they reach the page before the display does."""
         mgr = self._manager
         if mgr.media.in_loop_thread():
-            return ""  # it could not wait for its own offer; the view offers itself
+            return [""] * len(widgets)  # it could not wait for its own offers
+        ids: list[str] = []
+        made: list[tuple[StreamOwner, PreOffer, bool]] = []
         with self._lock:
-            # an offer leaves _waiting before it is taken or closed: each one here waits
-            for waiting in self._waiting.values():
-                if waiting.owner_id == widget.model_id:
-                    return waiting.id
-            if mgr.stream_count() + len(self._waiting) >= config.max_streams:
-                return ""  # the page offers, and is refused in words as before
-            pre = PreOffer(new_id(), widget)
-            self._waiting[pre.id] = pre
-        fut = mgr.media.submit(self._send(widget, pre, audio))
-        # a later offer still goes out when made; the view waits for it a while
-        with contextlib.suppress(concurrent.futures.TimeoutError):
-            fut.result(DISPLAY_WAIT)
-        return pre.id
+            by_owner = {p.owner_id: p.id for p in self._waiting.values()}
+            for widget, audio in widgets:
+                # an offer leaves _waiting before it is taken or closed: each one here waits
+                if widget.model_id in by_owner:
+                    ids.append(by_owner[widget.model_id])
+                elif mgr.stream_count() + len(self._waiting) >= config.max_streams:
+                    ids.append("")  # the page offers, and is refused in words as before
+                else:
+                    pre = PreOffer(new_id(), widget)
+                    self._waiting[pre.id] = pre
+                    by_owner[widget.model_id] = pre.id
+                    made.append((widget, pre, audio))
+                    ids.append(pre.id)
+        if made:
+
+            async def send_all() -> None:
+                await asyncio.gather(*(self._send(w, pre, audio) for w, pre, audio in made))
+
+            fut = mgr.media.submit(send_all())
+            # a later offer still goes out when made; the view waits for it a while
+            with contextlib.suppress(concurrent.futures.TimeoutError):
+                fut.result(DISPLAY_WAIT)
+        return ids
 
     async def _send(self, widget: StreamOwner, pre: PreOffer, audio: bool) -> None:
         """Make ``pre``'s offer and send it to the widget's pages (media loop)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import traitlets
 
@@ -14,6 +14,10 @@ from .._media.camera_source import CameraSource
 from .._media.process import Processor
 from .._media.receiver import AudioMethods, ProcessMethods, ReceiverWidget, VideoMethods
 from .device_pick import with_audio_device, with_device
+
+if TYPE_CHECKING:
+    from .._signaling.owner import StreamOwner
+    from .._signaling.preoffer import KernelOffers
 
 _CONSTRAINT_KEYS = ("width", "height", "frame_rate", "device_id", "facing_mode")
 #: getUserMedia's facingMode values (W3C Media Capture): the front and the back camera of
@@ -82,6 +86,22 @@ def _traitlet_error(check: Callable[[Any], Any], value: Any) -> Any:
         return check(value)
     except (TypeError, ValueError) as exc:
         raise traitlets.TraitError(str(exc)) from None
+
+
+def offer_ahead(widgets: list[Any]) -> None:
+    """The kernel's offers for the next views of the Cameras among ``widgets``, displayed
+    together (main thread, from a display hook: a Camera's own, or a ``Grid``'s for its
+    cameras): made at once, waited for once (preoffer.py), each camera's id put in its
+    ``_kernel_offer`` for its view. Others, and cameras that cannot take one
+    (``Camera._kernel_offers``), are left alone: their views offer themselves."""
+    asks = [(w, w._offer_request()) for w in widgets if isinstance(w, Camera)]
+    cams = [(cam, ask) for cam, ask in asks if ask is not None]
+    if not cams:
+        return
+    offers = cams[0][1][0]  # every widget of a kernel shares its manager's offers
+    ids = offers.make([ask[1] for _, ask in cams])
+    for (cam, _), stream_id in zip(cams, ids, strict=True):
+        cam._kernel_offer = stream_id
 
 
 def _under_voila() -> bool:
@@ -214,8 +234,7 @@ class Camera(VideoMethods, AudioMethods, ProcessMethods, ReceiverWidget):
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """The display hook (main thread): with ``nbrtc.config.kernel_offer`` the kernel
         makes its offer for the view now, so it reaches the page with the display."""
-        if self._kernel_offers():
-            self._kernel_offer = self._manager.offers.make(self._port, bool(self.audio))
+        offer_ahead([self])
         return super()._repr_mimebundle_(**kwargs)
 
     def _kernel_offers(self) -> bool:
@@ -231,6 +250,14 @@ class Camera(VideoMethods, AudioMethods, ProcessMethods, ReceiverWidget):
             and rtc.get("credentials") != "ask"
             and rtc.get("iceTransportPolicy", "all") == "all"
         )
+
+    def _offer_request(self) -> tuple[KernelOffers, tuple[StreamOwner, bool]] | None:
+        """What ``offer_ahead`` needs to offer for this camera's next view: its manager's
+        offers and (its port, whether it has sound); None when it cannot take one."""
+        owner = self._port.stream_owner
+        if owner is None or not self._kernel_offers():
+            return None
+        return self._manager.offers, (owner, bool(self.audio))
 
     def _kernel_offer_done(self, stream_id: str) -> None:
         """Forget the taken or dropped offer, so that a view rendered later (a reloaded

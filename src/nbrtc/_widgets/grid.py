@@ -16,6 +16,7 @@ import ipywidgets
 
 from .._signaling.manager import manager
 from .base import WidgetPort
+from .camera import offer_ahead
 
 
 class Grid(ipywidgets.GridBox):
@@ -49,6 +50,12 @@ class Grid(ipywidgets.GridBox):
             feed.observe(self._feed_state, names="state")
         self._port = WidgetPort(self)
         manager().register(self._port)  # re-running the cell closes it
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """ipywidgets' display hook (main thread): the kernel offers for the grid's cameras
+        at once, as a displayed Camera does for itself (``nbrtc.config.kernel_offer``)."""
+        offer_ahead(list(self.children))
+        return super()._repr_mimebundle_(**kwargs)
 
     def _feed_state(self, change: Any) -> None:
         """A feed's state changed (any thread): the grid ends with its last feed."""
