@@ -361,6 +361,13 @@ _PLAYBACK_JS = """
 """
 
 
+def _grid_states(page, n: int):
+    """Wait for the first cell's ``n`` views; a function reading their ``data-state``."""
+    roots = page.locator(h.CELLS).nth(0).locator(".nbrtc-root")
+    h.wait_for(lambda: roots.count() == n, 20, message=f"{n} views")
+    return lambda: [roots.nth(i).get_attribute("data-state") for i in range(n)]
+
+
 def test_grid_of_sixteen_feeds(page, jupyter_server, kernel_eval):
     """Grid of 16 VideoViews (320x240, 15 fps each): one page router, all live, every feed
     renders frames; closing the grid closes all 16."""
@@ -374,9 +381,7 @@ def test_grid_of_sixteen_feeds(page, jupyter_server, kernel_eval):
     _open(page, jupyter_server, name, [cell])
     try:
         _run(page, 0, timeout=90)
-        roots = page.locator(h.CELLS).nth(0).locator(".nbrtc-root")
-        h.wait_for(lambda: roots.count() == 16, 20, message="16 views")
-        states = lambda: [roots.nth(i).get_attribute("data-state") for i in range(16)]  # noqa: E731
+        states = _grid_states(page, 16)
         try:
             h.wait_for(lambda: set(states()) == {"live"}, 60, message="all 16 live")
         except TimeoutError:
@@ -423,9 +428,7 @@ def test_grid_of_cameras_answers_the_kernels_offers(page, jupyter_server, kernel
     _open(page, jupyter_server, name, [cell])
     try:
         _run(page, 0, timeout=60)
-        roots = page.locator(h.CELLS).nth(0).locator(".nbrtc-root")
-        h.wait_for(lambda: roots.count() == 3, 20, message="3 views")
-        states = lambda: [roots.nth(i).get_attribute("data-state") for i in range(3)]  # noqa: E731
+        states = _grid_states(page, 3)
         h.wait_for(lambda: set(states()) == {"live"}, 30, message="all 3 live")
         got = _kjson(
             kernel_eval,
