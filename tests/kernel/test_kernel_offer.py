@@ -46,6 +46,9 @@ def test_answered_offer_goes_live_as_the_kernels_stream(
 ) -> None:
     cam = _displayed(browser, widgets)
     sid = _offer_id(browser, cam)
+    pre = nbrtc.manager().offers.get(sid)
+    assert pre is not None
+    wait_for(lambda: pre.expiry is not None, 5, what="the offer's 30 s expiry set")
     offer = browser.kernel_offer(cam, sid)
     # what the page would have offered: video, and the data section of the control channel
     assert "m=video" in offer and "m=application" in offer and "a=setup:actpass" in offer
@@ -56,6 +59,7 @@ def test_answered_offer_goes_live_as_the_kernels_stream(
     (stream,) = cam.streams
     assert stream["id"] == sid
     assert cam._kernel_offer == ""  # taken: a view rendered later offers itself
+    assert pre.expiry is None and pre.pc is None  # taken: no timer holds it for 30 s
     kstream = nbrtc.manager()._streams[sid]
     first = kstream.sdp_rounds[0]
     assert first["offerer"] == "kernel" and first["offer"] == offer

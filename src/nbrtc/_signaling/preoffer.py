@@ -73,6 +73,8 @@ class PreOffer:
         self.codec: str | None = None
         self.max_bitrate: int | None = None
         self.closed = False
+        #: the TTL timer, cancelled once the offer is taken or closed
+        self.expiry: asyncio.TimerHandle | None = None
 
     async def make(self, widget: StreamOwner, audio: bool) -> str:
         """Make the peer and its offer; returns the offer's SDP ("" when closed meanwhile).
@@ -115,6 +117,9 @@ class PreOffer:
         pc, tracks, control = self.pc, self.tracks, self.control
         self.pc, self.tracks, self.control = None, [], None
         self.closed = True
+        if self.expiry is not None:
+            self.expiry.cancel()  # it would find nothing, and hold this object till then
+            self.expiry = None
         return pc, tracks, control
 
     async def close(self, reason: str) -> None:
@@ -199,7 +204,7 @@ class KernelOffers:
             await self._drop_one(pre, "not made")
             return
         widget.send(make_message("offer", pre.id, {"sdp": sdp, "kernel": True}))
-        asyncio.get_running_loop().call_later(TTL, self._expire, pre)
+        pre.expiry = asyncio.get_running_loop().call_later(TTL, self._expire, pre)
 
     def _expire(self, pre: PreOffer) -> None:
         """No page answered ``pre`` within TTL s: tell the pages and close it (media loop)."""
