@@ -84,9 +84,11 @@ export default {
         onChange: (snap) => view.update(snap),
         onChannel: (ev) => view.channelEvent(ev),
         kernelOffer,
-        // the offer went to another view or page: this view offers itself instead
-        onOfferRefused: () => {
-          if (kernelClosed() || signal?.aborted) return;
+        // the offer went to another view or page: this view offers itself instead;
+        // a widget the kernel closed meanwhile ("closed") starts nothing, even before
+        // its closed state reaches this page
+        onOfferRefused: (code) => {
+          if (code === "closed" || kernelClosed() || signal?.aborted) return;
           peer = newPeer();
           peer.start();
         },

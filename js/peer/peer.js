@@ -96,11 +96,12 @@ export class BrowserPeer extends Session {
    *   onChange?: (snapshot: PeerSnapshot) => void,
    *   onChannel?: (event: PeerChannelEvent) => void,
    *   kernelOffer?: string,
-   *   onOfferRefused?: () => void,
+   *   onOfferRefused?: (code: string) => void,
    *   env?: Partial<PeerEnv>,
    * }} options `kernelOffer`: the id of the kernel's offer this view may answer
-   *   (the widget's `_kernel_offer`); `onOfferRefused`: the kernel gave that offer to
-   *   another view or page, so this peer closed and the caller starts one that offers
+   *   (the widget's `_kernel_offer`); `onOfferRefused(code)`: the kernel refused this
+   *   peer's answer (the offer went to another view or page, or expired: the caller
+   *   starts one that offers; "closed": the widget closed, and nothing starts)
    */
   constructor({ model, kind, router, viewId, onChange, onChannel, kernelOffer, onOfferRefused, env }) {
     if (!STREAM_KINDS.includes(kind)) throw new TypeError(`unknown kind: ${String(kind)}`);
@@ -777,7 +778,7 @@ export class BrowserPeer extends Session {
           // Another view or page answered the kernel's offer first, or it expired: this
           // peer goes without a word to the kernel, and the view starts one that offers.
           this.close("kernel-offer-taken", { notify: false });
-          this._onOfferRefused?.();
+          this._onOfferRefused?.(String(payload.code ?? ""));
           return;
         }
         if ((payload.ref?.type === "offer" || payload.ref?.type === "watch") && this.state.name === "negotiating") {

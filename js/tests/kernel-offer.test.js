@@ -13,7 +13,7 @@ const ID = "k0123456789abcdef-0";
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
 /**
- * @param {{status?: string, offered?: boolean, onOfferRefused?: () => void}} [opts]
+ * @param {{status?: string, offered?: boolean, onOfferRefused?: (code: string) => void}} [opts]
  */
 function setup({ status = "idle", offered = true, onOfferRefused } = {}) {
   const browser = fakeBrowser();
@@ -70,13 +70,25 @@ describe("answering the kernel's offer", () => {
   });
 
   test("a refused answer closes quietly and hands over to a view that offers", async () => {
-    let refused = 0;
-    const { model, peer, kernel } = setup({ status: "busy", onOfferRefused: () => (refused += 1) });
+    /** @type {string[]} */
+    const refused = [];
+    const { model, peer, kernel } = setup({ status: "busy", onOfferRefused: (code) => refused.push(code) });
     await peer.start();
     kernel("error", { code: "unknown-stream", message: "taken", ref: { type: "answer" } });
     assert.equal(peer.closed, true);
-    assert.equal(refused, 1);
+    assert.deepEqual(refused, ["unknown-stream"]);
     assert.equal(model.sentOf("bye").length, 0, "the kernel holds nothing for it");
+  });
+
+  test("an answer refused because the widget closed says so to the view", async () => {
+    /** @type {string[]} */
+    const refused = [];
+    const { model, peer, kernel } = setup({ status: "busy", onOfferRefused: (code) => refused.push(code) });
+    await peer.start();
+    kernel("error", { code: "closed", message: "this widget is closed", ref: { type: "answer" } });
+    assert.equal(peer.closed, true);
+    assert.deepEqual(refused, ["closed"], "the view starts nothing for a closed widget");
+    assert.equal(model.sentOf("bye").length, 0);
   });
 
   test("no offer within the wait: the view offers itself under its own id", async () => {

@@ -248,3 +248,33 @@ def test_a_grid_offers_for_its_cameras_at_once(
     assert not mgr.offers
     assert {s["id"] for c in cams[:2] for s in c.streams} == set(ids[:2])
     grid.close()
+
+
+def test_an_answer_crossing_the_close_is_refused_as_closed(
+    browser: FakeBrowser,
+    widgets: list[nbrtc.Camera],
+    kernel_offers: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The page's answer reaches the kernel after ``close()`` began but before its offers
+    were dropped: the refusal says ``closed`` (the view then starts nothing; any other
+    code makes it offer again, a second peer for a closed widget)."""
+    mgr = nbrtc.manager()
+    cam = _displayed(browser, widgets)
+    sid = _offer_id(browser, cam)
+    # close() has begun (the widget reads closed) and is dropping its offer (gone from
+    # the waiting ones, not yet tombstoned): the moment the answer is handled in that race
+    monkeypatch.setattr(cam, "_closed", True)
+    with mgr.offers._lock:
+        pre = mgr.offers._waiting.pop(sid)
+    browser.answer_kernel(cam, sid)
+
+    def refusal() -> list[dict[str, object]]:
+        errors = [m["payload"] for m in browser.of_type("error", sid)]
+        return [e for e in errors if e["ref"]["type"] == "answer"]
+
+    wait_for(refusal, 5, what="the refusal")
+    assert refusal()[0]["code"] == "closed"
+    assert not mgr.streams()
+    mgr.media.run(pre.close("test"), 5)  # the drop's end
+    monkeypatch.undo()

@@ -247,10 +247,12 @@ class KernelOffers:
         payload = msg.payload
         pre = self.get(msg.stream)
         refusal: tuple[str, str] | None = None
-        if pre is None or pre.owner_id != widget.model_id or not pre.sdp:
-            refusal = ("unknown-stream", "no kernel offer of this id waits here (taken or expired)")
-        elif widget.closed:
+        if widget.closed:
+            # first: a close drops the widget's offers, and an answer crossing that drop
+            # must read "closed" (its view then starts nothing), not "unknown-stream"
             refusal = ("closed", "this widget is closed")
+        elif pre is None or pre.owner_id != widget.model_id or not pre.sdp:
+            refusal = ("unknown-stream", "no kernel offer of this id waits here (taken or expired)")
         elif payload.get("kind") != widget.kind:
             refusal = (
                 "wrong-kind",
