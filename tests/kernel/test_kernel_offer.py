@@ -34,6 +34,12 @@ def _displayed(browser: FakeBrowser, widgets: list[nbrtc.Camera], **kw: object) 
     return cam
 
 
+def _refusals(page: FakeBrowser, sid: str) -> list[dict[str, object]]:
+    """The kernel's refusals of ``page``'s answer to the offer ``sid``."""
+    errors = [m["payload"] for m in page.of_type("error", sid)]
+    return [e for e in errors if e["ref"]["type"] == "answer"]
+
+
 def _offer_id(browser: FakeBrowser, cam: nbrtc.Camera) -> str:
     sid = cam._kernel_offer
     assert sid, "the display made no kernel offer"
@@ -99,12 +105,8 @@ def test_a_second_answer_is_refused_and_the_first_stream_lives_on(
         other.received.extend(browser.of_type("offer", sid))  # it had seen the offer too
         other.answer_kernel(cam, sid)
 
-        def refusal() -> list[dict[str, object]]:
-            errors = [m["payload"] for m in other.of_type("error", sid)]
-            return [e for e in errors if e["ref"]["type"] == "answer"]
-
-        wait_for(refusal, 5, what="the refusal")
-        assert refusal()[0]["code"] == "unknown-stream"
+        wait_for(lambda: _refusals(other, sid), 5, what="the refusal")
+        assert _refusals(other, sid)[0]["code"] == "unknown-stream"
         assert len(cam.streams) == 1 and cam.streams[0]["state"] == "live"
     finally:
         browser.attach(cam)
@@ -269,12 +271,8 @@ def test_an_answer_crossing_the_close_is_refused_as_closed(
         pre = mgr.offers._waiting.pop(sid)
     browser.answer_kernel(cam, sid)
 
-    def refusal() -> list[dict[str, object]]:
-        errors = [m["payload"] for m in browser.of_type("error", sid)]
-        return [e for e in errors if e["ref"]["type"] == "answer"]
-
-    wait_for(refusal, 5, what="the refusal")
-    assert refusal()[0]["code"] == "closed"
+    wait_for(lambda: _refusals(browser, sid), 5, what="the refusal")
+    assert _refusals(browser, sid)[0]["code"] == "closed"
     assert not mgr.streams()
     mgr.media.run(pre.close("test"), 5)  # the drop's end
     monkeypatch.undo()
