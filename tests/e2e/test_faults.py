@@ -85,6 +85,7 @@ def test_kernel_interrupt_during_negotiation(page, jupyter_server, request):
     and tracks in the page and zero streams and peers in the kernel.
     """
     # the marker is built at run time, so the traceback's source lines cannot contain it
+    # scenario: a cell that blocks for 30 s
     cell = "cam = nbrtc.Camera()\ndisplay(cam)\ntime.sleep(30)\nprint('sleep ' + 'finished')"
     name = f"faults_interrupt_{secrets.token_hex(3)}.ipynb"
     path = h.write_notebook(jupyter_server, name, [IMPORTS, cell])

@@ -107,7 +107,7 @@ async def _until(predicate: Callable[[], bool], timeout: float = 3.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # poll interval
 
 
 # --- unit tests -----------------------------------------------------------------------------
@@ -333,7 +333,7 @@ def _wait(what: str, predicate: Callable[[], Any], timeout: float, step: float =
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(step)
+        time.sleep(step)  # poll interval
 
 
 def _max_gap(times: list[float], start: float, end: float) -> float:

@@ -56,7 +56,7 @@ def _():
             with open(_tmp, "w") as _fh:
                 json.dump({"streams": len(_m.streams()), "kept": [c.state for c in kept]}, _fh)
             __import__("os").replace(_tmp, STATE_PATH)
-            time.sleep(0.1)
+            time.sleep(0.1)  # pace of the test's state reporter
 
     kept = []
     threading.Thread(target=_report, daemon=True).start()
@@ -101,7 +101,7 @@ def _(mo, think):
     mo.stop(not think.value)
     import time as _time
 
-    _time.sleep(LONG_CELL_S)  # a long computation: the page's messages queue behind it
+    _time.sleep(LONG_CELL_S)  # scenario: a long computation: the page's messages queue behind it
     mo.md("THOUGHT")
     return
 

@@ -389,6 +389,7 @@ def test_blocking_cell_does_not_stop_frames(page, jupyter_server, kernel_eval):
     name = "streams_blocking.ipynb"
     cells = [
         "import nbrtc\ncam = nbrtc.Camera()\ncam",
+        # window: frames counted over 5 s
         "n0 = cam.frame_count\nimport time\ntime.sleep(5)\nprint(cam.frame_count - n0)",
     ]
     _open(page, jupyter_server, name, cells)

@@ -267,7 +267,7 @@ def test_set_codec_and_bitrate_cap_change_the_browsers_encoder(page, jupyter_ser
         def send_kbps(window: float = 1.5) -> float:
             """The page's video send rate over a short window (a measurement window)."""
             a = _outbound_video(_page_stats(page))
-            time.sleep(window)
+            time.sleep(window)  # window: the send rate is measured over it
             b = _outbound_video(_page_stats(page))
             return (b["bytesSent"] - a["bytesSent"]) * 8 / (b["timestamp"] - a["timestamp"])
 

@@ -381,6 +381,7 @@ def test_with_block_exit(page, jupyter_server, request, tmp_path):
         "    display(cam)\n"
         "    await cam.wait_async('live', timeout=15)\n"
         f"    while not os.path.exists({str(trigger)!r}):\n"
+        # poll interval (the cell waits for the test's trigger file)
         "        await asyncio.sleep(0.01)\n"
         "    t_exit = time.time()\n"
         "t_closed = time.time()\n"
@@ -799,7 +800,7 @@ def test_close_while_offer_in_flight(page, jupyter_server, request, tmp_path):
         "cam = nbrtc.Camera(); display(cam)\n"
         "deadline = time.time() + 30\n"
         f"while not os.path.exists({str(trigger)!r}) and time.time() < deadline:\n"
-        "    time.sleep(0.01)\n"
+        "    time.sleep(0.01)\n"  # poll interval (bounded by the cell's deadline)
         "t_close = time.time(); cam.close(); print(t_close)"
     )
     _, base = open_nb(page, jupyter_server, request, [cell])

@@ -49,7 +49,7 @@ class CountingTrack(MediaStreamTrack):
             raise MediaStreamError
         self.n += 1
         due = self.t0 + self.n / self.fps
-        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        await asyncio.sleep(max(0.0, due - time.monotonic()))  # pace: a camera's frame clock
         img = np.full((240, 320, 3), (self.n * 8) % 256, np.uint8)
         img[:, : 320 * (self.n % 10) // 10, 0] = 255
         frame = av.VideoFrame.from_ndarray(img, format="rgb24")
@@ -73,7 +73,7 @@ class BeepTrack(MediaStreamTrack):
         if self.readyState != "live":
             raise MediaStreamError
         due = self.t0 + self.n * 0.02
-        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        await asyncio.sleep(max(0.0, due - time.monotonic()))  # pace: a microphone's 20 ms chunks
         t = np.arange(self.n * 960, (self.n + 1) * 960) / 48000.0
         mono = (0.25 * 32767 * np.sin(2 * np.pi * 1000 * t)).astype(np.int16)
         frame = av.AudioFrame.from_ndarray(
@@ -436,7 +436,7 @@ class FakeBrowser:
             ping = {"v": 1, "type": "ping", "stream": sid, "payload": {"t": time.monotonic()}}
             if not self._control_send(sid, json.dumps(ping)):
                 self.send(widget, "ping", sid, {"t": time.monotonic()})
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(1.0)  # pace: a page pings once a second
 
     async def _read(self, sid: str, track: MediaStreamTrack) -> None:
         while True:
@@ -624,7 +624,7 @@ def assert_holds(
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         assert predicate(), f"stopped holding: {what or predicate}"
-        time.sleep(interval)
+        time.sleep(interval)  # poll interval (assert_holds)
 
 
 def wait_for(
@@ -637,7 +637,7 @@ def wait_for(
             return time.monotonic() - t0
         if time.monotonic() - t0 > timeout:
             raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
-        time.sleep(interval)
+        time.sleep(interval)  # poll interval (wait_for)
 
 
 async def until(predicate: Callable[[], Any], timeout: float, what: str) -> None:
@@ -646,7 +646,7 @@ async def until(predicate: Callable[[], Any], timeout: float, what: str) -> None
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.02)  # poll interval (until)
 
 
 def make(widgets: list[Any], browser: FakeBrowser, widget: Any) -> Any:
@@ -679,7 +679,7 @@ class LoopProbe:
     async def _run(self) -> None:
         while not self._stop:
             t = time.monotonic()
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.01)  # pace: the probe's 10 ms tick measures the loop's lateness
             self.last = time.monotonic()
             self.worst = max(self.worst, self.last - t - 0.01)
 

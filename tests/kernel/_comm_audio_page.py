@@ -99,6 +99,7 @@ class CommAudioPage:
                 self.skipped[sid] = self.skipped.get(sid, 0) + 1
             pos += per
             due = t0 + pos / rate
+            # pace: a microphone's chunk clock
             await asyncio.sleep(max(0.0, due - time.monotonic()))
 
     def player(self, widget: Any, sid: str) -> None:
@@ -116,7 +117,7 @@ class CommAudioPage:
                 played = len(got)
                 if last == 0 or played // ACK_EVERY > last // ACK_EVERY:
                     self.b.send(widget, "audio-ack", sid, {"seq": got[played - 1][0]["seq"]})
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.01)  # poll interval (bounded by the loop's deadline)
 
     def pcm(self, sid: str) -> tuple[int, int, np.ndarray]:
         """(rate, channels, (samples, channels) int16) of everything the kernel sent."""

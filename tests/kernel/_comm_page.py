@@ -106,7 +106,7 @@ class CommPage:
                 self.frame(widget, sid, seq, data, w, h)
                 self.sent[sid] = seq
                 self.max_in_flight[sid] = max(self.max_in_flight.get(sid, 0), len(in_flight))
-            await asyncio.sleep(1 / fps)
+            await asyncio.sleep(1 / fps)  # pace: the page camera's frame rate
 
     def view(self, widget: Any, withhold_acks: bool = False) -> str:
         """A receiving view on the comm: decodes each kernel frame, then acknowledges it
@@ -136,13 +136,13 @@ class CommPage:
                     done = payload["seq"]
                     self.b.send(widget, "frame-ack", sid, {"seq": done})
                     self.acked[sid] = done
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.005)  # poll interval (bounded by the loop's deadline)
 
     async def _ping(self, widget: Any, sid: str) -> None:
         deadline = time.monotonic() + 120
         while sid not in self._stop and time.monotonic() < deadline:
             self.b.send(widget, "ping", sid, {"t": time.monotonic()})
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(1.0)  # pace: a page pings once a second
 
     def stop(self, sid: str) -> None:
         """Stop sending and acknowledging for ``sid`` (the page's view went away)."""

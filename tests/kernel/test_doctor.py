@@ -93,7 +93,7 @@ async def _echo(dc: Any, got: asyncio.Queue[Any], timeout: float) -> float | Non
     while dc.readyState != "open":
         if time.monotonic() > deadline:
             return None
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.02)  # poll interval (bounded by the deadline above)
     rtts = []
     for i in range(3):
         t0 = time.monotonic()

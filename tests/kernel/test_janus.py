@@ -329,7 +329,7 @@ import sys, time, nbrtc
 janus = nbrtc.Janus(sys.argv[1], api_secret=sys.argv[2])
 session = nbrtc.manager().media.run(janus.session_async(), 10)
 print(session.id, flush=True)
-time.sleep(60)
+time.sleep(60)  # scenario: the child holds its session until the test kills it
 """
 
 

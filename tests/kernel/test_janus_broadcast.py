@@ -255,7 +255,7 @@ class WatchingPage:
     async def _ping(self, sid: str) -> None:
         while sid in self.browser.pcs and not self.browser.silent:
             self.browser.send(self.view, "ping", sid, {"t": time.monotonic()})
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(1.0)  # pace: a page pings once a second
 
 
 @pytest.fixture

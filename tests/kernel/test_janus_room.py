@@ -138,7 +138,7 @@ class Members:
     async def _ping(self, sid: str) -> None:
         while sid not in self.gone and not self.page.silent:
             self.send("ping", sid, {"t": time.monotonic()})
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(1.0)  # pace: a page pings once a second
 
     async def _close(self, sid: str) -> None:
         for pc in self.pcs.get(sid, {}).values():

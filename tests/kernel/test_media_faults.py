@@ -121,7 +121,7 @@ class Watch:
             self.worst_loop_silence = max(self.worst_loop_silence, now - self.probe.last)
             if predicate():
                 return True
-            time.sleep(0.02)
+            time.sleep(0.02)  # poll interval (bounded by `end`)
         return False
 
 
@@ -342,7 +342,7 @@ def test_hung_user_function_does_not_hold_the_kernel_exit():
         "job = p._submit(frame)\n"
         "deadline = time.monotonic() + 5\n"
         "while not job.running() and time.monotonic() < deadline:\n"
-        "    time.sleep(0.01)\n"
+        "    time.sleep(0.01)\n"  # poll interval (bounded by the cell's deadline)
         "assert job.running() and not job.done(), 'the function is stuck'\n"
         "print('stuck; exiting', flush=True)\n"
     )

@@ -104,7 +104,7 @@ async def next_report(pair: Pair, after: Any, timeout: float = 5.0) -> Any:
             return report
         if time.monotonic() > deadline:
             pytest.fail(f"no new RTCP receiver report within {timeout} s")
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.02)  # poll interval (bounded by the deadline above)
 
 
 def loss_between(a: Any, b: Any) -> tuple[float, int]:

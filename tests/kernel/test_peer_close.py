@@ -62,7 +62,7 @@ async def _close_during_handshake(sealed: bool) -> tuple[list[str], weakref.ref[
         states = []
         for _ in range(50):  # the second after close(): the connect step has run on
             states.append(sctp.state)
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.02)  # window: the second after close(), sampled
         if not sealed:
             await sctp.stop()  # end the zombie this test made
         ref = weakref.ref(kernel)

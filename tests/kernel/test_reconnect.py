@@ -94,7 +94,7 @@ def test_camera_video_resumes_at_once_after_a_blackout(
         last, still_since = stream.frames, time.monotonic()
         deadline = time.monotonic() + 2.0
         while time.monotonic() - still_since < 0.15 and time.monotonic() < deadline:
-            time.sleep(0.01)
+            time.sleep(0.01)  # poll interval (until 0.15 s of quiet, bounded)
             if stream.frames != last:
                 last, still_since = stream.frames, time.monotonic()
         frozen = stream.frames
@@ -139,7 +139,7 @@ def test_view_video_resumes_at_once_after_a_blackout_to_the_page(
 
     sender._send_keyframe = record
     with rtp_blackout(stream._pc, "send"):
-        time.sleep(BLACKOUT)
+        time.sleep(BLACKOUT)  # scenario: the blackout's length
     restored = time.monotonic()
     took = _frames_resume(lambda: browser.frame_counts.get(sid, 0), restored)
     print(

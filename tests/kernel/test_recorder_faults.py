@@ -106,7 +106,7 @@ def frame(i, noise=False):
 def until(cond, seconds=15):
     end = time.monotonic() + seconds
     while not cond() and time.monotonic() < end:
-        time.sleep(0.01)
+        time.sleep(0.01)  # poll interval (bounded by `end`)
 
 rec = Recorder(path)
 push = lambda i, noise=False: rec.push_video(frame(i, noise), 100 + i / 30)
@@ -119,7 +119,7 @@ if mode in ("read-only", "removed"):
     sys.stdin.readline()  # the test makes the disk read-only or removes the directory
     for i in range(first, first + 45):
         push(i)
-        time.sleep(0.02)  # ~1 s: the recorder looks for its file every 0.5 s
+        time.sleep(0.02)  # pace: ~1 s; the recorder looks for its file every 0.5 s
 elif mode == "full":  # full before the first byte: the header cannot be written
     for i in range(60):
         push(i)
@@ -273,7 +273,7 @@ start = time.monotonic()
 tone = (np.sin(np.arange(960) * 2 * np.pi * 440 / 48000) * 8000).astype(np.int16)
 for n in range(3000):  # 60 s at most: the test kills it long before
     t = n * 0.01  # a 100 Hz clock: video every 1/30 s, audio every 20 ms
-    time.sleep(max(0.0, start + t - time.monotonic()))
+    time.sleep(max(0.0, start + t - time.monotonic()))  # pace: frames at the camera's rate
     now = time.monotonic()
     if n % 2 == 0:
         sound = av.AudioFrame.from_ndarray(np.repeat(tone, 2).reshape(1, -1), format="s16",

@@ -51,6 +51,7 @@ class MovingTrack(MediaStreamTrack):
         if self.readyState != "live":
             raise MediaStreamError
         self.n += 1
+        # pace: a 30 fps frame clock
         await asyncio.sleep(max(0.0, self.t0 + self.n / 30 - time.monotonic()))
         img = np.full((240, 320, 3), 40, np.uint8)
         x = (self.n * 7) % 300
@@ -100,7 +101,7 @@ async def _loopback_samples() -> dict[str, Any]:
             return time.time(), s1, s2, n
 
         first = await sample()
-        await asyncio.sleep(1.0)  # the sampling interval itself, not a wait for a condition
+        await asyncio.sleep(1.0)  # window: the sampling interval itself, not a wait for a condition
         second = await sample()
         return {"first": first, "second": second}
     finally:

@@ -381,7 +381,7 @@ class JanusServer(ForegroundServer):
                 raise TimeoutError(
                     f"{len(live)} Janus sessions after {timeout} s, wanted {want}: {live}"
                 )
-            time.sleep(0.02)
+            time.sleep(0.02)  # poll interval (bounded by timeout)
 
 
 # ------------------------------------------------------- aiortc peers for a videoroom
@@ -486,7 +486,7 @@ async def until(predicate: Any, timeout: float, what: str) -> float:
     while not predicate():
         if time.monotonic() - t0 > timeout:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # poll interval (bounded by timeout)
     return time.monotonic() - t0
 
 
@@ -521,7 +521,7 @@ while True:
     for packet in st.encode(vf):
         out.mux(packet)
     n += 1
-    time.sleep(max(0.0, t0 + n / fps - time.monotonic()))
+    time.sleep(max(0.0, t0 + n / fps - time.monotonic()))  # pace: frames at the camera's rate
 """
 
 

@@ -120,7 +120,7 @@ def wait_for(
         if time.monotonic() >= deadline:
             what = message or getattr(predicate, "__name__", repr(predicate))
             raise TimeoutError(f"{what}: not true after {timeout:.1f} s (last: {last!r})")
-        time.sleep(interval)
+        time.sleep(interval)  # poll interval (wait_for)
 
 
 def wait_equal(
@@ -158,7 +158,7 @@ def sample_for(fn: Callable[[], Any], seconds: float, interval: float = 0.05) ->
         out.append(fn())
         if time.monotonic() >= end:
             return out
-        time.sleep(interval)
+        time.sleep(interval)  # window: sample_for samples a duration
 
 
 def assert_holds(

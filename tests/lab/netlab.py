@@ -395,7 +395,7 @@ class ForegroundServer:
                 why = f"exited with {code}" if code is not None else f"{what} within {timeout} s"
                 self.stop()
                 raise NetLabError(f"{self.name} {why}; log:\n{self.log_tail()}")
-            time.sleep(0.05)
+            time.sleep(0.05)  # poll interval (bounded by the deadline)
 
     def _read(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
@@ -550,7 +550,7 @@ class Coturn(ForegroundServer):
                     f"coturn allocations still live after {timeout} s: {sorted(live)}\n"
                     f"{self.log_tail(20)}"
                 )
-            time.sleep(0.02)
+            time.sleep(0.02)  # poll interval (bounded by the deadline)
 
 
 def self_signed_cert(workdir: Path, ip: str = SERVER_IP) -> tuple[Path, Path]:

@@ -79,7 +79,7 @@ def _poll(end=time.monotonic() + 90):
             last = n
         if not _rec["states"] or _rec["states"][-1][1] != cam.state:
             _rec["states"].append((now, cam.state))
-        time.sleep(0.005)
+        time.sleep(0.005)  # poll interval (the recorder thread's 5 ms resolution, bounded)
 _rec_thread = threading.Thread(target=_poll, daemon=True)
 _rec_thread.start()
 print(json.dumps({{"now": time.monotonic(), "recovery": _rr.ENABLED}}))"""

@@ -70,7 +70,7 @@ _first = []
 def _note_first():
     _deadline = time.monotonic() + 60
     while cam.frame_count == 0 and time.monotonic() < _deadline and cam.state != "error":
-        time.sleep(0.005)
+        time.sleep(0.005)  # poll interval (bounded by the deadline)
     if cam.frame_count:
         _first.append(time.monotonic())
 threading.Thread(target=_note_first, daemon=True).start()

@@ -91,7 +91,7 @@ def _note():
         return
     _deadline = time.monotonic() + 30
     while cam.frame_count == 0 and time.monotonic() < _deadline:
-        time.sleep(0.005)
+        time.sleep(0.005)  # poll interval (bounded by the deadline)
     if cam.frame_count:
         _first.append(time.monotonic() - _t0)
 threading.Thread(target=_note, daemon=True).start()
@@ -115,7 +115,7 @@ print(json.dumps({"ended": _ended[0] if _ended else None,
 _FPS = """\
 import json, time
 _n0, _s0 = cam.frame_count, time.monotonic()
-time.sleep({seconds})
+time.sleep({seconds})  # window: frames counted over it
 _f = cam.latest_frame
 print(json.dumps({{"fps": (cam.frame_count - _n0) / (time.monotonic() - _s0),
                   "shape": list(_f.shape) if _f is not None else None}}))"""

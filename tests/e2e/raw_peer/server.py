@@ -168,6 +168,7 @@ class RawPeer:
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         if info is not None and self.restart_answer_delay > 0:
+            # scenario: a slow answer to an ICE restart
             await asyncio.sleep(self.restart_answer_delay)
         return info
 
