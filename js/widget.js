@@ -16,6 +16,17 @@ import { PROBE_KIND, STREAM_KINDS } from "./core/protocol.js";
 import { renderRoom } from "./room/room.js";
 import { getRouter } from "./core/router.js";
 import { createView } from "./peer/view.js";
+import { earlyAnswerer } from "./peer/early-answer.js";
+import { defaultEnv } from "./core/env.js";
+
+/** @type {ReturnType<typeof earlyAnswerer> | null} made on first use: the page's env */
+let earlyPreparer = null;
+/**
+ * The page's preparer of early answers (the router calls it as a kernel offer arrives).
+ * @param {string} sdp
+ * @param {any} model
+ */
+const answerEarly = (sdp, model) => (earlyPreparer ??= earlyAnswerer(defaultEnv()))(sdp, model);
 
 /** Injected by js/build.mjs from package.json; "dev" when run unbundled. */
 export const BUNDLE_VERSION =
@@ -44,7 +55,11 @@ export default {
   initialize({ model }) {
     let detach = () => {};
     try {
-      detach = getRouter().attachModel(model);
+      const router = getRouter();
+      // The kernel's offer is answered as it arrives, before the view renders
+      // (peer/early-answer.js); a router from another bundle may lack the hook.
+      router.prepareAnswersWith?.(answerEarly);
+      detach = router.attachModel(model);
     } catch (err) {
       console.error("[nbrtc] could not attach the model to the router", err);
     }

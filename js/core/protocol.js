@@ -40,6 +40,7 @@ export const BROWSER_TYPES = Object.freeze([
 export const KERNEL_TYPES = Object.freeze([
   "answer",
   "offer", // a media server's offer, relayed for a `watch` stream: the page answers
+  "offer-taken", // a page answered the kernel's offer: the others forget it (and its early answer)
   "state",
   "ping",
   "bye",
@@ -254,6 +255,8 @@ function checkKernelPayload(type, payload) {
       if ("ask" in payload && typeof payload.ask !== "boolean") return "ping.ask must be a boolean";
       return null;
     }
+    case "offer-taken":
+      return payload === null ? null : "offer-taken payload must be null";
     case "bye": {
       if (payload === null) return null;
       if (!isObject(payload)) return "bye payload must be null or {reason: string}";

@@ -86,6 +86,8 @@ export function kernelOf(model) {
  *   nextViewId(): string,
  *   attachModel(model: ModelLike): () => void,
  *   takeKernelOffer(id: string, ms: number): Promise<string>,
+ *   takeEarlyAnswer(id: string): EarlyLike | null,
+ *   prepareAnswersWith(fn: ((sdp: string, model: ModelLike) => EarlyLike | null) | null): void,
  *   listenerCount(model: ModelLike): number,
  *   register(streamId: string, peer: PeerLike, model: ModelLike): void,
  *   unregister(streamId: string): void,
@@ -93,7 +95,7 @@ export function kernelOf(model) {
  *   send(streamId: string, type: string, payload: any, buffers?: ArrayBuffer[]): boolean,
  *   flushNow(streamId: string): boolean,
  *   beat(streamId: string, now: number): boolean,
- *   deliver(content: unknown): void,
+ *   deliver(content: unknown, buffers?: any[], model?: ModelLike): void,
  *   closeAll(reason: string): void,
  *   streams(): {id: string, kind: string, state: string}[],
  * }} Router
@@ -106,7 +108,11 @@ export function kernelOf(model) {
  *   now?: () => number,
  *   setTimer?: (fn: () => void, ms: number) => any,
  *   clearTimer?: (handle: any) => void,
+ *   prepareAnswer?: (sdp: string, model: ModelLike) => EarlyLike | null,
  * }} RouterOptions
+ *
+ * An answer prepared for a kept kernel offer (peer/early-answer.js's EarlyAnswer).
+ * @typedef {{close(why?: string): void, adopt(audio: boolean): any}} EarlyLike
  *
  * One registered stream: its peer and model, and the reports waiting to go as a batch.
  * @typedef {{
@@ -229,8 +235,9 @@ export function createRouter(options = {}) {
   /**
    * @param {import("./protocol.js").Envelope} msg
    * @param {any[] | undefined} buffers a `frame`'s binary data
+   * @param {ModelLike} [model] the model whose comm carried it
    */
-  function dispatch(msg, buffers) {
+  function dispatch(msg, buffers, model) {
     if (msg.type === "ping" && Array.isArray(msg.payload?.live)) {
       // One kernel ping per page vouches for every stream it lists (the kernel's
       // watchdogs share it): each listed session of this page has heard the kernel.
@@ -242,10 +249,22 @@ export function createRouter(options = {}) {
     }
     const entry = streams.get(msg.stream);
     if (!entry && !dead.has(msg.stream) && msg.type === "offer" && msg.payload?.kernel === true) {
-      keepKernelOffer(msg.stream, msg.payload.sdp);
+      keepKernelOffer(msg.stream, msg.payload.sdp, model);
       return;
     }
-    if (!entry && msg.type === "bye" && kernelOffers.delete(msg.stream)) return; // expired
+    if (msg.type === "offer-taken") {
+      // Another page (or another view here, whose stream now owns the id) answered the
+      // kernel's offer: this page forgets it and closes the answer it prepared.
+      if (!entry) {
+        kernelOffers.delete(msg.stream);
+        dropEarly(msg.stream, "another page answered");
+      }
+      return;
+    }
+    if (!entry && msg.type === "bye" && kernelOffers.delete(msg.stream)) {
+      dropEarly(msg.stream, "the kernel's offer expired");
+      return;
+    }
     if (!entry) {
       const why = dead.has(msg.stream) ? "closed" : "unknown";
       if (msg.type === "error" && !dead.has(msg.stream)) {
@@ -269,12 +288,32 @@ export function createRouter(options = {}) {
   const kernelOffers = new Map();
   /** @type {Map<string, ((sdp: string) => void)[]>} views waiting for an offer */
   const offerWaiters = new Map();
+  /**
+   * Answers prepared for kept offers (peer/early-answer.js), by stream id: made as the
+   * offer arrives, adopted by the view that takes the offer, closed with the offer.
+   * @type {Map<string, EarlyLike>}
+   */
+  const earlyAnswers = new Map();
+  /** @type {((sdp: string, model: ModelLike) => EarlyLike | null) | null} */
+  let prepareAnswer = options.prepareAnswer ?? null;
+
+  /**
+   * @param {string} id
+   * @param {string} why
+   */
+  function dropEarly(id, why) {
+    const early = earlyAnswers.get(id);
+    if (!early) return;
+    earlyAnswers.delete(id);
+    guarded(log, `closing the early answer of ${id}`, () => early.close(why));
+  }
 
   /**
    * @param {string} id
    * @param {string} sdp
+   * @param {ModelLike} [model]
    */
-  function keepKernelOffer(id, sdp) {
+  function keepKernelOffer(id, sdp, model) {
     const waiting = offerWaiters.get(id);
     if (waiting && waiting.length > 0) {
       offerWaiters.delete(id);
@@ -285,9 +324,33 @@ export function createRouter(options = {}) {
     }
     kernelOffers.delete(id);
     kernelOffers.set(id, sdp);
-    while (kernelOffers.size > MAX_KERNEL_OFFERS) {
-      kernelOffers.delete(/** @type {string} */ (kernelOffers.keys().next().value));
+    dropEarly(id, "a new offer of this id");
+    if (prepareAnswer && model) {
+      try {
+        const early = prepareAnswer(sdp, model);
+        if (early) earlyAnswers.set(id, early);
+      } catch (err) {
+        // the view answers on a pc of its own, as without a preparer
+        log.warn(`[nbrtc] preparing the answer to ${id} failed`, err);
+      }
     }
+    while (kernelOffers.size > MAX_KERNEL_OFFERS) {
+      const oldest = /** @type {string} */ (kernelOffers.keys().next().value);
+      kernelOffers.delete(oldest);
+      dropEarly(oldest, "too many offers waiting");
+    }
+  }
+
+  /**
+   * The answer prepared for the kernel's offer `id`, for the view that took that offer
+   * (takeKernelOffer): it is the view's from now on. null when none was prepared.
+   * @param {string} id
+   * @returns {EarlyLike | null}
+   */
+  function takeEarlyAnswer(id) {
+    const early = earlyAnswers.get(id) ?? null;
+    earlyAnswers.delete(id);
+    return early;
   }
 
   /**
@@ -326,8 +389,9 @@ export function createRouter(options = {}) {
   /**
    * @param {unknown} content
    * @param {any[]} [buffers]
+   * @param {ModelLike} [model] the model whose comm carried it
    */
-  function deliver(content, buffers) {
+  function deliver(content, buffers, model) {
     try {
       if (typeof content === "object" && content !== null) {
         if (delivered.has(content)) return;
@@ -344,7 +408,7 @@ export function createRouter(options = {}) {
         );
         return;
       }
-      dispatch(result.msg, buffers);
+      dispatch(result.msg, buffers, model);
     } catch (err) {
       log.error("[nbrtc] kernel message handler failed", err);
     }
@@ -363,7 +427,7 @@ export function createRouter(options = {}) {
        * @param {unknown} content
        * @param {any[]} [buffers]
        */
-      const listener = (content, buffers) => deliver(content, buffers);
+      const listener = (content, buffers) => deliver(content, buffers, model);
       model.on("msg:custom", listener);
       record = { count: 0, listener };
       models.set(model, record);
@@ -548,6 +612,7 @@ export function createRouter(options = {}) {
    * @param {string} reason
    */
   function closeAll(reason) {
+    for (const id of [...earlyAnswers.keys()]) dropEarly(id, reason);
     for (const [id, entry] of [...streams]) {
       send(id, "bye", { reason });
       guarded(log, `closing ${id}`, () => entry.peer.close(reason, { notify: false }));
@@ -570,6 +635,10 @@ export function createRouter(options = {}) {
     nextViewId: () => `${pageId}-v${++viewCounter}`,
     attachModel,
     takeKernelOffer,
+    takeEarlyAnswer,
+    prepareAnswersWith: (fn) => {
+      prepareAnswer = fn;
+    },
     listenerCount,
     register,
     unregister,

@@ -341,14 +341,30 @@ export class BrowserPeer extends Session {
     if (this.closed) return;
     /** @type {string} */
     let kernelSdp = "";
+    /**
+     * The answer the page prepared for that offer (peer/early-answer.js): its pc is this
+     * peer's from the moment it is adopted (`this.pc`, so every close path closes it).
+     * @type {import("./early-answer.js").Adopted | null}
+     */
+    let adopted = null;
     if (this._kernelOfferId && this.transportMode !== "comm" && !this.watching && this.kind === "camera") {
       // The kernel offered as the widget was displayed: its offer is normally here
       // already (it left before the display); this view answers it as its stream.
       kernelSdp = await this.router.takeKernelOffer(this._kernelOfferId, KERNEL_OFFER_WAIT_MS);
-      if (this.closed) return;
+      if (this.closed) {
+        // the offer is this view's now: so is its early answer, which nothing will use
+        if (kernelSdp) this.router.takeEarlyAnswer?.(this._kernelOfferId)?.close("the view closed");
+        return;
+      }
       if (kernelSdp) {
         this.id = this._kernelOfferId;
         this.answering = true;
+        const early = this.router.takeEarlyAnswer?.(this.id) ?? null;
+        adopted = early ? early.adopt(audioConstraints(this.model.get("audio")) !== null) : null;
+        if (adopted) {
+          this.pc = adopted.pc;
+          this.env.log.debug(`[nbrtc] ${this.id}: answering on the early answer's pc`);
+        }
       }
     }
     this._register();
@@ -365,6 +381,12 @@ export class BrowserPeer extends Session {
       });
     }
     let rtcConfig = this.model.get("rtc_config");
+    if (adopted && needsCredentials(rtcConfig)) {
+      // the ICE servers changed since the early answer's pc was made without asking
+      guard(env.log, "closing the early answer's pc", () => adopted?.pc.close());
+      this.pc = null;
+      adopted = null;
+    }
     if (needsCredentials(rtcConfig)) {
       // TURN logins are not in the trait (it is saved with the notebook): ask the
       // kernel, bounded (ice.js). Only then can the pc exist: its servers are fixed.
@@ -378,13 +400,19 @@ export class BrowserPeer extends Session {
     }
     // kept for a new pc when a lost path needs one (renegotiation.js freshPeer)
     this._rtcConfig = rtcConfig;
-    // Created and stored with no await in between, so close() always sees it.
-    const pc = new PC(peerConfig(rtcConfig));
+    // Created (or adopted) and stored with no await in between, so close() always sees it.
+    const pc = adopted ? adopted.pc : new PC(peerConfig(rtcConfig));
     this.pc = pc;
     this._wire(pc);
 
     if (this.answering) {
-      await this._answerKernel(pc, kernelSdp);
+      if (adopted) {
+        // the kernel's tracks arrived as the early answer set the offer
+        for (const ev of adopted.tracks) this._onTrack(ev);
+        await this._answerKernel(pc, kernelSdp, adopted.answer);
+      } else {
+        await this._answerKernel(pc, kernelSdp);
+      }
       return;
     }
     if (this.watching) {
@@ -432,8 +460,10 @@ export class BrowserPeer extends Session {
    * answer (its "connecting" state, or the pc connecting).
    * @param {any} pc
    * @param {string} sdp
+   * @param {Promise<any | null>} [prepared] the early answer's (its pc has the offer set
+   *   and its transceivers' directions chosen); null from it means making it failed
    */
-  async _answerKernel(pc, sdp) {
+  async _answerKernel(pc, sdp, prepared) {
     listen(
       pc,
       "datachannel",
@@ -444,7 +474,10 @@ export class BrowserPeer extends Session {
     );
     this.channels.attach(pc);
     this._audioRequest = audioConstraints(this.model.get("audio"));
-    await pc.setRemoteDescription({ type: "offer", sdp });
+    const early = prepared ? await prepared : null;
+    if (this.closed) return;
+    if (prepared && !early) throw new Error("the answer to the kernel's offer could not be made");
+    if (!early) await pc.setRemoteDescription({ type: "offer", sdp });
     if (this.closed) return;
     for (const tx of pc.getTransceivers()) {
       const kind = tx.receiver?.track?.kind;
@@ -461,7 +494,7 @@ export class BrowserPeer extends Session {
     // (A busy kernel may still close the widget in that cell: then it waits for the
     // kernel to take the answer, as an offering view waits for its offer to be taken.)
     if (this.sending && kernelOf(this.model)?.status === "idle") this._openDevice();
-    const answer = await pc.createAnswer();
+    const answer = early ?? (await pc.createAnswer());
     if (this.closed) return;
     this._answerSeen = true; // the SDP exchange is ours to finish: no answer will come
     await this._sendAndSettle(pc, answer, "answer");
@@ -650,16 +683,22 @@ export class BrowserPeer extends Session {
     on("iceconnectionstatechange", () => this._sendPcState());
     on("icegatheringstatechange", () => this._sendPcState());
     on("signalingstatechange", () => this._sendPcState());
-    on("track", (ev) => {
-      const track = ev.track;
-      if (!track) return;
-      // A microphone receives nothing; a camera or screen only its processed video.
-      if (this.kind === "microphone") return;
-      if ((this.kind === "camera" || this.kind === "screen") && track.kind !== "video") return;
-      if (track.kind === "video") this.applyJitterBuffer(); // its receiver is among the pc's
-      this._addRemoteTrack(track, ev.streams?.[0]);
-    });
+    on("track", (ev) => this._onTrack(ev));
     on("datachannel", (ev) => this.channels.adopt(ev.channel));
+  }
+
+  /**
+   * A `track` event of this stream's pc (or one the early answer kept for it).
+   * @param {any} ev
+   */
+  _onTrack(ev) {
+    const track = ev?.track;
+    if (!track) return;
+    // A microphone receives nothing; a camera or screen only its processed video.
+    if (this.kind === "microphone") return;
+    if ((this.kind === "camera" || this.kind === "screen") && track.kind !== "video") return;
+    if (track.kind === "video") this.applyJitterBuffer(); // its receiver is among the pc's
+    this._addRemoteTrack(track, ev.streams?.[0]);
   }
 
   /**

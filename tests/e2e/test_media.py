@@ -426,10 +426,22 @@ def test_grid_of_cameras_answers_the_kernels_offers(page, jupyter_server, kernel
         "grid = nbrtc.Grid(cams, columns=3)\ngrid"
     )
     _open(page, jupyter_server, name, [cell])
+    # the page's note that a view adopted the answer prepared as its offer arrived
+    # (peer/early-answer.js), instead of making a pc of its own
+    early: list[str] = []
+
+    def note(msg) -> None:
+        if "answering on the early answer's pc" in msg.text:
+            early.append(msg.text)
+
+    page.on("console", note)
     try:
         _run(page, 0, timeout=60)
         states = _grid_states(page, 3)
         h.wait_for(lambda: set(states()) == {"live"}, 30, message="all 3 live")
+        assert len(early) == 3, early
+        assert h.counters(page)["peersCreated"] == 3, "one pc per camera, the early answer's"
+
         got = _kjson(
             kernel_eval,
             "import json\nprint(json.dumps({'ids': [[s['id'] for s in c.streams] for c in cams],"
@@ -445,6 +457,7 @@ def test_grid_of_cameras_answers_the_kernels_offers(page, jupyter_server, kernel
         kernel_eval("grid.close()")
         h.wait_for(lambda: _live_counters_zero(page), 10, message="3 peers and tracks closed")
     finally:
+        page.remove_listener("console", note)
         _close_all(kernel_eval)
         _remove(jupyter_server, name)
 

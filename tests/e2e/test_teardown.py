@@ -657,6 +657,14 @@ def test_tab_closed(page, jupyter_server, request, tmp_path):
         run(tab, 2)
         h.wait_for(lambda: tab.locator('.nbrtc-root[data-state="live"]').count() == 1, 25)
         st = wait_live(page, views=1, streams=2)
+        # the first tab saw the kernel's offer for the second tab's view too, and may have
+        # prepared an answer to it (js/peer/early-answer.js): the kernel's offer-taken
+        # closes that at once, well before its 5 s bound
+        h.wait_for(
+            lambda: h.counters(page)["peersLive"] == 1,
+            2,
+            message="the first tab's unused early answer closed when the second tab answered",
+        )
         (b_id,) = [s["id"] for s in st["streams"] if s["id"] != a_id]
         b_page = next(s["page"] for s in st["streams"] if s["id"] == b_id)
         assert b_page != next(s["page"] for s in st["streams"] if s["id"] == a_id)

@@ -99,6 +99,10 @@ def test_a_second_answer_is_refused_and_the_first_stream_lives_on(
     sid = _offer_id(browser, cam)
     browser.answer_kernel(cam, sid)
     cam.wait("live", timeout=10)
+    # every page hears that the offer was taken (one whose view did not answer closes
+    # the answer it prepared, js/peer/early-answer.js); sent once, with no payload
+    taken = browser.of_type("offer-taken", sid)
+    assert [m["payload"] for m in taken] == [None], taken
     other = FakeBrowser()
     try:
         other.attach(cam)  # the second page hears the kernel from now on

@@ -267,6 +267,9 @@ class KernelOffers:
         with self._lock:
             del self._waiting[pre.id]
         widget.kernel_offer_done(pre.id)
+        # every page saw the offer, and a page may have prepared an answer to it (its
+        # peer/early-answer.js): the pages that did not answer close theirs now
+        widget.send(make_message("offer-taken", pre.id, None))
         new = KernelStream(
             mgr,
             widget,

@@ -63,6 +63,7 @@ KERNEL_TYPES = frozenset(
     {
         "answer",
         "offer",  # a media server's offer (`watch`), or the kernel's own: the page answers
+        "offer-taken",  # a page answered the kernel's offer: the others forget it
         "state",
         "ping",
         "bye",
