@@ -69,27 +69,24 @@ describe("answering the kernel's offer", () => {
     assert.equal(peer.state.name, "connecting");
   });
 
-  test("a refused answer closes quietly and hands over to a view that offers", async () => {
-    /** @type {string[]} */
-    const refused = [];
-    const { model, peer, kernel } = setup({ status: "busy", onOfferRefused: (code) => refused.push(code) });
-    await peer.start();
-    kernel("error", { code: "unknown-stream", message: "taken", ref: { type: "answer" } });
-    assert.equal(peer.closed, true);
-    assert.deepEqual(refused, ["unknown-stream"]);
-    assert.equal(model.sentOf("bye").length, 0, "the kernel holds nothing for it");
-  });
-
-  test("an answer refused because the widget closed says so to the view", async () => {
-    /** @type {string[]} */
-    const refused = [];
-    const { model, peer, kernel } = setup({ status: "busy", onOfferRefused: (code) => refused.push(code) });
-    await peer.start();
-    kernel("error", { code: "closed", message: "this widget is closed", ref: { type: "answer" } });
-    assert.equal(peer.closed, true);
-    assert.deepEqual(refused, ["closed"], "the view starts nothing for a closed widget");
-    assert.equal(model.sentOf("bye").length, 0);
-  });
+  // A refused answer closes the view's peer quietly (the kernel holds nothing for it) and
+  // tells the view the refusal's code: "unknown-stream" hands over to a view that offers,
+  // "closed" (the widget closed) starts nothing (widget.js).
+  for (const [code, message, why] of [
+    ["unknown-stream", "taken", "a refused answer closes quietly and hands over to a view that offers"],
+    ["closed", "this widget is closed", "an answer refused because the widget closed says so to the view"],
+  ]) {
+    test(why, async () => {
+      /** @type {string[]} */
+      const refused = [];
+      const { model, peer, kernel } = setup({ status: "busy", onOfferRefused: (c) => refused.push(c) });
+      await peer.start();
+      kernel("error", { code, message, ref: { type: "answer" } });
+      assert.equal(peer.closed, true);
+      assert.deepEqual(refused, [code]);
+      assert.equal(model.sentOf("bye").length, 0, "the kernel holds nothing for it");
+    });
+  }
 
   test("no offer within the wait: the view offers itself under its own id", async () => {
     const { model, peer } = setup({ offered: false });
