@@ -16,6 +16,7 @@
 import { audioConstraints } from "../core/constraints.js";
 import { peerConfig } from "../core/rtc-config.js";
 import { needsCredentials } from "../transport/ice.js";
+import { answerDirections } from "./sections.js";
 
 /**
  * An answer no view adopted within this is closed (the offer itself stays for a view
@@ -91,26 +92,14 @@ export class EarlyAnswer {
   }
 
   /**
-   * Set the offer, choose what the page sends (video both ways, sound only when asked
-   * for; as peer.js's _answerKernel does), and make the answer.
+   * Set the offer, choose what the page sends (answerDirections), and make the answer.
    * @param {string} sdp
    */
   async _make(sdp) {
     const pc = this.pc;
     await pc.setRemoteDescription({ type: "offer", sdp });
     if (this.closed && !this.adopted) return null;
-    let video = false;
-    let audio = false;
-    for (const tx of pc.getTransceivers()) {
-      const kind = tx.receiver?.track?.kind;
-      if (kind === "video" && !video) {
-        tx.direction = "sendrecv";
-        video = true;
-      } else if (kind === "audio" && !audio && this.audio) {
-        tx.direction = "sendonly";
-        audio = true;
-      }
-    }
+    answerDirections(pc, this.audio);
     return pc.createAnswer();
   }
 

@@ -32,7 +32,7 @@ import { PICK_KINDS } from "./picker.js";
 import { applyReanswer, renegotiate, rollbackReoffer } from "./renegotiation.js";
 import { ControlLink } from "./control.js";
 import { answerOffer, watchesServer } from "./answerer.js";
-import { addSections } from "./sections.js";
+import { addSections, answerDirections } from "./sections.js";
 import { applyJitterTarget, jitterTarget } from "./playout.js";
 /** @typedef {import("../transport/comm.js").CommUplink} CommUplink */
 /** @typedef {import("../transport/comm.js").CommDownlink} CommDownlink */
@@ -479,16 +479,9 @@ export class BrowserPeer extends Session {
     if (prepared && !early) throw new Error("the answer to the kernel's offer could not be made");
     if (!early) await pc.setRemoteDescription({ type: "offer", sdp });
     if (this.closed) return;
-    for (const tx of pc.getTransceivers()) {
-      const kind = tx.receiver?.track?.kind;
-      if (kind === "video" && !this._videoTx) {
-        tx.direction = "sendrecv";
-        this._videoTx = tx;
-      } else if (kind === "audio" && !this._audioTx && this._audioRequest !== null) {
-        tx.direction = "sendonly";
-        this._audioTx = tx;
-      }
-    }
+    const chosen = answerDirections(pc, this._audioRequest !== null);
+    this._videoTx = chosen.video;
+    this._audioTx = chosen.audio;
     // The kernel idle means the cell that displayed this widget has ended, so no close
     // from that cell can follow: the device opens now and starts while ICE and DTLS run.
     // (A busy kernel may still close the widget in that cell: then it waits for the

@@ -1,6 +1,7 @@
 // The media sections (transceivers) a stream's offer carries, by kind: one place for a
 // stream's first pc (peer.js) and the fresh pc of a reconnection (renegotiation.js), so
-// that the two always offer alike.
+// that the two always offer alike; and the directions a camera answers the kernel's
+// offer with, one place for the view (peer.js) and the early answer (early-answer.js).
 
 /**
  * Add the transceivers of a `kind` stream to `pc`.
@@ -38,4 +39,29 @@ export function addSections(pc, kind, { audio, video = null, sound = null }) {
       pc.addTransceiver("audio", { direction: "recvonly" });
   }
   return { videoTx, audioTx };
+}
+
+/**
+ * Choose the directions of a camera's answer to the kernel's offer, already set as `pc`'s
+ * remote description (docs/protocol.md "The kernel's offer"): the first video section
+ * sendrecv (the camera goes out, processed video may come back), the first audio section
+ * sendonly when the camera sends sound; any other section stays as the offer made it.
+ * @param {any} pc
+ * @param {boolean} audio the camera sends sound
+ * @returns {{video: any, audio: any}} the sending transceivers (null when none)
+ */
+export function answerDirections(pc, audio) {
+  let videoTx = null;
+  let audioTx = null;
+  for (const tx of pc.getTransceivers()) {
+    const kind = tx.receiver?.track?.kind;
+    if (kind === "video" && !videoTx) {
+      tx.direction = "sendrecv";
+      videoTx = tx;
+    } else if (kind === "audio" && !audioTx && audio) {
+      tx.direction = "sendonly";
+      audioTx = tx;
+    }
+  }
+  return { video: videoTx, audio: audioTx };
 }
