@@ -37,6 +37,7 @@ the minimal reproducer. ``NBRTC_FUZZ_SCALE=10`` hunts longer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -52,7 +53,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, seed, settings
 from hypothesis import strategies as st
 
 import nbrtc
@@ -413,6 +414,119 @@ def _isdigit_gap(content: Any) -> bool:
     return len(tokens) >= 8 and tokens[6] == "typ" and all(tokens[i].isdigit() for i in (1, 3, 5))
 
 
+class _Lateness:
+    """How late an event loop runs a 10 ms timer: the worst since it started, and the
+    worst since ``mark()`` (a task on ``loop``; started and stopped from another thread)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.last = time.monotonic()
+        self.worst = 0.0
+        self.recent = 0.0
+        self._stop = False
+        self._fut = asyncio.run_coroutine_threadsafe(self._run(), loop)
+
+    async def _run(self) -> None:
+        while not self._stop:
+            t = time.monotonic()
+            await asyncio.sleep(0.01)  # pace: a 10 ms tick measures the loop's lateness
+            self.last = time.monotonic()
+            late = self.last - t - 0.01
+            self.worst = max(self.worst, late)
+            self.recent = max(self.recent, late)
+
+    def mark(self) -> None:
+        self.recent = 0.0
+
+    def __str__(self) -> str:
+        stuck = time.monotonic() - self.last
+        now = f", STUCK for {stuck:.1f} s now" if stuck > 0.5 else ""
+        return (
+            f"worst {self.worst * 1000:.0f} ms late, "
+            f"{self.recent * 1000:.0f} ms since the barrage{now}"
+        )
+
+    def stop(self) -> None:
+        self._stop = True
+        with contextlib.suppress(Exception):  # a loop still blocked: the finding is made
+            self._fut.result(2)
+
+
+def _udp_sockets() -> dict[int, tuple[int, int]]:
+    """This process's UDP sockets: local port -> (bytes queued to read, datagrams the
+    kernel dropped because the socket's receive buffer was full) (Linux /proc)."""
+    mine = set()
+    with contextlib.suppress(OSError):
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):
+                target = os.readlink(f"/proc/self/fd/{fd}")
+                if target.startswith("socket:["):
+                    mine.add(target[8:-1])
+    out: dict[int, tuple[int, int]] = {}
+    for name in ("udp", "udp6"):
+        with contextlib.suppress(OSError), open(f"/proc/net/{name}") as fh:
+            for line in list(fh)[1:]:
+                parts = line.split()
+                if len(parts) > 12 and parts[9] in mine:
+                    port = int(parts[1].rsplit(":", 1)[1], 16)
+                    out[port] = (int(parts[4].split(":")[1], 16), int(parts[12]))
+    return out
+
+
+def _pc_facts(pc: Any) -> dict[str, Any]:
+    """What a peer's video and ICE are doing (on the peer's own loop): its states, its
+    RTP counters, its video receiver's jitter buffer and NACK list, its nominated port."""
+    from nbrtc._transport import rtp_recovery
+
+    facts: dict[str, Any] = {"connection": pc.connectionState}
+    for t in pc.getTransceivers():
+        if t.kind != "video":
+            continue
+        r = t.receiver
+        jb = r.__dict__.get("_RTCRtpReceiver__jitter_buffer")
+        nack = r.__dict__.get("_RTCRtpReceiver__nack_generator")
+        if jb is not None and jb._origin is not None:
+            # what waits in the jitter buffer: packets after its origin, and the first
+            # hole (aiortc hands a frame on only when every packet before it is here)
+            held = sorted(
+                ((p.sequence_number - jb._origin) & 0xFFFF, p.timestamp, p.marker)
+                for p in jb._packets
+                if p is not None
+            )
+            offsets = {h[0] for h in held}
+            hole = next((i for i in range(len(held) + 1) if i not in offsets), None)
+            facts["jitter"] = {
+                "origin": jb._origin,
+                "held": len(held),
+                "first hole": hole,
+                "first": held[:4],
+            }
+        if nack is not None and nack.max_seq is not None:
+            facts["nack"] = {"max_seq": nack.max_seq, "missing": sorted(nack.missing)[:20]}
+        rec = rtp_recovery.stats(pc)
+        facts["recovery"] = {k: rec[k] for k in ("resumes", "stalls", "plis", "frames_dropped")}
+        try:
+            ice = t.sender.transport.transport._connection
+            pair = next(iter(ice._nominated.values()), None)
+            facts["port"] = pair.local_candidate.port if pair else None
+        except AttributeError:
+            facts["port"] = None
+        break
+    return facts
+
+
+async def _rtp_counts(pc: Any) -> dict[str, Any]:
+    """The RTP counters of ``pc``'s getStats (on its loop)."""
+    out: dict[str, Any] = {}
+    for s in (await pc.getStats()).values():
+        if s.type == "inbound-rtp" and s.kind == "video":
+            out["in"] = {"packets": s.packetsReceived, "lost": s.packetsLost}
+        elif s.type == "outbound-rtp" and s.kind == "video":
+            out["out"] = {"packets": s.packetsSent, "bytes": s.bytesSent}
+        elif s.type == "remote-inbound-rtp" and s.kind == "video":
+            out["their-loss"] = s.packetsLost
+    return out
+
+
 @dataclass(frozen=True)
 class World:
     """What the strategies need to know, as plain data (hypothesis caches strategies,
@@ -471,6 +585,9 @@ class Live:
         assert self.claims.get(page_of(self.sid)) == browser.key
         #: candidate lines the live stream took (its page's trickle, then the barrage's)
         self.live_candidates = browser.trickled.get(self.sid, 0)
+        #: how late the media loop and the page's loop run timers (diagnose() reports)
+        self.media_late = _Lateness(self._loop)
+        self.page_late = _Lateness(browser.loop)
 
     def send(self, via: str, content: Any) -> None:
         """Send ``content`` as the live stream's page would (its key added)."""
@@ -499,6 +616,8 @@ class Live:
         return sid
 
     def close(self) -> None:
+        self.media_late.stop()
+        self.page_late.stop()
         self._loop.set_exception_handler(self._old_handler)
         for name in ("nbrtc", "asyncio"):
             logging.getLogger(name).removeHandler(self.log_errors)
@@ -640,8 +759,43 @@ class Live:
         t, n = self._frames_at
         if time.monotonic() - t >= 3.0:
             now = self.cam.frame_count
-            assert now > n, f"no frame for {time.monotonic() - t:.1f} s during the barrage"
+            if now <= n:
+                gap = time.monotonic() - t
+                raise AssertionError(
+                    f"no frame for {gap:.1f} s during the barrage\n{self.diagnose()}"
+                )
             self._frames_at = (time.monotonic(), now)
+
+    def diagnose(self) -> str:
+        """Why video may have stopped, in words: both loops' lateness, what each peer's
+        video and ICE are doing (read on its own loop; a loop that does not answer is
+        said so), and this process's UDP sockets' queues and drops."""
+        lines = [
+            f"media loop: {self.media_late}",
+            f"page loop: {self.page_late}",
+            f"camera {self.cam.state!r}, {self.cam.frame_count} frames",
+            f"streams {self.mgr.streams()}",
+        ]
+        stream = self.mgr._streams.get(self.sid)
+        kernel_pc = getattr(stream, "_pc", None)
+        page_pc = self.browser.pcs.get(self.sid)
+        sides = (("kernel", kernel_pc, self.mgr.media.run), ("page", page_pc, self.browser.run))
+        for side, pc, run in sides:
+            if pc is None:
+                lines.append(f"{side} peer: none")
+                continue
+
+            async def facts(pc: Any = pc) -> dict[str, Any]:
+                return {**_pc_facts(pc), **(await _rtp_counts(pc))}
+
+            try:
+                lines.append(f"{side} peer: {run(facts(), 3)}")
+            except Exception as exc:  # a blocked loop, said so
+                lines.append(f"{side} peer: its loop did not answer within 3 s ({exc!r})")
+        made = [getattr(t, "n", None) for t in self.browser.tracks]
+        lines.append(f"page camera frames made: {made}")
+        lines.append(f"UDP sockets (port: rx queue bytes, drops): {_udp_sockets()}")
+        return "\n  ".join(lines)
 
     def assert_healthy(self, barrage: bool = True) -> None:
         """After a barrage (or a few messages): the one live stream is intact and still
@@ -649,12 +803,17 @@ class Live:
         if barrage:
             assert self.cam.frame_count > self.first_frames, "frames during the barrage"
         n = self.cam.frame_count
+        self.media_late.mark()
+        self.page_late.mark()
         # 10 s, not 5: a barrage can cost the page's SCTP/RTP a lost packet, and the video
         # comes back with the kernel's keyframe request (rtp_recovery: up to 3 s); a CI
         # run on a loaded 2-core box once took more than 5 s here (passing alone in 10 s)
-        wait_for(
-            lambda: self.cam.frame_count >= n + 10, 10, what="10 more frames after the barrage"
-        )
+        try:
+            wait_for(
+                lambda: self.cam.frame_count >= n + 10, 10, what="10 more frames after the barrage"
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n  {self.diagnose()}") from None
         [info] = self.mgr.streams()
         assert info["id"] == self.sid and info["state"] == "live", info
         assert self.cam.state == "live" and not self.cam.error
@@ -1707,12 +1866,28 @@ channel_messages = channel_texts.map(
 ) | st.binary(max_size=2048)
 
 
+#: NBRTC_FUZZ_SEED=<n> replays a channel barrage: the seed a failure prints
+CHANNEL_SEED = int(os.environ.get("NBRTC_FUZZ_SEED") or random.randrange(2**32))
+
+
+def _batch_words(label: str, batch: list[str | bytes]) -> str:
+    """A batch, short: its label and each message's kind, size and start."""
+
+    def one(m: str | bytes) -> str:
+        return f"{type(m).__name__}[{len(m)}] {m[:24]!r}"
+
+    return f"{label[:12]!r}: [{', '.join(one(m) for m in batch)}]"
+
+
 @pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
-def test_fuzz_channel_messages(live: Live) -> None:
+def test_fuzz_channel_messages(live: Live, artifacts_dir: Any) -> None:
     """docs/protocol.md "Bounds": whatever the page sends on a data channel (nested JSON,
     huge numbers and texts, binary, on the user's channel, on labels nobody asked for, on
     a second control channel) stays inside that message: the stream keeps delivering,
-    nothing is logged at ERROR, every channel bound holds."""
+    nothing is logged at ERROR, every channel bound holds.
+
+    The barrage's examples come from CHANNEL_SEED; a failure prints it (and writes the
+    last batches sent to test-artifacts/) so that ``NBRTC_FUZZ_SEED=<seed>`` replays it."""
     from ._page_channels import channel_bounds, open_page_channels, page_send
 
     chat = live.cam.channel("chat")
@@ -1720,7 +1895,10 @@ def test_fuzz_channel_messages(live: Live) -> None:
     labels = ["chat", "nbrtc", "x", "junk-1", "y" * 256]
     dcs = dict(zip(labels, open_page_channels(live.browser, live.sid, labels), strict=True))
     sent = 0
+    #: the newest batches sent (label, messages, seconds the page took to send them)
+    recent: list[tuple[str, list[str | bytes], float]] = []
 
+    @seed(CHANNEL_SEED)
     @settings(
         max_examples=int(200 * SCALE),
         deadline=None,
@@ -1734,23 +1912,111 @@ def test_fuzz_channel_messages(live: Live) -> None:
     def barrage(label: str, batch: list[str | bytes]) -> None:
         nonlocal sent
         live.begin("channel", (label, len(batch)))
+        t0 = time.monotonic()
+        recent.append((label, batch, 0.0))
+        del recent[:-5]
         sent += page_send(live.browser, dcs[label], batch)
         # the page's stack sends as fast as SCTP lets it: wait until this batch left, so
         # that what is judged is the kernel's handling, not a queue of megabytes
         wait_for(lambda: _buffered(live.browser, dcs[label]) == 0, 20, what="batch sent")
+        recent[-1] = (label, batch, time.monotonic() - t0)
         assert live.cam.state == "live" and not live.cam.error
         assert not live.loop_errors, live.loop_errors
         assert not live.log_errors.records, [r.getMessage() for r in live.log_errors.records]
         assert channel_bounds(live.cam) == ""
         live._frames_grow()
 
-    barrage()
-    # the user's channel still works both ways after the barrage
-    page_send(live.browser, dcs["chat"], ['{"after": 1}'])
-    wait_for(lambda: _drain_until(chat, {"after": 1}), 10, what="a message after the barrage")
-    print(f"\nchannel messages: {sent} sent, chat dropped {chat.dropped}")
-    assert sent > 0
-    live.assert_healthy()
+    try:
+        barrage()
+        # the user's channel still works both ways after the barrage
+        page_send(live.browser, dcs["chat"], ['{"after": 1}'])
+        wait_for(lambda: _drain_until(chat, {"after": 1}), 10, what="a message after the barrage")
+        recovery = live.mgr.media.run(_video_recovery(live), 5)
+        print(f"\nchannel messages: {sent} sent, chat dropped {chat.dropped}; video {recovery}")
+        assert sent > 0
+        live.assert_healthy()
+    except Exception as exc:  # an assertion, or hypothesis's own (Flaky...): say how to replay
+        path = artifacts_dir / f"fuzz-channel-{CHANNEL_SEED}.json"
+        kept = [
+            {"label": label, "seconds": round(took, 3), "batch": [_as_json(m) for m in batch]}
+            for label, batch, took in recent
+        ]
+        path.write_text(json.dumps({"seed": CHANNEL_SEED, "recent": kept}))
+        words = "\n    ".join(f"{_batch_words(lb, b)} in {t:.2f} s" for lb, b, t in recent)
+        exc.add_note(
+            f"replay: NBRTC_FUZZ_SEED={CHANNEL_SEED}; {sent} messages sent; the last batches "
+            f"(oldest first, in full in {path}):\n    {words}"
+        )
+        raise
+    finally:
+        # the page's channels hold its peer (their SCTP transport's listeners do): a
+        # failure's traceback keeps this frame, and the leak check would count that peer
+        dcs.clear()
+        recent.clear()
+
+
+def test_video_recovers_when_a_retransmission_is_lost_too(live: Live) -> None:
+    """Found by the channel barrage on a loaded machine (its UDP receive buffers
+    overflowed): one video packet lost and its retransmission lost too. aiortc NACKs a
+    missing packet once and then waits until 512 newer packets overflow its jitter buffer
+    (17 s of frozen video at this stream's 30 packets a second); the kernel asks for a
+    keyframe once no frame came for rtp_recovery.STALL_SECONDS instead."""
+    import struct
+
+    from aiortc.codecs import is_rtx
+
+    from nbrtc._transport import rtp_recovery
+
+    pc: Any = getattr(live.mgr._streams[live.sid], "_pc", None)
+    receiver: Any = next(t.receiver for t in pc.getTransceivers() if t.kind == "video")
+    handle = receiver._handle_rtp_packet
+    lost: dict[str, Any] = {}
+
+    async def lossy(packet: Any, arrival_time_ms: int) -> None:
+        codec = receiver._RTCRtpReceiver__codecs.get(packet.payload_type)
+        if codec is not None and is_rtx(codec):  # a retransmission: the lost one's too
+            if packet.payload[:2] == struct.pack("!H", lost.get("seq", -1)):
+                lost["copies"] += 1
+                return
+        elif codec is not None and "seq" not in lost:
+            lost.update(seq=packet.sequence_number, at=time.monotonic(), copies=1)
+            lost["frames"] = live.cam.frame_count
+            return
+        elif packet.sequence_number == lost.get("seq"):
+            lost["copies"] += 1
+            return
+        await handle(packet, arrival_time_ms)
+
+    receiver._handle_rtp_packet = lossy  # media loop reads it per packet
+    try:
+        wait_for(lambda: "seq" in lost, 5, what="a video packet to lose")
+        # rtp_recovery.STALL_SECONDS (1 s), the keyframe, 10 frames, and room for a loaded
+        # machine; aiortc alone takes 17 s here
+        took = wait_for(
+            lambda: live.cam.frame_count >= lost["frames"] + 10,
+            6,
+            what="video frames again after the lost packet",
+        )
+        info = rtp_recovery.stats(pc)
+    finally:
+        del receiver._handle_rtp_packet
+        # a failure's traceback keeps this frame: the leak check would count the peer
+        pc = receiver = handle = None
+    print(f"\nvideo back {took:.2f} s after a lost packet ({lost['copies']} copies lost): {info}")
+    assert info["stalls"] >= 1 and info["resumes"] == 0, info
+    live.assert_healthy(barrage=False)
+
+
+async def _video_recovery(live: Live) -> dict[str, Any]:
+    """The live stream's video recoveries so far (rtp_recovery's counters; media loop)."""
+    from nbrtc._transport import rtp_recovery
+
+    info = rtp_recovery.stats(getattr(live.mgr._streams.get(live.sid), "_pc", None))
+    return {k: info[k] for k in ("resumes", "stalls", "plis", "frames_dropped")}
+
+
+def _as_json(message: str | bytes) -> Any:
+    return {"hex": message.hex()} if isinstance(message, bytes) else message
 
 
 def _buffered(browser: FakeBrowser, dc: Any) -> int:

@@ -24,6 +24,14 @@ sequence jump of more than ``SEQ_JUMP`` packets:
 A gap without loss (the sender paused, or the media loop itself stalled while the socket
 kept the packets) changes nothing. Retransmissions (RTX) and audio are left alone.
 
+The same recovery starts when the video is stuck behind one lost packet while packets
+keep arriving: no frame left the jitter buffer for ``STALL_SECONDS`` and it holds packets
+past a hole. aiortc NACKs a missing packet once, when it notices the hole; when that NACK
+or the retransmission is lost too (a UDP receive buffer that overflowed on a busy
+machine, e.g. while the page floods a data channel of the same peer), the buffer waits
+for the packet until 512 newer ones overflow it -- 17 s of frozen video at 30 packets a
+second (tests/kernel/test_fuzz.py's channel barrage once failed on it).
+
 Every video receiver's frames also leave the jitter buffer with their last packet (the
 RTP marker bit; ``_upstream.complete_frames_on_marker``), not when the next frame's first
 packet arrives: aiortc holds each frame one frame interval (33 ms at 30 fps) otherwise,
@@ -74,6 +82,13 @@ SEQ_JUMP = 256
 KEYFRAME_RETRY = 0.5
 #: Frames are dropped while waiting for a keyframe for at most this long (seconds).
 KEYFRAME_WAIT = 3.0
+#: No frame left the jitter buffer for this long while it holds packets past a missing
+#: one: the retransmission is not coming (a NACK round trip takes one RTT), so the
+#: receiver restarts and asks for a keyframe (seconds).
+STALL_SECONDS = 1.0
+#: While no frame leaves the jitter buffer, it is searched for a hole at most this often
+#: (seconds): a search reads its 512 slots.
+STALL_CHECK = 0.1
 #: Set False to turn the recovery off (tests show what aiortc does without it).
 ENABLED = True
 #: Set False to let frames wait for the next frame's first packet, as aiortc does
@@ -103,6 +118,12 @@ class Recovery:
     longest_gap: float = 0.0
     #: completed frames not decoded while a keyframe was awaited
     frames_dropped: int = 0
+    #: monotonic time a frame last left the jitter buffer (or the first packet came)
+    last_frame: float | None = None
+    #: recoveries started because the video was stuck behind a lost packet
+    stalls: int = 0
+    #: monotonic time the jitter buffer was last searched for a hole
+    stall_checked: float = 0.0
     #: every PLI this receiver sent (aiortc's own and ours), monotonic times, newest last
     pli_times: collections.deque[float] = field(
         default_factory=lambda: collections.deque(maxlen=64)
@@ -164,11 +185,12 @@ def recovery_of(receiver: Any) -> Recovery | None:
 
 
 def stats(pc: Any) -> dict[str, Any]:
-    """Recovery counters of ``pc``'s video receivers, summed: ``{"resumes", "plis",
+    """Recovery counters of ``pc``'s video receivers, summed: ``{"resumes", "stalls", "plis",
     "frames_dropped", "longest_gap", "pli_times", "resume_times"}`` (times monotonic).
     Any thread; all zero when ``pc`` is None or received no video."""
     out: dict[str, Any] = {
         "resumes": 0,
+        "stalls": 0,
         "plis": 0,
         "frames_dropped": 0,
         "longest_gap": 0.0,
@@ -182,6 +204,7 @@ def stats(pc: Any) -> dict[str, Any]:
         if rec is None:
             continue
         out["resumes"] += rec.resumes
+        out["stalls"] += rec.stalls
         out["plis"] += len(rec.pli_times)
         out["frames_dropped"] += rec.frames_dropped
         out["longest_gap"] = max(out["longest_gap"], rec.longest_gap)
@@ -239,10 +262,37 @@ def _on_media_packet(receiver: Any, packet: Any, codec: str) -> Awaitable[None] 
     rec.codec = codec
     now = time.monotonic()
     gap = rec.observe(packet.sequence_number, now)
-    if gap is None:
-        return None
-    _restart_receiver(receiver, rec, gap, now)
-    return _upstream.send_pli(receiver, packet.ssrc)
+    if gap is not None:
+        rec.resumes += 1
+        rec.longest_gap = max(rec.longest_gap, gap)
+        rec.resume_times.append(now)
+        log.info(
+            "nbrtc: video packets resumed after %.2f s with packets lost: keyframe requested",
+            gap,
+        )
+        _restart_receiver(receiver, rec, now)
+        return _upstream.send_pli(receiver, packet.ssrc)
+    if rec.last_frame is None:
+        rec.last_frame = now
+    elif (
+        now - rec.last_frame > STALL_SECONDS
+        and now - rec.stall_checked >= STALL_CHECK
+        and _stuck(receiver, rec, now)
+    ):
+        rec.stalls += 1
+        log.info(
+            "nbrtc: video stuck %.1f s behind a lost packet that was not retransmitted: "
+            "keyframe requested",
+            now - rec.last_frame,
+        )
+        _restart_receiver(receiver, rec, now)
+        return _upstream.send_pli(receiver, packet.ssrc)
+    return None
+
+
+def _stuck(receiver: Any, rec: Recovery, now: float) -> bool:
+    rec.stall_checked = now
+    return _upstream.jitter_buffer_stuck(receiver)
 
 
 def _on_pli(receiver: Any) -> None:
@@ -270,9 +320,11 @@ def _filtered_add(add: Any, rec: Recovery) -> Any:
 
     def filtered_add(packet: Any) -> tuple[bool, Any]:
         pli, frame = add(packet)
-        if frame is None or rec.awaiting_since is None:
+        if frame is None:
             return pli, frame
-        now = time.monotonic()
+        now = rec.last_frame = time.monotonic()
+        if rec.awaiting_since is None:
+            return pli, frame
         if is_keyframe(rec.codec, frame.data):
             log.info(
                 "nbrtc: video keyframe %.0f ms after packets resumed",
@@ -295,15 +347,9 @@ def _filtered_add(add: Any, rec: Recovery) -> Any:
     return filtered_add
 
 
-def _restart_receiver(receiver: Any, rec: Recovery, gap: float, now: float) -> None:
-    """Forget the frame in progress and the packets lost in the gap; await a keyframe."""
+def _restart_receiver(receiver: Any, rec: Recovery, now: float) -> None:
+    """Forget the frame in progress and the packets lost; await a keyframe."""
     # the next packet (the one that just arrived) is the buffer's new origin
     _upstream.reset_jitter_buffer(receiver)
-    rec.resumes += 1
-    rec.longest_gap = max(rec.longest_gap, gap)
-    rec.resume_times.append(now)
     rec.awaiting_since = now
-    log.info(
-        "nbrtc: video packets resumed after %.2f s with packets lost: keyframe requested",
-        gap,
-    )
+    rec.last_frame = now
