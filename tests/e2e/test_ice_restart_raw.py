@@ -25,6 +25,7 @@ import aioice.ice
 import pytest
 from aioice import stun
 from aioice.candidate import Candidate
+from aioice.ice import CandidatePair
 from aiortc import (
     RTCConfiguration,
     RTCIceCandidate,
@@ -282,7 +283,15 @@ def test_needs_restart_and_restart_state_machine() -> None:
             assert addr == new_addr
             assert request.attributes["USERNAME"] == f"EfGh:{new_local}"
             assert key == b"nmlkjihgfedcba9876543210"
-            await asyncio.sleep(0.05)  # a short window in which nothing must happen:
+            # The check back is answered (the fake socket does at once) and completes:
+            # where a successful check would nominate, it has now had its chance.
+            [new_pair] = [
+                p for p in conn._check_list if p.protocol is sock and p.remote_addr == new_addr
+            ]
+            await _until(
+                lambda: new_pair.state == CandidatePair.State.SUCCEEDED and new_pair.task is None
+            )
+            assert not new_pair.nominated
             assert conn._nominated[1] is old_pair  # not nominated: still the old path
             assert await _ice_restart.wait_restart_complete(pc, timeout=0.05) is None
 

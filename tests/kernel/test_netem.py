@@ -392,9 +392,11 @@ def test_stream_survives_loss_and_jitter_never_reorders() -> None:
             imp = Impairment(pair.pc1, seed=4)
             imp.set(check_conditions(loss=0.05, delay_ms=20, jitter_ms=60, direction="send"))
             pair.rtp_seqs.clear()
-            # the scenario: 1 s under the impairment (the first losses cost a PLI/keyframe
-            # cycle) before the measured window; the sequence check covers all 4 s
-            await asyncio.sleep(1)
+            # the measured window starts once the impairment has bitten: a first packet
+            # lost, and the picture back after it (a NACK/RTX or PLI/keyframe cycle); the
+            # sequence check covers that too
+            await until(lambda: imp.stats()["send"]["dropped_loss"] > 0, 5, "a first loss")
+            await pair.wait_frames(3, timeout=5)
             f0 = pair.frames
             await asyncio.sleep(3)  # measurement window
             fps = (pair.frames - f0) / 3

@@ -24,16 +24,31 @@ from nbrtc._transport.peer_close import close_quietly
 from ._browser import until
 
 
+def _connect_steps(pc: RTCPeerConnection) -> list[asyncio.Task[Any]]:
+    """``pc``'s pending connect steps: the tasks aiortc's set*Description start (unnamed,
+    unreferenced) for ``RTCPeerConnection.__connect``, which starts SCTP after DTLS."""
+    steps = []
+    for task in asyncio.all_tasks():
+        coro = task.get_coro()
+        frame = getattr(coro, "cr_frame", None)
+        named = getattr(coro, "__qualname__", "").endswith(".__connect")
+        if named and frame is not None and frame.f_locals.get("self") is pc:
+            steps.append(task)
+    return steps
+
+
 async def _close_during_handshake(sealed: bool) -> tuple[list[str], weakref.ref[Any]]:
     """Close the kernel's peer while its handshake completes; return the kernel SCTP
-    transport's states over the second after ``close()`` and a weak reference to the
-    peer."""
+    transport's states right after ``close()`` and once the connect step has ended, and
+    a weak reference to the peer."""
     page, kernel = RTCPeerConnection(), RTCPeerConnection()
     try:
         page.createDataChannel("probe")
         await page.setLocalDescription(await page.createOffer())
         await kernel.setRemoteDescription(page.localDescription)
         await kernel.setLocalDescription(await kernel.createAnswer())
+        steps = _connect_steps(kernel)
+        assert steps, "no connect step of the kernel's found: has aiortc renamed it?"
         sctp = kernel.sctp
         assert sctp is not None
         dtls = sctp.transport
@@ -59,10 +74,11 @@ async def _close_during_handshake(sealed: bool) -> tuple[list[str], weakref.ref[
         await until(lambda: closing, 10, "the kernel's handshake to start")
         await closing[0]
         assert at_stop == ["connected"], f"the handshake did not finish during close(): {at_stop}"
-        states = []
-        for _ in range(50):  # the second after close(): the connect step has run on
-            states.append(sctp.state)
-            await asyncio.sleep(0.02)  # window: the second after close(), sampled
+        # the connect step, resumed by the handshake's end, runs to its end: it has then
+        # started SCTP, or found it sealed (start() sets "connecting" before it awaits)
+        states = [sctp.state]
+        await until(lambda: all(t.done() for t in steps), 10, "the kernel's connect step")
+        states.append(sctp.state)
         if not sealed:
             await sctp.stop()  # end the zombie this test made
         ref = weakref.ref(kernel)

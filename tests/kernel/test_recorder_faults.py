@@ -117,9 +117,13 @@ if mode in ("read-only", "removed"):
     until(lambda: rec.frames >= first)
     print("ready", flush=True)
     sys.stdin.readline()  # the test makes the disk read-only or removes the directory
-    for i in range(first, first + 45):
+    # Frames go on arriving until the recorder notices (a write fails, or it finds its
+    # file gone: it looks every 0.5 s), bounded; if it never does, `error` stays None.
+    end, i = time.monotonic() + 15, first
+    while not rec.done and time.monotonic() < end:
         push(i)
-        time.sleep(0.02)  # pace: ~1 s; the recorder looks for its file every 0.5 s
+        i += 1
+        time.sleep(0.02)  # pace: frames at 50/s until the recorder ends (bounded by `end`)
 elif mode == "full":  # full before the first byte: the header cannot be written
     for i in range(60):
         push(i)
