@@ -834,23 +834,25 @@ def passthrough_problems() -> list[str]:
     return problems
 
 
-def jitter_buffer_stuck(receiver: Any) -> bool:
-    """Whether a video receiver's jitter buffer waits for a missing packet while it holds
-    newer ones (a hole before a held packet): aiortc hands on no frame past the hole until
-    512 newer packets overflow the buffer. Uses the buffer's private ``_origin``,
-    ``_capacity`` and ``_packets`` (checked by :func:`video_receiver_problems`). Media loop."""
+def jitter_buffer_hole(receiver: Any) -> int | None:
+    """Where a video receiver's jitter buffer waits for a missing packet while it holds
+    newer ones: the missing packet's offset from the buffer's origin, None when no held
+    packet follows a hole. aiortc hands on no frame past such a hole until 512 newer
+    packets overflow the buffer. Uses the buffer's private ``_origin``, ``_capacity`` and
+    ``_packets`` (checked by :func:`video_receiver_problems`). Media loop."""
     jb = receiver._RTCRtpReceiver__jitter_buffer
     origin = jb._origin
     if origin is None:
-        return False
+        return None
     cap, slots = jb._capacity, jb._packets
-    hole = False
+    hole = None
     for count in range(cap):
         if slots[(origin + count) % cap] is None:
-            hole = True
-        elif hole:
-            return True
-    return False
+            if hole is None:
+                hole = count
+        elif hole is not None:
+            return hole
+    return None
 
 
 def reset_jitter_buffer(receiver: Any) -> None:

@@ -665,14 +665,19 @@ def live(browser: FakeBrowser, widgets: list[Any], widget: Any) -> tuple[Any, st
 
 
 class LoopProbe:
-    """A task on the media loop that sleeps 10 ms at a time; ``last`` is when it last woke.
+    """A task on an event loop (the media loop unless ``loop`` is given) that sleeps 10 ms
+    at a time; ``last`` is when it last woke, ``worst`` the most it ever woke late,
+    ``recent`` the most since :meth:`mark`.
 
     A test thread reading ``time.monotonic() - probe.last`` sees a stall while it is
-    happening (the probe itself cannot run until the loop is free again)."""
+    happening (the probe itself cannot run until the loop is free again). Use it as a
+    context manager, or :meth:`start` and :meth:`stop` (idempotent)."""
 
-    def __init__(self) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.last = time.monotonic()
         self.worst = 0.0
+        self.recent = 0.0
+        self._loop = loop
         self._stop = False
         self._fut: Any = None
 
@@ -681,13 +686,33 @@ class LoopProbe:
             t = time.monotonic()
             await asyncio.sleep(0.01)  # pace: the probe's 10 ms tick measures the loop's lateness
             self.last = time.monotonic()
-            self.worst = max(self.worst, self.last - t - 0.01)
+            late = self.last - t - 0.01
+            self.worst = max(self.worst, late)
+            self.recent = max(self.recent, late)
 
-    def __enter__(self) -> LoopProbe:
-        self._fut = nbrtc.manager().media.submit(self._run())
+    def start(self) -> LoopProbe:
+        if self._loop is None:
+            self._fut = nbrtc.manager().media.submit(self._run())
+        else:
+            self._fut = asyncio.run_coroutine_threadsafe(self._run(), self._loop)
         return self
 
+    def mark(self) -> None:
+        """Start ``recent`` over."""
+        self.recent = 0.0
+
+    def __str__(self) -> str:
+        stuck = time.monotonic() - self.last
+        now = f", STUCK for {stuck:.1f} s now" if stuck > 0.5 else ""
+        return f"worst {self.worst * 1000:.0f} ms late, {self.recent * 1000:.0f} ms since mark{now}"
+
+    def __enter__(self) -> LoopProbe:
+        return self.start()
+
     def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
         self._stop = True
         # a loop still blocked (the old code) cannot finish the probe: the finding is made
         with contextlib.suppress(Exception):

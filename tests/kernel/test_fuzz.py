@@ -58,7 +58,7 @@ from hypothesis import strategies as st
 
 import nbrtc
 
-from ._browser import FakeBrowser, assert_holds, wait_for
+from ._browser import FakeBrowser, LoopProbe, assert_holds, wait_for
 
 # --- the spec (docs/protocol.md), written out independently of _signaling/protocol.py
 
@@ -414,43 +414,6 @@ def _isdigit_gap(content: Any) -> bool:
     return len(tokens) >= 8 and tokens[6] == "typ" and all(tokens[i].isdigit() for i in (1, 3, 5))
 
 
-class _Lateness:
-    """How late an event loop runs a 10 ms timer: the worst since it started, and the
-    worst since ``mark()`` (a task on ``loop``; started and stopped from another thread)."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.last = time.monotonic()
-        self.worst = 0.0
-        self.recent = 0.0
-        self._stop = False
-        self._fut = asyncio.run_coroutine_threadsafe(self._run(), loop)
-
-    async def _run(self) -> None:
-        while not self._stop:
-            t = time.monotonic()
-            await asyncio.sleep(0.01)  # pace: a 10 ms tick measures the loop's lateness
-            self.last = time.monotonic()
-            late = self.last - t - 0.01
-            self.worst = max(self.worst, late)
-            self.recent = max(self.recent, late)
-
-    def mark(self) -> None:
-        self.recent = 0.0
-
-    def __str__(self) -> str:
-        stuck = time.monotonic() - self.last
-        now = f", STUCK for {stuck:.1f} s now" if stuck > 0.5 else ""
-        return (
-            f"worst {self.worst * 1000:.0f} ms late, "
-            f"{self.recent * 1000:.0f} ms since the barrage{now}"
-        )
-
-    def stop(self) -> None:
-        self._stop = True
-        with contextlib.suppress(Exception):  # a loop still blocked: the finding is made
-            self._fut.result(2)
-
-
 def _udp_sockets() -> dict[int, tuple[int, int]]:
     """This process's UDP sockets: local port -> (bytes queued to read, datagrams the
     kernel dropped because the socket's receive buffer was full) (Linux /proc)."""
@@ -475,6 +438,7 @@ def _udp_sockets() -> dict[int, tuple[int, int]]:
 def _pc_facts(pc: Any) -> dict[str, Any]:
     """What a peer's video and ICE are doing (on the peer's own loop): its states, its
     RTP counters, its video receiver's jitter buffer and NACK list, its nominated port."""
+    from nbrtc import _upstream
     from nbrtc._transport import rtp_recovery
 
     facts: dict[str, Any] = {"connection": pc.connectionState}
@@ -485,20 +449,12 @@ def _pc_facts(pc: Any) -> dict[str, Any]:
         jb = r.__dict__.get("_RTCRtpReceiver__jitter_buffer")
         nack = r.__dict__.get("_RTCRtpReceiver__nack_generator")
         if jb is not None and jb._origin is not None:
-            # what waits in the jitter buffer: packets after its origin, and the first
-            # hole (aiortc hands a frame on only when every packet before it is here)
-            held = sorted(
-                ((p.sequence_number - jb._origin) & 0xFFFF, p.timestamp, p.marker)
-                for p in jb._packets
-                if p is not None
-            )
-            offsets = {h[0] for h in held}
-            hole = next((i for i in range(len(held) + 1) if i not in offsets), None)
+            # what waits in the jitter buffer: the packets it holds, and the hole a frame
+            # waits behind (aiortc hands a frame on only when every packet before it is here)
             facts["jitter"] = {
                 "origin": jb._origin,
-                "held": len(held),
-                "first hole": hole,
-                "first": held[:4],
+                "held": sum(p is not None for p in jb._packets),
+                "first hole": _upstream.jitter_buffer_hole(r),
             }
         if nack is not None and nack.max_seq is not None:
             facts["nack"] = {"max_seq": nack.max_seq, "missing": sorted(nack.missing)[:20]}
@@ -586,8 +542,8 @@ class Live:
         #: candidate lines the live stream took (its page's trickle, then the barrage's)
         self.live_candidates = browser.trickled.get(self.sid, 0)
         #: how late the media loop and the page's loop run timers (diagnose() reports)
-        self.media_late = _Lateness(self._loop)
-        self.page_late = _Lateness(browser.loop)
+        self.media_late = LoopProbe().start()
+        self.page_late = LoopProbe(browser.loop).start()
 
     def send(self, via: str, content: Any) -> None:
         """Send ``content`` as the live stream's page would (its key added)."""
@@ -2049,7 +2005,6 @@ def test_fuzz_candidate_floods(live: Live, widgets: list[Any]) -> None:
     stream. It takes MAX_REMOTE_CANDIDATES lines and every other one gets exactly one
     `limit`; the media loop never runs a timer 100 ms late (beyond the machine's own
     noise); the first page's stream keeps delivering throughout."""
-    from ._browser import LoopProbe
 
     attacker = FakeBrowser()
     try:

@@ -292,7 +292,7 @@ def _on_media_packet(receiver: Any, packet: Any, codec: str) -> Awaitable[None] 
 
 def _stuck(receiver: Any, rec: Recovery, now: float) -> bool:
     rec.stall_checked = now
-    return _upstream.jitter_buffer_stuck(receiver)
+    return _upstream.jitter_buffer_hole(receiver) is not None
 
 
 def _on_pli(receiver: Any) -> None:
